@@ -1,0 +1,173 @@
+//! The one way into librados/librbd: every FFI call runs on tokio's blocking pool under a
+//! deadline, inside a tracing span naming the operation and its target.
+//!
+//! Why this is safe to abandon: closures passed here own (via `Arc`) every Ceph handle they
+//! touch, so when the deadline fires or the caller's future is dropped, the blocking thread keeps
+//! valid handles until librados' own timeouts (set to the same durations at connect) make it
+//! return. Handles are released only when the last owner, possibly that thread, drops them.
+
+use std::os::raw::c_int;
+use std::time::Duration;
+
+use tracing::Instrument as _;
+
+use crate::error::{Error, Result};
+
+/// What is being done to what, under which deadline: the context for spans, errors and errno
+/// mapping of one Ceph call.
+#[derive(Clone, Debug)]
+pub(crate) struct Call {
+    /// Short operation name, e.g. `omap_get_by_keys`.
+    pub op: &'static str,
+    /// What it acts on, e.g. `object "x" in pool rbd/ns`. Never contains secrets.
+    pub target: String,
+    pub deadline: Duration,
+}
+
+impl Call {
+    pub fn new(op: &'static str, target: impl Into<String>, deadline: Duration) -> Call {
+        Call {
+            op,
+            target: target.into(),
+            deadline,
+        }
+    }
+
+    /// "op of target", the `what` of errors.
+    pub fn describe(&self) -> String {
+        format!("{} of {}", self.op, self.target)
+    }
+
+    /// Error for a positive errno returned by this call.
+    pub fn error(&self, errno: i32) -> Error {
+        Error::from_errno(errno, self.describe(), self.deadline)
+    }
+
+    /// librados convention: negative return = -errno, else success value.
+    pub fn check(&self, rc: c_int) -> Result<c_int> {
+        if rc < 0 { Err(self.error(-rc)) } else { Ok(rc) }
+    }
+
+    /// Same as [`Call::check`] for the few calls returning `int64_t`.
+    pub fn check_i64(&self, rc: i64) -> Result<i64> {
+        if rc < 0 {
+            let errno = i32::try_from(-rc).unwrap_or(libc::EIO);
+            Err(self.error(errno))
+        } else {
+            Ok(rc)
+        }
+    }
+
+    /// Runs `f` (which makes the FFI calls) via [`run`] with this call's deadline and span.
+    pub async fn run<T, F>(self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Call) -> Result<T> + Send + 'static,
+    {
+        let span = tracing::debug_span!("ceph", op = self.op, target = %self.target);
+        let op = self.describe();
+        let deadline = self.deadline;
+        let result = run(op, deadline, move || f(&self))
+            .instrument(span.clone())
+            .await;
+        if let Err(e) = &result {
+            span.in_scope(|| tracing::debug!(error = %e, "ceph call failed"));
+        }
+        result
+    }
+}
+
+/// spawn_blocking + deadline. A deadline miss returns `Error::TimedOut { op, after: deadline }`
+/// while the blocking thread finishes on its own (see the module doc for why that is sound).
+pub(crate) async fn run<T, F>(op: impl Into<String>, deadline: Duration, f: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T> + Send + 'static,
+{
+    let span = tracing::Span::current();
+    let task = tokio::task::spawn_blocking(move || span.in_scope(f));
+    match tokio::time::timeout(deadline, task).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(join)) => Err(Error::TaskFailed {
+            op: op.into(),
+            message: if join.is_panic() {
+                "the blocking task panicked".to_string()
+            } else {
+                "the blocking task was cancelled".to_string()
+            },
+        }),
+        Err(_elapsed) => Err(Error::TimedOut {
+            op: op.into(),
+            after: deadline,
+        }),
+    }
+}
+
+/// Drops `value` (whose Drop makes a blocking Ceph call such as rbd_close or rados_shutdown)
+/// off the async executor threads: on the blocking pool when inside a tokio runtime, inline
+/// otherwise. Should the runtime be shutting down and discard the task, the closure (and with it
+/// `value`) is still dropped, so the handle is released either way.
+pub(crate) fn drop_off_executor<T: Send + 'static>(value: T) {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) => {
+            // Detached: nobody awaits a release, and a JoinHandle drop does not cancel it.
+            drop(handle.spawn_blocking(move || drop(value)));
+        }
+        Err(_) => drop(value),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn deadline_miss_is_timed_out_and_does_not_block_the_runtime() {
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let started = std::time::Instant::now();
+        let slow = run("slow op of thing", Duration::from_millis(50), move || {
+            // Blocks until the test lets it go: stands in for a hung librados call.
+            let _ = rx.recv_timeout(Duration::from_secs(5));
+            Ok(())
+        });
+        let ticker = async {
+            let mut ticks = 0;
+            for _ in 0..3 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                ticks += 1;
+            }
+            ticks
+        };
+        let (result, ticks) = tokio::join!(slow, ticker);
+        assert_eq!(ticks, 3);
+        match result {
+            Err(Error::TimedOut { op, after }) => {
+                assert_eq!(op, "slow op of thing");
+                assert_eq!(after, Duration::from_millis(50));
+            }
+            other => panic!("expected TimedOut, got {other:?}"),
+        }
+        assert!(started.elapsed() < Duration::from_secs(5));
+        drop(tx);
+    }
+
+    #[tokio::test]
+    async fn panics_in_the_blocking_task_become_errors() {
+        let r = run("boom of x", Duration::from_secs(5), || -> Result<()> {
+            panic!("boom")
+        })
+        .await;
+        assert!(matches!(r, Err(Error::TaskFailed { .. })), "{r:?}");
+    }
+
+    #[tokio::test]
+    async fn call_maps_negative_return_codes() {
+        let call = Call::new("remove", "object \"o\" in pool p", Duration::from_secs(1));
+        let r = call.clone().run(|c| c.check(-libc::ENOENT)).await;
+        match r {
+            Err(Error::NotFound { what }) => assert_eq!(what, "remove of object \"o\" in pool p"),
+            other => panic!("expected NotFound, got {other:?}"),
+        }
+        assert_eq!(call.check(7).ok(), Some(7));
+    }
+}

@@ -1,0 +1,40 @@
+//! Safe, async, deadline-bound access to Ceph: librados (objects, omap, mon/mgr commands) and
+//! librbd (images), over the raw FFI of `sepia-ceph-sys`.
+//!
+//! Module map (a request flows top to bottom):
+//! - `credentials`, `timeouts`: who connects, and how long any call may take
+//! - `cache`: [`ConnectionCache`], connected clusters shared across requests
+//! - `cluster` (+ `connect_config`): [`Cluster`], one `rados_t`; pool lookups, fsid
+//! - `command`: mon/mgr JSON commands on a cluster
+//! - `ioctx`: [`IoCtx`], one pool + RADOS namespace; `objects` and `omap` add its operations
+//!   (`rados_op` owns the librados op handles they build)
+//! - [`rbd`]: images, snapshots, clones, trash, rbd namespaces
+//! - `blocking`: the only path into the C libraries — spawn_blocking + deadline + span
+//! - `c_text`: strings across the C boundary; `error`: the crate's [`Error`]
+//!
+//! Ownership: `Image` → `IoCtx` → `Cluster` each hold an `Arc` of the next, and every blocking
+//! call owns `Arc`s of what it touches, so a caller that gives up (deadline, dropped future)
+//! never leaves librados with a freed handle. Handles are released off the async executor.
+
+mod blocking;
+mod c_text;
+mod cache;
+mod cluster;
+mod command;
+mod connect_config;
+mod credentials;
+mod error;
+mod ioctx;
+mod objects;
+mod omap;
+mod rados_op;
+pub mod rbd;
+mod timeouts;
+
+pub use cache::ConnectionCache;
+pub use cluster::Cluster;
+pub use command::CommandOutput;
+pub use credentials::{Credentials, Secret};
+pub use error::{Error, Result};
+pub use ioctx::IoCtx;
+pub use timeouts::Timeouts;

@@ -1,0 +1,31 @@
+//! librbd: image management as CSI needs it. Pool-level calls (create, clone, trash, namespaces)
+//! are free functions taking an [`IoCtx`](crate::IoCtx); per-image calls are methods of an open
+//! [`Image`].
+//!
+//! - `features`: the feature bitflags and Ceph's names for them
+//! - `options`: [`CreateOptions`] and their librbd form
+//! - `lifecycle`: create, clone (format 2), list, remove
+//! - `trash`, `namespace`: trash and rbd-namespace management
+//! - `image`: open/close and simple properties (id, size, features, resize, flatten)
+//! - `snapshot`, `watchers`, `metadata`, `parent`: the rest of an image's state
+
+mod features;
+mod image;
+mod lifecycle;
+mod metadata;
+mod namespace;
+mod options;
+mod parent;
+mod snapshot;
+mod trash;
+mod watchers;
+
+pub use features::Features;
+pub use image::{Image, open};
+pub use lifecycle::{ImageSpec, clone, create, list, remove};
+pub use namespace::{namespace_create, namespace_list, namespace_remove};
+pub use options::CreateOptions;
+pub use parent::ParentInfo;
+pub use snapshot::{SnapInfo, SnapNamespace};
+pub use trash::{TrashEntry, trash_list, trash_move, trash_remove};
+pub use watchers::Watcher;
