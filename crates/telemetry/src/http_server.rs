@@ -1,0 +1,141 @@
+//! The small HTTP server every Sepia process runs for Prometheus and the kubelet: the metrics
+//! path (configurable, like the kubernetes-csi sidecars' `--metrics-path`) and `/healthz`.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use prometheus_client::registry::Registry;
+use tokio::net::TcpListener;
+
+use crate::error::TelemetryError;
+use crate::health::{Health, HealthCheck};
+
+/// Fixed, because liveness probes in the manifests point at it.
+pub const HEALTHZ_PATH: &str = "/healthz";
+
+/// prometheus-client encodes OpenMetrics text; saying so lets Prometheus parse it as such.
+const OPENMETRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+#[derive(Clone)]
+struct Endpoints {
+    registry: Arc<Registry>,
+    health: HealthCheck,
+}
+
+/// A bound but not yet serving endpoint. Binding and serving are split so a caller (or a test
+/// listening on port 0) learns the real address before requests arrive, and a port clash fails
+/// start-up instead of a background task.
+pub struct MetricsServer {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    router: Router,
+}
+
+impl MetricsServer {
+    /// Listens on `addr` and routes `metrics_path` and [`HEALTHZ_PATH`]. The registry is shared
+    /// read-only: register every metric before wrapping it in the `Arc`.
+    pub async fn bind(
+        addr: SocketAddr,
+        metrics_path: &str,
+        registry: Arc<Registry>,
+        health: HealthCheck,
+    ) -> Result<Self, TelemetryError> {
+        validate_metrics_path(metrics_path)?;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| TelemetryError::BindHttp { addr, source })?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|source| TelemetryError::BindHttp { addr, source })?;
+        let router = Router::new()
+            .route(metrics_path, get(metrics))
+            .route(HEALTHZ_PATH, get(healthz))
+            .with_state(Endpoints { registry, health });
+        Ok(Self {
+            listener,
+            local_addr,
+            router,
+        })
+    }
+
+    /// The address actually listened on (the real port when bound to port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Serves until `shutdown` completes, then finishes in-flight requests and returns.
+    pub async fn serve(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), TelemetryError> {
+        let addr = self.local_addr;
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(|source| TelemetryError::ServeHttp { addr, source })
+    }
+}
+
+/// Binds and serves in one call, for binaries that do not need the bound address.
+pub async fn serve_http(
+    addr: SocketAddr,
+    metrics_path: &str,
+    registry: Arc<Registry>,
+    health: HealthCheck,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), TelemetryError> {
+    MetricsServer::bind(addr, metrics_path, registry, health)
+        .await?
+        .serve(shutdown)
+        .await
+}
+
+/// The router panics on paths it cannot parse (`{capture}`, `*wildcard`), so anything outside
+/// a plain path is refused up front with the flag's name.
+fn validate_metrics_path(path: &str) -> Result<(), TelemetryError> {
+    let plain = path.starts_with('/')
+        && path
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '-' | '_' | '.'))
+        && !path.contains("//");
+    if plain && path != HEALTHZ_PATH {
+        Ok(())
+    } else {
+        Err(TelemetryError::InvalidMetricsPath {
+            path: path.to_owned(),
+        })
+    }
+}
+
+async fn metrics(State(endpoints): State<Endpoints>) -> Response {
+    let mut body = String::new();
+    match prometheus_client::encoding::text::encode(&mut body, &endpoints.registry) {
+        Ok(()) => ([(CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE)], body).into_response(),
+        Err(_) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "encoding metrics failed\n",
+        )
+            .into_response(),
+    }
+}
+
+async fn healthz(State(endpoints): State<Endpoints>) -> Response {
+    match endpoints.health.check() {
+        Health::Healthy => (StatusCode::OK, "ok\n".to_owned()).into_response(),
+        Health::Unhealthy(reason) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("unhealthy: {reason}\n"),
+        )
+            .into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

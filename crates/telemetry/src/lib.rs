@@ -1,0 +1,52 @@
+//! Telemetry shared by every Sepia process: logs, traces, trace-context propagation and Prometheus
+//! metrics, so that one trace shows PVC → CreateVolume → RBD calls and every binary exposes the
+//! same `/metrics` and `/healthz`.
+//!
+//! Module map:
+//! - [`config`] — [`TelemetryConfig`], what a binary's logging/tracing flags turn into.
+//! - [`subscriber`] — [`init`] installs the process-wide `tracing` subscriber (text or JSON
+//!   logs, plus an OTLP exporter when an endpoint is given) and returns the [`TelemetryGuard`]
+//!   that flushes spans.
+//! - [`trace_context`] — W3C `traceparent` into and out of string maps (NATS headers) and the
+//!   current trace id for event payloads.
+//! - [`grpc_trace`] — the same for tonic metadata: a client interceptor and server-side span
+//!   parenting.
+//! - [`health`] — [`HealthCheck`], the question `/healthz` asks the component.
+//! - [`http_server`] — the small HTTP server for `/metrics` and `/healthz`.
+//! - [`csi_operation_metrics`] — `csi_sidecar_operations_seconds`, named like the kubernetes-csi
+//!   sidecars' histogram so existing dashboards keep working.
+//! - [`error`] — [`TelemetryError`].
+//!
+//! How a request is traced: the caller's gRPC client runs [`inject_trace_context`] as an
+//! interceptor; the server's `trace_fn` ([`grpc_server_span`]) opens the request span as a child
+//! of the caller's; events published inside that span carry its trace id and `traceparent`.
+//!
+//! Nothing here is global except the one subscriber [`init`] installs: the propagator is built per
+//! call and metrics live in a `Registry` the binary owns and passes in.
+
+pub mod config;
+pub mod csi_operation_metrics;
+pub mod error;
+pub mod grpc_trace;
+pub mod health;
+pub mod http_server;
+pub mod subscriber;
+pub mod trace_context;
+
+pub use config::TelemetryConfig;
+pub use csi_operation_metrics::{CSI_OPERATION_BUCKETS, CsiOperationMetrics, grpc_code_name};
+pub use error::TelemetryError;
+pub use grpc_trace::{
+    extract_from_metadata, grpc_server_span, inject_into_metadata, inject_trace_context,
+    set_parent_from_metadata,
+};
+pub use health::{Health, HealthCheck};
+pub use http_server::{HEALTHZ_PATH, MetricsServer, serve_http};
+pub use subscriber::{TelemetryGuard, init};
+pub use trace_context::{
+    Extractor, Injector, current_trace_headers, current_trace_id, extract_context, inject_context,
+    inject_current, set_parent_from,
+};
+
+/// Re-exported so callers can register metrics and encode them without naming the crate version.
+pub use prometheus_client;
