@@ -1,0 +1,76 @@
+//! How a volume is presented (the CSI capability, reduced to what the node acts on) and where
+//! it lives under the staging path.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::NodeError;
+use crate::filesystem::FsType;
+use crate::stash::AccessKind;
+
+/// The access type of a capability.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Access {
+    /// A file system mounted as a directory.
+    Mount { fs_type: FsType, flags: Vec<String> },
+    /// The raw device, bind-mounted onto a file.
+    Block,
+}
+
+impl Access {
+    pub fn kind(&self) -> AccessKind {
+        match self {
+            Access::Mount { .. } => AccessKind::Mount,
+            Access::Block => AccessKind::Block,
+        }
+    }
+
+    pub fn fs_type(&self) -> Option<FsType> {
+        match self {
+            Access::Mount { fs_type, .. } => Some(*fs_type),
+            Access::Block => None,
+        }
+    }
+
+    pub fn flags(&self) -> &[String] {
+        match self {
+            Access::Mount { flags, .. } => flags,
+            Access::Block => &[],
+        }
+    }
+}
+
+/// `<staging_path>/<volume_id>`: where NodeStage mounts (or binds the device), as ceph-csi
+/// does, so kubelet-created staging paths are laid out the same for both drivers. The volume
+/// ID becomes a path component, so one that could climb out of the staging path is refused.
+pub fn staged_target(staging_path: &Path, volume_id: &str) -> Result<PathBuf, NodeError> {
+    if volume_id.contains('/') || volume_id.contains('\0') || volume_id == "." || volume_id == ".."
+    {
+        return Err(NodeError::invalid(
+            "volume_id",
+            format!("{volume_id:?} cannot name a directory (no '/', NUL, '.' or '..')"),
+        ));
+    }
+    Ok(staging_path.join(volume_id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn staged_target_joins_safe_ids_and_refuses_others() {
+        assert_eq!(
+            staged_target(Path::new("/s"), "0001-0004-ceph-01").unwrap(),
+            PathBuf::from("/s/0001-0004-ceph-01")
+        );
+        for bad in ["..", ".", "a/b", "../x"] {
+            assert!(matches!(
+                staged_target(Path::new("/s"), bad),
+                Err(NodeError::InvalidField {
+                    field: "volume_id",
+                    ..
+                })
+            ));
+        }
+    }
+}

@@ -1,0 +1,50 @@
+//! Sepia's CSI node plugin for RBD.
+//!
+//! Module map (a request flows top to bottom):
+//! - gRPC layer: [`service`] (Identity and Node servers; validation turns CSI messages into
+//!   the domain requests below, and `status` turns [`NodeError`] into a gRPC status),
+//!   [`kubelet`] (the plugin-registration service kubelet dials), [`server`] (sockets,
+//!   shutdown), [`node_registry`] (this node's record in RADOS for the controller).
+//! - Operations: [`stage`], [`unstage`], [`publish`], [`expand`], [`stats`], each a plain
+//!   async function over the [`driver::NodeDriver`] state, testable without gRPC.
+//! - Mapping an image to a block device: [`mapper`] (trait + `krbd`, `nbd`, `fuse` and the
+//!   start-up [`mapper::Support`] probe), [`loop_device`] (losetup/sysfs, for the fuse mapper).
+//! - Local state and the kernel: [`stash`] (the stage record beside the staging path),
+//!   [`filesystem`] (blkid probe, mkfs, grow), [`prepare`] (what stage does to the file system
+//!   before mounting it), [`mount`] + [`mountinfo`], [`target`]
+//!   (mount targets), [`device`] (sizes and names from sysfs), [`health`] (is the device
+//!   behind a volume alive), [`access`] (capability → what to do).
+//! - Plumbing: [`process`] (every child process, deadline-bound), [`syscall`] (blocking calls
+//!   off the executor, deadline-bound), [`secret`] (keys and key files), [`volume_lock`]
+//!   (one operation per volume), [`settings`], [`error`].
+
+pub mod access;
+pub mod device;
+pub mod driver;
+pub mod error;
+pub mod expand;
+pub mod filesystem;
+pub mod health;
+pub mod kubelet;
+pub mod loop_device;
+pub mod mapper;
+pub mod mount;
+pub mod mountinfo;
+pub mod node_registry;
+pub mod prepare;
+pub mod process;
+pub mod publish;
+pub mod secret;
+pub mod server;
+pub mod service;
+pub mod settings;
+pub mod stage;
+pub mod stash;
+pub mod stats;
+mod status;
+pub mod syscall;
+pub mod target;
+pub mod unstage;
+pub mod volume_lock;
+
+pub use error::NodeError;

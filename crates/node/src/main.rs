@@ -1,0 +1,186 @@
+//! `sepia-node`: flags in, pieces built, servers run. Wiring only; everything else is in the
+//! library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+use cluster_config::ClusterConfigWatcher;
+use node::driver::NodeDriver;
+use node::mapper::{MapperChoice, Support};
+use node::node_registry::{NodeRegistrar, RegistrarSettings};
+use node::server::{ServeOptions, serve};
+use node::settings::{Deadlines, NodeSettings};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio_util::sync::CancellationToken;
+
+/// Sepia's CSI node plugin for Ceph RBD.
+#[derive(Debug, Parser)]
+#[command(name = "sepia-node", version)]
+struct Args {
+    /// CSI endpoint this plugin serves, as the container sees it.
+    #[arg(long, env = "CSI_ENDPOINT", default_value = "unix:///csi/csi.sock")]
+    endpoint: String,
+    #[arg(long, default_value = "rbd.csi.sepia.io")]
+    driver_name: String,
+    /// This node's name in Kubernetes (usually from the downward API, spec.nodeName).
+    #[arg(long, env = "NODE_ID")]
+    node_id: String,
+    /// ceph-csi's cluster config (a JSON list of clusters).
+    #[arg(long, default_value = "/etc/ceph-csi-config/config.json")]
+    cluster_config: PathBuf,
+    /// How often the cluster config file is checked for changes.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    cluster_config_poll: Duration,
+    /// kubelet's plugin registration directory; `<driver-name>-reg.sock` is served there.
+    #[arg(long, default_value = "/var/lib/kubelet/plugins_registry")]
+    registration_dir: PathBuf,
+    /// Do not serve kubelet registration (when a node-driver-registrar sidecar does it).
+    #[arg(long)]
+    no_kubelet_registration: bool,
+    /// The CSI socket's path as the host (kubelet) sees it; default: the --endpoint path.
+    #[arg(long)]
+    kubelet_socket_path: Option<PathBuf>,
+    /// How images are mapped: auto (first of krbd, nbd, fuse this node supports), krbd, nbd, fuse.
+    #[arg(long, default_value = "auto")]
+    mapper: MapperChoice,
+    /// A mounted Secret with files userID and userKey, used to register this node in RADOS.
+    /// Without it the plugin serves volumes but does not register.
+    #[arg(long)]
+    node_credentials_dir: Option<PathBuf>,
+    /// Instance ID of the driver deployment (names the registration object sepia.nodes.<id>).
+    #[arg(long, default_value = "default")]
+    instance_id: String,
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    registration_interval: Duration,
+    /// Node-private state: rbd-fuse mount points and short-lived key files.
+    #[arg(long, default_value = "/var/lib/sepia-node")]
+    state_dir: PathBuf,
+    /// ceph.conf for rbd, rbd-nbd and rbd-fuse; default none (monitors come from the cluster config).
+    #[arg(long)]
+    ceph_conf: Option<PathBuf>,
+    /// NodeGetInfo's max_volumes_per_node (0: no limit announced).
+    #[arg(long, default_value_t = 0)]
+    max_volumes_per_node: i64,
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    map_timeout: Duration,
+    /// How long rbd/rbd-nbd/rbd-fuse try to reach and authenticate with the cluster
+    /// (their client_mount_timeout); keep it below --map-timeout.
+    #[arg(long, default_value = "45s", value_parser = humantime::parse_duration)]
+    connect_timeout: Duration,
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    unmap_timeout: Duration,
+    #[arg(long, default_value = "120s", value_parser = humantime::parse_duration)]
+    mkfs_timeout: Duration,
+    #[arg(long, default_value = "120s", value_parser = humantime::parse_duration)]
+    resize_timeout: Duration,
+    /// Deadline of quick commands (mount, umount, blkid, losetup).
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    command_timeout: Duration,
+    /// tracing filter, e.g. `info` or `node=debug,info`.
+    #[arg(long, env = "RUST_LOG", default_value = "info")]
+    log_level: String,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(&args.log_level))
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    match run(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(error = %error, "sepia-node stops");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    let shutdown = CancellationToken::new();
+    spawn_signal_handler(shutdown.clone())?;
+
+    let clusters =
+        ClusterConfigWatcher::start(&args.cluster_config, args.cluster_config_poll).await;
+    if let Some(error) = clusters.last_error() {
+        tracing::warn!(%error, "starting without a usable cluster config; it is re-read when it changes");
+    }
+    let support = Support::detect();
+    tracing::info!(mappers = %support.summary(), "mapper support on this node");
+
+    let settings = NodeSettings {
+        node_id: args.node_id.clone(),
+        driver_name: args.driver_name.clone(),
+        state_dir: args.state_dir,
+        ceph_conf: args.ceph_conf,
+        mapper: args.mapper,
+        max_volumes_per_node: args.max_volumes_per_node,
+        deadlines: Deadlines {
+            map: args.map_timeout,
+            connect: args.connect_timeout,
+            unmap: args.unmap_timeout,
+            mkfs: args.mkfs_timeout,
+            resize: args.resize_timeout,
+            command: args.command_timeout,
+        },
+    };
+    let driver = Arc::new(NodeDriver::new(settings, clusters.clone(), support));
+
+    match args.node_credentials_dir {
+        Some(credentials_dir) => {
+            let registrar = NodeRegistrar::new(
+                RegistrarSettings {
+                    node_id: args.node_id,
+                    driver_name: args.driver_name.clone(),
+                    instance_id: args.instance_id,
+                    credentials_dir,
+                    interval: args.registration_interval,
+                },
+                clusters,
+            );
+            tokio::spawn(registrar.run(shutdown.clone()));
+        }
+        None => tracing::warn!(
+            "no --node-credentials-dir: this node is not registered for ControllerPublish"
+        ),
+    }
+
+    let kubelet_endpoint = match args.kubelet_socket_path {
+        Some(path) => path.to_string_lossy().into_owned(),
+        None => csi::endpoint::socket_path(&args.endpoint)?
+            .to_string_lossy()
+            .into_owned(),
+    };
+    let registration_socket = (!args.no_kubelet_registration).then(|| {
+        args.registration_dir
+            .join(format!("{}-reg.sock", args.driver_name))
+    });
+    let options = ServeOptions {
+        csi_endpoint: args.endpoint,
+        registration_socket,
+        kubelet_endpoint,
+    };
+    serve(driver, options, shutdown.clone()).await?;
+    shutdown.cancel();
+    tracing::info!("sepia-node stopped; sockets removed");
+    Ok(())
+}
+
+/// SIGTERM (kubelet stopping the pod) and SIGINT end serving gracefully.
+fn spawn_signal_handler(shutdown: CancellationToken) -> anyhow::Result<()> {
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+            _ = int.recv() => tracing::info!("SIGINT: shutting down"),
+        }
+        shutdown.cancel();
+    });
+    Ok(())
+}

@@ -1,0 +1,286 @@
+//! Getting an RBD image onto this node as a block device, three ways behind one trait:
+//! [`krbd`] (the kernel client), [`nbd`] (rbd-nbd, librbd in user space behind /dev/nbdX) and
+//! [`fuse`] (rbd-fuse exposing the image as a file, plus a loop device) for kernels with
+//! neither module. `auto` takes the first one this node supports, in that order.
+
+pub mod fuse;
+pub mod krbd;
+pub mod nbd;
+pub mod support;
+
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::NodeError;
+use crate::secret::CephAccess;
+use crate::settings::NodeSettings;
+
+pub use support::Support;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MapperKind {
+    Krbd,
+    Nbd,
+    Fuse,
+}
+
+impl MapperKind {
+    pub const ALL: [MapperKind; 3] = [MapperKind::Krbd, MapperKind::Nbd, MapperKind::Fuse];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            MapperKind::Krbd => "krbd",
+            MapperKind::Nbd => "nbd",
+            MapperKind::Fuse => "fuse",
+        }
+    }
+
+    /// The volume context's `mounter` as ceph-csi names it (`rbd`, `rbd-nbd`), plus ours.
+    pub fn from_mounter(mounter: &str) -> Result<Self, NodeError> {
+        match mounter {
+            "rbd" | "krbd" => Ok(MapperKind::Krbd),
+            "rbd-nbd" | "nbd" => Ok(MapperKind::Nbd),
+            "rbd-fuse" | "fuse" => Ok(MapperKind::Fuse),
+            other => Err(NodeError::invalid(
+                "volume_context.mounter",
+                format!("{other:?} is not rbd, rbd-nbd or rbd-fuse"),
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for MapperKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The `--mapper` flag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MapperChoice {
+    Auto,
+    Only(MapperKind),
+}
+
+impl FromStr for MapperChoice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "auto" => Ok(MapperChoice::Auto),
+            "krbd" => Ok(MapperChoice::Only(MapperKind::Krbd)),
+            "nbd" => Ok(MapperChoice::Only(MapperKind::Nbd)),
+            "fuse" => Ok(MapperChoice::Only(MapperKind::Fuse)),
+            other => Err(format!("{other:?} is not auto, krbd, nbd or fuse")),
+        }
+    }
+}
+
+/// pool / RADOS namespace / image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageSpec {
+    pub pool: String,
+    pub namespace: String,
+    pub image: String,
+}
+
+impl std::fmt::Display for ImageSpec {
+    /// `pool/image` or `pool/namespace/image`, the spec `rbd` and `rbd-nbd` take.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.namespace.is_empty() {
+            write!(f, "{}/{}", self.pool, self.image)
+        } else {
+            write!(f, "{}/{}/{}", self.pool, self.namespace, self.image)
+        }
+    }
+}
+
+/// One map call.
+#[derive(Debug)]
+pub struct MapRequest<'a> {
+    pub volume_id: &'a str,
+    pub image: &'a ImageSpec,
+    pub access: &'a CephAccess,
+    pub read_only: bool,
+    /// Options for this mapper from the volume context's `mapOptions`.
+    pub options: Vec<String>,
+}
+
+/// Where a mapping is (or will be): all an unmap needs, recorded in the stash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mapping {
+    pub image: ImageSpec,
+    pub device: Option<String>,
+    pub fuse_mount_dir: Option<PathBuf>,
+}
+
+/// One way of mapping. Every method is idempotent: mapping an image that is already mapped
+/// returns the existing device, unmapping one that is not mapped succeeds.
+pub trait Mapper {
+    fn kind(&self) -> MapperKind;
+
+    /// Where the mapping will live, known before anything is done, so the stash can record it
+    /// first and a crash mid-map can be undone.
+    fn plan(&self, volume_id: &str, image: &ImageSpec) -> Mapping;
+
+    /// Maps the image; on failure nothing of this attempt is left mapped.
+    fn map(
+        &self,
+        request: &MapRequest<'_>,
+    ) -> impl Future<Output = Result<Mapping, NodeError>> + Send;
+
+    fn unmap(&self, mapping: &Mapping) -> impl Future<Output = Result<(), NodeError>> + Send;
+
+    /// Makes the device show the image's current size (after a resize). `min_size` is the size
+    /// the CO expects, when it said; a mapper whose size updates lag may wait for it.
+    fn refresh_size(
+        &self,
+        mapping: &Mapping,
+        min_size: Option<u64>,
+    ) -> impl Future<Output = Result<(), NodeError>> + Send;
+}
+
+/// The three mappers plus what this node supports; dispatches by kind.
+#[derive(Debug)]
+pub struct Mappers {
+    krbd: krbd::Krbd,
+    nbd: nbd::Nbd,
+    fuse: fuse::Fuse,
+    choice: MapperChoice,
+    support: Support,
+}
+
+impl Mappers {
+    pub fn new(settings: &NodeSettings, support: Support) -> Self {
+        Self {
+            krbd: krbd::Krbd::new(settings),
+            nbd: nbd::Nbd::new(settings),
+            fuse: fuse::Fuse::new(settings),
+            choice: settings.mapper,
+            support,
+        }
+    }
+
+    pub fn support(&self) -> &Support {
+        &self.support
+    }
+
+    /// The mapper for a new stage. A fixed `--mapper` wins; with `auto`, the volume's
+    /// `mounter` is honoured when this node supports it, else the first supported one.
+    pub fn select(&self, mounter: Option<MapperKind>) -> Result<MapperKind, NodeError> {
+        let kind = match (self.choice, mounter) {
+            (MapperChoice::Only(kind), _) => kind,
+            (MapperChoice::Auto, Some(kind)) if self.support.reason(kind).is_none() => kind,
+            (MapperChoice::Auto, _) => {
+                self.support
+                    .first_supported()
+                    .ok_or_else(|| NodeError::MapperUnavailable {
+                        mapper: "auto".into(),
+                        reason: self.support.summary(),
+                    })?
+            }
+        };
+        match self.support.reason(kind) {
+            None => Ok(kind),
+            Some(reason) => Err(NodeError::MapperUnavailable {
+                mapper: kind.name().into(),
+                reason: reason.to_string(),
+            }),
+        }
+    }
+
+    pub fn plan(&self, kind: MapperKind, volume_id: &str, image: &ImageSpec) -> Mapping {
+        match kind {
+            MapperKind::Krbd => self.krbd.plan(volume_id, image),
+            MapperKind::Nbd => self.nbd.plan(volume_id, image),
+            MapperKind::Fuse => self.fuse.plan(volume_id, image),
+        }
+    }
+
+    pub async fn map(
+        &self,
+        kind: MapperKind,
+        request: &MapRequest<'_>,
+    ) -> Result<Mapping, NodeError> {
+        match kind {
+            MapperKind::Krbd => self.krbd.map(request).await,
+            MapperKind::Nbd => self.nbd.map(request).await,
+            MapperKind::Fuse => self.fuse.map(request).await,
+        }
+    }
+
+    pub async fn unmap(&self, kind: MapperKind, mapping: &Mapping) -> Result<(), NodeError> {
+        match kind {
+            MapperKind::Krbd => self.krbd.unmap(mapping).await,
+            MapperKind::Nbd => self.nbd.unmap(mapping).await,
+            MapperKind::Fuse => self.fuse.unmap(mapping).await,
+        }
+    }
+
+    pub async fn refresh_size(
+        &self,
+        kind: MapperKind,
+        mapping: &Mapping,
+        min_size: Option<u64>,
+    ) -> Result<(), NodeError> {
+        match kind {
+            MapperKind::Krbd => self.krbd.refresh_size(mapping, min_size).await,
+            MapperKind::Nbd => self.nbd.refresh_size(mapping, min_size).await,
+            MapperKind::Fuse => self.fuse.refresh_size(mapping, min_size).await,
+        }
+    }
+}
+
+/// The options for `kind` out of ceph-csi's `mapOptions` syntax: `krbd:a,b;nbd:c` (a part
+/// without a prefix is krbd's).
+pub fn map_options_for(kind: MapperKind, map_options: &str) -> Result<Vec<String>, NodeError> {
+    let mut out = Vec::new();
+    for part in map_options
+        .split(';')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
+        let (prefix, options) = match part.split_once(':') {
+            Some((p, o)) if matches!(p, "krbd" | "nbd" | "fuse") => (p, o),
+            Some((p, _)) if !p.contains(',') && !p.contains('=') => {
+                return Err(NodeError::invalid(
+                    "volume_context.mapOptions",
+                    format!("unknown mapper prefix {p:?} (krbd, nbd or fuse)"),
+                ));
+            }
+            _ => ("krbd", part),
+        };
+        if prefix == kind.name() {
+            out.extend(
+                options
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|o| !o.is_empty())
+                    .map(str::to_string),
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// `--client_mount_timeout` for the Ceph tools, so librados gives up connecting (wrong key,
+/// unreachable monitors) with a readable error, normally before the map deadline kills it.
+fn connect_timeout_arg(settings: &NodeSettings) -> String {
+    format!(
+        "--client_mount_timeout={}",
+        settings.deadlines.connect.as_secs().max(1)
+    )
+}
+
+/// The `-c` argument for the Ceph tools.
+fn conf_arg(settings: &NodeSettings) -> PathBuf {
+    settings
+        .ceph_conf
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("/dev/null"))
+}
+
+#[cfg(test)]
+mod tests;

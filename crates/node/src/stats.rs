@@ -1,0 +1,113 @@
+//! NodeGetVolumeStats: capacity and inodes of a mounted volume (statvfs), the size of a block
+//! volume, and a VolumeCondition that turns abnormal when the mount or the device behind it
+//! is dead, so kubelet can report it on the pod.
+
+use std::path::{Path, PathBuf};
+
+use crate::device::{self, PathKind};
+use crate::driver::NodeDriver;
+use crate::error::NodeError;
+use crate::health;
+use crate::mountinfo;
+use crate::syscall;
+
+#[derive(Debug)]
+pub struct StatsRequest {
+    pub volume_id: String,
+    pub volume_path: PathBuf,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub total: u64,
+    pub available: u64,
+    pub used: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VolumeStats {
+    /// Bytes; for a block volume only `total` is known (no file system to ask).
+    pub bytes: Option<Usage>,
+    pub inodes: Option<Usage>,
+    /// `Some(message)` when the volume is not healthy.
+    pub abnormal: Option<String>,
+}
+
+impl VolumeStats {
+    fn abnormal(message: String) -> Self {
+        Self {
+            abnormal: Some(message),
+            ..Self::default()
+        }
+    }
+}
+
+#[tracing::instrument(skip_all, fields(volume_id = %request.volume_id, path = %request.volume_path.display()))]
+pub async fn stats(_driver: &NodeDriver, request: StatsRequest) -> Result<VolumeStats, NodeError> {
+    let path = &request.volume_path;
+    let kind = match device::inspect(path).await? {
+        Ok(kind) => kind,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(NodeError::PathNotFound {
+                volume_id: request.volume_id.clone(),
+                path: path.clone(),
+            });
+        }
+        // ENOTCONN, EIO, ESTALE: the path is there, the volume behind it is not.
+        Err(e) => return Ok(VolumeStats::abnormal(format!("{}: {e}", path.display()))),
+    };
+    match kind {
+        PathKind::BlockDevice(dev) => {
+            let total = dev.size().await?;
+            Ok(VolumeStats {
+                bytes: Some(Usage {
+                    total,
+                    ..Usage::default()
+                }),
+                inodes: None,
+                abnormal: health::device_problem(dev).await?,
+            })
+        }
+        PathKind::OnFilesystem(dev) => {
+            if !mountinfo::is_mount_point(path).await? {
+                return Ok(VolumeStats::abnormal(format!(
+                    "{} is not a mount point any more",
+                    path.display()
+                )));
+            }
+            let (bytes, inodes) = match statvfs(path).await? {
+                Ok(usage) => usage,
+                Err(e) => {
+                    return Ok(VolumeStats::abnormal(format!(
+                        "statfs {}: {e}",
+                        path.display()
+                    )));
+                }
+            };
+            Ok(VolumeStats {
+                bytes: Some(bytes),
+                inodes: Some(inodes),
+                abnormal: health::device_problem(dev).await?,
+            })
+        }
+    }
+}
+
+async fn statvfs(path: &Path) -> Result<std::io::Result<(Usage, Usage)>, NodeError> {
+    let owned = path.to_path_buf();
+    syscall::blocking_raw("statfs", path, move || {
+        let s = rustix::fs::statvfs(&owned).map_err(std::io::Error::from)?;
+        let bytes = Usage {
+            total: s.f_blocks * s.f_frsize,
+            available: s.f_bavail * s.f_frsize,
+            used: s.f_blocks.saturating_sub(s.f_bfree) * s.f_frsize,
+        };
+        let inodes = Usage {
+            total: s.f_files,
+            available: s.f_ffree,
+            used: s.f_files.saturating_sub(s.f_ffree),
+        };
+        Ok((bytes, inodes))
+    })
+    .await
+}

@@ -1,0 +1,48 @@
+//! Blocking kernel calls (stat, statvfs, small file I/O) off the async threads, each with a
+//! deadline: a dead FUSE mount or a hung device can make a `stat` block for a long time, and a
+//! request must come back with an error instead of hanging with it.
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::error::NodeError;
+
+/// Deadline for local file-system calls; generous, since only a sick mount misses it.
+pub const FS_DEADLINE: Duration = Duration::from_secs(30);
+
+/// Runs `f` on the blocking pool; `step` and `path` name it in errors.
+pub async fn blocking<T, F>(step: &'static str, path: &Path, f: F) -> Result<T, NodeError>
+where
+    F: FnOnce() -> std::io::Result<T> + Send + 'static,
+    T: Send + 'static,
+{
+    blocking_raw(step, path, f)
+        .await?
+        .map_err(|e| NodeError::io(step, path, &e))
+}
+
+/// Like [`blocking`], but hands back the `io::Error` so the caller can look at its kind
+/// (ENOENT is often an answer, not a failure).
+pub async fn blocking_raw<T, F>(
+    step: &'static str,
+    path: &Path,
+    f: F,
+) -> Result<std::io::Result<T>, NodeError>
+where
+    F: FnOnce() -> std::io::Result<T> + Send + 'static,
+    T: Send + 'static,
+{
+    match tokio::time::timeout(FS_DEADLINE, tokio::task::spawn_blocking(f)).await {
+        Ok(Ok(result)) => Ok(result),
+        Ok(Err(join)) => Err(NodeError::Io {
+            step,
+            path: path.to_path_buf(),
+            message: format!("blocking task failed: {join}"),
+        }),
+        Err(_) => Err(NodeError::IoTimedOut {
+            step,
+            path: path.to_path_buf(),
+            after: FS_DEADLINE,
+        }),
+    }
+}

@@ -1,0 +1,489 @@
+//! A real node plugin for one test: its own temp directory (state dir, sockets, kubelet-style
+//! staging and target paths), its own RADOS namespace on the bed, the gRPC server running
+//! in-process on a unix socket, and generated clients talking to it.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use cluster_config::ClusterConfigWatcher;
+use csi::v1::identity_client::IdentityClient;
+use csi::v1::node_client::NodeClient;
+use csi::v1::volume_capability::access_mode::Mode;
+use csi::v1::volume_capability::{AccessMode, AccessType, BlockVolume, MountVolume};
+use csi::v1::*;
+use node::driver::NodeDriver;
+use node::error::NodeError;
+use node::mapper::{MapperChoice, Support};
+use node::server::{ServeOptions, serve};
+use node::settings::{Deadlines, NodeSettings};
+use sepia_testbed::Bed;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+
+pub const CLUSTER_ID: &str = "bed";
+/// A cluster whose only monitor refuses connections: anything mapped from it hangs.
+pub const DEAD_CLUSTER_ID: &str = "dead";
+pub const DRIVER: &str = "rbd.csi.sepia.io";
+pub const KUBELET_ENDPOINT: &str = "/var/lib/kubelet/plugins/rbd.csi.sepia.io/csi.sock";
+pub const MIB: u64 = 1 << 20;
+
+pub struct Harness {
+    pub bed: &'static Bed,
+    pub dir: tempfile::TempDir,
+    /// Canonical form of `dir` (what mountinfo and sysfs show).
+    pub root: PathBuf,
+    pub namespace: String,
+    pub node: NodeClient<Channel>,
+    pub identity: IdentityClient<Channel>,
+    pub driver: Arc<NodeDriver>,
+    pub registration_socket: PathBuf,
+    pub csi_socket: PathBuf,
+    shutdown: CancellationToken,
+    server: Option<JoinHandle<Result<(), NodeError>>>,
+}
+
+impl Harness {
+    pub async fn start(prefix: &str) -> Self {
+        Self::start_with(prefix, Deadlines::default()).await
+    }
+
+    pub async fn start_with(prefix: &str, deadlines: Deadlines) -> Self {
+        let bed = Bed::get();
+        let namespace = bed.unique_name(prefix);
+        bed.cli(
+            "rbd",
+            &["namespace", "create", &format!("{}/{namespace}", bed.pool)],
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+
+        let config_path = root.join("config.json");
+        let config = serde_json::json!([
+            {"clusterID": CLUSTER_ID, "monitors": [bed.monitors], "rbd": {"radosNamespace": namespace}},
+            {"clusterID": DEAD_CLUSTER_ID, "monitors": ["127.0.0.1:1"]}
+        ]);
+        std::fs::write(&config_path, config.to_string()).unwrap();
+        let clusters = ClusterConfigWatcher::start(&config_path, Duration::from_secs(1)).await;
+        assert_eq!(clusters.last_error(), None);
+
+        let settings = NodeSettings {
+            node_id: "node-under-test".into(),
+            driver_name: DRIVER.into(),
+            state_dir: root.join("state"),
+            ceph_conf: None,
+            mapper: MapperChoice::Auto,
+            max_volumes_per_node: 0,
+            deadlines,
+        };
+        let driver = Arc::new(NodeDriver::new(settings, clusters, Support::detect()));
+        let csi_socket = root.join("plugin/csi.sock");
+        let registration_socket = root.join(format!("registry/{DRIVER}-reg.sock"));
+        let options = ServeOptions {
+            csi_endpoint: format!("unix://{}", csi_socket.display()),
+            registration_socket: Some(registration_socket.clone()),
+            kubelet_endpoint: KUBELET_ENDPOINT.into(),
+        };
+        let shutdown = CancellationToken::new();
+        let server = tokio::spawn(serve(driver.clone(), options, shutdown.clone()));
+        let channel = connect(&csi_socket).await;
+        Self {
+            bed,
+            dir,
+            root,
+            namespace,
+            node: NodeClient::new(channel.clone()),
+            identity: IdentityClient::new(channel),
+            driver,
+            registration_socket,
+            csi_socket,
+            shutdown,
+            server: Some(server),
+        }
+    }
+
+    /// Stops the server and returns how serving ended.
+    pub async fn stop(&mut self) -> Result<(), NodeError> {
+        self.shutdown.cancel();
+        match self.server.take() {
+            Some(server) => tokio::time::timeout(Duration::from_secs(30), server)
+                .await
+                .expect("server did not stop within 30 s")
+                .unwrap(),
+            None => Ok(()),
+        }
+    }
+
+    /// Waits (bounded) for the server task to end on its own.
+    pub async fn wait_server(&mut self) -> Result<(), NodeError> {
+        let server = self.server.take().unwrap();
+        tokio::time::timeout(Duration::from_secs(30), server)
+            .await
+            .expect("server did not stop within 30 s")
+            .unwrap()
+    }
+
+    pub fn image_spec(&self, image: &str) -> String {
+        format!("{}/{}/{image}", self.bed.pool, self.namespace)
+    }
+
+    pub fn rbd(&self, args: &[&str]) -> String {
+        self.bed.cli("rbd", args)
+    }
+
+    pub fn create_image(&self, image: &str, size_mib: u64) {
+        self.rbd(&[
+            "create",
+            "--size",
+            &format!("{size_mib}M"),
+            "--image-feature",
+            "layering",
+            &self.image_spec(image),
+        ]);
+    }
+
+    pub fn resize_image(&self, image: &str, size_mib: u64) {
+        self.rbd(&[
+            "resize",
+            "--size",
+            &format!("{size_mib}M"),
+            &self.image_spec(image),
+        ]);
+    }
+
+    pub fn remove_image(&self, image: &str) {
+        self.rbd(&["rm", "--no-progress", &self.image_spec(image)]);
+    }
+
+    pub fn volume_id(&self, image: &str) -> String {
+        format!("0001-0003-{CLUSTER_ID}-0000000000000001-{image}")
+    }
+
+    /// What the controller returns as volume context.
+    pub fn volume_context(&self, image: &str) -> HashMap<String, String> {
+        HashMap::from([
+            ("clusterID".into(), CLUSTER_ID.into()),
+            ("pool".into(), self.bed.pool.clone()),
+            ("imageName".into(), image.into()),
+            ("radosNamespace".into(), self.namespace.clone()),
+            ("journalPool".into(), self.bed.pool.clone()),
+        ])
+    }
+
+    /// What kubelet passes from the node-stage secret.
+    pub fn secrets(&self) -> HashMap<String, String> {
+        HashMap::from([
+            ("userID".into(), self.bed.user.clone()),
+            ("userKey".into(), self.bed.key.clone()),
+        ])
+    }
+
+    /// kubelet's layout: `.../plugins/kubernetes.io/csi/<driver>/<hash>/globalmount`.
+    pub fn staging_path(&self, image: &str) -> PathBuf {
+        self.root.join(format!(
+            "kubelet/plugins/kubernetes.io/csi/{DRIVER}/{image}/globalmount"
+        ))
+    }
+
+    /// kubelet's layout: `.../pods/<uid>/volumes/kubernetes.io~csi/<pv>/mount`.
+    pub fn target_path(&self, image: &str, pod: &str) -> PathBuf {
+        self.root.join(format!(
+            "kubelet/pods/{pod}/volumes/kubernetes.io~csi/{image}/mount"
+        ))
+    }
+
+    pub fn stage_request(
+        &self,
+        image: &str,
+        capability: VolumeCapability,
+    ) -> NodeStageVolumeRequest {
+        NodeStageVolumeRequest {
+            volume_id: self.volume_id(image),
+            publish_context: HashMap::new(),
+            staging_target_path: self.staging_path(image).display().to_string(),
+            volume_capability: Some(capability),
+            secrets: self.secrets(),
+            volume_context: self.volume_context(image),
+        }
+    }
+
+    pub fn publish_request(
+        &self,
+        image: &str,
+        pod: &str,
+        capability: VolumeCapability,
+        readonly: bool,
+    ) -> NodePublishVolumeRequest {
+        NodePublishVolumeRequest {
+            volume_id: self.volume_id(image),
+            publish_context: HashMap::new(),
+            staging_target_path: self.staging_path(image).display().to_string(),
+            target_path: self.target_path(image, pod).display().to_string(),
+            volume_capability: Some(capability),
+            readonly,
+            secrets: HashMap::new(),
+            volume_context: self.volume_context(image),
+        }
+    }
+
+    pub fn unpublish_request(&self, image: &str, pod: &str) -> NodeUnpublishVolumeRequest {
+        NodeUnpublishVolumeRequest {
+            volume_id: self.volume_id(image),
+            target_path: self.target_path(image, pod).display().to_string(),
+        }
+    }
+
+    pub fn unstage_request(&self, image: &str) -> NodeUnstageVolumeRequest {
+        NodeUnstageVolumeRequest {
+            volume_id: self.volume_id(image),
+            staging_target_path: self.staging_path(image).display().to_string(),
+        }
+    }
+
+    pub async fn stage(
+        &mut self,
+        image: &str,
+        capability: VolumeCapability,
+    ) -> Result<(), tonic::Status> {
+        let request = self.stage_request(image, capability);
+        self.node.node_stage_volume(request).await.map(drop)
+    }
+
+    pub async fn unstage(&mut self, image: &str) -> Result<(), tonic::Status> {
+        let request = self.unstage_request(image);
+        self.node.node_unstage_volume(request).await.map(drop)
+    }
+
+    pub async fn publish(
+        &mut self,
+        image: &str,
+        pod: &str,
+        capability: VolumeCapability,
+        readonly: bool,
+    ) -> Result<(), tonic::Status> {
+        let request = self.publish_request(image, pod, capability, readonly);
+        self.node.node_publish_volume(request).await.map(drop)
+    }
+
+    pub async fn unpublish(&mut self, image: &str, pod: &str) -> Result<(), tonic::Status> {
+        let request = self.unpublish_request(image, pod);
+        self.node.node_unpublish_volume(request).await.map(drop)
+    }
+
+    pub async fn stats(
+        &mut self,
+        image: &str,
+        path: &Path,
+    ) -> Result<NodeGetVolumeStatsResponse, tonic::Status> {
+        let request = NodeGetVolumeStatsRequest {
+            volume_id: self.volume_id(image),
+            volume_path: path.display().to_string(),
+            staging_target_path: String::new(),
+        };
+        self.node
+            .node_get_volume_stats(request)
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    pub async fn expand(
+        &mut self,
+        image: &str,
+        path: &Path,
+        required_bytes: u64,
+        with_staging_path: bool,
+    ) -> Result<i64, tonic::Status> {
+        let request = NodeExpandVolumeRequest {
+            volume_id: self.volume_id(image),
+            volume_path: path.display().to_string(),
+            capacity_range: Some(CapacityRange {
+                required_bytes: required_bytes as i64,
+                limit_bytes: 0,
+            }),
+            staging_target_path: if with_staging_path {
+                self.staging_path(image).display().to_string()
+            } else {
+                String::new()
+            },
+            volume_capability: None,
+            secrets: HashMap::new(),
+        };
+        self.node
+            .node_expand_volume(request)
+            .await
+            .map(|r| r.into_inner().capacity_bytes)
+    }
+
+    /// Everything this harness could have left on the node: mounts (file systems, binds,
+    /// rbd-fuse) under its directory, loop devices over files under it, rbd-fuse processes
+    /// serving it. Empty means clean.
+    pub fn leftovers(&self) -> Vec<String> {
+        let root = self.root.display().to_string();
+        let mut found: Vec<String> = std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap()
+            .lines()
+            .filter(|l| l.contains(&root))
+            .map(|l| format!("mount: {l}"))
+            .collect();
+        let losetup = std::process::Command::new("losetup")
+            .arg("-a")
+            .output()
+            .unwrap();
+        found.extend(
+            String::from_utf8_lossy(&losetup.stdout)
+                .lines()
+                .filter(|l| l.contains(&root))
+                .map(|l| format!("loop: {l}")),
+        );
+        found.extend(
+            rbd_fuse_processes(&root)
+                .into_iter()
+                .map(|p| format!("rbd-fuse pid {p}")),
+        );
+        found
+    }
+
+    /// Asserts nothing is left, giving exiting rbd-fuse daemons a bounded moment to go.
+    pub async fn assert_clean(&self) {
+        for _ in 0..50 {
+            if self.leftovers().is_empty() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("left behind on the node: {:#?}", self.leftovers());
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+        // Best-effort clean-up of a failed test, so one failure does not cascade; never panics.
+        let root = self.root.display().to_string();
+        let mounts = || -> Vec<String> {
+            let mut mounts: Vec<String> = std::fs::read_to_string("/proc/self/mountinfo")
+                .unwrap_or_default()
+                .lines()
+                .filter_map(|l| l.split(' ').nth(4).map(str::to_string))
+                .filter(|m| m.starts_with(&root))
+                .collect();
+            mounts.reverse(); // newest (innermost) first
+            mounts
+        };
+        // File systems and binds first, then loop devices, then rbd-fuse: each layer is only
+        // free once the one above it is gone. Lazy unmount only as the last resort.
+        for mount in mounts() {
+            let _ = std::process::Command::new("umount").arg(&mount).status();
+        }
+        if let Ok(out) = std::process::Command::new("losetup").arg("-a").output() {
+            for line in String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .filter(|l| l.contains(&root))
+            {
+                if let Some(dev) = line.split(':').next() {
+                    let _ = std::process::Command::new("losetup")
+                        .args(["-d", dev])
+                        .status();
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        for mount in mounts() {
+            let _ = std::process::Command::new("umount").arg(&mount).status();
+        }
+        for mount in mounts() {
+            let _ = std::process::Command::new("umount")
+                .arg("-l")
+                .arg(&mount)
+                .status();
+        }
+        let rbd = |args: &[&str]| {
+            std::process::Command::new("timeout")
+                .arg("60")
+                .arg("rbd")
+                .args(args)
+                .env("CEPH_CONF", &self.bed.conf_path)
+                .output()
+        };
+        let spec = format!("{}/{}", self.bed.pool, self.namespace);
+        if let Ok(out) = rbd(&["ls", &spec]) {
+            // Children before parents: remove clones first by retrying a few rounds.
+            for _ in 0..3 {
+                for image in String::from_utf8_lossy(&out.stdout).lines() {
+                    let image = format!("{spec}/{image}");
+                    let _ = rbd(&["snap", "purge", "--no-progress", &image]);
+                    let _ = rbd(&["rm", "--no-progress", &image]);
+                }
+            }
+        }
+        let _ = rbd(&["namespace", "remove", &spec]);
+    }
+}
+
+async fn connect(socket: &Path) -> Channel {
+    let endpoint = format!("unix://{}", socket.display());
+    for _ in 0..100 {
+        if socket.exists()
+            && let Ok(channel) = csi::client::connect(&endpoint, Duration::from_secs(5)).await
+        {
+            return channel;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "the node plugin did not start serving on {}",
+        socket.display()
+    );
+}
+
+/// Pids of rbd-fuse processes whose command line mentions `root`.
+pub fn rbd_fuse_processes(root: &str) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let cmdline = String::from_utf8_lossy(&cmdline);
+            cmdline.starts_with("rbd-fuse\0") && cmdline.contains(root)
+        })
+        .collect()
+}
+
+pub fn mount_capability(fs_type: &str, mode: Mode) -> VolumeCapability {
+    VolumeCapability {
+        access_type: Some(AccessType::Mount(MountVolume {
+            fs_type: fs_type.into(),
+            mount_flags: vec![],
+            volume_mount_group: String::new(),
+        })),
+        access_mode: Some(AccessMode { mode: mode as i32 }),
+    }
+}
+
+pub fn block_capability(mode: Mode) -> VolumeCapability {
+    VolumeCapability {
+        access_type: Some(AccessType::Block(BlockVolume {})),
+        access_mode: Some(AccessMode { mode: mode as i32 }),
+    }
+}
+
+/// Total bytes of the file system holding `path`.
+pub fn fs_size(path: &Path) -> u64 {
+    let s = rustix::fs::statvfs(path).unwrap();
+    s.f_blocks * s.f_frsize
+}
+
+/// Writes `data` to `path` and makes it durable (file and directory fsync).
+pub fn write_durably(path: &Path, data: &[u8]) {
+    use std::io::Write;
+    let mut f = std::fs::File::create(path).unwrap();
+    f.write_all(data).unwrap();
+    f.sync_all().unwrap();
+    std::fs::File::open(path.parent().unwrap())
+        .unwrap()
+        .sync_all()
+        .unwrap();
+}
