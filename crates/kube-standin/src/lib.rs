@@ -1,0 +1,78 @@
+//! An in-process stand-in of the Kubernetes API server, for driving kube-rs controllers (our
+//! sidecars, in tests or as real binaries via a kubeconfig) where no cluster can run.
+//!
+//! It serves the REST paths kube-rs uses over plain HTTP on 127.0.0.1, keeping objects as JSON
+//! and enforcing the API behaviour controllers depend on: resourceVersion conflicts, status
+//! subresource isolation, generation, finalizers and deletionTimestamp, watch resumption and
+//! 410 Gone, server-side apply field conflicts. Where it simplifies, the module that does so
+//! says how.
+//!
+//! # Use
+//! `StandIn::start().await?` binds 127.0.0.1:0; `standin.client()?` is a kube client for it,
+//! `standin.write_kubeconfig(path)?` a kubeconfig for a real binary's `--kubeconfig`. Tests
+//! then act and observe through the helpers: `put_object`/`put` (a user or kubelet writing
+//! without resourceVersion checks), `get_json`/`get`, `wait_for`, `events()` (every write with
+//! its verb and field manager), `requests()`, `inject_fault`, `pause`/`resume`.
+//! `StandIn::builder()` shrinks the watch history window or the maximum watch length to push
+//! clients through 410 Gone and re-watch paths.
+//!
+//! # Module map
+//! A request flows `server` → `api` → (`routing`) → `store` + `mutations`/`list`/`watch`:
+//! - [`standin`]: the public handle — start, `client()`, kubeconfig, test helpers.
+//! - `server`: hyper accept loop, per-connection tasks, pause/shutdown, fault application.
+//! - `api`: per-method handlers; turns HTTP into store calls and results into responses.
+//! - `http_io`: what handlers read from a request (body, query, headers) and JSON responses.
+//! - `routing`: URL path → collection/object/subresource; query parameters.
+//! - `resources`: the table of served resources (one line per resource) and CRD registration.
+//! - `store`: objects keyed by (gvr, namespace, name), the global revision, commit.
+//! - `mutations`: create / update (PUT, PATCH, apply, `/status`) / delete on the store.
+//! - `write_rules`: pure rules for stored objects (server metadata, status isolation,
+//!   generation, finalizer rules, resourceVersion precondition).
+//! - `defaults`: field defaults the real server fills in (PVC volumeMode, PV phase, …).
+//! - `patch`: merge patch, JSON patch, strategic (as merge) and apply merge.
+//! - `managed_fields`: simplified server-side-apply field ownership and conflicts.
+//! - `gc`: ownerReference garbage collection, inline.
+//! - `list`: selectors + `limit`/`continue` paging.
+//! - `watch`: watch streams from the `history` window, bookmarks, 410 Gone.
+//! - `history`: the bounded change history (compaction).
+//! - `selectors`: label and field selectors.
+//! - `metadata_only`: PartialObjectMetadata responses.
+//! - `discovery`: `/version`, `/api`, `/apis` from the resource table.
+//! - `status`: failures as `metav1.Status` with the real codes, reasons and wording.
+//! - `faults`, `request_log`, `write_log`: fault injection and what tests assert on.
+//! - `kubeconfig`, `object_meta`, `error`: kubeconfig file, JSON metadata access, error type.
+
+mod api;
+mod defaults;
+mod discovery;
+mod error;
+mod faults;
+mod gc;
+mod history;
+mod http_io;
+mod kubeconfig;
+mod list;
+mod managed_fields;
+mod metadata_only;
+mod mutations;
+mod object_meta;
+mod patch;
+mod request_log;
+mod resources;
+mod routing;
+mod selectors;
+mod server;
+pub mod standin;
+mod status;
+mod store;
+mod watch;
+mod write_log;
+mod write_rules;
+
+pub use error::StandInError;
+pub use faults::{Fault, FaultAction};
+pub use request_log::RequestRecord;
+pub use resources::{Gvr, ResourceInfo, StatusPolicy};
+pub use standin::{StandIn, StandInBuilder};
+pub use status::ApiError;
+pub use write_log::{Verb, WriteEffect, WriteRecord};

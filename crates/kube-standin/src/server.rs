@@ -1,0 +1,146 @@
+//! The HTTP/1.1 server: accept loop, per-connection tasks, pause and shutdown.
+//!
+//! Plain HTTP on 127.0.0.1 (kube's connector speaks `http://` cluster URLs). Pausing closes
+//! every open connection (watches included) and then accepts-and-drops new ones, which a client
+//! sees as an unreachable API server: requests fail with a connection error and watches end
+//! (a 503 would instead be retried transparently by kube's default retry policy).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use http::Response;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use parking_lot::Mutex;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::handle;
+use crate::faults::{FaultAction, Faults};
+use crate::http_io::{ApiRequest, Body, error_response};
+use crate::request_log::{RequestLog, RequestRecord};
+use crate::store::Store;
+
+/// Tunables of one stand-in.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    /// Changes kept for watches to resume from; older resourceVersions get 410 Gone.
+    pub(crate) history_limit: usize,
+    /// Upper bound on a watch's life (the client's `timeoutSeconds` is honoured below it).
+    pub(crate) max_watch_timeout: Duration,
+    /// How often a watch with bookmarks enabled reports its progress.
+    pub(crate) bookmark_interval: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            history_limit: 10_000,
+            max_watch_timeout: Duration::from_secs(1800),
+            bookmark_interval: Duration::from_secs(60),
+        }
+    }
+}
+
+/// State shared by the accept loop, connection tasks, watches and the test-facing handle.
+pub(crate) struct Shared {
+    pub(crate) store: Mutex<Store>,
+    pub(crate) faults: Mutex<Faults>,
+    pub(crate) requests: Mutex<RequestLog>,
+    pub(crate) config: Config,
+    /// `127.0.0.1:port`, for discovery's `serverAddressByClientCIDRs`.
+    pub(crate) address: String,
+    pub(crate) shutdown: CancellationToken,
+    /// Cancelled (and replaced) on pause to cut every open connection.
+    pub(crate) connections: Mutex<CancellationToken>,
+    pub(crate) paused: AtomicBool,
+}
+
+impl Shared {
+    pub(crate) fn pause(&self) {
+        self.paused.store(true, Ordering::SeqCst);
+        let mut current = self.connections.lock();
+        current.cancel();
+        *current = self.shutdown.child_token();
+    }
+
+    pub(crate) fn resume(&self) {
+        self.paused.store(false, Ordering::SeqCst);
+    }
+}
+
+/// Accept connections until shutdown.
+pub(crate) async fn serve(shared: Arc<Shared>, listener: TcpListener) {
+    loop {
+        let accepted = tokio::select! {
+            () = shared.shutdown.cancelled() => return,
+            accepted = listener.accept() => accepted,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // Usually EMFILE under load; back off briefly instead of spinning.
+                tracing::warn!(error = %e, "stand-in accept failed");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        if shared.paused.load(Ordering::SeqCst) {
+            drop(stream);
+            continue;
+        }
+        let token = shared.connections.lock().clone();
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| on_request(shared.clone(), req));
+            let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+            tokio::select! {
+                _ = conn => {}
+                () = token.cancelled() => {}
+            }
+        });
+    }
+}
+
+/// An injected fault's disconnect: returning an error makes hyper close the connection.
+#[derive(Debug, thiserror::Error)]
+#[error("injected disconnect")]
+struct InjectedDisconnect;
+
+async fn on_request(
+    shared: Arc<Shared>,
+    req: http::Request<hyper::body::Incoming>,
+) -> Result<Response<Body>, InjectedDisconnect> {
+    let mut record = RequestRecord::new(&req);
+    let fault = shared.faults.lock().take(req.method(), req.uri().path());
+    match fault {
+        Some(FaultAction::Disconnect) => {
+            shared.requests.lock().push(record);
+            return Err(InjectedDisconnect);
+        }
+        Some(FaultAction::Fail(err)) => {
+            record.status = err.code;
+            shared.requests.lock().push(record);
+            return Ok(error_response(&err));
+        }
+        Some(FaultAction::Delay(by)) => tokio::time::sleep(by).await,
+        None => {}
+    }
+    let response = match ApiRequest::read(req).await {
+        Ok(api_req) => handle(shared.clone(), api_req).await,
+        Err(e) => error_response(&e),
+    };
+    record.status = response.status().as_u16();
+    shared.requests.lock().push(record);
+    Ok(response)
+}
+
+/// Bind 127.0.0.1 on an ephemeral port.
+pub(crate) async fn bind() -> std::io::Result<(TcpListener, SocketAddr)> {
+    let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+    let addr = listener.local_addr()?;
+    Ok((listener, addr))
+}
