@@ -54,7 +54,7 @@ stop() {
   if [ -f "$DIR/pids" ]; then
     # Only what this bed started: the pid list written at start-up.
     while read -r pid; do
-      [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+      if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi
     done < "$DIR/pids"
     for _ in $(seq 50); do
       alive=0
