@@ -1,0 +1,31 @@
+//! `sepia-attacher`: external-attacher for any CSI driver — VolumeAttachments naming our driver
+//! get ControllerPublishVolume / ControllerUnpublishVolume with upstream's finalizers,
+//! node-id annotation and status, so kube-controller-manager and kubelet see what they
+//! expect. Unlike upstream, a VA whose node is gone is detached instead of stuck.
+//!
+//! Module map (a VolumeAttachment flows top to bottom):
+//! - [`controller`]: reflectors over VAs, PVs and CSINodes, the work queue, workers.
+//! - [`reconcile`]: one pass — decide, then patch / call / write status.
+//! - [`observed`]: the plain views of VA, PV and CSINode the decision reads.
+//! - [`plan`]: the pure attach / detach / PV-finalizer decisions.
+//! - [`attachment_status`]: the pure VA status transitions (attached, errors, detached).
+//! - [`volume_capability`], [`secrets`]: what the calls carry, from the PV.
+//! - [`announce`]: Kubernetes Events on the VA and NATS events.
+//! - [`keys`]: upstream's finalizer, annotation, method names and event reasons.
+//! - [`error`]: the crate error, `AttacherError`.
+//!
+//! The binary (`main.rs`) parses flags, starts the shared sidecar runtime and runs
+//! [`controller::run`] while holding Lease `external-attacher-leader-<sanitized driver>`.
+
+pub mod announce;
+pub mod attachment_status;
+pub mod controller;
+pub mod error;
+pub mod keys;
+pub mod observed;
+pub mod plan;
+pub mod reconcile;
+pub mod secrets;
+pub mod volume_capability;
+
+pub use error::AttacherError;

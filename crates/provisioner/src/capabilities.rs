@@ -1,0 +1,140 @@
+//! A claim's access modes and volume mode as CSI volume capabilities, following
+//! external-provisioner's mapping (one capability per access mode; the single-node modes are
+//! refined when the driver advertises SINGLE_NODE_MULTI_WRITER).
+
+use csi::v1::VolumeCapability;
+use csi::v1::volume_capability::access_mode::Mode;
+use csi::v1::volume_capability::{AccessMode, AccessType, BlockVolume, MountVolume};
+
+/// How the volume is consumed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VolumeMode {
+    Filesystem {
+        fs_type: String,
+        mount_flags: Vec<String>,
+    },
+    Block,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CapabilityError {
+    #[error("spec.accessModes: at least one access mode is required")]
+    NoAccessMode,
+    #[error("spec.accessModes: {0:?} is not a Kubernetes access mode")]
+    UnknownAccessMode(String),
+}
+
+/// One capability per access mode. `single_node_multi_writer` is the driver's controller
+/// capability of that name.
+pub fn volume_capabilities(
+    access_modes: &[String],
+    mode: &VolumeMode,
+    single_node_multi_writer: bool,
+) -> Result<Vec<VolumeCapability>, CapabilityError> {
+    if access_modes.is_empty() {
+        return Err(CapabilityError::NoAccessMode);
+    }
+    let access_type = match mode {
+        VolumeMode::Block => AccessType::Block(BlockVolume {}),
+        VolumeMode::Filesystem {
+            fs_type,
+            mount_flags,
+        } => AccessType::Mount(MountVolume {
+            fs_type: fs_type.clone(),
+            mount_flags: mount_flags.clone(),
+            volume_mount_group: String::new(),
+        }),
+    };
+    access_modes
+        .iter()
+        .map(|access_mode| {
+            let csi_mode = match (access_mode.as_str(), single_node_multi_writer) {
+                ("ReadWriteOnce", false) => Mode::SingleNodeWriter,
+                ("ReadWriteOnce", true) => Mode::SingleNodeMultiWriter,
+                ("ReadWriteOncePod", false) => Mode::SingleNodeWriter,
+                ("ReadWriteOncePod", true) => Mode::SingleNodeSingleWriter,
+                ("ReadOnlyMany", _) => Mode::MultiNodeReaderOnly,
+                ("ReadWriteMany", _) => Mode::MultiNodeMultiWriter,
+                (other, _) => return Err(CapabilityError::UnknownAccessMode(other.to_owned())),
+            };
+            Ok(VolumeCapability {
+                access_mode: Some(AccessMode {
+                    mode: csi_mode as i32,
+                }),
+                access_type: Some(access_type.clone()),
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn modes(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    fn mode_of(cap: &VolumeCapability) -> Mode {
+        Mode::try_from(cap.access_mode.as_ref().unwrap().mode).unwrap()
+    }
+
+    #[test]
+    fn each_access_mode_maps_like_upstream() {
+        let fs = VolumeMode::Filesystem {
+            fs_type: "ext4".into(),
+            mount_flags: vec![],
+        };
+        let table = [
+            ("ReadWriteOnce", false, Mode::SingleNodeWriter),
+            ("ReadWriteOnce", true, Mode::SingleNodeMultiWriter),
+            ("ReadWriteOncePod", false, Mode::SingleNodeWriter),
+            ("ReadWriteOncePod", true, Mode::SingleNodeSingleWriter),
+            ("ReadOnlyMany", false, Mode::MultiNodeReaderOnly),
+            ("ReadOnlyMany", true, Mode::MultiNodeReaderOnly),
+            ("ReadWriteMany", false, Mode::MultiNodeMultiWriter),
+            ("ReadWriteMany", true, Mode::MultiNodeMultiWriter),
+        ];
+        for (access, snmw, want) in table {
+            let caps = volume_capabilities(&modes(&[access]), &fs, snmw).unwrap();
+            assert_eq!(caps.len(), 1);
+            assert_eq!(mode_of(&caps[0]), want, "{access} snmw={snmw}");
+        }
+    }
+
+    #[test]
+    fn filesystem_claims_carry_fs_type_and_mount_flags_and_block_claims_do_not() {
+        let fs = VolumeMode::Filesystem {
+            fs_type: "xfs".into(),
+            mount_flags: vec!["discard".into()],
+        };
+        let caps =
+            volume_capabilities(&modes(&["ReadWriteOnce", "ReadOnlyMany"]), &fs, false).unwrap();
+        assert_eq!(caps.len(), 2);
+        match caps[1].access_type.as_ref().unwrap() {
+            AccessType::Mount(m) => {
+                assert_eq!(m.fs_type, "xfs");
+                assert_eq!(m.mount_flags, ["discard"]);
+            }
+            AccessType::Block(_) => panic!("expected mount"),
+        }
+        let caps =
+            volume_capabilities(&modes(&["ReadWriteMany"]), &VolumeMode::Block, false).unwrap();
+        assert!(matches!(caps[0].access_type, Some(AccessType::Block(_))));
+    }
+
+    #[test]
+    fn missing_or_unknown_modes_are_refused() {
+        let fs = VolumeMode::Block;
+        assert_eq!(
+            volume_capabilities(&[], &fs, false),
+            Err(CapabilityError::NoAccessMode)
+        );
+        assert_eq!(
+            volume_capabilities(&modes(&["ReadWriteSometimes"]), &fs, false),
+            Err(CapabilityError::UnknownAccessMode(
+                "ReadWriteSometimes".into()
+            ))
+        );
+    }
+}

@@ -1,0 +1,152 @@
+//! What to do about one claim — the pure core of the claim controller. Everything it needs is
+//! passed in ([`ClaimFacts`]); it returns an [`ClaimAction`] and the controller carries it out.
+//!
+//! Upstream's `shouldProvision` rules, plus the durable in-flight record (see
+//! [`crate::keys::ANN_PROVISIONING`]): a claim that carries the record is finished (PV exists)
+//! or cleaned up (claim deleted, or bound elsewhere) before anything else is considered.
+
+use k8s_openapi::api::core::v1::PersistentVolumeClaim;
+use k8s_openapi::api::storage::v1::StorageClass;
+
+use crate::keys::{
+    ANN_BETA_STORAGE_PROVISIONER, ANN_PROVISIONING, ANN_SELECTED_NODE, ANN_STORAGE_PROVISIONER,
+    FINALIZER_PROVISIONING, KIND_PVC, KIND_VOLUME_SNAPSHOT, SNAPSHOT_GROUP,
+};
+
+/// What the controller knows about a claim when deciding.
+#[derive(Debug, Clone, Copy)]
+pub struct ClaimFacts<'a> {
+    pub claim: &'a PersistentVolumeClaim,
+    /// Our driver name (from GetPluginInfo).
+    pub driver: &'a str,
+    /// The claim's StorageClass, if it exists.
+    pub class: Option<&'a StorageClass>,
+    /// Whether PV `pvc-<claim uid>` exists.
+    pub pv_exists: bool,
+}
+
+/// The decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimAction {
+    /// Not ours to act on (yet); the reason is for debug logs.
+    Ignore(&'static str),
+    /// WaitForFirstConsumer claim without a selected node.
+    WaitForNode,
+    /// Provisioning cannot proceed until the claim or class changes: event, retry with backoff.
+    Fail(String),
+    /// Refused for good (upstream's "claim Selector is not supported"): one event, no retry.
+    Refuse(String),
+    /// Call CreateVolume and create the PV.
+    Provision,
+    /// The PV exists: drop the in-flight record (and source protections).
+    Finish,
+    /// A CreateVolume may have been issued but the claim no longer wants the volume (deleted,
+    /// or bound to another PV): repeat the same CreateVolume to learn the volume id, delete
+    /// it, then drop the record.
+    CleanUp,
+}
+
+/// Whether the claim carries our in-flight record (annotation or finalizer).
+pub fn has_in_flight_record(claim: &PersistentVolumeClaim) -> bool {
+    let meta = &claim.metadata;
+    meta.annotations
+        .as_ref()
+        .is_some_and(|a| a.contains_key(ANN_PROVISIONING))
+        || meta
+            .finalizers
+            .as_ref()
+            .is_some_and(|f| f.iter().any(|f| f == FINALIZER_PROVISIONING))
+}
+
+/// The claim's class name: `spec.storageClassName`, else the beta annotation.
+pub fn class_name(claim: &PersistentVolumeClaim) -> Option<&str> {
+    claim
+        .spec
+        .as_ref()
+        .and_then(|s| s.storage_class_name.as_deref())
+        .or_else(|| {
+            claim
+                .metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get("volume.beta.kubernetes.io/storage-class"))
+                .map(String::as_str)
+        })
+        .filter(|name| !name.is_empty())
+}
+
+fn annotation<'a>(claim: &'a PersistentVolumeClaim, key: &str) -> Option<&'a str> {
+    claim
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(key))
+        .map(String::as_str)
+}
+
+/// Decides; see [`ClaimAction`].
+pub fn decide(facts: &ClaimFacts<'_>) -> ClaimAction {
+    let claim = facts.claim;
+    let spec = claim.spec.clone().unwrap_or_default();
+    let in_flight = has_in_flight_record(claim);
+
+    if claim.metadata.deletion_timestamp.is_some() {
+        return match (in_flight, facts.pv_exists) {
+            (false, _) => ClaimAction::Ignore("claim is being deleted"),
+            (true, true) => ClaimAction::Finish,
+            (true, false) => ClaimAction::CleanUp,
+        };
+    }
+    if in_flight {
+        if facts.pv_exists {
+            return ClaimAction::Finish;
+        }
+        if spec.volume_name.as_deref().is_some_and(|v| !v.is_empty()) {
+            // Bound to some other PV meanwhile: our volume would be an orphan.
+            return ClaimAction::CleanUp;
+        }
+    }
+    if spec.volume_name.as_deref().is_some_and(|v| !v.is_empty()) {
+        return ClaimAction::Ignore("claim is already bound");
+    }
+    let ours = [ANN_STORAGE_PROVISIONER, ANN_BETA_STORAGE_PROVISIONER]
+        .iter()
+        .any(|key| annotation(claim, key) == Some(facts.driver));
+    if !ours {
+        return ClaimAction::Ignore("claim is not annotated for this provisioner");
+    }
+    if facts.pv_exists {
+        return ClaimAction::Ignore("PV already exists");
+    }
+    if spec.selector.is_some() {
+        return ClaimAction::Refuse("claim Selector is not supported".to_owned());
+    }
+    let Some(class_name) = class_name(claim) else {
+        return ClaimAction::Fail("claim has no StorageClass".to_owned());
+    };
+    let Some(class) = facts.class else {
+        return ClaimAction::Fail(format!("StorageClass {class_name:?} not found"));
+    };
+    if class.provisioner != facts.driver {
+        return ClaimAction::Fail(format!(
+            "StorageClass {class_name:?} names provisioner {:?}, not {:?}",
+            class.provisioner, facts.driver
+        ));
+    }
+    let wait_for_consumer = class.volume_binding_mode.as_deref() == Some("WaitForFirstConsumer");
+    if wait_for_consumer && annotation(claim, ANN_SELECTED_NODE).is_none_or(str::is_empty) {
+        return ClaimAction::WaitForNode;
+    }
+    if let Some(source) = &spec.data_source {
+        let group = source.api_group.as_deref().unwrap_or("");
+        let supported = (source.kind == KIND_VOLUME_SNAPSHOT && group == SNAPSHOT_GROUP)
+            || (source.kind == KIND_PVC && group.is_empty());
+        if !supported {
+            return ClaimAction::Ignore("data source is for an external populator");
+        }
+    }
+    ClaimAction::Provision
+}
+
+#[cfg(test)]
+mod tests;

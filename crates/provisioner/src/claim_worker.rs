@@ -1,0 +1,277 @@
+//! Carries out a claim decision: provision (record intent → CreateVolume → PV), finish (drop
+//! the record once the PV exists) or clean up (repeat the recorded CreateVolume to a final
+//! answer and delete what it returns).
+
+use std::time::Instant;
+
+use csi::v1::plugin_capability::service::Type as PluginCap;
+use csi::v1::{CapacityRange, CreateVolumeRequest, VolumeContentSource};
+use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
+use k8s_openapi::api::storage::v1::StorageClass;
+use kube::api::{Api, PostParams};
+
+use crate::claim_decision::{self, ClaimAction, ClaimFacts};
+use crate::class_params::SecretKind;
+use crate::cleanup;
+use crate::context::{ClaimKey, Context};
+use crate::csi_calls::{create_volume, delete_volume};
+use crate::error::ProvisionerError;
+use crate::in_flight;
+use crate::keys::{ANN_SELECTED_NODE, KIND_PVC};
+use crate::outcome;
+use crate::plan::{VolumePlan, plan, request_name};
+use crate::pv_builder::build_pv;
+use crate::secrets;
+use crate::source_protection;
+use crate::sources::{self, SourceObject};
+use crate::topology;
+
+/// What a failed reconcile was about, for the failure event and metrics.
+#[derive(Debug, Clone, Default)]
+pub struct FailureContext {
+    pub claim: Option<PersistentVolumeClaim>,
+    pub class: String,
+    pub source: String,
+}
+
+/// One pass over one claim.
+///
+/// # Errors
+/// Anything that needs a retry; the caller records the failure and requeues with backoff.
+pub async fn reconcile(
+    ctx: &Context,
+    key: &ClaimKey,
+) -> Result<(), (ProvisionerError, FailureContext)> {
+    let Some(claim) = ctx.claim(key) else {
+        return Ok(());
+    };
+    let class_name = claim_decision::class_name(&claim).map(str::to_owned);
+    let class = class_name.as_deref().and_then(|n| ctx.class(n));
+    let uid = claim.metadata.uid.clone().unwrap_or_default();
+    let pv_name = request_name(&ctx.settings.name_prefix, &uid);
+    let pv_exists = ctx.volume(&pv_name).is_some();
+    let failure = FailureContext {
+        claim: Some(claim.clone()),
+        class: class_name.clone().unwrap_or_default(),
+        source: source_kind(&claim).unwrap_or_default().to_owned(),
+    };
+    let action = claim_decision::decide(&ClaimFacts {
+        claim: &claim,
+        driver: &ctx.driver,
+        class: class.as_ref(),
+        pv_exists,
+    });
+    tracing::debug!(claim = %format!("{}/{}", key.0, key.1), ?action, "claim decision");
+    let result = match action {
+        ClaimAction::Ignore(_) | ClaimAction::WaitForNode => Ok(()),
+        ClaimAction::Refuse(why) => {
+            outcome::refused(ctx, &claim, &failure.class, &why);
+            Ok(())
+        }
+        ClaimAction::Fail(why) => Err(ProvisionerError::Claim(why)),
+        ClaimAction::Finish => finish(ctx, &claim).await,
+        ClaimAction::CleanUp => cleanup::clean_up(ctx, &claim, class.as_ref(), &pv_name).await,
+        ClaimAction::Provision => match class {
+            Some(class) => provision(ctx, &claim, &class).await,
+            None => Err(ProvisionerError::Claim("StorageClass not found".to_owned())),
+        },
+    };
+    result.map_err(|e| (e, failure))
+}
+
+fn source_kind(claim: &PersistentVolumeClaim) -> Option<&str> {
+    claim
+        .spec
+        .as_ref()
+        .and_then(|s| s.data_source.as_ref())
+        .map(|s| s.kind.as_str())
+}
+
+/// The source object named by the claim's spec (for releasing its protection).
+fn source_object(claim: &PersistentVolumeClaim) -> Option<SourceObject> {
+    let source = claim.spec.as_ref()?.data_source.as_ref()?;
+    let namespace = claim.metadata.namespace.clone().unwrap_or_default();
+    let name = source.name.clone();
+    Some(if source.kind == KIND_PVC {
+        SourceObject::Claim { namespace, name }
+    } else {
+        SourceObject::Snapshot { namespace, name }
+    })
+}
+
+pub(crate) async fn finish(
+    ctx: &Context,
+    claim: &PersistentVolumeClaim,
+) -> Result<(), ProvisionerError> {
+    if let Some(object) = source_object(claim) {
+        source_protection::release(&ctx.client, &object, &ctx.claims, claim).await?;
+    }
+    in_flight::clear(&ctx.client, claim).await
+}
+
+async fn provision(
+    ctx: &Context,
+    claim: &PersistentVolumeClaim,
+    class: &StorageClass,
+) -> Result<(), ProvisionerError> {
+    let started = Instant::now();
+    outcome::provisioning(ctx, claim);
+    let plan = plan(claim, class, &ctx.settings)?;
+    let source = sources::resolve(&ctx.client, claim, &ctx.driver, plan.required_bytes).await?;
+    let content = source.as_ref().map(|s| s.content.clone());
+    // The durable record comes first: from here on a volume may exist in the backend.
+    let claim = in_flight::record(
+        &ctx.client,
+        claim,
+        &plan.request_name,
+        in_flight::encode_source(content.as_ref()).as_deref(),
+    )
+    .await?;
+    if let Some(source) = &source {
+        source_protection::protect(&ctx.client, &source.object).await?;
+    }
+    let requirement = accessibility(ctx, &claim).await?;
+    let secrets =
+        secrets::read(&ctx.client, plan.secret_refs.get(&SecretKind::Provisioner)).await?;
+    let request = create_request(&plan, secrets.clone(), content.clone(), requirement);
+    let volume = match create_volume(ctx, request).await {
+        Ok(volume) => volume,
+        Err(error) => {
+            reschedule_if_exhausted(ctx, &claim, &error).await;
+            return Err(error);
+        }
+    };
+    let capacity = u64::try_from(volume.capacity_bytes).unwrap_or(0);
+    let capacity = if capacity == 0 {
+        plan.required_bytes
+    } else {
+        capacity
+    };
+    if capacity < plan.required_bytes {
+        // A volume we cannot use: delete it and ask again (upstream does the same).
+        delete_volume(ctx, &volume.volume_id, secrets).await?;
+        return Err(ProvisionerError::TooSmall {
+            got: capacity,
+            wanted: plan.required_bytes,
+        });
+    }
+    let pv = build_pv(
+        &plan,
+        &claim,
+        class,
+        &volume,
+        capacity,
+        &ctx.driver,
+        &ctx.provisioner_identity,
+    );
+    let pvs: Api<PersistentVolume> = Api::all(ctx.client.clone());
+    match pvs.create(&PostParams::default(), &pv).await {
+        Ok(_) => {}
+        // Created by an earlier attempt whose answer we lost: same name, same volume.
+        Err(kube::Error::Api(status)) if status.code == 409 => {}
+        Err(e) => {
+            return Err(ProvisionerError::kube(
+                format!("creating PV {}", plan.request_name),
+                e,
+            ));
+        }
+    }
+    outcome::provisioned(
+        ctx,
+        &outcome::Provisioned {
+            claim: &claim,
+            class: class.metadata.name.as_deref().unwrap_or(""),
+            source: source.as_ref().map_or("", |s| s.object.kind()),
+            request_name: &plan.request_name,
+            volume_id: &volume.volume_id,
+            capacity_bytes: capacity,
+            took: started.elapsed(),
+        },
+    );
+    finish(ctx, &claim).await
+}
+
+pub(crate) fn create_request(
+    plan: &VolumePlan,
+    secrets: std::collections::HashMap<String, String>,
+    content: Option<VolumeContentSource>,
+    requirement: Option<csi::v1::TopologyRequirement>,
+) -> CreateVolumeRequest {
+    CreateVolumeRequest {
+        name: plan.request_name.clone(),
+        capacity_range: Some(CapacityRange {
+            required_bytes: i64::try_from(plan.required_bytes).unwrap_or(i64::MAX),
+            limit_bytes: 0,
+        }),
+        volume_capabilities: plan.capabilities.clone(),
+        parameters: plan.parameters.clone(),
+        secrets,
+        volume_content_source: content,
+        accessibility_requirements: requirement,
+        mutable_parameters: Default::default(),
+    }
+}
+
+fn selected_node(claim: &PersistentVolumeClaim) -> Option<String> {
+    claim
+        .metadata
+        .annotations
+        .as_ref()?
+        .get(ANN_SELECTED_NODE)
+        .filter(|n| !n.is_empty())
+        .cloned()
+}
+
+async fn accessibility(
+    ctx: &Context,
+    claim: &PersistentVolumeClaim,
+) -> Result<Option<csi::v1::TopologyRequirement>, ProvisionerError> {
+    if !ctx
+        .csi
+        .driver()
+        .has_plugin(PluginCap::VolumeAccessibilityConstraints)
+    {
+        return Ok(None);
+    }
+    match selected_node(claim) {
+        Some(node) => topology::requirement(&ctx.client, &ctx.driver, &node).await,
+        None => Ok(None),
+    }
+}
+
+/// RESOURCE_EXHAUSTED on the selected node of a topology-aware driver: drop the selected-node
+/// annotation so the scheduler picks another node (upstream's "reschedule").
+async fn reschedule_if_exhausted(
+    ctx: &Context,
+    claim: &PersistentVolumeClaim,
+    error: &ProvisionerError,
+) {
+    let exhausted = matches!(
+        error,
+        ProvisionerError::Csi {
+            code: tonic::Code::ResourceExhausted,
+            ..
+        }
+    );
+    if !exhausted
+        || !ctx
+            .csi
+            .driver()
+            .has_plugin(PluginCap::VolumeAccessibilityConstraints)
+        || selected_node(claim).is_none()
+    {
+        return;
+    }
+    let mut updated = claim.clone();
+    if let Some(annotations) = updated.metadata.annotations.as_mut() {
+        annotations.remove(ANN_SELECTED_NODE);
+    }
+    let api: Api<PersistentVolumeClaim> = Api::namespaced(
+        ctx.client.clone(),
+        claim.metadata.namespace.as_deref().unwrap_or("default"),
+    );
+    let name = claim.metadata.name.clone().unwrap_or_default();
+    if let Err(error) = api.replace(&name, &PostParams::default(), &updated).await {
+        tracing::warn!(%error, claim = %name, "removing the selected node for rescheduling failed");
+    }
+}

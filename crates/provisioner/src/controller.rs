@@ -1,0 +1,270 @@
+//! The running provisioner: watches (claims, PVs, StorageClasses and — for drivers that
+//! publish — VolumeAttachments) feed caches and two work queues; `--worker-threads` workers
+//! per queue reconcile claims and PVs. Started when this replica becomes leader, stopped when
+//! it must stop leading.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use csi::v1::controller_service_capability::rpc::Type as ControllerCap;
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
+use k8s_openapi::api::storage::v1::{StorageClass, VolumeAttachment};
+use kube::api::Api;
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Client, Resource};
+use serde::de::DeserializeOwned;
+use sidecar::{Backoff, CsiConnection, EventRecorder, WorkQueue};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::claim_worker;
+use crate::context::{ClaimKey, Context};
+use crate::metrics::ProvisionerMetrics;
+use crate::outcome;
+use crate::plan::PlanSettings;
+use crate::volume_worker;
+
+/// Everything the controller needs from the sidecar runtime and the flags.
+pub struct Parts {
+    pub client: Client,
+    pub csi: CsiConnection,
+    pub recorder: EventRecorder,
+    pub publisher: events::Publisher,
+    pub metrics: ProvisionerMetrics,
+    pub settings: PlanSettings,
+    pub workers: usize,
+    pub backoff: Backoff,
+    pub resync: Duration,
+}
+
+/// `<unix ms>-<0..9999>-<driver>`, upstream's `csiProvisionerIdentity` format.
+pub fn provisioner_identity(driver: &str) -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    format!(
+        "{}-{}-{driver}",
+        now.as_millis(),
+        now.subsec_nanos() % 10_000
+    )
+}
+
+fn claim_key(claim: &PersistentVolumeClaim) -> Option<ClaimKey> {
+    Some((
+        claim.metadata.namespace.clone()?,
+        claim.metadata.name.clone()?,
+    ))
+}
+
+/// Mirrors `K` into a cache; every touched object is passed to `on_change`.
+fn mirror<K, F>(tasks: &mut JoinSet<()>, api: Api<K>, on_change: F) -> Store<K>
+where
+    K: Resource<DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+    F: Fn(&K) + Send + 'static,
+{
+    let (reader, writer) = reflector::store();
+    let stream = watcher(api, watcher::Config::default())
+        .default_backoff()
+        .reflect(writer)
+        .touched_objects();
+    tasks.spawn(async move {
+        let mut stream = std::pin::pin!(stream);
+        while let Some(item) = stream.next().await {
+            match item {
+                Ok(object) => on_change(&object),
+                Err(error) => tracing::warn!(%error, "watch failed; retrying"),
+            }
+        }
+    });
+    reader
+}
+
+/// Runs until `stop` is cancelled.
+pub async fn run(parts: Parts, stop: CancellationToken) {
+    let driver = parts.csi.driver_name().to_owned();
+    let claim_queue: WorkQueue<ClaimKey> = WorkQueue::new(parts.backoff);
+    let volume_queue: WorkQueue<String> = WorkQueue::new(parts.backoff);
+    let mut watches = JoinSet::new();
+    let client = parts.client.clone();
+
+    let claims = mirror(
+        &mut watches,
+        Api::<PersistentVolumeClaim>::all(client.clone()),
+        {
+            let queue = claim_queue.clone();
+            move |claim| {
+                if let Some(key) = claim_key(claim) {
+                    queue.add(key);
+                }
+            }
+        },
+    );
+    let volumes = mirror(
+        &mut watches,
+        Api::<PersistentVolume>::all(client.clone()),
+        {
+            let volumes = volume_queue.clone();
+            let claims = claim_queue.clone();
+            move |pv: &PersistentVolume| {
+                if let Some(name) = &pv.metadata.name {
+                    volumes.add(name.clone());
+                }
+                // A claim waiting on its PV (the in-flight record) looks again.
+                if let Some(r) = pv.spec.as_ref().and_then(|s| s.claim_ref.as_ref())
+                    && let (Some(ns), Some(name)) = (&r.namespace, &r.name)
+                {
+                    claims.add((ns.clone(), name.clone()));
+                }
+            }
+        },
+    );
+    let classes = mirror(
+        &mut watches,
+        Api::<StorageClass>::all(client.clone()),
+        |_| {},
+    );
+    let attachments = parts
+        .csi
+        .driver()
+        .has_controller(ControllerCap::PublishUnpublishVolume)
+        .then(|| {
+            let volumes = volume_queue.clone();
+            mirror(
+                &mut watches,
+                Api::<VolumeAttachment>::all(client.clone()),
+                move |va: &VolumeAttachment| {
+                    // A detach may unblock a waiting delete.
+                    if let Some(pv) = &va.spec.source.persistent_volume_name {
+                        volumes.add(pv.clone());
+                    }
+                },
+            )
+        });
+
+    let ready = async {
+        let _ = claims.wait_until_ready().await;
+        let _ = volumes.wait_until_ready().await;
+        let _ = classes.wait_until_ready().await;
+        if let Some(a) = &attachments {
+            let _ = a.wait_until_ready().await;
+        }
+    };
+    tokio::select! {
+        () = ready => tracing::info!("caches synced; starting workers"),
+        () = stop.cancelled() => { watches.abort_all(); return; }
+    }
+
+    let ctx = Arc::new(Context {
+        client,
+        provisioner_identity: provisioner_identity(&driver),
+        driver,
+        csi: parts.csi,
+        settings: parts.settings,
+        recorder: parts.recorder,
+        publisher: parts.publisher,
+        metrics: parts.metrics,
+        claims,
+        volumes,
+        classes,
+        attachments,
+        claim_queue: claim_queue.clone(),
+        volume_queue: volume_queue.clone(),
+    });
+    let mut workers = JoinSet::new();
+    for _ in 0..parts.workers {
+        workers.spawn(claim_loop(Arc::clone(&ctx)));
+        workers.spawn(volume_loop(Arc::clone(&ctx)));
+    }
+    workers.spawn(resync(Arc::clone(&ctx), parts.resync, stop.clone()));
+
+    stop.cancelled().await;
+    tracing::info!("stopping workers");
+    claim_queue.shut_down();
+    volume_queue.shut_down();
+    watches.abort_all();
+    while workers.join_next().await.is_some() {}
+}
+
+async fn claim_loop(ctx: Arc<Context>) {
+    {
+        while let Some(key) = ctx.claim_queue.next().await {
+            let span = tracing::info_span!("claim", claim = %format!("{}/{}", key.0, key.1));
+            match claim_worker::reconcile(&ctx, &key).instrument(span).await {
+                Ok(()) => ctx.claim_queue.forget(&key),
+                Err((error, failure)) => {
+                    let attempt = ctx.claim_queue.failures(&key) + 1;
+                    if let Some(claim) = &failure.claim {
+                        outcome::provision_failed(
+                            &ctx,
+                            claim,
+                            &failure.class,
+                            &failure.source,
+                            &error,
+                            attempt,
+                        );
+                    }
+                    let delay = ctx.claim_queue.retry(key.clone(), error.progress());
+                    tracing::warn!(claim = %format!("{}/{}", key.0, key.1), %error, ?delay, attempt,
+                        "provisioning failed; will retry");
+                }
+            }
+            ctx.claim_queue.done(&key);
+        }
+    }
+}
+
+async fn volume_loop(ctx: Arc<Context>) {
+    {
+        while let Some(name) = ctx.volume_queue.next().await {
+            let span = tracing::info_span!("volume", pv = %name);
+            match volume_worker::reconcile(&ctx, &name).instrument(span).await {
+                Ok(()) => ctx.volume_queue.forget(&name),
+                Err((error, pv)) => {
+                    if let Some(pv) = &pv {
+                        let class = pv
+                            .spec
+                            .as_ref()
+                            .and_then(|s| s.storage_class_name.clone())
+                            .unwrap_or_default();
+                        outcome::delete_failed(&ctx, pv, &class, &error);
+                    }
+                    let delay = ctx.volume_queue.retry(name.clone(), error.progress());
+                    tracing::warn!(pv = %name, %error, ?delay, "volume deletion failed; will retry");
+                }
+            }
+            ctx.volume_queue.done(&name);
+        }
+    }
+}
+
+/// Looks at every claim and PV again now and then, as informer resyncs do, so nothing waits
+/// forever on an event that was missed.
+async fn resync(ctx: Arc<Context>, every: Duration, stop: CancellationToken) {
+    let mut ticker = tokio::time::interval(every);
+    ticker.tick().await;
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            () = stop.cancelled() => return,
+        }
+        for claim in ctx.claims.state() {
+            if let Some(key) = claim_key(&claim) {
+                ctx.claim_queue.add(key);
+            }
+        }
+        for pv in ctx.volumes.state() {
+            if let Some(name) = &pv.metadata.name {
+                ctx.volume_queue.add(name.clone());
+            }
+        }
+    }
+}

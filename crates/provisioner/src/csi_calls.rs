@@ -1,0 +1,48 @@
+//! The two controller RPCs the provisioner makes, timed and metered through the sidecar's
+//! connection.
+
+use std::collections::HashMap;
+
+use csi::v1::{CreateVolumeRequest, DeleteVolumeRequest, Volume};
+
+use crate::context::Context;
+use crate::error::ProvisionerError;
+
+pub async fn create_volume(
+    ctx: &Context,
+    request: CreateVolumeRequest,
+) -> Result<Volume, ProvisionerError> {
+    let mut client = ctx.csi.controller();
+    let response = ctx
+        .csi
+        .observe(
+            "/csi.v1.Controller/CreateVolume",
+            client.create_volume(ctx.csi.request(request)),
+        )
+        .await
+        .map_err(|status| ProvisionerError::csi("CreateVolume", &status))?;
+    response.volume.ok_or_else(|| ProvisionerError::Csi {
+        method: "CreateVolume",
+        code: tonic::Code::Internal,
+        message: "the driver returned no volume".to_owned(),
+    })
+}
+
+pub async fn delete_volume(
+    ctx: &Context,
+    volume_id: &str,
+    secrets: HashMap<String, String>,
+) -> Result<(), ProvisionerError> {
+    let mut client = ctx.csi.controller();
+    ctx.csi
+        .observe(
+            "/csi.v1.Controller/DeleteVolume",
+            client.delete_volume(ctx.csi.request(DeleteVolumeRequest {
+                volume_id: volume_id.to_owned(),
+                secrets,
+            })),
+        )
+        .await
+        .map(|_| ())
+        .map_err(|status| ProvisionerError::csi("DeleteVolume", &status))
+}

@@ -1,0 +1,238 @@
+//! The durable in-flight record on a claim (see the crate docs): written before the first
+//! CreateVolume, read by the clean-up path, removed when the volume is bound or deleted.
+//! Writes use the claim's resourceVersion, so a concurrent change (a user deleting the claim)
+//! makes the write fail and the claim is looked at again rather than overwritten.
+
+use csi::v1::VolumeContentSource;
+use csi::v1::volume_content_source::{SnapshotSource, Type, VolumeSource};
+use k8s_openapi::api::core::v1::PersistentVolumeClaim;
+use kube::Client;
+use kube::api::{Api, PostParams};
+
+use crate::error::ProvisionerError;
+use crate::keys::{ANN_PROVISIONING, ANN_PROVISIONING_SOURCE, FINALIZER_PROVISIONING};
+
+/// The content source as recorded in [`ANN_PROVISIONING_SOURCE`].
+pub fn encode_source(source: Option<&VolumeContentSource>) -> Option<String> {
+    match source?.r#type.as_ref()? {
+        Type::Snapshot(s) => Some(format!("snapshot:{}", s.snapshot_id)),
+        Type::Volume(v) => Some(format!("volume:{}", v.volume_id)),
+    }
+}
+
+/// The recorded content source; `Err` for a value this version cannot read.
+pub fn decode_source(recorded: Option<&str>) -> Result<Option<VolumeContentSource>, String> {
+    let Some(recorded) = recorded else {
+        return Ok(None);
+    };
+    let r#type = if let Some(id) = recorded.strip_prefix("snapshot:") {
+        Type::Snapshot(SnapshotSource {
+            snapshot_id: id.to_owned(),
+        })
+    } else if let Some(id) = recorded.strip_prefix("volume:") {
+        Type::Volume(VolumeSource {
+            volume_id: id.to_owned(),
+        })
+    } else {
+        return Err(format!(
+            "{ANN_PROVISIONING_SOURCE}={recorded:?} is not snapshot:<id> or volume:<id>"
+        ));
+    };
+    Ok(Some(VolumeContentSource {
+        r#type: Some(r#type),
+    }))
+}
+
+/// The claim with the record added, or `None` if it already carries exactly this record.
+pub fn with_record(
+    claim: &PersistentVolumeClaim,
+    request_name: &str,
+    source: Option<&str>,
+) -> Option<PersistentVolumeClaim> {
+    let mut updated = claim.clone();
+    let annotations = updated
+        .metadata
+        .annotations
+        .get_or_insert_with(Default::default);
+    annotations.insert(ANN_PROVISIONING.to_owned(), request_name.to_owned());
+    match source {
+        Some(source) => annotations.insert(ANN_PROVISIONING_SOURCE.to_owned(), source.to_owned()),
+        None => annotations.remove(ANN_PROVISIONING_SOURCE),
+    };
+    let finalizers = updated.metadata.finalizers.get_or_insert_with(Vec::new);
+    if !finalizers.iter().any(|f| f == FINALIZER_PROVISIONING) {
+        finalizers.push(FINALIZER_PROVISIONING.to_owned());
+    }
+    (updated.metadata != claim.metadata).then_some(updated)
+}
+
+/// The claim without the record, or `None` if it carries none.
+pub fn without_record(claim: &PersistentVolumeClaim) -> Option<PersistentVolumeClaim> {
+    let mut updated = claim.clone();
+    if let Some(annotations) = updated.metadata.annotations.as_mut() {
+        annotations.remove(ANN_PROVISIONING);
+        annotations.remove(ANN_PROVISIONING_SOURCE);
+    }
+    if let Some(finalizers) = updated.metadata.finalizers.as_mut() {
+        finalizers.retain(|f| f != FINALIZER_PROVISIONING);
+    }
+    (updated.metadata != claim.metadata).then_some(updated)
+}
+
+fn api(client: &Client, claim: &PersistentVolumeClaim) -> Api<PersistentVolumeClaim> {
+    Api::namespaced(
+        client.clone(),
+        claim.metadata.namespace.as_deref().unwrap_or("default"),
+    )
+}
+
+/// Writes the record before CreateVolume; returns the claim as stored. Must succeed before
+/// the call is made — that is the whole point. Reads the claim from the API first, because a
+/// cached copy may still show a claim whose clean-up already finished.
+///
+/// # Errors
+/// The claim is gone or being deleted (a record cannot be added then; nothing was called), or
+/// the write failed (conflict: try again).
+pub async fn record(
+    client: &Client,
+    claim: &PersistentVolumeClaim,
+    request_name: &str,
+    source: Option<&str>,
+) -> Result<PersistentVolumeClaim, ProvisionerError> {
+    let name = claim.metadata.name.clone().unwrap_or_default();
+    let api = api(client, claim);
+    let current = api
+        .get_opt(&name)
+        .await
+        .map_err(|e| ProvisionerError::kube(format!("reading claim {name}"), e))?
+        .filter(|c| c.metadata.uid == claim.metadata.uid)
+        .ok_or_else(|| {
+            ProvisionerError::Claim(format!("claim {name} is gone; not starting CreateVolume"))
+        })?;
+    if current.metadata.deletion_timestamp.is_some() {
+        return Err(ProvisionerError::Claim(format!(
+            "claim {name} is being deleted; not starting CreateVolume"
+        )));
+    }
+    let Some(updated) = with_record(&current, request_name, source) else {
+        return Ok(current);
+    };
+    api.replace(&name, &PostParams::default(), &updated)
+        .await
+        .map_err(|e| {
+            ProvisionerError::kube(
+                format!("recording in-flight CreateVolume on claim {name}"),
+                e,
+            )
+        })
+}
+
+/// The claim as the API has it now, if it is the same claim and still carries the record.
+/// The clean-up path starts from this, never from the cache: repeating CreateVolume for a
+/// claim whose clean-up already finished would create the volume anew.
+///
+/// # Errors
+/// The read failed.
+pub async fn current_with_record(
+    client: &Client,
+    claim: &PersistentVolumeClaim,
+) -> Result<Option<PersistentVolumeClaim>, ProvisionerError> {
+    let name = claim.metadata.name.clone().unwrap_or_default();
+    let current = api(client, claim)
+        .get_opt(&name)
+        .await
+        .map_err(|e| ProvisionerError::kube(format!("reading claim {name}"), e))?;
+    Ok(current.filter(|c| {
+        c.metadata.uid == claim.metadata.uid && crate::claim_decision::has_in_flight_record(c)
+    }))
+}
+
+/// Drops the record (the PV exists, or the volume was deleted). A claim that is already gone
+/// is fine.
+///
+/// # Errors
+/// The write failed; the caller retries.
+pub async fn clear(client: &Client, claim: &PersistentVolumeClaim) -> Result<(), ProvisionerError> {
+    let name = claim.metadata.name.clone().unwrap_or_default();
+    let api = api(client, claim);
+    let current = api
+        .get_opt(&name)
+        .await
+        .map_err(|e| ProvisionerError::kube(format!("reading claim {name}"), e))?;
+    let Some(current) = current else {
+        return Ok(());
+    };
+    if current.metadata.uid != claim.metadata.uid {
+        // A new claim of the same name: not ours to touch.
+        return Ok(());
+    }
+    let Some(updated) = without_record(&current) else {
+        return Ok(());
+    };
+    match api.replace(&name, &PostParams::default(), &updated).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
+        Err(e) => Err(ProvisionerError::kube(
+            format!("clearing the in-flight record of claim {name}"),
+            e,
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+    use super::*;
+
+    fn claim() -> PersistentVolumeClaim {
+        PersistentVolumeClaim {
+            metadata: ObjectMeta {
+                name: Some("data".into()),
+                finalizers: Some(vec!["kubernetes.io/pvc-protection".into()]),
+                ..ObjectMeta::default()
+            },
+            ..PersistentVolumeClaim::default()
+        }
+    }
+
+    #[test]
+    fn the_record_round_trips_and_keeps_other_finalizers() {
+        let recorded = with_record(&claim(), "pvc-1", Some("snapshot:abc")).unwrap();
+        let meta = &recorded.metadata;
+        assert_eq!(
+            meta.annotations.as_ref().unwrap()[ANN_PROVISIONING],
+            "pvc-1"
+        );
+        assert_eq!(
+            meta.annotations.as_ref().unwrap()[ANN_PROVISIONING_SOURCE],
+            "snapshot:abc"
+        );
+        assert_eq!(
+            meta.finalizers.as_deref().unwrap(),
+            ["kubernetes.io/pvc-protection", FINALIZER_PROVISIONING]
+        );
+        assert!(
+            with_record(&recorded, "pvc-1", Some("snapshot:abc")).is_none(),
+            "idempotent"
+        );
+        let cleared = without_record(&recorded).unwrap();
+        assert_eq!(
+            cleared.metadata.finalizers.as_deref().unwrap(),
+            ["kubernetes.io/pvc-protection"]
+        );
+        assert!(cleared.metadata.annotations.unwrap().is_empty());
+        assert!(without_record(&claim()).is_none());
+    }
+
+    #[test]
+    fn sources_encode_and_decode() {
+        for text in ["snapshot:0001-abc", "volume:0001-def"] {
+            let source = decode_source(Some(text)).unwrap();
+            assert_eq!(encode_source(source.as_ref()).as_deref(), Some(text));
+        }
+        assert_eq!(decode_source(None), Ok(None));
+        assert!(decode_source(Some("tape:1")).is_err());
+        assert_eq!(encode_source(None), None);
+    }
+}

@@ -1,0 +1,72 @@
+//! Sepia's external-provisioner: turns PersistentVolumeClaims into CSI volumes and PVs, and
+//! deletes them again, speaking the same protocol as kubernetes-csi/external-provisioner so
+//! kube-controller-manager, the scheduler and other tools work unchanged.
+//!
+//! Module map — pure decisions (exhaustively table-tested):
+//! - [`claim_decision`]: should this claim be provisioned, finished or cleaned up?
+//! - [`volume_decision`]: should this PV's volume be deleted, or its finalizer dropped?
+//! - [`plan`]: claim + class → request name, size, capabilities, parameters, secret refs,
+//!   built from [`class_params`], [`secret_template`], [`capabilities`] and [`quantity`].
+//! - [`data_source`]: restore and clone source rules, over [`snapshot_view`].
+//! - [`pv_builder`]: the PV for a created volume.
+//! - [`keys`]: every annotation, finalizer and parameter key.
+//!
+//! Plumbing (observe → decide → act):
+//! - [`controller`]: watchers, caches and the two work queues, run while leading.
+//! - [`claim_worker`]: acts on a claim decision (CreateVolume, PV create, the in-flight record).
+//! - [`in_flight`]: the durable in-flight record on the claim (Sepia's leak fix), and
+//!   [`cleanup`]: what happens when a claim with a record no longer wants the volume.
+//! - [`sources`]: fetching and checking a claim's data source; [`source_protection`]: the
+//!   finalizers on clone and restore sources while they are read.
+//! - [`topology`]: accessibility requirements from the selected node (topology drivers).
+//! - [`csi_calls`]: CreateVolume / DeleteVolume through the sidecar's metered connection.
+//! - [`context`]: what all workers share (clients, caches, queues, sinks).
+//! - [`volume_worker`]: acts on a PV decision (DeleteVolume, finalizers).
+//! - [`secrets`]: reading CSI secrets from Secret objects.
+//! - [`outcome`]: Kubernetes Events, NATS events and metrics for each operation.
+//! - [`metrics`]: upstream's `controller_persistentvolumeclaim_provision_*` counters.
+//! - [`args`] holds the binary's flags, [`error`] the [`ProvisionerError`].
+//!
+//! A claim flows: watch event → claim queue → `claim_worker` reads caches → `claim_decision`
+//! → (record intent on the claim) → `plan` + `data_source` → CreateVolume → `pv_builder` →
+//! PV created → intent dropped. A PV flows: watch event → volume queue → `volume_decision` →
+//! DeleteVolume → PV deleted → finalizer dropped.
+//!
+//! # The durable in-flight record (Sepia addition)
+//! Before the first CreateVolume for a claim, the claim gets annotation
+//! `sepia.io/provisioning: <request name>` (plus `sepia.io/provisioning-source:
+//! snapshot:<id>|volume:<id>` for a clone or restore) and finalizer
+//! `sepia.io/provisioning-protection`.
+//! They are removed once the PV exists, or — if the claim was deleted or bound elsewhere in the
+//! meantime — once the same CreateVolume has been repeated to a final answer and the volume it
+//! returned has been deleted. So neither a restart nor a claim deleted mid-call can orphan a
+//! volume (upstream keeps this state only in memory: external-provisioner#486).
+
+pub mod args;
+pub mod capabilities;
+pub mod claim_decision;
+pub mod claim_worker;
+pub mod class_params;
+pub mod cleanup;
+pub mod context;
+pub mod controller;
+pub mod csi_calls;
+pub mod data_source;
+pub mod error;
+pub mod in_flight;
+pub mod keys;
+pub mod metrics;
+pub mod outcome;
+pub mod plan;
+pub mod pv_builder;
+pub mod quantity;
+pub mod secret_template;
+pub mod secrets;
+pub mod snapshot_view;
+pub mod source_protection;
+pub mod sources;
+pub mod topology;
+pub mod volume_decision;
+pub mod volume_worker;
+
+pub use error::ProvisionerError;

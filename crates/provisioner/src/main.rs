@@ -1,0 +1,65 @@
+//! `sepia-provisioner`: flags → telemetry → sidecar runtime (kube client, CSI handshake,
+//! NATS) → the provisioner's controllers, run while holding the Lease. Wiring only.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use csi::v1::controller_service_capability::rpc::Type as ControllerCap;
+use provisioner::args::Args;
+use provisioner::controller::{self, Parts};
+use provisioner::metrics::ProvisionerMetrics;
+use provisioner::plan::PlanSettings;
+use sidecar::{Sidecar, lease_name};
+
+const COMPONENT: &str = "sepia-provisioner";
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    let _telemetry = match sidecar::runtime::init_telemetry(&args.sidecar, COMPONENT) {
+        Ok(guard) => guard,
+        Err(error) => {
+            eprintln!("{COMPONENT}: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match run(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(%error, "exiting");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<(), sidecar::SidecarError> {
+    let mut sidecar = Sidecar::start(args.sidecar.clone(), COMPONENT).await?;
+    let driver = sidecar.csi.driver().clone();
+    if !driver.has_controller(ControllerCap::CreateDeleteVolume) {
+        return Err(sidecar::SidecarError::DriverUnusable {
+            driver: driver.name,
+            reason: "it does not advertise CREATE_DELETE_VOLUME".to_owned(),
+        });
+    }
+    let metrics = ProvisionerMetrics::register(&mut sidecar.registry);
+    let parts = Parts {
+        client: sidecar.client.clone(),
+        csi: sidecar.csi.clone(),
+        recorder: sidecar.recorder.clone(),
+        publisher: sidecar.publisher.clone(),
+        metrics,
+        settings: PlanSettings {
+            name_prefix: args.volume_name_prefix.clone(),
+            default_fs_type: args.default_fstype.clone(),
+            extra_metadata: args.extra_create_metadata,
+            single_node_multi_writer: driver.has_controller(ControllerCap::SingleNodeMultiWriter),
+        },
+        workers: args.sidecar.worker_threads,
+        backoff: sidecar.backoff(),
+        resync: args.resync_period,
+    };
+    let lease = lease_name::provisioner(&driver.name);
+    sidecar
+        .run(lease, move |stop| controller::run(parts, stop))
+        .await
+}

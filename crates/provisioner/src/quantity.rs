@@ -1,0 +1,184 @@
+//! Kubernetes resource quantities (`10Gi`, `500M`, `1.5Gi`, `1e9`) as bytes, and bytes back
+//! as the canonical binary-SI string Kubernetes would print, so the PV's capacity reads the
+//! same as one written by the upstream provisioner.
+
+/// Why a quantity string is not a byte count.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QuantityError {
+    #[error(
+        "{0:?} is not a Kubernetes quantity (number followed by an optional suffix such as Gi, M or e9)"
+    )]
+    Malformed(String),
+    #[error("{0:?} is negative")]
+    Negative(String),
+    #[error("{0:?} does not fit in 64 bits")]
+    TooLarge(String),
+}
+
+/// Parses a quantity into whole bytes, rounding a fractional result up (as Kubernetes does
+/// when it asks for "at least" that much).
+pub fn parse_bytes(text: &str) -> Result<u64, QuantityError> {
+    let malformed = || QuantityError::Malformed(text.to_owned());
+    let too_large = || QuantityError::TooLarge(text.to_owned());
+    let s = text.trim();
+    let (negative, s) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let number_end = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (number, suffix) = s.split_at(number_end);
+    let (int_part, frac_part) = number.split_once('.').unwrap_or((number, ""));
+    if (int_part.is_empty() && frac_part.is_empty()) || frac_part.contains('.') {
+        return Err(malformed());
+    }
+    let digits = format!("{int_part}{frac_part}");
+    let mantissa: u128 = digits.parse().map_err(|_| too_large())?;
+    let frac_digits = i32::try_from(frac_part.len()).map_err(|_| malformed())?;
+
+    // value = mantissa · 2^binary_shift · 10^decimal_exp
+    let (binary_shift, mut decimal_exp): (u32, i32) = match suffix {
+        "" => (0, 0),
+        "Ki" => (10, 0),
+        "Mi" => (20, 0),
+        "Gi" => (30, 0),
+        "Ti" => (40, 0),
+        "Pi" => (50, 0),
+        "Ei" => (60, 0),
+        "n" => (0, -9),
+        "u" => (0, -6),
+        "m" => (0, -3),
+        "k" => (0, 3),
+        "M" => (0, 6),
+        "G" => (0, 9),
+        "T" => (0, 12),
+        "P" => (0, 15),
+        "E" => (0, 18),
+        exp if exp.starts_with(['e', 'E']) => {
+            let e: i32 = exp[1..].parse().map_err(|_| malformed())?;
+            (0, e)
+        }
+        _ => return Err(malformed()),
+    };
+    decimal_exp -= frac_digits;
+    if negative && mantissa != 0 {
+        return Err(QuantityError::Negative(text.to_owned()));
+    }
+    let mut value = mantissa.checked_shl(binary_shift).ok_or_else(too_large)?;
+    if value >> binary_shift != mantissa {
+        return Err(too_large());
+    }
+    if decimal_exp >= 0 {
+        for _ in 0..decimal_exp {
+            value = value.checked_mul(10).ok_or_else(too_large)?;
+        }
+    } else {
+        let divisor = (0..decimal_exp.unsigned_abs())
+            .try_fold(1u128, |acc, _| acc.checked_mul(10))
+            .ok_or_else(too_large)?;
+        value = value.div_ceil(divisor);
+    }
+    u64::try_from(value).map_err(|_| too_large())
+}
+
+/// The canonical string of a byte count: the largest binary suffix that divides it evenly
+/// (`1Gi`, `1536Mi`), else plain bytes.
+pub fn format_bytes(bytes: u64) -> String {
+    const SUFFIXES: [(&str, u32); 6] = [
+        ("Ei", 60),
+        ("Pi", 50),
+        ("Ti", 40),
+        ("Gi", 30),
+        ("Mi", 20),
+        ("Ki", 10),
+    ];
+    if bytes == 0 {
+        return "0".to_owned();
+    }
+    for (suffix, shift) in SUFFIXES {
+        if bytes.trailing_zeros() >= shift {
+            return format!("{}{suffix}", bytes >> shift);
+        }
+    }
+    bytes.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_suffix_form_parses_to_bytes() {
+        let cases: &[(&str, u64)] = &[
+            ("0", 0),
+            ("100", 100),
+            ("1Ki", 1024),
+            ("1Mi", 1 << 20),
+            ("10Gi", 10 << 30),
+            ("2Ti", 2 << 40),
+            ("1Pi", 1 << 50),
+            ("1Ei", 1 << 60),
+            ("1k", 1000),
+            ("1M", 1_000_000),
+            ("5G", 5_000_000_000),
+            ("1T", 1_000_000_000_000),
+            ("1P", 1_000_000_000_000_000),
+            ("1E", 1_000_000_000_000_000_000),
+            ("1.5Gi", 3 << 29),
+            ("0.5Ki", 512),
+            ("1e3", 1000),
+            ("1E3", 1000),
+            ("2.5e2", 250),
+            ("1500m", 2),
+            ("1m", 1),
+            ("999n", 1),
+            ("+1Gi", 1 << 30),
+            ("-0", 0),
+            (" 1Gi ", 1 << 30),
+            (".5Ki", 512),
+        ];
+        for &(text, want) in cases {
+            assert_eq!(parse_bytes(text), Ok(want), "{text}");
+        }
+    }
+
+    #[test]
+    fn nonsense_negative_and_huge_are_refused_by_kind() {
+        for text in ["", "Gi", "1.2.3", "1GiB", "1 Gi", "abc", "1e", "1ex", "."] {
+            assert!(
+                matches!(parse_bytes(text), Err(QuantityError::Malformed(_))),
+                "{text:?}"
+            );
+        }
+        assert!(matches!(
+            parse_bytes("-1Gi"),
+            Err(QuantityError::Negative(_))
+        ));
+        for text in ["16Ei", "1e20", "99999999999999999999999999999999999999999"] {
+            assert!(
+                matches!(parse_bytes(text), Err(QuantityError::TooLarge(_))),
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn bytes_print_canonically() {
+        let cases: &[(u64, &str)] = &[
+            (0, "0"),
+            (1, "1"),
+            (1000, "1000"),
+            (1024, "1Ki"),
+            (1 << 30, "1Gi"),
+            (3 << 29, "1536Mi"),
+            (10 << 30, "10Gi"),
+            ((1 << 30) + 1, "1073741825"),
+        ];
+        for &(bytes, want) in cases {
+            assert_eq!(format_bytes(bytes), want);
+            assert_eq!(parse_bytes(want), Ok(bytes), "round trip of {want}");
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! The finalizers that keep a clone's source claim and a restore's source snapshot from being
+//! deleted while CreateVolume reads from them (upstream's keys). Added before CreateVolume;
+//! removed after the PV exists, unless another pending claim still reads from the same source.
+
+use k8s_openapi::api::core::v1::PersistentVolumeClaim;
+use kube::Client;
+use kube::api::{Api, DynamicObject, PostParams};
+use kube::runtime::reflector::Store;
+
+use crate::error::ProvisionerError;
+use crate::keys::{FINALIZER_CLONING_PROTECTION, FINALIZER_SNAPSHOT_SOURCE_PROTECTION};
+use crate::snapshot_view::volume_snapshot_resource;
+use crate::sources::SourceObject;
+
+/// Adds the protection finalizer if missing.
+///
+/// # Errors
+/// The source vanished or the write failed; CreateVolume must not start then.
+pub async fn protect(client: &Client, object: &SourceObject) -> Result<(), ProvisionerError> {
+    set(client, object, true).await
+}
+
+/// Removes the protection finalizer unless a pending claim other than `done` (the claim just
+/// provisioned) still uses the same source.
+///
+/// # Errors
+/// The write failed; the caller retries.
+pub async fn release(
+    client: &Client,
+    object: &SourceObject,
+    claims: &Store<PersistentVolumeClaim>,
+    done: &PersistentVolumeClaim,
+) -> Result<(), ProvisionerError> {
+    let (namespace, name, kind) = match object {
+        SourceObject::Snapshot { namespace, name } => (namespace, name, "VolumeSnapshot"),
+        SourceObject::Claim { namespace, name } => (namespace, name, "PersistentVolumeClaim"),
+    };
+    let still_used = claims.state().iter().any(|claim| {
+        claim.metadata.uid != done.metadata.uid
+            && claim.metadata.namespace.as_ref() == Some(namespace)
+            && claim.spec.as_ref().is_some_and(|spec| {
+                spec.volume_name.is_none()
+                    && spec
+                        .data_source
+                        .as_ref()
+                        .is_some_and(|s| s.kind == kind && &s.name == name)
+            })
+    });
+    if still_used {
+        return Ok(());
+    }
+    set(client, object, false).await
+}
+
+async fn set(
+    client: &Client,
+    object: &SourceObject,
+    present: bool,
+) -> Result<(), ProvisionerError> {
+    match object {
+        SourceObject::Claim { namespace, name } => {
+            let api: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), namespace);
+            let op = format!("updating {FINALIZER_CLONING_PROTECTION} on claim {namespace}/{name}");
+            let Some(mut claim) = api
+                .get_opt(name)
+                .await
+                .map_err(|e| ProvisionerError::kube(op.clone(), e))?
+            else {
+                return missing(present, &op);
+            };
+            if toggle(
+                &mut claim.metadata.finalizers,
+                FINALIZER_CLONING_PROTECTION,
+                present,
+            ) {
+                api.replace(name, &PostParams::default(), &claim)
+                    .await
+                    .map_err(|e| ProvisionerError::kube(op, e))?;
+            }
+            Ok(())
+        }
+        SourceObject::Snapshot { namespace, name } => {
+            let api: Api<DynamicObject> =
+                Api::namespaced_with(client.clone(), namespace, &volume_snapshot_resource());
+            let op = format!(
+                "updating {FINALIZER_SNAPSHOT_SOURCE_PROTECTION} on VolumeSnapshot {namespace}/{name}"
+            );
+            let Some(mut snapshot) = api
+                .get_opt(name)
+                .await
+                .map_err(|e| ProvisionerError::kube(op.clone(), e))?
+            else {
+                return missing(present, &op);
+            };
+            if toggle(
+                &mut snapshot.metadata.finalizers,
+                FINALIZER_SNAPSHOT_SOURCE_PROTECTION,
+                present,
+            ) {
+                api.replace(name, &PostParams::default(), &snapshot)
+                    .await
+                    .map_err(|e| ProvisionerError::kube(op, e))?;
+            }
+            Ok(())
+        }
+    }
+}
+
+fn missing(present: bool, op: &str) -> Result<(), ProvisionerError> {
+    if present {
+        Err(ProvisionerError::Claim(format!(
+            "{op}: the source object is gone"
+        )))
+    } else {
+        Ok(())
+    }
+}
+
+/// Adds or removes `finalizer`; `true` if anything changed.
+fn toggle(finalizers: &mut Option<Vec<String>>, finalizer: &str, present: bool) -> bool {
+    let list = finalizers.get_or_insert_with(Vec::new);
+    let has = list.iter().any(|f| f == finalizer);
+    match (present, has) {
+        (true, false) => {
+            list.push(finalizer.to_owned());
+            true
+        }
+        (false, true) => {
+            list.retain(|f| f != finalizer);
+            true
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toggle_adds_and_removes_once() {
+        let mut f = None;
+        assert!(toggle(&mut f, "a", true));
+        assert!(!toggle(&mut f, "a", true));
+        assert_eq!(f.as_deref(), Some(&["a".to_owned()][..]));
+        assert!(toggle(&mut f, "a", false));
+        assert!(!toggle(&mut f, "a", false));
+    }
+}

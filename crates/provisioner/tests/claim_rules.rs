@@ -1,0 +1,124 @@
+//! Upstream's rules the provisioner must keep, end to end: WaitForFirstConsumer claims wait
+//! for a node, claims with a selector are refused, and an attached volume is never deleted.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
+use k8s_openapi::api::storage::v1::{StorageClass, VolumeAttachment};
+use kube_standin::Gvr;
+use serde_json::json;
+use support::{CLASS, DRIVER, World, meta};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wait_for_first_consumer_claim_is_provisioned_only_once_a_node_is_selected() {
+    let mut world = World::start(None).await;
+    let mut class: StorageClass = world.standin.get("", CLASS).unwrap().unwrap();
+    class.metadata = meta(None, "late");
+    class.volume_binding_mode = Some("WaitForFirstConsumer".into());
+    world.standin.put(&class).unwrap();
+    let _p = world.provisioner(&[], &[]);
+    world.claim("late", "32Mi", "late", None);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        world.controller.images().is_empty(),
+        "provisioned before the scheduler chose a node"
+    );
+    assert!(
+        world
+            .standin
+            .list_json(&Gvr::of::<PersistentVolume>(), None)
+            .is_empty()
+    );
+
+    // The scheduler picks a node.
+    let mut claim = world
+        .standin
+        .get_json(&Gvr::of::<PersistentVolumeClaim>(), "default", "late")
+        .unwrap();
+    claim["metadata"]["annotations"]["volume.kubernetes.io/selected-node"] = json!("node-1");
+    world
+        .standin
+        .put_object(&Gvr::of::<PersistentVolumeClaim>(), claim)
+        .unwrap();
+    world.wait_bound("late", WAIT).await;
+    assert_eq!(world.controller.images().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_with_a_selector_is_refused_with_an_event() {
+    let mut world = World::start(None).await;
+    let _p = world.provisioner(&[], &[]);
+    // Created with its selector in one write, so no provisioning can slip in before it.
+    world
+        .standin
+        .put_object(
+            &Gvr::of::<PersistentVolumeClaim>(),
+            json!({
+                "apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                "metadata": {"name": "picky", "namespace": "default",
+                    "annotations": {"volume.kubernetes.io/storage-provisioner": DRIVER}},
+                "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": CLASS,
+                    "selector": {"matchLabels": {"tier": "gold"}},
+                    "resources": {"requests": {"storage": "32Mi"}}},
+            }),
+        )
+        .unwrap();
+    world
+        .eventually("ProvisioningFailed recorded", WAIT, || {
+            world
+                .event_reasons("picky")
+                .contains(&"ProvisioningFailed".to_owned())
+        })
+        .await;
+    assert!(world.controller.images().is_empty());
+    assert!(
+        world
+            .standin
+            .list_json(&Gvr::of::<PersistentVolume>(), None)
+            .is_empty()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_attached_volume_is_not_deleted_until_its_attachment_is_gone() {
+    let mut world = World::start(None).await;
+    let _p = world.provisioner(&[], &[]);
+    world.claim("used", "32Mi", CLASS, None);
+    let pv = world.wait_bound("used", WAIT).await;
+    let pv_name = pv.metadata.name.clone().unwrap();
+    let attachment: VolumeAttachment = serde_json::from_value(json!({
+        "apiVersion": "storage.k8s.io/v1", "kind": "VolumeAttachment",
+        "metadata": {"name": "csi-attach-1"},
+        "spec": {"attacher": DRIVER, "nodeName": "node-1", "source": {"persistentVolumeName": pv_name}},
+    }))
+    .unwrap();
+    world.standin.put(&attachment).unwrap();
+    world.delete_claim("used");
+    world
+        .eventually("VolumeFailedDelete recorded", WAIT, || {
+            world
+                .event_reasons(&pv_name)
+                .contains(&"VolumeFailedDelete".to_owned())
+        })
+        .await;
+    assert_eq!(world.controller.images().len(), 1, "deleted while attached");
+    assert!(world.get_pv(&pv_name).is_some());
+
+    world
+        .standin
+        .delete_object(&Gvr::of::<VolumeAttachment>(), "", "csi-attach-1")
+        .unwrap();
+    world
+        .wait_gone(&Gvr::of::<PersistentVolume>(), "", &pv_name, WAIT)
+        .await;
+    world
+        .eventually("image deleted after detach", WAIT, || {
+            world.controller.images().is_empty()
+        })
+        .await;
+}

@@ -1,0 +1,192 @@
+//! Two provisioner replicas with leader election: only the Lease holder acts; when it is
+//! killed (SIGKILL, no release) the standby takes over within a lease period, and no volume
+//! is created twice.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::time::Duration;
+
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::PersistentVolume;
+use kube_standin::{Gvr, Verb, WriteEffect};
+use support::{CLASS, World};
+use tokio::time::Instant;
+
+const WAIT: Duration = Duration::from_secs(90);
+const LEASE_DURATION: Duration = Duration::from_secs(4);
+
+fn holder(world: &World) -> Option<String> {
+    world
+        .standin
+        .get::<Lease>("default", "rbd-csi-sepia-io")
+        .unwrap()
+        .and_then(|l| l.spec)
+        .and_then(|s| s.holder_identity)
+}
+
+/// User agents of the processes that created PVs.
+fn pv_creators(world: &World) -> Vec<String> {
+    world
+        .standin
+        .events()
+        .into_iter()
+        .filter(|w| {
+            w.gvr == Gvr::of::<PersistentVolume>()
+                && w.verb == Verb::Create
+                && w.effect == WriteEffect::Created
+        })
+        .map(|w| w.user_agent)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_leader_provisions_and_a_standby_takes_over_after_a_kill() {
+    let mut world = World::start(None).await;
+    let flags = [
+        "--leader-election",
+        "--leader-election-namespace=default",
+        "--leader-election-lease-duration=4s",
+        "--leader-election-renew-deadline=3s",
+        "--leader-election-retry-period=500ms",
+    ];
+    let mut a = world.provisioner(&flags, &[("POD_NAME", "replica-a")]);
+    world
+        .eventually("replica-a leads", WAIT, || {
+            holder(&world).is_some_and(|h| h.starts_with("replica-a"))
+        })
+        .await;
+    let _b = world.provisioner(&flags, &[("POD_NAME", "replica-b")]);
+
+    for i in 0..5 {
+        world.claim(&format!("first-{i}"), "32Mi", CLASS, None);
+    }
+    for i in 0..5 {
+        world.wait_bound(&format!("first-{i}"), WAIT).await;
+    }
+    let creators = pv_creators(&world);
+    assert_eq!(creators.len(), 5);
+    assert!(
+        creators
+            .iter()
+            .all(|ua| ua.starts_with("sepia-provisioner/replica-a")),
+        "{creators:?}"
+    );
+    let b_writes: Vec<_> = world
+        .standin
+        .events()
+        .into_iter()
+        .filter(|w| w.user_agent.starts_with("sepia-provisioner/replica-b"))
+        .collect();
+    assert!(b_writes.is_empty(), "the standby wrote: {b_writes:?}");
+
+    a.kill().await;
+    let killed = Instant::now();
+    world
+        .eventually("replica-b takes over", WAIT, || {
+            holder(&world).is_some_and(|h| h.starts_with("replica-b"))
+        })
+        .await;
+    let took = killed.elapsed();
+    // One lease duration after the last renewal, plus the standby's retry period and jitter.
+    assert!(took <= LEASE_DURATION * 2, "take-over took {took:?}");
+
+    for i in 0..5 {
+        world.claim(&format!("second-{i}"), "32Mi", CLASS, None);
+    }
+    for i in 0..5 {
+        world.wait_bound(&format!("second-{i}"), WAIT).await;
+    }
+    let creators = pv_creators(&world);
+    assert_eq!(creators.len(), 10);
+    assert!(
+        creators[5..]
+            .iter()
+            .all(|ua| ua.starts_with("sepia-provisioner/replica-b")),
+        "{creators:?}"
+    );
+    assert_eq!(
+        world.controller.images().len(),
+        10,
+        "exactly one image per claim"
+    );
+    assert_eq!(world.controller.journal_keys().len(), 10);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_stopped_with_sigterm_hands_over_without_waiting_for_the_lease_to_expire() {
+    let mut world = World::start(None).await;
+    // A long lease: a standby that had to wait for expiry would take 30 s.
+    let flags = [
+        "--leader-election",
+        "--leader-election-namespace=default",
+        "--leader-election-lease-duration=30s",
+        "--leader-election-renew-deadline=20s",
+        "--leader-election-retry-period=500ms",
+    ];
+    let mut a = world.provisioner(&flags, &[("POD_NAME", "replica-a")]);
+    world
+        .eventually("replica-a leads", WAIT, || {
+            holder(&world).is_some_and(|h| h.starts_with("replica-a"))
+        })
+        .await;
+    let _b = world.provisioner(&flags, &[("POD_NAME", "replica-b")]);
+    world.claim("before", "32Mi", CLASS, None);
+    world.wait_bound("before", WAIT).await;
+
+    // SAFETY: kill(2) on the pid of a child this test spawned; no memory is touched.
+    unsafe {
+        libc::kill(a.pid(), libc::SIGTERM);
+    }
+    let status = tokio::time::timeout(Duration::from_secs(20), a.child.wait())
+        .await
+        .expect("the leader exits on SIGTERM")
+        .unwrap();
+    assert!(status.success(), "graceful stop exits 0: {status:?}");
+    world
+        .eventually(
+            "replica-b takes over well before the lease expires",
+            Duration::from_secs(10),
+            || holder(&world).is_some_and(|h| h.starts_with("replica-b")),
+        )
+        .await;
+    world.claim("after", "32Mi", CLASS, None);
+    world.wait_bound("after", WAIT).await;
+    let creators = pv_creators(&world);
+    assert_eq!(creators.len(), 2);
+    assert!(
+        creators[1].starts_with("sepia-provisioner/replica-b"),
+        "{creators:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_that_cannot_renew_stops_and_exits_non_zero() {
+    let mut world = World::start(None).await;
+    let flags = [
+        "--leader-election",
+        "--leader-election-namespace=default",
+        "--leader-election-lease-duration=4s",
+        "--leader-election-renew-deadline=3s",
+        "--leader-election-retry-period=500ms",
+    ];
+    let mut a = world.provisioner(&flags, &[("POD_NAME", "replica-a")]);
+    world
+        .eventually("replica-a leads", WAIT, || {
+            holder(&world).is_some_and(|h| h.starts_with("replica-a"))
+        })
+        .await;
+    // The API server becomes unreachable: renewals fail, so after the renew deadline another
+    // replica may lead — this one must stop acting and exit (the pod restarts as a standby).
+    world.standin.pause();
+    let status = tokio::time::timeout(Duration::from_secs(30), a.child.wait())
+        .await
+        .expect("the leader gives up instead of acting without a Lease")
+        .unwrap();
+    world.standin.resume();
+    assert!(
+        !status.success(),
+        "losing the Lease is a failure exit: {status:?}"
+    );
+    assert!(a.log().contains("lost leadership"), "{}", a.log());
+}

@@ -1,0 +1,285 @@
+//! The provisioner against the real `sepia-controller` on the local Ceph, driven through the
+//! API stand-in: PVC → PV → RBD image, the reclaim policies, and the leak fixes.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
+use kube_standin::{Fault, Gvr};
+use provisioner::keys::{
+    ANN_DELETION_SECRET_NAME, ANN_DELETION_SECRET_NAMESPACE, ANN_PROVISIONED_BY,
+    ATTR_PROVISIONER_IDENTITY, FINALIZER_PROVISIONING, FINALIZER_PV,
+};
+use support::{CLASS, DRIVER, SECRET, SECRET_NS, World, put_class};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+fn has_record(claim: &PersistentVolumeClaim) -> bool {
+    provisioner::claim_decision::has_in_flight_record(claim)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_becomes_a_bound_pv_backed_by_an_rbd_image() {
+    let mut world = World::start(None).await;
+    let port = support::free_port();
+    let _p = world.provisioner(&[&format!("--http-endpoint=127.0.0.1:{port}")], &[]);
+    let claim = world.claim("data", "1Gi", CLASS, None);
+    let uid = claim.metadata.uid.clone().unwrap();
+    let pv = world.wait_bound("data", WAIT).await;
+
+    let name = pv.metadata.name.clone().unwrap();
+    assert_eq!(name, format!("pvc-{uid}"));
+    let ann = pv.metadata.annotations.clone().unwrap();
+    assert_eq!(ann[ANN_PROVISIONED_BY], DRIVER);
+    assert_eq!(ann[ANN_DELETION_SECRET_NAME], SECRET);
+    assert_eq!(ann[ANN_DELETION_SECRET_NAMESPACE], SECRET_NS);
+    assert_eq!(pv.metadata.finalizers.clone().unwrap(), [FINALIZER_PV]);
+    let spec = pv.spec.clone().unwrap();
+    assert_eq!(spec.capacity.unwrap()["storage"].0, "1Gi");
+    assert_eq!(spec.storage_class_name.as_deref(), Some(CLASS));
+    assert_eq!(
+        spec.persistent_volume_reclaim_policy.as_deref(),
+        Some("Delete")
+    );
+    assert_eq!(spec.volume_mode.as_deref(), Some("Filesystem"));
+    let claim_ref = spec.claim_ref.unwrap();
+    assert_eq!(claim_ref.name.as_deref(), Some("data"));
+    assert_eq!(claim_ref.uid.as_deref(), Some(uid.as_str()));
+    let csi = spec.csi.unwrap();
+    assert_eq!(csi.driver, DRIVER);
+    assert_eq!(csi.fs_type.as_deref(), Some("ext4"));
+    assert_eq!(
+        csi.node_stage_secret_ref.unwrap().name.as_deref(),
+        Some(SECRET)
+    );
+    assert_eq!(
+        csi.controller_expand_secret_ref
+            .unwrap()
+            .namespace
+            .as_deref(),
+        Some(SECRET_NS)
+    );
+    let attrs = csi.volume_attributes.unwrap();
+    assert!(attrs[ATTR_PROVISIONER_IDENTITY].ends_with(DRIVER));
+    assert_eq!(attrs["radosNamespace"], world.controller.namespace);
+    let image = attrs["imageName"].clone();
+    assert_eq!(world.controller.images(), [image]);
+    assert_eq!(
+        world.controller.journal_keys(),
+        [format!("csi.volume.{name}")]
+    );
+
+    // The in-flight record is gone once the PV exists; the events say what happened.
+    world
+        .eventually("in-flight record cleared", WAIT, || {
+            world.get_claim("data").is_some_and(|c| !has_record(&c))
+        })
+        .await;
+    world
+        .eventually("events recorded", WAIT, || {
+            let reasons = world.event_reasons("data");
+            reasons.contains(&"Provisioning".to_owned())
+                && reasons.contains(&"ProvisioningSucceeded".to_owned())
+        })
+        .await;
+
+    // Upstream's metric names on --http-endpoint, and a healthy /healthz.
+    let (status, metrics) = support::http_get(port, "/metrics").await;
+    assert_eq!(status, 200);
+    assert!(
+        metrics.contains(&format!(
+            "csi_sidecar_operations_seconds_count{{driver_name=\"{DRIVER}\",method_name=\"/csi.v1.Controller/CreateVolume\",grpc_status_code=\"OK\"}} 1"
+        )),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(&format!(
+            "controller_persistentvolumeclaim_provision_total{{class=\"{CLASS}\",source=\"\"}} 1"
+        )),
+        "{metrics}"
+    );
+    assert_eq!(support::http_get(port, "/healthz").await.0, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_claim_with_reclaim_policy_delete_removes_pv_and_image() {
+    let mut world = World::start(None).await;
+    let _p = world.provisioner(&[], &[]);
+    world.claim("data", "100Mi", CLASS, None);
+    let pv = world.wait_bound("data", WAIT).await;
+    assert_eq!(world.controller.images().len(), 1);
+    world.delete_claim("data");
+    world
+        .wait_gone(
+            &Gvr::of::<PersistentVolume>(),
+            "",
+            pv.metadata.name.as_deref().unwrap(),
+            WAIT,
+        )
+        .await;
+    world
+        .eventually("image deleted", WAIT, || {
+            world.controller.images().is_empty()
+        })
+        .await;
+    assert!(world.controller.journal_keys().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reclaim_policy_retain_keeps_the_image_and_lets_the_pv_go() {
+    let mut world = World::start(None).await;
+    put_class(&world.standin, "keep", "Retain");
+    let _p = world.provisioner(&[], &[]);
+    world.claim("data", "100Mi", "keep", None);
+    let pv = world.wait_bound("data", WAIT).await;
+    let name = pv.metadata.name.clone().unwrap();
+    world.delete_claim("data");
+    world
+        .eventually("PV released without our finalizer", WAIT, || {
+            world.get_pv(&name).is_some_and(|pv| {
+                pv.status.and_then(|s| s.phase).as_deref() == Some("Released")
+                    && pv.metadata.finalizers.unwrap_or_default().is_empty()
+            })
+        })
+        .await;
+    // Give a wrong DeleteVolume every chance to happen, then check it did not.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(world.controller.images().len(), 1);
+    assert!(world.get_pv(&name).is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_deleted_while_create_volume_is_slow_leaves_nothing_in_ceph() {
+    // CreateVolume stalls 6 s after making the image; the provisioner's deadline is 1 s, so the
+    // call is still running in the controller when the claim is deleted.
+    let mut world = World::start(Some("controller.create.after_image_created=delay(6s)")).await;
+    let _p = world.provisioner(&["--timeout=1s"], &[]);
+    world.claim("data", "100Mi", CLASS, None);
+    world
+        .eventually("in-flight record written", WAIT, || {
+            world.get_claim("data").is_some_and(|c| has_record(&c))
+        })
+        .await;
+    world
+        .eventually("the image exists mid-call", WAIT, || {
+            !world.controller.images().is_empty()
+        })
+        .await;
+    world.delete_claim("data");
+    // The record's finalizer holds the claim until the volume is gone.
+    let held = world.get_claim("data").unwrap();
+    assert!(held.metadata.deletion_timestamp.is_some());
+    assert!(
+        held.metadata
+            .finalizers
+            .unwrap()
+            .contains(&FINALIZER_PROVISIONING.to_owned())
+    );
+    world
+        .wait_gone(
+            &Gvr::of::<PersistentVolumeClaim>(),
+            "default",
+            "data",
+            Duration::from_secs(120),
+        )
+        .await;
+    world
+        .eventually("no image left", WAIT, || {
+            world.controller.images().is_empty()
+        })
+        .await;
+    assert!(
+        world.controller.journal_keys().is_empty(),
+        "journal keeps {:?}",
+        world.controller.journal_keys()
+    );
+    assert!(
+        world
+            .standin
+            .list_json(&Gvr::of::<PersistentVolume>(), None)
+            .is_empty()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provisioner_killed_between_create_volume_and_pv_creation_binds_the_same_volume_after_restart()
+ {
+    let mut world = World::start(None).await;
+    // Every PV creation fails for now: CreateVolume succeeds, the PV cannot be saved.
+    world.standin.inject_fault(
+        Fault::on_path("/persistentvolumes")
+            .method(http::Method::POST)
+            .times(1_000_000),
+    );
+    let mut first = world.provisioner(&[], &[]);
+    let claim = world.claim("data", "100Mi", CLASS, None);
+    world
+        .eventually("image created", WAIT, || {
+            world.controller.images().len() == 1
+        })
+        .await;
+    assert!(has_record(&world.get_claim("data").unwrap()));
+    let image = world.controller.images();
+    first.kill().await;
+    world.standin.clear_faults();
+
+    let _second = world.provisioner(&[], &[]);
+    let pv = world.wait_bound("data", WAIT).await;
+    assert_eq!(
+        pv.metadata.name.unwrap(),
+        format!("pvc-{}", claim.metadata.uid.unwrap())
+    );
+    assert_eq!(world.controller.images(), image, "no second image");
+    assert_eq!(
+        world.controller.journal_keys().len(),
+        1,
+        "one reservation: {:?}",
+        world.controller.journal_keys()
+    );
+    world
+        .eventually("record cleared", WAIT, || {
+            world.get_claim("data").is_some_and(|c| !has_record(&c))
+        })
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_deleted_mid_create_is_cleaned_up_by_the_next_provisioner_after_a_crash() {
+    // The call is still running in the controller (6 s stall, 30 s deadline) when the claim is
+    // deleted and the provisioner dies: only the durable record tells the next one what to do.
+    let mut world = World::start(Some("controller.create.after_image_created=delay(6s)")).await;
+    let mut first = world.provisioner(&["--timeout=30s"], &[]);
+    world.claim("data", "100Mi", CLASS, None);
+    world
+        .eventually("the image exists mid-call", WAIT, || {
+            !world.controller.images().is_empty()
+        })
+        .await;
+    assert!(has_record(&world.get_claim("data").unwrap()));
+    world.delete_claim("data");
+    first.kill().await;
+
+    let _second = world.provisioner(&["--timeout=30s"], &[]);
+    world
+        .wait_gone(
+            &Gvr::of::<PersistentVolumeClaim>(),
+            "default",
+            "data",
+            Duration::from_secs(120),
+        )
+        .await;
+    world
+        .eventually("no image left", WAIT, || {
+            world.controller.images().is_empty()
+        })
+        .await;
+    assert!(world.controller.journal_keys().is_empty());
+    assert!(
+        world
+            .standin
+            .list_json(&Gvr::of::<PersistentVolume>(), None)
+            .is_empty()
+    );
+}

@@ -1,0 +1,365 @@
+//! The test bed for the provisioner: the in-process API stand-in, the real `sepia-controller`
+//! on a fresh RADOS namespace of the local Ceph, the real `sepia-provisioner` binary against
+//! both, and a small stand-in for kube-controller-manager's binder (the stand-in is an API
+//! server, nothing more, so something has to bind PVs and mark them Released).
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod binder;
+pub mod controller;
+pub mod nats;
+
+pub use controller::Controller;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, Secret};
+use k8s_openapi::api::storage::v1::StorageClass;
+use kube_standin::{Gvr, StandIn};
+use sepia_testbed::Bed;
+use serde_json::{Value, json};
+use tokio::process::{Child, Command};
+
+pub const DRIVER: &str = "rbd.csi.sepia.io";
+pub const CLUSTER_ID: &str = "bed";
+pub const CLASS: &str = "sepia-rbd";
+pub const SECRET_NS: &str = "ceph-csi";
+pub const SECRET: &str = "rbd-provisioner";
+
+/// Path of a workspace binary; fails loudly when it has not been built.
+pub fn workspace_binary(name: &str) -> PathBuf {
+    // Next to the running test or example (target/<profile>/{deps,examples}/..), else debug.
+    let beside = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.join(name)))
+        .filter(|p| p.exists());
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"));
+    let path = beside.unwrap_or_else(|| target.join("debug").join(name));
+    assert!(
+        path.exists(),
+        "{} is not built: run `cargo build -p {name}` first (looked at {})",
+        name,
+        path.display()
+    );
+    path
+}
+
+pub fn provisioner_binary() -> PathBuf {
+    option_env!("CARGO_BIN_EXE_sepia-provisioner")
+        .map_or_else(|| workspace_binary("sepia-provisioner"), PathBuf::from)
+}
+
+/// A running `sepia-provisioner` process.
+pub struct Provisioner {
+    pub child: Child,
+    pub log: PathBuf,
+    pub name: String,
+}
+
+impl Provisioner {
+    pub fn pid(&self) -> i32 {
+        self.child.id().map_or(0, |p| p as i32)
+    }
+
+    /// SIGKILL: no clean-up, no Lease release — a crash.
+    pub async fn kill(&mut self) {
+        let _ = self.child.kill().await;
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn rss_kib(&self) -> u64 {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+/// Stand-in + controller + provisioner(s) + binder for one test.
+pub struct World {
+    pub standin: StandIn,
+    pub controller: Controller,
+    pub dir: tempfile::TempDir,
+    pub kubeconfig: PathBuf,
+    binder: tokio::task::JoinHandle<()>,
+    started: usize,
+}
+
+impl World {
+    pub async fn start(failpoints: Option<&str>) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let standin = StandIn::start().await.unwrap();
+        let kubeconfig = dir.path().join("kubeconfig");
+        standin.write_kubeconfig(&kubeconfig).unwrap();
+        let controller = Controller::start(dir.path(), failpoints).await;
+        let bed = Bed::get();
+        standin
+            .put(&Secret {
+                metadata: meta(Some(SECRET_NS), SECRET),
+                string_data: Some(BTreeMap::from([
+                    ("userID".to_owned(), bed.user.clone()),
+                    ("userKey".to_owned(), bed.key.clone()),
+                ])),
+                ..Secret::default()
+            })
+            .unwrap();
+        put_class(&standin, CLASS, "Delete");
+        let binder = tokio::spawn(binder::run(standin.client().unwrap()));
+        World {
+            standin,
+            controller,
+            dir,
+            kubeconfig,
+            binder,
+            started: 0,
+        }
+    }
+
+    /// Starts a provisioner with test-friendly retry intervals plus `extra` flags.
+    pub fn provisioner(&mut self, extra: &[&str], env: &[(&str, &str)]) -> Provisioner {
+        self.started += 1;
+        let name = format!("provisioner-{}", self.started);
+        let log = self.dir.path().join(format!("{name}.log"));
+        let mut command = Command::new(provisioner_binary());
+        command
+            .arg("--csi-address")
+            .arg(self.controller.endpoint())
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .args(["--retry-interval-start=200ms", "--retry-interval-max=3s"])
+            .args(extra)
+            .env(
+                "RUST_LOG",
+                "info,sepia=debug,provisioner=debug,sidecar=debug",
+            )
+            .env_remove("SEPIA_NATS_URL")
+            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(std::fs::File::options().append(true).open(&log).unwrap())
+            .kill_on_drop(true);
+        if !extra.iter().any(|a| a.starts_with("--timeout")) {
+            command.arg("--timeout=20s");
+        }
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        Provisioner {
+            child: command.spawn().expect("start sepia-provisioner"),
+            log,
+            name,
+        }
+    }
+
+    /// Creates a claim of class `class` annotated for our driver (as kube-controller-manager
+    /// would for an Immediate class).
+    pub fn claim(
+        &self,
+        name: &str,
+        size: &str,
+        class: &str,
+        data_source: Option<Value>,
+    ) -> PersistentVolumeClaim {
+        let mut spec = json!({
+            "accessModes": ["ReadWriteOnce"],
+            "storageClassName": class,
+            "resources": {"requests": {"storage": size}},
+        });
+        if let Some(source) = data_source {
+            spec["dataSource"] = source;
+        }
+        let object = json!({
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {
+                "name": name,
+                "namespace": "default",
+                "annotations": {
+                    "volume.kubernetes.io/storage-provisioner": DRIVER,
+                    "volume.beta.kubernetes.io/storage-provisioner": DRIVER,
+                },
+            },
+            "spec": spec,
+        });
+        let stored = self
+            .standin
+            .put_object(&Gvr::of::<PersistentVolumeClaim>(), object)
+            .unwrap();
+        serde_json::from_value(stored).unwrap()
+    }
+
+    pub fn get_claim(&self, name: &str) -> Option<PersistentVolumeClaim> {
+        self.standin.get("default", name).unwrap()
+    }
+
+    pub fn get_pv(&self, name: &str) -> Option<PersistentVolume> {
+        self.standin.get("", name).unwrap()
+    }
+
+    pub fn delete_claim(&self, name: &str) {
+        self.standin
+            .delete_object(&Gvr::of::<PersistentVolumeClaim>(), "default", name)
+            .unwrap();
+    }
+
+    /// Waits until the claim is Bound (by the binder) and returns its PV.
+    pub async fn wait_bound(&self, name: &str, timeout: Duration) -> PersistentVolume {
+        let bound = self
+            .standin
+            .wait_for(
+                &Gvr::of::<PersistentVolumeClaim>(),
+                "default",
+                name,
+                |c| c.is_some_and(|c| c["status"]["phase"] == "Bound"),
+                timeout,
+            )
+            .await;
+        let claim = match bound {
+            Ok(Some(claim)) => claim,
+            other => panic!("claim {name} not bound: {other:?}\n{}", self.logs()),
+        };
+        let pv_name = claim["spec"]["volumeName"].as_str().unwrap().to_owned();
+        self.get_pv(&pv_name).unwrap()
+    }
+
+    pub async fn wait_gone(&self, gvr: &Gvr, namespace: &str, name: &str, timeout: Duration) {
+        if let Err(e) = self
+            .standin
+            .wait_for(gvr, namespace, name, |o| o.is_none(), timeout)
+            .await
+        {
+            panic!("{} {name} still exists: {e}\n{}", gvr.plural, self.logs());
+        }
+    }
+
+    /// Polls `check` every 200 ms until it holds (or panics with the logs after `timeout`).
+    pub async fn eventually(&self, what: &str, timeout: Duration, check: impl Fn() -> bool) {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while !check() {
+            if tokio::time::Instant::now() > deadline {
+                panic!("{what}: not within {timeout:?}\n{}", self.logs());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Reasons of the Kubernetes events recorded about `name`.
+    pub fn event_reasons(&self, name: &str) -> Vec<String> {
+        self.standin
+            .list_json(&Gvr::new("events.k8s.io", "v1", "events"), None)
+            .iter()
+            .filter(|e| e["regarding"]["name"] == name)
+            .filter_map(|e| e["reason"].as_str().map(str::to_owned))
+            .collect()
+    }
+
+    /// The tail of every log in the test directory, for failure messages.
+    pub fn logs(&self) -> String {
+        let mut out = String::new();
+        if let Ok(entries) = std::fs::read_dir(self.dir.path()) {
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.extension().is_some_and(|e| e == "log") {
+                    let text = std::fs::read_to_string(&path).unwrap_or_default();
+                    let tail: Vec<&str> = text.lines().rev().take(40).collect();
+                    out.push_str(&format!("--- {} (tail)\n", path.display()));
+                    for line in tail.into_iter().rev() {
+                        out.push_str(line);
+                        out.push('\n');
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        if std::env::var_os("SEPIA_TEST_LOGS").is_some() {
+            eprintln!("{}", self.logs());
+        }
+        self.binder.abort();
+    }
+}
+
+pub fn meta(
+    namespace: Option<&str>,
+    name: &str,
+) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+    k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+        name: Some(name.to_owned()),
+        namespace: namespace.map(str::to_owned),
+        ..Default::default()
+    }
+}
+
+pub fn put_class(standin: &StandIn, name: &str, reclaim: &str) {
+    standin
+        .put(&StorageClass {
+            metadata: meta(None, name),
+            provisioner: DRIVER.to_owned(),
+            reclaim_policy: Some(reclaim.to_owned()),
+            volume_binding_mode: Some("Immediate".to_owned()),
+            parameters: Some(BTreeMap::from(
+                [
+                    ("clusterID", CLUSTER_ID),
+                    ("pool", "rbd"),
+                    ("imageFeatures", "layering"),
+                    ("csi.storage.k8s.io/fstype", "ext4"),
+                    ("csi.storage.k8s.io/provisioner-secret-name", SECRET),
+                    ("csi.storage.k8s.io/provisioner-secret-namespace", SECRET_NS),
+                    ("csi.storage.k8s.io/node-stage-secret-name", SECRET),
+                    ("csi.storage.k8s.io/node-stage-secret-namespace", SECRET_NS),
+                    ("csi.storage.k8s.io/controller-expand-secret-name", SECRET),
+                    (
+                        "csi.storage.k8s.io/controller-expand-secret-namespace",
+                        SECRET_NS,
+                    ),
+                ]
+                .map(|(k, v)| (k.to_owned(), v.to_owned())),
+            )),
+            ..StorageClass::default()
+        })
+        .unwrap();
+}
+
+/// A free loopback port for `--http-endpoint`.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// `GET path` on 127.0.0.1:port; (status code, body). Retries while the server is not up.
+pub async fn http_get(port: u16, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    for _ in 0..100 {
+        if let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
+            let request =
+                format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+            stream.write_all(request.as_bytes()).await.unwrap();
+            let mut response = String::new();
+            stream.read_to_string(&mut response).await.unwrap();
+            let status = response
+                .split_whitespace()
+                .nth(1)
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0);
+            let body = response
+                .split_once("\r\n\r\n")
+                .map(|(_, b)| b.to_owned())
+                .unwrap_or_default();
+            return (status, body);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("nothing listens on 127.0.0.1:{port}");
+}

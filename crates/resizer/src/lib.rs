@@ -1,0 +1,35 @@
+//! `sepia-resizer`: external-resizer for any CSI driver — a PVC whose
+//! `spec.resources.requests.storage` grows above `status.capacity` gets ControllerExpandVolume,
+//! its PV the new capacity, and its status the RecoverVolumeExpansionFailure bookkeeping
+//! kubelet and kube-controller-manager read. Unlike upstream it watches no Pods.
+//!
+//! Module map (a claim flows top to bottom):
+//! - [`controller`]: reflectors over PVCs, PVs and StorageClasses, the work queue, workers.
+//! - [`reconcile`]: one pass over one claim — decide, then write status / call / patch.
+//! - [`observed`]: the plain views of claim, volume and class the decision reads.
+//! - [`plan`]: the pure decision (target size per `allocatedResourceStatuses`).
+//! - [`claim_status`]: the pure PVC status transitions (begin, done, failed, abandon).
+//! - [`failure`]: which ControllerExpandVolume codes are infeasible.
+//! - [`volume_capability`], [`secrets`]: what the call carries, from the PV.
+//! - [`announce`]: Kubernetes Events on the claim and NATS events.
+//! - [`keys`]: upstream's status values, conditions, annotations and event reasons.
+//! - [`quantity`]: Kubernetes quantities as bytes and back.
+//! - [`error`]: the crate error, `ResizerError`.
+//!
+//! The binary (`main.rs`) parses flags, starts the shared sidecar runtime and runs
+//! [`controller::run`] while holding Lease `external-resizer-<sanitized driver>`.
+
+pub mod announce;
+pub mod claim_status;
+pub mod controller;
+pub mod error;
+pub mod failure;
+pub mod keys;
+pub mod observed;
+pub mod plan;
+pub mod quantity;
+pub mod reconcile;
+pub mod secrets;
+pub mod volume_capability;
+
+pub use error::ResizerError;

@@ -1,0 +1,461 @@
+//! The resizer binary against the API stand-in, a real `sepia-controller`, a real
+//! `sepia-node` and the bed's Ceph: a mounted 1 GiB volume grows to 2 GiB in Ceph and, after
+//! kubelet's NodeExpandVolume, in the filesystem; a raw block volume finishes without a node
+//! step; a standby resizer takes over from a dead leader. Lease, metrics and NATS are real.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use csi::v1::node_client::NodeClient;
+use csi::v1::{
+    CapacityRange, NodeExpandVolumeRequest, NodePublishVolumeRequest, NodeStageVolumeRequest,
+    NodeUnpublishVolumeRequest, NodeUnstageVolumeRequest,
+};
+use kube_standin::StandIn;
+use serde_json::{Value, json};
+use support::*;
+
+const LEASE: &str = "external-resizer-rbd-csi-sepia-io";
+
+fn resizer_args(ceph: &Ceph, kubeconfig: &Path, http_port: u16, nats: &str) -> Vec<String> {
+    vec![
+        format!("--csi-address={}", ceph.csi_address()),
+        format!("--kubeconfig={}", kubeconfig.display()),
+        "--leader-election".into(),
+        "--leader-election-namespace=default".into(),
+        "--leader-election-lease-duration=6s".into(),
+        "--leader-election-renew-deadline=4s".into(),
+        "--leader-election-retry-period=1s".into(),
+        "--retry-interval-start=200ms".into(),
+        "--retry-interval-max=2s".into(),
+        format!("--http-endpoint=127.0.0.1:{http_port}"),
+        format!("--nats-url={nats}"),
+    ]
+}
+
+fn class() -> Value {
+    json!({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": "sepia"},
+        "provisioner": DRIVER, "allowVolumeExpansion": true})
+}
+
+/// Writes a bound PV/PVC pair as the provisioner and the PV controller leave them (the
+/// claim first: the API server assigns the uid the PV's claimRef must carry).
+fn bound_pair(
+    standin: &StandIn,
+    name: &str,
+    volume_id: &str,
+    context: &HashMap<String, String>,
+    block: bool,
+) {
+    let mode = if block { "Block" } else { "Filesystem" };
+    let pvc = json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}},
+            "storageClassName": "sepia", "volumeName": format!("pv-{name}"), "volumeMode": mode},
+        "status": {"phase": "Bound", "accessModes": ["ReadWriteOnce"], "capacity": {"storage": "1Gi"}}});
+    let stored = standin
+        .put_object(&gvr("", "persistentvolumeclaims"), pvc)
+        .unwrap();
+    let uid = stored["metadata"]["uid"].as_str().unwrap().to_owned();
+    let pv = json!({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": format!("pv-{name}")},
+        "spec": {"accessModes": ["ReadWriteOnce"], "capacity": {"storage": "1Gi"}, "volumeMode": mode,
+            "storageClassName": "sepia",
+            "claimRef": {"kind": "PersistentVolumeClaim", "namespace": "default", "name": name, "uid": uid},
+            "csi": {"driver": DRIVER, "volumeHandle": volume_id, "fsType": "ext4", "volumeAttributes": context,
+                "controllerExpandSecretRef": {"name": SECRET, "namespace": "default"}}},
+        "status": {"phase": "Bound"}});
+    put(standin, "", "persistentvolumes", pv);
+}
+
+/// The user edits the claim's request.
+fn request_size(standin: &StandIn, name: &str, size: &str) {
+    let mut pvc = standin
+        .get_json(&gvr("", "persistentvolumeclaims"), "default", name)
+        .unwrap();
+    pvc["spec"]["resources"]["requests"]["storage"] = json!(size);
+    put(standin, "", "persistentvolumeclaims", pvc);
+}
+
+fn image_size(ceph: &Ceph, context: &HashMap<String, String>) -> u64 {
+    let spec = format!(
+        "{}/{}/{}",
+        ceph.bed.pool, ceph.namespace, context["imageName"]
+    );
+    let info: Value =
+        serde_json::from_str(&ceph.rbd(&["info", "--format", "json", &spec])).unwrap();
+    info["size"].as_u64().unwrap()
+}
+
+fn fs_size(path: &Path) -> u64 {
+    let s = rustix::fs::statvfs(path).unwrap();
+    s.f_blocks * s.f_frsize
+}
+
+fn event_reasons(standin: &StandIn, claim: &str) -> Vec<String> {
+    standin
+        .list_json(
+            &kube_standin::Gvr::new("events.k8s.io", "v1", "events"),
+            Some("default"),
+        )
+        .iter()
+        .filter(|e| e["regarding"]["name"] == claim)
+        .filter_map(|e| e["reason"].as_str().map(str::to_owned))
+        .collect()
+}
+
+fn resize_status(pvc: Option<&Value>) -> Option<String> {
+    pvc?["status"]["allocatedResourceStatuses"]["storage"]
+        .as_str()
+        .map(str::to_owned)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mounted_volume_grows_in_ceph_and_after_node_expand_in_the_filesystem() {
+    let mut ceph = Ceph::start("resize").await;
+    let standin = StandIn::start().await.unwrap();
+    let kubeconfig = ceph.dir.path().join("kubeconfig");
+    standin.write_kubeconfig(&kubeconfig).unwrap();
+    let nats = Nats::start(ceph.dir.path()).await;
+    let http_port = free_port();
+    let bin = Path::new(env!("CARGO_BIN_EXE_sepia-resizer"));
+    let resizer = Process::spawn(
+        "resizer",
+        bin,
+        &resizer_args(&ceph, &kubeconfig, http_port, &nats.url),
+        ceph.dir.path(),
+    );
+
+    // A volume staged and published on this machine by the real node plugin.
+    let (volume_id, context) = ceph.create_volume("pvc-resize-1", GI).await;
+    let root = std::fs::canonicalize(ceph.dir.path()).unwrap();
+    let _unmount_on_failure = MountGuard(root.clone());
+    let node_socket = root.join("node.sock");
+    let node = Process::spawn(
+        "sepia-node",
+        &workspace_binary("sepia-node"),
+        &[
+            format!("--endpoint=unix://{}", node_socket.display()),
+            "--node-id=node-a".into(),
+            format!("--cluster-config={}", ceph.config_path.display()),
+            "--no-kubelet-registration".into(),
+            format!("--state-dir={}", root.join("node-state").display()),
+        ],
+        &root,
+    );
+    let mut channel = None;
+    for _ in 0..300 {
+        if node_socket.exists()
+            && let Ok(c) = csi::client::connect(
+                &format!("unix://{}", node_socket.display()),
+                Duration::from_secs(5),
+            )
+            .await
+        {
+            channel = Some(c);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut kubelet = NodeClient::new(
+        channel.unwrap_or_else(|| panic!("node plugin did not serve:\n{}", node.log_tail())),
+    );
+    let staging = root.join("staging/globalmount");
+    let target = root.join("pods/p1/mount");
+    let stage = NodeStageVolumeRequest {
+        volume_id: volume_id.clone(),
+        staging_target_path: staging.display().to_string(),
+        volume_capability: Some(mount_capability()),
+        secrets: ceph.secrets(),
+        volume_context: context.clone(),
+        ..Default::default()
+    };
+    let publish = NodePublishVolumeRequest {
+        volume_id: volume_id.clone(),
+        staging_target_path: staging.display().to_string(),
+        target_path: target.display().to_string(),
+        volume_capability: Some(mount_capability()),
+        volume_context: context.clone(),
+        ..Default::default()
+    };
+    kubelet
+        .node_stage_volume(stage.clone())
+        .await
+        .unwrap_or_else(|e| panic!("NodeStage: {e}\n{}", node.log_tail()));
+    kubelet.node_publish_volume(publish.clone()).await.unwrap();
+    let before = fs_size(&target);
+    assert!(before < GI, "a 1 GiB ext4 is below 1 GiB: {before}");
+
+    put(&standin, "storage.k8s.io", "storageclasses", class());
+    put(&standin, "", "secrets", objects::secret(ceph.bed));
+    bound_pair(&standin, "data", &volume_id, &context, false);
+
+    // The user asks for 2 GiB.
+    request_size(&standin, "data", "2Gi");
+    let pvc = standin
+        .wait_for(
+            &gvr("", "persistentvolumeclaims"),
+            "default",
+            "data",
+            |p| resize_status(p).as_deref() == Some("NodeResizePending"),
+            Duration::from_secs(90),
+        )
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "controller step done: {e}\n{:#?}\nresizer:\n{}",
+                standin.get_json(&gvr("", "persistentvolumeclaims"), "default", "data"),
+                resizer.log_tail()
+            )
+        })
+        .unwrap();
+    assert_eq!(pvc["status"]["allocatedResources"]["storage"], "2Gi");
+    assert_eq!(
+        pvc["status"]["capacity"]["storage"], "1Gi",
+        "kubelet finishes the capacity"
+    );
+    let conditions: Vec<&str> = pvc["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(conditions, ["FileSystemResizePending"]);
+    assert!(
+        pvc["metadata"]["annotations"]
+            .get("volume.kubernetes.io/node-expansion-not-required")
+            .is_none()
+    );
+    let pv = standin
+        .get_json(&gvr("", "persistentvolumes"), "", "pv-data")
+        .unwrap();
+    assert_eq!(pv["spec"]["capacity"]["storage"], "2Gi");
+    assert_eq!(
+        pv["metadata"]["annotations"]["volume.alpha.kubernetes.io/pre-resize-capacity"],
+        "1Gi"
+    );
+    assert_eq!(
+        image_size(&ceph, &context),
+        2 * GI,
+        "the RBD image is 2 GiB"
+    );
+    assert!(
+        fs_size(&target) < GI,
+        "the filesystem waits for the node step"
+    );
+
+    // kubelet's part: NodeExpandVolume while mounted. Growing a mounted ext4 needs
+    // CAP_SYS_RESOURCE; where the node plugin lacks it (this sandbox) it says so with
+    // FAILED_PRECONDITION and grows the filesystem at the next NodeStage, kubelet's offline
+    // path — taken here so the filesystem check runs either way.
+    let expand = NodeExpandVolumeRequest {
+        volume_id: volume_id.clone(),
+        volume_path: target.display().to_string(),
+        staging_target_path: staging.display().to_string(),
+        capacity_range: Some(CapacityRange {
+            required_bytes: (2 * GI) as i64,
+            limit_bytes: 0,
+        }),
+        volume_capability: Some(mount_capability()),
+        ..Default::default()
+    };
+    match kubelet.node_expand_volume(expand).await {
+        Ok(_) => {}
+        Err(status)
+            if status.code() == tonic::Code::FailedPrecondition
+                && status.message().contains("CAP_SYS_RESOURCE") =>
+        {
+            kubelet
+                .node_unpublish_volume(NodeUnpublishVolumeRequest {
+                    volume_id: volume_id.clone(),
+                    target_path: target.display().to_string(),
+                })
+                .await
+                .unwrap();
+            kubelet
+                .node_unstage_volume(NodeUnstageVolumeRequest {
+                    volume_id: volume_id.clone(),
+                    staging_target_path: staging.display().to_string(),
+                })
+                .await
+                .unwrap();
+            kubelet
+                .node_stage_volume(stage.clone())
+                .await
+                .unwrap_or_else(|e| panic!("re-stage: {e}\n{}", node.log_tail()));
+            kubelet.node_publish_volume(publish.clone()).await.unwrap();
+        }
+        Err(status) => panic!("NodeExpandVolume: {status}\n{}", node.log_tail()),
+    }
+    let after = fs_size(&target);
+    assert!(
+        after > GI + GI / 2 && after <= 2 * GI,
+        "filesystem grew from {before} to {after}"
+    );
+
+    // Events on the claim, metrics, NATS.
+    let mut reasons = Vec::new();
+    for _ in 0..50 {
+        reasons = event_reasons(&standin, "data");
+        if reasons.iter().any(|r| r == "FileSystemResizeRequired") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(reasons.iter().any(|r| r == "Resizing"), "{reasons:?}");
+    assert!(
+        reasons.iter().any(|r| r == "FileSystemResizeRequired"),
+        "{reasons:?}"
+    );
+    let metrics = http_get(http_port, "/metrics").await;
+    // At least one call; a pass on a claim cache that has not seen our own status write yet
+    // repeats the (idempotent) call, as upstream's informer-based resizer may.
+    let needle = "csi_sidecar_operations_seconds_count{driver_name=\"rbd.csi.sepia.io\",method_name=\"/csi.v1.Controller/ControllerExpandVolume\",grpc_status_code=\"OK\"}";
+    assert!(metrics.contains(needle), "missing {needle} in:\n{metrics}");
+    let mut events = Vec::new();
+    for _ in 0..50 {
+        events = nats.subjects("sepia.resizer.>").await;
+        if !events.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["subject"], "sepia.resizer.expansion.expanded");
+    assert_eq!(events[0]["sizeBytes"], json!(2 * GI));
+    assert_eq!(events[0]["csi"]["volumeId"], json!(volume_id));
+    assert!(
+        standin
+            .get_json(
+                &kube_standin::Gvr::new("coordination.k8s.io", "v1", "leases"),
+                "default",
+                LEASE
+            )
+            .is_some_and(|l| l["spec"]["holderIdentity"].is_string())
+    );
+
+    kubelet
+        .node_unpublish_volume(NodeUnpublishVolumeRequest {
+            volume_id: volume_id.clone(),
+            target_path: target.display().to_string(),
+        })
+        .await
+        .unwrap();
+    kubelet
+        .node_unstage_volume(NodeUnstageVolumeRequest {
+            volume_id: volume_id.clone(),
+            staging_target_path: staging.display().to_string(),
+        })
+        .await
+        .unwrap();
+    drop(node);
+    ceph.delete_volume(&volume_id).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standby_resizer_takes_over_and_a_block_volume_needs_no_node_step() {
+    let mut ceph = Ceph::start("resize-le").await;
+    let standin = StandIn::start().await.unwrap();
+    let kubeconfig = ceph.dir.path().join("kubeconfig");
+    standin.write_kubeconfig(&kubeconfig).unwrap();
+    let nats = Nats::start(ceph.dir.path()).await;
+    let bin = Path::new(env!("CARGO_BIN_EXE_sepia-resizer"));
+    let mut first = Process::spawn(
+        "resizer-1",
+        bin,
+        &resizer_args(&ceph, &kubeconfig, free_port(), &nats.url),
+        ceph.dir.path(),
+    );
+    let holder = |standin: &StandIn| {
+        standin
+            .get_json(
+                &kube_standin::Gvr::new("coordination.k8s.io", "v1", "leases"),
+                "default",
+                LEASE,
+            )
+            .and_then(|l| l["spec"]["holderIdentity"].as_str().map(str::to_owned))
+    };
+    wait(
+        &standin,
+        "coordination.k8s.io",
+        "leases",
+        "default",
+        LEASE,
+        "first replica leads",
+        |l| l.is_some_and(|l| l["spec"]["holderIdentity"].is_string()),
+    )
+    .await;
+    let leader = holder(&standin).unwrap();
+    let second_port = free_port();
+    let _second = Process::spawn(
+        "resizer-2",
+        bin,
+        &resizer_args(&ceph, &kubeconfig, second_port, &nats.url),
+        ceph.dir.path(),
+    );
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    assert_eq!(
+        holder(&standin).as_deref(),
+        Some(leader.as_str()),
+        "the standby must not steal a renewed Lease"
+    );
+    first.kill();
+    wait(
+        &standin,
+        "coordination.k8s.io",
+        "leases",
+        "default",
+        LEASE,
+        "the standby takes over",
+        |l| {
+            l.is_some_and(|l| {
+                l["spec"]["holderIdentity"]
+                    .as_str()
+                    .is_some_and(|h| h != leader)
+            })
+        },
+    )
+    .await;
+
+    let (volume_id, context) = ceph.create_volume("pvc-resize-block", GI).await;
+    put(&standin, "storage.k8s.io", "storageclasses", class());
+    put(&standin, "", "secrets", objects::secret(ceph.bed));
+    bound_pair(&standin, "raw", &volume_id, &context, true);
+    request_size(&standin, "raw", "3Gi");
+    let pvc = wait(
+        &standin,
+        "",
+        "persistentvolumeclaims",
+        "default",
+        "raw",
+        "resize finished by the new leader",
+        |p| p.is_some_and(|p| p["status"]["capacity"]["storage"] == "3Gi"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        pvc["metadata"]["annotations"]["volume.kubernetes.io/node-expansion-not-required"],
+        "true"
+    );
+    assert!(
+        pvc["status"].get("allocatedResourceStatuses").is_none(),
+        "{pvc:#}"
+    );
+    assert!(pvc["status"].get("conditions").is_none(), "{pvc:#}");
+    assert_eq!(image_size(&ceph, &context), 3 * GI);
+    let pv = standin
+        .get_json(&gvr("", "persistentvolumes"), "", "pv-raw")
+        .unwrap();
+    assert_eq!(pv["spec"]["capacity"]["storage"], "3Gi");
+    let metrics = http_get(second_port, "/metrics").await;
+    assert!(
+        metrics.contains(
+            "method_name=\"/csi.v1.Controller/ControllerExpandVolume\",grpc_status_code=\"OK\"}"
+        ),
+        "{metrics}"
+    );
+    ceph.delete_volume(&volume_id).await;
+}
