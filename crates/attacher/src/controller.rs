@@ -7,62 +7,30 @@
 //! CSINode's node id for our driver (queues the VAs on that node). A deleted VA queues its
 //! PV, whose finalizer may now go. A periodic resync queues everything.
 
-use std::collections::HashMap;
-use std::hash::Hash;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
 
-use futures::{Stream, StreamExt};
+use futures::StreamExt;
 use k8s_openapi::api::core::v1::PersistentVolume;
 use k8s_openapi::api::storage::v1::{CSINode, VolumeAttachment};
-use kube::runtime::reflector::{self, Store};
-use kube::runtime::{WatchStreamExt, watcher};
-use kube::{Api, ResourceExt};
-use parking_lot::Mutex;
-use sidecar::{Backoff, WorkQueue};
+use kube::ResourceExt;
+use kube::runtime::reflector::Store;
+use kube::runtime::watcher;
+use sidecar::watch_cache::{WatchEvents, cache};
+use sidecar::workers::{resync, spawn_workers, until_synced};
+use sidecar::{LastSeen, LoopSettings, WorkQueue};
 use tokio_util::sync::CancellationToken;
 
 use crate::observed::NodeEntry;
-use crate::reconcile::{Context, Key, Outcome, reconcile};
+use crate::reconcile::{Context, Key, reconcile};
 
-#[derive(Debug, Clone)]
-pub struct LoopSettings {
-    pub workers: usize,
-    pub resync: Duration,
-    pub backoff: Backoff,
-}
-
-type Events<K> = Pin<Box<dyn Stream<Item = watcher::Result<watcher::Event<K>>> + Send>>;
-
-/// Reflector streams and their stores.
+/// The caches of the three kinds and the watch events that fill them.
 pub struct Caches {
     pub attachments: Store<VolumeAttachment>,
     pub volumes: Store<PersistentVolume>,
     pub csinodes: Store<CSINode>,
-    attachment_events: Events<VolumeAttachment>,
-    volume_events: Events<PersistentVolume>,
-    csinode_events: Events<CSINode>,
-}
-
-fn cache<K>(client: &kube::Client) -> (Store<K>, Events<K>)
-where
-    K: kube::Resource<DynamicType = ()>
-        + Clone
-        + std::fmt::Debug
-        + serde::de::DeserializeOwned
-        + Send
-        + Sync
-        + 'static,
-{
-    let (store, writer) = reflector::store();
-    let events = reflector::reflector(
-        writer,
-        watcher(Api::<K>::all(client.clone()), watcher::Config::default()),
-    )
-    .default_backoff()
-    .boxed();
-    (store, events)
+    attachment_events: WatchEvents<VolumeAttachment>,
+    volume_events: WatchEvents<PersistentVolume>,
+    csinode_events: WatchEvents<CSINode>,
 }
 
 impl Caches {
@@ -78,28 +46,6 @@ impl Caches {
             volume_events,
             csinode_events,
         }
-    }
-}
-
-/// Last fingerprint seen per object.
-struct Seen<K, F>(Mutex<HashMap<K, F>>);
-
-impl<K: Eq + Hash, F: PartialEq> Seen<K, F> {
-    fn new() -> Self {
-        Self(Mutex::new(HashMap::new()))
-    }
-
-    fn changed(&self, key: K, fingerprint: F) -> bool {
-        let mut map = self.0.lock();
-        if map.get(&key) == Some(&fingerprint) {
-            return false;
-        }
-        map.insert(key, fingerprint);
-        true
-    }
-
-    fn forget(&self, key: &K) {
-        self.0.lock().remove(key);
     }
 }
 
@@ -142,7 +88,7 @@ pub async fn run(
 
     watchers.spawn({
         let queue = queue.clone();
-        let seen: Seen<String, String> = Seen::new();
+        let seen: LastSeen<String, String> = LastSeen::new();
         let driver = ctx.driver.clone();
         attachment_events.for_each(move |event| {
             match event {
@@ -167,7 +113,7 @@ pub async fn run(
     });
     watchers.spawn({
         let queue = queue.clone();
-        let seen: Seen<String, String> = Seen::new();
+        let seen: LastSeen<String, String> = LastSeen::new();
         let attachments = attachments.clone();
         volume_events.for_each(move |event| {
             match event {
@@ -193,7 +139,7 @@ pub async fn run(
     });
     watchers.spawn({
         let queue = queue.clone();
-        let seen: Seen<String, NodeEntry> = Seen::new();
+        let seen: LastSeen<String, NodeEntry> = LastSeen::new();
         let attachments = attachments.clone();
         let driver = ctx.driver.clone();
         csinode_events.for_each(move |event| {
@@ -224,61 +170,38 @@ pub async fn run(
         })
     });
 
-    let ready = async {
+    let synced = async {
         let _ = tokio::join!(
             attachments.wait_until_ready(),
             volumes.wait_until_ready(),
             csinodes.wait_until_ready()
         );
     };
-    tokio::select! {
-        () = ready => tracing::info!("caches synced; attaching"),
-        () = stop.cancelled() => {
-            watchers.abort_all();
-            return;
-        }
+    if !until_synced(synced, &stop).await {
+        watchers.abort_all();
+        return;
     }
+    tracing::info!("caches synced; attaching");
 
     watchers.spawn({
         let queue = queue.clone();
-        let (attachments, volumes) = (attachments.clone(), volumes.clone());
         let driver = ctx.driver.clone();
-        let resync = settings.resync;
-        async move {
-            loop {
-                tokio::time::sleep(resync).await;
-                for va in attachments.state() {
-                    if va.spec.attacher == driver {
-                        queue.add(Key::Attachment(va.name_any()));
-                    }
-                }
-                for pv in volumes.state() {
-                    queue.add(Key::Volume(pv.name_any()));
+        resync(settings.resync, move || {
+            for va in attachments.state() {
+                if va.spec.attacher == driver {
+                    queue.add(Key::Attachment(va.name_any()));
                 }
             }
-        }
+            for pv in volumes.state() {
+                queue.add(Key::Volume(pv.name_any()));
+            }
+        })
     });
     let mut workers = tokio::task::JoinSet::new();
-    for _ in 0..settings.workers.max(1) {
-        let queue = queue.clone();
+    spawn_workers(&mut workers, &queue, settings.workers, move |key| {
         let ctx = Arc::clone(&ctx);
-        workers.spawn(async move {
-            while let Some(key) = queue.next().await {
-                match reconcile(&ctx, &key).await {
-                    Outcome::Done => queue.forget(&key),
-                    Outcome::Next => {
-                        queue.forget(&key);
-                        queue.add(key.clone());
-                    }
-                    Outcome::Retry(progress) => {
-                        let delay = queue.retry(key.clone(), progress);
-                        tracing::debug!(?key, ?delay, "retrying later");
-                    }
-                }
-                queue.done(&key);
-            }
-        });
-    }
+        async move { reconcile(&ctx, &key).await }
+    });
     stop.cancelled().await;
     queue.shut_down();
     watchers.abort_all();

@@ -11,16 +11,8 @@ pub enum AttacherError {
         source: kube::Error,
     },
 
-    #[error("Secret {namespace}/{name} (the PV's controllerPublishSecretRef) does not exist")]
-    SecretMissing { namespace: String, name: String },
-
-    #[error("Secret {namespace}/{name}: the value of key {key:?} is not UTF-8 text")]
-    SecretNotText {
-        namespace: String,
-        name: String,
-        key: String,
-    },
-
+    /// The shared sidecar runtime failed, or a Secret the PV names could not be read (missing,
+    /// not text, or the read failed).
     #[error(transparent)]
     Sidecar(#[from] sidecar::SidecarError),
 }

@@ -9,10 +9,12 @@
 //! - [`observed`]: the plain views of VA, PV and CSINode the decision reads.
 //! - [`plan`]: the pure attach / detach / PV-finalizer decisions.
 //! - [`attachment_status`]: the pure VA status transitions (attached, errors, detached).
-//! - [`volume_capability`], [`secrets`]: what the calls carry, from the PV.
 //! - [`announce`]: Kubernetes Events on the VA and NATS events.
 //! - [`keys`]: upstream's finalizer, annotation, method names and event reasons.
 //! - [`error`]: the crate error, `AttacherError`.
+//!
+//! From `sepia-sidecar`: the watch caches, work queue and workers the loop runs on, and what
+//! the calls carry (the PV's volume capability and secrets).
 //!
 //! The binary (`main.rs`) parses flags, starts the shared sidecar runtime and runs
 //! [`controller::run`] while holding Lease `external-attacher-leader-<sanitized driver>`.
@@ -25,7 +27,5 @@ pub mod keys;
 pub mod observed;
 pub mod plan;
 pub mod reconcile;
-pub mod secrets;
-pub mod volume_capability;
 
 pub use error::AttacherError;

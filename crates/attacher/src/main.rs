@@ -4,12 +4,14 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use attacher::AttacherError;
-use attacher::controller::{self, Caches, LoopSettings};
+use attacher::controller::{self, Caches};
 use attacher::keys;
 use attacher::reconcile::Context;
 use clap::Parser;
 use csi::v1::controller_service_capability::rpc::Type as ControllerCap;
 use sidecar::{Sidecar, SidecarArgs, lease_name};
+
+const COMPONENT: &str = "sepia-attacher";
 
 /// Attaches and detaches volumes for VolumeAttachments through a CSI driver.
 #[derive(Debug, Parser)]
@@ -29,36 +31,18 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args = Args::parse();
-    let _telemetry = match sidecar::runtime::init_telemetry(&args.sidecar, "sepia-attacher") {
-        Ok(guard) => guard,
-        Err(error) => {
-            eprintln!("sepia-attacher: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match run(args).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            tracing::error!(%error, "sepia-attacher stops");
-            ExitCode::FAILURE
-        }
-    }
+    sidecar::launch(COMPONENT, Args::parse(), |args| &args.sidecar, run).await
 }
 
 async fn run(args: Args) -> Result<(), AttacherError> {
-    let sidecar = Sidecar::start(args.sidecar, "sepia-attacher").await?;
+    let sidecar = Sidecar::start(args.sidecar, COMPONENT).await?;
     let info = sidecar.csi.driver().clone();
     let driver = info.name.clone();
     let trivial = !info.has_controller(ControllerCap::PublishUnpublishVolume);
     if trivial {
         tracing::warn!(%driver, "driver has no PUBLISH_UNPUBLISH_VOLUME: attachments are marked attached without a call");
     }
-    let settings = LoopSettings {
-        workers: sidecar.args.worker_threads,
-        resync: args.resync,
-        backoff: sidecar.backoff(),
-    };
+    let settings = sidecar.loop_settings(args.resync);
     let caches = Caches::new(&sidecar.client);
     let (client, csi, recorder, publisher) = (
         sidecar.client.clone(),
@@ -94,4 +78,23 @@ async fn run(args: Args) -> Result<(), AttacherError> {
         })
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The shared flags in upstream's spellings next to this binary's own: no clash.
+    #[test]
+    fn an_upstream_manifests_flags_parse() {
+        let argv = [
+            COMPONENT,
+            "--leader-election=true",
+            "--v=5",
+            "--default-fstype=ext4",
+        ];
+        let args = Args::try_parse_from(argv).unwrap();
+        assert!(args.sidecar.leader_election);
+        assert_eq!(args.default_fstype, "ext4");
+    }
 }

@@ -15,7 +15,7 @@ use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Client, Resource, ResourceExt};
 use serde_json::json;
-use sidecar::{CsiConnection, EventRecorder, Progress};
+use sidecar::{CsiConnection, EventRecorder, Outcome, Progress, secrets, volume_capability};
 
 use crate::announce::{self, Announcer};
 use crate::attachment_status;
@@ -23,8 +23,9 @@ use crate::error::AttacherError;
 use crate::keys::{self, NODE_ID_ANNOTATION, reason};
 use crate::observed::{AttachmentView, NodeEntry, VolumeView};
 use crate::plan::{self, DetachOutcome, Step};
-use crate::secrets;
-use crate::volume_capability;
+
+/// Names the field pointing at the Secret in the error when it is missing.
+const PUBLISH_SECRET_REF: &str = "the PV's controllerPublishSecretRef";
 
 /// Work queue keys: attachments and volumes are reconciled separately.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -50,14 +51,6 @@ pub struct Context {
     pub attachments: Store<VolumeAttachment>,
     pub volumes: Store<PersistentVolume>,
     pub csinodes: Store<CSINode>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    Done,
-    /// Another step follows at once (the object change will also queue it).
-    Next,
-    Retry(Progress),
 }
 
 pub async fn reconcile(ctx: &Arc<Context>, key: &Key) -> Outcome {
@@ -232,19 +225,23 @@ async fn call_publish(
         }));
     };
     let csi_spec = spec.csi.as_ref();
-    let capability =
-        match volume_capability::of(spec, ctx.single_node_multi_writer, &ctx.default_fs_type) {
-            Ok(cap) => cap,
-            Err(message) => {
-                return Ok(Err(Failure {
-                    message,
-                    code: None,
-                }));
-            }
-        };
-    let secrets = match secrets::fetch(
+    let capability = match volume_capability::of_volume(
+        spec,
+        ctx.single_node_multi_writer,
+        &ctx.default_fs_type,
+    ) {
+        Ok(cap) => cap,
+        Err(message) => {
+            return Ok(Err(Failure {
+                message,
+                code: None,
+            }));
+        }
+    };
+    let secrets = match secrets::fetch_referenced(
         &ctx.client,
         csi_spec.and_then(|c| c.controller_publish_secret_ref.as_ref()),
+        PUBLISH_SECRET_REF,
     )
     .await
     {
@@ -313,11 +310,12 @@ async fn unpublish(
         // The provisioner deletes volumes only once no VA names them, so none is published.
         tonic::Code::NotFound
     } else {
-        let secrets = match secrets::fetch(
+        let secrets = match secrets::fetch_referenced(
             &ctx.client,
             csi_spec
                 .as_ref()
                 .and_then(|c| c.controller_publish_secret_ref.as_ref()),
+            PUBLISH_SECRET_REF,
         )
         .await
         {

@@ -9,28 +9,16 @@ use std::path::Path;
 use std::time::Duration;
 
 use kube_standin::StandIn;
+use sepia_testbed::{NatsServer, Process, free_port};
 use serde_json::{Value, json};
-use support::*;
+use sidecar_testkit::nats::stored_json;
+use sidecar_testkit::observed::{lease_holder, wait};
+use sidecar_testkit::{Controller, DRIVER, GI, http, replicas};
+use support::objects::{self, SECRET, gvr, put};
 
 const STORAGE: &str = "storage.k8s.io";
 const FINALIZER: &str = "external-attacher/rbd-csi-sepia-io";
 const LEASE: &str = "external-attacher-leader-rbd-csi-sepia-io";
-
-fn attacher_args(ceph: &Ceph, kubeconfig: &Path, http_port: u16, nats: &str) -> Vec<String> {
-    vec![
-        format!("--csi-address={}", ceph.csi_address()),
-        format!("--kubeconfig={}", kubeconfig.display()),
-        "--leader-election".into(),
-        "--leader-election-namespace=default".into(),
-        "--leader-election-lease-duration=6s".into(),
-        "--leader-election-renew-deadline=4s".into(),
-        "--leader-election-retry-period=1s".into(),
-        "--retry-interval-start=200ms".into(),
-        "--retry-interval-max=2s".into(),
-        format!("--http-endpoint=127.0.0.1:{http_port}"),
-        format!("--nats-url={nats}"),
-    ]
-}
 
 fn finalizers(object: &Value) -> Vec<String> {
     serde_json::from_value(object["metadata"]["finalizers"].clone()).unwrap_or_default()
@@ -49,29 +37,19 @@ fn attached(va: Option<&Value>) -> bool {
     va.is_some_and(|v| v["status"]["attached"] == json!(true))
 }
 
-fn lease_holder(standin: &StandIn) -> Option<String> {
-    standin
-        .get_json(
-            &kube_standin::Gvr::new("coordination.k8s.io", "v1", "leases"),
-            "default",
-            LEASE,
-        )
-        .and_then(|l| l["spec"]["holderIdentity"].as_str().map(str::to_owned))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rwo_volume_attaches_to_one_node_at_a_time_and_is_released_from_a_gone_node() {
-    let mut ceph = Ceph::start("attach").await;
+    let mut ceph = Controller::start("attach", None).await;
     let standin = StandIn::start().await.unwrap();
     let kubeconfig = ceph.dir.path().join("kubeconfig");
     standin.write_kubeconfig(&kubeconfig).unwrap();
-    let nats = Nats::start(ceph.dir.path()).await;
+    let nats = NatsServer::start().await;
     let http_port = free_port();
     let attacher_bin = Path::new(env!("CARGO_BIN_EXE_sepia-attacher"));
     let attacher = Process::spawn(
         "attacher",
         attacher_bin,
-        &attacher_args(&ceph, &kubeconfig, http_port, &nats.url),
+        &replicas::flags(&ceph, &kubeconfig, http_port, &nats.url()),
         ceph.dir.path(),
     );
 
@@ -224,8 +202,12 @@ async fn rwo_volume_attaches_to_one_node_at_a_time_and_is_released_from_a_gone_n
     .await;
 
     // Leadership, metrics and events are real.
-    assert!(lease_holder(&standin).is_some(), "Lease {LEASE} held");
-    let metrics = http_get(http_port, "/metrics").await;
+    assert!(
+        lease_holder(&standin, LEASE).is_some(),
+        "Lease {LEASE} held"
+    );
+    let (status, metrics) = http::get(http_port, "/metrics").await;
+    assert_eq!(status, 200, "{metrics}");
     for needle in [
         "csi_sidecar_operations_seconds_count{driver_name=\"rbd.csi.sepia.io\",method_name=\"/csi.v1.Controller/ControllerPublishVolume\",grpc_status_code=\"OK\"}",
         "method_name=\"/csi.v1.Controller/ControllerPublishVolume\",grpc_status_code=\"FailedPrecondition\"",
@@ -235,8 +217,7 @@ async fn rwo_volume_attaches_to_one_node_at_a_time_and_is_released_from_a_gone_n
     }
     let mut subjects: Vec<String> = Vec::new();
     for _ in 0..50 {
-        subjects = nats
-            .subjects("sepia.attacher.>")
+        subjects = stored_json(&nats, "sepia.attacher.>")
             .await
             .iter()
             .map(|e| e["subject"].as_str().unwrap().to_owned())
@@ -262,60 +243,27 @@ async fn rwo_volume_attaches_to_one_node_at_a_time_and_is_released_from_a_gone_n
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_standby_attacher_takes_over_when_the_leader_dies() {
-    let mut ceph = Ceph::start("attach-le").await;
+    let mut ceph = Controller::start("attach-le", None).await;
     let standin = StandIn::start().await.unwrap();
     let kubeconfig = ceph.dir.path().join("kubeconfig");
     standin.write_kubeconfig(&kubeconfig).unwrap();
-    let nats = Nats::start(ceph.dir.path()).await;
+    let nats = NatsServer::start().await;
     let bin = Path::new(env!("CARGO_BIN_EXE_sepia-attacher"));
     let mut first = Process::spawn(
         "attacher-1",
         bin,
-        &attacher_args(&ceph, &kubeconfig, free_port(), &nats.url),
+        &replicas::flags(&ceph, &kubeconfig, free_port(), &nats.url()),
         ceph.dir.path(),
     );
-    wait(
-        &standin,
-        "coordination.k8s.io",
-        "leases",
-        "default",
-        LEASE,
-        "first replica leads",
-        |l| l.is_some_and(|l| l["spec"]["holderIdentity"].is_string()),
-    )
+    let (_second, standby) = replicas::standby_takes_over(&standin, LEASE, &mut first, || {
+        Process::spawn(
+            "attacher-2",
+            bin,
+            &replicas::flags(&ceph, &kubeconfig, free_port(), &nats.url()),
+            ceph.dir.path(),
+        )
+    })
     .await;
-    let leader = lease_holder(&standin).unwrap();
-    let _second = Process::spawn(
-        "attacher-2",
-        bin,
-        &attacher_args(&ceph, &kubeconfig, free_port(), &nats.url),
-        ceph.dir.path(),
-    );
-    tokio::time::sleep(Duration::from_secs(8)).await;
-    assert_eq!(
-        lease_holder(&standin).as_deref(),
-        Some(leader.as_str()),
-        "the standby must not steal a renewed Lease"
-    );
-
-    first.kill();
-    let standby = wait(
-        &standin,
-        "coordination.k8s.io",
-        "leases",
-        "default",
-        LEASE,
-        "the standby takes over",
-        |l| {
-            l.is_some_and(|l| {
-                l["spec"]["holderIdentity"]
-                    .as_str()
-                    .is_some_and(|h| h != leader)
-            })
-        },
-    )
-    .await
-    .unwrap();
     assert_eq!(standby["spec"]["leaseTransitions"], json!(1));
 
     // The new leader does the work.

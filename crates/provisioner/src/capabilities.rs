@@ -1,10 +1,11 @@
 //! A claim's access modes and volume mode as CSI volume capabilities, following
-//! external-provisioner's mapping (one capability per access mode; the single-node modes are
-//! refined when the driver advertises SINGLE_NODE_MULTI_WRITER).
+//! external-provisioner's mapping: one capability per access mode, each mapped by the table
+//! the attacher and resizer share (`sidecar::volume_capability`), so a volume is created under
+//! the same CSI mode it is later published under.
 
 use csi::v1::VolumeCapability;
-use csi::v1::volume_capability::access_mode::Mode;
-use csi::v1::volume_capability::{AccessMode, AccessType, BlockVolume, MountVolume};
+use csi::v1::volume_capability::{AccessMode, AccessType, BlockVolume};
+use sidecar::volume_capability::{csi_access_mode, mount};
 
 /// How the volume is consumed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,24 +40,13 @@ pub fn volume_capabilities(
         VolumeMode::Filesystem {
             fs_type,
             mount_flags,
-        } => AccessType::Mount(MountVolume {
-            fs_type: fs_type.clone(),
-            mount_flags: mount_flags.clone(),
-            volume_mount_group: String::new(),
-        }),
+        } => mount(fs_type.clone(), mount_flags.clone()),
     };
     access_modes
         .iter()
         .map(|access_mode| {
-            let csi_mode = match (access_mode.as_str(), single_node_multi_writer) {
-                ("ReadWriteOnce", false) => Mode::SingleNodeWriter,
-                ("ReadWriteOnce", true) => Mode::SingleNodeMultiWriter,
-                ("ReadWriteOncePod", false) => Mode::SingleNodeWriter,
-                ("ReadWriteOncePod", true) => Mode::SingleNodeSingleWriter,
-                ("ReadOnlyMany", _) => Mode::MultiNodeReaderOnly,
-                ("ReadWriteMany", _) => Mode::MultiNodeMultiWriter,
-                (other, _) => return Err(CapabilityError::UnknownAccessMode(other.to_owned())),
-            };
+            let csi_mode = csi_access_mode(access_mode, single_node_multi_writer)
+                .ok_or_else(|| CapabilityError::UnknownAccessMode(access_mode.clone()))?;
             Ok(VolumeCapability {
                 access_mode: Some(AccessMode {
                     mode: csi_mode as i32,
@@ -69,6 +59,8 @@ pub fn volume_capabilities(
 
 #[cfg(test)]
 mod tests {
+    use csi::v1::volume_capability::access_mode::Mode;
+
     use super::*;
 
     fn modes(list: &[&str]) -> Vec<String> {

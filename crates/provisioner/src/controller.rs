@@ -4,18 +4,19 @@
 //! it must stop leading.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use csi::v1::controller_service_capability::rpc::Type as ControllerCap;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
 use k8s_openapi::api::storage::v1::{StorageClass, VolumeAttachment};
-use kube::api::Api;
-use kube::runtime::reflector::{self, Store};
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::runtime::WatchStreamExt;
+use kube::runtime::reflector::Store;
 use kube::{Client, Resource};
 use serde::de::DeserializeOwned;
-use sidecar::{Backoff, CsiConnection, EventRecorder, WorkQueue};
+use sidecar::watch_cache::cache;
+use sidecar::workers::{resync, until_synced};
+use sidecar::{CsiConnection, EventRecorder, LoopSettings, WorkQueue};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -35,9 +36,8 @@ pub struct Parts {
     pub publisher: events::Publisher,
     pub metrics: ProvisionerMetrics,
     pub settings: PlanSettings,
-    pub workers: usize,
-    pub backoff: Backoff,
-    pub resync: Duration,
+    /// Workers per queue, the per-object retry policy and the resync period.
+    pub loop_settings: LoopSettings,
 }
 
 /// `<unix ms>-<0..9999>-<driver>`, upstream's `csiProvisionerIdentity` format.
@@ -59,8 +59,9 @@ fn claim_key(claim: &PersistentVolumeClaim) -> Option<ClaimKey> {
     ))
 }
 
-/// Mirrors `K` into a cache; every touched object is passed to `on_change`.
-fn mirror<K, F>(tasks: &mut JoinSet<()>, api: Api<K>, on_change: F) -> Store<K>
+/// Mirrors every `K` into a cache; every touched (applied or deleted) object is passed to
+/// `on_change`.
+fn mirror<K, F>(tasks: &mut JoinSet<()>, client: &Client, on_change: F) -> Store<K>
 where
     K: Resource<DynamicType = ()>
         + Clone
@@ -71,13 +72,9 @@ where
         + 'static,
     F: Fn(&K) + Send + 'static,
 {
-    let (reader, writer) = reflector::store();
-    let stream = watcher(api, watcher::Config::default())
-        .default_backoff()
-        .reflect(writer)
-        .touched_objects();
+    let (reader, events) = cache(client);
     tasks.spawn(async move {
-        let mut stream = std::pin::pin!(stream);
+        let mut stream = events.touched_objects();
         while let Some(item) = stream.next().await {
             match item {
                 Ok(object) => on_change(&object),
@@ -91,63 +88,48 @@ where
 /// Runs until `stop` is cancelled.
 pub async fn run(parts: Parts, stop: CancellationToken) {
     let driver = parts.csi.driver_name().to_owned();
-    let claim_queue: WorkQueue<ClaimKey> = WorkQueue::new(parts.backoff);
-    let volume_queue: WorkQueue<String> = WorkQueue::new(parts.backoff);
+    let settings = parts.loop_settings;
+    let claim_queue: WorkQueue<ClaimKey> = WorkQueue::new(settings.backoff);
+    let volume_queue: WorkQueue<String> = WorkQueue::new(settings.backoff);
     let mut watches = JoinSet::new();
     let client = parts.client.clone();
 
-    let claims = mirror(
-        &mut watches,
-        Api::<PersistentVolumeClaim>::all(client.clone()),
-        {
-            let queue = claim_queue.clone();
-            move |claim| {
-                if let Some(key) = claim_key(claim) {
-                    queue.add(key);
-                }
+    let claims = mirror(&mut watches, &client, {
+        let queue = claim_queue.clone();
+        move |claim| {
+            if let Some(key) = claim_key(claim) {
+                queue.add(key);
             }
-        },
-    );
-    let volumes = mirror(
-        &mut watches,
-        Api::<PersistentVolume>::all(client.clone()),
-        {
-            let volumes = volume_queue.clone();
-            let claims = claim_queue.clone();
-            move |pv: &PersistentVolume| {
-                if let Some(name) = &pv.metadata.name {
-                    volumes.add(name.clone());
-                }
-                // A claim waiting on its PV (the in-flight record) looks again.
-                if let Some(r) = pv.spec.as_ref().and_then(|s| s.claim_ref.as_ref())
-                    && let (Some(ns), Some(name)) = (&r.namespace, &r.name)
-                {
-                    claims.add((ns.clone(), name.clone()));
-                }
+        }
+    });
+    let volumes = mirror(&mut watches, &client, {
+        let volumes = volume_queue.clone();
+        let claims = claim_queue.clone();
+        move |pv: &PersistentVolume| {
+            if let Some(name) = &pv.metadata.name {
+                volumes.add(name.clone());
             }
-        },
-    );
-    let classes = mirror(
-        &mut watches,
-        Api::<StorageClass>::all(client.clone()),
-        |_| {},
-    );
+            // A claim waiting on its PV (the in-flight record) looks again.
+            if let Some(r) = pv.spec.as_ref().and_then(|s| s.claim_ref.as_ref())
+                && let (Some(ns), Some(name)) = (&r.namespace, &r.name)
+            {
+                claims.add((ns.clone(), name.clone()));
+            }
+        }
+    });
+    let classes = mirror::<StorageClass, _>(&mut watches, &client, |_| {});
     let attachments = parts
         .csi
         .driver()
         .has_controller(ControllerCap::PublishUnpublishVolume)
         .then(|| {
             let volumes = volume_queue.clone();
-            mirror(
-                &mut watches,
-                Api::<VolumeAttachment>::all(client.clone()),
-                move |va: &VolumeAttachment| {
-                    // A detach may unblock a waiting delete.
-                    if let Some(pv) = &va.spec.source.persistent_volume_name {
-                        volumes.add(pv.clone());
-                    }
-                },
-            )
+            mirror(&mut watches, &client, move |va: &VolumeAttachment| {
+                // A detach may unblock a waiting delete.
+                if let Some(pv) = &va.spec.source.persistent_volume_name {
+                    volumes.add(pv.clone());
+                }
+            })
         });
 
     let ready = async {
@@ -158,10 +140,11 @@ pub async fn run(parts: Parts, stop: CancellationToken) {
             let _ = a.wait_until_ready().await;
         }
     };
-    tokio::select! {
-        () = ready => tracing::info!("caches synced; starting workers"),
-        () = stop.cancelled() => { watches.abort_all(); return; }
+    if !until_synced(ready, &stop).await {
+        watches.abort_all();
+        return;
     }
+    tracing::info!("caches synced; starting workers");
 
     let ctx = Arc::new(Context {
         client,
@@ -180,11 +163,26 @@ pub async fn run(parts: Parts, stop: CancellationToken) {
         volume_queue: volume_queue.clone(),
     });
     let mut workers = JoinSet::new();
-    for _ in 0..parts.workers {
+    for _ in 0..settings.workers {
         workers.spawn(claim_loop(Arc::clone(&ctx)));
         workers.spawn(volume_loop(Arc::clone(&ctx)));
     }
-    workers.spawn(resync(Arc::clone(&ctx), parts.resync, stop.clone()));
+    // Looks at every claim and PV again now and then, as informer resyncs do.
+    watches.spawn({
+        let ctx = Arc::clone(&ctx);
+        resync(settings.resync, move || {
+            for claim in ctx.claims.state() {
+                if let Some(key) = claim_key(&claim) {
+                    ctx.claim_queue.add(key);
+                }
+            }
+            for pv in ctx.volumes.state() {
+                if let Some(name) = &pv.metadata.name {
+                    ctx.volume_queue.add(name.clone());
+                }
+            }
+        })
+    });
 
     stop.cancelled().await;
     tracing::info!("stopping workers");
@@ -242,29 +240,6 @@ async fn volume_loop(ctx: Arc<Context>) {
                 }
             }
             ctx.volume_queue.done(&name);
-        }
-    }
-}
-
-/// Looks at every claim and PV again now and then, as informer resyncs do, so nothing waits
-/// forever on an event that was missed.
-async fn resync(ctx: Arc<Context>, every: Duration, stop: CancellationToken) {
-    let mut ticker = tokio::time::interval(every);
-    ticker.tick().await;
-    loop {
-        tokio::select! {
-            _ = ticker.tick() => {}
-            () = stop.cancelled() => return,
-        }
-        for claim in ctx.claims.state() {
-            if let Some(key) = claim_key(&claim) {
-                ctx.claim_queue.add(key);
-            }
-        }
-        for pv in ctx.volumes.state() {
-            if let Some(name) = &pv.metadata.name {
-                ctx.volume_queue.add(name.clone());
-            }
         }
     }
 }

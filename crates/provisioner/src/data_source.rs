@@ -3,8 +3,8 @@
 //! objects and passes them in.
 
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
+use sidecar::quantity::parse_bytes;
 
-use crate::quantity::parse_bytes;
 use crate::snapshot_view::{ContentView, SnapshotView};
 
 /// Why a source cannot be used (yet). Retried with backoff and reported as ProvisioningFailed.

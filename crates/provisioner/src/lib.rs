@@ -6,13 +6,15 @@
 //! - [`claim_decision`]: should this claim be provisioned, finished or cleaned up?
 //! - [`volume_decision`]: should this PV's volume be deleted, or its finalizer dropped?
 //! - [`plan`]: claim + class → request name, size, capabilities, parameters, secret refs,
-//!   built from [`class_params`], [`secret_template`], [`capabilities`] and [`quantity`].
+//!   built from [`class_params`], [`secret_template`], [`capabilities`] and
+//!   `sidecar::quantity`.
 //! - [`data_source`]: restore and clone source rules, over [`snapshot_view`].
 //! - [`pv_builder`]: the PV for a created volume.
 //! - [`keys`]: every annotation, finalizer and parameter key.
 //!
 //! Plumbing (observe → decide → act):
-//! - [`controller`]: watchers, caches and the two work queues, run while leading.
+//! - [`controller`]: watchers, caches and the two work queues, run while leading (on
+//!   `sidecar::watch_cache` and `sidecar::workers`).
 //! - [`claim_worker`]: acts on a claim decision (CreateVolume, PV create, the in-flight record).
 //! - [`in_flight`]: the durable in-flight record on the claim (Sepia's leak fix), and
 //!   [`cleanup`]: what happens when a claim with a record no longer wants the volume.
@@ -22,7 +24,7 @@
 //! - [`csi_calls`]: CreateVolume / DeleteVolume through the sidecar's metered connection.
 //! - [`context`]: what all workers share (clients, caches, queues, sinks).
 //! - [`volume_worker`]: acts on a PV decision (DeleteVolume, finalizers).
-//! - [`secrets`]: reading CSI secrets from Secret objects.
+//! - [`secrets`]: CSI secrets from the Secrets a class names (read by `sidecar::secrets`).
 //! - [`outcome`]: Kubernetes Events, NATS events and metrics for each operation.
 //! - [`metrics`]: upstream's `controller_persistentvolumeclaim_provision_*` counters.
 //! - [`args`] holds the binary's flags, [`error`] the [`ProvisionerError`].
@@ -59,7 +61,6 @@ pub mod metrics;
 pub mod outcome;
 pub mod plan;
 pub mod pv_builder;
-pub mod quantity;
 pub mod secret_template;
 pub mod secrets;
 pub mod snapshot_view;

@@ -15,21 +15,7 @@ const COMPONENT: &str = "sepia-provisioner";
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args = Args::parse();
-    let _telemetry = match sidecar::runtime::init_telemetry(&args.sidecar, COMPONENT) {
-        Ok(guard) => guard,
-        Err(error) => {
-            eprintln!("{COMPONENT}: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match run(args).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            tracing::error!(%error, "exiting");
-            ExitCode::FAILURE
-        }
-    }
+    sidecar::launch(COMPONENT, Args::parse(), |args| &args.sidecar, run).await
 }
 
 async fn run(args: Args) -> Result<(), sidecar::SidecarError> {
@@ -54,9 +40,7 @@ async fn run(args: Args) -> Result<(), sidecar::SidecarError> {
             extra_metadata: args.extra_create_metadata,
             single_node_multi_writer: driver.has_controller(ControllerCap::SingleNodeMultiWriter),
         },
-        workers: args.sidecar.worker_threads,
-        backoff: sidecar.backoff(),
-        resync: args.resync_period,
+        loop_settings: sidecar.loop_settings(args.resync_period),
     };
     let lease = lease_name::provisioner(&driver.name);
     sidecar

@@ -7,11 +7,11 @@ use std::collections::{BTreeMap, HashMap};
 
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 use k8s_openapi::api::storage::v1::StorageClass;
+use sidecar::quantity::{QuantityError, parse_bytes};
 
 use crate::capabilities::{CapabilityError, VolumeMode, volume_capabilities};
 use crate::class_params::{self, ClassParamError, SecretKind};
 use crate::keys::{PARAM_PV_NAME, PARAM_PVC_NAME, PARAM_PVC_NAMESPACE};
-use crate::quantity::{QuantityError, parse_bytes};
 use crate::secret_template::{SecretRef, TemplateError, TemplateInput, resolve};
 
 /// Settings from the provisioner's flags that shape every request.

@@ -13,6 +13,7 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use sidecar::quantity::format_bytes;
 
 use crate::class_params::SecretKind;
 use crate::keys::{
@@ -20,7 +21,6 @@ use crate::keys::{
     ATTR_PROVISIONER_IDENTITY, FINALIZER_PV,
 };
 use crate::plan::VolumePlan;
-use crate::quantity::format_bytes;
 
 /// Builds the PV. `capacity_bytes` is what the driver reported (or the request when it said 0);
 /// `identity` goes to `spec.csi.volumeAttributes[storage.kubernetes.io/csiProvisionerIdentity]`.

@@ -1,10 +1,11 @@
-//! CSI secrets from Secret objects. Values are handed to the CSI request and nowhere else:
-//! errors name the Secret, never its content.
+//! CSI secrets from the Secret objects a StorageClass names, read through
+//! `sidecar::secrets` (on every call, never cached). Errors keep the provisioner's wording:
+//! they name the Secret and what went wrong, never a value.
 
 use std::collections::HashMap;
 
-use k8s_openapi::api::core::v1::Secret;
-use kube::{Api, Client};
+use kube::Client;
+use sidecar::SidecarError;
 
 use crate::error::ProvisionerError;
 use crate::secret_template::SecretRef;
@@ -20,25 +21,21 @@ pub async fn read(
     let Some(reference) = reference else {
         return Ok(HashMap::new());
     };
-    let fail = |reason: String| ProvisionerError::Secret {
+    sidecar::secrets::fetch(
+        client,
+        &reference.namespace,
+        &reference.name,
+        "named by the StorageClass",
+    )
+    .await
+    .map_err(|error| ProvisionerError::Secret {
         namespace: reference.namespace.clone(),
         name: reference.name.clone(),
-        reason,
-    };
-    let api: Api<Secret> = Api::namespaced(client.clone(), &reference.namespace);
-    let secret = api
-        .get_opt(&reference.name)
-        .await
-        .map_err(|e| fail(format!("reading it failed: {e}")))?
-        .ok_or_else(|| fail("it does not exist".to_owned()))?;
-    let mut out = HashMap::new();
-    for (key, value) in secret.data.unwrap_or_default() {
-        let text =
-            String::from_utf8(value.0).map_err(|_| fail(format!("key {key:?} is not UTF-8")))?;
-        out.insert(key, text);
-    }
-    for (key, value) in secret.string_data.unwrap_or_default() {
-        out.insert(key, value);
-    }
-    Ok(out)
+        reason: match error {
+            SidecarError::SecretMissing { .. } => "it does not exist".to_owned(),
+            SidecarError::SecretNotText { key, .. } => format!("key {key:?} is not UTF-8"),
+            SidecarError::Kube { source, .. } => format!("reading it failed: {source}"),
+            other => format!("reading it failed: {other}"),
+        },
+    })
 }

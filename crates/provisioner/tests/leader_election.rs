@@ -134,14 +134,10 @@ async fn a_leader_stopped_with_sigterm_hands_over_without_waiting_for_the_lease_
     world.claim("before", "32Mi", CLASS, None);
     world.wait_bound("before", WAIT).await;
 
-    // SAFETY: kill(2) on the pid of a child this test spawned; no memory is touched.
-    unsafe {
-        libc::kill(a.pid(), libc::SIGTERM);
-    }
-    let status = tokio::time::timeout(Duration::from_secs(20), a.child.wait())
+    a.sigterm();
+    let status = tokio::time::timeout(Duration::from_secs(20), a.wait())
         .await
-        .expect("the leader exits on SIGTERM")
-        .unwrap();
+        .expect("the leader exits on SIGTERM");
     assert!(status.success(), "graceful stop exits 0: {status:?}");
     world
         .eventually(
@@ -179,10 +175,9 @@ async fn a_leader_that_cannot_renew_stops_and_exits_non_zero() {
     // The API server becomes unreachable: renewals fail, so after the renew deadline another
     // replica may lead — this one must stop acting and exit (the pod restarts as a standby).
     world.standin.pause();
-    let status = tokio::time::timeout(Duration::from_secs(30), a.child.wait())
+    let status = tokio::time::timeout(Duration::from_secs(30), a.wait())
         .await
-        .expect("the leader gives up instead of acting without a Lease")
-        .unwrap();
+        .expect("the leader gives up instead of acting without a Lease");
     world.standin.resume();
     assert!(
         !status.success(),

@@ -7,7 +7,8 @@ mod support;
 use std::time::Duration;
 
 use events::OutcomeStatus;
-use support::nats::{NatsServer, stored_events};
+use sepia_testbed::NatsServer;
+use sidecar_testkit::nats::stored_events;
 use support::{CLASS, World};
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -24,7 +25,7 @@ async fn provisioning_publishes_events_and_survives_nats_being_down() {
     let pv = world.wait_bound("one", WAIT).await;
     let mut stored = Vec::new();
     for _ in 0..100 {
-        stored = stored_events(&nats.url(), CREATED).await;
+        stored = stored_events(&nats, CREATED).await;
         if !stored.is_empty() {
             break;
         }
@@ -76,7 +77,7 @@ async fn provisioning_publishes_events_and_survives_nats_being_down() {
     nats.run().await;
     let mut names = Vec::new();
     for _ in 0..150 {
-        let stored = stored_events(&nats.url(), CREATED).await;
+        let stored = stored_events(&nats, CREATED).await;
         names = stored
             .iter()
             .filter_map(|e| e.kubernetes.as_ref().map(|k| k.name.clone()))
@@ -87,6 +88,6 @@ async fn provisioning_publishes_events_and_survives_nats_being_down() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(names, ["one", "two"], "events after NATS returned");
-    let stored = stored_events(&nats.url(), CREATED).await;
+    let stored = stored_events(&nats, CREATED).await;
     assert_eq!(stored[1].kubernetes.as_ref().unwrap().uid, two.metadata.uid);
 }

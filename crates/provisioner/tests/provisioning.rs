@@ -23,7 +23,7 @@ fn has_record(claim: &PersistentVolumeClaim) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_claim_becomes_a_bound_pv_backed_by_an_rbd_image() {
     let mut world = World::start(None).await;
-    let port = support::free_port();
+    let port = sepia_testbed::free_port();
     let _p = world.provisioner(&[&format!("--http-endpoint=127.0.0.1:{port}")], &[]);
     let claim = world.claim("data", "1Gi", CLASS, None);
     let uid = claim.metadata.uid.clone().unwrap();
@@ -86,7 +86,7 @@ async fn a_claim_becomes_a_bound_pv_backed_by_an_rbd_image() {
         .await;
 
     // Upstream's metric names on --http-endpoint, and a healthy /healthz.
-    let (status, metrics) = support::http_get(port, "/metrics").await;
+    let (status, metrics) = sidecar_testkit::http::get(port, "/metrics").await;
     assert_eq!(status, 200);
     assert!(
         metrics.contains(&format!(
@@ -100,7 +100,7 @@ async fn a_claim_becomes_a_bound_pv_backed_by_an_rbd_image() {
         )),
         "{metrics}"
     );
-    assert_eq!(support::http_get(port, "/healthz").await.0, 200);
+    assert_eq!(sidecar_testkit::http::get(port, "/healthz").await.0, 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,9 +10,9 @@ use k8s_openapi::api::core::v1::{PersistentVolumeClaimCondition, PersistentVolum
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
+use sidecar::quantity::format_bytes;
 
 use crate::keys::{self, STORAGE};
-use crate::quantity::format_bytes;
 
 /// ControllerExpandVolume is about to run for `target` bytes.
 pub fn begin(status: &mut PersistentVolumeClaimStatus, target: u64, now: Timestamp) {

@@ -7,54 +7,21 @@
 //! status writes must not re-queue the claim and undo the queue's backoff (upstream's rule
 //! too). A periodic resync queues every claim so nothing waits forever.
 
-use std::collections::HashMap;
-use std::hash::Hash;
 use std::sync::Arc;
-use std::time::Duration;
 
-use futures::{Stream, StreamExt};
+use futures::StreamExt;
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
 use k8s_openapi::api::storage::v1::StorageClass;
-use kube::runtime::reflector::{self, Store};
-use kube::runtime::{WatchStreamExt, watcher};
-use kube::{Api, ResourceExt};
-use parking_lot::Mutex;
-use sidecar::{Backoff, WorkQueue};
+use kube::ResourceExt;
+use kube::runtime::reflector::Store;
+use kube::runtime::watcher;
+use sidecar::watch_cache::{WatchEvents, cache};
+use sidecar::workers::{resync, spawn_workers, until_synced};
+use sidecar::{LastSeen, LoopSettings, WorkQueue};
 use tokio_util::sync::CancellationToken;
 
 use crate::observed::{ClaimView, VolumeView};
-use crate::reconcile::{ClaimKey, Context, Outcome, reconcile};
-
-/// Knobs of the loop (from flags).
-#[derive(Debug, Clone)]
-pub struct LoopSettings {
-    pub workers: usize,
-    pub resync: Duration,
-    pub backoff: Backoff,
-}
-
-/// Remembers what was last seen per object, so only relevant changes queue work.
-struct Seen<K, F>(Mutex<HashMap<K, F>>);
-
-impl<K: Eq + Hash, F: PartialEq> Seen<K, F> {
-    fn new() -> Self {
-        Self(Mutex::new(HashMap::new()))
-    }
-
-    /// `true` when `fingerprint` differs from the last one seen for `key`.
-    fn changed(&self, key: K, fingerprint: F) -> bool {
-        let mut map = self.0.lock();
-        if map.get(&key) == Some(&fingerprint) {
-            return false;
-        }
-        map.insert(key, fingerprint);
-        true
-    }
-
-    fn forget(&self, key: &K) {
-        self.0.lock().remove(key);
-    }
-}
+use crate::reconcile::{ClaimKey, Context, reconcile};
 
 fn claim_key(pvc: &PersistentVolumeClaim) -> ClaimKey {
     ClaimKey {
@@ -98,48 +65,21 @@ fn claim_of(pv: &PersistentVolume, driver: &str) -> Option<ClaimKey> {
     })
 }
 
-/// Reflector streams and their stores for the three kinds.
+/// The caches of the three kinds and the watch events that fill them.
 pub struct Caches {
     pub claims: Store<PersistentVolumeClaim>,
     pub volumes: Store<PersistentVolume>,
     pub classes: Store<StorageClass>,
-    claim_events: std::pin::Pin<
-        Box<dyn Stream<Item = watcher::Result<watcher::Event<PersistentVolumeClaim>>> + Send>,
-    >,
-    volume_events: std::pin::Pin<
-        Box<dyn Stream<Item = watcher::Result<watcher::Event<PersistentVolume>>> + Send>,
-    >,
-    class_events:
-        std::pin::Pin<Box<dyn Stream<Item = watcher::Result<watcher::Event<StorageClass>>> + Send>>,
+    claim_events: WatchEvents<PersistentVolumeClaim>,
+    volume_events: WatchEvents<PersistentVolume>,
+    class_events: WatchEvents<StorageClass>,
 }
 
 impl Caches {
     pub fn new(client: &kube::Client) -> Self {
-        let config = watcher::Config::default();
-        let (claims, claims_writer) = reflector::store();
-        let (volumes, volumes_writer) = reflector::store();
-        let (classes, classes_writer) = reflector::store();
-        let claim_events = reflector::reflector(
-            claims_writer,
-            watcher(
-                Api::<PersistentVolumeClaim>::all(client.clone()),
-                config.clone(),
-            ),
-        )
-        .default_backoff()
-        .boxed();
-        let volume_events = reflector::reflector(
-            volumes_writer,
-            watcher(Api::<PersistentVolume>::all(client.clone()), config.clone()),
-        )
-        .default_backoff()
-        .boxed();
-        let class_events = reflector::reflector(
-            classes_writer,
-            watcher(Api::<StorageClass>::all(client.clone()), config),
-        )
-        .default_backoff()
-        .boxed();
+        let (claims, claim_events) = cache(client);
+        let (volumes, volume_events) = cache(client);
+        let (classes, class_events) = cache(client);
         Self {
             claims,
             volumes,
@@ -168,13 +108,10 @@ pub async fn run(
         class_events,
     } = caches;
     let queue: WorkQueue<ClaimKey> = WorkQueue::new(settings.backoff);
-    let claims_seen: Arc<Seen<ClaimKey, ClaimFingerprint>> = Arc::new(Seen::new());
-    let volumes_seen: Arc<Seen<String, VolumeFingerprint>> = Arc::new(Seen::new());
-
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn({
         let queue = queue.clone();
-        let seen = Arc::clone(&claims_seen);
+        let seen: LastSeen<ClaimKey, ClaimFingerprint> = LastSeen::new();
         claim_events.for_each(move |event| {
             match event {
                 Ok(watcher::Event::Apply(pvc) | watcher::Event::InitApply(pvc)) => {
@@ -192,7 +129,7 @@ pub async fn run(
     });
     tasks.spawn({
         let queue = queue.clone();
-        let seen = Arc::clone(&volumes_seen);
+        let seen: LastSeen<String, VolumeFingerprint> = LastSeen::new();
         let driver = ctx.driver.clone();
         volume_events.for_each(move |event| {
             match event {
@@ -218,51 +155,32 @@ pub async fn run(
     }));
 
     // Decisions need all three caches: a missing class would read as "expansion forbidden".
-    let ready = async {
+    let synced = async {
         let _ = tokio::join!(
             claims.wait_until_ready(),
             volumes.wait_until_ready(),
             classes.wait_until_ready()
         );
     };
-    tokio::select! {
-        () = ready => tracing::info!("caches synced; resizing"),
-        () = stop.cancelled() => {
-            tasks.abort_all();
-            return;
-        }
+    if !until_synced(synced, &stop).await {
+        tasks.abort_all();
+        return;
     }
+    tracing::info!("caches synced; resizing");
 
     tasks.spawn({
         let queue = queue.clone();
-        let claims = claims.clone();
-        let resync = settings.resync;
-        async move {
-            loop {
-                tokio::time::sleep(resync).await;
-                for pvc in claims.state() {
-                    queue.add(claim_key(&pvc));
-                }
+        resync(settings.resync, move || {
+            for pvc in claims.state() {
+                queue.add(claim_key(&pvc));
             }
-        }
+        })
     });
     let mut workers = tokio::task::JoinSet::new();
-    for _ in 0..settings.workers.max(1) {
-        let queue = queue.clone();
+    spawn_workers(&mut workers, &queue, settings.workers, move |key| {
         let ctx = Arc::clone(&ctx);
-        workers.spawn(async move {
-            while let Some(key) = queue.next().await {
-                match reconcile(&ctx, &key).await {
-                    Outcome::Done => queue.forget(&key),
-                    Outcome::Retry(progress) => {
-                        let delay = queue.retry(key.clone(), progress);
-                        tracing::debug!(claim = %key, ?delay, "retrying later");
-                    }
-                }
-                queue.done(&key);
-            }
-        });
-    }
+        async move { reconcile(&ctx, &key).await }
+    });
     stop.cancelled().await;
     // Workers finish the claim in hand (the runtime bounds how long); watchers just stop.
     queue.shut_down();

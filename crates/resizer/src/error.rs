@@ -12,23 +12,12 @@ pub enum ResizerError {
         source: kube::Error,
     },
 
-    /// The PV names a Secret that does not exist.
-    #[error("Secret {namespace}/{name} (the PV's controllerExpandSecretRef) does not exist")]
-    SecretMissing { namespace: String, name: String },
-
-    /// A Secret value is not UTF-8; CSI secrets are strings.
-    #[error("Secret {namespace}/{name}: the value of key {key:?} is not UTF-8 text")]
-    SecretNotText {
-        namespace: String,
-        name: String,
-        key: String,
-    },
-
     /// The driver cannot expand volumes from the controller side.
     #[error("CSI driver {driver:?} does not offer the controller capability EXPAND_VOLUME")]
     NoExpandCapability { driver: String },
 
-    /// The shared sidecar runtime failed.
+    /// The shared sidecar runtime failed, or a Secret the PV names could not be read (missing,
+    /// not text, or the read failed).
     #[error(transparent)]
     Sidecar(#[from] sidecar::SidecarError),
 }

@@ -10,11 +10,12 @@
 //! - [`plan`]: the pure decision (target size per `allocatedResourceStatuses`).
 //! - [`claim_status`]: the pure PVC status transitions (begin, done, failed, abandon).
 //! - [`failure`]: which ControllerExpandVolume codes are infeasible.
-//! - [`volume_capability`], [`secrets`]: what the call carries, from the PV.
 //! - [`announce`]: Kubernetes Events on the claim and NATS events.
 //! - [`keys`]: upstream's status values, conditions, annotations and event reasons.
-//! - [`quantity`]: Kubernetes quantities as bytes and back.
 //! - [`error`]: the crate error, `ResizerError`.
+//!
+//! From `sepia-sidecar`: the watch caches, work queue and workers the loop runs on, and what
+//! the call carries (the PV's volume capability and secrets; sizes as quantities).
 //!
 //! The binary (`main.rs`) parses flags, starts the shared sidecar runtime and runs
 //! [`controller::run`] while holding Lease `external-resizer-<sanitized driver>`.
@@ -27,9 +28,6 @@ pub mod failure;
 pub mod keys;
 pub mod observed;
 pub mod plan;
-pub mod quantity;
 pub mod reconcile;
-pub mod secrets;
-pub mod volume_capability;
 
 pub use error::ResizerError;

@@ -6,9 +6,11 @@ use std::time::Duration;
 use clap::Parser;
 use csi::v1::controller_service_capability::rpc::Type as ControllerCap;
 use resizer::ResizerError;
-use resizer::controller::{self, Caches, LoopSettings};
+use resizer::controller::{self, Caches};
 use resizer::reconcile::Context;
 use sidecar::{Sidecar, SidecarArgs, lease_name};
+
+const COMPONENT: &str = "sepia-resizer";
 
 /// Expands PersistentVolumeClaims through a CSI driver's ControllerExpandVolume.
 #[derive(Debug, Parser)]
@@ -24,25 +26,11 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args = Args::parse();
-    let _telemetry = match sidecar::runtime::init_telemetry(&args.sidecar, "sepia-resizer") {
-        Ok(guard) => guard,
-        Err(error) => {
-            eprintln!("sepia-resizer: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match run(args).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            tracing::error!(%error, "sepia-resizer stops");
-            ExitCode::FAILURE
-        }
-    }
+    sidecar::launch(COMPONENT, Args::parse(), |args| &args.sidecar, run).await
 }
 
 async fn run(args: Args) -> Result<(), ResizerError> {
-    let sidecar = Sidecar::start(args.sidecar, "sepia-resizer").await?;
+    let sidecar = Sidecar::start(args.sidecar, COMPONENT).await?;
     let driver = sidecar.csi.driver_name().to_owned();
     if !sidecar
         .csi
@@ -51,11 +39,7 @@ async fn run(args: Args) -> Result<(), ResizerError> {
     {
         return Err(ResizerError::NoExpandCapability { driver });
     }
-    let settings = LoopSettings {
-        workers: sidecar.args.worker_threads,
-        resync: args.resync_period,
-        backoff: sidecar.backoff(),
-    };
+    let settings = sidecar.loop_settings(args.resync_period);
     let caches = Caches::new(&sidecar.client);
     let (client, csi, recorder, publisher) = (
         sidecar.client.clone(),
@@ -84,4 +68,23 @@ async fn run(args: Args) -> Result<(), ResizerError> {
         })
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The shared flags in upstream's spellings next to this binary's own: no clash.
+    #[test]
+    fn an_upstream_manifests_flags_parse() {
+        let argv = [
+            COMPONENT,
+            "--leader-election=true",
+            "--v=5",
+            "--resync-period=5m",
+        ];
+        let args = Args::try_parse_from(argv).unwrap();
+        assert!(args.sidecar.leader_election);
+        assert_eq!(args.resync_period, Duration::from_secs(300));
+    }
 }

@@ -4,9 +4,9 @@
 
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
 use k8s_openapi::api::storage::v1::StorageClass;
+use sidecar::quantity::{QuantityError, parse_bytes};
 
 use crate::keys::{self, STORAGE};
-use crate::quantity::{QuantityError, parse_bytes};
 
 /// `status.allocatedResourceStatuses.storage`.
 #[derive(Debug, Clone, PartialEq, Eq)]

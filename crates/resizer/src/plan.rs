@@ -11,8 +11,9 @@
 //! - `ControllerResizeInfeasible` or none: the request is the target, and the user may lower
 //!   it after an infeasible failure; lowered back to the capacity abandons the resize.
 
+use sidecar::quantity::QuantityError;
+
 use crate::observed::{ClaimView, ClassPolicy, ResizeStatus, VolumeView};
-use crate::quantity::QuantityError;
 
 /// What the resizer does with one claim.
 #[derive(Debug, Clone, PartialEq, Eq)]

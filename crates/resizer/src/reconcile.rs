@@ -19,7 +19,8 @@ use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Client, ResourceExt};
 use serde_json::json;
-use sidecar::{CsiConnection, EventRecorder, Progress};
+use sidecar::quantity::format_bytes;
+use sidecar::{CsiConnection, EventRecorder, Outcome, Progress, secrets, volume_capability};
 
 use crate::announce::Announcer;
 use crate::claim_status;
@@ -28,9 +29,6 @@ use crate::failure;
 use crate::keys::{self, STORAGE};
 use crate::observed::{ClaimView, ClassPolicy, VolumeView};
 use crate::plan::{Plan, decide};
-use crate::quantity::format_bytes;
-use crate::secrets;
-use crate::volume_capability;
 
 /// `namespace/name` of a claim: the work queue key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -55,15 +53,6 @@ pub struct Context {
     pub claims: Store<PersistentVolumeClaim>,
     pub volumes: Store<PersistentVolume>,
     pub classes: Store<StorageClass>,
-}
-
-/// How a pass ended, for the work queue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Nothing left to do until the claim changes.
-    Done,
-    /// Try again after the queue's backoff for this kind of failure.
-    Retry(Progress),
 }
 
 pub async fn reconcile(ctx: &Arc<Context>, key: &ClaimKey) -> Outcome {
@@ -157,16 +146,17 @@ async fn expand(
 
     // 2. The call.
     let csi_spec = pv.spec.as_ref().and_then(|s| s.csi.as_ref());
-    let secrets = match secrets::fetch(
+    let secrets = match secrets::fetch_referenced(
         &ctx.client,
         csi_spec.and_then(|c| c.controller_expand_secret_ref.as_ref()),
+        "the PV's controllerExpandSecretRef",
     )
     .await
     {
         Ok(secrets) => secrets,
         Err(error) => {
             announcer(ctx, &pvc, &pv_name, volume_id).refused(&error.to_string());
-            return Err(error);
+            return Err(error.into());
         }
     };
     let request = ControllerExpandVolumeRequest {
@@ -176,7 +166,13 @@ async fn expand(
             limit_bytes: 0,
         }),
         secrets,
-        volume_capability: volume_capability::of(pv),
+        // The PV's capability tells the driver a raw block volume (no filesystem to grow, no
+        // node step) from a filesystem one. Like external-resizer, without the
+        // SINGLE_NODE_MULTI_WRITER refinement; a PV CSI cannot express goes without one.
+        volume_capability: pv
+            .spec
+            .as_ref()
+            .and_then(|spec| volume_capability::of_volume(spec, false, "").ok()),
     };
     let started = Instant::now();
     let mut client = ctx.csi.controller();

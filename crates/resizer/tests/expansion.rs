@@ -16,30 +16,29 @@ use csi::v1::{
     NodeUnpublishVolumeRequest, NodeUnstageVolumeRequest,
 };
 use kube_standin::StandIn;
+use sepia_testbed::{NatsServer, Process, free_port, workspace_binary};
 use serde_json::{Value, json};
-use support::*;
+use sidecar_testkit::controller::mount_capability;
+use sidecar_testkit::nats::stored_json;
+use sidecar_testkit::objects::{self, SECRET, gvr, put};
+use sidecar_testkit::observed::{event_reasons, wait};
+use sidecar_testkit::{Controller, DRIVER, GI, csi_socket, http, replicas};
+use support::MountGuard;
 
 const LEASE: &str = "external-resizer-rbd-csi-sepia-io";
-
-fn resizer_args(ceph: &Ceph, kubeconfig: &Path, http_port: u16, nats: &str) -> Vec<String> {
-    vec![
-        format!("--csi-address={}", ceph.csi_address()),
-        format!("--kubeconfig={}", kubeconfig.display()),
-        "--leader-election".into(),
-        "--leader-election-namespace=default".into(),
-        "--leader-election-lease-duration=6s".into(),
-        "--leader-election-renew-deadline=4s".into(),
-        "--leader-election-retry-period=1s".into(),
-        "--retry-interval-start=200ms".into(),
-        "--retry-interval-max=2s".into(),
-        format!("--http-endpoint=127.0.0.1:{http_port}"),
-        format!("--nats-url={nats}"),
-    ]
-}
 
 fn class() -> Value {
     json!({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": "sepia"},
         "provisioner": DRIVER, "allowVolumeExpansion": true})
+}
+
+/// The admin's part, done before any resizer runs, as in a real cluster. The resizer reads
+/// claims and classes from separate watches: a class written in the same instant as a resize
+/// request may not be in its cache yet when the request is decided, and the request is then
+/// refused until the claim changes again.
+fn given_a_class_and_its_secret(standin: &StandIn, ceph: &Controller) {
+    put(standin, "storage.k8s.io", "storageclasses", class());
+    put(standin, "", "secrets", objects::secret(ceph.bed));
 }
 
 /// Writes a bound PV/PVC pair as the provisioner and the PV controller leave them (the
@@ -80,7 +79,7 @@ fn request_size(standin: &StandIn, name: &str, size: &str) {
     put(standin, "", "persistentvolumeclaims", pvc);
 }
 
-fn image_size(ceph: &Ceph, context: &HashMap<String, String>) -> u64 {
+fn image_size(ceph: &Controller, context: &HashMap<String, String>) -> u64 {
     let spec = format!(
         "{}/{}/{}",
         ceph.bed.pool, ceph.namespace, context["imageName"]
@@ -95,18 +94,6 @@ fn fs_size(path: &Path) -> u64 {
     s.f_blocks * s.f_frsize
 }
 
-fn event_reasons(standin: &StandIn, claim: &str) -> Vec<String> {
-    standin
-        .list_json(
-            &kube_standin::Gvr::new("events.k8s.io", "v1", "events"),
-            Some("default"),
-        )
-        .iter()
-        .filter(|e| e["regarding"]["name"] == claim)
-        .filter_map(|e| e["reason"].as_str().map(str::to_owned))
-        .collect()
-}
-
 fn resize_status(pvc: Option<&Value>) -> Option<String> {
     pvc?["status"]["allocatedResourceStatuses"]["storage"]
         .as_str()
@@ -115,17 +102,18 @@ fn resize_status(pvc: Option<&Value>) -> Option<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mounted_volume_grows_in_ceph_and_after_node_expand_in_the_filesystem() {
-    let mut ceph = Ceph::start("resize").await;
+    let mut ceph = Controller::start("resize", None).await;
     let standin = StandIn::start().await.unwrap();
     let kubeconfig = ceph.dir.path().join("kubeconfig");
     standin.write_kubeconfig(&kubeconfig).unwrap();
-    let nats = Nats::start(ceph.dir.path()).await;
+    let nats = NatsServer::start().await;
+    given_a_class_and_its_secret(&standin, &ceph);
     let http_port = free_port();
     let bin = Path::new(env!("CARGO_BIN_EXE_sepia-resizer"));
     let resizer = Process::spawn(
         "resizer",
         bin,
-        &resizer_args(&ceph, &kubeconfig, http_port, &nats.url),
+        &replicas::flags(&ceph, &kubeconfig, http_port, &nats.url()),
         ceph.dir.path(),
     );
 
@@ -146,23 +134,7 @@ async fn a_mounted_volume_grows_in_ceph_and_after_node_expand_in_the_filesystem(
         ],
         &root,
     );
-    let mut channel = None;
-    for _ in 0..300 {
-        if node_socket.exists()
-            && let Ok(c) = csi::client::connect(
-                &format!("unix://{}", node_socket.display()),
-                Duration::from_secs(5),
-            )
-            .await
-        {
-            channel = Some(c);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let mut kubelet = NodeClient::new(
-        channel.unwrap_or_else(|| panic!("node plugin did not serve:\n{}", node.log_tail())),
-    );
+    let mut kubelet = NodeClient::new(csi_socket::connect(&node_socket, &node).await);
     let staging = root.join("staging/globalmount");
     let target = root.join("pods/p1/mount");
     let stage = NodeStageVolumeRequest {
@@ -189,8 +161,6 @@ async fn a_mounted_volume_grows_in_ceph_and_after_node_expand_in_the_filesystem(
     let before = fs_size(&target);
     assert!(before < GI, "a 1 GiB ext4 is below 1 GiB: {before}");
 
-    put(&standin, "storage.k8s.io", "storageclasses", class());
-    put(&standin, "", "secrets", objects::secret(ceph.bed));
     bound_pair(&standin, "data", &volume_id, &context, false);
 
     // The user asks for 2 GiB.
@@ -310,14 +280,15 @@ async fn a_mounted_volume_grows_in_ceph_and_after_node_expand_in_the_filesystem(
         reasons.iter().any(|r| r == "FileSystemResizeRequired"),
         "{reasons:?}"
     );
-    let metrics = http_get(http_port, "/metrics").await;
+    let (status, metrics) = http::get(http_port, "/metrics").await;
+    assert_eq!(status, 200, "{metrics}");
     // At least one call; a pass on a claim cache that has not seen our own status write yet
     // repeats the (idempotent) call, as upstream's informer-based resizer may.
     let needle = "csi_sidecar_operations_seconds_count{driver_name=\"rbd.csi.sepia.io\",method_name=\"/csi.v1.Controller/ControllerExpandVolume\",grpc_status_code=\"OK\"}";
     assert!(metrics.contains(needle), "missing {needle} in:\n{metrics}");
     let mut events = Vec::new();
     for _ in 0..50 {
-        events = nats.subjects("sepia.resizer.>").await;
+        events = stored_json(&nats, "sepia.resizer.>").await;
         if !events.is_empty() {
             break;
         }
@@ -357,72 +328,31 @@ async fn a_mounted_volume_grows_in_ceph_and_after_node_expand_in_the_filesystem(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_standby_resizer_takes_over_and_a_block_volume_needs_no_node_step() {
-    let mut ceph = Ceph::start("resize-le").await;
+    let mut ceph = Controller::start("resize-le", None).await;
     let standin = StandIn::start().await.unwrap();
     let kubeconfig = ceph.dir.path().join("kubeconfig");
     standin.write_kubeconfig(&kubeconfig).unwrap();
-    let nats = Nats::start(ceph.dir.path()).await;
+    let nats = NatsServer::start().await;
+    given_a_class_and_its_secret(&standin, &ceph);
     let bin = Path::new(env!("CARGO_BIN_EXE_sepia-resizer"));
     let mut first = Process::spawn(
         "resizer-1",
         bin,
-        &resizer_args(&ceph, &kubeconfig, free_port(), &nats.url),
+        &replicas::flags(&ceph, &kubeconfig, free_port(), &nats.url()),
         ceph.dir.path(),
     );
-    let holder = |standin: &StandIn| {
-        standin
-            .get_json(
-                &kube_standin::Gvr::new("coordination.k8s.io", "v1", "leases"),
-                "default",
-                LEASE,
-            )
-            .and_then(|l| l["spec"]["holderIdentity"].as_str().map(str::to_owned))
-    };
-    wait(
-        &standin,
-        "coordination.k8s.io",
-        "leases",
-        "default",
-        LEASE,
-        "first replica leads",
-        |l| l.is_some_and(|l| l["spec"]["holderIdentity"].is_string()),
-    )
-    .await;
-    let leader = holder(&standin).unwrap();
     let second_port = free_port();
-    let _second = Process::spawn(
-        "resizer-2",
-        bin,
-        &resizer_args(&ceph, &kubeconfig, second_port, &nats.url),
-        ceph.dir.path(),
-    );
-    tokio::time::sleep(Duration::from_secs(8)).await;
-    assert_eq!(
-        holder(&standin).as_deref(),
-        Some(leader.as_str()),
-        "the standby must not steal a renewed Lease"
-    );
-    first.kill();
-    wait(
-        &standin,
-        "coordination.k8s.io",
-        "leases",
-        "default",
-        LEASE,
-        "the standby takes over",
-        |l| {
-            l.is_some_and(|l| {
-                l["spec"]["holderIdentity"]
-                    .as_str()
-                    .is_some_and(|h| h != leader)
-            })
-        },
-    )
+    let (_second, _) = replicas::standby_takes_over(&standin, LEASE, &mut first, || {
+        Process::spawn(
+            "resizer-2",
+            bin,
+            &replicas::flags(&ceph, &kubeconfig, second_port, &nats.url()),
+            ceph.dir.path(),
+        )
+    })
     .await;
 
     let (volume_id, context) = ceph.create_volume("pvc-resize-block", GI).await;
-    put(&standin, "storage.k8s.io", "storageclasses", class());
-    put(&standin, "", "secrets", objects::secret(ceph.bed));
     bound_pair(&standin, "raw", &volume_id, &context, true);
     request_size(&standin, "raw", "3Gi");
     let pvc = wait(
@@ -450,7 +380,8 @@ async fn a_standby_resizer_takes_over_and_a_block_volume_needs_no_node_step() {
         .get_json(&gvr("", "persistentvolumes"), "", "pv-raw")
         .unwrap();
     assert_eq!(pv["spec"]["capacity"]["storage"], "3Gi");
-    let metrics = http_get(second_port, "/metrics").await;
+    let (status, metrics) = http::get(second_port, "/metrics").await;
+    assert_eq!(status, 200, "{metrics}");
     assert!(
         metrics.contains(
             "method_name=\"/csi.v1.Controller/ControllerExpandVolume\",grpc_status_code=\"OK\"}"

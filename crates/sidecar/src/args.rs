@@ -1,12 +1,17 @@
 //! The flags every Sepia sidecar shares, spelled as kubernetes-csi's `standardflags` spell them
 //! so manifests written for the upstream sidecars keep working. `#[command(flatten)]` them into
 //! a binary's own flags.
+//!
+//! Upstream's flags are Go `flag`s: a boolean one is on as `--flag` and takes a value only as
+//! `--flag=true` / `--flag=false` (kustomize bases and upstream docs use both). Every boolean
+//! flag of a Sepia sidecar is declared with the same `#[arg]` shape to accept both; see
+//! [`SidecarArgs::leader_election`] for it.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Args;
+use clap::{ArgAction, Args};
 
 use crate::error::SidecarError;
 
@@ -27,7 +32,20 @@ pub struct SidecarArgs {
     pub timeout: Duration,
 
     /// Run the controllers only while holding a `coordination.k8s.io/v1` Lease.
-    #[arg(long = "leader-election", default_value_t = false)]
+    ///
+    /// A Go-style boolean: `--leader-election` or `--leader-election=true|false` (the value
+    /// only after `=`, as Go's `flag` package reads it; also `1`/`0`, `t`/`f`, `yes`/`no`).
+    /// Given twice, the last one wins (an overlay may append `=false` to a base's flags).
+    #[arg(
+        long = "leader-election",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        default_value = "false",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        action = ArgAction::Set,
+        overrides_with = "leader_election",
+    )]
     pub leader_election: bool,
 
     /// Namespace of the Lease; default: `POD_NAMESPACE`, else the service account's, else
@@ -88,9 +106,26 @@ pub struct SidecarArgs {
     #[arg(long = "log-filter", env = "RUST_LOG", default_value = "info")]
     pub log_filter: String,
 
-    /// One JSON object per log line.
-    #[arg(long = "log-json", default_value_t = false)]
+    /// One JSON object per log line. A Go-style boolean, as `--leader-election`.
+    #[arg(
+        long = "log-json",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        default_value = "false",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        action = ArgAction::Set,
+        overrides_with = "log_json",
+    )]
     pub log_json: bool,
+
+    /// klog's verbosity (`--v=5`), accepted so manifests written for the upstream sidecars
+    /// start unchanged, and otherwise ignored: there is no faithful mapping from one klog
+    /// number onto per-crate log filters (`--v=5` would turn on trace logging in every
+    /// library). Sepia's verbosity is `--log-filter` / `RUST_LOG`; a note is logged at start
+    /// when `--v` is given.
+    #[arg(long = "v", short = 'v', value_name = "LEVEL")]
+    pub klog_verbosity: Option<u32>,
 }
 
 impl SidecarArgs {
@@ -212,6 +247,68 @@ mod tests {
         assert_eq!(args.worker_threads, 7);
         assert_eq!(args.http_endpoint.unwrap().port(), 8080);
         args.validate().unwrap();
+    }
+
+    #[test]
+    fn boolean_flags_take_both_the_bare_and_the_go_value_form() {
+        let cases: [(&[&str], bool, bool); 8] = [
+            (&[], false, false),
+            (&["--leader-election", "--log-json"], true, true),
+            (&["--leader-election=true", "--log-json=true"], true, true),
+            (
+                &["--leader-election=false", "--log-json=false"],
+                false,
+                false,
+            ),
+            (&["--leader-election=True", "--log-json=FALSE"], true, false),
+            (&["--leader-election=1", "--log-json=0"], true, false),
+            // The last occurrence wins, as with Go's flag package.
+            (
+                &["--leader-election", "--leader-election=false"],
+                false,
+                false,
+            ),
+            (&["--log-json=false", "--log-json"], false, true),
+        ];
+        for (argv, leader_election, log_json) in cases {
+            let args = parse(argv);
+            assert_eq!(args.leader_election, leader_election, "{argv:?}");
+            assert_eq!(args.log_json, log_json, "{argv:?}");
+        }
+    }
+
+    #[test]
+    fn a_boolean_takes_its_value_only_after_an_equals_sign_and_only_a_boolean() {
+        // Go reads `--leader-election false` as the flag plus a stray argument; so do we.
+        for argv in [
+            &["--leader-election", "false"][..],
+            &["--leader-election=maybe"][..],
+            &["--log-json="][..],
+        ] {
+            let mut full = vec!["sidecar"];
+            full.extend_from_slice(argv);
+            assert!(Cli::try_parse_from(&full).is_err(), "{argv:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn klog_verbosity_is_accepted_in_upstream_spellings_and_leaves_the_log_filter_alone() {
+        for argv in [
+            &["--v=5"][..],
+            &["--v", "5"][..],
+            &["-v=5"][..],
+            &["-v5"][..],
+        ] {
+            let args = parse(argv);
+            assert_eq!(args.klog_verbosity, Some(5), "{argv:?}");
+            assert_eq!(args.log_filter, parse(&[]).log_filter, "{argv:?}");
+        }
+        assert_eq!(parse(&[]).klog_verbosity, None);
+        assert_eq!(
+            parse(&["--v=2", "--log-filter=debug"]).log_filter,
+            "debug",
+            "--log-filter still decides"
+        );
     }
 
     #[test]

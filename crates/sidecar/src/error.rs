@@ -29,6 +29,24 @@ pub enum SidecarError {
         source: kube::Error,
     },
 
+    /// A Secret a CSI call needs does not exist. `referenced_by` names the field that points
+    /// at it (`the PV's controllerPublishSecretRef`), so the user knows what to fix.
+    #[error("Secret {namespace}/{name} ({referenced_by}) does not exist")]
+    SecretMissing {
+        namespace: String,
+        name: String,
+        referenced_by: &'static str,
+    },
+
+    /// A Secret value is not UTF-8; CSI secrets are strings. Only the key is named, never a
+    /// value.
+    #[error("Secret {namespace}/{name}: the value of key {key:?} is not UTF-8 text")]
+    SecretNotText {
+        namespace: String,
+        name: String,
+        key: String,
+    },
+
     /// Dialing the CSI driver failed for a reason waiting cannot fix (a malformed endpoint).
     #[error(transparent)]
     CsiEndpoint(#[from] csi::Error),

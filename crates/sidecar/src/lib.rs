@@ -17,29 +17,51 @@
 //! - [`k8s_events`]: non-blocking Kubernetes Event recording.
 //! - [`nats`]: the NATS JetStream event publisher from `--nats-url`.
 //! - [`runtime`]: [`Sidecar`], which wires the above and runs the controllers while leading.
+//! - [`launch()`]: the `main` of every sidecar binary (telemetry, run, exit code).
 //! - [`error`] holds [`SidecarError`].
 //!
-//! A binary: parse flags (flattening [`SidecarArgs`]) → [`runtime::init_telemetry`] →
+//! The pieces of a controller loop (what runs while leading):
+//! - [`watch_cache`]: cluster-wide caches of one kind and the watch events that fill them.
+//! - [`last_seen`]: per-object fingerprints, so only relevant changes queue work.
+//! - [`workers`]: waiting for the caches, the workers over a [`WorkQueue`], periodic resync.
+//!
+//! What CSI calls carry, built from Kubernetes objects the same way in every sidecar:
+//! - [`volume_capability`]: access modes and volume modes as CSI capabilities.
+//! - [`secrets`]: CSI secrets from a Secret (by name or a PV's `SecretReference`).
+//! - [`quantity`]: Kubernetes quantities as bytes and back.
+//!
+//! A binary: parse flags (flattening [`SidecarArgs`]) → [`launch()`] (telemetry) →
 //! [`Sidecar::start`] (kube client, CSI handshake, NATS) → register its metrics in
-//! `sidecar.registry` → [`Sidecar::run`] with its controllers.
+//! `sidecar.registry` → [`Sidecar::run`] with its controllers, which build on
+//! [`watch_cache`], [`last_seen`] and [`workers`].
 
 pub mod args;
 pub mod csi_conn;
 pub mod error;
 pub mod k8s_events;
 pub mod kube_client;
+pub mod last_seen;
+pub mod launch;
 pub mod leader;
 pub mod lease_name;
 pub mod nats;
+pub mod quantity;
 pub mod rate_limit;
 pub mod retry;
 pub mod runtime;
+pub mod secrets;
+pub mod volume_capability;
+pub mod watch_cache;
 pub mod work_queue;
+pub mod workers;
 
 pub use args::SidecarArgs;
 pub use csi_conn::{CsiConnection, DriverInfo};
 pub use error::SidecarError;
 pub use k8s_events::EventRecorder;
+pub use last_seen::LastSeen;
+pub use launch::launch;
 pub use retry::{Backoff, Progress, classify};
 pub use runtime::Sidecar;
 pub use work_queue::WorkQueue;
+pub use workers::{LoopSettings, Outcome};

@@ -23,6 +23,7 @@ use crate::leader::{LeaderElectionConfig, LeaderElector, LeaderStatus};
 use crate::lease_name;
 use crate::nats::start_publisher;
 use crate::retry::Backoff;
+use crate::workers::LoopSettings;
 
 /// How long controllers get to finish in-flight work after being told to stop.
 const STOP_GRACE: Duration = Duration::from_secs(10);
@@ -40,7 +41,15 @@ pub fn init_telemetry(args: &SidecarArgs, component: &str) -> Result<TelemetryGu
         json: args.log_json,
         otlp_endpoint: args.otlp_endpoint.clone(),
     };
-    Ok(telemetry::init(&config)?)
+    let guard = telemetry::init(&config)?;
+    if let Some(level) = args.klog_verbosity {
+        tracing::info!(
+            level,
+            "--v (klog verbosity) is accepted for upstream manifests and ignored; \
+             the log filter is --log-filter / RUST_LOG"
+        );
+    }
+    Ok(guard)
 }
 
 /// Everything a sidecar's controllers use.
@@ -105,6 +114,16 @@ impl Sidecar {
         Backoff {
             start: self.args.retry_interval_start,
             max: self.args.retry_interval_max,
+        }
+    }
+
+    /// The controller loop's knobs: `--worker-threads`, the retry policy, and the binary's own
+    /// resync flag (each upstream sidecar spells it differently).
+    pub fn loop_settings(&self, resync: Duration) -> LoopSettings {
+        LoopSettings {
+            workers: self.args.worker_threads,
+            resync,
+            backoff: self.backoff(),
         }
     }
 

@@ -8,7 +8,20 @@
 //! The bed is found through the variables the bed's env file exports, or, when they are not in the
 //! environment (a test run from an IDE), through the env file itself at
 //! `${SEPIA_BED_DIR:-/tmp/sepia-bed}/env`.
-#![allow(clippy::panic, clippy::expect_used)] // test support: a missing bed must stop the test run loudly
+//!
+//! Module map:
+//! - this file: [`Bed`], where the bed is and how to reach it (and its Ceph CLIs).
+//! - [`process`]: child processes of real binaries (killed on drop, logged to a file), the
+//!   workspace's binaries, free ports.
+//! - [`nats`]: a nats-server of a test's own, for tests that stop and restart NATS or must
+//!   not share the bed's stream.
+#![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)] // test support: a missing bed or a failed set-up must stop the test run loudly
+
+pub mod nats;
+pub mod process;
+
+pub use nats::NatsServer;
+pub use process::{Process, free_port, workspace_binary};
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -1,94 +1,39 @@
 //! The test bed for the provisioner: the in-process API stand-in, the real `sepia-controller`
 //! on a fresh RADOS namespace of the local Ceph, the real `sepia-provisioner` binary against
 //! both, and a small stand-in for kube-controller-manager's binder (the stand-in is an API
-//! server, nothing more, so something has to bind PVs and mark them Released).
+//! server, nothing more, so something has to bind PVs and mark them Released). The parts every
+//! sidecar's tests share are in `sepia-sidecar-testkit`.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod binder;
-pub mod controller;
-pub mod nats;
-
-pub use controller::Controller;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, Secret};
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube_standin::{Gvr, StandIn};
 use sepia_testbed::Bed;
+pub use sepia_testbed::{Process, workspace_binary};
 use serde_json::{Value, json};
-use tokio::process::{Child, Command};
+pub use sidecar_testkit::{CLUSTER_ID, Controller, DRIVER};
+use tokio::process::Command;
 
-pub const DRIVER: &str = "rbd.csi.sepia.io";
-pub const CLUSTER_ID: &str = "bed";
 pub const CLASS: &str = "sepia-rbd";
 pub const SECRET_NS: &str = "ceph-csi";
 pub const SECRET: &str = "rbd-provisioner";
-
-/// Path of a workspace binary; fails loudly when it has not been built.
-pub fn workspace_binary(name: &str) -> PathBuf {
-    // Next to the running test or example (target/<profile>/{deps,examples}/..), else debug.
-    let beside = std::env::current_exe()
-        .ok()
-        .and_then(|exe| Some(exe.parent()?.parent()?.join(name)))
-        .filter(|p| p.exists());
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"));
-    let path = beside.unwrap_or_else(|| target.join("debug").join(name));
-    assert!(
-        path.exists(),
-        "{} is not built: run `cargo build -p {name}` first (looked at {})",
-        name,
-        path.display()
-    );
-    path
-}
 
 pub fn provisioner_binary() -> PathBuf {
     option_env!("CARGO_BIN_EXE_sepia-provisioner")
         .map_or_else(|| workspace_binary("sepia-provisioner"), PathBuf::from)
 }
 
-/// A running `sepia-provisioner` process.
-pub struct Provisioner {
-    pub child: Child,
-    pub log: PathBuf,
-    pub name: String,
-}
-
-impl Provisioner {
-    pub fn pid(&self) -> i32 {
-        self.child.id().map_or(0, |p| p as i32)
-    }
-
-    /// SIGKILL: no clean-up, no Lease release — a crash.
-    pub async fn kill(&mut self) {
-        let _ = self.child.kill().await;
-    }
-
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    pub fn rss_kib(&self) -> u64 {
-        let status =
-            std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap_or(0)
-    }
-}
-
 /// Stand-in + controller + provisioner(s) + binder for one test.
 pub struct World {
     pub standin: StandIn,
+    /// Its directory is the test's: kubeconfig and every process's log are there too.
     pub controller: Controller,
-    pub dir: tempfile::TempDir,
     pub kubeconfig: PathBuf,
     binder: tokio::task::JoinHandle<()>,
     started: usize,
@@ -96,11 +41,10 @@ pub struct World {
 
 impl World {
     pub async fn start(failpoints: Option<&str>) -> Self {
-        let dir = tempfile::tempdir().unwrap();
+        let controller = Controller::start("prov", failpoints).await;
         let standin = StandIn::start().await.unwrap();
-        let kubeconfig = dir.path().join("kubeconfig");
+        let kubeconfig = controller.dir.path().join("kubeconfig");
         standin.write_kubeconfig(&kubeconfig).unwrap();
-        let controller = Controller::start(dir.path(), failpoints).await;
         let bed = Bed::get();
         standin
             .put(&Secret {
@@ -117,7 +61,6 @@ impl World {
         World {
             standin,
             controller,
-            dir,
             kubeconfig,
             binder,
             started: 0,
@@ -125,10 +68,9 @@ impl World {
     }
 
     /// Starts a provisioner with test-friendly retry intervals plus `extra` flags.
-    pub fn provisioner(&mut self, extra: &[&str], env: &[(&str, &str)]) -> Provisioner {
+    pub fn provisioner(&mut self, extra: &[&str], env: &[(&str, &str)]) -> Process {
         self.started += 1;
         let name = format!("provisioner-{}", self.started);
-        let log = self.dir.path().join(format!("{name}.log"));
         let mut command = Command::new(provisioner_binary());
         command
             .arg("--csi-address")
@@ -142,21 +84,14 @@ impl World {
                 "info,sepia=debug,provisioner=debug,sidecar=debug",
             )
             .env_remove("SEPIA_NATS_URL")
-            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
-            .stdout(std::fs::File::create(&log).unwrap())
-            .stderr(std::fs::File::options().append(true).open(&log).unwrap())
-            .kill_on_drop(true);
+            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT");
         if !extra.iter().any(|a| a.starts_with("--timeout")) {
             command.arg("--timeout=20s");
         }
         for (k, v) in env {
             command.env(k, v);
         }
-        Provisioner {
-            child: command.spawn().expect("start sepia-provisioner"),
-            log,
-            name,
-        }
+        Process::start(&name, command, self.controller.dir.path())
     }
 
     /// Creates a claim of class `class` annotated for our driver (as kube-controller-manager
@@ -253,18 +188,13 @@ impl World {
 
     /// Reasons of the Kubernetes events recorded about `name`.
     pub fn event_reasons(&self, name: &str) -> Vec<String> {
-        self.standin
-            .list_json(&Gvr::new("events.k8s.io", "v1", "events"), None)
-            .iter()
-            .filter(|e| e["regarding"]["name"] == name)
-            .filter_map(|e| e["reason"].as_str().map(str::to_owned))
-            .collect()
+        sidecar_testkit::observed::event_reasons(&self.standin, name)
     }
 
     /// The tail of every log in the test directory, for failure messages.
     pub fn logs(&self) -> String {
         let mut out = String::new();
-        if let Ok(entries) = std::fs::read_dir(self.dir.path()) {
+        if let Ok(entries) = std::fs::read_dir(self.controller.dir.path()) {
             for entry in entries.flatten() {
                 let path = entry.path();
                 if path.extension().is_some_and(|e| e == "log") {
@@ -330,36 +260,4 @@ pub fn put_class(standin: &StandIn, name: &str, reclaim: &str) {
             ..StorageClass::default()
         })
         .unwrap();
-}
-
-/// A free loopback port for `--http-endpoint`.
-pub fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
-
-/// `GET path` on 127.0.0.1:port; (status code, body). Retries while the server is not up.
-pub async fn http_get(port: u16, path: &str) -> (u16, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    for _ in 0..100 {
-        if let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
-            let request =
-                format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-            stream.write_all(request.as_bytes()).await.unwrap();
-            let mut response = String::new();
-            stream.read_to_string(&mut response).await.unwrap();
-            let status = response
-                .split_whitespace()
-                .nth(1)
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(0);
-            let body = response
-                .split_once("\r\n\r\n")
-                .map(|(_, b)| b.to_owned())
-                .unwrap_or_default();
-            return (status, body);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("nothing listens on 127.0.0.1:{port}");
 }

@@ -52,7 +52,7 @@ fn grown(c: &mut ClaimView, requested: u64) {
 #[test]
 fn decisions_follow_the_recover_volume_expansion_failure_model() {
     use ResizeStatus::*;
-    let malformed = crate::quantity::parse_bytes("x").map(Some);
+    let malformed = sidecar::quantity::parse_bytes("x").map(Some);
     let rows: Vec<(&str, ClaimView, Option<VolumeView>, ClassPolicy, Plan)> = vec![
         ("unchanged claim", claim(), Some(volume()), ClassPolicy::Allows, Plan::Idle(Idle::UpToDate)),
         ("grown claim", claim().with(|c| grown(c, 2 * GI)), Some(volume()), ClassPolicy::Allows, expand(2 * GI)),

@@ -1,12 +1,13 @@
-//! Kubernetes resource quantities (`10Gi`, `500M`, `1.5Gi`, `1e9`) as bytes, and bytes back
-//! as the canonical binary-SI string Kubernetes would print, so the PV's capacity reads the
-//! same as one written by the upstream provisioner.
+//! Kubernetes resource quantities (`10Gi`, `500M`, `1.5Gi`, `1e9`) as bytes, and bytes back as
+//! the canonical binary-SI string Kubernetes would print. Sizes are read from user-written
+//! claims in any notation; what a sidecar writes (a PV's capacity, a claim's status) reads as
+//! one written by the upstream sidecars (`2Gi`, not `2147483648`).
 
 /// Why a quantity string is not a byte count.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum QuantityError {
     #[error(
-        "{0:?} is not a Kubernetes quantity (number followed by an optional suffix such as Gi, M or e9)"
+        "{0:?} is not a Kubernetes quantity (a number with an optional suffix such as Gi, M or e9)"
     )]
     Malformed(String),
     #[error("{0:?} is negative")]
@@ -15,16 +16,18 @@ pub enum QuantityError {
     TooLarge(String),
 }
 
-/// Parses a quantity into whole bytes, rounding a fractional result up (as Kubernetes does
-/// when it asks for "at least" that much).
+/// Parses a quantity into whole bytes, rounding a fractional result up: a request means "at
+/// least" that much, as it does to Kubernetes.
+///
+/// # Errors
+/// [`QuantityError`] naming the text: malformed, negative, or beyond `u64`.
 pub fn parse_bytes(text: &str) -> Result<u64, QuantityError> {
     let malformed = || QuantityError::Malformed(text.to_owned());
     let too_large = || QuantityError::TooLarge(text.to_owned());
     let s = text.trim();
-    let (negative, s) = match s.as_bytes().first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
+    let (negative, s) = match s.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
     };
     let number_end = s
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -34,9 +37,9 @@ pub fn parse_bytes(text: &str) -> Result<u64, QuantityError> {
     if (int_part.is_empty() && frac_part.is_empty()) || frac_part.contains('.') {
         return Err(malformed());
     }
-    let digits = format!("{int_part}{frac_part}");
-    let mantissa: u128 = digits.parse().map_err(|_| too_large())?;
-    let frac_digits = i32::try_from(frac_part.len()).map_err(|_| malformed())?;
+    let mantissa: u128 = format!("{int_part}{frac_part}")
+        .parse()
+        .map_err(|_| too_large())?;
 
     // value = mantissa · 2^binary_shift · 10^decimal_exp
     let (binary_shift, mut decimal_exp): (u32, i32) = match suffix {
@@ -56,13 +59,10 @@ pub fn parse_bytes(text: &str) -> Result<u64, QuantityError> {
         "T" => (0, 12),
         "P" => (0, 15),
         "E" => (0, 18),
-        exp if exp.starts_with(['e', 'E']) => {
-            let e: i32 = exp[1..].parse().map_err(|_| malformed())?;
-            (0, e)
-        }
+        exp if exp.starts_with(['e', 'E']) => (0, exp[1..].parse().map_err(|_| malformed())?),
         _ => return Err(malformed()),
     };
-    decimal_exp -= frac_digits;
+    decimal_exp -= i32::try_from(frac_part.len()).map_err(|_| malformed())?;
     if negative && mantissa != 0 {
         return Err(QuantityError::Negative(text.to_owned()));
     }
@@ -97,12 +97,13 @@ pub fn format_bytes(bytes: u64) -> String {
     if bytes == 0 {
         return "0".to_owned();
     }
-    for (suffix, shift) in SUFFIXES {
-        if bytes.trailing_zeros() >= shift {
-            return format!("{}{suffix}", bytes >> shift);
-        }
-    }
-    bytes.to_string()
+    SUFFIXES
+        .iter()
+        .find(|(_, shift)| bytes.trailing_zeros() >= *shift)
+        .map_or_else(
+            || bytes.to_string(),
+            |(suffix, shift)| format!("{}{suffix}", bytes >> shift),
+        )
 }
 
 #[cfg(test)]
@@ -116,12 +117,16 @@ mod tests {
             ("100", 100),
             ("1Ki", 1024),
             ("1Mi", 1 << 20),
+            ("1Gi", 1 << 30),
+            ("2Gi", 2 << 30),
             ("10Gi", 10 << 30),
+            ("1536Mi", 1536 << 20),
             ("2Ti", 2 << 40),
             ("1Pi", 1 << 50),
             ("1Ei", 1 << 60),
             ("1k", 1000),
             ("1M", 1_000_000),
+            ("1G", 1_000_000_000),
             ("5G", 5_000_000_000),
             ("1T", 1_000_000_000_000),
             ("1P", 1_000_000_000_000_000),
@@ -130,6 +135,7 @@ mod tests {
             ("0.5Ki", 512),
             ("1e3", 1000),
             ("1E3", 1000),
+            ("1e9", 1_000_000_000),
             ("2.5e2", 250),
             ("1500m", 2),
             ("1m", 1),
@@ -137,6 +143,7 @@ mod tests {
             ("+1Gi", 1 << 30),
             ("-0", 0),
             (" 1Gi ", 1 << 30),
+            (" +4Ki ", 4096),
             (".5Ki", 512),
         ];
         for &(text, want) in cases {
@@ -146,7 +153,9 @@ mod tests {
 
     #[test]
     fn nonsense_negative_and_huge_are_refused_by_kind() {
-        for text in ["", "Gi", "1.2.3", "1GiB", "1 Gi", "abc", "1e", "1ex", "."] {
+        for text in [
+            "", "Gi", "1Qi", "1.2.3", "1GiB", "1 Gi", "abc", "1e", "1ex", ".",
+        ] {
             assert!(
                 matches!(parse_bytes(text), Err(QuantityError::Malformed(_))),
                 "{text:?}"
@@ -156,7 +165,12 @@ mod tests {
             parse_bytes("-1Gi"),
             Err(QuantityError::Negative(_))
         ));
-        for text in ["16Ei", "1e20", "99999999999999999999999999999999999999999"] {
+        for text in [
+            "16Ei",
+            "32Ei",
+            "1e20",
+            "99999999999999999999999999999999999999999",
+        ] {
             assert!(
                 matches!(parse_bytes(text), Err(QuantityError::TooLarge(_))),
                 "{text:?}"
@@ -165,20 +179,25 @@ mod tests {
     }
 
     #[test]
-    fn bytes_print_canonically() {
+    fn bytes_print_canonically_and_round_trip() {
         let cases: &[(u64, &str)] = &[
             (0, "0"),
             (1, "1"),
             (1000, "1000"),
             (1024, "1Ki"),
             (1 << 30, "1Gi"),
+            (2 << 30, "2Gi"),
             (3 << 29, "1536Mi"),
+            (1536 << 20, "1536Mi"),
             (10 << 30, "10Gi"),
             ((1 << 30) + 1, "1073741825"),
         ];
         for &(bytes, want) in cases {
             assert_eq!(format_bytes(bytes), want);
             assert_eq!(parse_bytes(want), Ok(bytes), "round trip of {want}");
+        }
+        for bytes in [1u64, 4096, 3 << 29, 10 << 40, 123_456_789] {
+            assert_eq!(parse_bytes(&format_bytes(bytes)), Ok(bytes));
         }
     }
 }
