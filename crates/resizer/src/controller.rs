@@ -65,6 +65,21 @@ fn claim_of(pv: &PersistentVolume, driver: &str) -> Option<ClaimKey> {
     })
 }
 
+/// Claims in the cache that name `class` as their StorageClass.
+fn claims_of_class(claims: &Store<PersistentVolumeClaim>, class: &str) -> Vec<ClaimKey> {
+    claims
+        .state()
+        .iter()
+        .filter(|pvc| {
+            pvc.spec
+                .as_ref()
+                .and_then(|s| s.storage_class_name.as_deref())
+                == Some(class)
+        })
+        .map(|pvc| claim_key(pvc))
+        .collect()
+}
+
 /// The caches of the three kinds and the watch events that fill them.
 pub struct Caches {
     pub claims: Store<PersistentVolumeClaim>,
@@ -147,12 +162,24 @@ pub async fn run(
             futures::future::ready(())
         })
     });
-    tasks.spawn(class_events.for_each(|event| {
-        if let Err(error) = event {
-            tracing::warn!(%error, "watching StorageClasses");
-        }
-        futures::future::ready(())
-    }));
+    tasks.spawn({
+        // A claim decided before its class reached the cache was refused as "expansion not
+        // allowed"; a class appearing or changing is news for exactly the claims of that class.
+        let queue = queue.clone();
+        let claims = claims.clone();
+        class_events.for_each(move |event| {
+            match event {
+                Ok(watcher::Event::Apply(class) | watcher::Event::InitApply(class)) => {
+                    for key in claims_of_class(&claims, &class.name_any()) {
+                        queue.add(key);
+                    }
+                }
+                Ok(_) => {}
+                Err(error) => tracing::warn!(%error, "watching StorageClasses"),
+            }
+            futures::future::ready(())
+        })
+    });
 
     // Decisions need all three caches: a missing class would read as "expansion forbidden".
     let synced = async {
@@ -186,4 +213,50 @@ pub async fn run(
     queue.shut_down();
     tasks.abort_all();
     while workers.join_next().await.is_some() {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::PersistentVolumeClaimSpec;
+    use kube::api::ObjectMeta;
+    use kube::runtime::reflector;
+
+    fn claim(namespace: &str, name: &str, class: Option<&str>) -> PersistentVolumeClaim {
+        PersistentVolumeClaim {
+            metadata: ObjectMeta {
+                namespace: Some(namespace.into()),
+                name: Some(name.into()),
+                ..ObjectMeta::default()
+            },
+            spec: Some(PersistentVolumeClaimSpec {
+                storage_class_name: class.map(str::to_owned),
+                ..PersistentVolumeClaimSpec::default()
+            }),
+            status: None,
+        }
+    }
+
+    #[test]
+    fn a_class_event_queues_exactly_the_claims_of_that_class() {
+        let (store, mut writer) = reflector::store::<PersistentVolumeClaim>();
+        for pvc in [
+            claim("a", "one", Some("fast")),
+            claim("b", "two", Some("fast")),
+            claim("a", "three", Some("slow")),
+            claim("a", "four", None),
+        ] {
+            writer.apply_watcher_event(&watcher::Event::Apply(pvc));
+        }
+        let mut keys: Vec<(String, String)> = claims_of_class(&store, "fast")
+            .into_iter()
+            .map(|k| (k.namespace, k.name))
+            .collect();
+        keys.sort();
+        assert_eq!(
+            keys,
+            vec![("a".into(), "one".into()), ("b".into(), "two".into())]
+        );
+        assert!(claims_of_class(&store, "missing").is_empty());
+    }
 }
