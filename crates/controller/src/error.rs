@@ -1,0 +1,219 @@
+//! The crate's one error type.
+//!
+//! Variants are grouped by the gRPC code `status.rs` gives them; each message names the volume,
+//! snapshot, node or parameter and the step that failed. Nothing here can hold a secret: the
+//! variants carry names, ids and Ceph's own errors, which are built from names only.
+
+use std::time::Duration;
+
+/// Errors of the controller's domain code.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    // --- INVALID_ARGUMENT: the request itself is wrong; retrying it unchanged cannot help.
+    /// A required request field is empty or absent.
+    #[error("{field} is required")]
+    Missing { field: &'static str },
+    /// A request field breaks a rule.
+    #[error("{field}: {rule}")]
+    Invalid { field: String, rule: String },
+    /// A StorageClass / VolumeSnapshotClass parameter is unknown or breaks a rule.
+    #[error("parameter {key:?}: {rule}")]
+    InvalidParameter { key: String, rule: String },
+    /// The request's secrets lack `userID` or `userKey`.
+    #[error("secret {key:?} is missing from the request's secrets")]
+    MissingSecret { key: &'static str },
+    /// `userID` / `userKey` is present but not usable (e.g. not a cephx key).
+    #[error("secret {key:?} is not usable: {rule}")]
+    InvalidSecret { key: &'static str, rule: String },
+
+    // --- NOT_FOUND
+    /// The volume ID is malformed, names no configured cluster or pool, or no journal entry.
+    #[error("volume {volume_id} does not exist: {why}")]
+    VolumeNotFound { volume_id: String, why: String },
+    /// Same for a snapshot ID.
+    #[error("snapshot {snapshot_id} does not exist: {why}")]
+    SnapshotNotFound { snapshot_id: String, why: String },
+    /// No node plugin registered this node id in the cluster.
+    #[error(
+        "node {node_id:?} is not registered in cluster {cluster_id:?} (its node plugin never started there)"
+    )]
+    NodeNotFound { node_id: String, cluster_id: String },
+
+    // --- ALREADY_EXISTS: the name is taken by something incompatible with this request.
+    /// The journal holds the name with other parameters (source snapshot, encryption).
+    #[error(transparent)]
+    NameConflict(journal::Error),
+    /// The existing volume under this name does not satisfy the request.
+    #[error("volume {request_name:?} already exists and {rule}")]
+    VolumeConflict { request_name: String, rule: String },
+    /// The volume is already published to this node with another capability / readonly flag.
+    #[error("volume {volume_id} is already published to node {node_id:?} {rule}")]
+    PublishConflict {
+        volume_id: String,
+        node_id: String,
+        rule: String,
+    },
+
+    // --- ABORTED: something is in flight; the CO retries with back-off.
+    /// Another request holds the lock on this name or id.
+    #[error("an operation on {what} is already in progress")]
+    InProgress { what: String },
+    /// The clone chain is at the hard depth limit; a flatten was asked of the mgr.
+    #[error(
+        "image {image} is {depth} clones deep, at the hard limit of {hard}; it is being flattened, retry later"
+    )]
+    FlattenPending {
+        image: String,
+        depth: u32,
+        hard: u32,
+    },
+    /// ListVolumes / ListSnapshots got a token we did not hand out.
+    #[error("starting_token {token:?} is not valid: {rule}")]
+    InvalidToken { token: String, rule: &'static str },
+
+    // --- FAILED_PRECONDITION: the system is not in a state that allows the operation.
+    /// The image still has watchers (mapped or open somewhere).
+    #[error(
+        "volume {volume_id} (image {image}) is in use: {watchers} watcher(s) besides the controller"
+    )]
+    InUse {
+        volume_id: String,
+        image: String,
+        watchers: usize,
+    },
+    /// A single-node volume is published to another node.
+    #[error(
+        "volume {volume_id} is published to node {other_node:?} with the single-node access mode {mode}"
+    )]
+    PublishedElsewhere {
+        volume_id: String,
+        other_node: String,
+        mode: String,
+    },
+    /// An RPC without secrets needs the controller's standing credentials.
+    #[error(
+        "{rpc} carries no secrets and the controller has no standing credentials: start it with --controller-credentials-dir (a directory holding the files userID and userKey)"
+    )]
+    NoStandingCredentials { rpc: &'static str },
+    /// The standing credentials directory cannot be read.
+    #[error("standing credentials: {what}")]
+    StandingCredentials { what: String },
+    /// A volume ID names a cluster the configuration does not know.
+    #[error("clusterID {cluster_id:?} is not in the cluster config")]
+    UnknownCluster { cluster_id: String },
+
+    // --- OUT_OF_RANGE
+    /// The capacity range cannot be met.
+    #[error("capacity_range: {rule}")]
+    OutOfRange { rule: String },
+
+    // --- PERMISSION_DENIED
+    /// cephx refused the credentials (wrong key, or no such user).
+    #[error(
+        "cluster {cluster_id:?} refused userID {user:?} with the given userKey (wrong key or missing caps): {source}"
+    )]
+    CredentialsRejected {
+        cluster_id: String,
+        user: String,
+        #[source]
+        source: Box<ceph::Error>,
+    },
+
+    /// Authentication never completed although a monitor accepts connections: cephx ignores a
+    /// wrong key until librados gives up, so this is what a wrong `userKey` looks like.
+    #[error(
+        "cluster {cluster_id:?} did not accept userID {user:?} with the given userKey: authentication did not complete although monitor {monitor} accepts connections (wrong key, or a user without mon caps): {source}"
+    )]
+    AuthenticationTimedOut {
+        cluster_id: String,
+        user: String,
+        monitor: String,
+        #[source]
+        source: Box<ceph::Error>,
+    },
+
+    // --- UNAVAILABLE
+    /// The cluster could not be reached.
+    #[error("cluster {cluster_id:?} (monitors {monitors}) is unreachable: {source}")]
+    ClusterUnreachable {
+        cluster_id: String,
+        monitors: String,
+        #[source]
+        source: Box<ceph::Error>,
+    },
+
+    // --- DEADLINE_EXCEEDED
+    /// The RPC's overall budget ran out.
+    #[error("did not complete within {after:?}")]
+    Deadline { after: Duration },
+
+    // --- by the Ceph error inside
+    /// A Ceph call failed at a named step.
+    #[error("{step} of {object} failed: {source}")]
+    Ceph {
+        step: &'static str,
+        object: String,
+        #[source]
+        source: ceph::Error,
+    },
+    /// A journal operation failed.
+    #[error(transparent)]
+    Journal(journal::Error),
+
+    // --- INTERNAL
+    /// A test failpoint simulated a crash; never rolled back.
+    #[error(transparent)]
+    Injected(#[from] failpoint::Injected),
+    /// Something that should not happen (a corrupt record, an unexpected Ceph answer).
+    #[error("{what}")]
+    Internal { what: String },
+}
+
+/// Result with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// A simulated crash, to be propagated without any clean-up.
+    pub fn is_injected(&self) -> bool {
+        match self {
+            Error::Injected(_) => true,
+            Error::Journal(e) | Error::NameConflict(e) => e.is_injected(),
+            _ => false,
+        }
+    }
+
+    /// Builds [`Error::Ceph`].
+    pub fn ceph(step: &'static str, object: impl Into<String>, source: ceph::Error) -> Error {
+        Error::Ceph {
+            step,
+            object: object.into(),
+            source,
+        }
+    }
+
+    /// Builds [`Error::Invalid`].
+    pub fn invalid(field: impl Into<String>, rule: impl Into<String>) -> Error {
+        Error::Invalid {
+            field: field.into(),
+            rule: rule.into(),
+        }
+    }
+
+    /// Builds [`Error::InvalidParameter`].
+    pub fn parameter(key: impl Into<String>, rule: impl Into<String>) -> Error {
+        Error::InvalidParameter {
+            key: key.into(),
+            rule: rule.into(),
+        }
+    }
+}
+
+impl From<journal::Error> for Error {
+    fn from(e: journal::Error) -> Self {
+        match e {
+            journal::Error::NameConflict { .. } => Error::NameConflict(e),
+            journal::Error::InProgress { key } => Error::InProgress { what: key },
+            other => Error::Journal(other),
+        }
+    }
+}

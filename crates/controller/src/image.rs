@@ -1,0 +1,169 @@
+//! Opening, closing and reading RBD images the way every operation here needs it: a missing
+//! image is a value (`None`), not an error; handles are closed explicitly and awaited, so our
+//! watch on the header is gone before the reply (a DeleteVolume right after CreateVolume must
+//! not see us as a user); errors name the image spec.
+
+use ceph::rbd::{self, Image, SnapInfo, SnapNamespace};
+
+use crate::cluster::Pool;
+use crate::error::{Error, Result};
+
+/// Opens `name`, or `None` when it does not exist.
+pub async fn open(pool: &Pool, name: &str) -> Result<Option<Image>> {
+    match rbd::open(&pool.io, name).await {
+        Ok(image) => Ok(Some(image)),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(Error::ceph("open image", pool.spec(name), e)),
+    }
+}
+
+/// Whether image `name` exists, without opening it (a stat of its `rbd_id.<name>` object: no
+/// header read, no watch left behind).
+pub async fn exists(pool: &Pool, name: &str) -> Result<bool> {
+    let oid = format!("rbd_id.{name}");
+    pool.io
+        .exists(&oid)
+        .await
+        .map_err(|e| Error::ceph("look up image", pool.spec(name), e))
+}
+
+/// Opens `name`, which must exist.
+pub async fn open_existing(pool: &Pool, name: &str) -> Result<Image> {
+    rbd::open(&pool.io, name)
+        .await
+        .map_err(|e| Error::ceph("open image", pool.spec(name), e))
+}
+
+/// Closes and waits for librbd to release the handle (and its watch).
+pub async fn close(pool: &Pool, image: Image) -> Result<()> {
+    let name = image.name().to_owned();
+    image
+        .close()
+        .await
+        .map_err(|e| Error::ceph("close image", pool.spec(&name), e))
+}
+
+/// Runs `f` on the open image, then closes it whatever `f` returned.
+pub async fn with_closed<T, F, Fut>(pool: &Pool, image: Image, f: F) -> Result<T>
+where
+    F: FnOnce(Image) -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let result = f(image.clone()).await;
+    let closed = close(pool, image).await;
+    let value = result?;
+    closed?;
+    Ok(value)
+}
+
+/// The image id. Reads `rbd_id.<name>` (one object read) instead of opening the image, which
+/// would cost a header read, a watch and an unwatch; falls back to opening when the object
+/// does not decode.
+pub async fn id_of(pool: &Pool, name: &str) -> Result<String> {
+    let oid = format!("rbd_id.{name}");
+    match pool.io.read_full(&oid).await {
+        Ok(bytes) => {
+            if let Some(id) = decode_id_object(&bytes) {
+                return Ok(id);
+            }
+        }
+        Err(e) => return Err(Error::ceph("read image id", pool.spec(name), e)),
+    }
+    let image = open_existing(pool, name).await?;
+    with_closed(pool, image, |image| async move {
+        image
+            .id()
+            .await
+            .map_err(|e| Error::ceph("get image id", pool.spec(name), e))
+    })
+    .await
+}
+
+/// `rbd_id.<name>` holds the id as Ceph encodes a string: a little-endian u32 length, then
+/// the bytes (cls_rbd `set_id`).
+fn decode_id_object(bytes: &[u8]) -> Option<String> {
+    let (len, rest) = bytes.split_first_chunk::<4>()?;
+    let len = usize::try_from(u32::from_le_bytes(*len)).ok()?;
+    let id = rest.get(..len)?;
+    let id = std::str::from_utf8(id).ok()?;
+    (!id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric())).then(|| id.to_owned())
+}
+
+/// Snapshots of an open image.
+pub async fn snapshots(pool: &Pool, image: &Image) -> Result<Vec<SnapInfo>> {
+    image
+        .snap_list()
+        .await
+        .map_err(|e| Error::ceph("list snapshots", pool.spec(image.name()), e))
+}
+
+/// Whether a user snapshot `snap` exists (not one moved to the trash namespace).
+pub fn has_user_snapshot(snaps: &[SnapInfo], snap: &str) -> bool {
+    snaps
+        .iter()
+        .any(|s| s.namespace == SnapNamespace::User && s.name == snap)
+}
+
+/// Creates snapshot `snap` unless it exists; returns whether this call created it.
+pub async fn ensure_snapshot(pool: &Pool, image: &Image, snap: &str) -> Result<bool> {
+    match image.snap_create(snap).await {
+        Ok(()) => Ok(true),
+        Err(e) if e.is_already_exists() => Ok(false),
+        Err(e) => Err(Error::ceph(
+            "create snapshot",
+            format!("{}@{snap}", pool.spec(image.name())),
+            e,
+        )),
+    }
+}
+
+/// Removes user snapshot `snap` if it is there (with clone v2 it moves to the trash namespace
+/// while clones depend on it). Returns whether it was there.
+pub async fn remove_snapshot(pool: &Pool, image: &Image, snap: &str) -> Result<bool> {
+    match image.snap_remove(snap).await {
+        Ok(()) => Ok(true),
+        Err(e) if e.is_not_found() => Ok(false),
+        Err(e) => Err(Error::ceph(
+            "remove snapshot",
+            format!("{}@{snap}", pool.spec(image.name())),
+            e,
+        )),
+    }
+}
+
+/// Image size in bytes.
+pub async fn size(pool: &Pool, image: &Image) -> Result<u64> {
+    image
+        .size()
+        .await
+        .map_err(|e| Error::ceph("get image size", pool.spec(image.name()), e))
+}
+
+/// Grows the image to `size` when it is smaller; returns whether it grew.
+pub async fn grow(pool: &Pool, image: &Image, size: u64) -> Result<bool> {
+    if self::size(pool, image).await? >= size {
+        return Ok(false);
+    }
+    image
+        .resize(size)
+        .await
+        .map_err(|e| Error::ceph("resize image", pool.spec(image.name()), e))?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn id_objects_decode_as_ceph_strings() {
+        let mut bytes = 12u32.to_le_bytes().to_vec();
+        bytes.extend_from_slice(b"10411543ed29");
+        assert_eq!(decode_id_object(&bytes).as_deref(), Some("10411543ed29"));
+        assert_eq!(decode_id_object(&bytes[..8]), None);
+        assert_eq!(decode_id_object(b""), None);
+        let mut odd = 3u32.to_le_bytes().to_vec();
+        odd.extend_from_slice(b"a/b");
+        assert_eq!(decode_id_object(&odd), None);
+    }
+}

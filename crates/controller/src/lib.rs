@@ -1,0 +1,59 @@
+//! Sepia's CSI controller for Ceph RBD (`sepia-controller`): the drop-in for ceph-csi's RBD
+//! controller, with the same journal, IDs, parameters and image layout.
+//!
+//! Module map — a request flows top to bottom:
+//! - [`service`]: the gRPC layer. `identity` and `controller` validate and translate each RPC
+//!   (`require`), run the domain function within the RPC's budget (`deadline`), and turn errors
+//!   into statuses through [`status`].
+//! - Domain, one concept per file:
+//!   - [`volume`]: create (empty, `restore` from snapshot, `clone` from volume), delete,
+//!     expand, get, list, validate;
+//!   - [`snapshot`]: create (the cut), prepare (the clone-based layout, after the reply),
+//!     delete, list, and the per-snapshot `record`;
+//!   - [`publish`] + [`node_registry`]: publication records and known nodes;
+//!   - [`capacity`] answers GetCapacity.
+//! - Request inputs: [`params`] (StorageClass parameters), [`capabilities`] (access modes and
+//!   types), [`size`] (ceph-csi rounding), [`secrets`] (who we are towards Ceph).
+//! - Ceph-facing helpers: [`lookup`] (ID → cluster, pool, journal entry), [`cluster`]
+//!   (connections, pools; [`reachability`] tells a wrong key from a dead cluster), [`image`] (open/close/ids/snapshots), [`trash`] (delete via trash
+//!   and mgr purge), [`depth`] (clone depth, mgr flatten), [`metadata`] (image tags),
+//!   [`listing`] (paged directory walks).
+//! - Plumbing: [`state`] (everything a request shares: settings, config watcher, connection
+//!   cache, locks, failpoints), [`locks`] (shared/exclusive id locks), [`failpoints`] (crash
+//!   points between Ceph writes), [`error`] (the one error enum), [`server`] (serving on a unix
+//!   socket), [`settings`].
+//!
+//! Example: CreateVolume → `service::controller` parses `params`, `capabilities`, `size` →
+//! `volume::create` takes the name lock, resolves the pool via `state`/`cluster`, reserves the
+//! name in the journal, creates the image, stores its id → the reply carries the ID and the
+//! volume context.
+
+pub mod capabilities;
+pub mod capacity;
+pub mod cluster;
+pub mod depth;
+pub mod error;
+pub mod failpoints;
+pub mod image;
+pub mod listing;
+pub mod locks;
+pub mod lookup;
+pub mod metadata;
+pub mod node_registry;
+pub mod params;
+pub mod publish;
+pub mod reachability;
+pub mod secrets;
+pub mod server;
+pub mod service;
+pub mod settings;
+pub mod size;
+pub mod snapshot;
+pub mod state;
+pub mod status;
+pub mod trash;
+pub mod volume;
+
+pub use error::{Error, Result};
+pub use settings::{CloneDepth, Settings};
+pub use state::State;

@@ -1,0 +1,165 @@
+//! `sepia-controller`: flags and wiring only. See the library's module map for the rest.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use cluster_config::ClusterConfigWatcher;
+use controller::settings::TrashPurge;
+use controller::{CloneDepth, Settings, State};
+use failpoint::Failpoints;
+use tracing::{error, info, warn};
+
+/// CSI controller plugin for Ceph RBD (ceph-csi compatible).
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Flags {
+    /// CSI endpoint to serve on.
+    #[arg(long, env = "CSI_ENDPOINT", default_value = "unix:///run/csi/csi.sock")]
+    endpoint: String,
+    /// CSI driver name (ceph-csi's, e.g. rook-ceph.rbd.csi.ceph.com, to take over its volumes).
+    #[arg(long, default_value = "rbd.csi.sepia.io")]
+    driver_name: String,
+    /// ceph-csi cluster config (JSON list of clusterID, monitors, rbd.radosNamespace, ...).
+    #[arg(long, default_value = "/etc/ceph-csi-config/config.json")]
+    cluster_config: PathBuf,
+    /// How often the cluster config file is checked for changes.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    cluster_config_poll: Duration,
+    /// ceph-csi's instance id: names the journal directories (csi.volumes.<id>) and the node registry.
+    #[arg(long, default_value = "default")]
+    instance_id: String,
+    /// NATS server for events (optional; without it the controller only logs).
+    #[arg(long, env = "SEPIA_NATS_URL")]
+    nats_url: Option<String>,
+    /// Directory holding files userID and userKey (a mounted Secret): the identity for RPCs that
+    /// CSI sends without secrets (ListVolumes, GetCapacity, ControllerGetVolume, publish).
+    #[arg(long)]
+    controller_credentials_dir: Option<PathBuf>,
+    /// Overall budget of one RPC (a shorter client deadline wins).
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    rpc_timeout: Duration,
+    /// Deadline of connecting to a Ceph cluster.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    ceph_connect_timeout: Duration,
+    /// Deadline of every other Ceph call.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    ceph_op_timeout: Duration,
+    /// How long an unused Ceph connection is kept.
+    #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
+    connection_idle: Duration,
+    /// Clone depth at which intermediate images are flattened in the background.
+    #[arg(long, default_value_t = 4)]
+    rbd_soft_max_clone_depth: u32,
+    /// Clone depth at which restores and clones wait (ABORTED) for a flatten.
+    #[arg(long, default_value_t = 8)]
+    rbd_hard_max_clone_depth: u32,
+    /// How trashed images are purged: `mgr` (ceph-csi's background task) or `direct`.
+    #[arg(long, default_value = "mgr")]
+    trash_purge: TrashPurge,
+    /// Async worker threads (Ceph calls run on the blocking pool, not here).
+    #[arg(long, default_value_t = 2)]
+    worker_threads: usize,
+    /// Upper bound of threads running blocking Ceph calls.
+    #[arg(long, default_value_t = 32)]
+    max_blocking_threads: usize,
+    /// Failpoints for crash testing, e.g. `controller.create.after_image_created=fail`.
+    #[arg(long, env = "SEPIA_FAILPOINTS", hide = true)]
+    failpoints: Option<String>,
+}
+
+/// glibc gives every thread that allocates its own arena (up to 8 per core); with librados'
+/// threads and the blocking pool that multiplies the heap for no gain in a process this size.
+fn limit_malloc_arenas() {
+    // SAFETY: mallopt only adjusts allocator tuning; called before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
+
+fn main() -> ExitCode {
+    limit_malloc_arenas();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let flags = Flags::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(flags.worker_threads.max(1))
+        .max_blocking_threads(flags.max_blocking_threads.max(1))
+        .enable_all()
+        .build();
+    let runtime = match runtime {
+        Ok(rt) => rt,
+        Err(e) => {
+            error!(error = %e, "cannot start the async runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(flags)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            error!("{message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(flags: Flags) -> Result<(), String> {
+    let clone_depth = CloneDepth::new(
+        flags.rbd_soft_max_clone_depth,
+        flags.rbd_hard_max_clone_depth,
+    )?;
+    let failpoints = match &flags.failpoints {
+        Some(spec) => Failpoints::from_spec(spec).map_err(|e| e.to_string())?,
+        None => Failpoints::disabled(),
+    };
+    if flags.nats_url.is_some() {
+        warn!("--nats-url is accepted but events are not published yet; operations are logged");
+    }
+    let settings = Settings {
+        driver_name: flags.driver_name,
+        instance_id: flags.instance_id,
+        ceph_timeouts: ceph::Timeouts {
+            connect: flags.ceph_connect_timeout,
+            op: flags.ceph_op_timeout,
+        },
+        rpc_timeout: flags.rpc_timeout,
+        connection_idle: flags.connection_idle,
+        clone_depth,
+        trash_purge: flags.trash_purge,
+        controller_credentials_dir: flags.controller_credentials_dir,
+        failpoints,
+    };
+    let config =
+        ClusterConfigWatcher::start(&flags.cluster_config, flags.cluster_config_poll).await;
+    if let Some(e) = config.last_error() {
+        warn!(error = %e, "cluster config not loaded yet; Probe reports not ready until it is");
+    }
+    let state = State::new(settings, config);
+    let incoming = csi::server::bind(&flags.endpoint)
+        .await
+        .map_err(|e| e.to_string())?;
+    info!(endpoint = %flags.endpoint, driver = %state.settings.driver_name, "serving");
+    controller::server::serve(state, incoming, shutdown_signal())
+        .await
+        .map_err(|e| format!("serving {}: {e}", flags.endpoint))
+}
+
+async fn shutdown_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(e) => {
+            warn!(error = %e, "cannot watch SIGTERM; stopping on Ctrl-C only");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => info!("SIGTERM: shutting down"),
+        _ = tokio::signal::ctrl_c() => info!("interrupted: shutting down"),
+    }
+}

@@ -1,0 +1,200 @@
+//! ControllerPublish/Unpublish: which node holds a volume, recorded in the volume's journal
+//! object so a single-node volume is never attached to two nodes at once (ceph-csi's long-open
+//! gap, issue #578).
+//!
+//! Records are omap keys `sepia.publish.<node id>` → `{"readonly": bool, "accessMode": "..."}` on
+//! `csi.volume.<uuid>`; ceph-csi reads only its `csi.*` keys there. Publish and unpublish of one
+//! volume are serialised by a lock, so two attachers cannot both see "free" and both record.
+
+use std::collections::{BTreeMap, HashMap};
+
+use csi::v1::volume_capability::access_mode::Mode;
+use serde::{Deserialize, Serialize};
+use tracing::info;
+
+use crate::capabilities::{self, Capability};
+use crate::cluster::Pool;
+use crate::error::{Error, Result};
+use crate::failpoints::publish as points;
+use crate::locks;
+use crate::lookup::{self, Lookup};
+use crate::node_registry;
+use crate::secrets::Source;
+use crate::state::State;
+use crate::volume::source;
+use journal::Kind;
+
+/// Prefix of the record keys.
+pub const KEY_PREFIX: &str = "sepia.publish.";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Publication {
+    pub readonly: bool,
+    /// The CSI access mode's name, e.g. `SINGLE_NODE_WRITER`.
+    pub access_mode: String,
+}
+
+/// A validated ControllerPublishVolume.
+#[derive(Debug, Clone)]
+pub struct PublishRequest {
+    pub volume_id: String,
+    pub node_id: String,
+    pub capability: Capability,
+    pub readonly: bool,
+    pub secrets: HashMap<String, String>,
+}
+
+/// Records the publication; the publish context is empty (the node reads the volume context).
+pub async fn publish(state: &State, req: &PublishRequest) -> Result<HashMap<String, String>> {
+    let _lock = state.ids.try_exclusive(
+        &locks::publish_key(&req.volume_id),
+        &format!("publications of volume {}", req.volume_id),
+    )?;
+    let source = Source::RequestOrStanding(&req.secrets, "ControllerPublishVolume");
+    let volume = lookup::find_volume(state, &req.volume_id, source).await?;
+    let pool = &volume.pool;
+    let has_source = source::read(pool, &volume.entry.location.uuid)
+        .await?
+        .is_some();
+    if let Some(rule) = req.capability.unsupported(has_source) {
+        return Err(Error::invalid("volume_capability", rule));
+    }
+    if !node_registry::is_registered(state, &pool.cluster, &req.node_id).await? {
+        return Err(Error::NodeNotFound {
+            node_id: req.node_id.clone(),
+            cluster_id: pool.cluster.id.clone(),
+        });
+    }
+    let wanted = Publication {
+        readonly: req.readonly,
+        access_mode: req.capability.mode.as_str_name().to_owned(),
+    };
+    let records = read_all(pool, &volume.entry.location.uuid).await?;
+    if let Some(existing) = records.get(&req.node_id) {
+        if *existing == wanted {
+            return Ok(HashMap::new());
+        }
+        return Err(Error::PublishConflict {
+            volume_id: req.volume_id.clone(),
+            node_id: req.node_id.clone(),
+            rule: format!(
+                "with readonly={} and access mode {} (the request asks for readonly={} and {})",
+                existing.readonly, existing.access_mode, wanted.readonly, wanted.access_mode
+            ),
+        });
+    }
+    let exclusive = capabilities::is_single_node(req.capability.mode);
+    for (node, existing) in &records {
+        let theirs_exclusive =
+            Mode::from_str_name(&existing.access_mode).is_none_or(capabilities::is_single_node);
+        if exclusive || theirs_exclusive {
+            return Err(Error::PublishedElsewhere {
+                volume_id: req.volume_id.clone(),
+                other_node: node.clone(),
+                mode: if theirs_exclusive {
+                    existing.access_mode.clone()
+                } else {
+                    wanted.access_mode.clone()
+                },
+            });
+        }
+    }
+    let oid = lookup::entry_oid(Kind::Volume, &volume.entry.location.uuid);
+    let key = format!("{KEY_PREFIX}{}", req.node_id);
+    let value = serde_json::to_vec(&wanted).map_err(|e| Error::Internal {
+        what: e.to_string(),
+    })?;
+    pool.io
+        .omap_set(&oid, &[(key.as_str(), value.as_slice())])
+        .await
+        .map_err(|e| Error::ceph("record publication", oid, e))?;
+    state.failpoint(points::AFTER_RECORD).await?;
+    info!(volume_id = %req.volume_id, node_id = %req.node_id, mode = %wanted.access_mode, "volume published");
+    Ok(HashMap::new())
+}
+
+/// Removes the record of `node_id` (every record when empty). Absent volumes and nodes are
+/// already unpublished.
+pub async fn unpublish(
+    state: &State,
+    volume_id: &str,
+    node_id: &str,
+    secrets: &HashMap<String, String>,
+) -> Result<()> {
+    let _lock = state.ids.try_exclusive(
+        &locks::publish_key(volume_id),
+        &format!("publications of volume {volume_id}"),
+    )?;
+    let source = Source::RequestOrStanding(secrets, "ControllerUnpublishVolume");
+    let volume = match lookup::lookup(state, Kind::Volume, volume_id, source).await {
+        Ok(Lookup::Found(volume)) => volume,
+        Ok(_) | Err(Error::UnknownCluster { .. }) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let pool = &volume.pool;
+    let uuid = volume.entry.location.uuid;
+    let keys: Vec<String> = if node_id.is_empty() {
+        read_all(pool, &uuid)
+            .await?
+            .keys()
+            .map(|n| format!("{KEY_PREFIX}{n}"))
+            .collect()
+    } else {
+        vec![format!("{KEY_PREFIX}{node_id}")]
+    };
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let oid = lookup::entry_oid(Kind::Volume, &uuid);
+    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+    match pool.io.omap_remove_keys(&oid, &keys).await {
+        Ok(()) => {}
+        Err(e) if e.is_not_found() => {}
+        Err(e) => return Err(Error::ceph("remove publication", oid, e)),
+    }
+    info!(volume_id, node_id, "volume unpublished");
+    Ok(())
+}
+
+/// Node ids this volume is published to (ControllerGetVolume, ListVolumes).
+pub async fn published_nodes(pool: &Pool, uuid: &uuid::Uuid) -> Result<Vec<String>> {
+    Ok(read_all(pool, uuid).await?.into_keys().collect())
+}
+
+/// Node ids in raw keys of an entry object (from a listing).
+pub fn nodes_in(keys: &BTreeMap<String, Vec<u8>>) -> Vec<String> {
+    keys.keys()
+        .filter_map(|k| k.strip_prefix(KEY_PREFIX))
+        .map(str::to_owned)
+        .collect()
+}
+
+async fn read_all(pool: &Pool, uuid: &uuid::Uuid) -> Result<BTreeMap<String, Publication>> {
+    let oid = lookup::entry_oid(Kind::Volume, uuid);
+    let mut records = BTreeMap::new();
+    let mut after = String::new();
+    loop {
+        let (page, more) = match pool.io.omap_list(&oid, &after, KEY_PREFIX, 256).await {
+            Ok(page) => page,
+            Err(e) if e.is_not_found() => return Ok(records),
+            Err(e) => return Err(Error::ceph("read publications", oid, e)),
+        };
+        if let Some((last, _)) = page.last() {
+            after.clone_from(last);
+        }
+        let empty = page.is_empty();
+        for (key, value) in page {
+            let Some(node) = key.strip_prefix(KEY_PREFIX) else {
+                continue;
+            };
+            let record = serde_json::from_slice(&value).map_err(|e| Error::Internal {
+                what: format!("publication record {key} on {oid} is not valid: {e}"),
+            })?;
+            records.insert(node.to_owned(), record);
+        }
+        if !more || empty {
+            return Ok(records);
+        }
+    }
+}

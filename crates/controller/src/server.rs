@@ -1,0 +1,25 @@
+//! Serving both CSI services on a bound unix socket until `shutdown` resolves. Used by the
+//! binary and, in-process, by the tests.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use csi::v1::controller_server::ControllerServer;
+use csi::v1::identity_server::IdentityServer;
+
+use crate::service::{ControllerService, IdentityService};
+use crate::state::State;
+
+pub async fn serve(
+    state: Arc<State>,
+    incoming: csi::server::UnixIncoming,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), tonic::transport::Error> {
+    tonic::transport::Server::builder()
+        .add_service(IdentityServer::new(IdentityService::new(Arc::clone(
+            &state,
+        ))))
+        .add_service(ControllerServer::new(ControllerService::new(state)))
+        .serve_with_incoming_shutdown(incoming, shutdown)
+        .await
+}

@@ -1,0 +1,103 @@
+//! DeleteSnapshot: remove the inner snapshot, trash and purge the `csi-snap-<u>` image, delete
+//! the journal entry — plus, for a snapshot whose preparation never ran, its cut on the source.
+//! Unknown and malformed IDs succeed (CSI: absent means deleted).
+
+use journal::Kind;
+use tracing::info;
+
+use crate::error::Result;
+use crate::failpoints::delete_snapshot as points;
+use crate::image;
+use crate::locks;
+use crate::lookup::{self, Lookup};
+use crate::secrets::Source;
+use crate::state::State;
+use crate::trash::{self, Doomed, PurgePoints};
+
+pub async fn delete_snapshot(
+    state: &State,
+    snapshot_id: &str,
+    secrets: &std::collections::HashMap<String, String>,
+) -> Result<()> {
+    let Ok(composite) = lookup::decode(snapshot_id) else {
+        info!(snapshot_id, "malformed snapshot id: nothing to delete");
+        return Ok(());
+    };
+    let _id = state.ids.try_exclusive(
+        &locks::snapshot_key(snapshot_id),
+        &format!("snapshot {snapshot_id} (a restore from it is running)"),
+    )?;
+    // A snapshot is ready at its cut; its preparation may still run for a second. Wait for it
+    // (within the RPC's budget) rather than refuse.
+    let _prepare = state
+        .names
+        .acquire(&locks::prepare_key(&composite.uuid()))
+        .await;
+    let snapshot =
+        match lookup::lookup(state, Kind::Snapshot, snapshot_id, Source::Request(secrets)).await? {
+            Lookup::Found(snapshot) => snapshot,
+            Lookup::Gone { why } => {
+                info!(snapshot_id, why, "nothing to delete");
+                return Ok(());
+            }
+            Lookup::NoEntry {
+                pool,
+                journal,
+                location,
+                incomplete,
+            } => {
+                if incomplete {
+                    journal.delete(&location).await?;
+                } else {
+                    trash::purge_leftovers_of_uuid(state, &pool, &location.uuid.to_string())
+                        .await?;
+                }
+                return Ok(());
+            }
+        };
+    let pool = &snapshot.pool;
+    let entry = &snapshot.entry;
+    let name = entry.image_name.as_str();
+    if entry.image_id.is_none()
+        && let Some(source) = entry.source.as_deref()
+        && let Some(src) = image::open(pool, source).await?
+    {
+        // Never prepared: the cut still sits on the source volume.
+        let removed = image::with_closed(pool, src, |src| async move {
+            image::remove_snapshot(pool, &src, name).await
+        })
+        .await?;
+        if removed {
+            state
+                .failpoint(points::AFTER_SOURCE_SNAPSHOT_REMOVED)
+                .await?;
+        }
+    }
+    match image::open(pool, name).await? {
+        Some(img) => {
+            let doomed = image::with_closed(pool, img, |img| async move {
+                // With clone v2 an inner snapshot that restored volumes still need moves to the
+                // trash namespace; the image is purged once they are gone.
+                if image::remove_snapshot(pool, &img, name).await? {
+                    state
+                        .failpoint(points::AFTER_INNER_SNAPSHOT_REMOVED)
+                        .await?;
+                }
+                Doomed::of(pool, &img).await
+            })
+            .await?;
+            let points = PurgePoints {
+                after_move: Some(points::AFTER_TRASH_MOVE),
+                after_queue: Some(points::AFTER_PURGE_QUEUED),
+            };
+            trash::purge(state, pool, name, &doomed, points).await?;
+        }
+        None => {
+            // Moved to the trash by an attempt that crashed before queueing the purge.
+            trash::purge_leftovers(state, pool, &[name], Some(points::AFTER_PURGE_QUEUED)).await?;
+        }
+    }
+    snapshot.journal.delete(&entry.location).await?;
+    info!(snapshot_id, image = %pool.spec(name), "snapshot deleted");
+    Ok(())
+}

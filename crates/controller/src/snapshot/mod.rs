@@ -1,0 +1,9 @@
+//! Snapshot operations: `create` (the cut, on the reply's path), `prepare` (clone image and
+//! inner snapshot, after the reply), `delete`, `list` (and GetSnapshot); `record` keeps each
+//! snapshot's creation time and size.
+
+pub mod create;
+pub mod delete;
+pub mod list;
+pub mod prepare;
+pub mod record;

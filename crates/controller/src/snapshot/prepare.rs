@@ -1,0 +1,130 @@
+//! The half of CreateSnapshot that does not need to sit on the reply's path.
+//!
+//! A CSI snapshot in ceph-csi's layout is an image `csi-snap-<u>` cloned from the cut
+//! `<source>@csi-snap-<u>`, carrying its own snapshot `csi-snap-<u>`; the source's snapshot is
+//! removed (with clone v2 it waits in the trash namespace while the clone needs it). Every RBD
+//! snapshot creation is a monitor commit (~1 s on a small cluster), so the reply only waits for
+//! the cut and this preparation — clone, source snapshot removal, inner snapshot, image id —
+//! runs afterwards: in the background after the first call, inline when a retry or a restore
+//! finds it unfinished (after a restart). Each step checks before it writes, so any crash point
+//! is resumed. The stored image id marks the snapshot ready.
+
+use ceph::rbd::{self, Features};
+use journal::{Entry, Journal};
+use tracing::{info, warn};
+
+use crate::cluster::Pool;
+use crate::depth;
+use crate::error::{Error, Result};
+use crate::failpoints::snapshot as points;
+use crate::image;
+use crate::metadata;
+use crate::params::SnapshotTags;
+use crate::state::State;
+
+/// Features of the snapshot image (ceph-csi's): layering to be restorable, deep-flatten so the
+/// image and its snapshot can be flattened off the source when the chain gets deep.
+const SNAPSHOT_IMAGE_FEATURES: Features = Features::LAYERING.union(Features::DEEP_FLATTEN);
+
+/// Runs the preparation of a cut snapshot to the end. The caller holds its prepare lock.
+pub async fn prepare(
+    state: &State,
+    pool: &Pool,
+    journal: &Journal,
+    entry: &Entry,
+    tags: &SnapshotTags,
+) -> Result<()> {
+    let name = entry.image_name.as_str();
+    let Some(source) = entry.source.as_deref() else {
+        return Err(Error::Internal {
+            what: format!(
+                "snapshot entry {} records no source image",
+                entry.location.uuid
+            ),
+        });
+    };
+    let img = match image::open(pool, name).await? {
+        Some(img) => img,
+        None => {
+            clone_cut(pool, source, name).await?;
+            state.failpoint(points::AFTER_CLONE).await?;
+            image::open_existing(pool, name).await?
+        }
+    };
+    let id = image::with_closed(pool, img, |img| async move {
+        if let Some(src) = image::open(pool, source).await? {
+            let removed = image::with_closed(pool, src, |src| async move {
+                image::remove_snapshot(pool, &src, name).await
+            })
+            .await?;
+            if removed {
+                state
+                    .failpoint(points::AFTER_SOURCE_SNAPSHOT_REMOVED)
+                    .await?;
+            }
+        }
+        if !tags.is_empty() {
+            metadata::tag_snapshot(pool, &img, tags).await?;
+            state.failpoint(points::AFTER_METADATA).await?;
+        }
+        if image::ensure_snapshot(pool, &img, name).await? {
+            state.failpoint(points::AFTER_INNER_SNAPSHOT).await?;
+        }
+        img.id()
+            .await
+            .map_err(|e| Error::ceph("get image id", pool.spec(name), e))
+    })
+    .await?;
+    if entry.image_id.as_deref() != Some(id.as_str()) {
+        journal.store_image_id(&entry.location, &id).await?;
+        state.failpoint(points::AFTER_IMAGE_ID_STORED).await?;
+    }
+    info!(snapshot = %pool.spec(name), "snapshot ready");
+    Ok(())
+}
+
+/// Clones the cut `<source>@<name>` into image `<name>`.
+async fn clone_cut(pool: &Pool, source: &str, name: &str) -> Result<()> {
+    let options = rbd::CreateOptions {
+        features: Some(SNAPSHOT_IMAGE_FEATURES),
+        ..Default::default()
+    };
+    match rbd::clone(&pool.io, source, name, &pool.io, name, &options).await {
+        Ok(()) => Ok(()),
+        Err(e) if e.is_already_exists() => Ok(()),
+        Err(e) if e.is_not_found() => Err(Error::Internal {
+            what: format!(
+                "the cut {}@{name} of this snapshot is gone (was the source volume deleted?)",
+                pool.spec(source)
+            ),
+        }),
+        Err(e) => Err(Error::ceph(
+            "clone snapshot image",
+            format!("{}@{name}", pool.spec(source)),
+            e,
+        )),
+    }
+}
+
+/// At the soft clone-depth limit the snapshot image is flattened in the background, so
+/// restores from it stay shallow. Failures only cost depth; they are logged. Runs after the
+/// snapshot's locks are released: a ready snapshot must be deletable at once.
+pub async fn flatten_if_deep(state: &State, pool: &Pool, name: &str) {
+    let outcome = async {
+        let img = image::open_existing(pool, name).await?;
+        let depth = image::with_closed(
+            pool,
+            img,
+            |img| async move { depth::depth(pool, &img).await },
+        )
+        .await?;
+        if depth::verdict(state.settings.clone_depth, depth) != depth::Verdict::Fine {
+            depth::queue_flatten(pool, name).await?;
+        }
+        Ok::<(), Error>(())
+    }
+    .await;
+    if let Err(e) = outcome {
+        warn!(snapshot = %pool.spec(name), error = %e, "cannot check the clone depth of a snapshot image");
+    }
+}

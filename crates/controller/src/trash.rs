@@ -1,0 +1,170 @@
+//! Deleting images the way ceph-csi does: `rbd trash mv`, then a mgr `rbd task add trash
+//! remove` that purges the data in the background, so a delete costs the same whatever the
+//! image size. When the mgr cannot take the task (no `rbd_support` module, no mgr caps), or the
+//! controller runs with `--trash-purge=direct`, the image is removed from the trash at once.
+//!
+//! An image whose snapshots still have clones (a volume with CSI snapshots, whose source
+//! snapshots sit in the trash namespace) cannot be purged yet; it never blocks the delete that
+//! trashed it. The mgr retries its task; and whoever purges the last clone also purges a parent
+//! that waits in the trash, so the pair goes in one pass.
+
+use ceph::rbd::{self, Image};
+use serde_json::json;
+use tracing::{debug, warn};
+
+use crate::cluster::{Pool, spec};
+use crate::error::{Error, Result};
+use crate::settings::TrashPurge;
+use crate::state::State;
+
+/// The caller's failpoints after the two writes of [`purge`] (none for a rollback).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PurgePoints {
+    pub after_move: Option<&'static str>,
+    pub after_queue: Option<&'static str>,
+}
+
+/// What must be known of an image before it goes to the trash (it cannot be opened by name
+/// afterwards).
+#[derive(Debug, Clone)]
+pub struct Doomed {
+    pub id: String,
+    /// Id of its parent image when that waits in the trash of the same pool and namespace.
+    pub parent_in_trash: Option<String>,
+}
+
+impl Doomed {
+    /// Reads id and parent of an open image.
+    pub async fn of(pool: &Pool, img: &Image) -> Result<Doomed> {
+        let id = img
+            .id()
+            .await
+            .map_err(|e| Error::ceph("get image id", pool.spec(img.name()), e))?;
+        let parent = img
+            .parent()
+            .await
+            .map_err(|e| Error::ceph("read parent", pool.spec(img.name()), e))?;
+        let parent_in_trash = parent
+            .filter(|p| {
+                p.trash && p.pool_id == pool.io.pool_id() && p.namespace == pool.io.namespace()
+            })
+            .map(|p| p.image_id);
+        Ok(Doomed {
+            id,
+            parent_in_trash,
+        })
+    }
+}
+
+/// Moves image `name` to the trash and purges it (and its trashed parent).
+pub async fn purge(
+    state: &State,
+    pool: &Pool,
+    name: &str,
+    doomed: &Doomed,
+    points: PurgePoints,
+) -> Result<()> {
+    match rbd::trash_move(&pool.io, name).await {
+        Ok(()) => {}
+        // Moved by an earlier attempt (or concurrently): the purge below still applies.
+        Err(e) if e.is_not_found() => {}
+        Err(e) => return Err(Error::ceph("move image to trash", pool.spec(name), e)),
+    }
+    state.maybe_failpoint(points.after_move).await?;
+    queue_removal(state, pool, &doomed.id).await?;
+    if let Some(parent) = &doomed.parent_in_trash {
+        debug!(image = %pool.spec(name), parent, "also purging the trashed parent");
+        queue_removal(state, pool, parent).await?;
+    }
+    state.maybe_failpoint(points.after_queue).await?;
+    Ok(())
+}
+
+/// Purges the trash entries named in `wanted` (leftovers of an attempt that crashed after its
+/// `trash mv`), in that order. Returns how many it found.
+pub async fn purge_leftovers(
+    state: &State,
+    pool: &Pool,
+    wanted: &[&str],
+    after_queue: Option<&'static str>,
+) -> Result<usize> {
+    let entries = rbd::trash_list(&pool.io)
+        .await
+        .map_err(|e| Error::ceph("list trash", pool.spec(""), e))?;
+    let mut found = 0;
+    // In the order asked: a clone's parent can only be purged after the clone.
+    for name in wanted {
+        for entry in entries.iter().filter(|e| e.name == *name) {
+            debug!(image = %entry.name, id = %entry.id, "purging trash left by an earlier attempt");
+            queue_removal(state, pool, &entry.id).await?;
+            state.maybe_failpoint(after_queue).await?;
+            found += 1;
+        }
+    }
+    Ok(found)
+}
+
+/// Purges trash entries whose name ends with `uuid` or `<uuid>-temp` (a volume whose journal
+/// entry is already gone), clones before their `-temp` parents.
+pub async fn purge_leftovers_of_uuid(state: &State, pool: &Pool, uuid: &str) -> Result<usize> {
+    let entries = rbd::trash_list(&pool.io)
+        .await
+        .map_err(|e| Error::ceph("list trash", pool.spec(""), e))?;
+    let temp_suffix = format!("{uuid}-temp");
+    let mut names: Vec<&str> = entries
+        .iter()
+        .map(|e| e.name.as_str())
+        .filter(|n| n.ends_with(uuid))
+        .collect();
+    names.extend(
+        entries
+            .iter()
+            .map(|e| e.name.as_str())
+            .filter(|n| n.ends_with(&temp_suffix)),
+    );
+    if names.is_empty() {
+        return Ok(0);
+    }
+    purge_leftovers(state, pool, &names, None).await
+}
+
+/// Has trashed image `image_id` purged: by the mgr, or directly when so configured or when the
+/// mgr cannot take the task.
+pub async fn queue_removal(state: &State, pool: &Pool, image_id: &str) -> Result<()> {
+    let image_id_spec = spec(pool.io.pool_name(), pool.io.namespace(), image_id);
+    if state.settings.trash_purge == TrashPurge::Direct {
+        return remove_directly(pool, image_id, &image_id_spec).await;
+    }
+    let command = json!({
+        "prefix": "rbd task add trash remove",
+        "image_id_spec": image_id_spec,
+        "format": "json",
+    });
+    match pool.cluster.rados.mgr_command(command).await {
+        Ok(_) => Ok(()),
+        // Already purged (e.g. by the task an earlier attempt queued).
+        Err(ceph::Error::Command { errno, .. }) if errno == libc::ENOENT => Ok(()),
+        Err(ceph::Error::Command { errno, status, .. }) => {
+            warn!(%image_id_spec, errno, %status, "mgr refused the trash purge task; removing directly");
+            remove_directly(pool, image_id, &image_id_spec).await
+        }
+        Err(e) => Err(Error::ceph("queue trash purge", image_id_spec, e)),
+    }
+}
+
+async fn remove_directly(pool: &Pool, image_id: &str, image_id_spec: &str) -> Result<()> {
+    match rbd::trash_remove(&pool.io, image_id, true).await {
+        Ok(()) => Ok(()),
+        Err(e) if e.is_not_found() => Ok(()),
+        // Snapshots with clones keep it, until the purge of its last clone takes it along.
+        Err(e @ (ceph::Error::NotEmpty { .. } | ceph::Error::Busy { .. })) => {
+            debug!(%image_id_spec, error = %e, "trashed image still has clones; left in the trash");
+            Ok(())
+        }
+        Err(e) => Err(Error::ceph(
+            "remove image from trash",
+            image_id_spec.to_owned(),
+            e,
+        )),
+    }
+}

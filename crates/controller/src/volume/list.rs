@@ -1,0 +1,81 @@
+//! ListVolumes: every finished volume of every configured cluster and pool, a page at a time,
+//! with the nodes it is published to. One read per volume (its journal entry object holds the
+//! image name and the publication records); sizes are not reported (CSI makes them optional and
+//! they would cost opening every image).
+
+use std::collections::HashMap;
+
+use journal::{Kind, Listed};
+
+use crate::cluster::Pool;
+use crate::error::{Error, Result};
+use crate::listing::{self, Token};
+use crate::lookup::{self, entry_oid};
+use crate::publish;
+use crate::secrets::Source;
+use crate::state::State;
+use crate::volume::get::basic_context;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedVolume {
+    pub volume_id: String,
+    pub context: HashMap<String, String>,
+    pub published_nodes: Vec<String>,
+}
+
+pub async fn list_volumes(
+    state: &State,
+    max: usize,
+    start: Option<Token>,
+) -> Result<(Vec<ListedVolume>, Option<Token>)> {
+    let page = listing::page_all(
+        state,
+        Kind::Volume,
+        Source::Standing("ListVolumes"),
+        start,
+        max,
+    )
+    .await?;
+    let mut volumes = Vec::with_capacity(page.entries.len());
+    for (pool, listed) in &page.entries {
+        if let Some(volume) = resolve(pool, listed).await? {
+            volumes.push(volume);
+        }
+    }
+    Ok((volumes, page.next))
+}
+
+/// The listed volume, or None for an entry that is not a finished volume of this name.
+async fn resolve(directory: &Pool, listed: &Listed) -> Result<Option<ListedVolume>> {
+    let Some(location) = listed.location else {
+        return Ok(None);
+    };
+    let pool = match directory.sibling(location.pool_id).await {
+        Ok(pool) => pool,
+        Err(e) if e.is_not_found() => return Ok(None),
+        Err(e) => {
+            return Err(Error::ceph(
+                "open pool",
+                format!("pool id {}", location.pool_id),
+                e,
+            ));
+        }
+    };
+    let Some(keys) = listing::entry_keys(&pool, &entry_oid(Kind::Volume, &location.uuid)).await?
+    else {
+        return Ok(None);
+    };
+    let finished = listing::text(&keys, "csi.volname") == Some(listed.request_name.as_str())
+        && listing::text(&keys, journal::attributes::IMAGE_ID).is_some();
+    if !finished {
+        return Ok(None);
+    }
+    let image_name = listing::text(&keys, journal::attributes::IMAGE_NAME)
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("{}{}", Kind::Volume.default_image_prefix(), location.uuid));
+    Ok(Some(ListedVolume {
+        volume_id: lookup::volume_id(&pool.cluster, &location)?,
+        context: basic_context(&pool, &image_name),
+        published_nodes: publish::nodes_in(&keys),
+    }))
+}

@@ -1,0 +1,207 @@
+//! CreateVolume from a snapshot: a clone (format 2, no protection needed) of
+//! `csi-snap-<u>@csi-snap-<u>`, grown when the request is larger than the snapshot.
+//!
+//! A snapshot whose preparation has not finished (its first CreateSnapshot answered "not
+//! ready" a moment ago, or a restart interrupted it) is finished first: the restore waits for
+//! the background task or prepares it inline, within the RPC's budget.
+
+use ceph::rbd;
+use journal::Entry;
+
+use crate::cluster::Pool;
+use crate::depth;
+use crate::error::{Error, Result};
+use crate::failpoints::restore as points;
+use crate::image;
+use crate::locks;
+use crate::lookup::{self, Snapshot};
+use crate::params::SnapshotTags;
+use crate::secrets::Source;
+use crate::snapshot::prepare::prepare;
+use crate::state::State;
+use crate::volume::create::{
+    CreateRequest, Created, Tail, created, finish_open, journal_request, rollback, should_roll_back,
+};
+use crate::volume::source::{self, ContentSource};
+
+pub async fn restore(
+    state: &State,
+    req: &CreateRequest,
+    pool: &Pool,
+    snapshot_id: &str,
+) -> Result<Created> {
+    let snapshot = lookup::find_snapshot(state, snapshot_id, Source::Request(&req.secrets)).await?;
+    if snapshot.pool.cluster.id != pool.cluster.id {
+        return Err(Error::invalid(
+            "volume_content_source",
+            format!(
+                "snapshot {snapshot_id} is in cluster {:?}, the volume is asked for in cluster {:?}",
+                snapshot.pool.cluster.id, pool.cluster.id
+            ),
+        ));
+    }
+    let _snapshot_lock = state.ids.try_shared(
+        &locks::snapshot_key(snapshot_id),
+        &format!("snapshot {snapshot_id} (it is being deleted)"),
+    )?;
+    let snapshot = ready(state, snapshot).await?;
+    let snap_pool = &snapshot.pool;
+    let snap_name = snapshot.entry.image_name.as_str();
+    let Some(snap_img) = image::open(snap_pool, snap_name).await? else {
+        return Err(Error::SnapshotNotFound {
+            snapshot_id: snapshot_id.to_owned(),
+            why: format!("its image {} is gone", snap_pool.spec(snap_name)),
+        });
+    };
+    let limits = state.settings.clone_depth;
+    let snap_size = image::with_closed(snap_pool, snap_img, |img| async move {
+        depth::enforce(limits, snap_pool, &img).await?;
+        image::size(snap_pool, &img).await
+    })
+    .await?;
+    let size = req.capacity.content_volume_size(snap_size)?;
+
+    let journal = pool.volumes()?;
+    let reservation = journal.reserve(&journal_request(req)).await?;
+    let entry = reservation.entry;
+    let wanted = ContentSource::Snapshot(snapshot_id.to_owned());
+    if source::ensure(
+        pool,
+        &req.name,
+        &entry.location.uuid,
+        reservation.fresh,
+        Some(&wanted),
+    )
+    .await?
+    {
+        state.failpoint(points::AFTER_SOURCE_RECORDED).await?;
+    }
+    let had_image = image::exists(pool, &entry.image_name).await?;
+    let outcome = build(state, req, pool, &journal, &entry, &snapshot, size).await;
+    match outcome {
+        Ok(capacity) => created(req, pool, &entry, capacity),
+        Err(e) => {
+            if should_roll_back(&e) && !had_image {
+                rollback(
+                    state,
+                    pool,
+                    &journal,
+                    &req.name,
+                    &entry,
+                    &[entry.image_name.as_str()],
+                )
+                .await;
+            }
+            Err(e)
+        }
+    }
+}
+
+/// The snapshot with its preparation finished (waiting for the background task if it runs).
+async fn ready(state: &State, snapshot: Snapshot) -> Result<Snapshot> {
+    if snapshot.entry.image_id.is_some() {
+        return Ok(snapshot);
+    }
+    let _prepare = state
+        .names
+        .acquire(&locks::prepare_key(&snapshot.entry.location.uuid))
+        .await;
+    let entry = snapshot.journal.entry(&snapshot.entry.location).await?;
+    if entry.image_id.is_none() {
+        prepare(
+            state,
+            &snapshot.pool,
+            &snapshot.journal,
+            &entry,
+            &SnapshotTags::default(),
+        )
+        .await?;
+    }
+    let entry = snapshot.journal.entry(&snapshot.entry.location).await?;
+    Ok(Snapshot { entry, ..snapshot })
+}
+
+async fn build(
+    state: &State,
+    req: &CreateRequest,
+    pool: &Pool,
+    journal: &journal::Journal,
+    entry: &Entry,
+    snapshot: &Snapshot,
+    size: u64,
+) -> Result<u64> {
+    let name = entry.image_name.as_str();
+    let snap_name = snapshot.entry.image_name.as_str();
+    let img = match image::open(pool, name).await? {
+        Some(img) => img,
+        None => {
+            let options = req.params.create_options();
+            match rbd::clone(
+                &snapshot.pool.io,
+                snap_name,
+                snap_name,
+                &pool.io,
+                name,
+                &options,
+            )
+            .await
+            {
+                Ok(()) => {}
+                Err(e) if e.is_already_exists() => {}
+                Err(e) => {
+                    return Err(Error::ceph(
+                        "clone snapshot",
+                        format!("{}@{snap_name}", snapshot.pool.spec(snap_name)),
+                        e,
+                    ));
+                }
+            }
+            state.failpoint(points::AFTER_CLONE).await?;
+            image::open_existing(pool, name).await?
+        }
+    };
+    let tail = Tail {
+        after_resize: Some(points::AFTER_RESIZE),
+        after_metadata: points::AFTER_METADATA,
+        after_id: points::AFTER_IMAGE_ID_STORED,
+    };
+    image::with_closed(pool, img, |img| async move {
+        if entry.image_id.is_some() {
+            // Finished earlier: the request must be satisfied as it is.
+            let actual = image::size(pool, &img).await?;
+            req.capacity
+                .accepts(actual)
+                .map_err(|rule| Error::VolumeConflict {
+                    request_name: req.name.clone(),
+                    rule,
+                })?;
+            finish_open(
+                state,
+                pool,
+                journal,
+                entry,
+                &img,
+                None,
+                &req.params.tags,
+                true,
+                &tail,
+            )
+            .await?;
+            return Ok(actual);
+        }
+        finish_open(
+            state,
+            pool,
+            journal,
+            entry,
+            &img,
+            Some(size),
+            &req.params.tags,
+            true,
+            &tail,
+        )
+        .await?;
+        image::size(pool, &img).await
+    })
+    .await
+}
