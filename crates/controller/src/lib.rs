@@ -4,7 +4,8 @@
 //! Module map — a request flows top to bottom:
 //! - [`service`]: the gRPC layer. `identity` and `controller` validate and translate each RPC
 //!   (`require`), run the domain function within the RPC's budget (`deadline`), and turn errors
-//!   into statuses through [`status`].
+//!   into statuses through [`status`]; `lifecycle` publishes each mutating RPC's final outcome
+//!   as a `sepia.controller.<object>.<verb>` event (through `settings.events`).
 //! - Domain, one concept per file:
 //!   - [`volume`]: create (empty, `restore` from snapshot, `clone` from volume), delete,
 //!     expand, get, list, validate;

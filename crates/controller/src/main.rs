@@ -8,8 +8,13 @@ use clap::Parser;
 use cluster_config::ClusterConfigWatcher;
 use controller::settings::TrashPurge;
 use controller::{CloneDepth, Settings, State};
+use events::{Publisher, PublisherConfig};
 use failpoint::Failpoints;
+use prometheus_client::registry::Registry;
 use tracing::{error, info, warn};
+
+/// How long a shutdown waits for queued events to reach NATS.
+const EVENTS_FLUSH: Duration = Duration::from_secs(5);
 
 /// CSI controller plugin for Ceph RBD (ceph-csi compatible).
 #[derive(Debug, Parser)]
@@ -117,9 +122,17 @@ async fn run(flags: Flags) -> Result<(), String> {
         Some(spec) => Failpoints::from_spec(spec).map_err(|e| e.to_string())?,
         None => Failpoints::disabled(),
     };
-    if flags.nats_url.is_some() {
-        warn!("--nats-url is accepted but events are not published yet; operations are logged");
-    }
+    let events = match &flags.nats_url {
+        Some(url) => {
+            let config = PublisherConfig {
+                client_name: Some("sepia-controller".to_owned()),
+                ..PublisherConfig::new(url.clone())
+            };
+            // No metrics endpoint yet: the event counters live in a registry nobody scrapes.
+            Publisher::start(config, &mut Registry::default()).map_err(|e| e.to_string())?
+        }
+        None => Publisher::disabled(),
+    };
     let settings = Settings {
         driver_name: flags.driver_name,
         instance_id: flags.instance_id,
@@ -133,6 +146,7 @@ async fn run(flags: Flags) -> Result<(), String> {
         trash_purge: flags.trash_purge,
         controller_credentials_dir: flags.controller_credentials_dir,
         failpoints,
+        events: events.clone(),
     };
     let config =
         ClusterConfigWatcher::start(&flags.cluster_config, flags.cluster_config_poll).await;
@@ -144,9 +158,13 @@ async fn run(flags: Flags) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     info!(endpoint = %flags.endpoint, driver = %state.settings.driver_name, "serving");
-    controller::server::serve(state, incoming, shutdown_signal())
+    let served = controller::server::serve(state, incoming, shutdown_signal())
         .await
-        .map_err(|e| format!("serving {}: {e}", flags.endpoint))
+        .map_err(|e| format!("serving {}: {e}", flags.endpoint));
+    if let Err(e) = events.flush(EVENTS_FLUSH).await {
+        warn!(error = %e, "events not sent before shutdown");
+    }
+    served
 }
 
 async fn shutdown_signal() {

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use events::Publisher;
 use failpoint::Failpoints;
 
 /// ceph-csi's clone-depth limits (`--rbdsoftmaxclonedepth`, `--rbdhardmaxclonedepth`): at the
@@ -77,6 +78,8 @@ pub struct Settings {
     pub controller_credentials_dir: Option<PathBuf>,
     /// Crash points for tests; disarmed in production.
     pub failpoints: Failpoints,
+    /// Where lifecycle events go; [`Publisher::disabled`] without `--nats-url`.
+    pub events: Publisher,
 }
 
 impl Default for Settings {
@@ -91,6 +94,7 @@ impl Default for Settings {
             trash_purge: TrashPurge::default(),
             controller_credentials_dir: None,
             failpoints: Failpoints::default(),
+            events: Publisher::disabled(),
         }
     }
 }

@@ -10,6 +10,7 @@ use csi::v1::controller_server::Controller;
 use csi::v1::controller_service_capability::{self, rpc};
 use csi::v1::volume_content_source::{self, SnapshotSource, VolumeSource};
 use csi::v1::*;
+use events::vocabulary::{object, verb};
 use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status};
 use tracing::{Instrument as _, debug, info_span, warn};
@@ -22,6 +23,7 @@ use crate::params::{CapacityParams, SnapshotParams, VolumeParams};
 use crate::publish::{self, PublishRequest};
 use crate::secrets::Source;
 use crate::service::deadline;
+use crate::service::lifecycle::Report;
 use crate::service::require::{Required, present};
 use crate::size::{self, Capacity};
 use crate::snapshot::create::{CreateSnapshot, SnapshotInfo, create_snapshot};
@@ -91,6 +93,34 @@ impl ControllerService {
             }
         }
     }
+
+    /// [`ControllerService::run`] for a lifecycle RPC: publishes its outcome as an event.
+    /// `enrich` adds what only the reply knows (a new volume's id, its size).
+    async fn run_reported<T>(
+        &self,
+        rpc: &'static str,
+        subject: &str,
+        metadata: &MetadataMap,
+        report: Report,
+        enrich: impl FnOnce(Report, &T) -> Report,
+        work: impl Future<Output = Result<T>>,
+    ) -> std::result::Result<Response<T>, Status> {
+        let started = Instant::now();
+        let result = self.run(rpc, subject, metadata, work).await;
+        let report = match &result {
+            Ok(reply) => enrich(report, reply.get_ref()),
+            Err(_) => report,
+        };
+        if let Some(event) = report.event(result.as_ref().map(|_| ()), started.elapsed()) {
+            self.state.settings.events.publish(&event);
+        }
+        result
+    }
+}
+
+/// Sizes in events are bytes; CSI's are signed.
+fn bytes(size: i64) -> u64 {
+    u64::try_from(size).unwrap_or(0)
 }
 
 #[tonic::async_trait]
@@ -101,39 +131,59 @@ impl Controller for ControllerService {
     ) -> std::result::Result<Response<CreateVolumeResponse>, Status> {
         let (metadata, _, req) = request.into_parts();
         let state = &self.state;
-        self.run("CreateVolume", &req.name.clone(), &metadata, async move {
-            let name = req.name.required("name")?.to_owned();
-            let capabilities =
-                Capability::parse_all(&req.volume_capabilities, "volume_capabilities")?;
-            if !req.mutable_parameters.is_empty() {
-                return Err(Error::invalid(
-                    "mutable_parameters",
-                    "volume attribute classes are not supported (no MODIFY_VOLUME)",
-                ));
-            }
-            let source = content_source(req.volume_content_source.as_ref())?;
-            let created = create_volume(
-                state,
-                CreateRequest {
-                    name,
-                    capacity: Capacity::from_csi(req.capacity_range.as_ref())?,
-                    capabilities,
-                    params: VolumeParams::parse(&req.parameters)?,
-                    source,
-                    secrets: req.secrets,
-                },
-            )
-            .await?;
-            Ok(CreateVolumeResponse {
-                volume: Some(Volume {
-                    capacity_bytes: size::to_csi(created.capacity),
-                    volume_id: created.volume_id,
-                    volume_context: created.context,
-                    content_source: req.volume_content_source,
-                    accessible_topology: Vec::new(),
-                }),
-            })
-        })
+        let report = Report::new(
+            object::VOLUME,
+            verb::CREATED,
+            format!("create/{}", req.name),
+        )
+        .request_name(req.name.clone());
+        let enrich = |report: Report, reply: &CreateVolumeResponse| match &reply.volume {
+            Some(volume) => report
+                .volume_id(volume.volume_id.clone())
+                .size_bytes(bytes(volume.capacity_bytes)),
+            None => report,
+        };
+        let name = req.name.clone();
+        self.run_reported(
+            "CreateVolume",
+            &name,
+            &metadata,
+            report,
+            enrich,
+            async move {
+                let name = req.name.required("name")?.to_owned();
+                let capabilities =
+                    Capability::parse_all(&req.volume_capabilities, "volume_capabilities")?;
+                if !req.mutable_parameters.is_empty() {
+                    return Err(Error::invalid(
+                        "mutable_parameters",
+                        "volume attribute classes are not supported (no MODIFY_VOLUME)",
+                    ));
+                }
+                let source = content_source(req.volume_content_source.as_ref())?;
+                let created = create_volume(
+                    state,
+                    CreateRequest {
+                        name,
+                        capacity: Capacity::from_csi(req.capacity_range.as_ref())?,
+                        capabilities,
+                        params: VolumeParams::parse(&req.parameters)?,
+                        source,
+                        secrets: req.secrets,
+                    },
+                )
+                .await?;
+                Ok(CreateVolumeResponse {
+                    volume: Some(Volume {
+                        capacity_bytes: size::to_csi(created.capacity),
+                        volume_id: created.volume_id,
+                        volume_context: created.context,
+                        content_source: req.volume_content_source,
+                        accessible_topology: Vec::new(),
+                    }),
+                })
+            },
+        )
         .await
     }
 
@@ -143,10 +193,18 @@ impl Controller for ControllerService {
     ) -> std::result::Result<Response<DeleteVolumeResponse>, Status> {
         let (metadata, _, req) = request.into_parts();
         let state = &self.state;
-        self.run(
+        let report = Report::new(
+            object::VOLUME,
+            verb::DELETED,
+            format!("delete/{}", req.volume_id),
+        )
+        .volume_id(req.volume_id.clone());
+        self.run_reported(
             "DeleteVolume",
             &req.volume_id.clone(),
             &metadata,
+            report,
+            |report, _| report,
             async move {
                 let volume_id = req.volume_id.required("volume_id")?;
                 delete_volume(state, volume_id, &req.secrets).await?;
@@ -163,26 +221,40 @@ impl Controller for ControllerService {
         let (metadata, _, req) = request.into_parts();
         let state = &self.state;
         let subject = format!("{} to node {}", req.volume_id, req.node_id);
-        self.run("ControllerPublishVolume", &subject, &metadata, async move {
-            let volume_id = req.volume_id.required("volume_id")?.to_owned();
-            let node_id = req.node_id.required("node_id")?.to_owned();
-            let capability = Capability::parse(
-                present(&req.volume_capability, "volume_capability")?,
-                "volume_capability",
-            )?;
-            let publish_context = publish::publish(
-                state,
-                &PublishRequest {
-                    volume_id,
-                    node_id,
-                    capability,
-                    readonly: req.readonly,
-                    secrets: req.secrets,
-                },
-            )
-            .await?;
-            Ok(ControllerPublishVolumeResponse { publish_context })
-        })
+        let report = Report::new(
+            object::VOLUME,
+            verb::PUBLISHED,
+            format!("publish/{}/{}", req.volume_id, req.node_id),
+        )
+        .volume_id(req.volume_id.clone())
+        .node_id(req.node_id.clone());
+        self.run_reported(
+            "ControllerPublishVolume",
+            &subject,
+            &metadata,
+            report,
+            |report, _| report,
+            async move {
+                let volume_id = req.volume_id.required("volume_id")?.to_owned();
+                let node_id = req.node_id.required("node_id")?.to_owned();
+                let capability = Capability::parse(
+                    present(&req.volume_capability, "volume_capability")?,
+                    "volume_capability",
+                )?;
+                let publish_context = publish::publish(
+                    state,
+                    &PublishRequest {
+                        volume_id,
+                        node_id,
+                        capability,
+                        readonly: req.readonly,
+                        secrets: req.secrets,
+                    },
+                )
+                .await?;
+                Ok(ControllerPublishVolumeResponse { publish_context })
+            },
+        )
         .await
     }
 
@@ -193,10 +265,19 @@ impl Controller for ControllerService {
         let (metadata, _, req) = request.into_parts();
         let state = &self.state;
         let subject = format!("{} from node {}", req.volume_id, req.node_id);
-        self.run(
+        let report = Report::new(
+            object::VOLUME,
+            verb::UNPUBLISHED,
+            format!("unpublish/{}/{}", req.volume_id, req.node_id),
+        )
+        .volume_id(req.volume_id.clone())
+        .node_id(req.node_id.clone());
+        self.run_reported(
             "ControllerUnpublishVolume",
             &subject,
             &metadata,
+            report,
+            |report, _| report,
             async move {
                 let volume_id = req.volume_id.required("volume_id")?;
                 publish::unpublish(state, volume_id, &req.node_id, &req.secrets).await?;
@@ -335,26 +416,47 @@ impl Controller for ControllerService {
     ) -> std::result::Result<Response<CreateSnapshotResponse>, Status> {
         let (metadata, _, req) = request.into_parts();
         let state = &self.state;
-        self.run("CreateSnapshot", &req.name.clone(), &metadata, async move {
-            let name = req.name.required("name")?.to_owned();
-            let source_volume_id = req
-                .source_volume_id
-                .required("source_volume_id")?
-                .to_owned();
-            let info = create_snapshot(
-                state,
-                CreateSnapshot {
-                    name,
-                    source_volume_id,
-                    params: SnapshotParams::parse(&req.parameters)?,
-                    secrets: req.secrets,
-                },
-            )
-            .await?;
-            Ok(CreateSnapshotResponse {
-                snapshot: Some(snapshot_message(info)),
-            })
-        })
+        let report = Report::new(
+            object::SNAPSHOT,
+            verb::CREATED,
+            format!("create/{}", req.name),
+        )
+        .request_name(req.name.clone())
+        .volume_id(req.source_volume_id.clone());
+        let enrich = |report: Report, reply: &CreateSnapshotResponse| match &reply.snapshot {
+            Some(snapshot) => report
+                .snapshot_id(snapshot.snapshot_id.clone())
+                .size_bytes(bytes(snapshot.size_bytes)),
+            None => report,
+        };
+        let name = req.name.clone();
+        self.run_reported(
+            "CreateSnapshot",
+            &name,
+            &metadata,
+            report,
+            enrich,
+            async move {
+                let name = req.name.required("name")?.to_owned();
+                let source_volume_id = req
+                    .source_volume_id
+                    .required("source_volume_id")?
+                    .to_owned();
+                let info = create_snapshot(
+                    state,
+                    CreateSnapshot {
+                        name,
+                        source_volume_id,
+                        params: SnapshotParams::parse(&req.parameters)?,
+                        secrets: req.secrets,
+                    },
+                )
+                .await?;
+                Ok(CreateSnapshotResponse {
+                    snapshot: Some(snapshot_message(info)),
+                })
+            },
+        )
         .await
     }
 
@@ -364,10 +466,18 @@ impl Controller for ControllerService {
     ) -> std::result::Result<Response<DeleteSnapshotResponse>, Status> {
         let (metadata, _, req) = request.into_parts();
         let state = &self.state;
-        self.run(
+        let report = Report::new(
+            object::SNAPSHOT,
+            verb::DELETED,
+            format!("delete/{}", req.snapshot_id),
+        )
+        .snapshot_id(req.snapshot_id.clone());
+        self.run_reported(
             "DeleteSnapshot",
             &req.snapshot_id.clone(),
             &metadata,
+            report,
+            |report, _| report,
             async move {
                 let snapshot_id = req.snapshot_id.required("snapshot_id")?;
                 delete_snapshot(state, snapshot_id, &req.secrets).await?;
@@ -439,10 +549,25 @@ impl Controller for ControllerService {
     ) -> std::result::Result<Response<ControllerExpandVolumeResponse>, Status> {
         let (metadata, _, req) = request.into_parts();
         let state = &self.state;
-        self.run(
+        let target = req
+            .capacity_range
+            .as_ref()
+            .map_or(0, |range| range.required_bytes);
+        let report = Report::new(
+            object::VOLUME,
+            verb::EXPANDED,
+            format!("expand/{}/{target}", req.volume_id),
+        )
+        .volume_id(req.volume_id.clone());
+        let enrich = |report: Report, reply: &ControllerExpandVolumeResponse| {
+            report.size_bytes(bytes(reply.capacity_bytes))
+        };
+        self.run_reported(
             "ControllerExpandVolume",
             &req.volume_id.clone(),
             &metadata,
+            report,
+            enrich,
             async move {
                 let volume_id = req.volume_id.required("volume_id")?;
                 let range = present(&req.capacity_range, "capacity_range")?;

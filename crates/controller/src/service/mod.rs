@@ -3,6 +3,7 @@
 pub mod controller;
 pub mod deadline;
 pub mod identity;
+pub mod lifecycle;
 pub mod require;
 
 pub use controller::ControllerService;

@@ -93,6 +93,12 @@ impl Builder {
         self
     }
 
+    /// Publishes the controller's lifecycle events with `publisher`.
+    pub fn events(mut self, publisher: events::Publisher) -> Self {
+        self.settings.events = publisher;
+        self
+    }
+
     pub fn without_standing_credentials(mut self) -> Self {
         self.standing_credentials = false;
         self

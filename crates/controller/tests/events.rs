@@ -1,0 +1,106 @@
+//! Lifecycle events: a controller started with a NATS URL publishes what its RPCs did, and the
+//! test reads them back from JetStream (its own nats-server, so the stream holds only this
+//! test's events): subjects, ids, outcomes, and no secret in any payload.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer};
+use common::{Fixture, GIB, bed};
+use csi::v1::CreateVolumeRequest;
+use events::{Event, OutcomeStatus, Publisher, PublisherConfig};
+use futures::StreamExt as _;
+use prometheus_client::registry::Registry;
+use sepia_testbed::NatsServer;
+use tonic::Code;
+
+/// Every message of the `SEPIA` stream as (subject, raw payload, decoded event), in order.
+async fn stored(url: &str) -> Vec<(String, String, Event)> {
+    let client = async_nats::connect(url)
+        .await
+        .expect("test client connects");
+    let mut stream = jetstream::new(client)
+        .get_stream("SEPIA")
+        .await
+        .expect("stream exists");
+    let total = stream.info().await.expect("stream info").state.messages;
+    let consumer = stream
+        .create_consumer(consumer::pull::Config {
+            deliver_policy: consumer::DeliverPolicy::All,
+            ack_policy: consumer::AckPolicy::None,
+            ..Default::default()
+        })
+        .await
+        .expect("consumer");
+    let mut messages = consumer.messages().await.expect("messages");
+    let mut out = Vec::new();
+    while (out.len() as u64) < total {
+        let message = tokio::time::timeout(Duration::from_secs(30), messages.next())
+            .await
+            .expect("message within 30 s")
+            .expect("stream open")
+            .expect("message");
+        let raw = String::from_utf8(message.payload.to_vec()).expect("utf-8 payload");
+        let event = serde_json::from_str(&raw).expect("payload is an Event");
+        out.push((message.subject.to_string(), raw, event));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_and_delete_publish_volume_events_with_the_volume_id() {
+    let nats = NatsServer::start().await;
+    let publisher = Publisher::start(PublisherConfig::new(nats.url()), &mut Registry::default())
+        .expect("publisher starts");
+    let volume_id = Fixture::builder()
+        .events(publisher.clone())
+        .run(|fx| async move {
+            let volume = fx.create_volume("pvc-events", GIB).await;
+            fx.delete_volume(&volume.volume_id).await;
+            // A final failure: no capabilities (INVALID_ARGUMENT) is reported as failed.
+            let refused = fx
+                .client()
+                .create_volume(CreateVolumeRequest {
+                    name: "pvc-events-bad".to_owned(),
+                    secrets: fx.secrets(),
+                    ..Default::default()
+                })
+                .await
+                .expect_err("no capabilities");
+            assert_eq!(refused.code(), Code::InvalidArgument);
+            volume.volume_id
+        })
+        .await;
+    publisher
+        .flush(Duration::from_secs(60))
+        .await
+        .expect("all events acknowledged");
+
+    let events = stored(&nats.url()).await;
+    let subjects: Vec<&str> = events.iter().map(|(s, _, _)| s.as_str()).collect();
+    assert_eq!(
+        subjects,
+        [
+            "sepia.controller.volume.created",
+            "sepia.controller.volume.deleted",
+            "sepia.controller.volume.failed",
+        ]
+    );
+    let (_, _, created) = &events[0];
+    assert_eq!(created.csi.volume_id.as_deref(), Some(volume_id.as_str()));
+    assert_eq!(created.csi.request_name.as_deref(), Some("pvc-events"));
+    assert_eq!(created.size_bytes, Some(GIB as u64));
+    assert_eq!(created.outcome.status, OutcomeStatus::Ok);
+    let (_, _, deleted) = &events[1];
+    assert_eq!(deleted.csi.volume_id.as_deref(), Some(volume_id.as_str()));
+    assert_eq!(deleted.outcome.status, OutcomeStatus::Ok);
+    let (_, _, failed) = &events[2];
+    assert_eq!(failed.csi.request_name.as_deref(), Some("pvc-events-bad"));
+    assert_eq!(failed.outcome.status, OutcomeStatus::Error);
+    assert_eq!(failed.outcome.code, "InvalidArgument");
+    for (subject, raw, _) in &events {
+        assert!(!raw.contains(&bed().key), "{subject} carries the cephx key");
+    }
+}
