@@ -1,0 +1,57 @@
+//! Sepia's snapshotter: upstream's cluster-wide snapshot-controller and the per-driver
+//! csi-snapshotter sidecar in one binary, compatible with their objects and keys.
+//!
+//! # Module map
+//! Decisions (pure: observed objects in, intended actions out; table-tested):
+//! - [`snapshot_plan`]: a VolumeSnapshot → default class, finalizers, content creation or
+//!   binding, status mirroring, deletion.
+//! - [`content_binding`]: the controller's side of a content (finalizer, being-deleted).
+//! - [`claim_protection`]: when a source PVC's `pvc-as-source-protection` may go.
+//! - [`content_plan`]: the CSI half — which CSI call a content of our driver needs.
+//! - [`default_class`], [`status_mirror`], [`new_content`], [`secret_template`],
+//!   [`create_request`], [`content_status`], [`ready_poll`], [`csi_progress`]:
+//!   the rules those decisions are made of.
+//!
+//! Execution (Kubernetes and CSI I/O):
+//! - [`run`]: wiring — watches ([`watch`], over `sidecar::watch_cache`) feed stores and
+//!   queues; `sidecar::workers` sync keys. [`controller_lease`]: the controller half under
+//!   its own Lease.
+//! - [`csi_half`]: CreateSnapshot / ListSnapshots / DeleteSnapshot for our driver's contents.
+//! - [`controller_half`]: VolumeSnapshots, contents and source PVCs (keys from [`controller_half::fan_out`]).
+//! - [`kube_writes`]: finalizer, annotation and status writes; [`secrets`]: CSI secrets.
+//! - [`notify`]: Kubernetes Events and NATS events; [`metrics`]: upstream's operation
+//!   histogram; [`clock`]: times in the objects' units.
+//! - [`args`]: the flags; [`error`]: the crate error, [`SnapshotterError`].
+//!
+//! A VolumeSnapshot flows: watch → `controller_half` → `snapshot_plan` → content created →
+//! watch → `csi_half` → `content_plan` → CreateSnapshot → content status → watch →
+//! `controller_half` mirrors it into the VolumeSnapshot.
+
+pub mod args;
+pub mod claim_protection;
+pub mod clock;
+pub mod content_binding;
+pub mod content_plan;
+pub mod content_status;
+pub mod controller_half;
+pub mod controller_lease;
+pub mod create_request;
+pub mod csi_half;
+pub mod csi_progress;
+pub mod default_class;
+pub mod error;
+pub mod kube_writes;
+pub mod metrics;
+pub mod new_content;
+pub mod notify;
+pub mod ready_poll;
+pub mod run;
+pub mod secret_template;
+pub mod secrets;
+pub mod snapshot_plan;
+pub mod status_mirror;
+pub mod watch;
+
+#[cfg(test)]
+mod test_fixtures;
+pub use error::SnapshotterError;

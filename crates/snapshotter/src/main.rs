@@ -1,0 +1,66 @@
+//! `sepia-snapshotter`: `crds` prints the CRDs; otherwise flags → telemetry → sidecar
+//! runtime (kube client, CSI handshake, NATS) → both halves, run while holding the Lease.
+//! Wiring only; see the library's module map.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use csi::v1::controller_service_capability::rpc::Type as ControllerCap;
+use sidecar::{Sidecar, SidecarError, lease_name};
+use snapshotter::SnapshotterError;
+use snapshotter::args::{Cli, Command, SnapshotterArgs};
+use snapshotter::metrics::SnapshotMetrics;
+use snapshotter::notify::Notifier;
+use snapshotter::run::{self, RunParts};
+
+const COMPONENT: &str = "sepia-snapshotter";
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(Command::Crds) = cli.command {
+        return print_crds();
+    }
+    sidecar::launch(COMPONENT, cli.args, |args| &args.sidecar, serve).await
+}
+
+fn print_crds() -> ExitCode {
+    match snapshot_api::crds::all().and_then(|crds| snapshot_api::crds::to_yaml(&crds)) {
+        Ok(yaml) => {
+            print!("{yaml}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("{COMPONENT}: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(args: SnapshotterArgs) -> Result<(), SnapshotterError> {
+    args.validate()?;
+    let mut sidecar = Sidecar::start(args.sidecar.clone(), COMPONENT).await?;
+    let driver = sidecar.csi.driver().clone();
+    if !driver.has_controller(ControllerCap::CreateDeleteSnapshot) {
+        return Err(SidecarError::DriverUnusable {
+            driver: driver.name,
+            reason: "it does not advertise CREATE_DELETE_SNAPSHOT".to_owned(),
+        }
+        .into());
+    }
+    let metrics = SnapshotMetrics::register(&mut sidecar.registry);
+    let parts = RunParts {
+        args,
+        client: sidecar.client.clone(),
+        csi: sidecar.csi.clone(),
+        notify: Notifier::new(sidecar.recorder.clone(), sidecar.publisher.clone()),
+        metrics,
+        backoff: sidecar.backoff(),
+        identity: sidecar.identity.clone(),
+    };
+    let lease = lease_name::snapshotter(&driver.name);
+    sidecar
+        .run(lease, move |stop| run::run(parts, stop))
+        .await?;
+    Ok(())
+}
