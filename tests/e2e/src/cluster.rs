@@ -1,0 +1,33 @@
+//! What a scenario needs from an environment beyond the Kubernetes API: someone to run a
+//! workload on a volume (a real kubelet, or the stand-in's kubelet actor over CSI) and a way to
+//! look into Ceph (the Rook toolbox, or the bed's `rbd`).
+
+use std::future::Future;
+
+use anyhow::Result;
+
+/// One environment the scenarios run in.
+pub trait Cluster: Sync {
+    /// A client with the rights of a cluster user.
+    fn client(&self) -> kube::Client;
+    /// The namespace this run creates its objects in.
+    fn namespace(&self) -> &str;
+    /// StorageClass with provisioner = the Sepia driver and `allowVolumeExpansion: true`.
+    fn storage_class(&self) -> &str;
+    /// VolumeSnapshotClass of the Sepia driver.
+    fn snapshot_class(&self) -> &str;
+    /// Mount `pvc` in a workload and write `data` to `/data/e2e.txt`.
+    fn write(&self, pvc: &str, data: &str) -> impl Future<Output = Result<()>> + Send;
+    /// Mount `pvc` in a workload and read `/data/e2e.txt`.
+    fn read(&self, pvc: &str) -> impl Future<Output = Result<String>> + Send;
+    /// With `pvc` mounted in a running workload, raise its request to `new_size` (a quantity
+    /// such as `2Gi`) and return the filesystem size in bytes the workload then sees.
+    fn expand_while_mounted(
+        &self,
+        pvc: &str,
+        new_size: &str,
+        min_fs_bytes: u64,
+    ) -> impl Future<Output = Result<u64>> + Send;
+    /// Names of the RBD images in the pool (and RADOS namespace) the StorageClass uses.
+    fn ceph_images(&self) -> impl Future<Output = Result<Vec<String>>> + Send;
+}

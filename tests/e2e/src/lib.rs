@@ -1,0 +1,27 @@
+//! Sepia's users' scenarios (ARCHITECTURE §1), written once and run against two kinds of
+//! cluster: a real one named by KUBECONFIG (kind + Rook from `kind-rook-ceph.sh`, or yours),
+//! and the in-process API stand-in with Sepia's real binaries and the local Ceph bed.
+//!
+//! # Module map
+//! - [`scenario`]: the user story step by step — PVC, write, snapshot, restore, clone, online
+//!   expansion, delete, nothing left. Generic over [`cluster::Cluster`]; only the Kubernetes
+//!   API and what a user can see.
+//! - [`cluster`]: the [`cluster::Cluster`] trait: what differs between environments (running a
+//!   workload on a volume, listing Ceph images).
+//! - [`objects`]: the objects a user applies (PVCs, VolumeSnapshots), as JSON.
+//! - [`wait`]: polling an object until a condition holds, with a deadline and a clear message.
+//! - [`real`]: [`real::RealCluster`] — pods with busybox do the I/O, the Rook toolbox lists
+//!   images.
+//! - [`standin`]: [`standin::StandInCluster`] — the stand-in API server, the Sepia binaries
+//!   (controller ×4 with their sidecars, node plugin) as child processes, and small actors doing
+//!   what kube-controller-manager and kubelet would (PV binding, attach, stage/publish over CSI).
+
+pub mod cluster;
+pub mod objects;
+pub mod real;
+pub mod scenario;
+pub mod standin;
+pub mod wait;
+
+/// The driver name every environment deploys (deploy/kustomize/base).
+pub const DRIVER: &str = "rbd.csi.sepia.io";

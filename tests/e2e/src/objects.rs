@@ -1,0 +1,166 @@
+//! The objects a user applies, as JSON (as they would write YAML), and typed-enough handles on
+//! the collections the scenarios read.
+
+use kube::Api;
+use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
+use serde_json::{Value, json};
+
+/// The kinds the scenarios touch.
+#[derive(Debug, Clone, Copy)]
+pub enum Kind {
+    Pvc,
+    Pv,
+    VolumeSnapshot,
+    VolumeSnapshotContent,
+    VolumeSnapshotClass,
+    VolumeAttachment,
+    StorageClass,
+    Secret,
+    Namespace,
+    CsiNode,
+    Node,
+    Pod,
+}
+
+impl Kind {
+    fn resource(self) -> (ApiResource, bool) {
+        let (group, version, kind, plural, namespaced) = match self {
+            Kind::Pvc => (
+                "",
+                "v1",
+                "PersistentVolumeClaim",
+                "persistentvolumeclaims",
+                true,
+            ),
+            Kind::Pv => ("", "v1", "PersistentVolume", "persistentvolumes", false),
+            Kind::Secret => ("", "v1", "Secret", "secrets", true),
+            Kind::Namespace => ("", "v1", "Namespace", "namespaces", false),
+            Kind::Node => ("", "v1", "Node", "nodes", false),
+            Kind::Pod => ("", "v1", "Pod", "pods", true),
+            Kind::StorageClass => (
+                "storage.k8s.io",
+                "v1",
+                "StorageClass",
+                "storageclasses",
+                false,
+            ),
+            Kind::CsiNode => ("storage.k8s.io", "v1", "CSINode", "csinodes", false),
+            Kind::VolumeAttachment => (
+                "storage.k8s.io",
+                "v1",
+                "VolumeAttachment",
+                "volumeattachments",
+                false,
+            ),
+            Kind::VolumeSnapshot => (
+                "snapshot.storage.k8s.io",
+                "v1",
+                "VolumeSnapshot",
+                "volumesnapshots",
+                true,
+            ),
+            Kind::VolumeSnapshotClass => (
+                "snapshot.storage.k8s.io",
+                "v1",
+                "VolumeSnapshotClass",
+                "volumesnapshotclasses",
+                false,
+            ),
+            Kind::VolumeSnapshotContent => (
+                "snapshot.storage.k8s.io",
+                "v1",
+                "VolumeSnapshotContent",
+                "volumesnapshotcontents",
+                false,
+            ),
+        };
+        let gvk = GroupVersionKind::gvk(group, version, kind);
+        (ApiResource::from_gvk_with_plural(&gvk, plural), namespaced)
+    }
+
+    /// The collection, in `namespace` for namespaced kinds.
+    pub fn api(self, client: &kube::Client, namespace: &str) -> Api<DynamicObject> {
+        let (resource, namespaced) = self.resource();
+        if namespaced {
+            Api::namespaced_with(client.clone(), namespace, &resource)
+        } else {
+            Api::all_with(client.clone(), &resource)
+        }
+    }
+}
+
+/// A ReadWriteOnce filesystem claim, optionally restored from a snapshot or cloned from a PVC.
+pub fn pvc(name: &str, class: &str, size: &str, source: Option<Value>) -> Value {
+    let mut claim = json!({
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": name},
+        "spec": {
+            "accessModes": ["ReadWriteOnce"],
+            "storageClassName": class,
+            "volumeMode": "Filesystem",
+            "resources": {"requests": {"storage": size}}
+        }
+    });
+    if let Some(source) = source {
+        claim["spec"]["dataSource"] = source.clone();
+        claim["spec"]["dataSourceRef"] = source;
+    }
+    claim
+}
+
+/// `dataSource` naming a VolumeSnapshot.
+pub fn snapshot_source(snapshot: &str) -> Value {
+    json!({"apiGroup": "snapshot.storage.k8s.io", "kind": "VolumeSnapshot", "name": snapshot})
+}
+
+/// `dataSource` naming a PVC in the same namespace.
+pub fn pvc_source(pvc: &str) -> Value {
+    json!({"kind": "PersistentVolumeClaim", "name": pvc})
+}
+
+/// A VolumeSnapshot of `pvc`.
+pub fn volume_snapshot(name: &str, pvc: &str, class: &str) -> Value {
+    json!({
+        "apiVersion": "snapshot.storage.k8s.io/v1",
+        "kind": "VolumeSnapshot",
+        "metadata": {"name": name},
+        "spec": {
+            "volumeSnapshotClassName": class,
+            "source": {"persistentVolumeClaimName": pvc}
+        }
+    })
+}
+
+/// Parses a Kubernetes quantity of bytes (`1Gi`, `1073741824`, `2G`).
+pub fn quantity_bytes(quantity: &str) -> Option<u64> {
+    let units: [(&str, u64); 8] = [
+        ("Ki", 1 << 10),
+        ("Mi", 1 << 20),
+        ("Gi", 1 << 30),
+        ("Ti", 1 << 40),
+        ("k", 1_000),
+        ("M", 1_000_000),
+        ("G", 1_000_000_000),
+        ("T", 1_000_000_000_000),
+    ];
+    for (suffix, factor) in units {
+        if let Some(number) = quantity.strip_suffix(suffix) {
+            return number.parse::<u64>().ok()?.checked_mul(factor);
+        }
+    }
+    quantity.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quantity_bytes;
+
+    #[test]
+    fn quantities_in_binary_and_decimal_units_parse_to_bytes() {
+        assert_eq!(quantity_bytes("1Gi"), Some(1 << 30));
+        assert_eq!(quantity_bytes("2G"), Some(2_000_000_000));
+        assert_eq!(quantity_bytes("1073741824"), Some(1 << 30));
+        assert_eq!(quantity_bytes("1.5Gi"), None);
+    }
+}

@@ -1,0 +1,119 @@
+//! Sepia's binaries as child processes, each with its log in the run's directory, ended
+//! (SIGTERM, then SIGKILL) when the run ends.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use tokio::process::{Child, Command};
+
+/// Every binary a stand-in run starts.
+pub const BINARIES: &[&str] = &[
+    "sepia-controller",
+    "sepia-node",
+    "sepia-provisioner",
+    "sepia-snapshotter",
+    "sepia-resizer",
+    "sepia-attacher",
+];
+
+/// Where the binaries are: `SEPIA_BIN_DIR`, else the cargo target directory this test was
+/// built into (`target/debug`, the parent of `deps/`).
+pub fn bin_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("SEPIA_BIN_DIR") {
+        return dir.into();
+    }
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.to_path_buf()))
+        .unwrap_or_else(|| PathBuf::from("target/debug"))
+}
+
+/// The binaries not built yet (the stand-in scenarios cannot run without them).
+pub fn missing() -> Vec<String> {
+    let dir = bin_dir();
+    BINARIES
+        .iter()
+        .filter(|b| !dir.join(b).is_file())
+        .map(|b| (*b).to_owned())
+        .collect()
+}
+
+pub struct Processes {
+    logs: PathBuf,
+    children: Vec<(String, Child)>,
+}
+
+impl Processes {
+    pub fn new(logs: &Path) -> Result<Self> {
+        std::fs::create_dir_all(logs)?;
+        Ok(Self {
+            logs: logs.to_owned(),
+            children: Vec::new(),
+        })
+    }
+
+    /// Starts `binary` with `args`; `label` names its log file.
+    pub fn spawn(&mut self, label: &str, binary: &str, args: &[String]) -> Result<()> {
+        let log = std::fs::File::create(self.logs.join(format!("{label}.log")))?;
+        let child = Command::new(bin_dir().join(binary))
+            .args(args)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("starting {binary}"))?;
+        self.children.push((label.to_owned(), child));
+        Ok(())
+    }
+
+    /// Fails if a child has exited (a wrong flag, a crash): the scenario would only time out.
+    pub fn check_running(&mut self) -> Result<()> {
+        for (label, child) in &mut self.children {
+            if let Some(status) = child.try_wait()? {
+                anyhow::bail!(
+                    "{label} exited with {status}; its log:\n{}",
+                    tail(&self.logs.join(format!("{label}.log")))
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// The last lines of every log, for a failed scenario's report.
+    pub fn dump_logs(&self) {
+        for (label, _) in &self.children {
+            eprintln!(
+                "----- {label} (last lines) -----\n{}",
+                tail(&self.logs.join(format!("{label}.log")))
+            );
+        }
+    }
+
+    /// SIGTERM to all, then SIGKILL to whatever still runs after 10 s.
+    pub async fn stop(&mut self) {
+        for (_, child) in &self.children {
+            if let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()) {
+                // SAFETY: kill(2) on a pid we spawned and still own (not yet reaped).
+                unsafe { libc::kill(pid, libc::SIGTERM) };
+            }
+        }
+        for (_, child) in &mut self.children {
+            if tokio::time::timeout(Duration::from_secs(10), child.wait())
+                .await
+                .is_err()
+            {
+                let _ = child.kill().await;
+            }
+        }
+    }
+}
+
+fn tail(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(40)..].join("\n")
+}
