@@ -51,7 +51,7 @@ impl ConfOption {
 pub(crate) fn connect_options(creds: &Credentials, timeouts: &Timeouts) -> Result<Vec<ConfOption>> {
     let mount = whole_seconds(timeouts.connect).to_string();
     let op = whole_seconds(timeouts.op).to_string();
-    let pairs: [(&'static str, &str); 17] = [
+    let pairs: [(&'static str, &str); 26] = [
         ("mon_host", creds.monitors.trim()),
         // An empty keyring path means "no keyring file": the key below is the only credential.
         ("keyring", ""),
@@ -72,6 +72,20 @@ pub(crate) fn connect_options(creds: &Credentials, timeouts: &Timeouts) -> Resul
         ("log_file", ""),
         // No admin socket file per client handle.
         ("admin_socket", ""),
+        // Memory: the controller only does metadata operations, so an RBD cache per open image
+        // is pure overhead.
+        ("rbd_cache", "false"),
+        // The in-memory ring of recent log entries (10000 by default) and the gather levels that
+        // fill it are the largest per-handle allocation after the messenger; nothing reads them
+        // since nothing is logged anywhere.
+        ("log_max_recent", "100"),
+        ("debug_ms", "0/0"),
+        ("debug_monc", "0/0"),
+        ("debug_objecter", "0/0"),
+        ("debug_rados", "0/0"),
+        ("debug_rbd", "0/0"),
+        ("debug_auth", "0/0"),
+        ("debug_client", "0/0"),
     ];
     pairs
         .into_iter()
@@ -106,5 +120,14 @@ mod tests {
         assert_eq!(get("keyring").as_deref(), Some(""));
         assert_eq!(get("log_file").as_deref(), Some(""));
         assert_eq!(get("mon_host").as_deref(), Some("127.0.0.1:6789"));
+        assert_eq!(get("rbd_cache").as_deref(), Some("false"));
+        assert_eq!(get("log_max_recent").as_deref(), Some("100"));
+        for subsys in ["ms", "monc", "objecter", "rados", "rbd", "auth", "client"] {
+            assert_eq!(
+                get(&format!("debug_{subsys}")).as_deref(),
+                Some("0/0"),
+                "debug_{subsys}"
+            );
+        }
     }
 }
