@@ -1,0 +1,69 @@
+//! The demo's one error type. A step fails with one of these; the story prints it, cleans up
+//! and exits non-zero. Messages name the RPC, object or expectation and never a key.
+
+/// `Result` with the demo's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Set-up shared with the bench: flags, bed env file, scratch namespace, inventory.
+    #[error(transparent)]
+    Bench(#[from] bench::Error),
+    /// Dialing the CSI endpoint failed.
+    #[error(transparent)]
+    Connect(#[from] csi::Error),
+    /// A CSI call answered an error.
+    #[error("{rpc} failed with {code}: {message}")]
+    Rpc {
+        rpc: &'static str,
+        code: &'static str,
+        message: String,
+    },
+    /// A CSI call answered success but not what the spec requires.
+    #[error("{rpc} answered without {missing}")]
+    BadReply {
+        rpc: &'static str,
+        missing: &'static str,
+    },
+    /// A Ceph call of the demo's own inspection.
+    #[error("{step}: {source}")]
+    Ceph {
+        step: String,
+        #[source]
+        source: ceph::Error,
+    },
+    /// Reading the journal for the inspection.
+    #[error("{step}: {source}")]
+    Journal {
+        step: String,
+        #[source]
+        source: journal::Error,
+    },
+    /// What Ceph holds is not what the story says it should.
+    #[error("Ceph does not hold what it should: {}", problems.join("; "))]
+    Check { problems: Vec<String> },
+}
+
+impl Error {
+    pub(crate) fn rpc(rpc: &'static str, status: &tonic::Status) -> Error {
+        Error::Rpc {
+            rpc,
+            code: bench::outcome::code_name(status.code()),
+            message: status.message().to_owned(),
+        }
+    }
+
+    pub(crate) fn ceph(step: impl Into<String>, source: ceph::Error) -> Error {
+        Error::Ceph {
+            step: step.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn journal(step: impl Into<String>, source: journal::Error) -> Error {
+        Error::Journal {
+            step: step.into(),
+            source,
+        }
+    }
+}

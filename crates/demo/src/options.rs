@@ -1,0 +1,36 @@
+//! The demo's flags.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+/// Walks a CSI controller through a user's story — a PVC, a snapshot of it, a restore, a clone,
+/// an expansion, then deletes — and shows after each step what Ceph holds: images, the omap
+/// journal (decoded and raw), the volume IDs. Works in an RBD namespace of its own.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "sepia-demo", version)]
+pub struct Options {
+    /// CSI endpoint of the running controller (`unix:///path`).
+    #[arg(long)]
+    pub endpoint: String,
+    /// clusterID the controller's config.json names.
+    #[arg(long, default_value = "demo")]
+    pub cluster_id: String,
+    #[arg(long, default_value = "rbd")]
+    pub pool: String,
+    /// RBD namespace the controller's config.json names for the cluster; the demo creates it
+    /// (it must not exist) and removes it at the end.
+    #[arg(long)]
+    pub namespace: String,
+    /// The bed's env file (monitors and cephx identity) [default:
+    /// ${SEPIA_BED_DIR:-/tmp/sepia-bed}/env].
+    #[arg(long)]
+    pub bed_env: Option<PathBuf>,
+    /// Deadline of every RPC.
+    #[arg(long, default_value = "120s", value_parser = humantime::parse_duration)]
+    pub rpc_timeout: Duration,
+    /// How long the mgr may take to purge the trash after the deletes.
+    #[arg(long, default_value = "300s", value_parser = humantime::parse_duration)]
+    pub purge_timeout: Duration,
+}
