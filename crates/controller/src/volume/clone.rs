@@ -26,7 +26,8 @@ use crate::lookup::{self, Volume, temp_image_name};
 use crate::secrets::Source;
 use crate::state::State;
 use crate::volume::create::{
-    CreateRequest, Created, Tail, created, finish_open, journal_request, rollback, should_roll_back,
+    CreateRequest, Created, Tail, created, finish_content_volume, journal_request, rollback,
+    should_roll_back,
 };
 use crate::volume::source::{self, ContentSource};
 
@@ -134,44 +135,7 @@ async fn build(
         after_id: points::AFTER_IMAGE_ID_STORED,
     };
     let img = image::open_existing(pool, name).await?;
-    image::with_closed(pool, img, |img| async move {
-        if entry.image_id.is_some() {
-            let actual = image::size(pool, &img).await?;
-            req.capacity
-                .accepts(actual)
-                .map_err(|rule| Error::VolumeConflict {
-                    request_name: req.name.clone(),
-                    rule,
-                })?;
-            finish_open(
-                state,
-                pool,
-                journal,
-                entry,
-                &img,
-                None,
-                &req.params.tags,
-                true,
-                &tail,
-            )
-            .await?;
-            return Ok(actual);
-        }
-        finish_open(
-            state,
-            pool,
-            journal,
-            entry,
-            &img,
-            Some(size),
-            &req.params.tags,
-            true,
-            &tail,
-        )
-        .await?;
-        image::size(pool, &img).await
-    })
-    .await
+    finish_content_volume(state, req, pool, journal, entry, img, size, &tail).await
 }
 
 /// Steps 1–3: the temp image, cloned from a snapshot of the source that is then dropped.

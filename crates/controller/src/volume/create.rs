@@ -345,6 +345,51 @@ pub(super) async fn finish_open(
     store_id(state, journal, entry, &id, tail.after_id).await
 }
 
+/// The common end of a volume made from content (a restore or a clone), on its open image.
+/// A volume finished earlier (its image id is stored) must satisfy the request as it is and is
+/// only repaired; a fresh one grows to `size`, is tagged and gets its id stored. Returns the
+/// image's size.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn finish_content_volume(
+    state: &State,
+    req: &CreateRequest,
+    pool: &Pool,
+    journal: &Journal,
+    entry: &Entry,
+    img: rbd::Image,
+    size: u64,
+    tail: &Tail,
+) -> Result<u64> {
+    image::with_closed(pool, img, |img| async move {
+        let tags = &req.params.tags;
+        if entry.image_id.is_some() {
+            let actual = image::size(pool, &img).await?;
+            req.capacity
+                .accepts(actual)
+                .map_err(|rule| Error::VolumeConflict {
+                    request_name: req.name.clone(),
+                    rule,
+                })?;
+            finish_open(state, pool, journal, entry, &img, None, tags, true, tail).await?;
+            return Ok(actual);
+        }
+        finish_open(
+            state,
+            pool,
+            journal,
+            entry,
+            &img,
+            Some(size),
+            tags,
+            true,
+            tail,
+        )
+        .await?;
+        image::size(pool, &img).await
+    })
+    .await
+}
+
 /// Records the image id (the "finished" mark) unless it is already there.
 async fn store_id(
     state: &State,

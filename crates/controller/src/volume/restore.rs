@@ -20,7 +20,8 @@ use crate::secrets::Source;
 use crate::snapshot::prepare::prepare;
 use crate::state::State;
 use crate::volume::create::{
-    CreateRequest, Created, Tail, created, finish_open, journal_request, rollback, should_roll_back,
+    CreateRequest, Created, Tail, created, finish_content_volume, journal_request, rollback,
+    should_roll_back,
 };
 use crate::volume::source::{self, ContentSource};
 
@@ -165,43 +166,5 @@ async fn build(
         after_metadata: points::AFTER_METADATA,
         after_id: points::AFTER_IMAGE_ID_STORED,
     };
-    image::with_closed(pool, img, |img| async move {
-        if entry.image_id.is_some() {
-            // Finished earlier: the request must be satisfied as it is.
-            let actual = image::size(pool, &img).await?;
-            req.capacity
-                .accepts(actual)
-                .map_err(|rule| Error::VolumeConflict {
-                    request_name: req.name.clone(),
-                    rule,
-                })?;
-            finish_open(
-                state,
-                pool,
-                journal,
-                entry,
-                &img,
-                None,
-                &req.params.tags,
-                true,
-                &tail,
-            )
-            .await?;
-            return Ok(actual);
-        }
-        finish_open(
-            state,
-            pool,
-            journal,
-            entry,
-            &img,
-            Some(size),
-            &req.params.tags,
-            true,
-            &tail,
-        )
-        .await?;
-        image::size(pool, &img).await
-    })
-    .await
+    finish_content_volume(state, req, pool, journal, entry, img, size, &tail).await
 }
