@@ -79,9 +79,11 @@ impl Kind {
     }
 
     /// The collection, in `namespace` for namespaced kinds.
+    /// The kind's API in `namespace`; an empty namespace means every namespace for a namespaced
+    /// kind (a list across the cluster, as `kubectl get -A`).
     pub fn api(self, client: &kube::Client, namespace: &str) -> Api<DynamicObject> {
         let (resource, namespaced) = self.resource();
-        if namespaced {
+        if namespaced && !namespace.is_empty() {
             Api::namespaced_with(client.clone(), namespace, &resource)
         } else {
             Api::all_with(client.clone(), &resource)
@@ -152,9 +154,28 @@ pub fn quantity_bytes(quantity: &str) -> Option<u64> {
     quantity.parse().ok()
 }
 
+/// Image names in `rbd trash ls --format json` output: deleted images wait there until the
+/// mgr purges them, and they still hold data.
+pub fn trash_names(json: &str) -> anyhow::Result<Vec<String>> {
+    if json.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    let entries: Vec<Value> = serde_json::from_str(json)
+        .map_err(|e| anyhow::anyhow!("unreadable `rbd trash ls --format json` output: {e}"))?;
+    entries
+        .iter()
+        .map(|e| {
+            e["name"]
+                .as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| anyhow::anyhow!("a trash entry without a name: {e}"))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
-    use super::quantity_bytes;
+    use super::{quantity_bytes, trash_names};
 
     #[test]
     fn quantities_in_binary_and_decimal_units_parse_to_bytes() {
@@ -162,5 +183,14 @@ mod tests {
         assert_eq!(quantity_bytes("2G"), Some(2_000_000_000));
         assert_eq!(quantity_bytes("1073741824"), Some(1 << 30));
         assert_eq!(quantity_bytes("1.5Gi"), None);
+    }
+
+    #[test]
+    fn trash_listings_give_image_names_and_reject_garbage() {
+        let names = trash_names(r#"[{"id":"10f8d09fd6d8","name":"csi-vol-1"}]"#).unwrap();
+        assert_eq!(names, ["csi-vol-1"]);
+        assert!(trash_names("").unwrap().is_empty());
+        assert!(trash_names("not json").is_err());
+        assert!(trash_names(r#"[{"id":"1"}]"#).is_err());
     }
 }

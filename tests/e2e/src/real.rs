@@ -192,23 +192,37 @@ impl Cluster for RealCluster {
     }
 
     async fn ceph_images(&self) -> Result<Vec<String>> {
+        let mut images: Vec<String> = self
+            .toolbox(&["rbd", "ls", "-p", &self.pool])
+            .await?
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        let trash = self
+            .toolbox(&["rbd", "trash", "ls", "-p", &self.pool, "--format", "json"])
+            .await?;
+        images.extend(crate::objects::trash_names(&trash)?);
+        Ok(images)
+    }
+}
+
+impl RealCluster {
+    /// Runs `command` in the Rook toolbox pod; its standard output.
+    async fn toolbox(&self, command: &[&str]) -> Result<String> {
         let run = tokio::process::Command::new(&self.kubectl)
             .args(["-n", &self.toolbox_namespace, "exec", &self.toolbox, "--"])
-            .args(["rbd", "ls", "-p", &self.pool])
+            .args(command)
             .kill_on_drop(true)
             .output();
         let output = tokio::time::timeout(Duration::from_secs(60), run)
             .await
-            .context("rbd ls in the toolbox took over 60 s")??;
+            .with_context(|| format!("{command:?} in the toolbox took over 60 s"))??;
         if !output.status.success() {
             bail!(
-                "rbd ls in the toolbox failed: {}",
+                "{command:?} in the toolbox failed: {}",
                 String::from_utf8_lossy(&output.stderr)
             );
         }
-        Ok(String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .map(str::to_owned)
-            .collect())
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     }
 }

@@ -85,7 +85,18 @@ fn on_standin(
             .await
             .map_err(|e| format!("starting the stand-in cluster: {e:#}"))?;
         let outcome = cluster.run(scenario).await;
+        // Only a run that got to its end promises an empty namespace.
+        let left = if outcome.is_ok() {
+            cluster.leftovers().await
+        } else {
+            Vec::new()
+        };
         cluster.stop().await;
-        outcome.map_err(|e| Failed::from(format!("{e:#}")))
+        outcome.map_err(|e| Failed::from(format!("{e:#}")))?;
+        if left.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("left in the RADOS namespace: {}", left.join(", ")).into())
+        }
     })
 }

@@ -164,6 +164,53 @@ impl StandInCluster {
         outcome
     }
 
+    /// What this run left in its RADOS namespace, once the OSDs had time to trim: data objects
+    /// of deleted images that had snapshots linger until the OSD's snap trimmer gets to them
+    /// (seconds here), so only those are waited for, up to two minutes.
+    pub async fn leftovers(&self) -> Vec<String> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        loop {
+            let left = self.leftovers_now();
+            let trimming =
+                !left.is_empty() && left.iter().all(|l| l.starts_with("object rbd_data."));
+            if !trimming || std::time::Instant::now() > deadline {
+                return left;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+    }
+
+    /// What this run left in its RADOS namespace besides the node registry and the directories
+    /// that stay once made: objects, and keys of the omap journal's directories.
+    fn leftovers_now(&self) -> Vec<String> {
+        let scope = [
+            "--pool",
+            &self.bed.pool,
+            "--namespace",
+            &self.rados_namespace,
+        ];
+        let mut left = Vec::new();
+        for object in self
+            .bed
+            .cli("rados", &[&scope[..], &["ls"]].concat())
+            .lines()
+        {
+            match object {
+                // Directories that stay once made, and the node registry (sepia-node's).
+                "rbd_directory" | "rbd_trash" | "rbd_info" | "rbd_children" | "rbd_task" => {}
+                o if o.starts_with("sepia.nodes.") => {}
+                "csi.volumes.default" | "csi.snaps.default" => {
+                    let keys = self
+                        .bed
+                        .cli("rados", &[&scope[..], &["listomapkeys", object]].concat());
+                    left.extend(keys.lines().map(|k| format!("{object} key {k}")));
+                }
+                other => left.push(format!("object {other}")),
+            }
+        }
+        left
+    }
+
     /// Ends the processes and actors; removes the RADOS namespace if nothing is left in it.
     pub async fn stop(mut self) {
         for actor in &self.actors {
@@ -206,7 +253,9 @@ async fn user_objects(client: &kube::Client, bed: &Bed) -> Result<()> {
     parameters.insert("clusterID".into(), CLUSTER_ID.into());
     parameters.insert("pool".into(), bed.pool.clone().into());
     parameters.insert("imageFeatures".into(), "layering".into());
-    parameters.insert("csi.storage.k8s.io/fstype".into(), "ext4".into());
+    // xfs, not ext4: growing a mounted ext4 needs CAP_SYS_RESOURCE, which this sandbox's
+    // processes lack (sepia-node then refuses NodeExpandVolume with FAILED_PRECONDITION).
+    parameters.insert("csi.storage.k8s.io/fstype".into(), "xfs".into());
     for (kind, name) in [
         ("provisioner", "sepia-rbd-provisioner"),
         ("controller-publish", "sepia-rbd-provisioner"),
@@ -339,16 +388,19 @@ impl Cluster for StandInCluster {
     }
 
     async fn ceph_images(&self) -> Result<Vec<String>> {
-        let out = self.bed.cli(
+        let scope = [
+            "--pool",
+            &self.bed.pool,
+            "--namespace",
+            &self.rados_namespace,
+        ];
+        let live = self.bed.cli("rbd", &[&["ls"][..], &scope].concat());
+        let trash = self.bed.cli(
             "rbd",
-            &[
-                "ls",
-                "--pool",
-                &self.bed.pool,
-                "--namespace",
-                &self.rados_namespace,
-            ],
+            &[&["trash", "ls", "--format", "json"][..], &scope].concat(),
         );
-        Ok(out.lines().map(str::to_owned).collect())
+        let mut images: Vec<String> = live.lines().map(str::to_owned).collect();
+        images.extend(crate::objects::trash_names(&trash)?);
+        Ok(images)
     }
 }

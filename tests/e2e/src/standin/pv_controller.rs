@@ -15,7 +15,7 @@ use crate::objects::Kind;
 pub async fn run(client: kube::Client) {
     loop {
         if let Err(error) = pass(&client).await {
-            tracing::warn!(%error, "pv-controller pass failed");
+            eprintln!("pv-controller pass failed: {error:#}");
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
