@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # The README's first command. On a fresh Debian machine (after `apt-get update`, with a Rust
 # toolchain) it starts the local Ceph bed (installing its packages when missing), builds the
-# controller and the demo, starts `sepia-controller` on a socket of its own with a config.json
-# naming a fresh RBD namespace, and runs `sepia-demo`, which walks the controller through a
-# user's story over CSI and shows what Ceph holds at each step.
+# controller, the node plugin and the demo, starts `sepia-controller` and `sepia-node` on
+# sockets of their own with a config.json naming a fresh RBD namespace, and runs `sepia-demo`,
+# which walks both through a user's story over CSI — volumes mounted, written, snapshotted,
+# restored, grown, unmounted and deleted — and shows what Ceph holds and what the node mounts
+# at each step. Run it as root: the node plugin maps images (rbd-fuse + loop devices here) and
+# mounts file systems.
 #
 #   scripts/demo.sh            exit status: the demo's (0 = every step succeeded)
 #
-# The controller is stopped on exit whatever happens; its log is kept (and named) when the demo
-# fails. The demo creates the RBD namespace itself and removes it at the end, so it never
-# touches other data in the pool.
+# Both daemons are stopped on exit whatever happens; their logs are kept (and named) when the
+# demo fails. Everything local lives in one private work directory (sockets, kubelet-style
+# mount paths, the node plugin's state, its credentials); the demo creates the RBD namespace
+# itself and removes it at the end, so it never touches other data in the pool.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,32 +29,63 @@ scripts/bed.sh up
 # shellcheck disable=SC1091
 source "$BED_DIR/env"
 
-say "building sepia-controller and sepia-demo"
-cargo build --locked -p sepia-controller -p sepia-demo
+say "building sepia-controller, sepia-node and sepia-demo"
+cargo build --locked -p sepia-controller -p sepia-node -p sepia-demo
 
 WORK=$(mktemp -d /tmp/sepia-demo.XXXXXX)
 NAMESPACE="demo-$(date +%s)-$$"
 SOCKET=$WORK/csi.sock
 LOG=$WORK/controller.log
+NODE_SOCKET=$WORK/node/csi.sock
+NODE_LOG=$WORK/node.log
+NODE_ID=demo-node
+KUBELET_DIR=$WORK/kubelet
 CONTROLLER_PID=
+NODE_PID=
+
+# TERM, up to 10 s to finish, then KILL.
+# shellcheck disable=SC2317  # invoked from the EXIT trap
+stop_pid() {
+  local pid=$1
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  fi
+}
 
 # shellcheck disable=SC2317  # invoked by the EXIT trap
-stop_controller() {
+stop_daemons() {
   local rc=$?
-  if [ -n "$CONTROLLER_PID" ] && kill -0 "$CONTROLLER_PID" 2>/dev/null; then
-    kill -TERM "$CONTROLLER_PID" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$CONTROLLER_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$CONTROLLER_PID" 2>/dev/null || true
-    wait "$CONTROLLER_PID" 2>/dev/null || true
-  fi
+  stop_pid "$NODE_PID"
+  stop_pid "$CONTROLLER_PID"
   if [ "$rc" -eq 0 ]; then
-    rm -rf "$WORK"
+    # --one-file-system: never descend into a mount, should one have been left behind.
+    rm -rf --one-file-system "$WORK"
   else
-    say "controller log kept: $LOG"
+    say "logs kept: $LOG (controller), $NODE_LOG (node plugin)"
   fi
   exit "$rc"
 }
-trap stop_controller EXIT
+trap stop_daemons EXIT
+
+# Waits for daemon $1 (pid $2, log $3) to create socket $4.
+wait_for_socket() {
+  local name=$1 pid=$2 log=$3 socket=$4
+  for _ in $(seq 300); do
+    [ -S "$socket" ] && return 0
+    if ! kill -0 "$pid" 2>/dev/null; then
+      say "$name exited before creating its socket; last lines of its log:"
+      tail -n 20 "$log" >&2 || true
+      exit 1
+    fi
+    sleep 0.1
+  done
+  say "$name created no socket within 30 s; last lines of its log:"
+  tail -n 20 "$log" >&2 || true
+  exit 1
+}
 
 # ceph-csi's config.json: one cluster, its monitors, and the demo's RBD namespace. No secrets:
 # they travel in each CSI request, as under the Kubernetes sidecars.
@@ -73,26 +108,42 @@ say "starting sepia-controller on $SOCKET (log: $LOG)"
   --cluster-config "$WORK/config.json" \
   >"$LOG" 2>&1 &
 CONTROLLER_PID=$!
+wait_for_socket sepia-controller "$CONTROLLER_PID" "$LOG" "$SOCKET"
 
-for _ in $(seq 300); do
-  [ -S "$SOCKET" ] && break
-  if ! kill -0 "$CONTROLLER_PID" 2>/dev/null; then
-    say "sepia-controller exited before creating its socket; last lines of its log:"
-    tail -n 20 "$LOG" >&2 || true
-    exit 1
-  fi
-  sleep 0.1
-done
-if [ ! -S "$SOCKET" ]; then
-  say "sepia-controller created no socket within 30 s; last lines of its log:"
-  tail -n 20 "$LOG" >&2 || true
-  exit 1
-fi
+# The node plugin registers itself in RADOS (ControllerPublish refuses unregistered nodes)
+# with standing credentials from a mounted Secret: here two 0600 files in the private work
+# directory, written by shell builtins so the key never shows in a process list. The record
+# lands in the demo's namespace, which the demo removes at the end: one registration at start
+# (an interval longer than the demo) keeps a refresh from recreating it afterwards.
+CREDENTIALS=$WORK/node-credentials
+(
+  umask 077
+  mkdir "$CREDENTIALS"
+  printf '%s' "$SEPIA_CEPH_USER" >"$CREDENTIALS/userID"
+  printf '%s' "$SEPIA_CEPH_KEY" >"$CREDENTIALS/userKey"
+)
+
+say "starting sepia-node on $NODE_SOCKET as node $NODE_ID (log: $NODE_LOG)"
+"$TARGET_DIR/debug/sepia-node" \
+  --endpoint "unix://$NODE_SOCKET" \
+  --driver-name "$DRIVER_NAME" \
+  --node-id "$NODE_ID" \
+  --cluster-config "$WORK/config.json" \
+  --registration-dir "$WORK/registry" \
+  --state-dir "$WORK/node-state" \
+  --node-credentials-dir "$CREDENTIALS" \
+  --registration-interval 24h \
+  >"$NODE_LOG" 2>&1 &
+NODE_PID=$!
+wait_for_socket sepia-node "$NODE_PID" "$NODE_LOG" "$NODE_SOCKET"
 
 say "running sepia-demo"
 set +e
 "$TARGET_DIR/debug/sepia-demo" \
   --endpoint "unix://$SOCKET" \
+  --node-endpoint "unix://$NODE_SOCKET" \
+  --node-id "$NODE_ID" \
+  --kubelet-dir "$KUBELET_DIR" \
   --cluster-id "$CLUSTER_ID" \
   --pool "$SEPIA_CEPH_POOL" \
   --namespace "$NAMESPACE" \

@@ -215,12 +215,18 @@ impl CsiTarget {
 
 /// A filesystem volume for one node, what a default RWO PVC asks for.
 pub fn mount_capability() -> VolumeCapability {
+    mount_capability_with_fs("ext4")
+}
+
+/// [`mount_capability`] with another file system type (the StorageClass's
+/// `csi.storage.k8s.io/fstype`).
+pub fn mount_capability_with_fs(fs_type: &str) -> VolumeCapability {
     VolumeCapability {
         access_mode: Some(AccessMode {
             mode: Mode::SingleNodeWriter as i32,
         }),
         access_type: Some(AccessType::Mount(MountVolume {
-            fs_type: "ext4".to_owned(),
+            fs_type: fs_type.to_owned(),
             ..Default::default()
         })),
     }

@@ -1,12 +1,12 @@
 //! The CSI calls of the story, shaped like the Kubernetes sidecars send them: StorageClass
 //! parameters plus the PVC/PV names the external-provisioner adds with
 //! `--extra-create-metadata`, VolumeSnapshotClass parameters plus the snapshot names, and the
-//! provisioner Secret in every call.
+//! provisioner Secret in every call. The external-attacher's calls are in [`crate::attacher`].
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use bench::csi_target::{StorageClass, mount_capability};
+use bench::csi_target::{StorageClass, mount_capability_with_fs};
 use csi::v1::controller_client::ControllerClient;
 use csi::v1::controller_service_capability::{Rpc, rpc};
 use csi::v1::identity_client::IdentityClient;
@@ -14,7 +14,7 @@ use csi::v1::volume_content_source::{SnapshotSource, Type, VolumeSource};
 use csi::v1::{
     CapacityRange, ControllerExpandVolumeRequest, ControllerGetCapabilitiesRequest,
     CreateSnapshotRequest, CreateVolumeRequest, DeleteSnapshotRequest, DeleteVolumeRequest,
-    GetPluginInfoRequest, ProbeRequest, VolumeContentSource,
+    GetPluginInfoRequest, ProbeRequest, VolumeCapability, VolumeContentSource,
 };
 use tonic::transport::Channel;
 
@@ -70,6 +70,8 @@ pub struct Snapshot {
 pub struct Driver {
     channel: Channel,
     class: StorageClass,
+    /// The StorageClass's `csi.storage.k8s.io/fstype`, as the PVs' mount capability.
+    fs_type: String,
     secrets: HashMap<String, String>,
     rpc_timeout: Duration,
 }
@@ -78,25 +80,37 @@ impl Driver {
     pub async fn connect(
         endpoint: &str,
         class: StorageClass,
+        fs_type: &str,
         secrets: HashMap<String, String>,
         rpc_timeout: Duration,
     ) -> Result<Driver> {
         Ok(Driver {
             channel: csi::client::connect(endpoint, rpc_timeout).await?,
             class,
+            fs_type: fs_type.to_owned(),
             secrets,
             rpc_timeout,
         })
     }
 
-    fn request<T>(&self, message: T) -> tonic::Request<T> {
+    pub(crate) fn request<T>(&self, message: T) -> tonic::Request<T> {
         let mut request = tonic::Request::new(message);
         request.set_timeout(self.rpc_timeout);
         request
     }
 
-    fn controller(&self) -> ControllerClient<Channel> {
+    pub(crate) fn controller(&self) -> ControllerClient<Channel> {
         ControllerClient::new(self.channel.clone())
+    }
+
+    /// The provisioner Secret (also what the attacher and resizer send).
+    pub(crate) fn secrets(&self) -> &HashMap<String, String> {
+        &self.secrets
+    }
+
+    /// The mount capability of the story's PVs.
+    pub(crate) fn capability(&self) -> VolumeCapability {
+        mount_capability_with_fs(&self.fs_type)
     }
 
     /// Probe, GetPluginInfo, ControllerGetCapabilities.
@@ -146,6 +160,7 @@ impl Driver {
     ) -> Result<Volume> {
         let mut parameters = self.class.parameters();
         parameters.extend([
+            ("csi.storage.k8s.io/fstype".to_owned(), self.fs_type.clone()),
             ("csi.storage.k8s.io/pvc/name".to_owned(), claim.name.clone()),
             (
                 "csi.storage.k8s.io/pvc/namespace".to_owned(),
@@ -169,7 +184,7 @@ impl Driver {
         let request = CreateVolumeRequest {
             name: claim.pv_name.clone(),
             capacity_range: Some(at_least(size)),
-            volume_capabilities: vec![mount_capability()],
+            volume_capabilities: vec![self.capability()],
             parameters,
             secrets: self.secrets.clone(),
             volume_content_source,
@@ -263,7 +278,7 @@ impl Driver {
             volume_id: volume_id.to_owned(),
             capacity_range: Some(at_least(size)),
             secrets: self.secrets.clone(),
-            volume_capability: Some(mount_capability()),
+            volume_capability: Some(self.capability()),
         };
         let reply = self
             .controller()

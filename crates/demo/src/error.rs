@@ -1,6 +1,8 @@
 //! The demo's one error type. A step fails with one of these; the story prints it, cleans up
 //! and exits non-zero. Messages name the RPC, object or expectation and never a key.
 
+use std::time::Duration;
+
 /// `Result` with the demo's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -42,6 +44,20 @@ pub enum Error {
     /// What Ceph holds is not what the story says it should.
     #[error("Ceph does not hold what it should: {}", problems.join("; "))]
     Check { problems: Vec<String> },
+    /// A file, mount or device of this node could not be read or written.
+    #[error("{what}: {source}")]
+    Local {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file system call or child process on this node did not finish in time (a wedged
+    /// rbd-fuse under a mount makes them hang).
+    #[error("{what} did not finish within {}", humantime::format_duration(*deadline))]
+    LocalDeadline { what: String, deadline: Duration },
+    /// What the node shows (files, mounts, devices) is not what the story says it should.
+    #[error("the node does not look as it should: {}", problems.join("; "))]
+    OnNode { problems: Vec<String> },
 }
 
 impl Error {
@@ -57,6 +73,19 @@ impl Error {
         Error::Ceph {
             step: step.into(),
             source,
+        }
+    }
+
+    pub(crate) fn local(what: impl Into<String>, source: std::io::Error) -> Error {
+        Error::Local {
+            what: what.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn on_node(problem: impl Into<String>) -> Error {
+        Error::OnNode {
+            problems: vec![problem.into()],
         }
     }
 

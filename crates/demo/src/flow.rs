@@ -1,9 +1,12 @@
-//! The story: what a Kubernetes user does, as the CSI calls the sidecars would make, with a
-//! look into Ceph in the middle and a proof that nothing is left at the end.
+//! The story: what a Kubernetes user does, as the CSI calls the sidecars and kubelet would
+//! make, with a pod's files written and read on the node, a look into Ceph in the middle and
+//! a proof that nothing is left at the end, neither in Ceph nor on the node.
 //!
-//! It runs in four acts, one file each: [`crate::setup`] (steps 1–2), [`crate::provision`]
-//! (3–7), [`crate::inspect`] (8–9) and [`crate::teardown`] (10–17). The first failing step
-//! ends the story; [`crate::cleanup`] then deletes what was made and removes the namespace.
+//! It runs in five acts, one file each: [`crate::setup`] (steps 1–2), [`crate::provision`]
+//! (3–12, with the node's side in [`crate::node_act`]), [`crate::inspect`] (13–14),
+//! [`crate::detach`] (15–17) and [`crate::teardown`] (18–25). The first failing step ends
+//! the story; [`crate::cleanup`] then unmounts what is mounted, deletes what was made and
+//! removes the namespace.
 
 use std::collections::HashSet;
 
@@ -13,40 +16,66 @@ use ceph::Cluster;
 
 use crate::driver::Driver;
 use crate::error::Result;
+use crate::kubelet::Kubelet;
 use crate::made::Made;
+use crate::node_act::Attachment;
+use crate::node_driver::NodeDriver;
 use crate::options::Options;
 use crate::story::Story;
 
+/// The file system of the story's volumes: xfs grows while mounted here, where ext4's online
+/// growth needs CAP_SYS_RESOURCE, which this sandbox withholds.
+pub const FS_TYPE: &str = "xfs";
+
 /// Every step, in order.
-pub const PLAN: [&str; 17] = [
-    "Probe, GetPluginInfo, ControllerGetCapabilities",
+pub const PLAN: [&str; 25] = [
+    "Both plugins: Probe, GetPluginInfo; ControllerGetCapabilities, NodeGetInfo, NodeGetCapabilities",
     "Create an empty RBD namespace for the demo",
-    "CreateVolume: PVC demo/data, 1 GiB",
+    "CreateVolume: PVC demo/data, 1 GiB, xfs",
+    "ControllerPublishVolume: PVC demo/data to the node",
+    "NodeStageVolume + NodePublishVolume: PVC demo/data into pod demo/writer",
+    "Write before-snapshot.txt into PVC demo/data",
     "CreateSnapshot: VolumeSnapshot demo/data-snap, until readyToUse",
+    "Write after-snapshot.txt into PVC demo/data",
     "CreateVolume from the snapshot: PVC demo/data-restored",
     "CreateVolume from PVC demo/data: PVC demo/data-clone",
-    "ControllerExpandVolume: PVC demo/data to 2 GiB",
+    "ControllerPublish, NodeStage, NodePublish PVC demo/data-restored into pod demo/reader: old content only",
+    "Expand PVC demo/data to 2 GiB while mounted: ControllerExpandVolume, NodeExpandVolume",
     "Read what Ceph holds: images, omap journal, IDs",
     "Check that Ceph holds exactly what was made",
+    "NodeUnpublish, NodeUnstage, ControllerUnpublish PVC demo/data-restored, each twice",
+    "NodeUnpublish, NodeUnstage, ControllerUnpublish PVC demo/data, each twice",
+    "Check that nothing is left mounted or mapped on the node",
     "DeleteVolume: PVC demo/data-clone",
     "DeleteVolume: PVC demo/data-restored",
     "DeleteSnapshot: VolumeSnapshot demo/data-snap",
     "DeleteVolume: PVC demo/data",
     "Delete them again: already gone is success",
     "Wait for the mgr to purge the RBD trash",
-    "Check that nothing is left",
+    "Check that nothing is left in Ceph",
     "Remove the demo's RBD namespace",
 ];
+
+/// The node plugin and where kubelet's paths are.
+pub(crate) struct NodeSide {
+    pub driver: NodeDriver,
+    /// NodeGetInfo's answer: the node ControllerPublish names.
+    pub node_id: String,
+    pub kubelet: Kubelet,
+}
 
 /// What the story has made and still holds; what clean-up works from after a failure.
 pub(crate) struct World {
     pub driver: Option<Driver>,
+    pub node: Option<NodeSide>,
     pub cluster: Option<Cluster>,
     pub scratch: Option<ScratchNamespace>,
     /// Volumes and snapshots in creation order: data, data-snap, data-restored, data-clone.
     pub made: Vec<Made>,
     /// IDs already deleted through CSI.
     pub deleted: HashSet<String>,
+    /// Volumes published to the node, in order: data, then data-restored.
+    pub attached: Vec<Attachment>,
 }
 
 /// Runs the demo; `Ok(true)` when every step succeeded. Prints as it goes.
@@ -54,16 +83,24 @@ pub async fn run(opts: &Options) -> Result<bool> {
     let bed_env = opts.bed_env.clone().unwrap_or_else(default_bed_env);
     let access = Access::from_bed_env(&bed_env)?;
     println!(
-        "Sepia demo: CSI driver at {}, clusterID {:?}, pool {}, RBD namespace {}\n",
-        opts.endpoint, opts.cluster_id, opts.pool, opts.namespace
+        "Sepia demo: CSI controller at {}, node plugin at {}, clusterID {:?}, pool {}, RBD \
+         namespace {}, kubelet directory {}\n",
+        opts.endpoint,
+        opts.node_endpoint,
+        opts.cluster_id,
+        opts.pool,
+        opts.namespace,
+        opts.kubelet_dir.display()
     );
     let mut story = Story::new(&PLAN);
     let mut world = World {
         driver: None,
+        node: None,
         cluster: None,
         scratch: None,
         made: Vec::new(),
         deleted: HashSet::new(),
+        attached: Vec::new(),
     };
     let walked = walk(&mut story, &mut world, opts, &access).await;
     if walked.is_err() {
@@ -77,5 +114,6 @@ async fn walk(story: &mut Story, world: &mut World, opts: &Options, access: &Acc
     let pool_id = crate::setup::setup(story, world, opts, access).await?;
     crate::provision::provision(story, world).await?;
     crate::inspect::inspect(story, world, opts, pool_id).await?;
+    crate::detach::detach(story, world).await?;
     crate::teardown::teardown(story, world, opts).await
 }

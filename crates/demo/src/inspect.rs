@@ -1,4 +1,4 @@
-//! Act three (steps 8–9): what Ceph holds — images, the omap journal decoded and raw, the IDs
+//! Act three (steps 13–14): what Ceph holds — images, the omap journal decoded and raw, the IDs
 //! taken apart — and the check that it is exactly what the story made.
 
 use crate::error::{Error, Result};

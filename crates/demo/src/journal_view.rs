@@ -3,11 +3,17 @@
 
 use ceph::{Cluster, IoCtx};
 use journal::listing::MAX_PAGE;
-use journal::{Config, Entry, Journal, Kind};
+use journal::{CompositeId, Config, Entry, Journal, Kind};
 
 use crate::error::{Error, Result};
 use crate::hexdump::listomapvals_entry;
 use crate::table::Table;
+
+/// Prefix of the controller's publication records on a volume's journal entry, completed by
+/// the node ID (a Sepia extension; ceph-csi reads only the `csi.*` keys there).
+pub const PUBLICATION_PREFIX: &str = "sepia.publish.";
+/// More nodes than a demo volume is ever published to.
+const PUBLICATIONS_READ: u32 = 64;
 
 /// Omap keys read per page of a raw dump.
 const RAW_PAGE: u32 = 512;
@@ -176,4 +182,21 @@ pub async fn read_raw(io: &IoCtx, oid: &str) -> Result<Option<RawObject>> {
             }
         }
     }
+}
+
+/// The nodes the controller has recorded `volume_id` as published to: the
+/// `sepia.publish.<node id>` keys of its `csi.volume.<uuid>` object.
+pub async fn published_nodes(io: &IoCtx, volume_id: &str) -> Result<Vec<String>> {
+    let uuid = CompositeId::decode(volume_id)
+        .map_err(|e| Error::journal(format!("decode volume ID {volume_id}"), e))?
+        .uuid();
+    let oid = format!("{}{uuid}", Kind::Volume.entry_prefix());
+    let (keys, _more) = io
+        .omap_list(&oid, "", PUBLICATION_PREFIX, PUBLICATIONS_READ)
+        .await
+        .map_err(|e| Error::ceph(format!("read the publications on {oid}"), e))?;
+    Ok(keys
+        .into_iter()
+        .filter_map(|(key, _)| key.strip_prefix(PUBLICATION_PREFIX).map(str::to_owned))
+        .collect())
 }

@@ -1,36 +1,57 @@
-//! `sepia-demo`: the README's first command. It walks a running CSI controller through what a
-//! Kubernetes user does — a PVC, a snapshot, a restore, a clone, an expansion, the deletes — and
-//! shows what Ceph holds in between, in the words a Ceph user knows (`rbd ls`, `rados
-//! listomapvals`) and decoded (journal entries, volume IDs).
+//! `sepia-demo`: the README's first command. It walks a running CSI controller and node
+//! plugin through what a Kubernetes user does — a PVC mounted in a pod that writes files, a
+//! snapshot, a restore mounted beside it, a clone, an expansion while mounted, the unmounts
+//! and the deletes — and shows what Ceph holds in between, in the words a Ceph user knows
+//! (`rbd ls`, `rados listomapvals`) and decoded (journal entries, volume IDs), and what the
+//! node has mounted (`findmnt`, `losetup`, `df`).
 //!
 //! Module map:
-//! - [`options`]: the flags; [`flow`]: the story and its plan, run in four acts —
-//!   [`setup`], [`provision`], [`inspect`], [`teardown`] — with [`cleanup`] after a failure;
-//!   [`story`]: numbered steps, timings, the summary table; [`show`]: the text under a step.
-//! - [`driver`]: the CSI calls as the Kubernetes sidecars make them.
-//! - [`images`]: the namespace's RBD images; [`journal_view`]: the omap journal, decoded
-//!   through `sepia-journal` and raw; [`hexdump`]: `rados listomapvals` formatting;
+//! - [`options`]: the flags; [`flow`]: the story and its plan, run in five acts —
+//!   [`setup`], [`provision`] (with the node's side in [`node_act`]), [`inspect`],
+//!   [`detach`], [`teardown`] — with [`cleanup`] after a failure; [`story`]: numbered
+//!   steps, timings, the summary table; [`show`]: the text under a Ceph step.
+//! - [`driver`]: the controller's CSI calls as the provisioner, snapshotter and resizer make
+//!   them; [`attacher`]: ControllerPublish/Unpublish as the external-attacher makes them;
+//!   [`node_driver`]: the node plugin's calls as kubelet makes them, with paths from
+//!   [`kubelet`].
+//! - On the node: [`mounted`]: mount table, loop devices, rbd-fuse processes, `df`;
+//!   [`stack`]: how a published volume sits on the node; [`files`]: what the pods write;
+//!   [`node_leftovers`]: the scan for anything left mounted or mapped; [`bounded`]: every
+//!   file system call and child process, off the async threads and with a deadline.
+//! - In Ceph: [`images`]: the namespace's RBD images; [`journal_view`]: the omap journal,
+//!   decoded through `sepia-journal` and raw; [`hexdump`]: `rados listomapvals` formatting;
 //!   [`ids`]: volume/snapshot IDs taken apart; [`table`]: aligned columns.
 //! - [`made`]: what the story created and the checks that Ceph holds exactly that.
 //! - [`error`]: the demo's error enum.
 //!
-//! `scripts/demo.sh` starts the bed and the controller (with a config.json naming a fresh RBD
-//! namespace) and runs the binary; the namespace itself is created and removed by the demo.
+//! `scripts/demo.sh` starts the bed, the controller and the node plugin (with a config.json
+//! naming a fresh RBD namespace) and runs the binary; the namespace itself is created and
+//! removed by the demo.
 
+pub mod attacher;
+pub mod bounded;
 pub mod cleanup;
+pub mod detach;
 pub mod driver;
 pub mod error;
+pub mod files;
 pub mod flow;
 pub mod hexdump;
 pub mod ids;
 pub mod images;
 pub mod inspect;
 pub mod journal_view;
+pub mod kubelet;
 pub mod made;
+pub mod mounted;
+pub mod node_act;
+pub mod node_driver;
+pub mod node_leftovers;
 pub mod options;
 pub mod provision;
 pub mod setup;
 pub mod show;
+pub mod stack;
 pub mod story;
 pub mod table;
 pub mod teardown;

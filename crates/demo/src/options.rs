@@ -5,15 +5,27 @@ use std::time::Duration;
 
 use clap::Parser;
 
-/// Walks a CSI controller through a user's story — a PVC, a snapshot of it, a restore, a clone,
-/// an expansion, then deletes — and shows after each step what Ceph holds: images, the omap
-/// journal (decoded and raw), the volume IDs. Works in an RBD namespace of its own.
+/// Walks a CSI controller and node plugin through a user's story — a PVC mounted in a pod,
+/// files written, a snapshot, a restore mounted beside it, a clone, an expansion while
+/// mounted, then unmounts and deletes — and shows what Ceph holds and what the node has
+/// mounted. Works in an RBD namespace of its own.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "sepia-demo", version)]
 pub struct Options {
     /// CSI endpoint of the running controller (`unix:///path`).
     #[arg(long)]
     pub endpoint: String,
+    /// CSI endpoint of the running node plugin (`unix:///path`), on this machine: the demo
+    /// reads and writes the volumes it mounts.
+    #[arg(long)]
+    pub node_endpoint: String,
+    /// Stands for kubelet's root directory (`/var/lib/kubelet`): staging and target paths are
+    /// made below it in kubelet's layout.
+    #[arg(long)]
+    pub kubelet_dir: PathBuf,
+    /// The node ID the node plugin must answer in NodeGetInfo [default: whatever it answers].
+    #[arg(long)]
+    pub node_id: Option<String>,
     /// clusterID the controller's config.json names.
     #[arg(long, default_value = "demo")]
     pub cluster_id: String,

@@ -1,4 +1,4 @@
-//! Act one (steps 1–2): the driver answers, and the demo gets an RBD namespace of its own.
+//! Act one (steps 1–2): both plugins answer, and the demo gets an RBD namespace of its own.
 
 use bench::access::Access;
 use bench::csi_target::StorageClass;
@@ -7,11 +7,13 @@ use ceph::{Cluster, Timeouts};
 
 use crate::driver::Driver;
 use crate::error::{Error, Result};
-use crate::flow::World;
+use crate::flow::{FS_TYPE, NodeSide, World};
+use crate::kubelet::Kubelet;
+use crate::node_driver::NodeDriver;
 use crate::options::Options;
 use crate::story::Story;
 
-/// Connects to the driver and to Ceph and creates the namespace; the pool's id.
+/// Connects to both plugins and to Ceph and creates the namespace; the pool's id.
 pub(crate) async fn setup(
     story: &mut Story,
     world: &mut World,
@@ -23,11 +25,12 @@ pub(crate) async fn setup(
         pool: opts.pool.clone(),
         image_features: "layering".to_owned(),
     };
-    let (driver, identity) = story
+    let (driver, identity, node, node_identity, kubelet) = story
         .step(async {
             let driver = Driver::connect(
                 &opts.endpoint,
                 class,
+                FS_TYPE,
                 access.csi_secrets(),
                 opts.rpc_timeout,
             )
@@ -39,15 +42,67 @@ pub(crate) async fn setup(
                     missing: "ready=true",
                 });
             }
-            Ok((driver, identity))
+            let node = NodeDriver::connect(
+                &opts.node_endpoint,
+                FS_TYPE,
+                access.csi_secrets(),
+                opts.rpc_timeout,
+            )
+            .await?;
+            let node_identity = node.identify().await?;
+            if node_identity.ready == Some(false) {
+                return Err(Error::BadReply {
+                    rpc: "Probe (node plugin)",
+                    missing: "ready=true",
+                });
+            }
+            if node_identity.node_id.is_empty() {
+                return Err(Error::BadReply {
+                    rpc: "NodeGetInfo",
+                    missing: "a node ID",
+                });
+            }
+            if let Some(expected) = &opts.node_id
+                && *expected != node_identity.node_id
+            {
+                return Err(Error::on_node(format!(
+                    "the node plugin answers node ID {:?}, not {expected:?}",
+                    node_identity.node_id
+                )));
+            }
+            if node_identity.name != identity.name {
+                return Err(Error::on_node(format!(
+                    "the node plugin is driver {:?}, the controller {:?}",
+                    node_identity.name, identity.name
+                )));
+            }
+            let kubelet = Kubelet::open(&opts.kubelet_dir, node_identity.name.clone()).await?;
+            Ok((driver, identity, node, node_identity, kubelet))
         })
         .await?;
     story.detail(&format!(
-        "driver {} {}, ready\ncontroller capabilities: {}",
+        "controller: driver {} {}, ready\ncontroller capabilities: {}\nnode plugin: driver {} \
+         {}, ready; node ID {:?}, max volumes per node {}\nnode capabilities: {}\nvolumes are \
+         formatted {FS_TYPE}: it grows while mounted here (ext4 would need CAP_SYS_RESOURCE, \
+         which this sandbox lacks)",
         identity.name,
         identity.vendor_version,
-        identity.capabilities.join(", ")
+        identity.capabilities.join(", "),
+        node_identity.name,
+        node_identity.vendor_version,
+        node_identity.node_id,
+        if node_identity.max_volumes_per_node == 0 {
+            "unlimited".to_owned()
+        } else {
+            node_identity.max_volumes_per_node.to_string()
+        },
+        node_identity.capabilities.join(", "),
     ));
+    world.node = Some(NodeSide {
+        driver: node,
+        node_id: node_identity.node_id,
+        kubelet,
+    });
     world.driver = Some(driver);
 
     let (cluster, scratch, pool_id) = story

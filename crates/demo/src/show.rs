@@ -104,8 +104,8 @@ pub fn nothing_left(left: &Inventory) -> String {
         .collect();
     remaining.extend(left.other_objects.iter().cloned());
     format!(
-        "{}remaining objects: {} (empty journal directories and librbd's per-namespace \
-         bookkeeping, removed with the namespace)",
+        "{}remaining objects: {} (empty journal directories, librbd's per-namespace \
+         bookkeeping and the node plugin's registration, removed with the namespace)",
         table.render(""),
         if remaining.is_empty() {
             "none".to_owned()

@@ -1,38 +1,226 @@
-//! The whole demo against the real controller (started in-process on a socket of its own,
-//! configured like `scripts/demo.sh` configures the binary) and the real bed: every step must
-//! succeed, and the demo's namespace must be gone afterwards.
+//! The whole demo against the real controller and node plugin (both started in-process on
+//! sockets of their own, configured like `scripts/demo.sh` configures the binaries) and the
+//! real bed: every step must succeed, the demo's namespace must be gone afterwards, and
+//! nothing of the demo may be left mounted or mapped on this machine.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use ceph::{Cluster, Credentials, Timeouts, rbd};
 use clap::Parser as _;
 use cluster_config::ClusterConfigWatcher;
 use controller::{Settings, State};
+use node::driver::NodeDriver;
+use node::error::NodeError;
+use node::mapper::{MapperChoice, Support};
+use node::node_registry::{NodeRegistrar, RegistrarSettings};
+use node::server::{ServeOptions, serve};
+use node::settings::{Deadlines, NodeSettings};
 use sepia_testbed::Bed;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
-/// A controller serving `unix://<dir>/csi.sock` for cluster `demo` in RBD namespace
-/// `namespace`, stopped when the returned sender is dropped.
-async fn start_controller(
-    dir: &std::path::Path,
-    namespace: &str,
-) -> (String, tokio::sync::oneshot::Sender<()>) {
-    let bed = Bed::get();
-    let monitors: Vec<&str> = bed.monitors.split(',').collect();
-    let config = dir.join("config.json");
-    let clusters = serde_json::json!([
-        {"clusterID": "demo", "monitors": monitors, "rbd": {"radosNamespace": namespace}}
-    ]);
-    std::fs::write(&config, clusters.to_string()).unwrap();
-    let watcher = ClusterConfigWatcher::start(&config, Duration::from_secs(1)).await;
-    let state = State::new(Settings::default(), watcher);
-    let endpoint = format!("unix://{}", dir.join("csi.sock").display());
-    let incoming = csi::server::bind(&endpoint).await.unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(controller::server::serve(state, incoming, async {
-        let _ = stopped.await;
-    }));
-    (endpoint, stop)
+const DRIVER: &str = "rbd.csi.sepia.io";
+const NODE_ID: &str = "demo-test-node";
+
+/// Both plugins of one test, in a private directory: the controller serving
+/// `unix://<dir>/csi.sock`, the node plugin `unix://<dir>/node/csi.sock` with its state dir
+/// and kubelet registration below `dir`, for cluster `demo` in RBD namespace `namespace`.
+struct Plugins {
+    root: PathBuf,
+    controller_endpoint: String,
+    node_endpoint: String,
+    kubelet_dir: PathBuf,
+    _stop_controller: tokio::sync::oneshot::Sender<()>,
+    node_shutdown: CancellationToken,
+    node_server: Option<JoinHandle<Result<(), NodeError>>>,
+}
+
+impl Plugins {
+    /// With `register`, the node plugin registers once in RADOS (in the demo's namespace, so
+    /// ControllerPublish accepts it), from credential files as `scripts/demo.sh` writes them.
+    async fn start(dir: &Path, namespace: &str, register: bool) -> Plugins {
+        let bed = Bed::get();
+        let root = std::fs::canonicalize(dir).unwrap();
+        let monitors: Vec<&str> = bed.monitors.split(',').collect();
+        let config = root.join("config.json");
+        let clusters = serde_json::json!([
+            {"clusterID": "demo", "monitors": monitors, "rbd": {"radosNamespace": namespace}}
+        ]);
+        std::fs::write(&config, clusters.to_string()).unwrap();
+
+        let watcher = ClusterConfigWatcher::start(&config, Duration::from_secs(1)).await;
+        let state = State::new(Settings::default(), watcher.clone());
+        let controller_endpoint = format!("unix://{}", root.join("csi.sock").display());
+        let incoming = csi::server::bind(&controller_endpoint).await.unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(controller::server::serve(state, incoming, async {
+            let _ = stopped.await;
+        }));
+
+        let settings = NodeSettings {
+            node_id: NODE_ID.into(),
+            driver_name: DRIVER.into(),
+            state_dir: root.join("node-state"),
+            ceph_conf: None,
+            mapper: MapperChoice::Auto,
+            max_volumes_per_node: 0,
+            deadlines: Deadlines::default(),
+        };
+        let driver = Arc::new(NodeDriver::new(
+            settings,
+            watcher.clone(),
+            Support::detect(),
+        ));
+        let node_socket = root.join("node/csi.sock");
+        let node_endpoint = format!("unix://{}", node_socket.display());
+        let node_shutdown = CancellationToken::new();
+        if register {
+            let credentials = root.join("node-credentials");
+            std::fs::create_dir(&credentials).unwrap();
+            std::fs::set_permissions(&credentials, std::fs::Permissions::from_mode(0o700)).unwrap();
+            for (name, value) in [("userID", &bed.user), ("userKey", &bed.key)] {
+                let file = credentials.join(name);
+                std::fs::write(&file, value).unwrap();
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+            }
+            let registrar = NodeRegistrar::new(
+                RegistrarSettings {
+                    node_id: NODE_ID.into(),
+                    driver_name: DRIVER.into(),
+                    instance_id: "default".into(),
+                    credentials_dir: credentials,
+                    interval: Duration::from_secs(24 * 3600),
+                },
+                watcher,
+            );
+            tokio::spawn(registrar.run(node_shutdown.clone()));
+        }
+        let options = ServeOptions {
+            csi_endpoint: node_endpoint.clone(),
+            registration_socket: Some(root.join(format!("registry/{DRIVER}-reg.sock"))),
+            kubelet_endpoint: node_socket.display().to_string(),
+        };
+        let node_server = tokio::spawn(serve(driver, options, node_shutdown.clone()));
+        for _ in 0..100 {
+            if node_socket.exists() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(
+            node_socket.exists(),
+            "the node plugin did not start serving"
+        );
+        Plugins {
+            kubelet_dir: root.join("kubelet"),
+            root,
+            controller_endpoint,
+            node_endpoint,
+            _stop_controller: stop,
+            node_shutdown,
+            node_server: Some(node_server),
+        }
+    }
+
+    fn options(&self, namespace: &str) -> demo::Options {
+        let bed = Bed::get();
+        demo::Options::try_parse_from([
+            "sepia-demo",
+            "--endpoint",
+            &self.controller_endpoint,
+            "--node-endpoint",
+            &self.node_endpoint,
+            "--node-id",
+            NODE_ID,
+            "--kubelet-dir",
+            self.kubelet_dir.to_str().unwrap(),
+            "--cluster-id",
+            "demo",
+            "--pool",
+            &bed.pool,
+            "--namespace",
+            namespace,
+            "--purge-timeout",
+            "300s",
+        ])
+        .unwrap()
+    }
+
+    async fn stop_node(&mut self) {
+        self.node_shutdown.cancel();
+        if let Some(server) = self.node_server.take() {
+            tokio::time::timeout(Duration::from_secs(30), server)
+                .await
+                .expect("the node plugin did not stop within 30 s")
+                .unwrap()
+                .unwrap();
+        }
+    }
+
+    /// Mounts under this test's directory and loop devices over files below it. Never
+    /// panics: [`Drop`] uses it too.
+    fn leftovers(&self) -> Vec<String> {
+        let root = self.root.display().to_string();
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo");
+        let mut found: Vec<String> = match &mountinfo {
+            Ok(text) => text
+                .lines()
+                .filter(|l| l.contains(&root))
+                .map(|l| format!("mount: {l}"))
+                .collect(),
+            Err(e) => vec![format!("unreadable mountinfo: {e}")],
+        };
+        let devices = std::fs::read_dir("/sys/block").into_iter().flatten();
+        for entry in devices.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let backing = Path::new("/sys/block")
+                .join(&name)
+                .join("loop/backing_file");
+            if let Ok(file) = std::fs::read_to_string(backing)
+                && file.contains(&root)
+            {
+                found.push(format!("loop: {name} over {}", file.trim()));
+            }
+        }
+        found
+    }
+}
+
+impl Drop for Plugins {
+    /// Best effort after a failed test, so it does not leave mounts on a shared machine:
+    /// innermost mounts first, then loop devices, then the rbd-fuse mounts they sat on.
+    fn drop(&mut self) {
+        self.node_shutdown.cancel();
+        let root = self.root.display().to_string();
+        for _ in 0..2 {
+            let mut mounts: Vec<String> = std::fs::read_to_string("/proc/self/mountinfo")
+                .unwrap_or_default()
+                .lines()
+                .filter_map(|l| l.split(' ').nth(4).map(str::to_owned))
+                .filter(|m| m.starts_with(&root))
+                .collect();
+            mounts.reverse();
+            for mount in mounts {
+                let _ = std::process::Command::new("umount").arg(&mount).status();
+            }
+            for line in self
+                .leftovers()
+                .iter()
+                .filter_map(|l| l.strip_prefix("loop: "))
+            {
+                if let Some(name) = line.split(' ').next() {
+                    let _ = std::process::Command::new("losetup")
+                        .args(["-d", &format!("/dev/{name}")])
+                        .status();
+                }
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -40,25 +228,13 @@ async fn the_demo_walks_the_whole_story_and_leaves_nothing() {
     let bed = Bed::get();
     let dir = tempfile::tempdir().unwrap();
     let namespace = bed.unique_name("demo-test");
-    let (endpoint, _stop) = start_controller(dir.path(), &namespace).await;
-    let opts = demo::Options::try_parse_from([
-        "sepia-demo",
-        "--endpoint",
-        &endpoint,
-        "--cluster-id",
-        "demo",
-        "--pool",
-        &bed.pool,
-        "--namespace",
-        &namespace,
-        "--purge-timeout",
-        "300s",
-    ])
-    .unwrap();
+    let mut plugins = Plugins::start(dir.path(), &namespace, true).await;
 
-    let succeeded = demo::run(&opts).await.unwrap();
+    let succeeded = demo::run(&plugins.options(&namespace)).await.unwrap();
     assert!(succeeded, "a step failed; the story above says which");
+    plugins.stop_node().await;
 
+    assert_eq!(plugins.leftovers(), Vec::<String>::new());
     let creds = Credentials::new(&bed.monitors, &bed.user, &bed.key);
     let cluster = Cluster::connect(&creds, &Timeouts::default())
         .await
@@ -66,6 +242,7 @@ async fn the_demo_walks_the_whole_story_and_leaves_nothing() {
     let pool_io = cluster.ioctx(&bed.pool, "").await.unwrap();
     let namespaces = rbd::namespace_list(&pool_io).await.unwrap();
     assert!(!namespaces.contains(&namespace), "{namespaces:?}");
+    // Not even the node plugin's registration record is left.
     let io = cluster.ioctx(&bed.pool, &namespace).await.unwrap();
     assert_eq!(io.list_objects().await.unwrap(), Vec::<String>::new());
 }
@@ -86,20 +263,9 @@ async fn the_demo_refuses_a_namespace_that_already_exists() {
         .unwrap();
 
     let dir = tempfile::tempdir().unwrap();
-    let (endpoint, _stop) = start_controller(dir.path(), &namespace).await;
-    let opts = demo::Options::try_parse_from([
-        "sepia-demo",
-        "--endpoint",
-        &endpoint,
-        "--cluster-id",
-        "demo",
-        "--pool",
-        &bed.pool,
-        "--namespace",
-        &namespace,
-    ])
-    .unwrap();
-    let succeeded = demo::run(&opts).await.unwrap();
+    let mut plugins = Plugins::start(dir.path(), &namespace, false).await;
+    let succeeded = demo::run(&plugins.options(&namespace)).await.unwrap();
+    plugins.stop_node().await;
 
     // The demo stops at its second step and touches nothing of what was there.
     let kept = io.read_full("someone-elses-object").await;
