@@ -93,8 +93,36 @@ impl Processes {
         }
     }
 
+    /// Each process's peak resident memory so far (VmHWM), for sizing the manifests' memory
+    /// requests and limits from a real run.
+    pub fn peak_memory(&self) -> Vec<(String, Option<u64>)> {
+        self.children
+            .iter()
+            .map(|(label, child)| {
+                let kib = child.id().and_then(|pid| {
+                    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+                    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+                    line.split_whitespace().nth(1)?.parse::<u64>().ok()
+                });
+                (label.clone(), kib)
+            })
+            .collect()
+    }
+
     /// SIGTERM to all, then SIGKILL to whatever still runs after 10 s.
     pub async fn stop(&mut self) {
+        let peaks: Vec<String> = self
+            .peak_memory()
+            .into_iter()
+            .map(|(label, kib)| match kib {
+                Some(kib) => format!("{label} {:.1} MiB", kib as f64 / 1024.0),
+                None => format!("{label} gone"),
+            })
+            .collect();
+        eprintln!(
+            "peak RSS (VmHWM) of the run's processes: {}",
+            peaks.join(", ")
+        );
         for (_, child) in &self.children {
             if let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()) {
                 // SAFETY: kill(2) on a pid we spawned and still own (not yet reaped).
