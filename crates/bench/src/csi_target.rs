@@ -90,29 +90,12 @@ impl CsiTarget {
     }
 
     fn request<T>(&self, message: T) -> tonic::Request<T> {
-        let mut request = tonic::Request::new(message);
-        request.set_timeout(self.rpc_timeout);
-        request
+        with_timeout(message, self.rpc_timeout)
     }
 
     /// Probe and GetPluginInfo: the driver answers and says who it is.
     pub async fn identify(&self) -> Result<PluginInfo> {
-        let mut identity = IdentityClient::new(self.channel.clone());
-        let probe = identity
-            .probe(self.request(ProbeRequest {}))
-            .await
-            .map_err(|s| Error::rpc("Probe", &s))?
-            .into_inner();
-        let info = identity
-            .get_plugin_info(self.request(GetPluginInfoRequest {}))
-            .await
-            .map_err(|s| Error::rpc("GetPluginInfo", &s))?
-            .into_inner();
-        Ok(PluginInfo {
-            name: info.name,
-            vendor_version: info.vendor_version,
-            ready: probe.ready,
-        })
+        plugin_info(&self.channel, self.rpc_timeout).await
     }
 
     fn controller(&self) -> ControllerClient<Channel> {
@@ -211,6 +194,34 @@ impl CsiTarget {
             .map_err(|s| OpError::from_status(&s))?;
         Ok(Done::now(()))
     }
+}
+
+/// `message` with a deadline, as every CSI call of the bench and the demo carries.
+pub fn with_timeout<T>(message: T, timeout: Duration) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.set_timeout(timeout);
+    request
+}
+
+/// Probe and GetPluginInfo of the plugin behind `channel` (controller or node: every CSI
+/// plugin serves Identity).
+pub async fn plugin_info(channel: &Channel, timeout: Duration) -> Result<PluginInfo> {
+    let mut identity = IdentityClient::new(channel.clone());
+    let probe = identity
+        .probe(with_timeout(ProbeRequest {}, timeout))
+        .await
+        .map_err(|s| Error::rpc("Probe", &s))?
+        .into_inner();
+    let info = identity
+        .get_plugin_info(with_timeout(GetPluginInfoRequest {}, timeout))
+        .await
+        .map_err(|s| Error::rpc("GetPluginInfo", &s))?
+        .into_inner();
+    Ok(PluginInfo {
+        name: info.name,
+        vendor_version: info.vendor_version,
+        ready: probe.ready,
+    })
 }
 
 /// A filesystem volume for one node, what a default RWO PVC asks for.

@@ -6,15 +6,14 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use bench::csi_target::{StorageClass, mount_capability_with_fs};
+use bench::csi_target::{StorageClass, mount_capability_with_fs, plugin_info, with_timeout};
 use csi::v1::controller_client::ControllerClient;
 use csi::v1::controller_service_capability::{Rpc, rpc};
-use csi::v1::identity_client::IdentityClient;
 use csi::v1::volume_content_source::{SnapshotSource, Type, VolumeSource};
 use csi::v1::{
     CapacityRange, ControllerExpandVolumeRequest, ControllerGetCapabilitiesRequest,
     CreateSnapshotRequest, CreateVolumeRequest, DeleteSnapshotRequest, DeleteVolumeRequest,
-    GetPluginInfoRequest, ProbeRequest, VolumeCapability, VolumeContentSource,
+    VolumeCapability, VolumeContentSource,
 };
 use tonic::transport::Channel;
 
@@ -94,9 +93,7 @@ impl Driver {
     }
 
     pub(crate) fn request<T>(&self, message: T) -> tonic::Request<T> {
-        let mut request = tonic::Request::new(message);
-        request.set_timeout(self.rpc_timeout);
-        request
+        with_timeout(message, self.rpc_timeout)
     }
 
     pub(crate) fn controller(&self) -> ControllerClient<Channel> {
@@ -115,17 +112,7 @@ impl Driver {
 
     /// Probe, GetPluginInfo, ControllerGetCapabilities.
     pub async fn identify(&self) -> Result<Identity> {
-        let mut identity = IdentityClient::new(self.channel.clone());
-        let probe = identity
-            .probe(self.request(ProbeRequest {}))
-            .await
-            .map_err(|s| Error::rpc("Probe", &s))?
-            .into_inner();
-        let info = identity
-            .get_plugin_info(self.request(GetPluginInfoRequest {}))
-            .await
-            .map_err(|s| Error::rpc("GetPluginInfo", &s))?
-            .into_inner();
+        let info = plugin_info(&self.channel, self.rpc_timeout).await?;
         let capabilities = self
             .controller()
             .controller_get_capabilities(self.request(ControllerGetCapabilitiesRequest {}))
@@ -146,7 +133,7 @@ impl Driver {
         Ok(Identity {
             name: info.name,
             vendor_version: info.vendor_version,
-            ready: probe.ready,
+            ready: info.ready,
             capabilities,
         })
     }

@@ -6,14 +6,13 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
-use bench::csi_target::mount_capability_with_fs;
-use csi::v1::identity_client::IdentityClient;
+use bench::csi_target::{mount_capability_with_fs, plugin_info, with_timeout};
 use csi::v1::node_client::NodeClient;
 use csi::v1::node_service_capability::{Rpc, rpc};
 use csi::v1::{
-    CapacityRange, GetPluginInfoRequest, NodeExpandVolumeRequest, NodeGetCapabilitiesRequest,
-    NodeGetInfoRequest, NodePublishVolumeRequest, NodeStageVolumeRequest,
-    NodeUnpublishVolumeRequest, NodeUnstageVolumeRequest, ProbeRequest, VolumeCapability,
+    CapacityRange, NodeExpandVolumeRequest, NodeGetCapabilitiesRequest, NodeGetInfoRequest,
+    NodePublishVolumeRequest, NodeStageVolumeRequest, NodeUnpublishVolumeRequest,
+    NodeUnstageVolumeRequest, VolumeCapability,
 };
 use tonic::transport::Channel;
 
@@ -67,9 +66,7 @@ impl NodeDriver {
     }
 
     fn request<T>(&self, message: T) -> tonic::Request<T> {
-        let mut request = tonic::Request::new(message);
-        request.set_timeout(self.rpc_timeout);
-        request
+        with_timeout(message, self.rpc_timeout)
     }
 
     fn node(&self) -> NodeClient<Channel> {
@@ -79,17 +76,7 @@ impl NodeDriver {
     /// Probe, GetPluginInfo, NodeGetInfo, NodeGetCapabilities: what kubelet asks when the
     /// plugin registers.
     pub async fn identify(&self) -> Result<NodeIdentity> {
-        let mut identity = IdentityClient::new(self.channel.clone());
-        let probe = identity
-            .probe(self.request(ProbeRequest {}))
-            .await
-            .map_err(|s| Error::rpc("Probe", &s))?
-            .into_inner();
-        let info = identity
-            .get_plugin_info(self.request(GetPluginInfoRequest {}))
-            .await
-            .map_err(|s| Error::rpc("GetPluginInfo", &s))?
-            .into_inner();
+        let info = plugin_info(&self.channel, self.rpc_timeout).await?;
         let node_info = self
             .node()
             .node_get_info(self.request(NodeGetInfoRequest {}))
@@ -116,7 +103,7 @@ impl NodeDriver {
         Ok(NodeIdentity {
             name: info.name,
             vendor_version: info.vendor_version,
-            ready: probe.ready,
+            ready: info.ready,
             node_id: node_info.node_id,
             max_volumes_per_node: node_info.max_volumes_per_node,
             capabilities,

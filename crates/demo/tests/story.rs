@@ -195,18 +195,8 @@ impl Drop for Plugins {
     /// innermost mounts first, then loop devices, then the rbd-fuse mounts they sat on.
     fn drop(&mut self) {
         self.node_shutdown.cancel();
-        let root = self.root.display().to_string();
         for _ in 0..2 {
-            let mut mounts: Vec<String> = std::fs::read_to_string("/proc/self/mountinfo")
-                .unwrap_or_default()
-                .lines()
-                .filter_map(|l| l.split(' ').nth(4).map(str::to_owned))
-                .filter(|m| m.starts_with(&root))
-                .collect();
-            mounts.reverse();
-            for mount in mounts {
-                let _ = std::process::Command::new("umount").arg(&mount).status();
-            }
+            sepia_testbed::mounts::unmount_under(&self.root, false);
             for line in self
                 .leftovers()
                 .iter()

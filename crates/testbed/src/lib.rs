@@ -13,10 +13,12 @@
 //! - this file: [`Bed`], where the bed is and how to reach it (and its Ceph CLIs).
 //! - [`process`]: child processes of real binaries (killed on drop, logged to a file), the
 //!   workspace's binaries, free ports.
+//! - [`mounts`]: mounts a test left under its directory, for clean-up after a failure.
 //! - [`nats`]: a nats-server of a test's own, for tests that stop and restart NATS or must
 //!   not share the bed's stream.
 #![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)] // test support: a missing bed or a failed set-up must stop the test run loudly
 
+pub mod mounts;
 pub mod nats;
 pub mod process;
 
