@@ -56,6 +56,7 @@ impl SpawnedController {
     pub async fn start(
         binary: &Path,
         driver_name: &str,
+        extra_args: &[String],
         cluster: &ClusterSpec,
     ) -> Result<SpawnedController> {
         let name = binary.display().to_string();
@@ -93,6 +94,7 @@ impl SpawnedController {
             .arg(driver_name)
             .arg("--cluster-config")
             .arg(&config)
+            .args(extra_args)
             .stdin(Stdio::null())
             .stdout(log_file)
             .stderr(log_err)

@@ -69,6 +69,14 @@ pub struct Options {
     /// sample its memory.
     #[arg(long, value_name = "PATH")]
     pub spawn_controller: Option<PathBuf>,
+    /// An extra flag for the spawned controller, e.g. `--controller-arg=--trash-purge=schedule`
+    /// (repeatable).
+    #[arg(
+        long = "controller-arg",
+        value_name = "FLAG",
+        allow_hyphen_values = true
+    )]
+    pub controller_args: Vec<String>,
     /// Driver name given to the spawned controller.
     #[arg(long, default_value = "rbd.csi.sepia.io")]
     pub driver_name: String,

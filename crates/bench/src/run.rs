@@ -151,6 +151,7 @@ async fn run_modes(
                 SpawnedController::start(
                     binary,
                     &opts.driver_name,
+                    &opts.controller_args,
                     &ClusterSpec {
                         cluster_id: opts.cluster_id.clone(),
                         monitors: ctx.access.monitor_list(),

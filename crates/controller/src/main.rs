@@ -60,7 +60,8 @@ struct Flags {
     /// Clone depth at which restores and clones wait (ABORTED) for a flatten.
     #[arg(long, default_value_t = 8)]
     rbd_hard_max_clone_depth: u32,
-    /// How trashed images are purged: `mgr` (ceph-csi's background task) or `direct`.
+    /// How trashed images are purged: `mgr` (ceph-csi's background task per image), `direct`
+    /// (within the call), or `schedule` (a mgr trash purge schedule on the driver's namespace).
     #[arg(long, default_value = "mgr")]
     trash_purge: TrashPurge,
     /// Async worker threads (Ceph calls run on the blocking pool, not here).

@@ -45,6 +45,12 @@ pub enum TrashPurge {
     /// Remove from the trash within the call: predictable for small images or a busy mgr; an
     /// image that still has clones stays in the trash until a later delete frees it.
     Direct,
+    /// Leave the purge to a mgr `rbd trash purge schedule` (every minute) on the pool and
+    /// namespace, added once per process: a delete makes no mgr call at all, so deletes are not
+    /// serialised through the mgr, and an image trashed just before a crash is purged anyway.
+    /// The schedule purges every expired trash entry of the namespace, not only ours: for
+    /// namespaces that belong to the driver.
+    Schedule,
 }
 
 impl std::str::FromStr for TrashPurge {
@@ -54,7 +60,8 @@ impl std::str::FromStr for TrashPurge {
         match text {
             "mgr" => Ok(TrashPurge::Mgr),
             "direct" => Ok(TrashPurge::Direct),
-            other => Err(format!("{other:?} is not mgr or direct")),
+            "schedule" => Ok(TrashPurge::Schedule),
+            other => Err(format!("{other:?} is not mgr, direct or schedule")),
         }
     }
 }

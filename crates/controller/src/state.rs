@@ -27,6 +27,9 @@ pub struct State {
     /// Volume and snapshot ids (shared: snapshot/clone/restore; exclusive: delete/expand).
     pub ids: IdLocks,
     pub journal: journal::Config,
+    /// `cluster/pool/namespace` whose trash purge schedule this process has added
+    /// (`--trash-purge=schedule`); the lock is never held across an await.
+    pub purge_schedules: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl State {
@@ -49,6 +52,7 @@ impl State {
             ids: IdLocks::new(),
             journal,
             settings,
+            purge_schedules: Default::default(),
         })
     }
 

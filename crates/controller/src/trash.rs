@@ -3,6 +3,10 @@
 //! image size. When the mgr cannot take the task (no `rbd_support` module, no mgr caps), or the
 //! controller runs with `--trash-purge=direct`, the image is removed from the trash at once.
 //!
+//! With `--trash-purge=schedule` the per-image task is replaced by one mgr `rbd trash purge
+//! schedule` per pool and namespace, added on the first delete: the mgr purges the trash every
+//! minute, so deletes never wait on the mgr's one-at-a-time task queue.
+//!
 //! An image whose snapshots still have clones (a volume with CSI snapshots, whose source
 //! snapshots sit in the trash namespace) cannot be purged yet; it never blocks the delete that
 //! trashed it. The mgr retries its task; and whoever purges the last clone also purges a parent
@@ -132,8 +136,15 @@ pub async fn purge_leftovers_of_uuid(state: &State, pool: &Pool, uuid: &str) -> 
 /// mgr cannot take the task.
 pub async fn queue_removal(state: &State, pool: &Pool, image_id: &str) -> Result<()> {
     let image_id_spec = spec(pool.io.pool_name(), pool.io.namespace(), image_id);
-    if state.settings.trash_purge == TrashPurge::Direct {
-        return remove_directly(pool, image_id, &image_id_spec).await;
+    match state.settings.trash_purge {
+        TrashPurge::Direct => return remove_directly(pool, image_id, &image_id_spec).await,
+        TrashPurge::Schedule => match ensure_purge_schedule(state, pool).await {
+            Ok(()) => return Ok(()),
+            Err(e) => {
+                warn!(%image_id_spec, error = %e, "no trash purge schedule; queueing a purge task instead");
+            }
+        },
+        TrashPurge::Mgr => {}
     }
     let command = json!({
         "prefix": "rbd task add trash remove",
@@ -150,6 +161,45 @@ pub async fn queue_removal(state: &State, pool: &Pool, image_id: &str) -> Result
         }
         Err(e) => Err(Error::ceph("queue trash purge", image_id_spec, e)),
     }
+}
+
+/// Every how often the mgr purges the trash of a scheduled namespace (the schedule's unit is
+/// the minute).
+pub const PURGE_INTERVAL: &str = "1m";
+
+/// Adds the mgr's trash purge schedule for the pool and namespace, once per process (adding an
+/// existing schedule again is harmless, so a restart or a second replica only repeats it).
+async fn ensure_purge_schedule(state: &State, pool: &Pool) -> Result<()> {
+    let level_spec = match pool.io.namespace() {
+        "" => pool.io.pool_name().to_owned(),
+        // A trailing slash makes it a namespace; `pool/name` would be an image.
+        namespace => format!("{}/{namespace}/", pool.io.pool_name()),
+    };
+    let key = format!("{}/{level_spec}", pool.cluster.id);
+    let known = state
+        .purge_schedules
+        .lock()
+        .map(|set| set.contains(&key))
+        .unwrap_or(false);
+    if known {
+        return Ok(());
+    }
+    let command = json!({
+        "prefix": "rbd trash purge schedule add",
+        "level_spec": level_spec,
+        "interval": PURGE_INTERVAL,
+        "format": "json",
+    });
+    pool.cluster
+        .rados
+        .mgr_command(command)
+        .await
+        .map_err(|e| Error::ceph("add trash purge schedule", level_spec.clone(), e))?;
+    debug!(%level_spec, interval = PURGE_INTERVAL, "trash purge schedule in place");
+    if let Ok(mut set) = state.purge_schedules.lock() {
+        set.insert(key);
+    }
+    Ok(())
 }
 
 async fn remove_directly(pool: &Pool, image_id: &str, image_id_spec: &str) -> Result<()> {

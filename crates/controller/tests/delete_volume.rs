@@ -59,6 +59,75 @@ async fn by_default_the_mgr_purges_the_trashed_image() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_purge_schedule_deletes_queue_no_task_and_the_mgr_empties_the_trash() {
+    Fixture::builder()
+        .scheduled_purge()
+        .run(|fx| async move {
+            let level_spec = format!("{}/{}/", fx.io.pool_name(), fx.namespace);
+            let mut ids = Vec::new();
+            for i in 0..3 {
+                let volume = fx.create_volume(&format!("pvc-sched-{i}"), GIB).await;
+                let image = format!("csi-vol-{}", uuid_of(&volume.volume_id));
+                let img = ceph::rbd::open(&fx.io, &image).await.unwrap();
+                ids.push(img.id().await.unwrap());
+                img.close().await.unwrap();
+                fx.delete_volume(&volume.volume_id).await;
+            }
+            assert!(fx.images().await.is_empty());
+            assert!(fx.omap("csi.volumes.default").await.is_empty());
+
+            let tasks: Vec<serde_json::Value> = fx
+                .rados
+                .mgr_command(serde_json::json!({"prefix": "rbd task list", "format": "json"}))
+                .await
+                .unwrap()
+                .json()
+                .unwrap();
+            let ours: Vec<_> = tasks
+                .iter()
+                .filter(|t| {
+                    ids.iter()
+                        .any(|id| t["refs"]["image_id"].as_str() == Some(id))
+                })
+                .collect();
+            assert!(ours.is_empty(), "purge tasks queued: {ours:?}");
+            let schedules = fx
+                .rados
+                .mgr_command(serde_json::json!({
+                    "prefix": "rbd trash purge schedule list",
+                    "level_spec": level_spec,
+                    "format": "json",
+                }))
+                .await
+                .unwrap();
+            let listed = String::from_utf8_lossy(&schedules.data).into_owned();
+            assert!(
+                listed.contains("1m"),
+                "no 1m schedule on {level_spec}: {listed}"
+            );
+
+            // The mgr runs the schedule at the next minute boundary.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(150);
+            while !fx.trash().await.is_empty() {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "trash not purged by the schedule: {:?}",
+                    fx.trash().await
+                );
+                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            }
+            fx.rados
+                .mgr_command(serde_json::json!({
+                    "prefix": "rbd trash purge schedule remove",
+                    "level_spec": level_spec,
+                }))
+                .await
+                .unwrap();
+        })
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_prompt_delete_after_create_sees_no_watchers() {
     Fixture::run(|fx| async move {
         for i in 0..8 {

@@ -83,6 +83,11 @@ impl Builder {
         self
     }
 
+    pub fn scheduled_purge(mut self) -> Self {
+        self.settings.trash_purge = TrashPurge::Schedule;
+        self
+    }
+
     pub fn rpc_timeout(mut self, timeout: Duration) -> Self {
         self.settings.rpc_timeout = timeout;
         self
