@@ -11,7 +11,7 @@ use std::time::Duration;
 use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::stream::{RetentionPolicy, StorageType};
 use events::{Event, EventsError, Publisher};
-use support::nats_server::NatsServer;
+use sepia_testbed::NatsServer;
 use support::stream_reader::{jetstream, read};
 use support::{metric, start_publisher, test_config, volume_created};
 

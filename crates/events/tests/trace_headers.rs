@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::SdkTracerProvider;
-use support::nats_server::NatsServer;
+use sepia_testbed::NatsServer;
 use support::stream_reader::read;
 use support::{start_publisher, test_config, volume_created};
 use tracing_subscriber::layer::SubscriberExt;

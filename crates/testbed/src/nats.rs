@@ -21,15 +21,33 @@ pub struct NatsServer {
 }
 
 impl NatsServer {
-    /// Starts a server; returns once it listens.
-    pub async fn start() -> Self {
-        let mut server = Self {
+    /// Picks a free port and a store without starting the server, for tests of a client that
+    /// starts before NATS does ([`NatsServer::run`] starts it).
+    pub fn reserve() -> Self {
+        Self {
             port: free_port(),
             process: None,
             dir: tempfile::tempdir().expect("a temp dir for nats-server"),
-        };
+        }
+    }
+
+    /// Starts a server; returns once it listens.
+    pub async fn start() -> Self {
+        let mut server = Self::reserve();
         server.run().await;
         server
+    }
+
+    /// Deletes everything the stopped server stored, as if it came back with a fresh volume.
+    pub fn wipe_store(&self) {
+        assert!(
+            self.process.is_none(),
+            "stop the server before wiping its store"
+        );
+        let store = self.dir.path().join("store");
+        if store.exists() {
+            std::fs::remove_dir_all(&store).expect("remove the JetStream store");
+        }
     }
 
     pub fn url(&self) -> String {

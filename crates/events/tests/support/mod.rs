@@ -1,9 +1,8 @@
-//! Test support for the publisher's integration tests: a private nats-server per test (so a
-//! test can stop and restart it) and a reader that takes events back out of the stream with a
-//! JetStream consumer.
+//! Test support for the publisher's integration tests (each runs a private nats-server from
+//! `sepia_testbed`, so it can stop and restart it): publisher settings, sample events, metrics,
+//! and a reader that takes events back out of the stream with a JetStream consumer.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
 
-pub mod nats_server;
 pub mod stream_reader;
 
 use events::{Event, Publisher, PublisherConfig};
