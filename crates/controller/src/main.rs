@@ -155,6 +155,10 @@ async fn run(flags: Flags) -> Result<(), String> {
         warn!(error = %e, "cluster config not loaded yet; Probe reports not ready until it is");
     }
     let state = State::new(settings, config);
+    // Only with standing credentials: requests' secrets are not kept after the request.
+    if state.settings.controller_credentials_dir.is_some() {
+        controller::snapshot::resume::spawn_resume(&state);
+    }
     let incoming = csi::server::bind(&flags.endpoint)
         .await
         .map_err(|e| e.to_string())?;

@@ -464,3 +464,83 @@ async fn a_source_deleted_before_its_snapshot_was_prepared_prepares_it_first() {
     })
     .await;
 }
+
+/// A preparation cut short (the background task "crashed" right after its clone) is finished
+/// by the start-up pass with the standing credentials, not left for the snapshot's next user:
+/// the cut leaves the source's user snapshots, the snapshot image gets its inner snapshot and
+/// the journal its image id. A second pass finds nothing to do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_start_up_pass_finishes_a_preparation_a_crash_cut_short() {
+    use controller::failpoints as points;
+    use failpoint::Action;
+
+    Fixture::run(|fx| async move {
+        let source = fx.create_volume("pvc-resume", GIB).await;
+        let source_image = format!("csi-vol-{}", uuid_of(&source.volume_id));
+        fx.failpoints
+            .set(points::snapshot::AFTER_CLONE, Action::Fail);
+        let snapshot = fx
+            .client()
+            .create_snapshot(fx.snapshot_request("snapshot-resume", &source.volume_id))
+            .await
+            .unwrap()
+            .into_inner()
+            .snapshot
+            .unwrap();
+        tokio::time::timeout(
+            Duration::from_secs(60),
+            fx.failpoints
+                .wait_for_hits(points::snapshot::AFTER_CLONE, 1),
+        )
+        .await
+        .unwrap();
+        fx.failpoints
+            .set(points::snapshot::AFTER_CLONE, Action::Off);
+        let uuid = uuid::Uuid::parse_str(&uuid_of(&snapshot.snapshot_id)).unwrap();
+        let key = controller::locks::prepare_key(&uuid);
+        assert!(
+            common::eventually(Duration::from_secs(10), || async {
+                !fx.state.names.is_held(&key)
+            })
+            .await
+        );
+        let snap_image = format!("csi-snap-{uuid}");
+        let oid = format!("csi.snap.{uuid}");
+        assert!(!fx.omap(&oid).await.contains_key("csi.imageid"));
+        assert!(
+            fx.snapshots_of(&source_image)
+                .await
+                .iter()
+                .any(|(ns, name)| ns == "user" && *name == snap_image),
+            "the cut should still be a user snapshot of the source"
+        );
+
+        let prepared = controller::snapshot::resume::resume_unprepared(&fx.state)
+            .await
+            .unwrap();
+        assert_eq!(prepared, 1);
+        assert!(fx.omap(&oid).await.contains_key("csi.imageid"));
+        assert!(
+            !fx.snapshots_of(&source_image)
+                .await
+                .iter()
+                .any(|(ns, _)| ns == "user"),
+            "the cut is still a user snapshot of the source"
+        );
+        assert!(
+            fx.snapshots_of(&snap_image)
+                .await
+                .iter()
+                .any(|(_, name)| *name == snap_image),
+            "the snapshot image has no inner snapshot"
+        );
+        let again = controller::snapshot::resume::resume_unprepared(&fx.state)
+            .await
+            .unwrap();
+        assert_eq!(again, 0);
+
+        fx.delete_snapshot(&snapshot.snapshot_id).await;
+        fx.delete_volume(&source.volume_id).await;
+    })
+    .await;
+}

@@ -8,8 +8,9 @@
 //! Ready at the cut, because the data is fixed there and every consumer of the snapshot
 //! finishes the preparation before it relies on the layout: a restore waits for (or does) it,
 //! DeleteSnapshot waits for it, DeleteVolume of the source prepares the snapshots cut on it
-//! before the source goes, and a repeat CreateSnapshot restarts it when nothing runs (after a
-//! crash or a restart). The snapshotter's `readyToUse` thus costs one commit, not two.
+//! before the source goes, a repeat CreateSnapshot restarts it when nothing runs (after a
+//! crash or a restart), and so does the start-up pass ([`crate::snapshot::resume`]). The
+//! snapshotter's `readyToUse` thus costs one commit, not two.
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -1,9 +1,10 @@
 //! Snapshot operations: `create` (the cut, on the reply's path), `prepare` (clone image and
 //! inner snapshot, after the reply), `delete`, `list` (and GetSnapshot); `record` keeps each
-//! snapshot's creation time and size.
+//! snapshot's creation time and size; `resume` finishes preparations a restart cut short.
 
 pub mod create;
 pub mod delete;
 pub mod list;
 pub mod prepare;
 pub mod record;
+pub mod resume;

@@ -1,0 +1,102 @@
+//! Snapshots whose preparation a restart cut short.
+//!
+//! CreateSnapshot answers at the cut and prepares ceph-csi's layout in the background
+//! ([`crate::snapshot::prepare`]). Every user of a snapshot finishes an unfinished preparation
+//! inline (restore, DeleteSnapshot, DeleteVolume of the source), so nothing depends on this
+//! pass for correctness; it exists so that the layout does not wait for the snapshot's next
+//! user after a restart: ceph-csi (or a person with `rbd ls`) expects the `csi-snap-<uuid>`
+//! image, and the cut otherwise keeps a user snapshot on the source volume.
+//!
+//! At start-up the controller walks every snapshot journal it can reach with its standing
+//! credentials and prepares the entries that have a recorded cut but no image id. An entry
+//! whose prepare lock is held is being prepared by someone else and is skipped.
+
+use std::sync::Arc;
+
+use journal::Kind;
+use tracing::{info, warn};
+
+use crate::error::Result;
+use crate::listing::{self, Token};
+use crate::locks;
+use crate::params::SnapshotTags;
+use crate::secrets::Source;
+use crate::snapshot::prepare::prepare;
+use crate::snapshot::record;
+use crate::state::State;
+
+/// Journal entries read per page.
+const PAGE: usize = 100;
+
+/// Prepares every cut-but-unprepared snapshot; how many it prepared. Stops at the first error
+/// (the next start-up, or the snapshot's next user, carries on).
+pub async fn resume_unprepared(state: &Arc<State>) -> Result<usize> {
+    let mut start: Option<Token> = None;
+    let mut prepared = 0;
+    loop {
+        let page = listing::page_all(
+            state,
+            Kind::Snapshot,
+            Source::Standing("resuming snapshot preparation"),
+            start,
+            PAGE,
+        )
+        .await?;
+        for (directory, listed) in &page.entries {
+            let Some(location) = listed.location else {
+                continue;
+            };
+            let pool = match directory.sibling(location.pool_id).await {
+                Ok(pool) => pool,
+                Err(e) if e.is_not_found() => continue,
+                Err(e) => {
+                    return Err(crate::error::Error::ceph(
+                        "open pool",
+                        format!("pool id {}", location.pool_id),
+                        e,
+                    ));
+                }
+            };
+            let journal = pool.snapshots()?;
+            let entry = match journal.entry(&location).await {
+                Ok(entry) => entry,
+                // Reserved and never cut, or deleted meanwhile: nothing to prepare.
+                Err(journal::Error::NotFound { .. } | journal::Error::Incomplete { .. }) => {
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            if entry.image_id.is_some() || entry.source.is_none() {
+                continue;
+            }
+            // Without a recorded cut the CreateSnapshot never answered: its retry decides.
+            if record::read(&pool, &location.uuid).await?.is_none() {
+                continue;
+            }
+            let Ok(_lock) = state.names.try_acquire(&locks::prepare_key(&location.uuid)) else {
+                continue;
+            };
+            info!(snapshot = %pool.spec(&entry.image_name), "resuming an interrupted snapshot preparation");
+            prepare(state, &pool, &journal, &entry, &SnapshotTags::default()).await?;
+            prepared += 1;
+        }
+        match page.next {
+            Some(next) => start = Some(next),
+            None => return Ok(prepared),
+        }
+    }
+}
+
+/// [`resume_unprepared`] in the background, logged; for start-up.
+pub fn spawn_resume(state: &Arc<State>) {
+    let state = Arc::clone(state);
+    tokio::spawn(async move {
+        match resume_unprepared(&state).await {
+            Ok(0) => {}
+            Ok(n) => info!(snapshots = n, "interrupted snapshot preparations finished"),
+            Err(e) => {
+                warn!(error = %e, "resuming snapshot preparations stopped; each snapshot's next user finishes it")
+            }
+        }
+    });
+}
