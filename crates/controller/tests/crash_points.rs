@@ -281,35 +281,9 @@ fn delete_unprepared_snapshot<'a>(
 ) -> BoxFuture<'a, Vec<(String, &'static str)>> {
     Box::pin(async move {
         let source = fx.create_volume("pvc-source", GIB).await;
-        let req = snapshot_request(fx, &source.volume_id);
-        fx.failpoints
-            .set(points::snapshot::AFTER_CLONE, Action::Fail);
         let snapshot = fx
-            .client()
-            .create_snapshot(req)
-            .await
-            .unwrap()
-            .into_inner()
-            .snapshot
-            .unwrap();
-        tokio::time::timeout(
-            Duration::from_secs(60),
-            fx.failpoints
-                .wait_for_hits(points::snapshot::AFTER_CLONE, 1),
-        )
-        .await
-        .unwrap();
-        fx.failpoints
-            .set(points::snapshot::AFTER_CLONE, Action::Off);
-        // The crashed background task lets go of the snapshot's lock as it ends.
-        let uuid = uuid::Uuid::parse_str(&uuid_of(&snapshot.snapshot_id)).unwrap();
-        let key = controller::locks::prepare_key(&uuid);
-        assert!(
-            common::eventually(Duration::from_secs(10), || async {
-                !fx.state.names.is_held(&key)
-            })
-            .await
-        );
+            .create_snapshot_unprepared(snapshot_request(fx, &source.volume_id))
+            .await;
         let req = csi::v1::DeleteSnapshotRequest {
             snapshot_id: snapshot.snapshot_id.clone(),
             secrets: fx.secrets(),

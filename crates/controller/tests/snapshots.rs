@@ -471,39 +471,13 @@ async fn a_source_deleted_before_its_snapshot_was_prepared_prepares_it_first() {
 /// the journal its image id. A second pass finds nothing to do.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_start_up_pass_finishes_a_preparation_a_crash_cut_short() {
-    use controller::failpoints as points;
-    use failpoint::Action;
-
     Fixture::run(|fx| async move {
         let source = fx.create_volume("pvc-resume", GIB).await;
         let source_image = format!("csi-vol-{}", uuid_of(&source.volume_id));
-        fx.failpoints
-            .set(points::snapshot::AFTER_CLONE, Action::Fail);
         let snapshot = fx
-            .client()
-            .create_snapshot(fx.snapshot_request("snapshot-resume", &source.volume_id))
-            .await
-            .unwrap()
-            .into_inner()
-            .snapshot
-            .unwrap();
-        tokio::time::timeout(
-            Duration::from_secs(60),
-            fx.failpoints
-                .wait_for_hits(points::snapshot::AFTER_CLONE, 1),
-        )
-        .await
-        .unwrap();
-        fx.failpoints
-            .set(points::snapshot::AFTER_CLONE, Action::Off);
-        let uuid = uuid::Uuid::parse_str(&uuid_of(&snapshot.snapshot_id)).unwrap();
-        let key = controller::locks::prepare_key(&uuid);
-        assert!(
-            common::eventually(Duration::from_secs(10), || async {
-                !fx.state.names.is_held(&key)
-            })
-            .await
-        );
+            .create_snapshot_unprepared(fx.snapshot_request("snapshot-resume", &source.volume_id))
+            .await;
+        let uuid = uuid_of(&snapshot.snapshot_id);
         let snap_image = format!("csi-snap-{uuid}");
         let oid = format!("csi.snap.{uuid}");
         assert!(!fx.omap(&oid).await.contains_key("csi.imageid"));

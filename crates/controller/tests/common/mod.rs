@@ -334,6 +334,41 @@ impl Fixture {
         }
     }
 
+    /// CreateSnapshot whose background preparation "crashes" right after its clone; returns
+    /// once that task has ended and let go of the snapshot's lock, so the snapshot is cut
+    /// (ready) but not in ceph-csi's layout, as after a controller restart.
+    pub async fn create_snapshot_unprepared(&self, req: CreateSnapshotRequest) -> Snapshot {
+        use controller::failpoints::snapshot::AFTER_CLONE;
+        use failpoint::Action;
+
+        self.failpoints.set(AFTER_CLONE, Action::Fail);
+        let snapshot = self
+            .client()
+            .create_snapshot(req)
+            .await
+            .unwrap()
+            .into_inner()
+            .snapshot
+            .unwrap();
+        tokio::time::timeout(
+            Duration::from_secs(60),
+            self.failpoints.wait_for_hits(AFTER_CLONE, 1),
+        )
+        .await
+        .unwrap();
+        self.failpoints.set(AFTER_CLONE, Action::Off);
+        let uuid = uuid::Uuid::parse_str(&uuid_of(&snapshot.snapshot_id)).unwrap();
+        let key = controller::locks::prepare_key(&uuid);
+        assert!(
+            eventually(Duration::from_secs(10), || async {
+                !self.state.names.is_held(&key)
+            })
+            .await,
+            "the crashed preparation kept the snapshot's lock"
+        );
+        snapshot
+    }
+
     /// CreateSnapshot repeated (as the snapshotter does) until ready.
     pub async fn create_snapshot_ready(&self, req: CreateSnapshotRequest) -> Snapshot {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
