@@ -26,8 +26,7 @@ use crate::lookup::{self, Volume, temp_image_name};
 use crate::secrets::Source;
 use crate::state::State;
 use crate::volume::create::{
-    CreateRequest, Created, Tail, created, finish_content_volume, journal_request, rollback,
-    should_roll_back,
+    CreateRequest, Created, Tail, created, finish_content_volume, rollback, should_roll_back,
 };
 use crate::volume::source::{self, ContentSource};
 
@@ -67,22 +66,12 @@ pub async fn clone_volume(
     .await?;
     let size = req.capacity.content_volume_size(source_size)?;
 
-    let journal = pool.volumes()?;
-    let reservation = journal.reserve(&journal_request(req)).await?;
-    let entry = reservation.entry;
     let wanted = ContentSource::Volume(source_id.to_owned());
-    if source::ensure(
-        pool,
-        &req.name,
-        &entry.location.uuid,
-        reservation.fresh,
-        Some(&wanted),
-    )
-    .await?
-    {
-        state.failpoint(points::AFTER_SOURCE_RECORDED).await?;
-    }
-    let had_image = image::exists(pool, &entry.image_name).await?;
+    let source::Reserved {
+        journal,
+        entry,
+        had_image,
+    } = source::reserve(state, req, pool, &wanted, points::AFTER_SOURCE_RECORDED).await?;
     match build(state, req, pool, &journal, &entry, &source, size).await {
         Ok(capacity) => created(req, pool, &entry, capacity),
         Err(e) => {

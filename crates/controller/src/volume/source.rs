@@ -7,11 +7,14 @@
 
 use std::fmt;
 
-use journal::Kind;
+use journal::{Entry, Journal, Kind};
 
 use crate::cluster::Pool;
 use crate::error::{Error, Result};
+use crate::image;
 use crate::lookup;
+use crate::state::State;
+use crate::volume::create::{CreateRequest, journal_request};
 
 /// The omap key of the record.
 pub const KEY: &str = "sepia.volume.source";
@@ -47,6 +50,45 @@ impl fmt::Display for ContentSource {
             ContentSource::Volume(id) => write!(f, "volume {id}"),
         }
     }
+}
+
+/// A restore's or clone's reservation: the journal, the entry with its source recorded, and
+/// whether the image already existed (a retry: a failure must not roll that image back).
+pub struct Reserved {
+    pub journal: Journal,
+    pub entry: Entry,
+    pub had_image: bool,
+}
+
+/// Reserves the request's name for a volume made from `wanted` and records the source;
+/// `after_recorded` is the caller's failpoint once the record is written.
+pub async fn reserve(
+    state: &State,
+    req: &CreateRequest,
+    pool: &Pool,
+    wanted: &ContentSource,
+    after_recorded: &'static str,
+) -> Result<Reserved> {
+    let journal = pool.volumes()?;
+    let reservation = journal.reserve(&journal_request(req)).await?;
+    let entry = reservation.entry;
+    if ensure(
+        pool,
+        &req.name,
+        &entry.location.uuid,
+        reservation.fresh,
+        Some(wanted),
+    )
+    .await?
+    {
+        state.failpoint(after_recorded).await?;
+    }
+    let had_image = image::exists(pool, &entry.image_name).await?;
+    Ok(Reserved {
+        journal,
+        entry,
+        had_image,
+    })
 }
 
 /// The recorded source of the volume `uuid` in `pool`, if any.
