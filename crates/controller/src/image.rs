@@ -20,7 +20,7 @@ pub async fn open(pool: &Pool, name: &str) -> Result<Option<Image>> {
 /// Whether image `name` exists, without opening it (a stat of its `rbd_id.<name>` object: no
 /// header read, no watch left behind).
 pub async fn exists(pool: &Pool, name: &str) -> Result<bool> {
-    let oid = format!("rbd_id.{name}");
+    let oid = rbd::id_object_name(name);
     pool.io
         .exists(&oid)
         .await
@@ -60,10 +60,10 @@ where
 /// would cost a header read, a watch and an unwatch; falls back to opening when the object
 /// does not decode.
 pub async fn id_of(pool: &Pool, name: &str) -> Result<String> {
-    let oid = format!("rbd_id.{name}");
+    let oid = rbd::id_object_name(name);
     match pool.io.read_full(&oid).await {
         Ok(bytes) => {
-            if let Some(id) = decode_id_object(&bytes) {
+            if let Some(id) = rbd::decode_id_object(&bytes) {
                 return Ok(id);
             }
         }
@@ -77,16 +77,6 @@ pub async fn id_of(pool: &Pool, name: &str) -> Result<String> {
             .map_err(|e| Error::ceph("get image id", pool.spec(name), e))
     })
     .await
-}
-
-/// `rbd_id.<name>` holds the id as Ceph encodes a string: a little-endian u32 length, then
-/// the bytes (cls_rbd `set_id`).
-fn decode_id_object(bytes: &[u8]) -> Option<String> {
-    let (len, rest) = bytes.split_first_chunk::<4>()?;
-    let len = usize::try_from(u32::from_le_bytes(*len)).ok()?;
-    let id = rest.get(..len)?;
-    let id = std::str::from_utf8(id).ok()?;
-    (!id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric())).then(|| id.to_owned())
 }
 
 /// Snapshots of an open image.
@@ -149,21 +139,4 @@ pub async fn grow(pool: &Pool, image: &Image, size: u64) -> Result<bool> {
         .await
         .map_err(|e| Error::ceph("resize image", pool.spec(image.name()), e))?;
     Ok(true)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn id_objects_decode_as_ceph_strings() {
-        let mut bytes = 12u32.to_le_bytes().to_vec();
-        bytes.extend_from_slice(b"10411543ed29");
-        assert_eq!(decode_id_object(&bytes).as_deref(), Some("10411543ed29"));
-        assert_eq!(decode_id_object(&bytes[..8]), None);
-        assert_eq!(decode_id_object(b""), None);
-        let mut odd = 3u32.to_le_bytes().to_vec();
-        odd.extend_from_slice(b"a/b");
-        assert_eq!(decode_id_object(&odd), None);
-    }
 }

@@ -6,10 +6,12 @@
 //! - `options`: [`CreateOptions`] and their librbd form
 //! - `lifecycle`: create, clone (format 2), list, remove
 //! - `trash`, `namespace`: trash and rbd-namespace management
+//! - `id_object`: an image's id from its `rbd_id.<name>` object, without opening it
 //! - `image`: open/close and simple properties (id, size, features, resize, flatten)
 //! - `snapshot`, `watchers`, `metadata`, `parent`: the rest of an image's state
 
 mod features;
+mod id_object;
 mod image;
 mod lifecycle;
 mod metadata;
@@ -21,6 +23,7 @@ mod trash;
 mod watchers;
 
 pub use features::Features;
+pub use id_object::{decode_id_object, id_object_name};
 pub use image::{Image, open};
 pub use lifecycle::{ImageSpec, clone, create, list, remove};
 pub use namespace::{namespace_create, namespace_list, namespace_remove};
