@@ -17,11 +17,11 @@ mod snapshot;
 mod volume;
 mod watchers;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use ceph::rbd::{CreateOptions, Features};
+use ceph::rbd::{self, CreateOptions, Features};
 use ceph::{Cluster, IoCtx};
+use journal::attributes::{IMAGE_ID, IMAGE_NAME};
 use journal::{DEFAULT_INSTANCE, Kind, Layout};
 use parking_lot::Mutex;
 use serde_json::json;
@@ -89,21 +89,40 @@ impl Floor {
             .map_err(|e| OpError::from_ceph("rbd task add trash remove", &e))
     }
 
-    /// Reads attribute keys of a journal entry object by key.
-    async fn entry_attributes(
-        &self,
-        oid: &str,
-        keys: &[&str],
-    ) -> OpResult<BTreeMap<String, String>> {
-        let raw = self
+    /// The first read of a delete: the entry's request name, image name and image id, by key.
+    async fn journaled(&self, kind: Kind, layout: &Layout, uuid: &Uuid) -> OpResult<Journaled> {
+        let oid = layout.entry_oid(uuid);
+        let name_key = kind.name_key();
+        let mut found = self
             .io
-            .omap_get_by_keys(oid, keys)
+            .omap_get_by_keys(&oid, &[name_key, IMAGE_NAME, IMAGE_ID])
             .await
             .map_err(|e| OpError::from_ceph("read entry attributes", &e))?;
-        Ok(raw
-            .into_iter()
-            .map(|(k, v)| (k, String::from_utf8_lossy(&v).into_owned()))
-            .collect())
+        let mut take = |key: &str| {
+            found
+                .remove(key)
+                .map(|v| String::from_utf8_lossy(&v).into_owned())
+        };
+        match (take(name_key), take(IMAGE_NAME), take(IMAGE_ID)) {
+            (Some(request_name), Some(image_name), Some(image_id)) => Ok(Journaled {
+                request_name,
+                image_name,
+                image_id,
+            }),
+            _ => Err(OpError::new(
+                "NotFound",
+                format!("{oid} lacks {name_key}, {IMAGE_NAME} or {IMAGE_ID}"),
+            )),
+        }
+    }
+
+    /// The last writes of a delete: trash move, mgr purge task, journal removal.
+    async fn discard(&self, layout: &Layout, uuid: &Uuid, entry: &Journaled) -> OpResult<()> {
+        rbd::trash_move(&self.io, &entry.image_name)
+            .await
+            .map_err(|e| OpError::from_ceph("trash move", &e))?;
+        self.purge_task(&entry.image_id).await?;
+        self.remove_entry(layout, &entry.request_name, uuid).await
     }
 
     /// The directory read of a lookup: one key by key. A fresh name must be absent.
@@ -136,6 +155,13 @@ impl Floor {
             .await
             .map_err(|e| OpError::from_ceph("remove entry object", &e))
     }
+}
+
+/// What a journal entry names, as a delete reads it.
+struct Journaled {
+    request_name: String,
+    image_name: String,
+    image_id: String,
 }
 
 /// `pool/namespace/id`, or `pool/id` in the default namespace: the `image_id_spec` the mgr's

@@ -106,24 +106,10 @@ impl Floor {
     /// Entry read → open the clone, remove its snapshot, close → trash move → mgr purge task
     /// → directory key and entry object removal.
     pub async fn delete_snapshot(&self, snapshot: FloorSnapshot) -> OpResult<Done<()>> {
-        let layout = &self.snapshots;
-        let oid = layout.entry_oid(&snapshot.uuid);
-        let attributes = self
-            .entry_attributes(&oid, &[Kind::Snapshot.name_key(), IMAGE_NAME, IMAGE_ID])
+        let entry = self
+            .journaled(Kind::Snapshot, &self.snapshots, &snapshot.uuid)
             .await?;
-        let (Some(request_name), Some(snap_image), Some(image_id)) = (
-            attributes.get(Kind::Snapshot.name_key()),
-            attributes.get(IMAGE_NAME),
-            attributes.get(IMAGE_ID),
-        ) else {
-            return Err(OpError::new(
-                "NotFound",
-                format!(
-                    "{oid} lacks {}, {IMAGE_NAME} or {IMAGE_ID}",
-                    Kind::Snapshot.name_key()
-                ),
-            ));
-        };
+        let snap_image = entry.image_name.as_str();
         let clone = rbd::open(&self.io, snap_image)
             .await
             .map_err(|e| OpError::from_ceph("open clone", &e))?;
@@ -131,11 +117,7 @@ impl Floor {
         let closed = clone.close().await;
         removed.map_err(|e| OpError::from_ceph("snap rm on clone", &e))?;
         closed.map_err(|e| OpError::from_ceph("close clone", &e))?;
-        rbd::trash_move(&self.io, snap_image)
-            .await
-            .map_err(|e| OpError::from_ceph("trash move", &e))?;
-        self.purge_task(image_id).await?;
-        self.remove_entry(layout, request_name, &snapshot.uuid)
+        self.discard(&self.snapshots, &snapshot.uuid, &entry)
             .await?;
         Ok(Done::now(()))
     }

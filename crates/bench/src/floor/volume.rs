@@ -60,24 +60,10 @@ impl Floor {
     /// Entry read → open, watchers, close (refuse when someone else watches) → trash move →
     /// mgr purge task → directory key and entry object removal.
     pub async fn delete_volume(&self, volume: FloorVolume) -> OpResult<Done<()>> {
-        let layout = &self.volumes;
-        let oid = layout.entry_oid(&volume.uuid);
-        let attributes = self
-            .entry_attributes(&oid, &[Kind::Volume.name_key(), IMAGE_NAME, IMAGE_ID])
+        let entry = self
+            .journaled(Kind::Volume, &self.volumes, &volume.uuid)
             .await?;
-        let (Some(request_name), Some(image_name), Some(image_id)) = (
-            attributes.get(Kind::Volume.name_key()),
-            attributes.get(IMAGE_NAME),
-            attributes.get(IMAGE_ID),
-        ) else {
-            return Err(OpError::new(
-                "NotFound",
-                format!(
-                    "{oid} lacks {}, {IMAGE_NAME} or {IMAGE_ID}",
-                    Kind::Volume.name_key()
-                ),
-            ));
-        };
+        let image_name = entry.image_name.as_str();
         let image = rbd::open(&self.io, image_name)
             .await
             .map_err(|e| OpError::from_ceph("open", &e))?;
@@ -94,12 +80,7 @@ impl Floor {
                 format!("{image_name} is in use ({users} watchers besides ours and the mgr's)"),
             ));
         }
-        rbd::trash_move(&self.io, image_name)
-            .await
-            .map_err(|e| OpError::from_ceph("trash move", &e))?;
-        self.purge_task(image_id).await?;
-        self.remove_entry(layout, request_name, &volume.uuid)
-            .await?;
+        self.discard(&self.volumes, &volume.uuid, &entry).await?;
         Ok(Done::now(()))
     }
 
@@ -108,40 +89,14 @@ impl Floor {
     pub(super) async fn image_id(&self, image_name: &str) -> OpResult<String> {
         let raw = self
             .io
-            .read_full(&format!("rbd_id.{image_name}"))
+            .read_full(&rbd::id_object_name(image_name))
             .await
             .map_err(|e| OpError::from_ceph("read image id", &e))?;
-        decode_id_object(&raw).ok_or_else(|| {
+        rbd::decode_id_object(&raw).ok_or_else(|| {
             OpError::new(
                 "InvalidResponse",
                 format!("rbd_id.{image_name} holds no image id"),
             )
         })
-    }
-}
-
-/// `rbd_id.<name>` holds the id as Ceph encodes a string (cls_rbd `set_id`): a little-endian
-/// u32 length, then the bytes.
-pub fn decode_id_object(bytes: &[u8]) -> Option<String> {
-    let (len, rest) = bytes.split_first_chunk::<4>()?;
-    let len = usize::try_from(u32::from_le_bytes(*len)).ok()?;
-    let id = std::str::from_utf8(rest.get(..len)?).ok()?;
-    (!id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric())).then(|| id.to_owned())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn id_objects_decode_as_length_prefixed_strings() {
-        assert_eq!(
-            decode_id_object(b"\x0c\x00\x00\x002319fb67d2fb").as_deref(),
-            Some("2319fb67d2fb")
-        );
-        assert_eq!(decode_id_object(b"\x0c\0\0\0short"), None, "truncated");
-        assert_eq!(decode_id_object(b"\0\0\0\0"), None, "empty");
-        assert_eq!(decode_id_object(b"\x02\0"), None, "no length");
-        assert_eq!(decode_id_object(b"\x02\0\0\0a/"), None, "not an id");
     }
 }
