@@ -105,6 +105,16 @@ impl Pool {
         }
         self.cluster.pool_by_id(pool_id).await
     }
+
+    /// [`Pool::sibling`] for walks over journal directories, whose entries may name a pool
+    /// deleted since: `None` then, so the entry is skipped rather than failing the walk.
+    pub async fn sibling_if_exists(&self, pool_id: i64) -> Result<Option<Pool>> {
+        match self.sibling(pool_id).await {
+            Ok(pool) => Ok(Some(pool)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(Error::ceph("open pool", format!("pool id {pool_id}"), e)),
+        }
+    }
 }
 
 /// `pool/namespace/name`, or `pool/name` in the default namespace.

@@ -96,16 +96,8 @@ async fn resolve(
     let Some(location) = listed.location else {
         return Ok(None);
     };
-    let pool = match directory.sibling(location.pool_id).await {
-        Ok(pool) => pool,
-        Err(e) if e.is_not_found() => return Ok(None),
-        Err(e) => {
-            return Err(Error::ceph(
-                "open pool",
-                format!("pool id {}", location.pool_id),
-                e,
-            ));
-        }
+    let Some(pool) = directory.sibling_if_exists(location.pool_id).await? else {
+        return Ok(None);
     };
     let Some(keys) = listing::entry_keys(&pool, &entry_oid(Kind::Snapshot, &location.uuid)).await?
     else {

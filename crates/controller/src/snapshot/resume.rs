@@ -46,16 +46,8 @@ pub async fn resume_unprepared(state: &Arc<State>) -> Result<usize> {
             let Some(location) = listed.location else {
                 continue;
             };
-            let pool = match directory.sibling(location.pool_id).await {
-                Ok(pool) => pool,
-                Err(e) if e.is_not_found() => continue,
-                Err(e) => {
-                    return Err(crate::error::Error::ceph(
-                        "open pool",
-                        format!("pool id {}", location.pool_id),
-                        e,
-                    ));
-                }
+            let Some(pool) = directory.sibling_if_exists(location.pool_id).await? else {
+                continue;
             };
             let journal = pool.snapshots()?;
             let entry = match journal.entry(&location).await {

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use journal::{Kind, Listed};
 
 use crate::cluster::Pool;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::listing::{self, Token};
 use crate::lookup::{self, entry_oid};
 use crate::publish;
@@ -50,16 +50,8 @@ async fn resolve(directory: &Pool, listed: &Listed) -> Result<Option<ListedVolum
     let Some(location) = listed.location else {
         return Ok(None);
     };
-    let pool = match directory.sibling(location.pool_id).await {
-        Ok(pool) => pool,
-        Err(e) if e.is_not_found() => return Ok(None),
-        Err(e) => {
-            return Err(Error::ceph(
-                "open pool",
-                format!("pool id {}", location.pool_id),
-                e,
-            ));
-        }
+    let Some(pool) = directory.sibling_if_exists(location.pool_id).await? else {
+        return Ok(None);
     };
     let Some(keys) = listing::entry_keys(&pool, &entry_oid(Kind::Volume, &location.uuid)).await?
     else {
