@@ -3,23 +3,22 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use csi::v1::controller_service_capability::rpc::Type as ControllerCap;
 use provisioner::args::Args;
 use provisioner::controller::{self, Parts};
 use provisioner::metrics::ProvisionerMetrics;
 use provisioner::plan::PlanSettings;
-use sidecar::{Sidecar, lease_name};
-
-const COMPONENT: &str = "sepia-provisioner";
+use sidecar::{Sidecar, SidecarCommand, lease_name};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    sidecar::launch(COMPONENT, Args::parse(), |args| &args.sidecar, run).await
+    sidecar::launch(sidecar::command::parse::<Args>(), run).await
 }
 
 async fn run(args: Args) -> Result<(), sidecar::SidecarError> {
-    let mut sidecar = Sidecar::start(args.sidecar.clone(), COMPONENT).await?;
+    args.validate_own()
+        .map_err(|rule| sidecar::SidecarError::InvalidArguments { rule })?;
+    let mut sidecar = Sidecar::start(args.sidecar.clone(), Args::COMPONENT).await?;
     let driver = sidecar.csi.driver().clone();
     if !driver.has_controller(ControllerCap::CreateDeleteVolume) {
         return Err(sidecar::SidecarError::DriverUnusable {

@@ -1,21 +1,40 @@
-//! The flags every Sepia sidecar shares, spelled as kubernetes-csi's `standardflags` spell them
-//! so manifests written for the upstream sidecars keep working. `#[command(flatten)]` them into
-//! a binary's own flags.
+//! The flags every Sepia sidecar shares, spelled as kubernetes-csi's `standardflags` and
+//! component-base's logging flags spell them, so manifests written for the upstream sidecars
+//! keep working. `#[command(flatten)]` them into a binary's own flags.
 //!
 //! Upstream's flags are Go `flag`s: a boolean one is on as `--flag` and takes a value only as
-//! `--flag=true` / `--flag=false` (kustomize bases and upstream docs use both). Every boolean
-//! flag of a Sepia sidecar is declared with the same `#[arg]` shape to accept both; see
-//! [`SidecarArgs::leader_election`] for it.
+//! `--flag=true` / `--flag=false` (kustomize bases and upstream docs use both); durations,
+//! listen addresses and maps are read as in [`crate::go_flag`]. Every boolean flag of a Sepia
+//! sidecar is declared with the same `#[arg]` shape; see [`SidecarArgs::leader_election`].
+//!
+//! Flags Sepia accepts only so upstream command lines start (`--automaxprocs`, `--vmodule`,
+//! klog's `--v`, ...) are `Option`s: [`SidecarArgs::ignored`] names the ones given, and
+//! [`crate::launch()`] logs one warning naming them all.
 
-use std::net::SocketAddr;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{ArgAction, Args};
+use clap::{ArgAction, Args, ValueEnum};
+use telemetry::{ListenAddress, TelemetryConfig};
 
 use crate::error::SidecarError;
+use crate::fail_stop::FAIL_STOP_GRACE;
+use crate::go_flag::{self, Endpoint, FeatureGates, LeaseLabels};
+use crate::leader::LeaderElectionConfig;
 
-/// Shared sidecar flags. Defaults are upstream's except where noted ("beat").
+/// client-go's `JitterFactor`: the renew deadline must exceed this many retry periods.
+const RENEW_JITTER_FACTOR: f64 = 1.2;
+
+/// `--logging-format`, as component-base spells the two formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LoggingFormat {
+    Text,
+    Json,
+}
+
+/// Shared sidecar flags. Defaults are upstream's except where noted ("beat"); a binary sets
+/// its own upstream default of `--timeout` through [`crate::command::SidecarCommand::DEFAULTS`].
 #[derive(Debug, Clone, Args)]
 pub struct SidecarArgs {
     /// The CSI driver's unix socket (`unix:///path` or a plain path).
@@ -26,9 +45,9 @@ pub struct SidecarArgs {
     #[arg(long)]
     pub kubeconfig: Option<PathBuf>,
 
-    /// Deadline of each CSI call. Longer than upstream's 10 s because clones of big images
-    /// legitimately take longer, and a timeout only means "ask again".
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "30s")]
+    /// Deadline of each CSI call; a timeout only means "ask again". Each sidecar's default is
+    /// its upstream's (provisioner and resizer 10s, attacher 15s, snapshotter 1m).
+    #[arg(long, value_parser = go_flag::duration, default_value = "10s")]
     pub timeout: Duration,
 
     /// Run the controllers only while holding a `coordination.k8s.io/v1` Lease.
@@ -53,17 +72,22 @@ pub struct SidecarArgs {
     #[arg(long = "leader-election-namespace")]
     pub leader_election_namespace: Option<String>,
 
-    /// How long a Lease is valid after its last renewal.
-    #[arg(long = "leader-election-lease-duration", value_parser = humantime::parse_duration, default_value = "15s")]
+    /// How long a Lease is valid after its last renewal: the earliest a standby may act.
+    #[arg(long = "leader-election-lease-duration", value_parser = go_flag::duration, default_value = "15s")]
     pub leader_election_lease_duration: Duration,
 
-    /// How long the leader keeps trying to renew before it gives up leadership (and exits).
-    #[arg(long = "leader-election-renew-deadline", value_parser = humantime::parse_duration, default_value = "10s")]
+    /// How long the leader keeps trying to renew before it gives up: its workers are aborted
+    /// and the process exits. Plus 500ms it must stay below the lease duration.
+    #[arg(long = "leader-election-renew-deadline", value_parser = go_flag::duration, default_value = "10s")]
     pub leader_election_renew_deadline: Duration,
 
     /// Interval between acquire and renew attempts.
-    #[arg(long = "leader-election-retry-period", value_parser = humantime::parse_duration, default_value = "5s")]
+    #[arg(long = "leader-election-retry-period", value_parser = go_flag::duration, default_value = "5s")]
     pub leader_election_retry_period: Duration,
+
+    /// Labels the leader puts on its Lease: `key:value,key:value` (repeatable).
+    #[arg(long = "leader-election-labels", action = ArgAction::Append)]
+    pub leader_election_labels: Vec<LeaseLabels>,
 
     /// Steady request rate against the API server. Beat: upstream's 5 (burst 10) alone caps
     /// provisioning at a few volumes per second.
@@ -74,25 +98,37 @@ pub struct SidecarArgs {
     #[arg(long = "kube-api-burst", default_value_t = 400)]
     pub kube_api_burst: u32,
 
-    /// `host:port` for `/metrics` and `/healthz`; none when empty.
-    #[arg(long = "http-endpoint")]
-    pub http_endpoint: Option<SocketAddr>,
+    /// Where `/metrics`, `/healthz` and `/healthz/leader-election` are served: `:port` (every
+    /// interface), `host:port` or `[ipv6]:port`; none when empty.
+    #[arg(long = "http-endpoint", default_value = "")]
+    pub http_endpoint: Endpoint,
+
+    /// Deprecated upstream name of `--http-endpoint`; only one of the two may be set.
+    #[arg(long = "metrics-address", default_value = "")]
+    pub metrics_address: Endpoint,
 
     /// Path of the Prometheus endpoint on `--http-endpoint`.
     #[arg(long = "metrics-path", default_value = "/metrics")]
     pub metrics_path: String,
 
     /// First retry delay of a failed object; doubles per failure.
-    #[arg(long = "retry-interval-start", value_parser = humantime::parse_duration, default_value = "1s")]
+    #[arg(long = "retry-interval-start", value_parser = go_flag::duration, default_value = "1s")]
     pub retry_interval_start: Duration,
 
     /// Cap of the per-object retry delay.
-    #[arg(long = "retry-interval-max", value_parser = humantime::parse_duration, default_value = "5m")]
+    #[arg(long = "retry-interval-max", value_parser = go_flag::duration, default_value = "5m")]
     pub retry_interval_max: Duration,
 
-    /// Objects processed concurrently (tasks, not OS threads).
+    /// Objects processed concurrently (tasks, not OS threads). Beat: 100 in every sidecar
+    /// (upstream: provisioner 100, the others 10), as a task costs next to nothing and the
+    /// API rate and the driver bound the real concurrency.
     #[arg(long = "worker-threads", default_value_t = 100)]
     pub worker_threads: usize,
+
+    /// `Name=true|false,...` (repeatable). Each sidecar knows its upstream's gates; one Sepia
+    /// does not switch is named in the start-up warning unless its value is what Sepia does.
+    #[arg(long = "feature-gates", action = ArgAction::Append)]
+    pub feature_gates: Vec<FeatureGates>,
 
     /// NATS server(s) for Sepia events (`nats://host:4222`, comma-separated); none = log only.
     #[arg(long = "nats-url", env = "SEPIA_NATS_URL")]
@@ -119,13 +155,65 @@ pub struct SidecarArgs {
     )]
     pub log_json: bool,
 
+    /// component-base's name for the log format: `json` is `--log-json`.
+    #[arg(long = "logging-format", value_enum, ignore_case = true)]
+    pub logging_format: Option<LoggingFormat>,
+
+    /// Parse and check the flags (and the environment they read), print what would be
+    /// ignored, and exit: 0 when they are fine, 2 when not. Connects nowhere.
+    #[arg(
+        long = "check-args",
+        env = "SEPIA_CHECK_ARGS",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        default_value = "false",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        action = ArgAction::Set,
+    )]
+    pub check_args: bool,
+
     /// klog's verbosity (`--v=5`), accepted so manifests written for the upstream sidecars
     /// start unchanged, and otherwise ignored: there is no faithful mapping from one klog
     /// number onto per-crate log filters (`--v=5` would turn on trace logging in every
-    /// library). Sepia's verbosity is `--log-filter` / `RUST_LOG`; a note is logged at start
-    /// when `--v` is given.
+    /// library). Sepia's verbosity is `--log-filter` / `RUST_LOG`.
     #[arg(long = "v", short = 'v', value_name = "LEVEL")]
     pub klog_verbosity: Option<u32>,
+
+    /// Upstream's per-file klog verbosity; ignored (see `--v`).
+    #[arg(long = "vmodule")]
+    pub vmodule: Option<String>,
+
+    /// Upstream's klog flush interval; ignored (log lines are written as they come).
+    #[arg(long = "log-flush-frequency", value_parser = go_flag::duration)]
+    pub log_flush_frequency: Option<Duration>,
+
+    /// Upstream's alpha split of text logs into stdout/stderr; ignored.
+    #[arg(long = "log-text-split-stream", num_args = 0..=1, require_equals = true,
+        default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new(),
+        action = ArgAction::Set)]
+    pub log_text_split_stream: Option<bool>,
+
+    /// Upstream's alpha buffer of split text logs; ignored.
+    #[arg(long = "log-text-info-buffer-size")]
+    pub log_text_info_buffer_size: Option<String>,
+
+    /// Upstream's alpha split of JSON logs into stdout/stderr; ignored.
+    #[arg(long = "log-json-split-stream", num_args = 0..=1, require_equals = true,
+        default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new(),
+        action = ArgAction::Set)]
+    pub log_json_split_stream: Option<bool>,
+
+    /// Upstream's alpha buffer of split JSON logs; ignored.
+    #[arg(long = "log-json-info-buffer-size")]
+    pub log_json_info_buffer_size: Option<String>,
+
+    /// Upstream sets GOMAXPROCS from the CPU quota with it; ignored: Rust's thread count
+    /// already follows the cgroup quota.
+    #[arg(long = "automaxprocs", num_args = 0..=1, require_equals = true,
+        default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new(),
+        action = ArgAction::Set)]
+    pub automaxprocs: Option<bool>,
 }
 
 impl SidecarArgs {
@@ -161,28 +249,116 @@ impl SidecarArgs {
                 "it must not be shorter than --retry-interval-start",
             );
         }
+        if self.http_endpoint.0.is_some() && self.metrics_address.0.is_some() {
+            return invalid(
+                "metrics-address",
+                "only one of --metrics-address and --http-endpoint may be set",
+            );
+        }
         if self.leader_election {
-            // client-go's own checks: a leader must give up before others may take over.
+            // client-go's own checks, and fail-stop: a leader that gave up at the renew
+            // deadline must be gone before a standby may act (see crate::leader).
             if self.leader_election_retry_period.is_zero() {
                 return invalid(
                     "leader-election-retry-period",
                     "it must be longer than zero",
                 );
             }
-            if self.leader_election_renew_deadline <= self.leader_election_retry_period {
+            if self.leader_election_renew_deadline.as_secs_f64()
+                <= RENEW_JITTER_FACTOR * self.leader_election_retry_period.as_secs_f64()
+            {
                 return invalid(
                     "leader-election-renew-deadline",
-                    "it must be longer than --leader-election-retry-period",
+                    "it must be longer than 1.2 × --leader-election-retry-period (client-go's \
+                     rule: at least one jittered retry fits before the leader gives up)",
                 );
             }
-            if self.leader_election_lease_duration <= self.leader_election_renew_deadline {
-                return invalid(
-                    "leader-election-lease-duration",
-                    "it must be longer than --leader-election-renew-deadline",
-                );
+            if self.leader_election_lease_duration
+                <= self.leader_election_renew_deadline + FAIL_STOP_GRACE
+            {
+                return Err(SidecarError::InvalidFlag {
+                    flag: "leader-election-lease-duration",
+                    rule: format!(
+                        "it must be longer than --leader-election-renew-deadline ({:?}) plus \
+                         {FAIL_STOP_GRACE:?}, the time a leader that could not renew has to \
+                         stop before a standby may take the Lease",
+                        self.leader_election_renew_deadline
+                    ),
+                });
             }
         }
         Ok(())
+    }
+
+    /// Where to serve HTTP: `--http-endpoint`, else the deprecated `--metrics-address`.
+    pub fn http_address(&self) -> Option<&ListenAddress> {
+        self.http_endpoint
+            .0
+            .as_ref()
+            .or(self.metrics_address.0.as_ref())
+    }
+
+    /// Every `--feature-gates` flag merged, later ones winning.
+    pub fn feature_gates(&self) -> BTreeMap<String, bool> {
+        go_flag::merged(&self.feature_gates)
+    }
+
+    /// The leader-election settings for Lease `lease_name` held as `identity`.
+    pub fn election_config(&self, lease_name: String, identity: &str) -> LeaderElectionConfig {
+        LeaderElectionConfig {
+            lease_name,
+            namespace: self
+                .leader_election_namespace
+                .clone()
+                .unwrap_or_else(crate::lease_name::default_namespace),
+            identity: identity.to_owned(),
+            lease_duration: self.leader_election_lease_duration,
+            renew_deadline: self.leader_election_renew_deadline,
+            retry_period: self.leader_election_retry_period,
+            labels: go_flag::merged(&self.leader_election_labels),
+        }
+    }
+
+    /// Logging and tracing as the flags ask.
+    pub fn telemetry_config(&self, component: &str) -> TelemetryConfig {
+        TelemetryConfig {
+            service_name: component.to_owned(),
+            log_filter: self.log_filter.clone(),
+            json: self.log_json || self.logging_format == Some(LoggingFormat::Json),
+            otlp_endpoint: self.otlp_endpoint.clone(),
+        }
+    }
+
+    /// The shared flags on this command line that are accepted for upstream's manifests and
+    /// do nothing, as `--name`.
+    pub fn ignored(&self) -> Vec<String> {
+        let given = [
+            ("--v", self.klog_verbosity.is_some()),
+            ("--vmodule", self.vmodule.is_some()),
+            ("--log-flush-frequency", self.log_flush_frequency.is_some()),
+            (
+                "--log-text-split-stream",
+                self.log_text_split_stream.is_some(),
+            ),
+            (
+                "--log-text-info-buffer-size",
+                self.log_text_info_buffer_size.is_some(),
+            ),
+            (
+                "--log-json-split-stream",
+                self.log_json_split_stream.is_some(),
+            ),
+            (
+                "--log-json-info-buffer-size",
+                self.log_json_info_buffer_size.is_some(),
+            ),
+            ("--automaxprocs", self.automaxprocs.is_some()),
+        ];
+        given
+            .into_iter()
+            .filter(|(_, given)| *given)
+            .map(|(name, _)| name.to_owned())
+            .collect()
     }
 }
 
@@ -232,7 +408,7 @@ mod tests {
             "--leader-election-retry-period=500ms",
             "--kube-api-qps=5",
             "--kube-api-burst=10",
-            "--http-endpoint=127.0.0.1:8080",
+            "--http-endpoint=:8080",
             "--metrics-path=/m",
             "--retry-interval-start=2s",
             "--retry-interval-max=1m",
@@ -245,7 +421,12 @@ mod tests {
         );
         assert_eq!(args.kube_api_burst, 10);
         assert_eq!(args.worker_threads, 7);
-        assert_eq!(args.http_endpoint.unwrap().port(), 8080);
+        let http = args.http_address().unwrap();
+        assert_eq!(
+            (http.host(), http.port()),
+            (None, 8080),
+            "every interface, as Go"
+        );
         args.validate().unwrap();
     }
 
@@ -312,8 +493,101 @@ mod tests {
     }
 
     #[test]
+    fn upstream_only_flags_are_accepted_and_named_as_ignored() {
+        let args = parse(&[
+            "--v=2",
+            "--vmodule=foo=3",
+            "--log-flush-frequency=5s",
+            "--log-text-split-stream",
+            "--log-text-info-buffer-size=1Ki",
+            "--log-json-split-stream=false",
+            "--log-json-info-buffer-size=2Mi",
+            "--automaxprocs",
+            "--metrics-address=:9090",
+            "--leader-election-labels=app:sepia",
+            "--feature-gates=Topology=true",
+        ]);
+        assert_eq!(
+            args.ignored(),
+            [
+                "--v",
+                "--vmodule",
+                "--log-flush-frequency",
+                "--log-text-split-stream",
+                "--log-text-info-buffer-size",
+                "--log-json-split-stream",
+                "--log-json-info-buffer-size",
+                "--automaxprocs",
+            ]
+        );
+        assert_eq!(
+            args.http_address().unwrap().port(),
+            9090,
+            "--metrics-address serves"
+        );
+        assert!(parse(&[]).ignored().is_empty());
+        assert!(parse(&[]).http_address().is_none());
+        assert!(
+            parse(&["--http-endpoint="]).http_address().is_none(),
+            "empty = off"
+        );
+    }
+
+    #[test]
+    fn logging_format_json_turns_on_json_logs() {
+        assert!(parse(&["--logging-format=json"]).telemetry_config("x").json);
+        assert!(!parse(&["--logging-format=text"]).telemetry_config("x").json);
+        assert!(parse(&["--log-json"]).telemetry_config("x").json);
+        assert!(Cli::try_parse_from(["sidecar", "--logging-format=yaml"]).is_err());
+    }
+
+    #[test]
+    fn lease_labels_merge_into_the_election_config() {
+        let args = parse(&[
+            "--leader-election-labels=app:sepia,tier:a",
+            "--leader-election-labels=tier:b",
+            "--leader-election-namespace=ns",
+        ]);
+        let config = args.election_config("lease".into(), "me");
+        assert_eq!(
+            config.labels,
+            BTreeMap::from([("app".into(), "sepia".into()), ("tier".into(), "b".into())])
+        );
+        assert_eq!(config.namespace, "ns");
+        assert!(
+            Cli::try_parse_from(["sidecar", "--leader-election-labels=app=sepia"]).is_err(),
+            "key:value only"
+        );
+    }
+
+    #[test]
+    fn a_leader_must_be_able_to_stop_before_its_lease_can_pass() {
+        // RD + 500 ms must stay below LD: 10 s + 500 ms < 11 s is fine, < 10.5 s is not.
+        let fine = [
+            "--leader-election",
+            "--leader-election-lease-duration=11s",
+            "--leader-election-renew-deadline=10s",
+        ];
+        parse(&fine).validate().unwrap();
+        let tight = [
+            "--leader-election",
+            "--leader-election-lease-duration=10500ms",
+            "--leader-election-renew-deadline=10s",
+        ];
+        match parse(&tight).validate() {
+            Err(SidecarError::InvalidFlag { flag, rule }) => {
+                assert_eq!(flag, "leader-election-lease-duration");
+                assert!(rule.contains("--leader-election-renew-deadline"), "{rule}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // Without leader election the durations are not used, so not checked.
+        parse(&tight[1..]).validate().unwrap();
+    }
+
+    #[test]
     fn inconsistent_flags_name_the_flag() {
-        let cases: [(&[&str], &str); 6] = [
+        let cases: [(&[&str], &str); 8] = [
             (&["--kube-api-qps=0"], "kube-api-qps"),
             (&["--kube-api-burst=0"], "kube-api-burst"),
             (&["--worker-threads=0"], "worker-threads"),
@@ -328,6 +602,19 @@ mod tests {
             (
                 &["--leader-election", "--leader-election-lease-duration=10s"],
                 "leader-election-lease-duration",
+            ),
+            (
+                // client-go: RD > 1.2 × RP.
+                &[
+                    "--leader-election",
+                    "--leader-election-renew-deadline=6s",
+                    "--leader-election-retry-period=5s",
+                ],
+                "leader-election-renew-deadline",
+            ),
+            (
+                &["--http-endpoint=:8080", "--metrics-address=:9090"],
+                "metrics-address",
             ),
         ];
         for (argv, flag) in cases {

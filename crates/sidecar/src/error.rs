@@ -10,6 +10,10 @@ pub enum SidecarError {
     #[error("invalid value for --{flag}: {rule}")]
     InvalidFlag { flag: &'static str, rule: String },
 
+    /// A binary's own flags break one of its rules; the message names the flag.
+    #[error("{rule}")]
+    InvalidArguments { rule: String },
+
     /// Neither `--kubeconfig` nor the in-cluster service account gave a client configuration.
     #[error("building the Kubernetes client configuration ({source_desc}): {message}")]
     KubeConfig {
@@ -63,8 +67,8 @@ pub enum SidecarError {
     #[error("CSI driver {driver:?} cannot be used: {reason}")]
     DriverUnusable { driver: String, reason: String },
 
-    /// This replica stopped renewing the leader Lease in time; another may lead now, so the
-    /// controllers were stopped (fail-stop, as client-go does).
+    /// This replica could not renew the leader Lease by its renew deadline; another may lead
+    /// soon, so the controllers were aborted and the process exits (fail-stop, as client-go).
     #[error(
         "lost leadership of Lease {namespace}/{name}: no successful renewal within {renew_deadline:?}"
     )]
@@ -72,6 +76,13 @@ pub enum SidecarError {
         namespace: String,
         name: String,
         renew_deadline: Duration,
+    },
+
+    /// The fail-stop watchdog thread could not be started, so leading would be unsafe.
+    #[error("starting the fail-stop watchdog thread: {source}")]
+    Watchdog {
+        #[source]
+        source: std::io::Error,
     },
 
     /// The controllers stopped without being told to (a panic): exit so the pod restarts.

@@ -1,38 +1,41 @@
 //! [`launch`]: the `main` every sidecar binary shares, so each binary's `main.rs` is only its
 //! flags and its wiring. Logging comes first (a start-up failure must be logged like any
-//! other), and every failure becomes a non-zero exit so Kubernetes restarts the pod.
+//! other), then the one warning about ignored flags; every failure becomes a non-zero exit so
+//! Kubernetes restarts the pod.
 
 use std::fmt::Display;
 use std::future::Future;
 use std::process::ExitCode;
 
-use crate::args::SidecarArgs;
+use crate::command::{SidecarCommand, warn_ignored};
 use crate::runtime::init_telemetry;
 
-/// Installs telemetry from the shared flags in `args`, runs `run(args)` and turns its result
-/// into the exit code. Before telemetry is up, an error can only go to stderr.
-pub async fn launch<A, E, Fut>(
-    component: &str,
-    args: A,
-    shared: fn(&A) -> &SidecarArgs,
-    run: impl FnOnce(A) -> Fut,
-) -> ExitCode
+/// Installs telemetry from the shared flags of `command`, warns about ignored flags, runs
+/// `run(command)` and turns its result into the exit code. Before telemetry is up, an error
+/// can only go to stderr.
+///
+/// A failure exits the process here and now (status 1), without waiting for the runtime's
+/// blocking threads: after a lost Lease nothing of this process may outlive its deadline.
+pub async fn launch<C, E, Fut>(command: C, run: impl FnOnce(C) -> Fut) -> ExitCode
 where
+    C: SidecarCommand,
     E: Display,
     Fut: Future<Output = Result<(), E>>,
 {
-    let _telemetry = match init_telemetry(shared(&args), component) {
+    let telemetry = match init_telemetry(command.shared(), C::COMPONENT) {
         Ok(guard) => guard,
         Err(error) => {
-            eprintln!("{component}: {error}");
+            eprintln!("{}: {error}", C::COMPONENT);
             return ExitCode::FAILURE;
         }
     };
-    match run(args).await {
+    warn_ignored(&command);
+    match run(command).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            tracing::error!(%error, "{component} stops");
-            ExitCode::FAILURE
+            tracing::error!(%error, "{} stops", C::COMPONENT);
+            drop(telemetry);
+            std::process::exit(1);
         }
     }
 }

@@ -1,13 +1,27 @@
 //! Lease leader election with client-go's semantics: acquire when the Lease is free or its
 //! holder stopped renewing for a lease duration (judged by when *we* saw the record change, so
 //! clock skew between nodes does not matter); renew every retry period; a leader that cannot
-//! renew within the renew deadline gives up (fail-stop — the caller stops its controllers and
-//! exits) because after that point another replica may already lead.
+//! renew within the renew deadline gives up (fail-stop — see [`crate::leadership`] for what
+//! stops and when) because after that point another replica may already lead.
+//!
+//! The timings, with `LD` = `--leader-election-lease-duration` (15 s), `RD` =
+//! `--leader-election-renew-deadline` (10 s), `RP` = `--leader-election-retry-period` (5 s) and
+//! `S` = the moment the leader *sent* its last successful renewal (not when the answer came
+//! back: the API server may have stored it any time after `S`):
+//! - a standby takes the Lease no earlier than `LD` after it saw the last renewal, and it saw
+//!   it after it was stored, so never before `S + LD`;
+//! - the leader tries to renew every `RP`; with none succeeding since `S` it gives up at
+//!   `S + RD`, and its workers are aborted and the process exits within
+//!   [`crate::fail_stop::FAIL_STOP_GRACE`] (an OS-thread watchdog aborts the process at
+//!   `S + RD + FAIL_STOP_GRACE` if anything hangs);
+//! - so the flags must satisfy `RD + FAIL_STOP_GRACE < LD` (checked at start-up) and the old
+//!   leader has stopped before anyone else may act. `RD > 1.2·RP` is client-go's own rule.
 //!
 //! Not kube-lease-manager: it takes whole seconds, has no renew deadline and does not report
 //! when it last renewed, so neither the fail-stop rule nor a stale-lease health check could be
 //! built on it.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,6 +50,8 @@ pub struct LeaderElectionConfig {
     pub lease_duration: Duration,
     pub renew_deadline: Duration,
     pub retry_period: Duration,
+    /// `--leader-election-labels`: put on the Lease by the replica that holds it.
+    pub labels: BTreeMap<String, String>,
 }
 
 /// What the rest of the process (and `/healthz`) may ask about leadership.
@@ -45,6 +61,7 @@ pub struct LeaderStatus(Arc<Mutex<StatusInner>>);
 #[derive(Debug, Default)]
 struct StatusInner {
     leading: bool,
+    /// When the last successful acquire or renewal was *sent*.
     last_renewal: Option<Instant>,
 }
 
@@ -53,7 +70,13 @@ impl LeaderStatus {
         self.0.lock().leading
     }
 
-    fn renewed(&self, at: Instant) {
+    /// When the last successful acquire or renewal was sent (the `S` of the module docs);
+    /// kept after stepping down, because the deadline it sets still binds this process.
+    pub fn last_renewal(&self) -> Option<Instant> {
+        self.0.lock().last_renewal
+    }
+
+    pub(crate) fn renewed(&self, at: Instant) {
         let mut inner = self.0.lock();
         inner.leading = true;
         inner.last_renewal = Some(at);
@@ -140,19 +163,16 @@ impl LeaderElector {
     /// so no standby starts while they finish), and [`SidecarError::LeadershipLost`] when no
     /// renewal succeeded within the renew deadline.
     pub async fn keep(&mut self, shutdown: &CancellationToken) -> Result<(), SidecarError> {
-        let mut last_success = Instant::now();
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => return Ok(()),
                 () = tokio::time::sleep(self.config.retry_period) => {}
             }
+            let last_success = self.status.last_renewal().unwrap_or_else(Instant::now);
             let deadline = last_success + self.config.renew_deadline;
             loop {
                 match tokio::time::timeout_at(deadline, self.try_acquire_or_renew()).await {
-                    Ok(Ok(true)) => {
-                        last_success = Instant::now();
-                        break;
-                    }
+                    Ok(Ok(true)) => break,
                     Ok(Ok(false)) => tracing::warn!("renewing the leader Lease was refused"),
                     Ok(Err(error)) => tracing::warn!(%error, "renewing the leader Lease failed"),
                     Err(_elapsed) => {}
@@ -204,6 +224,8 @@ impl LeaderElector {
     /// One attempt: create the Lease, renew it if ours, or take it over if its holder stopped
     /// renewing. `Ok(false)` when someone else validly holds it or won a race.
     async fn try_acquire_or_renew(&mut self) -> Result<bool, kube::Error> {
+        // Before any request: the API server stores the renewal no earlier than this.
+        let sent = Instant::now();
         let now = Timestamp::now();
         let duration_secs = whole_seconds(self.config.lease_duration);
         let Some(mut lease) = self.api.get_opt(&self.config.lease_name).await? else {
@@ -211,6 +233,7 @@ impl LeaderElector {
                 metadata: ObjectMeta {
                     name: Some(self.config.lease_name.clone()),
                     namespace: Some(self.config.namespace.clone()),
+                    labels: (!self.config.labels.is_empty()).then(|| self.config.labels.clone()),
                     ..ObjectMeta::default()
                 },
                 spec: Some(LeaseSpec {
@@ -224,7 +247,7 @@ impl LeaderElector {
             };
             return match self.api.create(&PostParams::default(), &lease).await {
                 Ok(_) => {
-                    self.status.renewed(Instant::now());
+                    self.status.renewed(sent);
                     Ok(true)
                 }
                 Err(kube::Error::Api(status)) if status.code == 409 => Ok(false),
@@ -264,13 +287,20 @@ impl LeaderElector {
         spec.holder_identity = Some(self.config.identity.clone());
         spec.lease_duration_seconds = Some(duration_secs);
         spec.renew_time = Some(MicroTime(now));
+        if !self.config.labels.is_empty() {
+            lease
+                .metadata
+                .labels
+                .get_or_insert_with(BTreeMap::new)
+                .extend(self.config.labels.clone());
+        }
         match self
             .api
             .replace(&self.config.lease_name, &PostParams::default(), &lease)
             .await
         {
             Ok(_) => {
-                self.status.renewed(Instant::now());
+                self.status.renewed(sent);
                 Ok(true)
             }
             Err(kube::Error::Api(status)) if status.code == 409 => Ok(false),

@@ -4,12 +4,19 @@
 //!
 //! Module map:
 //! - [`args`]: [`SidecarArgs`], the shared flags with upstream's names (`--csi-address`,
-//!   `--leader-election*`, `--kube-api-qps`, `--http-endpoint`, `--retry-interval-*`, ...).
+//!   `--leader-election*`, `--kube-api-qps`, `--http-endpoint`, `--retry-interval-*`, ...),
+//!   read in Go's syntaxes ([`go_flag`]).
+//! - [`command`]: [`SidecarCommand`], a binary's whole command line (its upstream defaults,
+//!   no-op flags and feature gates), [`command::parse`] and the parse-only `--check-args`;
+//!   [`upstream_only`]: `upstream_only_flags!`, a binary's flags kept only for upstream's
+//!   command lines.
 //! - [`kube_client`] + [`rate_limit`]: kube clients from `--kubeconfig` or in-cluster, behind a
 //!   token bucket (`--kube-api-qps`/`--kube-api-burst`).
 //! - [`lease_name`]: upstream's Lease names, sanitizing and holder identity.
-//! - [`leader`]: Lease leader election with client-go semantics on its own client; fail-stop
-//!   on a missed renew deadline; the health signal for `/healthz`.
+//! - [`leader`]: Lease leader election with client-go semantics on its own client; the
+//!   fail-stop timings; the health signal for `/healthz/leader-election`.
+//! - [`leadership`]: controllers run only while leading: aborted (not drained) when the Lease
+//!   is lost; [`fail_stop`]: the OS-thread watchdog that ends a leader past its deadline.
 //! - [`csi_conn`]: dialing the driver, the Probe/GetPluginInfo/capabilities handshake, timed
 //!   and metered calls (`csi_sidecar_operations_seconds`).
 //! - [`retry`]: which gRPC codes mean "still in progress", and the per-object backoff.
@@ -30,19 +37,24 @@
 //! - [`secrets`]: CSI secrets from a Secret (by name or a PV's `SecretReference`).
 //! - [`quantity`]: Kubernetes quantities as bytes and back.
 //!
-//! A binary: parse flags (flattening [`SidecarArgs`]) → [`launch()`] (telemetry) →
+//! A binary: [`command::parse`] its [`SidecarCommand`] (flattening [`SidecarArgs`]) →
+//! [`launch()`] (telemetry, ignored-flag warning) →
 //! [`Sidecar::start`] (kube client, CSI handshake, NATS) → register its metrics in
 //! `sidecar.registry` → [`Sidecar::run`] with its controllers, which build on
 //! [`watch_cache`], [`last_seen`] and [`workers`].
 
 pub mod args;
+pub mod command;
 pub mod csi_conn;
 pub mod error;
+pub mod fail_stop;
+pub mod go_flag;
 pub mod k8s_events;
 pub mod kube_client;
 pub mod last_seen;
 pub mod launch;
 pub mod leader;
+pub mod leadership;
 pub mod lease_name;
 pub mod nats;
 pub mod quantity;
@@ -50,12 +62,14 @@ pub mod rate_limit;
 pub mod retry;
 pub mod runtime;
 pub mod secrets;
+pub mod upstream_only;
 pub mod volume_capability;
 pub mod watch_cache;
 pub mod work_queue;
 pub mod workers;
 
 pub use args::SidecarArgs;
+pub use command::{Gate, SidecarCommand};
 pub use csi_conn::{CsiConnection, DriverInfo};
 pub use error::SidecarError;
 pub use k8s_events::EventRecorder;

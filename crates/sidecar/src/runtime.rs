@@ -1,7 +1,7 @@
 //! [`Sidecar`]: the pieces a sidecar binary wires together, and [`Sidecar::run`], the lifecycle
-//! every sidecar shares — serve `/metrics` + `/healthz`, wait for the Lease (when
-//! `--leader-election`), run the controllers while leading, and stop them cleanly on a signal
-//! or, fail-stop, when the Lease is lost.
+//! every sidecar shares — serve `/metrics`, `/healthz` and `/healthz/leader-election`, wait for
+//! the Lease (when `--leader-election`), run the controllers while leading, and stop them
+//! cleanly on a signal or, fail-stop, when the Lease is lost ([`crate::leadership`]).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -10,7 +10,7 @@ use std::time::Duration;
 use events::Publisher;
 use kube::Client;
 use telemetry::prometheus_client::registry::Registry;
-use telemetry::{HealthCheck, MetricsServer, TelemetryConfig, TelemetryGuard};
+use telemetry::{HealthCheck, HealthChecks, MetricsServer, TelemetryGuard};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -19,14 +19,15 @@ use crate::csi_conn::CsiConnection;
 use crate::error::SidecarError;
 use crate::k8s_events::EventRecorder;
 use crate::kube_client::{load_config, throttled_client};
-use crate::leader::{LeaderElectionConfig, LeaderElector, LeaderStatus};
+use crate::leader::LeaderElector;
+use crate::leadership::{lead, run_unelected};
 use crate::lease_name;
 use crate::nats::start_publisher;
 use crate::retry::Backoff;
 use crate::workers::LoopSettings;
 
-/// How long controllers get to finish in-flight work after being told to stop.
-const STOP_GRACE: Duration = Duration::from_secs(10);
+/// The named health check upstream's manifests probe (`/healthz/leader-election`).
+pub const LEADER_ELECTION_CHECK: &str = "leader-election";
 /// How long queued NATS events may take to leave at shutdown.
 const NATS_FLUSH: Duration = Duration::from_secs(5);
 
@@ -35,21 +36,7 @@ const NATS_FLUSH: Duration = Duration::from_secs(5);
 /// # Errors
 /// A bad `--log-filter`, or telemetry already installed.
 pub fn init_telemetry(args: &SidecarArgs, component: &str) -> Result<TelemetryGuard, SidecarError> {
-    let config = TelemetryConfig {
-        service_name: component.to_owned(),
-        log_filter: args.log_filter.clone(),
-        json: args.log_json,
-        otlp_endpoint: args.otlp_endpoint.clone(),
-    };
-    let guard = telemetry::init(&config)?;
-    if let Some(level) = args.klog_verbosity {
-        tracing::info!(
-            level,
-            "--v (klog verbosity) is accepted for upstream manifests and ignored; \
-             the log filter is --log-filter / RUST_LOG"
-        );
-    }
-    Ok(guard)
+    Ok(telemetry::init(&args.telemetry_config(component))?)
 }
 
 /// Everything a sidecar's controllers use.
@@ -128,11 +115,12 @@ impl Sidecar {
     }
 
     /// Runs `controllers` (given a token that is cancelled when they must stop) until a
-    /// signal, or — with `--leader-election` — only while holding Lease `lease_name`.
+    /// signal, or — with `--leader-election` — only while holding Lease `lease_name`,
+    /// fail-stop ([`crate::leadership`]).
     ///
     /// # Errors
-    /// [`SidecarError::LeadershipLost`] (the binary should exit non-zero so the pod restarts
-    /// as a standby), or a failure to bind `--http-endpoint`.
+    /// [`SidecarError::LeadershipLost`] (the binary must exit non-zero at once, so the pod
+    /// restarts as a standby), or a failure to bind `--http-endpoint`.
     pub async fn run<F, Fut>(self, lease_name: String, controllers: F) -> Result<(), SidecarError>
     where
         F: FnOnce(CancellationToken) -> Fut,
@@ -147,47 +135,24 @@ impl Sidecar {
             shutdown,
             ..
         } = self;
-        let status = LeaderStatus::default();
         let mut elector = if args.leader_election {
-            let config = load_config(args.kubeconfig.as_deref()).await?;
-            let election_client = throttled_client(
-                config,
-                args.kube_api_qps,
-                args.kube_api_burst,
-                &format!("{component}-leader-election/{identity}"),
-            )?;
-            let elector = LeaderElector::new(
-                election_client,
-                LeaderElectionConfig {
-                    lease_name,
-                    namespace: args
-                        .leader_election_namespace
-                        .clone()
-                        .unwrap_or_else(lease_name::default_namespace),
-                    identity: identity.clone(),
-                    lease_duration: args.leader_election_lease_duration,
-                    renew_deadline: args.leader_election_renew_deadline,
-                    retry_period: args.leader_election_retry_period,
-                },
-            );
-            Some(elector)
+            Some(elector(&args, &component, lease_name, &identity).await?)
         } else {
             None
         };
-        let health = match &elector {
+        let leader_election = match &elector {
             Some(elector) => {
                 let status = elector.status();
                 let lease_duration = args.leader_election_lease_duration;
                 HealthCheck::new(move || status.health(lease_duration, Instant::now()))
             }
-            None => {
-                drop(status);
-                HealthCheck::always_healthy()
-            }
+            None => HealthCheck::always_healthy(),
         };
-        if let Some(addr) = args.http_endpoint {
+        if let Some(addr) = args.http_address() {
+            let health = HealthChecks::default().with(LEADER_ELECTION_CHECK, leader_election);
             let server =
-                MetricsServer::bind(addr, &args.metrics_path, Arc::new(registry), health).await?;
+                MetricsServer::bind(addr.clone(), &args.metrics_path, Arc::new(registry), health)
+                    .await?;
             tracing::info!(addr = %server.local_addr(), "serving metrics and health");
             let stop = shutdown.clone();
             tokio::spawn(async move {
@@ -198,29 +163,13 @@ impl Sidecar {
         }
 
         let result = match elector.as_mut() {
-            None => {
-                run_controllers(controllers, shutdown.clone(), async {
-                    shutdown.cancelled().await;
-                    Ok(())
-                })
-                .await
-            }
-            Some(elector) => {
-                if !elector.acquire(&shutdown).await {
-                    return Ok(());
-                }
-                let keep_shutdown = shutdown.clone();
-                let result =
-                    run_controllers(controllers, shutdown.clone(), elector.keep(&keep_shutdown))
-                        .await;
-                // Only now, with the controllers stopped, may a standby take over at once.
-                if result.is_ok() {
-                    elector.release().await;
-                }
-                result
-            }
+            None => run_unelected(controllers, &shutdown).await,
+            Some(elector) => lead(elector, controllers, &shutdown).await,
         };
-        if let Err(error) = publisher.flush(NATS_FLUSH).await {
+        // After a lost Lease the deadline is close: exit without waiting for NATS.
+        if result.is_ok()
+            && let Err(error) = publisher.flush(NATS_FLUSH).await
+        {
             tracing::warn!(%error, "not every event reached NATS before exit");
         }
         shutdown.cancel();
@@ -228,37 +177,25 @@ impl Sidecar {
     }
 }
 
-/// Runs the controllers until `until` finishes (a signal, or the end of leadership), then
-/// stops them and waits up to [`STOP_GRACE`].
-async fn run_controllers<F, Fut>(
-    controllers: F,
-    shutdown: CancellationToken,
-    until: impl Future<Output = Result<(), SidecarError>>,
-) -> Result<(), SidecarError>
-where
-    F: FnOnce(CancellationToken) -> Fut,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    let stop = shutdown.child_token();
-    let mut task = tokio::spawn(controllers(stop.clone()));
-    let result = tokio::select! {
-        result = until => result,
-        joined = &mut task => {
-            // Controllers end on their own only when told to, or when they crashed.
-            return match joined {
-                Ok(()) if shutdown.is_cancelled() => Ok(()),
-                _ => Err(SidecarError::ControllersStopped),
-            };
-        }
-    };
-    if let Err(error) = &result {
-        tracing::error!(%error, "stopping controllers");
-    }
-    stop.cancel();
-    if tokio::time::timeout(STOP_GRACE, task).await.is_err() {
-        tracing::warn!("controllers did not stop within {STOP_GRACE:?}");
-    }
-    result
+/// The elector of Lease `lease_name`, on a client of its own so a throttled controller client
+/// cannot starve renewals (as upstream).
+async fn elector(
+    args: &SidecarArgs,
+    component: &str,
+    lease_name: String,
+    identity: &str,
+) -> Result<LeaderElector, SidecarError> {
+    let config = load_config(args.kubeconfig.as_deref()).await?;
+    let election_client = throttled_client(
+        config,
+        args.kube_api_qps,
+        args.kube_api_burst,
+        &format!("{component}-leader-election/{identity}"),
+    )?;
+    Ok(LeaderElector::new(
+        election_client,
+        args.election_config(lease_name, identity),
+    ))
 }
 
 fn spawn_signal_handler(shutdown: CancellationToken) -> Result<(), SidecarError> {

@@ -2,6 +2,7 @@
 //! the holder stops renewing, fail-stop when renewals cannot reach the API server.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::Lease;
@@ -23,6 +24,7 @@ fn elector(standin: &StandIn, identity: &str) -> LeaderElector {
             lease_duration: LEASE,
             renew_deadline: Duration::from_millis(1500),
             retry_period: Duration::from_millis(300),
+            labels: BTreeMap::from([("app".to_owned(), "sepia".to_owned())]),
         },
     )
 }
@@ -69,6 +71,16 @@ async fn a_standby_takes_over_only_after_the_holder_stops_renewing() {
         .get::<Lease>("default", "rbd-csi-sepia-io")
         .unwrap()
         .unwrap();
+    assert_eq!(
+        lease
+            .metadata
+            .labels
+            .unwrap_or_default()
+            .get("app")
+            .map(String::as_str),
+        Some("sepia"),
+        "--leader-election-labels on the Lease"
+    );
     let spec = lease.spec.unwrap();
     assert_eq!(spec.holder_identity.as_deref(), Some("replica-b"));
     assert_eq!(spec.lease_transitions, Some(1));

@@ -1,11 +1,15 @@
 //! `sepia-snapshotter` flags: the shared sidecar flags under upstream's names, csi-snapshotter's
 //! own (`--snapshot-name-prefix`, `--snapshot-name-uuid-length`, `--extra-create-metadata`),
-//! the switch for the built-in snapshot controller, and the readiness poll.
+//! the switch for the built-in snapshot controller (off, as most clusters run upstream's
+//! snapshot-controller), the readiness poll, and the flags of csi-snapshotter and
+//! snapshot-controller that Sepia accepts without acting on them.
 
 use std::time::Duration;
 
+use clap::builder::{BoolishValueParser, NonEmptyStringValueParser};
 use clap::{ArgAction, Args, Parser, Subcommand};
-use sidecar::SidecarArgs;
+use sidecar::go_flag;
+use sidecar::{Gate, SidecarArgs, SidecarCommand};
 
 use crate::create_request::NamingOptions;
 use crate::error::SnapshotterError;
@@ -49,31 +53,82 @@ pub struct SnapshotterArgs {
     pub snapshot_name_uuid_length: i64,
 
     /// Pass the VolumeSnapshot's name and namespace and the content's name to CreateSnapshot
-    /// (`csi.storage.k8s.io/volumesnapshot/*` parameters). Default on (upstream: off; ceph-csi
-    /// deploys it on).
-    #[arg(long = "extra-create-metadata", action = ArgAction::Set, num_args = 0..=1,
-        default_value_t = true, default_missing_value = "true")]
+    /// (`csi.storage.k8s.io/volumesnapshot/*` parameters; the manifests turn it on). Off by
+    /// default, as upstream. A Go-style boolean, as `--leader-election`.
+    #[arg(long = "extra-create-metadata", num_args = 0..=1, require_equals = true,
+        default_missing_value = "true", default_value = "false",
+        value_parser = BoolishValueParser::new(), action = ArgAction::Set,
+        overrides_with = "extra_create_metadata")]
     pub extra_create_metadata: bool,
 
     /// Also run the cluster-wide snapshot controller (VolumeSnapshot ↔ VolumeSnapshotContent
-    /// binding) under Lease `snapshot-controller-leader`; `=false` where upstream's
-    /// snapshot-controller already runs.
-    #[arg(long = "enable-snapshot-controller", action = ArgAction::Set, num_args = 0..=1,
-        default_value_t = true, default_missing_value = "true")]
+    /// binding), under upstream snapshot-controller's Lease `snapshot-controller-leader` (in
+    /// the `--leader-election-namespace`). Off by default: turn it on only where no upstream
+    /// snapshot-controller runs.
+    #[arg(long = "enable-snapshot-controller", num_args = 0..=1, require_equals = true,
+        default_missing_value = "true", default_value = "false",
+        value_parser = BoolishValueParser::new(), action = ArgAction::Set,
+        overrides_with = "enable_snapshot_controller")]
     pub enable_snapshot_controller: bool,
 
     /// First delay before asking the driver again about a snapshot it called not ready.
-    #[arg(long = "ready-poll-start", value_parser = humantime::parse_duration, default_value = "100ms")]
+    #[arg(long = "ready-poll-start", value_parser = go_flag::duration, default_value = "100ms")]
     pub ready_poll_start: Duration,
 
     /// Longest delay between such polls: readyToUse shows at most this long after the driver
     /// reports it (upstream backs off up to --retry-interval-max, 5 minutes).
-    #[arg(long = "ready-poll-max", value_parser = humantime::parse_duration, default_value = "500ms")]
+    #[arg(long = "ready-poll-max", value_parser = go_flag::duration, default_value = "500ms")]
     pub ready_poll_max: Duration,
 
     /// Every object is looked at again this often, changed or not.
-    #[arg(long = "resync-period", value_parser = humantime::parse_duration, default_value = "15m")]
+    #[arg(long = "resync-period", value_parser = go_flag::duration, default_value = "15m")]
     pub resync_period: Duration,
+
+    #[command(flatten)]
+    pub upstream_only: SnapshotterOnly,
+}
+
+sidecar::upstream_only_flags! {
+    /// Flags of csi-snapshotter (group snapshots, node deployment, and ceph-csi's older
+    /// `--enable-volume-group-snapshots`) and of snapshot-controller (distributed
+    /// snapshotting, CRD wait, volume-mode conversion, which the controller half always
+    /// records as upstream's default does) that Sepia accepts and does not act on.
+    pub struct SnapshotterOnly {
+        bools {
+            "node-deployment" => node_deployment,
+            "enable-volume-group-snapshots" => enable_volume_group_snapshots,
+            "enable-distributed-snapshotting" => enable_distributed_snapshotting,
+            "prevent-volume-mode-conversion" => prevent_volume_mode_conversion,
+        }
+        values {
+            "groupsnapshot-name-prefix" => groupsnapshot_name_prefix: String
+                = NonEmptyStringValueParser::new(),
+            "groupsnapshot-name-uuid-length" => groupsnapshot_name_uuid_length: i64
+                = clap::value_parser!(i64).range(-1..),
+            "retry-crd-interval-max" => retry_crd_interval_max: Duration = go_flag::duration,
+        }
+    }
+}
+
+impl SidecarCommand for Cli {
+    const COMPONENT: &'static str = "sepia-snapshotter";
+    const DEFAULTS: &'static [(&'static str, &'static str)] = &[("timeout", "1m")];
+    const FEATURE_GATES: &'static [(&'static str, Gate)] = &[
+        ("CSIVolumeGroupSnapshot", Gate::Fixed(false)),
+        ("ReleaseLeaderElectionOnExit", Gate::Fixed(true)),
+    ];
+
+    fn shared(&self) -> &SidecarArgs {
+        &self.args.sidecar
+    }
+
+    fn ignored_own(&self) -> Vec<String> {
+        self.args.upstream_only.given()
+    }
+
+    fn validate_own(&self) -> Result<(), String> {
+        self.args.validate().map_err(|e| e.to_string())
+    }
 }
 
 impl SnapshotterArgs {
@@ -131,12 +186,14 @@ impl SnapshotterArgs {
 
 #[cfg(test)]
 mod tests {
+    use sidecar::command::{check_status, parse_from};
+
     use super::*;
 
     fn parse(argv: &[&str]) -> Cli {
         let mut full = vec!["sepia-snapshotter"];
         full.extend_from_slice(argv);
-        Cli::try_parse_from(full).unwrap()
+        parse_from(full).unwrap()
     }
 
     #[test]
@@ -144,8 +201,12 @@ mod tests {
         let cli = parse(&[]);
         assert_eq!(cli.command, None);
         let args = cli.args;
-        assert!(args.extra_create_metadata);
-        assert!(args.enable_snapshot_controller);
+        assert!(!args.extra_create_metadata, "off, as upstream");
+        assert!(
+            !args.enable_snapshot_controller,
+            "off: upstream's controller usually runs"
+        );
+        assert_eq!(args.sidecar.timeout, Duration::from_secs(60), "upstream's");
         assert_eq!(args.naming().prefix, "snapshot");
         assert_eq!(args.naming().uuid_length, None);
         assert_eq!(args.ready_poll(), ReadyPoll::default());
@@ -160,18 +221,64 @@ mod tests {
             "--extra-create-metadata=false",
             "--snapshot-name-prefix=snap",
             "--snapshot-name-uuid-length=8",
-            "--enable-snapshot-controller=false",
+            "--enable-snapshot-controller",
             "--timeout=150s",
         ])
         .args;
         assert!(!args.extra_create_metadata);
-        assert!(!args.enable_snapshot_controller);
+        assert!(args.enable_snapshot_controller);
         assert_eq!(args.naming().uuid_length, Some(8));
         assert_eq!(args.sidecar.timeout, Duration::from_secs(150));
         assert!(
             parse(&["--extra-create-metadata"])
                 .args
                 .extra_create_metadata
+        );
+    }
+
+    /// ceph-csi's csi-snapshotter container, plus the other flags of csi-snapshotter and
+    /// snapshot-controller.
+    #[test]
+    fn ceph_csi_and_upstream_command_lines_are_accepted() {
+        let argv = [
+            "sepia-snapshotter",
+            "--csi-address=unix:///csi/csi-provisioner.sock",
+            "--v=1",
+            "--timeout=150s",
+            "--leader-election=true",
+            "--extra-create-metadata=true",
+            "--enable-volume-group-snapshots=true",
+            "--http-endpoint=10.0.0.7:8092",
+            "--node-deployment=false",
+            "--groupsnapshot-name-prefix=groupsnapshot",
+            "--groupsnapshot-name-uuid-length=-1",
+            "--worker-threads=10",
+            "--resync-period=15m",
+            "--feature-gates=CSIVolumeGroupSnapshot=false",
+            "--enable-distributed-snapshotting=false",
+            "--retry-crd-interval-max=30s",
+            "--prevent-volume-mode-conversion=true",
+        ];
+        assert_eq!(check_status::<Cli>(&argv), 0);
+        let cli = parse(&argv[1..]);
+        assert!(cli.args.extra_create_metadata);
+        assert_eq!(
+            cli.ignored(),
+            [
+                "--v",
+                "--node-deployment",
+                "--enable-volume-group-snapshots",
+                "--enable-distributed-snapshotting",
+                "--prevent-volume-mode-conversion",
+                "--groupsnapshot-name-prefix",
+                "--groupsnapshot-name-uuid-length",
+                "--retry-crd-interval-max",
+            ]
+        );
+        assert_eq!(
+            check_status::<Cli>(&["sepia-snapshotter", "--ready-poll-max=1ms"]),
+            2,
+            "own rules are checked too"
         );
     }
 

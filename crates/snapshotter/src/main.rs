@@ -4,24 +4,23 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use csi::v1::controller_service_capability::rpc::Type as ControllerCap;
-use sidecar::{Sidecar, SidecarError, lease_name};
+use sidecar::{Sidecar, SidecarCommand, SidecarError, lease_name};
 use snapshotter::SnapshotterError;
-use snapshotter::args::{Cli, Command, SnapshotterArgs};
+use snapshotter::args::{Cli, Command};
 use snapshotter::metrics::SnapshotMetrics;
 use snapshotter::notify::Notifier;
 use snapshotter::run::{self, RunParts};
 
-const COMPONENT: &str = "sepia-snapshotter";
+const COMPONENT: &str = Cli::COMPONENT;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli: Cli = sidecar::command::parse();
     if let Some(Command::Crds) = cli.command {
         return print_crds();
     }
-    sidecar::launch(COMPONENT, cli.args, |args| &args.sidecar, serve).await
+    sidecar::launch(cli, serve).await
 }
 
 fn print_crds() -> ExitCode {
@@ -37,7 +36,8 @@ fn print_crds() -> ExitCode {
     }
 }
 
-async fn serve(args: SnapshotterArgs) -> Result<(), SnapshotterError> {
+async fn serve(cli: Cli) -> Result<(), SnapshotterError> {
+    let args = cli.args;
     args.validate()?;
     let mut sidecar = Sidecar::start(args.sidecar.clone(), COMPONENT).await?;
     let driver = sidecar.csi.driver().clone();

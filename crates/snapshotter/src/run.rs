@@ -21,6 +21,7 @@ use crate::notify::Notifier;
 use crate::watch::{self, wait_ready};
 
 /// Everything [`run`] needs from the process.
+#[derive(Clone)]
 pub struct RunParts {
     pub args: SnapshotterArgs,
     pub client: Client,
@@ -125,13 +126,32 @@ pub async fn run(parts: RunParts, stop: CancellationToken) {
             }
         }
     });
+    let csi = async {
+        tokio::join!(csi_workers, csi_resync);
+    };
     let controller = async {
         if parts.args.enable_snapshot_controller {
             let shared = SharedStores { contents, classes };
-            controller_lease::run_controller(&parts, shared, inbox.clone(), stop.clone()).await;
+            controller_lease::run_controller(&parts, shared, inbox.clone(), stop.clone()).await
+        } else {
+            stop.cancelled().await;
+            Ok(())
         }
     };
-    tokio::join!(csi_workers, csi_resync, controller);
+    tokio::pin!(csi, controller);
+    tokio::select! {
+        () = &mut csi => {
+            if let Err(error) = controller.await {
+                tracing::error!(%error, "the snapshot controller failed while stopping");
+            }
+        }
+        result = &mut controller => match result {
+            Ok(()) => csi.await,
+            // Returning drops the CSI half's workers (aborted); the runtime then exits the
+            // process, so the pod restarts as a standby of both Leases.
+            Err(error) => tracing::error!(%error, "the snapshot controller stopped; stopping the snapshotter"),
+        },
+    }
 }
 
 /// Stores the two halves share.

@@ -40,7 +40,7 @@ pub enum TelemetryError {
 
     #[error("cannot listen on the HTTP endpoint {addr}: {source}")]
     BindHttp {
-        addr: SocketAddr,
+        addr: String,
         #[source]
         source: std::io::Error,
     },

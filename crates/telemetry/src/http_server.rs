@@ -1,12 +1,13 @@
 //! The small HTTP server every Sepia process runs for Prometheus and the kubelet: the metrics
-//! path (configurable, like the kubernetes-csi sidecars' `--metrics-path`) and `/healthz`.
+//! path (configurable, like the kubernetes-csi sidecars' `--metrics-path`), `/healthz` (every
+//! check) and `/healthz/<name>` (one named check, e.g. `/healthz/leader-election`).
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
@@ -15,7 +16,8 @@ use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 
 use crate::error::TelemetryError;
-use crate::health::{Health, HealthCheck};
+use crate::health::{Health, HealthChecks};
+use crate::listen_address::ListenAddress;
 
 /// Fixed, because liveness probes in the manifests point at it.
 pub const HEALTHZ_PATH: &str = "/healthz";
@@ -26,7 +28,7 @@ const OPENMETRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.
 #[derive(Clone)]
 struct Endpoints {
     registry: Arc<Registry>,
-    health: HealthCheck,
+    health: HealthChecks,
 }
 
 /// A bound but not yet serving endpoint. Binding and serving are split so a caller (or a test
@@ -39,25 +41,30 @@ pub struct MetricsServer {
 }
 
 impl MetricsServer {
-    /// Listens on `addr` and routes `metrics_path` and [`HEALTHZ_PATH`]. The registry is shared
-    /// read-only: register every metric before wrapping it in the `Arc`.
+    /// Listens on `addr` and routes `metrics_path`, [`HEALTHZ_PATH`] and one
+    /// `/healthz/<name>` per named check. The registry is shared read-only: register every
+    /// metric before wrapping it in the `Arc`.
     pub async fn bind(
-        addr: SocketAddr,
+        addr: ListenAddress,
         metrics_path: &str,
         registry: Arc<Registry>,
-        health: HealthCheck,
+        health: impl Into<HealthChecks>,
     ) -> Result<Self, TelemetryError> {
         validate_metrics_path(metrics_path)?;
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| TelemetryError::BindHttp { addr, source })?;
-        let local_addr = listener
-            .local_addr()
-            .map_err(|source| TelemetryError::BindHttp { addr, source })?;
+        let bind_error = |source| TelemetryError::BindHttp {
+            addr: addr.to_string(),
+            source,
+        };
+        let listener = addr.bind().await.map_err(bind_error)?;
+        let local_addr = listener.local_addr().map_err(bind_error)?;
         let router = Router::new()
             .route(metrics_path, get(metrics))
             .route(HEALTHZ_PATH, get(healthz))
-            .with_state(Endpoints { registry, health });
+            .route(&format!("{HEALTHZ_PATH}/{{name}}"), get(healthz_named))
+            .with_state(Endpoints {
+                registry,
+                health: health.into(),
+            });
         Ok(Self {
             listener,
             local_addr,
@@ -85,10 +92,10 @@ impl MetricsServer {
 
 /// Binds and serves in one call, for binaries that do not need the bound address.
 pub async fn serve_http(
-    addr: SocketAddr,
+    addr: ListenAddress,
     metrics_path: &str,
     registry: Arc<Registry>,
-    health: HealthCheck,
+    health: impl Into<HealthChecks>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), TelemetryError> {
     MetricsServer::bind(addr, metrics_path, registry, health)
@@ -127,7 +134,19 @@ async fn metrics(State(endpoints): State<Endpoints>) -> Response {
 }
 
 async fn healthz(State(endpoints): State<Endpoints>) -> Response {
-    match endpoints.health.check() {
+    answer(endpoints.health.check())
+}
+
+/// One named check; 404 for a name nobody registered, as a mux without that path answers.
+async fn healthz_named(State(endpoints): State<Endpoints>, Path(name): Path<String>) -> Response {
+    match endpoints.health.named(&name) {
+        Some(check) => answer(check.check()),
+        None => (StatusCode::NOT_FOUND, "no such health check\n").into_response(),
+    }
+}
+
+fn answer(health: Health) -> Response {
+    match health {
         Health::Healthy => (StatusCode::OK, "ok\n".to_owned()).into_response(),
         Health::Unhealthy(reason) => (
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -11,7 +11,9 @@
 //!   current trace id for event payloads.
 //! - [`grpc_trace`] — the same for tonic metadata: a client interceptor and server-side span
 //!   parenting.
-//! - [`health`] — [`HealthCheck`], the question `/healthz` asks the component.
+//! - [`health`] — [`HealthCheck`], a question `/healthz` asks the component, and
+//!   [`HealthChecks`], all of them (named ones also under `/healthz/<name>`).
+//! - [`listen_address`] — [`ListenAddress`], an HTTP endpoint in Go's spellings (`:8080`).
 //! - [`http_server`] — the small HTTP server for `/metrics` and `/healthz`.
 //! - [`csi_operation_metrics`] — `csi_sidecar_operations_seconds`, named like the kubernetes-csi
 //!   sidecars' histogram so existing dashboards keep working.
@@ -30,6 +32,7 @@ pub mod error;
 pub mod grpc_trace;
 pub mod health;
 pub mod http_server;
+pub mod listen_address;
 pub mod subscriber;
 pub mod trace_context;
 
@@ -40,9 +43,10 @@ pub use grpc_trace::{
     extract_from_metadata, grpc_server_span, inject_into_metadata, inject_trace_context,
     set_parent_from_metadata,
 };
-pub use health::{Health, HealthCheck};
+pub use health::{Health, HealthCheck, HealthChecks};
 pub use http_server::{HEALTHZ_PATH, MetricsServer, serve_http};
-pub use subscriber::{TelemetryGuard, init};
+pub use listen_address::{InvalidListenAddress, ListenAddress};
+pub use subscriber::{TelemetryGuard, init, validate};
 pub use trace_context::{
     Extractor, Injector, current_trace_headers, current_trace_id, extract_context, inject_context,
     inject_current, set_parent_from,

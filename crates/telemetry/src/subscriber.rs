@@ -60,15 +60,7 @@ impl Drop for TelemetryGuard {
 /// a Tokio runtime, and the guard should be dropped while the runtime still runs (tonic needs it
 /// to send the last batch).
 pub fn init(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> {
-    if config.service_name.trim().is_empty() {
-        return Err(TelemetryError::EmptyServiceName);
-    }
-    let filter = EnvFilter::builder()
-        .parse(&config.log_filter)
-        .map_err(|source| TelemetryError::InvalidLogFilter {
-            filter: config.log_filter.clone(),
-            source,
-        })?;
+    let filter = checked_filter(config)?;
     let provider = config
         .otlp_endpoint
         .as_deref()
@@ -95,6 +87,27 @@ pub fn init(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> 
         .try_init()
         .map_err(|_| TelemetryError::AlreadyInitialized)?;
     Ok(TelemetryGuard { provider })
+}
+
+/// Checks what [`init`] would refuse without installing anything: an empty service name or a
+/// bad log filter. For binaries' parse-only modes.
+///
+/// # Errors
+/// [`TelemetryError::EmptyServiceName`] or [`TelemetryError::InvalidLogFilter`].
+pub fn validate(config: &TelemetryConfig) -> Result<(), TelemetryError> {
+    checked_filter(config).map(drop)
+}
+
+fn checked_filter(config: &TelemetryConfig) -> Result<EnvFilter, TelemetryError> {
+    if config.service_name.trim().is_empty() {
+        return Err(TelemetryError::EmptyServiceName);
+    }
+    EnvFilter::builder()
+        .parse(&config.log_filter)
+        .map_err(|source| TelemetryError::InvalidLogFilter {
+            filter: config.log_filter.clone(),
+            source,
+        })
 }
 
 /// A tracer provider that batches spans to an OTLP/gRPC collector. The batch processor runs on

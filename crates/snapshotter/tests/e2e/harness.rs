@@ -220,8 +220,16 @@ impl Env {
         env
     }
 
-    /// Starts a snapshotter with `extra` flags; returns its index in `processes`.
+    /// Starts a snapshotter with its snapshot-controller half (no upstream snapshot-controller
+    /// runs here) and `extra` flags; returns its index in `processes`.
     pub fn start_snapshotter(&mut self, name: &str, extra: &[&str]) -> usize {
+        let mut flags = vec!["--enable-snapshot-controller"];
+        flags.extend_from_slice(extra);
+        self.start_default_snapshotter(name, &flags)
+    }
+
+    /// Starts a snapshotter with only the test's plumbing flags and `extra`: the defaults.
+    pub fn start_default_snapshotter(&mut self, name: &str, extra: &[&str]) -> usize {
         let mut args = vec![
             format!("--kubeconfig={}", self.kubeconfig.display()),
             format!("--csi-address={}", self.csi_endpoint),

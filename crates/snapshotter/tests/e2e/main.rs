@@ -5,6 +5,7 @@
 mod harness;
 
 mod cluster;
+mod controller_switch;
 mod dynamic;
 mod leader;
 mod many;

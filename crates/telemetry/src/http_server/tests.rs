@@ -9,6 +9,7 @@ use tokio::net::TcpStream;
 
 use super::*;
 use crate::csi_operation_metrics::CsiOperationMetrics;
+use crate::health::HealthCheck;
 
 /// A plain HTTP/1.1 GET over a real socket: status code and body.
 async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
@@ -192,4 +193,53 @@ async fn serving_stops_when_shutdown_completes() {
     tokio::time::timeout(Duration::from_secs(10), refused)
         .await
         .expect("listener closed after shutdown");
+}
+
+#[tokio::test]
+async fn a_named_check_is_served_alone_and_counts_in_healthz() {
+    let leader_ok = Arc::new(AtomicBool::new(true));
+    let flag = Arc::clone(&leader_ok);
+    let checks = HealthChecks::default()
+        .with("ping", HealthCheck::always_healthy())
+        .with(
+            "leader-election",
+            HealthCheck::new(move || {
+                if flag.load(Ordering::SeqCst) {
+                    Health::Healthy
+                } else {
+                    Health::Unhealthy("lease not renewed".to_owned())
+                }
+            }),
+        );
+    let server = MetricsServer::bind(
+        "127.0.0.1:0".parse().expect("addr"),
+        "/metrics",
+        Arc::new(Registry::default()),
+        checks,
+    )
+    .await
+    .expect("bind");
+    let addr = server.local_addr();
+    let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(server.serve(async move {
+        let _ = stopped.await;
+    }));
+
+    assert_eq!(
+        get(addr, "/healthz/leader-election").await,
+        (200, "ok\n".into())
+    );
+    assert_eq!(get(addr, HEALTHZ_PATH).await.0, 200);
+    assert_eq!(get(addr, "/healthz/unknown").await.0, 404);
+    leader_ok.store(false, Ordering::SeqCst);
+    let (status, body) = get(addr, "/healthz/leader-election").await;
+    assert_eq!(status, 500);
+    assert!(body.contains("lease not renewed"), "{body}");
+    assert_eq!(get(addr, "/healthz/ping").await.0, 200);
+    let (status, body) = get(addr, HEALTHZ_PATH).await;
+    assert_eq!(status, 500);
+    assert!(
+        body.contains("leader-election: lease not renewed"),
+        "{body}"
+    );
 }
