@@ -73,6 +73,34 @@ struct Flags {
     /// Failpoints for crash testing, e.g. `controller.create.after_image_created=fail`.
     #[arg(long, env = "SEPIA_FAILPOINTS", hide = true)]
     failpoints: Option<String>,
+    /// Parse and check the flags (and the environment they read), then exit: 0 when fine, 2
+    /// when not. Connects nowhere (scripts/validate-manifests.sh runs the manifests' args so).
+    #[arg(long, env = "SEPIA_CHECK_ARGS", value_parser = clap::builder::BoolishValueParser::new())]
+    check_args: bool,
+}
+
+/// `--check-args`: every rule `run` would apply before connecting.
+fn check_args(flags: &Flags) -> ExitCode {
+    let checked = csi::endpoint::socket_path(&flags.endpoint)
+        .map(drop)
+        .map_err(|e| e.to_string())
+        .and_then(|()| {
+            CloneDepth::new(flags.rbd_soft_max_clone_depth, flags.rbd_hard_max_clone_depth)
+        })
+        .and_then(|_| match &flags.failpoints {
+            Some(spec) => Failpoints::from_spec(spec).map(drop).map_err(|e| e.to_string()),
+            None => Ok(()),
+        });
+    match checked {
+        Ok(()) => {
+            eprintln!("sepia-controller: arguments OK");
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("sepia-controller: {message}");
+            ExitCode::from(2)
+        }
+    }
 }
 
 /// glibc gives every thread that allocates its own arena (up to 8 per core); with librados'
@@ -93,6 +121,9 @@ fn main() -> ExitCode {
         )
         .init();
     let flags = Flags::parse();
+    if flags.check_args {
+        return check_args(&flags);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(flags.worker_threads.max(1))
         .max_blocking_threads(flags.max_blocking_threads.max(1))

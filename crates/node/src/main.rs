@@ -82,11 +82,40 @@ struct Args {
     /// tracing filter, e.g. `info` or `node=debug,info`.
     #[arg(long, env = "RUST_LOG", default_value = "info")]
     log_level: String,
+    /// Parse and check the flags (and the environment they read), then exit: 0 when fine, 2
+    /// when not. Touches nothing (scripts/validate-manifests.sh runs the manifests' args so).
+    #[arg(long, env = "SEPIA_CHECK_ARGS", value_parser = clap::builder::BoolishValueParser::new())]
+    check_args: bool,
+}
+
+/// `--check-args`: the rules `run` would apply before serving.
+fn check_args(args: &Args) -> ExitCode {
+    let checked = csi::endpoint::socket_path(&args.endpoint)
+        .map(drop)
+        .map_err(|e| e.to_string())
+        .and_then(|()| {
+            tracing_subscriber::EnvFilter::try_new(&args.log_level)
+                .map(drop)
+                .map_err(|e| format!("--log-level {:?}: {e}", args.log_level))
+        });
+    match checked {
+        Ok(()) => {
+            eprintln!("sepia-node: arguments OK");
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("sepia-node: {message}");
+            ExitCode::from(2)
+        }
+    }
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
+    if args.check_args {
+        return check_args(&args);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(&args.log_level))
         .with_writer(std::io::stderr)
