@@ -85,10 +85,15 @@ fn check_args(flags: &Flags) -> ExitCode {
         .map(drop)
         .map_err(|e| e.to_string())
         .and_then(|()| {
-            CloneDepth::new(flags.rbd_soft_max_clone_depth, flags.rbd_hard_max_clone_depth)
+            CloneDepth::new(
+                flags.rbd_soft_max_clone_depth,
+                flags.rbd_hard_max_clone_depth,
+            )
         })
         .and_then(|_| match &flags.failpoints {
-            Some(spec) => Failpoints::from_spec(spec).map(drop).map_err(|e| e.to_string()),
+            Some(spec) => Failpoints::from_spec(spec)
+                .map(drop)
+                .map_err(|e| e.to_string()),
             None => Ok(()),
         });
     match checked {

@@ -24,7 +24,8 @@ fn has_record(claim: &PersistentVolumeClaim) -> bool {
 async fn a_claim_becomes_a_bound_pv_backed_by_an_rbd_image() {
     let mut world = World::start(None).await;
     let port = sepia_testbed::free_port();
-    let _p = world.provisioner(&[&format!("--http-endpoint=127.0.0.1:{port}")], &[]);
+    // Upstream's spelling (every interface), as the manifests pass it.
+    let _p = world.provisioner(&[&format!("--http-endpoint=:{port}")], &[]);
     let claim = world.claim("data", "1Gi", CLASS, None);
     let uid = claim.metadata.uid.clone().unwrap();
     let pv = world.wait_bound("data", WAIT).await;
@@ -85,7 +86,8 @@ async fn a_claim_becomes_a_bound_pv_backed_by_an_rbd_image() {
         })
         .await;
 
-    // Upstream's metric names on --http-endpoint, and a healthy /healthz.
+    // Upstream's metric names on --http-endpoint, a healthy /healthz, and the check
+    // upstream's manifests probe.
     let (status, metrics) = sidecar_testkit::http::get(port, "/metrics").await;
     assert_eq!(status, 200);
     assert!(
@@ -101,6 +103,10 @@ async fn a_claim_becomes_a_bound_pv_backed_by_an_rbd_image() {
         "{metrics}"
     );
     assert_eq!(sidecar_testkit::http::get(port, "/healthz").await.0, 200);
+    assert_eq!(
+        sidecar_testkit::http::get(port, "/healthz/leader-election").await,
+        (200, "ok\n".to_owned())
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

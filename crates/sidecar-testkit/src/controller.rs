@@ -34,6 +34,8 @@ pub struct Controller {
     /// A CSI client of the controller, as the provisioner would use it.
     pub client: ControllerClient<Channel>,
     process: Process,
+    /// Only the controller that made the namespace cleans it up.
+    owns_namespace: bool,
 }
 
 impl Controller {
@@ -56,6 +58,43 @@ impl Controller {
             .to_string(),
         )
         .unwrap();
+        Self::launch(
+            bed,
+            dir,
+            namespace,
+            config_path,
+            "controller",
+            failpoints,
+            true,
+        )
+        .await
+    }
+
+    /// A second controller process on `first`'s RADOS namespace and cluster config (as every
+    /// sidecar pod runs its own), in a directory of its own, logging as `label`.
+    pub async fn start_beside(first: &Controller, label: &str, failpoints: Option<&str>) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        Self::launch(
+            first.bed,
+            dir,
+            first.namespace.clone(),
+            first.config_path.clone(),
+            label,
+            failpoints,
+            false,
+        )
+        .await
+    }
+
+    async fn launch(
+        bed: &'static Bed,
+        dir: TempDir,
+        namespace: String,
+        config_path: PathBuf,
+        label: &str,
+        failpoints: Option<&str>,
+        owns_namespace: bool,
+    ) -> Self {
         let socket = dir.path().join("controller.sock");
         let mut command = Command::new(workspace_binary("sepia-controller"));
         command
@@ -67,7 +106,7 @@ impl Controller {
         if let Some(failpoints) = failpoints {
             command.env("SEPIA_FAILPOINTS", failpoints);
         }
-        let process = Process::start("controller", command, dir.path());
+        let process = Process::start(label, command, dir.path());
         let channel = csi_socket::connect(&socket, &process).await;
         Self {
             bed,
@@ -77,6 +116,7 @@ impl Controller {
             socket,
             client: ControllerClient::new(channel),
             process,
+            owns_namespace,
         }
     }
 
@@ -233,6 +273,9 @@ impl Drop for Controller {
     fn drop(&mut self) {
         // First the controller, so it cannot create anything behind the clean-up.
         self.process.sigkill();
+        if !self.owns_namespace {
+            return;
+        }
         let spec = self.pool_namespace();
         for image in self.quiet("rbd", &["ls", &spec]).lines() {
             let image = format!("{spec}/{image}");

@@ -8,8 +8,13 @@
 //! nothing of Kubernetes; what needs the stand-in, CSI or the event schema is here.
 //!
 //! Module map:
-//! - [`controller`]: the real `sepia-controller` on a fresh RADOS namespace, and the Ceph-side
-//!   checks tests make through the `rbd`/`rados` CLIs (independent of the code under test).
+//! - [`controller`]: the real `sepia-controller` on a fresh RADOS namespace (or a second one
+//!   beside it, as every sidecar pod runs its own), and the Ceph-side checks tests make through
+//!   the `rbd`/`rados` CLIs (independent of the code under test).
+//! - [`api_proxy`]: a per-process TCP proxy to the stand-in that the test can sever (one
+//!   replica cut off from the API server).
+//! - [`csi_proxy`]: a per-sidecar gRPC proxy to its driver writing every call into one
+//!   [`csi_proxy::CallLog`]: the order of several processes' CSI calls, without clocks.
 //! - [`csi_socket`]: waiting for a CSI plugin child to serve its socket.
 //! - [`nats`]: what the `SEPIA` stream of a test's nats-server holds.
 //! - [`objects`]: Kubernetes objects as the other actors write them, written into the
@@ -25,7 +30,9 @@
 //! ([`Controller`]), `/metrics` ([`http::get`]) and NATS ([`nats::stored_json`]).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test support: fail loudly
 
+pub mod api_proxy;
 pub mod controller;
+pub mod csi_proxy;
 pub mod csi_socket;
 pub mod http;
 pub mod nats;

@@ -103,7 +103,9 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let mut command = C::command();
+    // Go's flag packages let a later occurrence of a flag replace an earlier one (an overlay
+    // appends to a base's args); repeatable flags (`--feature-gates`) still accumulate.
+    let mut command = C::command().args_override_self(true);
     for (id, default) in C::DEFAULTS {
         command = command.mut_arg(*id, |arg| arg.default_value(*default));
     }
@@ -203,6 +205,26 @@ mod tests {
         assert_eq!(cli.sidecar.timeout, std::time::Duration::from_secs(60));
         let cli: Cli = parse_from(["sepia-test", "--timeout=150s"]).unwrap();
         assert_eq!(cli.sidecar.timeout, std::time::Duration::from_secs(150));
+    }
+
+    #[test]
+    fn a_later_flag_replaces_an_earlier_one_as_in_go() {
+        let cli: Cli = parse_from([
+            "sepia-test",
+            "--csi-address=/a.sock",
+            "--timeout=5s",
+            "--csi-address=/b.sock",
+            "--feature-gates=A=true",
+            "--feature-gates=B=false",
+        ])
+        .unwrap();
+        assert_eq!(cli.sidecar.csi_address, "/b.sock");
+        assert_eq!(cli.sidecar.timeout, std::time::Duration::from_secs(5));
+        assert_eq!(
+            cli.sidecar.feature_gates(),
+            BTreeMap::from([("A".into(), true), ("B".into(), false)]),
+            "repeatable flags accumulate"
+        );
     }
 
     #[test]

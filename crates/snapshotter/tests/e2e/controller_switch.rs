@@ -5,7 +5,7 @@
 //! The test first plays upstream's snapshot-controller beside a default snapshotter: it creates
 //! the VolumeSnapshotContent for a VolumeSnapshot itself. The snapshotter's CSI half cuts it;
 //! nothing binds the VolumeSnapshot and no controller Lease appears. Then a snapshotter with the
-//! flag starts, takes `snapshot-controller-leader` and binds the snapshot.
+//! flag replaces it, takes `snapshot-controller-leader` and binds the snapshot.
 
 use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -88,10 +88,12 @@ async fn the_snapshot_controller_half_is_off_by_default_and_uses_upstreams_lease
             .is_some_and(|h| h.starts_with("default"))
     );
 
-    // Where no upstream snapshot-controller runs: the flag on.
+    // Where no upstream snapshot-controller runs: the flag on. Both halves run in the replica
+    // that holds the csi-snapshotter Lease, so the default one goes.
     let mut flags = LEADER_FLAGS.to_vec();
     flags.push("--enable-snapshot-controller");
     env.start_default_snapshotter("binder", &flags);
+    env.process("default").kill().await;
     let ready = env.wait_ready("apps", "nightly").await;
     assert_eq!(
         ready.bound_content_name(),
