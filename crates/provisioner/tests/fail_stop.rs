@@ -11,6 +11,8 @@ mod support;
 use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::PersistentVolume;
+use kube_standin::{Gvr, Verb};
 use sidecar_testkit::api_proxy::ApiProxy;
 use sidecar_testkit::csi_proxy::{CallEvent, CallLog, CsiProxy, Phase};
 use support::{CLASS, Controller, World};
@@ -103,14 +105,17 @@ async fn a_leader_cut_off_from_the_api_stops_calling_csi_before_the_standby_star
         "losing the Lease is a failure exit: {status:?}"
     );
     assert!(a.log().contains("lost leadership"), "{}", a.log());
-    let pv = world.wait_bound("cut", WAIT).await;
+    world.wait_bound("cut", WAIT).await;
+    let pv_creators: Vec<String> = world
+        .standin
+        .events()
+        .into_iter()
+        .filter(|w| w.gvr == Gvr::of::<PersistentVolume>() && w.verb == Verb::Create)
+        .map(|w| w.user_agent)
+        .collect();
     assert!(
-        pv.metadata
-            .annotations
-            .unwrap_or_default()
-            .get("pv.kubernetes.io/provisioned-by")
-            .is_some(),
-        "replica-b provisioned the claim"
+        matches!(&pv_creators[..], [one] if one.starts_with("sepia-provisioner/replica-b")),
+        "replica-b, and only it, created the PV: {pv_creators:?}"
     );
 
     let events = calls.events();
