@@ -10,7 +10,6 @@ mod support;
 
 use std::time::Duration;
 
-use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::PersistentVolume;
 use kube_standin::{Gvr, Verb};
 use sidecar_testkit::api_proxy::ApiProxy;
@@ -27,12 +26,7 @@ fn as_str(flags: &[String]) -> Vec<&str> {
 }
 
 fn holder(world: &World) -> Option<String> {
-    world
-        .standin
-        .get::<Lease>("default", "rbd-csi-sepia-io")
-        .unwrap()
-        .and_then(|l| l.spec)
-        .and_then(|s| s.holder_identity)
+    sidecar_testkit::observed::lease_holder(&world.standin, "rbd-csi-sepia-io")
 }
 
 /// A call that acts on volumes (not the start-up handshake).

@@ -33,6 +33,26 @@ pub enum LoggingFormat {
     Json,
 }
 
+crate::upstream_only_flags! {
+    /// component-base's logging flags and csi-lib-utils' `--automaxprocs` (GOMAXPROCS from the
+    /// CPU quota, which Rust's thread count already follows): accepted, no effect.
+    pub struct LoggingOnly {
+        bools {
+            "log-text-split-stream" => log_text_split_stream,
+            "log-json-split-stream" => log_json_split_stream,
+            "automaxprocs" => automaxprocs,
+        }
+        values {
+            "vmodule" => vmodule: String = clap::builder::NonEmptyStringValueParser::new(),
+            "log-flush-frequency" => log_flush_frequency: Duration = go_flag::duration,
+            "log-text-info-buffer-size" => log_text_info_buffer_size: String
+                = clap::builder::NonEmptyStringValueParser::new(),
+            "log-json-info-buffer-size" => log_json_info_buffer_size: String
+                = clap::builder::NonEmptyStringValueParser::new(),
+        }
+    }
+}
+
 /// Shared sidecar flags. Defaults are upstream's except where noted ("beat"); a binary sets
 /// its own upstream default of `--timeout` through [`crate::command::SidecarCommand::DEFAULTS`].
 #[derive(Debug, Clone, Args)]
@@ -180,40 +200,8 @@ pub struct SidecarArgs {
     #[arg(long = "v", short = 'v', value_name = "LEVEL")]
     pub klog_verbosity: Option<u32>,
 
-    /// Upstream's per-file klog verbosity; ignored (see `--v`).
-    #[arg(long = "vmodule")]
-    pub vmodule: Option<String>,
-
-    /// Upstream's klog flush interval; ignored (log lines are written as they come).
-    #[arg(long = "log-flush-frequency", value_parser = go_flag::duration)]
-    pub log_flush_frequency: Option<Duration>,
-
-    /// Upstream's alpha split of text logs into stdout/stderr; ignored.
-    #[arg(long = "log-text-split-stream", num_args = 0..=1, require_equals = true,
-        default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new(),
-        action = ArgAction::Set)]
-    pub log_text_split_stream: Option<bool>,
-
-    /// Upstream's alpha buffer of split text logs; ignored.
-    #[arg(long = "log-text-info-buffer-size")]
-    pub log_text_info_buffer_size: Option<String>,
-
-    /// Upstream's alpha split of JSON logs into stdout/stderr; ignored.
-    #[arg(long = "log-json-split-stream", num_args = 0..=1, require_equals = true,
-        default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new(),
-        action = ArgAction::Set)]
-    pub log_json_split_stream: Option<bool>,
-
-    /// Upstream's alpha buffer of split JSON logs; ignored.
-    #[arg(long = "log-json-info-buffer-size")]
-    pub log_json_info_buffer_size: Option<String>,
-
-    /// Upstream sets GOMAXPROCS from the CPU quota with it; ignored: Rust's thread count
-    /// already follows the cgroup quota.
-    #[arg(long = "automaxprocs", num_args = 0..=1, require_equals = true,
-        default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new(),
-        action = ArgAction::Set)]
-    pub automaxprocs: Option<bool>,
+    #[command(flatten)]
+    pub logging_only: LoggingOnly,
 }
 
 impl SidecarArgs {
@@ -332,33 +320,13 @@ impl SidecarArgs {
     /// The shared flags on this command line that are accepted for upstream's manifests and
     /// do nothing, as `--name`.
     pub fn ignored(&self) -> Vec<String> {
-        let given = [
-            ("--v", self.klog_verbosity.is_some()),
-            ("--vmodule", self.vmodule.is_some()),
-            ("--log-flush-frequency", self.log_flush_frequency.is_some()),
-            (
-                "--log-text-split-stream",
-                self.log_text_split_stream.is_some(),
-            ),
-            (
-                "--log-text-info-buffer-size",
-                self.log_text_info_buffer_size.is_some(),
-            ),
-            (
-                "--log-json-split-stream",
-                self.log_json_split_stream.is_some(),
-            ),
-            (
-                "--log-json-info-buffer-size",
-                self.log_json_info_buffer_size.is_some(),
-            ),
-            ("--automaxprocs", self.automaxprocs.is_some()),
-        ];
-        given
-            .into_iter()
-            .filter(|(_, given)| *given)
-            .map(|(name, _)| name.to_owned())
-            .collect()
+        let mut ignored: Vec<String> = self
+            .klog_verbosity
+            .iter()
+            .map(|_| "--v".to_owned())
+            .collect();
+        ignored.extend(self.logging_only.given());
+        ignored
     }
 }
 
@@ -511,13 +479,13 @@ mod tests {
             args.ignored(),
             [
                 "--v",
+                "--log-text-split-stream",
+                "--log-json-split-stream",
+                "--automaxprocs",
                 "--vmodule",
                 "--log-flush-frequency",
-                "--log-text-split-stream",
                 "--log-text-info-buffer-size",
-                "--log-json-split-stream",
                 "--log-json-info-buffer-size",
-                "--automaxprocs",
             ]
         );
         assert_eq!(

@@ -57,10 +57,7 @@ where
         tokio::pin!(keep);
         tokio::select! {
             kept = &mut keep => return abort_on_loss(task, kept).await,
-            joined = &mut task => {
-                tracing::error!(?joined, "the controllers stopped without being asked");
-                return Err(SidecarError::ControllersStopped);
-            }
+            joined = &mut task => return Err(ended_unasked(joined)),
             () = shutdown.cancelled() => {}
         }
         stop.cancel();
@@ -93,15 +90,18 @@ where
     let stop = CancellationToken::new();
     let mut task = tokio::spawn(controllers(stop.clone()));
     tokio::select! {
-        joined = &mut task => {
-            tracing::error!(?joined, "the controllers stopped without being asked");
-            return Err(SidecarError::ControllersStopped);
-        }
+        joined = &mut task => return Err(ended_unasked(joined)),
         () = shutdown.cancelled() => {}
     }
     stop.cancel();
     drain(&mut task).await;
     Ok(())
+}
+
+/// The controllers' task ended though nobody told it to stop (it panicked).
+fn ended_unasked(joined: Result<(), tokio::task::JoinError>) -> SidecarError {
+    tracing::error!(?joined, "the controllers stopped without being asked");
+    SidecarError::ControllersStopped
 }
 
 /// `keep` ended while we still meant to lead: the Lease is lost. Abort, not drain.
