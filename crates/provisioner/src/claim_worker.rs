@@ -9,6 +9,7 @@ use csi::v1::{CapacityRange, CreateVolumeRequest, VolumeContentSource};
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::{Api, PostParams};
+use sidecar::patch::{self, Part};
 
 use crate::claim_decision::{self, ClaimAction, ClaimFacts};
 use crate::class_params::SecretKind;
@@ -262,16 +263,13 @@ async fn reschedule_if_exhausted(
     {
         return;
     }
-    let mut updated = claim.clone();
-    if let Some(annotations) = updated.metadata.annotations.as_mut() {
-        annotations.remove(ANN_SELECTED_NODE);
-    }
     let api: Api<PersistentVolumeClaim> = Api::namespaced(
         ctx.client.clone(),
         claim.metadata.namespace.as_deref().unwrap_or("default"),
     );
-    let name = claim.metadata.name.clone().unwrap_or_default();
-    if let Err(error) = api.replace(&name, &PostParams::default(), &updated).await {
-        tracing::warn!(%error, claim = %name, "removing the selected node for rescheduling failed");
+    let patch = serde_json::json!({"metadata": {"annotations": {ANN_SELECTED_NODE: null}}});
+    if let Err(error) = patch::patch_if_unchanged(&api, claim, Part::Object, patch).await {
+        tracing::warn!(%error, claim = ?claim.metadata.name,
+            "removing the selected node for rescheduling failed");
     }
 }

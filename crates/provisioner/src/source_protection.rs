@@ -4,8 +4,9 @@
 
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 use kube::Client;
-use kube::api::{Api, DynamicObject, PostParams};
+use kube::api::{Api, DynamicObject};
 use kube::runtime::reflector::Store;
+use sidecar::patch::{self, Part};
 
 use crate::error::ProvisionerError;
 use crate::keys::{FINALIZER_CLONING_PROTECTION, FINALIZER_SNAPSHOT_SOURCE_PROTECTION};
@@ -61,19 +62,20 @@ async fn set(
         SourceObject::Claim { namespace, name } => {
             let api: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), namespace);
             let op = format!("updating {FINALIZER_CLONING_PROTECTION} on claim {namespace}/{name}");
-            let Some(mut claim) = api
+            let Some(current) = api
                 .get_opt(name)
                 .await
                 .map_err(|e| ProvisionerError::kube(op.clone(), e))?
             else {
                 return missing(present, &op);
             };
+            let mut claim = current.clone();
             if toggle(
                 &mut claim.metadata.finalizers,
                 FINALIZER_CLONING_PROTECTION,
                 present,
             ) {
-                api.replace(name, &PostParams::default(), &claim)
+                patch::write_changes(&api, &current, &claim, Part::Object)
                     .await
                     .map_err(|e| ProvisionerError::kube(op, e))?;
             }
@@ -85,19 +87,20 @@ async fn set(
             let op = format!(
                 "updating {FINALIZER_SNAPSHOT_SOURCE_PROTECTION} on VolumeSnapshot {namespace}/{name}"
             );
-            let Some(mut snapshot) = api
+            let Some(current) = api
                 .get_opt(name)
                 .await
                 .map_err(|e| ProvisionerError::kube(op.clone(), e))?
             else {
                 return missing(present, &op);
             };
+            let mut snapshot = current.clone();
             if toggle(
                 &mut snapshot.metadata.finalizers,
                 FINALIZER_SNAPSHOT_SOURCE_PROTECTION,
                 present,
             ) {
-                api.replace(name, &PostParams::default(), &snapshot)
+                patch::write_changes(&api, &current, &snapshot, Part::Object)
                     .await
                     .map_err(|e| ProvisionerError::kube(op, e))?;
             }

@@ -10,10 +10,11 @@ use std::time::Duration;
 
 use csi::v1::CreateSnapshotRequest;
 use csi::v1::controller_client::ControllerClient;
-use kube_standin::Gvr;
+use kube_standin::{Gvr, Verb};
 use provisioner::keys::{FINALIZER_CLONING_PROTECTION, FINALIZER_SNAPSHOT_SOURCE_PROTECTION};
 use sepia_testbed::Bed;
 use serde_json::json;
+use sidecar_testkit::observed::writes_by;
 use support::{CLASS, CLUSTER_ID, DRIVER, World};
 
 const WAIT: Duration = Duration::from_secs(90);
@@ -136,6 +137,12 @@ async fn a_claim_restores_from_a_ready_volume_snapshot() {
                 })
         })
         .await;
+    // The protection came and went by PATCH (RBAC has no `update` on VolumeSnapshots).
+    let writes = writes_by(&world.standin, "sepia-provisioner", "volumesnapshots");
+    assert!(
+        writes.len() >= 2 && writes.iter().all(|w| *w == (Verb::Patch, None)),
+        "{writes:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -168,6 +175,15 @@ async fn a_claim_clones_a_bound_claim_of_the_same_driver() {
             })
         })
         .await;
+    let writes = writes_by(
+        &world.standin,
+        "sepia-provisioner",
+        "persistentvolumeclaims",
+    );
+    assert!(
+        writes.iter().all(|w| *w == (Verb::Patch, None)),
+        "{writes:?}"
+    );
     // A smaller clone than its source is refused with an event, not provisioned.
     world.claim(
         "too-small",

@@ -7,11 +7,12 @@ mod support;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
-use kube_standin::{Fault, Gvr};
+use kube_standin::{Fault, Gvr, Verb};
 use provisioner::keys::{
     ANN_DELETION_SECRET_NAME, ANN_DELETION_SECRET_NAMESPACE, ANN_PROVISIONED_BY,
     ATTR_PROVISIONER_IDENTITY, FINALIZER_PROVISIONING, FINALIZER_PV,
 };
+use sidecar_testkit::observed::writes_by;
 use support::{CLASS, DRIVER, SECRET, SECRET_NS, World, put_class};
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -125,6 +126,23 @@ async fn deleting_a_claim_with_reclaim_policy_delete_removes_pv_and_image() {
         })
         .await;
     assert!(world.controller.journal_keys().is_empty());
+
+    // The claim (in-flight record) and the PV (finalizer) were patched, never replaced: the
+    // shipped RBAC, like upstream's, grants `patch` for them.
+    let claims = writes_by(
+        &world.standin,
+        "sepia-provisioner",
+        "persistentvolumeclaims",
+    );
+    assert!(claims.contains(&(Verb::Patch, None)), "{claims:?}");
+    let volumes = writes_by(&world.standin, "sepia-provisioner", "persistentvolumes");
+    assert!(volumes.contains(&(Verb::Patch, None)), "{volumes:?}");
+    for (verb, subresource) in claims.iter().chain(&volumes) {
+        assert!(
+            matches!(verb, Verb::Patch | Verb::Create | Verb::Delete) && subresource.is_none(),
+            "{claims:?} {volumes:?}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -15,13 +15,13 @@ use csi::v1::{
     CapacityRange, NodeExpandVolumeRequest, NodePublishVolumeRequest, NodeStageVolumeRequest,
     NodeUnpublishVolumeRequest, NodeUnstageVolumeRequest,
 };
-use kube_standin::StandIn;
+use kube_standin::{StandIn, Verb};
 use sepia_testbed::{NatsServer, Process, free_port, workspace_binary};
 use serde_json::{Value, json};
 use sidecar_testkit::controller::mount_capability;
 use sidecar_testkit::nats::stored_json;
 use sidecar_testkit::objects::{self, SECRET, gvr, put};
-use sidecar_testkit::observed::{event_reasons, wait};
+use sidecar_testkit::observed::{event_reasons, wait, writes_by};
 use sidecar_testkit::{Controller, DRIVER, GI, csi_socket, http, replicas};
 use support::MountGuard;
 
@@ -380,6 +380,19 @@ async fn a_standby_resizer_takes_over_and_a_block_volume_needs_no_node_step() {
         .get_json(&gvr("", "persistentvolumes"), "", "pv-raw")
         .unwrap();
     assert_eq!(pv["spec"]["capacity"]["storage"], "3Gi");
+    // Claim status, claim annotation and PV capacity were patched, never replaced: the shipped
+    // ClusterRole (like upstream's) grants no `update`.
+    let claims = writes_by(&standin, "sepia-resizer", "persistentvolumeclaims");
+    assert!(
+        claims.contains(&(Verb::Patch, Some("status".to_owned()))),
+        "{claims:?}"
+    );
+    assert!(claims.contains(&(Verb::Patch, None)), "{claims:?}");
+    let volumes = writes_by(&standin, "sepia-resizer", "persistentvolumes");
+    assert!(!volumes.is_empty());
+    for (verb, _) in claims.iter().chain(&volumes) {
+        assert_eq!(*verb, Verb::Patch, "{claims:?} {volumes:?}");
+    }
     let (status, metrics) = http::get(second_port, "/metrics").await;
     assert_eq!(status, 200, "{metrics}");
     assert!(

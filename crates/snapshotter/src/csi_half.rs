@@ -134,7 +134,7 @@ impl CsiHalf {
             ContentPlan::ClearBeingCreated => {
                 kube_writes::set_annotation(
                     &self.api(),
-                    &name,
+                    content,
                     keys::BEING_CREATED_ANNOTATION,
                     None,
                 )

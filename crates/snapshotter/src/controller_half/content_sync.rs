@@ -57,23 +57,23 @@ impl ControllerHalf {
                 .get(&ObjectRef::new(name).within(namespace)),
             _ => None,
         };
-        let name = content.metadata.name.clone().unwrap_or_default();
+        let mut current = content.clone();
         for action in plan_content_binding(content, snapshot.as_deref()) {
-            match action {
+            current = match action {
                 ContentBindingAction::AddFinalizer => {
-                    let list = finalizers_with(content, &[keys::CONTENT_BOUND_FINALIZER], &[]);
-                    kube_writes::set_finalizers(api, content, list).await?;
+                    let list = finalizers_with(&current, &[keys::CONTENT_BOUND_FINALIZER], &[]);
+                    kube_writes::set_finalizers(api, &current, list).await?
                 }
                 ContentBindingAction::MarkBeingDeleted => {
                     kube_writes::set_annotation(
                         api,
-                        &name,
+                        &current,
                         keys::BEING_DELETED_ANNOTATION,
                         Some("yes"),
                     )
-                    .await?;
+                    .await?
                 }
-            }
+            };
         }
         Ok(())
     }
