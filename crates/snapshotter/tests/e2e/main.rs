@@ -10,6 +10,7 @@ mod leader;
 mod many;
 mod namespace_delete;
 mod observability;
+mod orphaned;
 mod pre_provisioned;
 mod restore;
 mod retain;
