@@ -10,8 +10,9 @@ use k8s_openapi::api::storage::v1::StorageClass;
 
 use crate::keys::{
     ANN_BETA_STORAGE_PROVISIONER, ANN_PROVISIONING, ANN_SELECTED_NODE, ANN_STORAGE_PROVISIONER,
-    FINALIZER_PROVISIONING, KIND_PVC, KIND_VOLUME_SNAPSHOT, SNAPSHOT_GROUP,
+    FINALIZER_PROVISIONING,
 };
+use crate::source_ref::{SourceKind, claim_source};
 
 /// What the controller knows about a claim when deciding.
 #[derive(Debug, Clone, Copy)]
@@ -137,13 +138,9 @@ pub fn decide(facts: &ClaimFacts<'_>) -> ClaimAction {
     if wait_for_consumer && annotation(claim, ANN_SELECTED_NODE).is_none_or(str::is_empty) {
         return ClaimAction::WaitForNode;
     }
-    if let Some(source) = &spec.data_source {
-        let group = source.api_group.as_deref().unwrap_or("");
-        let supported = (source.kind == KIND_VOLUME_SNAPSHOT && group == SNAPSHOT_GROUP)
-            || (source.kind == KIND_PVC && group.is_empty());
-        if !supported {
-            return ClaimAction::Ignore("data source is for an external populator");
-        }
+    // `dataSource`, else `dataSourceRef` (a cross-namespace source is named only there).
+    if claim_source(claim).is_some_and(|s| s.kind() == SourceKind::Populator) {
+        return ClaimAction::Ignore("data source is for an external populator");
     }
     ClaimAction::Provision
 }

@@ -18,13 +18,13 @@ use crate::context::{ClaimKey, Context};
 use crate::csi_calls::{create_volume, delete_volume};
 use crate::error::ProvisionerError;
 use crate::in_flight;
-use crate::keys::{ANN_SELECTED_NODE, KIND_PVC};
+use crate::keys::ANN_SELECTED_NODE;
 use crate::outcome;
 use crate::plan::{VolumePlan, plan, request_name};
 use crate::pv_builder::build_pv;
 use crate::secrets;
 use crate::source_protection;
-use crate::sources::{self, SourceObject};
+use crate::sources;
 use crate::topology;
 
 /// What a failed reconcile was about, for the failure event and metrics.
@@ -54,7 +54,7 @@ pub async fn reconcile(
     let failure = FailureContext {
         claim: Some(claim.clone()),
         class: class_name.clone().unwrap_or_default(),
-        source: source_kind(&claim).unwrap_or_default().to_owned(),
+        source: source_kind(&claim).unwrap_or_default(),
     };
     let action = claim_decision::decide(&ClaimFacts {
         claim: &claim,
@@ -80,31 +80,15 @@ pub async fn reconcile(
     result.map_err(|e| (e, failure))
 }
 
-fn source_kind(claim: &PersistentVolumeClaim) -> Option<&str> {
-    claim
-        .spec
-        .as_ref()
-        .and_then(|s| s.data_source.as_ref())
-        .map(|s| s.kind.as_str())
-}
-
-/// The source object named by the claim's spec (for releasing its protection).
-fn source_object(claim: &PersistentVolumeClaim) -> Option<SourceObject> {
-    let source = claim.spec.as_ref()?.data_source.as_ref()?;
-    let namespace = claim.metadata.namespace.clone().unwrap_or_default();
-    let name = source.name.clone();
-    Some(if source.kind == KIND_PVC {
-        SourceObject::Claim { namespace, name }
-    } else {
-        SourceObject::Snapshot { namespace, name }
-    })
+fn source_kind(claim: &PersistentVolumeClaim) -> Option<String> {
+    crate::source_ref::claim_source(claim).map(|s| s.kind)
 }
 
 pub(crate) async fn finish(
     ctx: &Context,
     claim: &PersistentVolumeClaim,
 ) -> Result<(), ProvisionerError> {
-    if let Some(object) = source_object(claim) {
+    if let Some(object) = sources::source_object(claim) {
         source_protection::release(&ctx.client, &object, &ctx.claims, claim).await?;
     }
     in_flight::clear(&ctx.client, claim).await
@@ -118,7 +102,14 @@ async fn provision(
     let started = Instant::now();
     outcome::provisioning(ctx, claim);
     let plan = plan(claim, class, &ctx.settings)?;
-    let source = sources::resolve(&ctx.client, claim, &ctx.driver, plan.required_bytes).await?;
+    let source = sources::resolve(
+        &ctx.client,
+        claim,
+        &ctx.driver,
+        plan.required_bytes,
+        ctx.sources,
+    )
+    .await?;
     let content = source.as_ref().map(|s| s.content.clone());
     // The durable record comes first: from here on a volume may exist in the backend.
     let claim = in_flight::record(
@@ -148,6 +139,12 @@ async fn provision(
     } else {
         capacity
     };
+    if source.is_some() && volume.content_source.is_none() {
+        delete_volume(ctx, &volume.volume_id, secrets).await?;
+        return Err(ProvisionerError::SourceIgnored {
+            volume_id: volume.volume_id,
+        });
+    }
     if capacity < plan.required_bytes {
         // A volume we cannot use: delete it and ask again (upstream does the same).
         delete_volume(ctx, &volume.volume_id, secrets).await?;

@@ -23,6 +23,7 @@ use tracing::Instrument;
 
 use crate::claim_worker;
 use crate::context::{ClaimKey, Context};
+use crate::data_source::SourceRules;
 use crate::metrics::ProvisionerMetrics;
 use crate::outcome;
 use crate::plan::PlanSettings;
@@ -36,6 +37,8 @@ pub struct Parts {
     pub publisher: events::Publisher,
     pub metrics: ProvisionerMetrics,
     pub settings: PlanSettings,
+    /// `--prevent-volume-mode-conversion` and the `CrossNamespaceVolumeDataSource` gate.
+    pub sources: SourceRules,
     /// Workers per queue, the per-object retry policy and the resync period.
     pub loop_settings: LoopSettings,
 }
@@ -152,6 +155,7 @@ pub async fn run(parts: Parts, stop: CancellationToken) {
         driver,
         csi: parts.csi,
         settings: parts.settings,
+        sources: parts.sources,
         recorder: parts.recorder,
         publisher: parts.publisher,
         metrics: parts.metrics,

@@ -45,6 +45,14 @@ pub enum ProvisionerError {
     #[error("CreateVolume returned {got} bytes, less than the {wanted} requested")]
     TooSmall { got: u64, wanted: u64 },
 
+    /// CreateVolume was given a data source but answered without one: the volume would be
+    /// blank instead of a restore or clone, so it was deleted again (upstream does the same).
+    #[error(
+        "CreateVolume returned volume {volume_id} without the requested content source; \
+         deleted it rather than bind a blank volume"
+    )]
+    SourceIgnored { volume_id: String },
+
     /// The volume is still attached somewhere, so it must not be deleted.
     #[error("persistentvolume {pv} is still attached to node {node}")]
     StillAttached { pv: String, node: String },

@@ -8,7 +8,10 @@
 //! - [`plan`]: claim + class → request name, size, capabilities, parameters, secret refs,
 //!   built from [`class_params`], [`secret_template`], [`capabilities`] and
 //!   `sidecar::quantity`.
-//! - [`data_source`]: restore and clone source rules, over [`snapshot_view`].
+//! - [`source_ref`]: which object `dataSource` / `dataSourceRef` names, and whether a claim
+//!   may read it from another namespace (feature gate + ReferenceGrant).
+//! - [`data_source`]: restore and clone source rules (volume mode, size, driver, readiness),
+//!   over [`snapshot_view`].
 //! - [`pv_builder`]: the PV for a created volume.
 //! - [`keys`]: every annotation, finalizer and parameter key.
 //!
@@ -65,6 +68,7 @@ pub mod secret_template;
 pub mod secrets;
 pub mod snapshot_view;
 pub mod source_protection;
+pub mod source_ref;
 pub mod sources;
 pub mod topology;
 pub mod volume_decision;

@@ -11,7 +11,7 @@ use sidecar::patch::{self, Part};
 use crate::error::ProvisionerError;
 use crate::keys::{FINALIZER_CLONING_PROTECTION, FINALIZER_SNAPSHOT_SOURCE_PROTECTION};
 use crate::snapshot_view::volume_snapshot_resource;
-use crate::sources::SourceObject;
+use crate::sources::{SourceObject, source_object};
 
 /// Adds the protection finalizer if missing.
 ///
@@ -32,20 +32,11 @@ pub async fn release(
     claims: &Store<PersistentVolumeClaim>,
     done: &PersistentVolumeClaim,
 ) -> Result<(), ProvisionerError> {
-    let (namespace, name, kind) = match object {
-        SourceObject::Snapshot { namespace, name } => (namespace, name, "VolumeSnapshot"),
-        SourceObject::Claim { namespace, name } => (namespace, name, "PersistentVolumeClaim"),
-    };
+    // Any pending claim, of any namespace (a granted dataSourceRef), reading the same object.
     let still_used = claims.state().iter().any(|claim| {
         claim.metadata.uid != done.metadata.uid
-            && claim.metadata.namespace.as_ref() == Some(namespace)
-            && claim.spec.as_ref().is_some_and(|spec| {
-                spec.volume_name.is_none()
-                    && spec
-                        .data_source
-                        .as_ref()
-                        .is_some_and(|s| s.kind == kind && &s.name == name)
-            })
+            && claim.spec.as_ref().is_some_and(|s| s.volume_name.is_none())
+            && source_object(claim).as_ref() == Some(object)
     });
     if still_used {
         return Ok(());

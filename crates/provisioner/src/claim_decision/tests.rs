@@ -1,10 +1,13 @@
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{PersistentVolumeClaimSpec, TypedLocalObjectReference};
+use k8s_openapi::api::core::v1::{
+    PersistentVolumeClaimSpec, TypedLocalObjectReference, TypedObjectReference,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, Time};
 use k8s_openapi::jiff::Timestamp;
 
 use super::*;
+use crate::keys::{KIND_PVC, KIND_VOLUME_SNAPSHOT, SNAPSHOT_GROUP};
 
 const DRIVER: &str = "rbd.csi.sepia.io";
 
@@ -75,6 +78,17 @@ impl Claim {
             api_group: group.map(Into::into),
             kind: kind.into(),
             name: "src".into(),
+        });
+        self
+    }
+    /// Only `dataSourceRef`, as a cross-namespace source (or a client without the API
+    /// server's mirroring) leaves a claim.
+    fn source_ref(mut self, group: Option<&str>, kind: &str, namespace: Option<&str>) -> Self {
+        self.spec().data_source_ref = Some(TypedObjectReference {
+            api_group: group.map(Into::into),
+            kind: kind.into(),
+            name: "src".into(),
+            namespace: namespace.map(Into::into),
         });
         self
     }
@@ -240,6 +254,20 @@ fn the_table() {
         (
             "populator source",
             Claim::new().source(Some("populator.io"), "Image"),
+            Some(&immediate),
+            false,
+            Ignore("data source is for an external populator"),
+        ),
+        (
+            "snapshot named only by dataSourceRef, in another namespace",
+            Claim::new().source_ref(Some(SNAPSHOT_GROUP), KIND_VOLUME_SNAPSHOT, Some("vault")),
+            Some(&immediate),
+            false,
+            Provision,
+        ),
+        (
+            "populator named only by dataSourceRef: not a blank volume",
+            Claim::new().source_ref(Some("populator.io"), "Image", None),
             Some(&immediate),
             false,
             Ignore("data source is for an external populator"),
