@@ -9,8 +9,8 @@ use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 use k8s_openapi::api::storage::v1::StorageClass;
 
 use crate::keys::{
-    ANN_BETA_STORAGE_PROVISIONER, ANN_PROVISIONING, ANN_SELECTED_NODE, ANN_STORAGE_PROVISIONER,
-    FINALIZER_PROVISIONING,
+    ANN_BETA_STORAGE_PROVISIONER, ANN_PROVISIONING, ANN_PROVISIONING_SOURCE, ANN_SELECTED_NODE,
+    ANN_STORAGE_PROVISIONER, FINALIZER_PROVISIONING,
 };
 use crate::source_ref::{SourceKind, claim_source};
 
@@ -83,6 +83,28 @@ fn annotation<'a>(claim: &'a PersistentVolumeClaim, key: &str) -> Option<&'a str
         .as_ref()
         .and_then(|a| a.get(key))
         .map(String::as_str)
+}
+
+/// What [`decide`] reads of a claim that someone else may change. A watch event queues the
+/// claim only when this changes: our own in-flight record (written and, after a final error,
+/// dropped on every attempt) must not queue it again at once and undo the retry backoff.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fingerprint {
+    uid: Option<String>,
+    deleting: bool,
+    spec: Option<k8s_openapi::api::core::v1::PersistentVolumeClaimSpec>,
+    annotations: std::collections::BTreeMap<String, String>,
+}
+
+pub fn fingerprint(claim: &PersistentVolumeClaim) -> Fingerprint {
+    let mut annotations = claim.metadata.annotations.clone().unwrap_or_default();
+    annotations.retain(|key, _| key != ANN_PROVISIONING && key != ANN_PROVISIONING_SOURCE);
+    Fingerprint {
+        uid: claim.metadata.uid.clone(),
+        deleting: claim.metadata.deletion_timestamp.is_some(),
+        spec: claim.spec.clone(),
+        annotations,
+    }
 }
 
 /// Decides; see [`ClaimAction`].

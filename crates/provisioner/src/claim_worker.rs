@@ -111,7 +111,12 @@ async fn provision(
     )
     .await?;
     let content = source.as_ref().map(|s| s.content.clone());
-    // The durable record comes first: from here on a volume may exist in the backend.
+    // Everything that can fail without a call comes before the record, so such a failure
+    // leaves the claim as it was (deletable at once).
+    let requirement = accessibility(ctx, claim).await?;
+    let secrets =
+        secrets::read(&ctx.client, plan.secret_refs.get(&SecretKind::Provisioner)).await?;
+    // The durable record comes next: from here on a volume may exist in the backend.
     let claim = in_flight::record(
         &ctx.client,
         claim,
@@ -122,14 +127,19 @@ async fn provision(
     if let Some(source) = &source {
         source_protection::protect(&ctx.client, &source.object).await?;
     }
-    let requirement = accessibility(ctx, &claim).await?;
-    let secrets =
-        secrets::read(&ctx.client, plan.secret_refs.get(&SecretKind::Provisioner)).await?;
     let request = create_request(&plan, secrets.clone(), content.clone(), requirement);
     let volume = match create_volume(ctx, request).await {
         Ok(volume) => volume,
         Err(error) => {
             reschedule_if_exhausted(ctx, &claim, &error).await;
+            if error.created_nothing() {
+                // No call is running and nothing was made: drop the record and the source
+                // protection, so a claim whose class or secret then goes can be deleted. The
+                // next attempt records again before it calls.
+                if let Err(cleanup) = finish(ctx, &claim).await {
+                    tracing::warn!(%cleanup, "dropping the in-flight record after a final error failed");
+                }
+            }
             return Err(error);
         }
     };

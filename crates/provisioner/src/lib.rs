@@ -42,10 +42,12 @@
 //! `sepia.io/provisioning: <request name>` (plus `sepia.io/provisioning-source:
 //! snapshot:<id>|volume:<id>` for a clone or restore) and finalizer
 //! `sepia.io/provisioning-protection`.
-//! They are removed once the PV exists, or — if the claim was deleted or bound elsewhere in the
-//! meantime — once the same CreateVolume has been repeated to a final answer and the volume it
-//! returned has been deleted. So neither a restart nor a claim deleted mid-call can orphan a
-//! volume (upstream keeps this state only in memory: external-provisioner#486).
+//! They are removed once the PV exists; after a final CreateVolume error (no call running,
+//! nothing made — so a claim that can never be provisioned, its class or secret gone, can
+//! still be deleted); or — if the claim was deleted or bound elsewhere in the meantime — once
+//! the same CreateVolume has been repeated to a final answer and the volume it returned has
+//! been deleted. So neither a restart nor a claim deleted mid-call can orphan a volume
+//! (upstream keeps this state only in memory: external-provisioner#486).
 
 pub mod args;
 pub mod capabilities;

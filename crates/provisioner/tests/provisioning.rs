@@ -7,6 +7,7 @@ mod support;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
+use k8s_openapi::api::storage::v1::StorageClass;
 use kube_standin::{Fault, Gvr, Verb};
 use provisioner::keys::{
     ANN_DELETION_SECRET_NAME, ANN_DELETION_SECRET_NAMESPACE, ANN_PROVISIONED_BY,
@@ -294,6 +295,74 @@ async fn a_claim_deleted_mid_create_is_cleaned_up_by_the_next_provisioner_after_
         })
         .await;
     assert!(world.controller.journal_keys().is_empty());
+    assert!(
+        world
+            .standin
+            .list_json(&Gvr::of::<PersistentVolume>(), None)
+            .is_empty()
+    );
+}
+
+/// A copy of the test class named `name` with `changes` to its parameters.
+fn put_class_variant(world: &World, name: &str, changes: &[(&str, &str)]) {
+    let mut class: StorageClass = world.standin.get("", CLASS).unwrap().unwrap();
+    class.metadata = support::meta(None, name);
+    let parameters = class.parameters.get_or_insert_with(Default::default);
+    for (key, value) in changes {
+        parameters.insert((*key).to_owned(), (*value).to_owned());
+    }
+    world.standin.put(&class).unwrap();
+}
+
+/// Notes of the ProvisioningFailed events about claim `name`.
+fn failures(world: &World, name: &str) -> Vec<String> {
+    world
+        .standin
+        .list_json(&Gvr::new("events.k8s.io", "v1", "events"), None)
+        .iter()
+        .filter(|e| e["regarding"]["name"] == name && e["reason"] == "ProvisioningFailed")
+        .filter_map(|e| e["note"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_whose_provisioning_failed_finally_can_be_deleted() {
+    let mut world = World::start(None).await;
+    // One class names a provisioner Secret that does not exist; the other a pool that does
+    // not, so CreateVolume fails with a final error.
+    put_class_variant(
+        &world,
+        "no-secret",
+        &[("csi.storage.k8s.io/provisioner-secret-name", "missing")],
+    );
+    put_class_variant(&world, "no-pool", &[("pool", "no-such-pool")]);
+    let _p = world.provisioner(&[], &[]);
+    world.claim("secretless", "32Mi", "no-secret", None);
+    world.claim("poolless", "32Mi", "no-pool", None);
+    world
+        .eventually("both claims failed", WAIT, || {
+            failures(&world, "secretless")
+                .iter()
+                .any(|n| n.contains("missing"))
+                && failures(&world, "poolless")
+                    .iter()
+                    .any(|n| n.contains("CreateVolume"))
+        })
+        .await;
+
+    // The admin gives up on the pool-less class and removes it; the user deletes both claims.
+    world
+        .standin
+        .delete_object(&Gvr::of::<StorageClass>(), "", "no-pool")
+        .unwrap();
+    world.delete_claim("secretless");
+    world.delete_claim("poolless");
+    for name in ["secretless", "poolless"] {
+        world
+            .wait_gone(&Gvr::of::<PersistentVolumeClaim>(), "default", name, WAIT)
+            .await;
+    }
+    assert!(world.controller.images().is_empty());
     assert!(
         world
             .standin

@@ -349,3 +349,31 @@ fn class_name_falls_back_to_the_beta_annotation() {
     assert_eq!(class_name(&claim.0), Some("old"));
     assert_eq!(class_name(&Claim::new().class(Some("")).0), None);
 }
+
+#[test]
+fn only_changes_by_others_change_the_fingerprint() {
+    let claim = Claim::new();
+    let base = fingerprint(&claim.0);
+    let mut recorded = claim.clone().in_flight();
+    recorded
+        .0
+        .metadata
+        .annotations
+        .as_mut()
+        .unwrap()
+        .insert(ANN_PROVISIONING_SOURCE.into(), "snapshot:x".into());
+    recorded.0.metadata.resource_version = Some("42".into());
+    assert_eq!(fingerprint(&recorded.0), base, "our own record");
+    for (what, changed) in [
+        ("deleted", claim.clone().deleted()),
+        ("bound", claim.clone().bound_to("pv-1")),
+        (
+            "selected node",
+            claim.clone().annotate(ANN_SELECTED_NODE, "n"),
+        ),
+        ("class", claim.clone().class(Some("slow"))),
+        ("source", claim.clone().source(None, KIND_PVC)),
+    ] {
+        assert_ne!(fingerprint(&changed.0), base, "{what}");
+    }
+}
