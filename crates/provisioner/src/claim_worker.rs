@@ -6,12 +6,12 @@ use std::time::Instant;
 
 use csi::v1::plugin_capability::service::Type as PluginCap;
 use csi::v1::{CapacityRange, CreateVolumeRequest, VolumeContentSource};
-use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
+use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim};
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::{Api, PostParams};
 use sidecar::patch::{self, Part};
 
-use crate::claim_decision::{self, ClaimAction, ClaimFacts};
+use crate::claim_decision::{self, ClaimAction, ClaimFacts, SelectedNode};
 use crate::class_params::SecretKind;
 use crate::cleanup;
 use crate::context::{ClaimKey, Context};
@@ -56,15 +56,28 @@ pub async fn reconcile(
         class: class_name.clone().unwrap_or_default(),
         source: source_kind(&claim).unwrap_or_default(),
     };
-    let action = claim_decision::decide(&ClaimFacts {
+    let mut facts = ClaimFacts {
         claim: &claim,
         driver: &ctx.driver,
         class: class.as_ref(),
         pv_exists,
-    });
+        selected_node: SelectedNode::Unknown,
+    };
+    let mut action = claim_decision::decide(&facts);
+    if let ClaimAction::LookUpNode(node) = &action {
+        facts.selected_node = match node_exists(ctx, node).await {
+            Ok(true) => SelectedNode::Exists,
+            Ok(false) => SelectedNode::Gone,
+            Err(error) => return Err((error, failure)),
+        };
+        action = claim_decision::decide(&facts);
+    }
     tracing::debug!(claim = %format!("{}/{}", key.0, key.1), ?action, "claim decision");
     let result = match action {
-        ClaimAction::Ignore(_) | ClaimAction::WaitForNode => Ok(()),
+        ClaimAction::Ignore(_) | ClaimAction::WaitForNode | ClaimAction::LookUpNode(_) => Ok(()),
+        ClaimAction::Reschedule(node) => reschedule(ctx, &claim).await.map(|()| {
+            outcome::rescheduled(ctx, &claim, &failure.class, &node);
+        }),
         ClaimAction::Refuse(why) => {
             outcome::refused(ctx, &claim, &failure.class, &why);
             Ok(())
@@ -270,13 +283,33 @@ async fn reschedule_if_exhausted(
     {
         return;
     }
+    if let Err(error) = reschedule(ctx, claim).await {
+        tracing::warn!(%error, claim = ?claim.metadata.name,
+            "removing the selected node for rescheduling failed");
+    }
+}
+
+/// Removes `volume.kubernetes.io/selected-node`, so the scheduler picks a node again.
+async fn reschedule(ctx: &Context, claim: &PersistentVolumeClaim) -> Result<(), ProvisionerError> {
+    let name = claim.metadata.name.clone().unwrap_or_default();
     let api: Api<PersistentVolumeClaim> = Api::namespaced(
         ctx.client.clone(),
         claim.metadata.namespace.as_deref().unwrap_or("default"),
     );
     let patch = serde_json::json!({"metadata": {"annotations": {ANN_SELECTED_NODE: null}}});
-    if let Err(error) = patch::patch_if_unchanged(&api, claim, Part::Object, patch).await {
-        tracing::warn!(%error, claim = ?claim.metadata.name,
-            "removing the selected node for rescheduling failed");
-    }
+    patch::patch_if_unchanged(&api, claim, Part::Object, patch)
+        .await
+        .map(|_| ())
+        .map_err(|e| {
+            ProvisionerError::kube(format!("removing the selected node of claim {name}"), e)
+        })
+}
+
+/// Whether Node `name` exists (read from the API: the provisioner keeps no Node cache).
+async fn node_exists(ctx: &Context, name: &str) -> Result<bool, ProvisionerError> {
+    Api::<Node>::all(ctx.client.clone())
+        .get_metadata_opt(name)
+        .await
+        .map(|node| node.is_some())
+        .map_err(|e| ProvisionerError::kube(format!("reading node {name}"), e))
 }

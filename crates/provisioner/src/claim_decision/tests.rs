@@ -115,7 +115,72 @@ fn decide_with(claim: &Claim, class: Option<&StorageClass>, pv_exists: bool) -> 
         driver: DRIVER,
         class,
         pv_exists,
+        selected_node: SelectedNode::Exists,
     })
+}
+
+#[test]
+fn a_wait_for_first_consumer_claim_checks_its_node_and_goes_back_to_a_gone_one() {
+    let wffc = class(DRIVER, Some("WaitForFirstConsumer"));
+    let immediate = class(DRIVER, Some("Immediate"));
+    let scheduled = Claim::new().annotate(ANN_SELECTED_NODE, "node-1");
+    let rows = [
+        (
+            &wffc,
+            SelectedNode::Unknown,
+            ClaimAction::LookUpNode("node-1".into()),
+        ),
+        (&wffc, SelectedNode::Exists, ClaimAction::Provision),
+        (
+            &wffc,
+            SelectedNode::Gone,
+            ClaimAction::Reschedule("node-1".into()),
+        ),
+        (&immediate, SelectedNode::Unknown, ClaimAction::Provision),
+        (&immediate, SelectedNode::Gone, ClaimAction::Provision),
+    ];
+    for (class, node, want) in rows {
+        let facts = ClaimFacts {
+            claim: &scheduled.0,
+            driver: DRIVER,
+            class: Some(class),
+            pv_exists: false,
+            selected_node: node,
+        };
+        assert_eq!(
+            decide(&facts),
+            want,
+            "{:?} {node:?}",
+            class.volume_binding_mode
+        );
+    }
+    // No selected node yet: waiting, whatever is known.
+    let facts = ClaimFacts {
+        claim: &Claim::new().0,
+        driver: DRIVER,
+        class: Some(&wffc),
+        pv_exists: false,
+        selected_node: SelectedNode::Gone,
+    };
+    assert_eq!(decide(&facts), ClaimAction::WaitForNode);
+    // A claim with the in-flight record is finished or cleaned up, node or not.
+    let facts = ClaimFacts {
+        claim: &scheduled.clone().in_flight().0,
+        driver: DRIVER,
+        class: Some(&wffc),
+        pv_exists: true,
+        selected_node: SelectedNode::Gone,
+    };
+    assert_eq!(decide(&facts), ClaimAction::Finish);
+    let facts = ClaimFacts {
+        pv_exists: false,
+        ..facts
+    };
+    assert_eq!(
+        decide(&facts),
+        ClaimAction::Provision,
+        "a call that may be running is repeated, not rescheduled"
+    );
 }
 
 #[test]
