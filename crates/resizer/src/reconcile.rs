@@ -192,7 +192,7 @@ async fn expand(
             let mut failed = pvc.clone();
             claim_status::failed(
                 failed.status.get_or_insert_with(Default::default),
-                progress == Progress::Infeasible,
+                progress,
                 &format!("{:?}: {}", status.code(), status.message()),
                 Timestamp::now(),
             );

@@ -403,3 +403,83 @@ async fn a_standby_resizer_takes_over_and_a_block_volume_needs_no_node_step() {
     );
     ceph.delete_volume(&volume_id).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_final_expansion_failure_a_lowered_request_wins() {
+    // The first ControllerExpandVolume that grows an image answers INTERNAL (final: no call is
+    // left running); later ones succeed.
+    let mut ceph = Controller::start(
+        "resize-recover",
+        Some("controller.expand.after_resize=fail(1)"),
+    )
+    .await;
+    let standin = StandIn::start().await.unwrap();
+    let kubeconfig = ceph.dir.path().join("kubeconfig");
+    standin.write_kubeconfig(&kubeconfig).unwrap();
+    let nats = NatsServer::start().await;
+    given_a_class_and_its_secret(&standin, &ceph);
+    // No retry of the failed size within the test: only the user's change may move it.
+    let mut flags: Vec<String> = replicas::flags(&ceph, &kubeconfig, free_port(), &nats.url())
+        .into_iter()
+        .filter(|f| !f.starts_with("--retry-interval-"))
+        .collect();
+    flags.extend([
+        "--retry-interval-start=1h".into(),
+        "--retry-interval-max=1h".into(),
+    ]);
+    let bin = Path::new(env!("CARGO_BIN_EXE_sepia-resizer"));
+    let resizer = Process::spawn("resizer", bin, &flags, ceph.dir.path());
+
+    let (volume_id, context) = ceph.create_volume("pvc-resize-recover", GI).await;
+    bound_pair(&standin, "raw", &volume_id, &context, true);
+    request_size(&standin, "raw", "3Gi");
+    let failed = wait(
+        &standin,
+        "",
+        "persistentvolumeclaims",
+        "default",
+        "raw",
+        "the final failure recorded",
+        |p| {
+            p.and_then(|p| p["status"]["conditions"].as_array().cloned())
+                .is_some_and(|c| c.iter().any(|c| c["type"] == "ControllerResizeError"))
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(failed["status"]["allocatedResources"]["storage"], "3Gi");
+    assert_eq!(failed["status"]["capacity"]["storage"], "1Gi");
+    // A final error means the call changed nothing; Sepia's failpoint fires after the resize,
+    // so the test puts the image back as such a backend would have left it.
+    let spec = format!(
+        "{}/{}/{}",
+        ceph.bed.pool, ceph.namespace, context["imageName"]
+    );
+    ceph.rbd(&["resize", "--allow-shrink", "--size", "1G", &spec]);
+    assert_eq!(image_size(&ceph, &context), GI);
+
+    // The user settles for less: the lowered request wins.
+    request_size(&standin, "raw", "2Gi");
+    let pvc = wait(
+        &standin,
+        "",
+        "persistentvolumeclaims",
+        "default",
+        "raw",
+        "expanded to the lowered request",
+        |p| p.is_some_and(|p| p["status"]["capacity"]["storage"] != "1Gi"),
+    )
+    .await
+    .unwrap_or_else(|| panic!("claim gone\n{}", resizer.log_tail()));
+    assert_eq!(
+        pvc["status"]["capacity"]["storage"], "2Gi",
+        "the failed 3Gi target held: {pvc:#}"
+    );
+    assert_eq!(pvc["status"]["allocatedResources"]["storage"], "2Gi");
+    assert!(
+        pvc["status"].get("allocatedResourceStatuses").is_none(),
+        "{pvc:#}"
+    );
+    assert_eq!(image_size(&ceph, &context), 2 * GI);
+    ceph.delete_volume(&volume_id).await;
+}
