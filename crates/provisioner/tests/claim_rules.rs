@@ -8,20 +8,19 @@ mod support;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim};
-use k8s_openapi::api::storage::v1::{StorageClass, VolumeAttachment};
+use k8s_openapi::api::storage::v1::VolumeAttachment;
 use kube_standin::Gvr;
 use serde_json::json;
-use support::{CLASS, DRIVER, World, meta};
+use support::{CLASS, DRIVER, World};
 
 const WAIT: Duration = Duration::from_secs(60);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wait_for_first_consumer_claim_is_provisioned_only_once_a_node_is_selected() {
     let mut world = World::start(None).await;
-    let mut class: StorageClass = world.standin.get("", CLASS).unwrap().unwrap();
-    class.metadata = meta(None, "late");
-    class.volume_binding_mode = Some("WaitForFirstConsumer".into());
-    world.standin.put(&class).unwrap();
+    world.class_variant("late", |class| {
+        class.volume_binding_mode = Some("WaitForFirstConsumer".into());
+    });
     let _p = world.provisioner(&[], &[]);
     world.claim("late", "32Mi", "late", None);
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -78,10 +77,9 @@ fn selected_node(world: &World, claim: &str) -> Option<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wait_for_first_consumer_claim_whose_node_is_gone_goes_back_to_the_scheduler() {
     let mut world = World::start(None).await;
-    let mut class: StorageClass = world.standin.get("", CLASS).unwrap().unwrap();
-    class.metadata = meta(None, "late");
-    class.volume_binding_mode = Some("WaitForFirstConsumer".into());
-    world.standin.put(&class).unwrap();
+    world.class_variant("late", |class| {
+        class.volume_binding_mode = Some("WaitForFirstConsumer".into());
+    });
     let _p = world.provisioner(&[], &[]);
     world.claim("late", "32Mi", "late", None);
     // The scheduler chose a node that has left the cluster since.
@@ -98,13 +96,7 @@ async fn a_wait_for_first_consumer_claim_whose_node_is_gone_goes_back_to_the_sch
         .await;
     assert!(!bound(), "provisioned for a node that does not exist");
     assert!(world.controller.images().is_empty());
-    let failures: Vec<String> = world
-        .standin
-        .list_json(&Gvr::new("events.k8s.io", "v1", "events"), None)
-        .iter()
-        .filter(|e| e["regarding"]["name"] == "late" && e["reason"] == "ProvisioningFailed")
-        .filter_map(|e| e["note"].as_str().map(str::to_owned))
-        .collect();
+    let failures = world.failure_notes("late");
     assert!(
         failures.iter().any(|n| n.contains("gone-node")),
         "{failures:?}"

@@ -140,14 +140,7 @@ fn put_claim(world: &World, namespace: &str, name: &str, spec: serde_json::Value
 /// Waits until claim `namespace/name` is either bound or refused with a ProvisioningFailed
 /// event whose message names `rule`; true if refused (and still unbound).
 async fn refused(world: &World, namespace: &str, claim: &str, rule: &str) -> bool {
-    let refused = || {
-        world
-            .standin
-            .list_json(&Gvr::new("events.k8s.io", "v1", "events"), None)
-            .iter()
-            .filter(|e| e["regarding"]["name"] == claim && e["reason"] == "ProvisioningFailed")
-            .any(|e| e["note"].as_str().is_some_and(|n| n.contains(rule)))
-    };
+    let refused = || world.failure_notes(claim).iter().any(|n| n.contains(rule));
     let bound = || {
         world
             .standin

@@ -303,48 +303,35 @@ async fn a_claim_deleted_mid_create_is_cleaned_up_by_the_next_provisioner_after_
     );
 }
 
-/// A copy of the test class named `name` with `changes` to its parameters.
-fn put_class_variant(world: &World, name: &str, changes: &[(&str, &str)]) {
-    let mut class: StorageClass = world.standin.get("", CLASS).unwrap().unwrap();
-    class.metadata = support::meta(None, name);
-    let parameters = class.parameters.get_or_insert_with(Default::default);
-    for (key, value) in changes {
-        parameters.insert((*key).to_owned(), (*value).to_owned());
-    }
-    world.standin.put(&class).unwrap();
-}
-
-/// Notes of the ProvisioningFailed events about claim `name`.
-fn failures(world: &World, name: &str) -> Vec<String> {
-    world
-        .standin
-        .list_json(&Gvr::new("events.k8s.io", "v1", "events"), None)
-        .iter()
-        .filter(|e| e["regarding"]["name"] == name && e["reason"] == "ProvisioningFailed")
-        .filter_map(|e| e["note"].as_str().map(str::to_owned))
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_claim_whose_provisioning_failed_finally_can_be_deleted() {
     let mut world = World::start(None).await;
     // One class names a provisioner Secret that does not exist; the other a pool that does
     // not, so CreateVolume fails with a final error.
-    put_class_variant(
-        &world,
+    let parameter = |key: &'static str, value: &'static str| {
+        move |class: &mut StorageClass| {
+            class
+                .parameters
+                .get_or_insert_with(Default::default)
+                .insert(key.to_owned(), value.to_owned());
+        }
+    };
+    world.class_variant(
         "no-secret",
-        &[("csi.storage.k8s.io/provisioner-secret-name", "missing")],
+        parameter("csi.storage.k8s.io/provisioner-secret-name", "missing"),
     );
-    put_class_variant(&world, "no-pool", &[("pool", "no-such-pool")]);
+    world.class_variant("no-pool", parameter("pool", "no-such-pool"));
     let _p = world.provisioner(&[], &[]);
     world.claim("secretless", "32Mi", "no-secret", None);
     world.claim("poolless", "32Mi", "no-pool", None);
     world
         .eventually("both claims failed", WAIT, || {
-            failures(&world, "secretless")
+            world
+                .failure_notes("secretless")
                 .iter()
                 .any(|n| n.contains("missing"))
-                && failures(&world, "poolless")
+                && world
+                    .failure_notes("poolless")
                     .iter()
                     .any(|n| n.contains("CreateVolume"))
         })

@@ -41,6 +41,21 @@ fn given_a_class_and_its_secret(standin: &StandIn, ceph: &Controller) {
     put(standin, "", "secrets", objects::secret(ceph.bed));
 }
 
+/// A test's world before any resizer runs: the controller on its own RADOS namespace (with
+/// `failpoints`), the API stand-in and its kubeconfig, a nats-server, the class and secret.
+async fn world(
+    prefix: &str,
+    failpoints: Option<&str>,
+) -> (Controller, StandIn, std::path::PathBuf, NatsServer) {
+    let ceph = Controller::start(prefix, failpoints).await;
+    let standin = StandIn::start().await.unwrap();
+    let kubeconfig = ceph.dir.path().join("kubeconfig");
+    standin.write_kubeconfig(&kubeconfig).unwrap();
+    let nats = NatsServer::start().await;
+    given_a_class_and_its_secret(&standin, &ceph);
+    (ceph, standin, kubeconfig, nats)
+}
+
 /// Writes a bound PV/PVC pair as the provisioner and the PV controller leave them (the
 /// claim first: the API server assigns the uid the PV's claimRef must carry).
 fn bound_pair(
@@ -102,12 +117,7 @@ fn resize_status(pvc: Option<&Value>) -> Option<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mounted_volume_grows_in_ceph_and_after_node_expand_in_the_filesystem() {
-    let mut ceph = Controller::start("resize", None).await;
-    let standin = StandIn::start().await.unwrap();
-    let kubeconfig = ceph.dir.path().join("kubeconfig");
-    standin.write_kubeconfig(&kubeconfig).unwrap();
-    let nats = NatsServer::start().await;
-    given_a_class_and_its_secret(&standin, &ceph);
+    let (mut ceph, standin, kubeconfig, nats) = world("resize", None).await;
     let http_port = free_port();
     let bin = Path::new(env!("CARGO_BIN_EXE_sepia-resizer"));
     let resizer = Process::spawn(
@@ -328,12 +338,7 @@ async fn a_mounted_volume_grows_in_ceph_and_after_node_expand_in_the_filesystem(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_standby_resizer_takes_over_and_a_block_volume_needs_no_node_step() {
-    let mut ceph = Controller::start("resize-le", None).await;
-    let standin = StandIn::start().await.unwrap();
-    let kubeconfig = ceph.dir.path().join("kubeconfig");
-    standin.write_kubeconfig(&kubeconfig).unwrap();
-    let nats = NatsServer::start().await;
-    given_a_class_and_its_secret(&standin, &ceph);
+    let (mut ceph, standin, kubeconfig, nats) = world("resize-le", None).await;
     let bin = Path::new(env!("CARGO_BIN_EXE_sepia-resizer"));
     let mut first = Process::spawn(
         "resizer-1",
@@ -408,16 +413,11 @@ async fn a_standby_resizer_takes_over_and_a_block_volume_needs_no_node_step() {
 async fn after_a_final_expansion_failure_a_lowered_request_wins() {
     // The first ControllerExpandVolume that grows an image answers INTERNAL (final: no call is
     // left running); later ones succeed.
-    let mut ceph = Controller::start(
+    let (mut ceph, standin, kubeconfig, nats) = world(
         "resize-recover",
         Some("controller.expand.after_resize=fail(1)"),
     )
     .await;
-    let standin = StandIn::start().await.unwrap();
-    let kubeconfig = ceph.dir.path().join("kubeconfig");
-    standin.write_kubeconfig(&kubeconfig).unwrap();
-    let nats = NatsServer::start().await;
-    given_a_class_and_its_secret(&standin, &ceph);
     // No retry of the failed size within the test: only the user's change may move it.
     let mut flags: Vec<String> = replicas::flags(&ceph, &kubeconfig, free_port(), &nats.url())
         .into_iter()
