@@ -11,10 +11,11 @@ use events::Outcome as EventOutcome;
 use k8s_openapi::api::core::v1::{Node, PersistentVolume};
 use k8s_openapi::api::storage::v1::{CSINode, VolumeAttachment};
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::api::Api;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Client, Resource, ResourceExt};
 use serde_json::json;
+use sidecar::patch::{self, Part};
 use sidecar::{CsiConnection, EventRecorder, Outcome, Progress, secrets, volume_capability};
 
 use crate::announce::{self, Announcer};
@@ -484,41 +485,36 @@ where
         + serde::de::DeserializeOwned
         + std::fmt::Debug,
 {
-    let mut metadata = metadata;
-    if let Some(map) = metadata.as_object_mut() {
-        map.insert(
-            "resourceVersion".to_owned(),
-            json!(object.resource_version()),
-        );
-    }
-    Api::<K>::all(ctx.client.clone())
-        .patch(
-            &object.name_any(),
-            &PatchParams::default(),
-            &Patch::Merge(&json!({"metadata": metadata})),
-        )
-        .await
-        .map_err(AttacherError::kube(format!(
-            "updating {} {}",
-            K::kind(&()),
-            object.name_any()
-        )))
+    patch::patch_if_unchanged(
+        &Api::<K>::all(ctx.client.clone()),
+        object,
+        Part::Object,
+        json!({"metadata": metadata}),
+    )
+    .await
+    .map_err(AttacherError::kube(format!(
+        "updating {} {}",
+        K::kind(&()),
+        object.name_any()
+    )))
 }
 
+/// Patches what changed between the two statuses, conditional on `current`'s resourceVersion.
 async fn write_status(
     ctx: &Context,
     current: &VolumeAttachment,
     updated: &VolumeAttachment,
 ) -> Result<(), AttacherError> {
-    if updated.status == current.status {
-        return Ok(());
-    }
-    Api::<VolumeAttachment>::all(ctx.client.clone())
-        .replace_status(&current.name_any(), &PostParams::default(), updated)
-        .await
-        .map_err(AttacherError::kube(format!(
-            "updating the status of VolumeAttachment {}",
-            current.name_any()
-        )))?;
+    patch::write_changes(
+        &Api::<VolumeAttachment>::all(ctx.client.clone()),
+        current,
+        updated,
+        Part::Status,
+    )
+    .await
+    .map_err(AttacherError::kube(format!(
+        "updating the status of VolumeAttachment {}",
+        current.name_any()
+    )))?;
     Ok(())
 }

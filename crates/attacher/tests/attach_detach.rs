@@ -8,11 +8,11 @@ mod support;
 use std::path::Path;
 use std::time::Duration;
 
-use kube_standin::StandIn;
+use kube_standin::{StandIn, Verb};
 use sepia_testbed::{NatsServer, Process, free_port};
 use serde_json::{Value, json};
 use sidecar_testkit::nats::stored_json;
-use sidecar_testkit::observed::{lease_holder, wait};
+use sidecar_testkit::observed::{lease_holder, wait, writes_by};
 use sidecar_testkit::{Controller, DRIVER, GI, http, replicas};
 use support::objects::{self, SECRET, gvr, put};
 
@@ -200,6 +200,19 @@ async fn rwo_volume_attaches_to_one_node_at_a_time_and_is_released_from_a_gone_n
         |pv| pv.is_none_or(|p| !finalizers(p).contains(&FINALIZER.to_owned())),
     )
     .await;
+
+    // Status and metadata of the VAs and the PV were patched, never replaced: the shipped
+    // ClusterRole (like upstream's) grants `patch` on them and on volumeattachments/status only.
+    let va_writes = writes_by(&standin, "sepia-attacher", "volumeattachments");
+    assert!(
+        va_writes.contains(&(Verb::Patch, Some("status".to_owned()))),
+        "{va_writes:?}"
+    );
+    let pv_writes = writes_by(&standin, "sepia-attacher", "persistentvolumes");
+    assert!(!pv_writes.is_empty());
+    for (verb, _) in va_writes.iter().chain(&pv_writes) {
+        assert_eq!(*verb, Verb::Patch, "{va_writes:?} {pv_writes:?}");
+    }
 
     // Leadership, metrics and events are real.
     assert!(

@@ -4,14 +4,21 @@
 //! Upstream's `shouldProvision` rules, plus the durable in-flight record (see
 //! [`crate::keys::ANN_PROVISIONING`]): a claim that carries the record is finished (PV exists)
 //! or cleaned up (claim deleted, or bound elsewhere) before anything else is considered.
+//!
+//! A WaitForFirstConsumer claim whose selected node no longer exists is sent back to the
+//! scheduler. Upstream finds that out only while building topology requirements (drivers with
+//! VOLUME_ACCESSIBILITY_CONSTRAINTS); Sepia checks every such claim, because a volume made
+//! for a node that is gone serves no pod, topology or not. The one fact the decision cannot
+//! see in the claim, the Node's existence, it asks for ([`ClaimAction::LookUpNode`]).
 
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 use k8s_openapi::api::storage::v1::StorageClass;
 
 use crate::keys::{
-    ANN_BETA_STORAGE_PROVISIONER, ANN_PROVISIONING, ANN_SELECTED_NODE, ANN_STORAGE_PROVISIONER,
-    FINALIZER_PROVISIONING, KIND_PVC, KIND_VOLUME_SNAPSHOT, SNAPSHOT_GROUP,
+    ANN_BETA_STORAGE_PROVISIONER, ANN_PROVISIONING, ANN_PROVISIONING_SOURCE, ANN_SELECTED_NODE,
+    ANN_STORAGE_PROVISIONER, FINALIZER_PROVISIONING,
 };
+use crate::source_ref::{SourceKind, claim_source};
 
 /// What the controller knows about a claim when deciding.
 #[derive(Debug, Clone, Copy)]
@@ -23,6 +30,18 @@ pub struct ClaimFacts<'a> {
     pub class: Option<&'a StorageClass>,
     /// Whether PV `pvc-<claim uid>` exists.
     pub pv_exists: bool,
+    /// What the worker knows of the Node a WaitForFirstConsumer claim was scheduled to.
+    pub selected_node: SelectedNode,
+}
+
+/// The Node named by `volume.kubernetes.io/selected-node`, as far as the worker looked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SelectedNode {
+    /// Not looked up (the decision asks with [`ClaimAction::LookUpNode`] when it matters).
+    Unknown,
+    Exists,
+    /// No such Node: the scheduler's choice is stale.
+    Gone,
 }
 
 /// The decision.
@@ -32,6 +51,12 @@ pub enum ClaimAction {
     Ignore(&'static str),
     /// WaitForFirstConsumer claim without a selected node.
     WaitForNode,
+    /// Ask the API whether the selected node exists, then decide again.
+    LookUpNode(String),
+    /// The selected node is gone: remove `volume.kubernetes.io/selected-node` so the
+    /// scheduler picks another (upstream's ProvisioningReschedule) instead of provisioning for
+    /// a node no pod can run on.
+    Reschedule(String),
     /// Provisioning cannot proceed until the claim or class changes: event, retry with backoff.
     Fail(String),
     /// Refused for good (upstream's "claim Selector is not supported"): one event, no retry.
@@ -84,6 +109,28 @@ fn annotation<'a>(claim: &'a PersistentVolumeClaim, key: &str) -> Option<&'a str
         .map(String::as_str)
 }
 
+/// What [`decide`] reads of a claim that someone else may change. A watch event queues the
+/// claim only when this changes: our own in-flight record (written and, after a final error,
+/// dropped on every attempt) must not queue it again at once and undo the retry backoff.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fingerprint {
+    uid: Option<String>,
+    deleting: bool,
+    spec: Option<k8s_openapi::api::core::v1::PersistentVolumeClaimSpec>,
+    annotations: std::collections::BTreeMap<String, String>,
+}
+
+pub fn fingerprint(claim: &PersistentVolumeClaim) -> Fingerprint {
+    let mut annotations = claim.metadata.annotations.clone().unwrap_or_default();
+    annotations.retain(|key, _| key != ANN_PROVISIONING && key != ANN_PROVISIONING_SOURCE);
+    Fingerprint {
+        uid: claim.metadata.uid.clone(),
+        deleting: claim.metadata.deletion_timestamp.is_some(),
+        spec: claim.spec.clone(),
+        annotations,
+    }
+}
+
 /// Decides; see [`ClaimAction`].
 pub fn decide(facts: &ClaimFacts<'_>) -> ClaimAction {
     let claim = facts.claim;
@@ -134,15 +181,21 @@ pub fn decide(facts: &ClaimFacts<'_>) -> ClaimAction {
         ));
     }
     let wait_for_consumer = class.volume_binding_mode.as_deref() == Some("WaitForFirstConsumer");
-    if wait_for_consumer && annotation(claim, ANN_SELECTED_NODE).is_none_or(str::is_empty) {
+    let selected = annotation(claim, ANN_SELECTED_NODE).filter(|n| !n.is_empty());
+    if wait_for_consumer && selected.is_none() {
         return ClaimAction::WaitForNode;
     }
-    if let Some(source) = &spec.data_source {
-        let group = source.api_group.as_deref().unwrap_or("");
-        let supported = (source.kind == KIND_VOLUME_SNAPSHOT && group == SNAPSHOT_GROUP)
-            || (source.kind == KIND_PVC && group.is_empty());
-        if !supported {
-            return ClaimAction::Ignore("data source is for an external populator");
+    // `dataSource`, else `dataSourceRef` (a cross-namespace source is named only there).
+    if claim_source(claim).is_some_and(|s| s.kind() == SourceKind::Populator) {
+        return ClaimAction::Ignore("data source is for an external populator");
+    }
+    // A call that may still be running is repeated to its end wherever the claim was meant
+    // to go; only a claim with nothing in flight goes back to the scheduler.
+    if let (true, Some(node), false) = (wait_for_consumer, selected, in_flight) {
+        match facts.selected_node {
+            SelectedNode::Unknown => return ClaimAction::LookUpNode(node.to_owned()),
+            SelectedNode::Gone => return ClaimAction::Reschedule(node.to_owned()),
+            SelectedNode::Exists => {}
         }
     }
     ClaimAction::Provision

@@ -6,24 +6,25 @@ use std::time::Instant;
 
 use csi::v1::plugin_capability::service::Type as PluginCap;
 use csi::v1::{CapacityRange, CreateVolumeRequest, VolumeContentSource};
-use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
+use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim};
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::{Api, PostParams};
+use sidecar::patch::{self, Part};
 
-use crate::claim_decision::{self, ClaimAction, ClaimFacts};
+use crate::claim_decision::{self, ClaimAction, ClaimFacts, SelectedNode};
 use crate::class_params::SecretKind;
 use crate::cleanup;
 use crate::context::{ClaimKey, Context};
 use crate::csi_calls::{create_volume, delete_volume};
 use crate::error::ProvisionerError;
 use crate::in_flight;
-use crate::keys::{ANN_SELECTED_NODE, KIND_PVC};
+use crate::keys::ANN_SELECTED_NODE;
 use crate::outcome;
 use crate::plan::{VolumePlan, plan, request_name};
 use crate::pv_builder::build_pv;
 use crate::secrets;
 use crate::source_protection;
-use crate::sources::{self, SourceObject};
+use crate::sources;
 use crate::topology;
 
 /// What a failed reconcile was about, for the failure event and metrics.
@@ -53,17 +54,30 @@ pub async fn reconcile(
     let failure = FailureContext {
         claim: Some(claim.clone()),
         class: class_name.clone().unwrap_or_default(),
-        source: source_kind(&claim).unwrap_or_default().to_owned(),
+        source: source_kind(&claim).unwrap_or_default(),
     };
-    let action = claim_decision::decide(&ClaimFacts {
+    let mut facts = ClaimFacts {
         claim: &claim,
         driver: &ctx.driver,
         class: class.as_ref(),
         pv_exists,
-    });
+        selected_node: SelectedNode::Unknown,
+    };
+    let mut action = claim_decision::decide(&facts);
+    if let ClaimAction::LookUpNode(node) = &action {
+        facts.selected_node = match node_exists(ctx, node).await {
+            Ok(true) => SelectedNode::Exists,
+            Ok(false) => SelectedNode::Gone,
+            Err(error) => return Err((error, failure)),
+        };
+        action = claim_decision::decide(&facts);
+    }
     tracing::debug!(claim = %format!("{}/{}", key.0, key.1), ?action, "claim decision");
     let result = match action {
-        ClaimAction::Ignore(_) | ClaimAction::WaitForNode => Ok(()),
+        ClaimAction::Ignore(_) | ClaimAction::WaitForNode | ClaimAction::LookUpNode(_) => Ok(()),
+        ClaimAction::Reschedule(node) => reschedule(ctx, &claim).await.map(|()| {
+            outcome::rescheduled(ctx, &claim, &failure.class, &node);
+        }),
         ClaimAction::Refuse(why) => {
             outcome::refused(ctx, &claim, &failure.class, &why);
             Ok(())
@@ -79,31 +93,15 @@ pub async fn reconcile(
     result.map_err(|e| (e, failure))
 }
 
-fn source_kind(claim: &PersistentVolumeClaim) -> Option<&str> {
-    claim
-        .spec
-        .as_ref()
-        .and_then(|s| s.data_source.as_ref())
-        .map(|s| s.kind.as_str())
-}
-
-/// The source object named by the claim's spec (for releasing its protection).
-fn source_object(claim: &PersistentVolumeClaim) -> Option<SourceObject> {
-    let source = claim.spec.as_ref()?.data_source.as_ref()?;
-    let namespace = claim.metadata.namespace.clone().unwrap_or_default();
-    let name = source.name.clone();
-    Some(if source.kind == KIND_PVC {
-        SourceObject::Claim { namespace, name }
-    } else {
-        SourceObject::Snapshot { namespace, name }
-    })
+fn source_kind(claim: &PersistentVolumeClaim) -> Option<String> {
+    crate::source_ref::claim_source(claim).map(|s| s.kind)
 }
 
 pub(crate) async fn finish(
     ctx: &Context,
     claim: &PersistentVolumeClaim,
 ) -> Result<(), ProvisionerError> {
-    if let Some(object) = source_object(claim) {
+    if let Some(object) = sources::source_object(claim) {
         source_protection::release(&ctx.client, &object, &ctx.claims, claim).await?;
     }
     in_flight::clear(&ctx.client, claim).await
@@ -117,9 +115,21 @@ async fn provision(
     let started = Instant::now();
     outcome::provisioning(ctx, claim);
     let plan = plan(claim, class, &ctx.settings)?;
-    let source = sources::resolve(&ctx.client, claim, &ctx.driver, plan.required_bytes).await?;
+    let source = sources::resolve(
+        &ctx.client,
+        claim,
+        &ctx.driver,
+        plan.required_bytes,
+        ctx.sources,
+    )
+    .await?;
     let content = source.as_ref().map(|s| s.content.clone());
-    // The durable record comes first: from here on a volume may exist in the backend.
+    // Everything that can fail without a call comes before the record, so such a failure
+    // leaves the claim as it was (deletable at once).
+    let requirement = accessibility(ctx, claim).await?;
+    let secrets =
+        secrets::read(&ctx.client, plan.secret_refs.get(&SecretKind::Provisioner)).await?;
+    // The durable record comes next: from here on a volume may exist in the backend.
     let claim = in_flight::record(
         &ctx.client,
         claim,
@@ -130,14 +140,19 @@ async fn provision(
     if let Some(source) = &source {
         source_protection::protect(&ctx.client, &source.object).await?;
     }
-    let requirement = accessibility(ctx, &claim).await?;
-    let secrets =
-        secrets::read(&ctx.client, plan.secret_refs.get(&SecretKind::Provisioner)).await?;
     let request = create_request(&plan, secrets.clone(), content.clone(), requirement);
     let volume = match create_volume(ctx, request).await {
         Ok(volume) => volume,
         Err(error) => {
             reschedule_if_exhausted(ctx, &claim, &error).await;
+            if error.created_nothing() {
+                // No call is running and nothing was made: drop the record and the source
+                // protection, so a claim whose class or secret then goes can be deleted. The
+                // next attempt records again before it calls.
+                if let Err(cleanup) = finish(ctx, &claim).await {
+                    tracing::warn!(%cleanup, "dropping the in-flight record after a final error failed");
+                }
+            }
             return Err(error);
         }
     };
@@ -147,6 +162,12 @@ async fn provision(
     } else {
         capacity
     };
+    if source.is_some() && volume.content_source.is_none() {
+        delete_volume(ctx, &volume.volume_id, secrets).await?;
+        return Err(ProvisionerError::SourceIgnored {
+            volume_id: volume.volume_id,
+        });
+    }
     if capacity < plan.required_bytes {
         // A volume we cannot use: delete it and ask again (upstream does the same).
         delete_volume(ctx, &volume.volume_id, secrets).await?;
@@ -262,16 +283,33 @@ async fn reschedule_if_exhausted(
     {
         return;
     }
-    let mut updated = claim.clone();
-    if let Some(annotations) = updated.metadata.annotations.as_mut() {
-        annotations.remove(ANN_SELECTED_NODE);
+    if let Err(error) = reschedule(ctx, claim).await {
+        tracing::warn!(%error, claim = ?claim.metadata.name,
+            "removing the selected node for rescheduling failed");
     }
+}
+
+/// Removes `volume.kubernetes.io/selected-node`, so the scheduler picks a node again.
+async fn reschedule(ctx: &Context, claim: &PersistentVolumeClaim) -> Result<(), ProvisionerError> {
+    let name = claim.metadata.name.clone().unwrap_or_default();
     let api: Api<PersistentVolumeClaim> = Api::namespaced(
         ctx.client.clone(),
         claim.metadata.namespace.as_deref().unwrap_or("default"),
     );
-    let name = claim.metadata.name.clone().unwrap_or_default();
-    if let Err(error) = api.replace(&name, &PostParams::default(), &updated).await {
-        tracing::warn!(%error, claim = %name, "removing the selected node for rescheduling failed");
-    }
+    let patch = serde_json::json!({"metadata": {"annotations": {ANN_SELECTED_NODE: null}}});
+    patch::patch_if_unchanged(&api, claim, Part::Object, patch)
+        .await
+        .map(|_| ())
+        .map_err(|e| {
+            ProvisionerError::kube(format!("removing the selected node of claim {name}"), e)
+        })
+}
+
+/// Whether Node `name` exists (read from the API: the provisioner keeps no Node cache).
+async fn node_exists(ctx: &Context, name: &str) -> Result<bool, ProvisionerError> {
+    Api::<Node>::all(ctx.client.clone())
+        .get_metadata_opt(name)
+        .await
+        .map(|node| node.is_some())
+        .map_err(|e| ProvisionerError::kube(format!("reading node {name}"), e))
 }

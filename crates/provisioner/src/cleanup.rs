@@ -77,16 +77,7 @@ pub async fn clean_up(
             );
         }
         Err(error) => {
-            let final_no_volume = error.progress() != sidecar::Progress::InProgress
-                && !matches!(
-                    error,
-                    ProvisionerError::Csi {
-                        code: tonic::Code::AlreadyExists,
-                        ..
-                    }
-                )
-                && matches!(error, ProvisionerError::Csi { .. });
-            if !final_no_volume {
+            if !error.created_nothing() {
                 return Err(error);
             }
             // A final CSI error: the call created nothing, so there is nothing to delete.

@@ -6,6 +6,7 @@ use kube::Client;
 use kube::runtime::reflector::{ObjectRef, Store};
 use sidecar::{CsiConnection, EventRecorder, WorkQueue};
 
+use crate::data_source::SourceRules;
 use crate::metrics::ProvisionerMetrics;
 use crate::plan::PlanSettings;
 
@@ -20,6 +21,8 @@ pub struct Context {
     /// `storage.kubernetes.io/csiProvisionerIdentity` of this process.
     pub provisioner_identity: String,
     pub settings: PlanSettings,
+    /// How data sources are checked (volume mode conversion, other namespaces).
+    pub sources: SourceRules,
     pub recorder: EventRecorder,
     pub publisher: events::Publisher,
     pub metrics: ProvisionerMetrics,

@@ -1,7 +1,8 @@
 //! The running provisioner: watches (claims, PVs, StorageClasses and — for drivers that
 //! publish — VolumeAttachments) feed caches and two work queues; `--worker-threads` workers
 //! per queue reconcile claims and PVs. Started when this replica becomes leader, stopped when
-//! it must stop leading.
+//! it must stop leading. A claim is queued when what the decision reads of it changes
+//! ([`claim_decision::fingerprint`]), not on our own in-flight record writes.
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -10,19 +11,21 @@ use csi::v1::controller_service_capability::rpc::Type as ControllerCap;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
 use k8s_openapi::api::storage::v1::{StorageClass, VolumeAttachment};
-use kube::runtime::WatchStreamExt;
 use kube::runtime::reflector::Store;
+use kube::runtime::watcher;
 use kube::{Client, Resource};
 use serde::de::DeserializeOwned;
 use sidecar::watch_cache::cache;
 use sidecar::workers::{resync, until_synced};
-use sidecar::{CsiConnection, EventRecorder, LoopSettings, WorkQueue};
+use sidecar::{CsiConnection, EventRecorder, LastSeen, LoopSettings, WorkQueue};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use crate::claim_decision;
 use crate::claim_worker;
 use crate::context::{ClaimKey, Context};
+use crate::data_source::SourceRules;
 use crate::metrics::ProvisionerMetrics;
 use crate::outcome;
 use crate::plan::PlanSettings;
@@ -36,6 +39,8 @@ pub struct Parts {
     pub publisher: events::Publisher,
     pub metrics: ProvisionerMetrics,
     pub settings: PlanSettings,
+    /// `--prevent-volume-mode-conversion` and the `CrossNamespaceVolumeDataSource` gate.
+    pub sources: SourceRules,
     /// Workers per queue, the per-object retry policy and the resync period.
     pub loop_settings: LoopSettings,
 }
@@ -59,8 +64,8 @@ fn claim_key(claim: &PersistentVolumeClaim) -> Option<ClaimKey> {
     ))
 }
 
-/// Mirrors every `K` into a cache; every touched (applied or deleted) object is passed to
-/// `on_change`.
+/// Mirrors every `K` into a cache; every applied object is passed to `on_change` with
+/// `false`, every deleted one with `true`.
 fn mirror<K, F>(tasks: &mut JoinSet<()>, client: &Client, on_change: F) -> Store<K>
 where
     K: Resource<DynamicType = ()>
@@ -70,14 +75,17 @@ where
         + Send
         + Sync
         + 'static,
-    F: Fn(&K) + Send + 'static,
+    F: Fn(&K, bool) + Send + 'static,
 {
-    let (reader, events) = cache(client);
+    let (reader, mut events) = cache(client);
     tasks.spawn(async move {
-        let mut stream = events.touched_objects();
-        while let Some(item) = stream.next().await {
+        while let Some(item) = events.next().await {
             match item {
-                Ok(object) => on_change(&object),
+                Ok(watcher::Event::Apply(object) | watcher::Event::InitApply(object)) => {
+                    on_change(&object, false);
+                }
+                Ok(watcher::Event::Delete(object)) => on_change(&object, true),
+                Ok(watcher::Event::Init | watcher::Event::InitDone) => {}
                 Err(error) => tracing::warn!(%error, "watch failed; retrying"),
             }
         }
@@ -96,8 +104,14 @@ pub async fn run(parts: Parts, stop: CancellationToken) {
 
     let claims = mirror(&mut watches, &client, {
         let queue = claim_queue.clone();
-        move |claim| {
-            if let Some(key) = claim_key(claim) {
+        let seen: LastSeen<ClaimKey, claim_decision::Fingerprint> = LastSeen::new();
+        move |claim: &PersistentVolumeClaim, deleted| {
+            let Some(key) = claim_key(claim) else {
+                return;
+            };
+            if deleted {
+                seen.forget(&key);
+            } else if seen.changed(key.clone(), claim_decision::fingerprint(claim)) {
                 queue.add(key);
             }
         }
@@ -105,7 +119,7 @@ pub async fn run(parts: Parts, stop: CancellationToken) {
     let volumes = mirror(&mut watches, &client, {
         let volumes = volume_queue.clone();
         let claims = claim_queue.clone();
-        move |pv: &PersistentVolume| {
+        move |pv: &PersistentVolume, _| {
             if let Some(name) = &pv.metadata.name {
                 volumes.add(name.clone());
             }
@@ -117,14 +131,14 @@ pub async fn run(parts: Parts, stop: CancellationToken) {
             }
         }
     });
-    let classes = mirror::<StorageClass, _>(&mut watches, &client, |_| {});
+    let classes = mirror::<StorageClass, _>(&mut watches, &client, |_, _| {});
     let attachments = parts
         .csi
         .driver()
         .has_controller(ControllerCap::PublishUnpublishVolume)
         .then(|| {
             let volumes = volume_queue.clone();
-            mirror(&mut watches, &client, move |va: &VolumeAttachment| {
+            mirror(&mut watches, &client, move |va: &VolumeAttachment, _| {
                 // A detach may unblock a waiting delete.
                 if let Some(pv) = &va.spec.source.persistent_volume_name {
                     volumes.add(pv.clone());
@@ -152,6 +166,7 @@ pub async fn run(parts: Parts, stop: CancellationToken) {
         driver,
         csi: parts.csi,
         settings: parts.settings,
+        sources: parts.sources,
         recorder: parts.recorder,
         publisher: parts.publisher,
         metrics: parts.metrics,

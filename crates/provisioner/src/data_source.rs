@@ -1,10 +1,12 @@
 //! Validation of a claim's data source against the objects it names — external-provisioner's
 //! rules for restores (VolumeSnapshot) and clones (PVC). Pure: the controller fetches the
-//! objects and passes them in.
+//! objects and passes them in. Whether the claim may read a source in another namespace at
+//! all is [`crate::source_ref`]'s question, answered before these rules run.
 
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
 use sidecar::quantity::parse_bytes;
 
+use crate::keys::ANN_ALLOW_VOLUME_MODE_CHANGE;
 use crate::snapshot_view::{ContentView, SnapshotView};
 
 /// Why a source cannot be used (yet). Retried with backoff and reported as ProvisioningFailed.
@@ -14,6 +16,49 @@ pub struct SourceError {
     pub kind: &'static str,
     pub name: String,
     pub rule: String,
+}
+
+/// The flags that shape the source rules (`--prevent-volume-mode-conversion`,
+/// `--feature-gates=CrossNamespaceVolumeDataSource=…`); `Default` is upstream's defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SourceRules {
+    /// A restore may not change the volume mode recorded on the snapshot's content
+    /// (`sourceVolumeMode`) unless the content allows it with [`ANN_ALLOW_VOLUME_MODE_CHANGE`].
+    pub prevent_volume_mode_conversion: bool,
+    /// `dataSourceRef` may name another namespace (with a ReferenceGrant there).
+    pub cross_namespace: bool,
+}
+
+impl Default for SourceRules {
+    fn default() -> Self {
+        Self {
+            prevent_volume_mode_conversion: true,
+            cross_namespace: false,
+        }
+    }
+}
+
+/// What a claim asks of the snapshot it restores from.
+#[derive(Debug, Clone, Copy)]
+pub struct RestoreRequest<'a> {
+    /// Our driver name: the snapshot must be one of its.
+    pub driver: &'a str,
+    pub requested_bytes: u64,
+    /// The claim's `volumeMode` (`Filesystem` when unset, as the API server defaults it).
+    pub volume_mode: &'a str,
+    pub prevent_volume_mode_conversion: bool,
+    /// The snapshot already carries our source-protection finalizer, so a restore started
+    /// earlier may go on even though the snapshot is being deleted (upstream's rule).
+    pub in_use_by_us: bool,
+}
+
+/// A claim's `volumeMode`, defaulted as the API server defaults it.
+pub fn volume_mode(claim: &PersistentVolumeClaim) -> &str {
+    claim
+        .spec
+        .as_ref()
+        .and_then(|s| s.volume_mode.as_deref())
+        .unwrap_or("Filesystem")
 }
 
 fn snapshot_error(name: &str, rule: impl Into<String>) -> SourceError {
@@ -33,18 +78,14 @@ fn claim_error(name: &str, rule: impl Into<String>) -> SourceError {
 }
 
 /// Checks a restore source; returns the CSI snapshot id.
-///
-/// `in_use_by_us`: the snapshot already carries our source-protection finalizer, so a restore
-/// started earlier may go on even though the snapshot is being deleted (upstream's rule).
 pub fn check_snapshot(
     snapshot: &SnapshotView,
     content: Option<&ContentView>,
-    driver: &str,
-    requested_bytes: u64,
-    in_use_by_us: bool,
+    request: &RestoreRequest<'_>,
 ) -> Result<String, SourceError> {
     let name = &snapshot.name;
-    if snapshot.deleting && !in_use_by_us {
+    let driver = request.driver;
+    if snapshot.deleting && !request.in_use_by_us {
         return Err(snapshot_error(name, "it is being deleted"));
     }
     let Some(content_name) = snapshot.bound_content_name.as_deref() else {
@@ -94,6 +135,7 @@ pub fn check_snapshot(
         (None, Some(bytes)) => u64::try_from(bytes).ok(),
         (None, None) => None,
     };
+    let requested_bytes = request.requested_bytes;
     if let Some(restore_size) = restore_size
         && requested_bytes < restore_size
     {
@@ -104,7 +146,64 @@ pub fn check_snapshot(
             ),
         ));
     }
+    if request.prevent_volume_mode_conversion {
+        check_mode_change(name, content, request.volume_mode)?;
+    }
     Ok(handle)
+}
+
+/// Upstream's `--prevent-volume-mode-conversion`: a restore into another volume mode than
+/// the snapshot's source (`sourceVolumeMode`, when recorded) needs the content's
+/// [`ANN_ALLOW_VOLUME_MODE_CHANGE`] set to a true value — raw blocks read as a filesystem (or
+/// the reverse) are how a user could reach data the filesystem hid.
+fn check_mode_change(
+    name: &str,
+    content: &ContentView,
+    volume_mode: &str,
+) -> Result<(), SourceError> {
+    let Some(source_mode) = content.source_volume_mode.as_deref() else {
+        return Ok(());
+    };
+    if source_mode == volume_mode {
+        return Ok(());
+    }
+    let refuse = |why: String| {
+        Err(snapshot_error(
+            name,
+            format!(
+                "the claim's volume mode {volume_mode} differs from the snapshot's source \
+                 volume mode {source_mode}, and {why}"
+            ),
+        ))
+    };
+    match content
+        .allow_volume_mode_change
+        .as_deref()
+        .map(parse_go_bool)
+    {
+        Some(Some(true)) => Ok(()),
+        Some(Some(false)) => refuse(format!(
+            "VolumeSnapshotContent {:?} sets {ANN_ALLOW_VOLUME_MODE_CHANGE} to false",
+            content.name
+        )),
+        Some(None) => refuse(format!(
+            "{ANN_ALLOW_VOLUME_MODE_CHANGE} on VolumeSnapshotContent {:?} is not a boolean",
+            content.name
+        )),
+        None => refuse(format!(
+            "VolumeSnapshotContent {:?} lacks {ANN_ALLOW_VOLUME_MODE_CHANGE}: \"true\"",
+            content.name
+        )),
+    }
+}
+
+/// A boolean as Go's `strconv.ParseBool` reads it (upstream parses the annotation so).
+fn parse_go_bool(text: &str) -> Option<bool> {
+    match text {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Some(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Some(false),
+        _ => None,
+    }
 }
 
 /// Checks a clone source; returns the CSI volume id of the source volume.
@@ -116,9 +215,6 @@ pub fn check_claim(
     requested_bytes: u64,
 ) -> Result<String, SourceError> {
     let name = source.metadata.name.clone().unwrap_or_default();
-    if source.metadata.namespace != target.metadata.namespace {
-        return Err(claim_error(&name, "it must be in the claim's namespace"));
-    }
     if source.metadata.deletion_timestamp.is_some() {
         return Err(claim_error(&name, "it is being deleted"));
     }
@@ -172,9 +268,8 @@ pub fn check_claim(
     if !claim_ref_ok {
         return Err(claim_error(&name, "its PV is bound to another claim"));
     }
-    let mode = |m: Option<&String>| m.map_or("Filesystem", String::as_str).to_owned();
-    let target_mode = mode(target.spec.as_ref().and_then(|s| s.volume_mode.as_ref()));
-    let source_mode = mode(source.spec.as_ref().and_then(|s| s.volume_mode.as_ref()));
+    let target_mode = volume_mode(target);
+    let source_mode = volume_mode(source);
     if target_mode != source_mode {
         return Err(claim_error(
             &name,

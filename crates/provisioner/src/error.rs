@@ -45,6 +45,14 @@ pub enum ProvisionerError {
     #[error("CreateVolume returned {got} bytes, less than the {wanted} requested")]
     TooSmall { got: u64, wanted: u64 },
 
+    /// CreateVolume was given a data source but answered without one: the volume would be
+    /// blank instead of a restore or clone, so it was deleted again (upstream does the same).
+    #[error(
+        "CreateVolume returned volume {volume_id} without the requested content source; \
+         deleted it rather than bind a blank volume"
+    )]
+    SourceIgnored { volume_id: String },
+
     /// The volume is still attached somewhere, so it must not be deleted.
     #[error("persistentvolume {pv} is still attached to node {node}")]
     StillAttached { pv: String, node: String },
@@ -84,11 +92,51 @@ impl ProvisionerError {
         }
     }
 
+    /// Whether this is the driver's final answer to a CreateVolume that therefore made
+    /// nothing: a CSI error that cannot mean "still running" and is not ALREADY_EXISTS (a
+    /// volume of that name exists, with other parameters). After it, no call is in flight
+    /// and no volume is left to find, so the in-flight record may go (upstream forgets the
+    /// claim from `claimsInProgress` on the same answers).
+    pub fn created_nothing(&self) -> bool {
+        matches!(self, ProvisionerError::Csi { code, .. }
+            if *code != tonic::Code::AlreadyExists && self.progress() != Progress::InProgress)
+    }
+
     /// The gRPC code name for events and metrics (`Internal` for non-CSI failures).
     pub fn code_name(&self) -> &'static str {
         match self {
             ProvisionerError::Csi { code, .. } => telemetry::grpc_code_name(*code),
             _ => "Internal",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_final_csi_answer_created_nothing() {
+        let csi = |code| ProvisionerError::Csi {
+            method: "CreateVolume",
+            code,
+            message: String::new(),
+        };
+        let rows = [
+            (csi(tonic::Code::InvalidArgument), true),
+            (csi(tonic::Code::NotFound), true),
+            (csi(tonic::Code::Internal), true),
+            (csi(tonic::Code::ResourceExhausted), true),
+            (csi(tonic::Code::AlreadyExists), false),
+            (csi(tonic::Code::DeadlineExceeded), false),
+            (csi(tonic::Code::Unavailable), false),
+            (csi(tonic::Code::Aborted), false),
+            (csi(tonic::Code::Cancelled), false),
+            (ProvisionerError::Claim("gone".into()), false),
+            (ProvisionerError::TooSmall { got: 1, wanted: 2 }, false),
+        ];
+        for (error, want) in rows {
+            assert_eq!(error.created_nothing(), want, "{error}");
         }
     }
 }

@@ -1,13 +1,15 @@
 //! The durable in-flight record on a claim (see the crate docs): written before the first
 //! CreateVolume, read by the clean-up path, removed when the volume is bound or deleted.
-//! Writes use the claim's resourceVersion, so a concurrent change (a user deleting the claim)
-//! makes the write fail and the claim is looked at again rather than overwritten.
+//! Writes are patches conditional on the claim's resourceVersion, so a concurrent change (a
+//! user deleting the claim) makes the write fail and the claim is looked at again rather than
+//! overwritten.
 
 use csi::v1::VolumeContentSource;
 use csi::v1::volume_content_source::{SnapshotSource, Type, VolumeSource};
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 use kube::Client;
-use kube::api::{Api, PostParams};
+use kube::api::Api;
+use sidecar::patch::{self, Part};
 
 use crate::error::ProvisionerError;
 use crate::keys::{ANN_PROVISIONING, ANN_PROVISIONING_SOURCE, FINALIZER_PROVISIONING};
@@ -117,14 +119,15 @@ pub async fn record(
     let Some(updated) = with_record(&current, request_name, source) else {
         return Ok(current);
     };
-    api.replace(&name, &PostParams::default(), &updated)
+    let written = patch::write_changes(&api, &current, &updated, Part::Object)
         .await
         .map_err(|e| {
             ProvisionerError::kube(
                 format!("recording in-flight CreateVolume on claim {name}"),
                 e,
             )
-        })
+        })?;
+    Ok(written.unwrap_or(updated))
 }
 
 /// The claim as the API has it now, if it is the same claim and still carries the record.
@@ -169,7 +172,7 @@ pub async fn clear(client: &Client, claim: &PersistentVolumeClaim) -> Result<(),
     let Some(updated) = without_record(&current) else {
         return Ok(());
     };
-    match api.replace(&name, &PostParams::default(), &updated).await {
+    match patch::write_changes(&api, &current, &updated, Part::Object).await {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
         Err(e) => Err(ProvisionerError::kube(

@@ -50,6 +50,11 @@ pub const SNAPSHOT_GROUP: &str = "snapshot.storage.k8s.io";
 pub const KIND_VOLUME_SNAPSHOT: &str = "VolumeSnapshot";
 pub const KIND_PVC: &str = "PersistentVolumeClaim";
 
+/// VolumeSnapshotContent: `"true"` lets a restore change the volume mode of the snapshot's
+/// source (`spec.sourceVolumeMode`) despite `--prevent-volume-mode-conversion`.
+pub const ANN_ALLOW_VOLUME_MODE_CHANGE: &str =
+    "snapshot.storage.kubernetes.io/allow-volume-mode-change";
+
 /// Event reasons, as upstream writes them.
 pub mod reason {
     pub const PROVISIONING: &str = "Provisioning";

@@ -8,7 +8,10 @@
 //! - [`plan`]: claim + class → request name, size, capabilities, parameters, secret refs,
 //!   built from [`class_params`], [`secret_template`], [`capabilities`] and
 //!   `sidecar::quantity`.
-//! - [`data_source`]: restore and clone source rules, over [`snapshot_view`].
+//! - [`source_ref`]: which object `dataSource` / `dataSourceRef` names, and whether a claim
+//!   may read it from another namespace (feature gate + ReferenceGrant).
+//! - [`data_source`]: restore and clone source rules (volume mode, size, driver, readiness),
+//!   over [`snapshot_view`].
 //! - [`pv_builder`]: the PV for a created volume.
 //! - [`keys`]: every annotation, finalizer and parameter key.
 //!
@@ -39,10 +42,12 @@
 //! `sepia.io/provisioning: <request name>` (plus `sepia.io/provisioning-source:
 //! snapshot:<id>|volume:<id>` for a clone or restore) and finalizer
 //! `sepia.io/provisioning-protection`.
-//! They are removed once the PV exists, or — if the claim was deleted or bound elsewhere in the
-//! meantime — once the same CreateVolume has been repeated to a final answer and the volume it
-//! returned has been deleted. So neither a restart nor a claim deleted mid-call can orphan a
-//! volume (upstream keeps this state only in memory: external-provisioner#486).
+//! They are removed once the PV exists; after a final CreateVolume error (no call running,
+//! nothing made — so a claim that can never be provisioned, its class or secret gone, can
+//! still be deleted); or — if the claim was deleted or bound elsewhere in the meantime — once
+//! the same CreateVolume has been repeated to a final answer and the volume it returned has
+//! been deleted. So neither a restart nor a claim deleted mid-call can orphan a volume
+//! (upstream keeps this state only in memory: external-provisioner#486).
 
 pub mod args;
 pub mod capabilities;
@@ -65,6 +70,7 @@ pub mod secret_template;
 pub mod secrets;
 pub mod snapshot_view;
 pub mod source_protection;
+pub mod source_ref;
 pub mod sources;
 pub mod topology;
 pub mod volume_decision;

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use csi::v1::controller_service_capability::rpc::Type as ControllerCap;
 use provisioner::args::Args;
 use provisioner::controller::{self, Parts};
+use provisioner::data_source::SourceRules;
 use provisioner::metrics::ProvisionerMetrics;
 use provisioner::plan::PlanSettings;
 use sidecar::{Sidecar, SidecarCommand, lease_name};
@@ -39,6 +40,9 @@ async fn run(args: Args) -> Result<(), sidecar::SidecarError> {
             extra_metadata: args.extra_create_metadata,
             single_node_multi_writer: driver.has_controller(ControllerCap::SingleNodeMultiWriter),
         },
+        // Upstream's defaults until the flags exist (--prevent-volume-mode-conversion, the
+        // CrossNamespaceVolumeDataSource feature gate).
+        sources: SourceRules::default(),
         loop_settings: sidecar.loop_settings(args.resync_period),
     };
     let lease = lease_name::provisioner(&driver.name);

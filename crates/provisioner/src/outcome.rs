@@ -140,6 +140,19 @@ pub fn refused(ctx: &Context, claim: &PersistentVolumeClaim, class: &str, why: &
     );
 }
 
+/// A WaitForFirstConsumer claim went back to the scheduler because its selected node is
+/// gone: a Warning, as upstream reports a reschedule (ProvisioningFailed with the reason).
+pub fn rescheduled(ctx: &Context, claim: &PersistentVolumeClaim, class: &str, node: &str) {
+    ctx.recorder.warning(
+        &claim_ref(claim),
+        reason::PROVISIONING_FAILED,
+        format!(
+            "failed to provision volume with StorageClass \"{class}\": the selected node \
+             {node:?} does not exist; asked the scheduler to choose another"
+        ),
+    );
+}
+
 pub struct Deleted<'a> {
     pub request_name: &'a str,
     pub volume_id: &'a str,

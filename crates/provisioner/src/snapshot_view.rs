@@ -4,7 +4,7 @@
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
 use serde_json::Value;
 
-use crate::keys::SNAPSHOT_GROUP;
+use crate::keys::{ANN_ALLOW_VOLUME_MODE_CHANGE, SNAPSHOT_GROUP};
 
 pub fn volume_snapshot_resource() -> ApiResource {
     ApiResource::from_gvk_with_plural(
@@ -46,6 +46,10 @@ pub struct ContentView {
     pub snapshot_ref_name: Option<String>,
     pub snapshot_ref_namespace: Option<String>,
     pub snapshot_ref_uid: Option<String>,
+    /// `spec.sourceVolumeMode`: the mode of the volume the snapshot was taken of.
+    pub source_volume_mode: Option<String>,
+    /// The [`ANN_ALLOW_VOLUME_MODE_CHANGE`] annotation, as written.
+    pub allow_volume_mode_change: Option<String>,
 }
 
 fn str_at(v: &Value, path: &[&str]) -> Option<String> {
@@ -100,6 +104,13 @@ impl ContentView {
             snapshot_ref_name: str_at(data, &["spec", "volumeSnapshotRef", "name"]),
             snapshot_ref_namespace: str_at(data, &["spec", "volumeSnapshotRef", "namespace"]),
             snapshot_ref_uid: str_at(data, &["spec", "volumeSnapshotRef", "uid"]),
+            source_volume_mode: str_at(data, &["spec", "sourceVolumeMode"]),
+            allow_volume_mode_change: object
+                .metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(ANN_ALLOW_VOLUME_MODE_CHANGE))
+                .cloned(),
         }
     }
 }

@@ -4,13 +4,14 @@
 
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 use kube::Client;
-use kube::api::{Api, DynamicObject, PostParams};
+use kube::api::{Api, DynamicObject};
 use kube::runtime::reflector::Store;
+use sidecar::patch::{self, Part};
 
 use crate::error::ProvisionerError;
 use crate::keys::{FINALIZER_CLONING_PROTECTION, FINALIZER_SNAPSHOT_SOURCE_PROTECTION};
 use crate::snapshot_view::volume_snapshot_resource;
-use crate::sources::SourceObject;
+use crate::sources::{SourceObject, source_object};
 
 /// Adds the protection finalizer if missing.
 ///
@@ -31,20 +32,11 @@ pub async fn release(
     claims: &Store<PersistentVolumeClaim>,
     done: &PersistentVolumeClaim,
 ) -> Result<(), ProvisionerError> {
-    let (namespace, name, kind) = match object {
-        SourceObject::Snapshot { namespace, name } => (namespace, name, "VolumeSnapshot"),
-        SourceObject::Claim { namespace, name } => (namespace, name, "PersistentVolumeClaim"),
-    };
+    // Any pending claim, of any namespace (a granted dataSourceRef), reading the same object.
     let still_used = claims.state().iter().any(|claim| {
         claim.metadata.uid != done.metadata.uid
-            && claim.metadata.namespace.as_ref() == Some(namespace)
-            && claim.spec.as_ref().is_some_and(|spec| {
-                spec.volume_name.is_none()
-                    && spec
-                        .data_source
-                        .as_ref()
-                        .is_some_and(|s| s.kind == kind && &s.name == name)
-            })
+            && claim.spec.as_ref().is_some_and(|s| s.volume_name.is_none())
+            && source_object(claim).as_ref() == Some(object)
     });
     if still_used {
         return Ok(());
@@ -61,19 +53,20 @@ async fn set(
         SourceObject::Claim { namespace, name } => {
             let api: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), namespace);
             let op = format!("updating {FINALIZER_CLONING_PROTECTION} on claim {namespace}/{name}");
-            let Some(mut claim) = api
+            let Some(current) = api
                 .get_opt(name)
                 .await
                 .map_err(|e| ProvisionerError::kube(op.clone(), e))?
             else {
                 return missing(present, &op);
             };
+            let mut claim = current.clone();
             if toggle(
                 &mut claim.metadata.finalizers,
                 FINALIZER_CLONING_PROTECTION,
                 present,
             ) {
-                api.replace(name, &PostParams::default(), &claim)
+                patch::write_changes(&api, &current, &claim, Part::Object)
                     .await
                     .map_err(|e| ProvisionerError::kube(op, e))?;
             }
@@ -85,19 +78,20 @@ async fn set(
             let op = format!(
                 "updating {FINALIZER_SNAPSHOT_SOURCE_PROTECTION} on VolumeSnapshot {namespace}/{name}"
             );
-            let Some(mut snapshot) = api
+            let Some(current) = api
                 .get_opt(name)
                 .await
                 .map_err(|e| ProvisionerError::kube(op.clone(), e))?
             else {
                 return missing(present, &op);
             };
+            let mut snapshot = current.clone();
             if toggle(
                 &mut snapshot.metadata.finalizers,
                 FINALIZER_SNAPSHOT_SOURCE_PROTECTION,
                 present,
             ) {
-                api.replace(name, &PostParams::default(), &snapshot)
+                patch::write_changes(&api, &current, &snapshot, Part::Object)
                     .await
                     .map_err(|e| ProvisionerError::kube(op, e))?;
             }

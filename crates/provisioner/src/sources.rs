@@ -1,18 +1,20 @@
-//! Fetches a claim's data source objects and checks them ([`crate::data_source`]): the CSI
-//! content source for CreateVolume and which object to protect while it is used.
+//! Fetches a claim's data source objects and checks them ([`crate::source_ref`] for the
+//! namespace, [`crate::data_source`] for the rest): the CSI content source for CreateVolume and
+//! which object to protect while it is used.
 
 use csi::v1::VolumeContentSource;
 use csi::v1::volume_content_source::{SnapshotSource, Type, VolumeSource};
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
 use kube::Client;
-use kube::api::{Api, DynamicObject};
+use kube::api::{Api, DynamicObject, ListParams};
 
-use crate::data_source::{check_claim, check_snapshot};
+use crate::data_source::{RestoreRequest, SourceRules, check_claim, check_snapshot, volume_mode};
 use crate::error::ProvisionerError;
 use crate::keys::{FINALIZER_SNAPSHOT_SOURCE_PROTECTION, KIND_PVC, KIND_VOLUME_SNAPSHOT};
 use crate::snapshot_view::{
     ContentView, SnapshotView, volume_snapshot_content_resource, volume_snapshot_resource,
 };
+use crate::source_ref::{Grant, SourceKind, claim_source, permit, reference_grant_resource};
 
 /// The object a clone or restore reads from, which must not go away meanwhile.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,22 +44,57 @@ fn kube_err(op: String) -> impl FnOnce(kube::Error) -> ProvisionerError {
     move |e| ProvisionerError::kube(op, e)
 }
 
-/// Resolves `claim.spec.dataSource` (only VolumeSnapshot and PVC get here; the decision
+/// The object a claim's data source names (`dataSource`, else `dataSourceRef`), if it is one
+/// the provisioner reads from.
+pub fn source_object(claim: &PersistentVolumeClaim) -> Option<SourceObject> {
+    let source = claim_source(claim)?;
+    let (namespace, name) = (source.namespace.clone(), source.name.clone());
+    match source.kind() {
+        SourceKind::Snapshot => Some(SourceObject::Snapshot { namespace, name }),
+        SourceKind::Claim => Some(SourceObject::Claim { namespace, name }),
+        SourceKind::Populator => None,
+    }
+}
+
+/// The ReferenceGrants in `namespace`; none when the Gateway API is not installed.
+async fn grants_in(client: &Client, namespace: &str) -> Result<Vec<Grant>, ProvisionerError> {
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), namespace, &reference_grant_resource());
+    match api.list(&ListParams::default()).await {
+        Ok(list) => Ok(list.items.iter().map(Grant::from_object).collect()),
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(Vec::new()),
+        Err(e) => Err(ProvisionerError::kube(
+            format!("listing ReferenceGrants in namespace {namespace}"),
+            e,
+        )),
+    }
+}
+
+/// Resolves the claim's data source (only VolumeSnapshot and PVC get here; the decision
 /// ignored other kinds).
 ///
 /// # Errors
-/// The source is missing, not ready, of another driver, too big, or the reads failed.
+/// The source is in a namespace the claim may not read, missing, not ready, of another
+/// driver, too big, in another volume mode, or the reads failed.
 pub async fn resolve(
     client: &Client,
     claim: &PersistentVolumeClaim,
     driver: &str,
     requested_bytes: u64,
+    rules: SourceRules,
 ) -> Result<Option<ResolvedSource>, ProvisionerError> {
-    let Some(source) = claim.spec.as_ref().and_then(|s| s.data_source.clone()) else {
+    let Some(source) = claim_source(claim) else {
         return Ok(None);
     };
-    let namespace = claim.metadata.namespace.clone().unwrap_or_default();
-    if source.kind == KIND_VOLUME_SNAPSHOT {
+    let own_namespace = claim.metadata.namespace.as_deref().unwrap_or_default();
+    let grants = if source.namespace != own_namespace && rules.cross_namespace {
+        grants_in(client, &source.namespace).await?
+    } else {
+        Vec::new()
+    };
+    permit(claim, &source, rules.cross_namespace, &grants)?;
+    let namespace = source.namespace.clone();
+    if source.kind() == SourceKind::Snapshot {
         let snapshots: Api<DynamicObject> =
             Api::namespaced_with(client.clone(), &namespace, &volume_snapshot_resource());
         let snapshot = snapshots
@@ -87,16 +124,20 @@ pub async fn resolve(
             }
             None => None,
         };
-        let protected = snapshot
+        let in_use_by_us = snapshot
             .finalizers
             .iter()
             .any(|f| f == FINALIZER_SNAPSHOT_SOURCE_PROTECTION);
         let snapshot_id = check_snapshot(
             &snapshot,
             content.as_ref(),
-            driver,
-            requested_bytes,
-            protected,
+            &RestoreRequest {
+                driver,
+                requested_bytes,
+                volume_mode: volume_mode(claim),
+                prevent_volume_mode_conversion: rules.prevent_volume_mode_conversion,
+                in_use_by_us,
+            },
         )?;
         return Ok(Some(ResolvedSource {
             content: VolumeContentSource {

@@ -5,7 +5,8 @@
 use std::time::Instant;
 
 use k8s_openapi::api::core::v1::PersistentVolume;
-use kube::api::{Api, DeleteParams, PostParams};
+use kube::api::{Api, DeleteParams};
+use sidecar::patch::{self, Part};
 
 use crate::class_params;
 use crate::class_params::SecretKind;
@@ -138,13 +139,14 @@ fn deletion_secret(
 async fn set_finalizer(ctx: &Context, name: &str, present: bool) -> Result<(), ProvisionerError> {
     let api: Api<PersistentVolume> = Api::all(ctx.client.clone());
     let op = format!("updating {FINALIZER_PV} on PV {name}");
-    let Some(mut pv) = api
+    let Some(current) = api
         .get_opt(name)
         .await
         .map_err(|e| ProvisionerError::kube(op.clone(), e))?
     else {
         return Ok(());
     };
+    let mut pv = current.clone();
     let finalizers = pv.metadata.finalizers.get_or_insert_with(Vec::new);
     let has = finalizers.iter().any(|f| f == FINALIZER_PV);
     if has == present {
@@ -155,7 +157,7 @@ async fn set_finalizer(ctx: &Context, name: &str, present: bool) -> Result<(), P
     } else {
         finalizers.retain(|f| f != FINALIZER_PV);
     }
-    match api.replace(name, &PostParams::default(), &pv).await {
+    match patch::write_changes(&api, &current, &pv, Part::Object).await {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
         Err(e) => Err(ProvisionerError::kube(op, e)),

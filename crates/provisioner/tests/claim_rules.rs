@@ -1,26 +1,26 @@
 //! Upstream's rules the provisioner must keep, end to end: WaitForFirstConsumer claims wait
-//! for a node, claims with a selector are refused, and an attached volume is never deleted.
+//! for a node (and go back to the scheduler when that node is gone), claims with a selector
+//! are refused, and an attached volume is never deleted.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
 
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
-use k8s_openapi::api::storage::v1::{StorageClass, VolumeAttachment};
+use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim};
+use k8s_openapi::api::storage::v1::VolumeAttachment;
 use kube_standin::Gvr;
 use serde_json::json;
-use support::{CLASS, DRIVER, World, meta};
+use support::{CLASS, DRIVER, World};
 
 const WAIT: Duration = Duration::from_secs(60);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wait_for_first_consumer_claim_is_provisioned_only_once_a_node_is_selected() {
     let mut world = World::start(None).await;
-    let mut class: StorageClass = world.standin.get("", CLASS).unwrap().unwrap();
-    class.metadata = meta(None, "late");
-    class.volume_binding_mode = Some("WaitForFirstConsumer".into());
-    world.standin.put(&class).unwrap();
+    world.class_variant("late", |class| {
+        class.volume_binding_mode = Some("WaitForFirstConsumer".into());
+    });
     let _p = world.provisioner(&[], &[]);
     world.claim("late", "32Mi", "late", None);
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -36,15 +36,75 @@ async fn a_wait_for_first_consumer_claim_is_provisioned_only_once_a_node_is_sele
     );
 
     // The scheduler picks a node.
-    let mut claim = world
-        .standin
-        .get_json(&Gvr::of::<PersistentVolumeClaim>(), "default", "late")
-        .unwrap();
-    claim["metadata"]["annotations"]["volume.kubernetes.io/selected-node"] = json!("node-1");
+    put_node(&world, "node-1");
+    select_node(&world, "late", "node-1");
+    world.wait_bound("late", WAIT).await;
+    assert_eq!(world.controller.images().len(), 1);
+}
+
+fn put_node(world: &World, name: &str) {
     world
         .standin
-        .put_object(&Gvr::of::<PersistentVolumeClaim>(), claim)
+        .put_object(
+            &Gvr::of::<Node>(),
+            json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}}),
+        )
         .unwrap();
+}
+
+/// What the scheduler writes when it has chosen `node` for the claim's first pod.
+fn select_node(world: &World, claim: &str, node: &str) {
+    let mut object = world
+        .standin
+        .get_json(&Gvr::of::<PersistentVolumeClaim>(), "default", claim)
+        .unwrap();
+    object["metadata"]["annotations"]["volume.kubernetes.io/selected-node"] = json!(node);
+    world
+        .standin
+        .put_object(&Gvr::of::<PersistentVolumeClaim>(), object)
+        .unwrap();
+}
+
+fn selected_node(world: &World, claim: &str) -> Option<String> {
+    world
+        .get_claim(claim)?
+        .metadata
+        .annotations?
+        .get("volume.kubernetes.io/selected-node")
+        .cloned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wait_for_first_consumer_claim_whose_node_is_gone_goes_back_to_the_scheduler() {
+    let mut world = World::start(None).await;
+    world.class_variant("late", |class| {
+        class.volume_binding_mode = Some("WaitForFirstConsumer".into());
+    });
+    let _p = world.provisioner(&[], &[]);
+    world.claim("late", "32Mi", "late", None);
+    // The scheduler chose a node that has left the cluster since.
+    select_node(&world, "late", "gone-node");
+    let bound = || {
+        world
+            .get_claim("late")
+            .is_some_and(|c| c.spec.unwrap_or_default().volume_name.is_some())
+    };
+    world
+        .eventually("the claim rescheduled or provisioned", WAIT, || {
+            selected_node(&world, "late").is_none() || bound()
+        })
+        .await;
+    assert!(!bound(), "provisioned for a node that does not exist");
+    assert!(world.controller.images().is_empty());
+    let failures = world.failure_notes("late");
+    assert!(
+        failures.iter().any(|n| n.contains("gone-node")),
+        "{failures:?}"
+    );
+
+    // The scheduler picks a node that exists: provisioned.
+    put_node(&world, "node-2");
+    select_node(&world, "late", "node-2");
     world.wait_bound("late", WAIT).await;
     assert_eq!(world.controller.images().len(), 1);
 }

@@ -1,6 +1,7 @@
 //! Claims with a data source against the real controller: restore from a VolumeSnapshot and
 //! clone of a PVC, each ending with a bound PV whose RBD image is a clone, and the source's
-//! protection finalizer gone again.
+//! protection finalizer gone again; upstream's safety rules (no volume mode change without the
+//! content's consent, `dataSourceRef` honoured, never a blank volume instead).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
@@ -10,15 +11,18 @@ use std::time::Duration;
 
 use csi::v1::CreateSnapshotRequest;
 use csi::v1::controller_client::ControllerClient;
-use kube_standin::Gvr;
+use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
+use kube_standin::{Gvr, Verb};
+use provisioner::keys::ANN_ALLOW_VOLUME_MODE_CHANGE;
 use provisioner::keys::{FINALIZER_CLONING_PROTECTION, FINALIZER_SNAPSHOT_SOURCE_PROTECTION};
 use sepia_testbed::Bed;
 use serde_json::json;
+use sidecar_testkit::observed::writes_by;
 use support::{CLASS, CLUSTER_ID, DRIVER, World};
 
 const WAIT: Duration = Duration::from_secs(90);
 
-fn image_of(pv: &k8s_openapi::api::core::v1::PersistentVolume) -> String {
+fn image_of(pv: &PersistentVolume) -> String {
     pv.spec
         .as_ref()
         .unwrap()
@@ -31,31 +35,29 @@ fn image_of(pv: &k8s_openapi::api::core::v1::PersistentVolume) -> String {
         .clone()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_claim_restores_from_a_ready_volume_snapshot() {
-    let mut world = World::start(None).await;
-    let _p = world.provisioner(&[], &[]);
-    world.claim("origin", "128Mi", CLASS, None);
-    let origin = world.wait_bound("origin", WAIT).await;
-    let origin_id = origin
-        .spec
+fn volume_id(pv: &PersistentVolume) -> String {
+    pv.spec
         .as_ref()
         .unwrap()
         .csi
         .as_ref()
         .unwrap()
         .volume_handle
-        .clone();
+        .clone()
+}
 
-    // Play the snapshotter: cut the snapshot in Ceph, then describe it in Kubernetes.
+/// Plays the snapshotter: cuts a snapshot of `origin_id` in Ceph, then describes it in
+/// Kubernetes as VolumeSnapshot `namespace/name` bound to content `<name>-content`, whose
+/// `sourceVolumeMode` is Filesystem (the origin's). Returns the content's name.
+async fn put_ready_snapshot(world: &World, namespace: &str, name: &str, origin_id: &str) -> String {
     let bed = Bed::get();
     let channel = csi::client::connect(&world.controller.endpoint(), Duration::from_secs(10))
         .await
         .unwrap();
     let mut controller = ControllerClient::new(channel);
     let request = CreateSnapshotRequest {
-        source_volume_id: origin_id,
-        name: "snapshot-restore-test".into(),
+        source_volume_id: origin_id.to_owned(),
+        name: format!("snapshot-{namespace}-{name}"),
         secrets: HashMap::from([
             ("userID".into(), bed.user.clone()),
             ("userKey".into(), bed.key.clone()),
@@ -75,36 +77,103 @@ async fn a_claim_restores_from_a_ready_volume_snapshot() {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    let snapshots = Gvr::new("snapshot.storage.k8s.io", "v1", "volumesnapshots");
-    let contents = Gvr::new("snapshot.storage.k8s.io", "v1", "volumesnapshotcontents");
+    let content = format!("{name}-content");
     let vs = world
         .standin
         .put_object(
-            &snapshots,
+            &snapshots(),
             json!({
                 "apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshot",
-                "metadata": {"name": "snap", "namespace": "default"},
+                "metadata": {"name": name, "namespace": namespace},
                 "spec": {"source": {"persistentVolumeClaimName": "origin"}},
-                "status": {"boundVolumeSnapshotContentName": "content", "readyToUse": true, "restoreSize": "128Mi"},
+                "status": {"boundVolumeSnapshotContentName": content, "readyToUse": true, "restoreSize": "128Mi"},
             }),
         )
         .unwrap();
     world
         .standin
         .put_object(
-            &contents,
+            &contents(),
             json!({
                 "apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshotContent",
-                "metadata": {"name": "content"},
+                "metadata": {"name": content},
                 "spec": {
                     "driver": DRIVER, "deletionPolicy": "Delete",
-                    "source": {"volumeHandle": "x"},
-                    "volumeSnapshotRef": {"name": "snap", "namespace": "default", "uid": vs["metadata"]["uid"]},
+                    "source": {"volumeHandle": origin_id},
+                    "sourceVolumeMode": "Filesystem",
+                    "volumeSnapshotRef": {"name": name, "namespace": namespace, "uid": vs["metadata"]["uid"]},
                 },
                 "status": {"snapshotHandle": snapshot.snapshot_id, "readyToUse": true, "restoreSize": snapshot.size_bytes},
             }),
         )
         .unwrap();
+    content
+}
+
+fn snapshots() -> Gvr {
+    Gvr::new("snapshot.storage.k8s.io", "v1", "volumesnapshots")
+}
+
+fn contents() -> Gvr {
+    Gvr::new("snapshot.storage.k8s.io", "v1", "volumesnapshotcontents")
+}
+
+/// A claim annotated for our driver, as kube-controller-manager leaves it, with `spec` merged
+/// into a 128Mi ReadWriteOnce claim of the test class.
+fn put_claim(world: &World, namespace: &str, name: &str, spec: serde_json::Value) {
+    let mut object = json!({
+        "apiVersion": "v1", "kind": "PersistentVolumeClaim",
+        "metadata": {"name": name, "namespace": namespace,
+            "annotations": {"volume.kubernetes.io/storage-provisioner": DRIVER}},
+        "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": CLASS,
+            "resources": {"requests": {"storage": "128Mi"}}},
+    });
+    for (key, value) in spec.as_object().unwrap() {
+        object["spec"][key] = value.clone();
+    }
+    world
+        .standin
+        .put_object(&Gvr::of::<PersistentVolumeClaim>(), object)
+        .unwrap();
+}
+
+/// Waits until claim `namespace/name` is either bound or refused with a ProvisioningFailed
+/// event whose message names `rule`; true if refused (and still unbound).
+async fn refused(world: &World, namespace: &str, claim: &str, rule: &str) -> bool {
+    let refused = || world.failure_notes(claim).iter().any(|n| n.contains(rule));
+    let bound = || {
+        world
+            .standin
+            .get::<PersistentVolumeClaim>(namespace, claim)
+            .unwrap()
+            .is_some_and(|c| c.spec.unwrap_or_default().volume_name.is_some())
+    };
+    world
+        .eventually(&format!("{claim} bound or refused"), WAIT, || {
+            refused() || bound()
+        })
+        .await;
+    !bound()
+}
+
+/// PVs provisioned for claim `name` (of any namespace).
+fn volumes_of(world: &World, name: &str) -> usize {
+    world
+        .standin
+        .list_json(&Gvr::of::<PersistentVolume>(), None)
+        .iter()
+        .filter(|pv| pv["spec"]["claimRef"]["name"] == name)
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_restores_from_a_ready_volume_snapshot() {
+    let mut world = World::start(None).await;
+    let _p = world.provisioner(&[], &[]);
+    world.claim("origin", "128Mi", CLASS, None);
+    let origin = world.wait_bound("origin", WAIT).await;
+    put_ready_snapshot(&world, "default", "snap", &volume_id(&origin)).await;
+    let snapshots = snapshots();
 
     world.claim(
         "restored",
@@ -136,6 +205,12 @@ async fn a_claim_restores_from_a_ready_volume_snapshot() {
                 })
         })
         .await;
+    // The protection came and went by PATCH (RBAC has no `update` on VolumeSnapshots).
+    let writes = writes_by(&world.standin, "sepia-provisioner", "volumesnapshots");
+    assert!(
+        writes.len() >= 2 && writes.iter().all(|w| *w == (Verb::Patch, None)),
+        "{writes:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -168,6 +243,15 @@ async fn a_claim_clones_a_bound_claim_of_the_same_driver() {
             })
         })
         .await;
+    let writes = writes_by(
+        &world.standin,
+        "sepia-provisioner",
+        "persistentvolumeclaims",
+    );
+    assert!(
+        writes.iter().all(|w| *w == (Verb::Patch, None)),
+        "{writes:?}"
+    );
     // A smaller clone than its source is refused with an event, not provisioned.
     world.claim(
         "too-small",
@@ -191,4 +275,78 @@ async fn a_claim_clones_a_bound_claim_of_the_same_driver() {
             .volume_name
             .is_none()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_into_another_volume_mode_waits_for_the_contents_consent() {
+    let mut world = World::start(None).await;
+    let _p = world.provisioner(&[], &[]);
+    world.claim("origin", "128Mi", CLASS, None);
+    let origin = world.wait_bound("origin", WAIT).await;
+    let content = put_ready_snapshot(&world, "default", "snap", &volume_id(&origin)).await;
+
+    // A raw block device from a filesystem's snapshot: refused by default.
+    put_claim(
+        &world,
+        "default",
+        "raw",
+        json!({"volumeMode": "Block",
+            "dataSource": {"apiGroup": "snapshot.storage.k8s.io", "kind": "VolumeSnapshot", "name": "snap"}}),
+    );
+    assert!(
+        refused(&world, "default", "raw", "volume mode").await,
+        "a Block restore of a Filesystem snapshot was provisioned without consent"
+    );
+    assert_eq!(volumes_of(&world, "raw"), 0);
+
+    // The content's owner consents: the same claim is provisioned.
+    let mut object = world.standin.get_json(&contents(), "", &content).unwrap();
+    object["metadata"]["annotations"] = json!({ANN_ALLOW_VOLUME_MODE_CHANGE: "true"});
+    world.standin.put_object(&contents(), object).unwrap();
+    let raw = world.wait_bound("raw", WAIT).await;
+    assert_eq!(
+        raw.spec.as_ref().unwrap().volume_mode.as_deref(),
+        Some("Block")
+    );
+    assert!(
+        world.controller.parent(&image_of(&raw)).is_some(),
+        "a restore"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_data_source_ref_is_honoured_never_turned_into_a_blank_volume() {
+    let mut world = World::start(None).await;
+    let _p = world.provisioner(&[], &[]);
+    world.claim("origin", "128Mi", CLASS, None);
+    let origin = world.wait_bound("origin", WAIT).await;
+    put_ready_snapshot(&world, "default", "snap", &volume_id(&origin)).await;
+
+    // Only dataSourceRef, in the claim's namespace: a restore.
+    put_claim(
+        &world,
+        "default",
+        "by-ref",
+        json!({"dataSourceRef": {"apiGroup": "snapshot.storage.k8s.io", "kind": "VolumeSnapshot", "name": "snap"}}),
+    );
+    let by_ref = world.wait_bound("by-ref", WAIT).await;
+    assert!(
+        world.controller.parent(&image_of(&by_ref)).is_some(),
+        "dataSourceRef was ignored: a blank volume"
+    );
+
+    // A snapshot in another namespace, with the CrossNamespaceVolumeDataSource gate off (the
+    // default): refused with the reason, no volume made.
+    put_claim(
+        &world,
+        "apps",
+        "across",
+        json!({"dataSourceRef": {"apiGroup": "snapshot.storage.k8s.io", "kind": "VolumeSnapshot",
+            "name": "snap", "namespace": "default"}}),
+    );
+    assert!(
+        refused(&world, "apps", "across", "CrossNamespaceVolumeDataSource").await,
+        "a cross-namespace dataSourceRef became a blank volume"
+    );
+    assert_eq!(volumes_of(&world, "across"), 0);
 }

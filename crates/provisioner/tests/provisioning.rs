@@ -7,11 +7,13 @@ mod support;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
-use kube_standin::{Fault, Gvr};
+use k8s_openapi::api::storage::v1::StorageClass;
+use kube_standin::{Fault, Gvr, Verb};
 use provisioner::keys::{
     ANN_DELETION_SECRET_NAME, ANN_DELETION_SECRET_NAMESPACE, ANN_PROVISIONED_BY,
     ATTR_PROVISIONER_IDENTITY, FINALIZER_PROVISIONING, FINALIZER_PV,
 };
+use sidecar_testkit::observed::writes_by;
 use support::{CLASS, DRIVER, SECRET, SECRET_NS, World, put_class};
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -131,6 +133,23 @@ async fn deleting_a_claim_with_reclaim_policy_delete_removes_pv_and_image() {
         })
         .await;
     assert!(world.controller.journal_keys().is_empty());
+
+    // The claim (in-flight record) and the PV (finalizer) were patched, never replaced: the
+    // shipped RBAC, like upstream's, grants `patch` for them.
+    let claims = writes_by(
+        &world.standin,
+        "sepia-provisioner",
+        "persistentvolumeclaims",
+    );
+    assert!(claims.contains(&(Verb::Patch, None)), "{claims:?}");
+    let volumes = writes_by(&world.standin, "sepia-provisioner", "persistentvolumes");
+    assert!(volumes.contains(&(Verb::Patch, None)), "{volumes:?}");
+    for (verb, subresource) in claims.iter().chain(&volumes) {
+        assert!(
+            matches!(verb, Verb::Patch | Verb::Create | Verb::Delete) && subresource.is_none(),
+            "{claims:?} {volumes:?}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -282,6 +301,61 @@ async fn a_claim_deleted_mid_create_is_cleaned_up_by_the_next_provisioner_after_
         })
         .await;
     assert!(world.controller.journal_keys().is_empty());
+    assert!(
+        world
+            .standin
+            .list_json(&Gvr::of::<PersistentVolume>(), None)
+            .is_empty()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_whose_provisioning_failed_finally_can_be_deleted() {
+    let mut world = World::start(None).await;
+    // One class names a provisioner Secret that does not exist; the other a pool that does
+    // not, so CreateVolume fails with a final error.
+    let parameter = |key: &'static str, value: &'static str| {
+        move |class: &mut StorageClass| {
+            class
+                .parameters
+                .get_or_insert_with(Default::default)
+                .insert(key.to_owned(), value.to_owned());
+        }
+    };
+    world.class_variant(
+        "no-secret",
+        parameter("csi.storage.k8s.io/provisioner-secret-name", "missing"),
+    );
+    world.class_variant("no-pool", parameter("pool", "no-such-pool"));
+    let _p = world.provisioner(&[], &[]);
+    world.claim("secretless", "32Mi", "no-secret", None);
+    world.claim("poolless", "32Mi", "no-pool", None);
+    world
+        .eventually("both claims failed", WAIT, || {
+            world
+                .failure_notes("secretless")
+                .iter()
+                .any(|n| n.contains("missing"))
+                && world
+                    .failure_notes("poolless")
+                    .iter()
+                    .any(|n| n.contains("CreateVolume"))
+        })
+        .await;
+
+    // The admin gives up on the pool-less class and removes it; the user deletes both claims.
+    world
+        .standin
+        .delete_object(&Gvr::of::<StorageClass>(), "", "no-pool")
+        .unwrap();
+    world.delete_claim("secretless");
+    world.delete_claim("poolless");
+    for name in ["secretless", "poolless"] {
+        world
+            .wait_gone(&Gvr::of::<PersistentVolumeClaim>(), "default", name, WAIT)
+            .await;
+    }
+    assert!(world.controller.images().is_empty());
     assert!(
         world
             .standin

@@ -10,6 +10,7 @@ use k8s_openapi::api::core::v1::{PersistentVolumeClaimCondition, PersistentVolum
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
+use sidecar::Progress;
 use sidecar::quantity::format_bytes;
 
 use crate::keys::{self, STORAGE};
@@ -52,19 +53,25 @@ pub fn controller_done(
     }
 }
 
-/// ControllerExpandVolume failed. `infeasible`: the driver refused the size (the user may
-/// lower the request); otherwise the call may still complete, so the target stays locked.
+/// ControllerExpandVolume failed; `progress` says whether the call may still be running.
+///
+/// After a final answer (infeasible or not) no call is running, so the target is unlocked:
+/// `ControllerResizeInfeasible`, which the Kubernetes API defines as "resize has failed in
+/// resize controller with a terminal error", and under which the user may lower the request
+/// to anything still above `status.capacity` (upstream keeps `ControllerResizeInProgress` and
+/// remembers the final error in memory only, so a restart locks the target again). While the
+/// call may still complete, the status stays `ControllerResizeInProgress` with its target.
 pub fn failed(
     status: &mut PersistentVolumeClaimStatus,
-    infeasible: bool,
+    progress: Progress,
     message: &str,
     now: Timestamp,
 ) {
-    if infeasible {
+    if progress == Progress::InProgress {
+        set_resize_status(status, Some(keys::CONTROLLER_RESIZE_IN_PROGRESS));
+    } else {
         set_resize_status(status, Some(keys::CONTROLLER_RESIZE_INFEASIBLE));
         remove_conditions(status, &[keys::CONDITION_RESIZING]);
-    } else {
-        set_resize_status(status, Some(keys::CONTROLLER_RESIZE_IN_PROGRESS));
     }
     set_condition(
         status,

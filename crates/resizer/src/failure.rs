@@ -1,7 +1,9 @@
-//! What a failed ControllerExpandVolume means for the claim. external-resizer's table: besides
-//! INVALID_ARGUMENT, OUT_OF_RANGE (size beyond what the backend allows) and NOT_FOUND (the
-//! volume is gone) cannot succeed by repeating the same size, so they are "infeasible" — the
-//! user may lower the request. Everything else is the shared sidecar classification.
+//! What a failed ControllerExpandVolume means for the claim — external-resizer's table
+//! (`IsFinalError`, `IsInfeasibleError`): besides INVALID_ARGUMENT, OUT_OF_RANGE (size beyond
+//! what the backend allows) and NOT_FOUND (the volume is gone) cannot succeed by repeating the
+//! same size, so they are "infeasible" (retried slowly); RESOURCE_EXHAUSTED may still be
+//! running for the resizer (unlike the provisioner), so it keeps the target locked. Everything
+//! else is the shared sidecar classification.
 
 use sidecar::Progress;
 use tonic::Code;
@@ -9,6 +11,7 @@ use tonic::Code;
 pub fn classify(code: Code) -> Progress {
     match code {
         Code::OutOfRange | Code::NotFound => Progress::Infeasible,
+        Code::ResourceExhausted => Progress::InProgress,
         other => sidecar::classify(other),
     }
 }
@@ -29,7 +32,8 @@ mod tests {
             (Code::Cancelled, Progress::InProgress),
             (Code::Internal, Progress::Final),
             (Code::FailedPrecondition, Progress::Final),
-            (Code::ResourceExhausted, Progress::Final),
+            (Code::ResourceExhausted, Progress::InProgress),
+            (Code::PermissionDenied, Progress::Final),
         ];
         for (code, want) in rows {
             assert_eq!(classify(code), want, "{code:?}");

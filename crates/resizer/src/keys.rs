@@ -7,8 +7,9 @@ pub const STORAGE: &str = "storage";
 
 /// `status.allocatedResourceStatuses.storage`: the controller step runs (or may still run).
 pub const CONTROLLER_RESIZE_IN_PROGRESS: &str = "ControllerResizeInProgress";
-/// `status.allocatedResourceStatuses.storage`: the driver refused the size; the user may
-/// lower the request to anything still above `status.capacity`.
+/// `status.allocatedResourceStatuses.storage`: ControllerExpandVolume ended with a final error
+/// (the API's "terminal error"; no call is running); the user may lower the request to
+/// anything still above `status.capacity`.
 pub const CONTROLLER_RESIZE_INFEASIBLE: &str = "ControllerResizeInfeasible";
 /// `status.allocatedResourceStatuses.storage`: the controller step is done, kubelet's turn.
 pub const NODE_RESIZE_PENDING: &str = "NodeResizePending";

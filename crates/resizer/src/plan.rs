@@ -8,8 +8,9 @@
 //!   when the capacity already looks right, because only its answer finishes the bookkeeping.
 //! - `NodeResize*`: the controller step is done for `allocatedResources`; only a request above
 //!   it starts a new controller step, anything else is kubelet's business.
-//! - `ControllerResizeInfeasible` or none: the request is the target, and the user may lower
-//!   it after an infeasible failure; lowered back to the capacity abandons the resize.
+//! - `ControllerResizeInfeasible` (written after any final failure, see
+//!   [`crate::claim_status::failed`]) or none: the request is the target, and the user may
+//!   lower it; lowered back to the capacity abandons the resize.
 
 use sidecar::quantity::QuantityError;
 

@@ -15,10 +15,11 @@ use events::Publisher;
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
 use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::api::Api;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Client, ResourceExt};
 use serde_json::json;
+use sidecar::patch::{self, Part};
 use sidecar::quantity::format_bytes;
 use sidecar::{CsiConnection, EventRecorder, Outcome, Progress, secrets, volume_capability};
 
@@ -191,7 +192,7 @@ async fn expand(
             let mut failed = pvc.clone();
             claim_status::failed(
                 failed.status.get_or_insert_with(Default::default),
-                progress == Progress::Infeasible,
+                progress,
                 &format!("{:?}: {}", status.code(), status.message()),
                 Timestamp::now(),
             );
@@ -248,24 +249,21 @@ fn announcer<'a>(
     }
 }
 
-/// Replaces the claim's status; `current` carries the resourceVersion the write is
-/// conditional on. A no-op when nothing changed.
+/// Patches what changed in the claim's status, conditional on `current`'s resourceVersion;
+/// returns the claim as stored (`updated` itself when nothing changed).
 async fn write_status(
     ctx: &Context,
     current: &PersistentVolumeClaim,
     updated: PersistentVolumeClaim,
 ) -> Result<PersistentVolumeClaim, ResizerError> {
-    if updated.status == current.status {
-        return Ok(updated);
-    }
-    let api = claims_api(ctx, current);
-    api.replace_status(&current.name_any(), &PostParams::default(), &updated)
+    let written = patch::write_changes(&claims_api(ctx, current), current, &updated, Part::Status)
         .await
         .map_err(ResizerError::kube(format!(
             "updating the status of PVC {}/{}",
             current.namespace().unwrap_or_default(),
             current.name_any()
-        )))
+        )))?;
+    Ok(written.unwrap_or(updated))
 }
 
 fn claims_api(ctx: &Context, pvc: &PersistentVolumeClaim) -> Api<PersistentVolumeClaim> {
@@ -306,16 +304,8 @@ async fn patch_claim_annotation(
     pvc: &PersistentVolumeClaim,
     value: serde_json::Value,
 ) -> Result<PersistentVolumeClaim, ResizerError> {
-    let patch = json!({"metadata": {
-        "resourceVersion": pvc.resource_version(),
-        "annotations": {keys::NODE_EXPANSION_NOT_REQUIRED: value},
-    }});
-    claims_api(ctx, pvc)
-        .patch(
-            &pvc.name_any(),
-            &PatchParams::default(),
-            &Patch::Merge(&patch),
-        )
+    let patch = json!({"metadata": {"annotations": {keys::NODE_EXPANSION_NOT_REQUIRED: value}}});
+    patch::patch_if_unchanged(&claims_api(ctx, pvc), pvc, Part::Object, patch)
         .await
         .map_err(ResizerError::kube(format!(
             "annotating PVC {}/{}",
@@ -352,16 +342,16 @@ async fn update_volume(
         "metadata": metadata,
         "spec": {"capacity": {STORAGE: format_bytes(size)}},
     });
-    Api::<PersistentVolume>::all(ctx.client.clone())
-        .patch(
-            &pv.name_any(),
-            &PatchParams::default(),
-            &Patch::Merge(&patch),
-        )
-        .await
-        .map_err(ResizerError::kube(format!(
-            "updating the capacity of PV {}",
-            pv.name_any()
-        )))?;
+    patch::patch_if_unchanged(
+        &Api::<PersistentVolume>::all(ctx.client.clone()),
+        pv,
+        Part::Object,
+        patch,
+    )
+    .await
+    .map_err(ResizerError::kube(format!(
+        "updating the capacity of PV {}",
+        pv.name_any()
+    )))?;
     Ok(())
 }

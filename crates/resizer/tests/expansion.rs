@@ -15,13 +15,13 @@ use csi::v1::{
     CapacityRange, NodeExpandVolumeRequest, NodePublishVolumeRequest, NodeStageVolumeRequest,
     NodeUnpublishVolumeRequest, NodeUnstageVolumeRequest,
 };
-use kube_standin::StandIn;
+use kube_standin::{StandIn, Verb};
 use sepia_testbed::{NatsServer, Process, free_port, workspace_binary};
 use serde_json::{Value, json};
 use sidecar_testkit::controller::mount_capability;
 use sidecar_testkit::nats::stored_json;
 use sidecar_testkit::objects::{self, SECRET, gvr, put};
-use sidecar_testkit::observed::{event_reasons, wait};
+use sidecar_testkit::observed::{event_reasons, wait, writes_by};
 use sidecar_testkit::{Controller, DRIVER, GI, csi_socket, http, replicas};
 use support::MountGuard;
 
@@ -39,6 +39,21 @@ fn class() -> Value {
 fn given_a_class_and_its_secret(standin: &StandIn, ceph: &Controller) {
     put(standin, "storage.k8s.io", "storageclasses", class());
     put(standin, "", "secrets", objects::secret(ceph.bed));
+}
+
+/// A test's world before any resizer runs: the controller on its own RADOS namespace (with
+/// `failpoints`), the API stand-in and its kubeconfig, a nats-server, the class and secret.
+async fn world(
+    prefix: &str,
+    failpoints: Option<&str>,
+) -> (Controller, StandIn, std::path::PathBuf, NatsServer) {
+    let ceph = Controller::start(prefix, failpoints).await;
+    let standin = StandIn::start().await.unwrap();
+    let kubeconfig = ceph.dir.path().join("kubeconfig");
+    standin.write_kubeconfig(&kubeconfig).unwrap();
+    let nats = NatsServer::start().await;
+    given_a_class_and_its_secret(&standin, &ceph);
+    (ceph, standin, kubeconfig, nats)
 }
 
 /// Writes a bound PV/PVC pair as the provisioner and the PV controller leave them (the
@@ -102,12 +117,7 @@ fn resize_status(pvc: Option<&Value>) -> Option<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mounted_volume_grows_in_ceph_and_after_node_expand_in_the_filesystem() {
-    let mut ceph = Controller::start("resize", None).await;
-    let standin = StandIn::start().await.unwrap();
-    let kubeconfig = ceph.dir.path().join("kubeconfig");
-    standin.write_kubeconfig(&kubeconfig).unwrap();
-    let nats = NatsServer::start().await;
-    given_a_class_and_its_secret(&standin, &ceph);
+    let (mut ceph, standin, kubeconfig, nats) = world("resize", None).await;
     let http_port = free_port();
     let bin = Path::new(env!("CARGO_BIN_EXE_sepia-resizer"));
     let resizer = Process::spawn(
@@ -328,12 +338,7 @@ async fn a_mounted_volume_grows_in_ceph_and_after_node_expand_in_the_filesystem(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_standby_resizer_takes_over_and_a_block_volume_needs_no_node_step() {
-    let mut ceph = Controller::start("resize-le", None).await;
-    let standin = StandIn::start().await.unwrap();
-    let kubeconfig = ceph.dir.path().join("kubeconfig");
-    standin.write_kubeconfig(&kubeconfig).unwrap();
-    let nats = NatsServer::start().await;
-    given_a_class_and_its_secret(&standin, &ceph);
+    let (mut ceph, standin, kubeconfig, nats) = world("resize-le", None).await;
     let bin = Path::new(env!("CARGO_BIN_EXE_sepia-resizer"));
     let mut first = Process::spawn(
         "resizer-1",
@@ -380,6 +385,19 @@ async fn a_standby_resizer_takes_over_and_a_block_volume_needs_no_node_step() {
         .get_json(&gvr("", "persistentvolumes"), "", "pv-raw")
         .unwrap();
     assert_eq!(pv["spec"]["capacity"]["storage"], "3Gi");
+    // Claim status, claim annotation and PV capacity were patched, never replaced: the shipped
+    // ClusterRole (like upstream's) grants no `update`.
+    let claims = writes_by(&standin, "sepia-resizer", "persistentvolumeclaims");
+    assert!(
+        claims.contains(&(Verb::Patch, Some("status".to_owned()))),
+        "{claims:?}"
+    );
+    assert!(claims.contains(&(Verb::Patch, None)), "{claims:?}");
+    let volumes = writes_by(&standin, "sepia-resizer", "persistentvolumes");
+    assert!(!volumes.is_empty());
+    for (verb, _) in claims.iter().chain(&volumes) {
+        assert_eq!(*verb, Verb::Patch, "{claims:?} {volumes:?}");
+    }
     let (status, metrics) = http::get(second_port, "/metrics").await;
     assert_eq!(status, 200, "{metrics}");
     assert!(
@@ -388,5 +406,80 @@ async fn a_standby_resizer_takes_over_and_a_block_volume_needs_no_node_step() {
         ),
         "{metrics}"
     );
+    ceph.delete_volume(&volume_id).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_final_expansion_failure_a_lowered_request_wins() {
+    // The first ControllerExpandVolume that grows an image answers INTERNAL (final: no call is
+    // left running); later ones succeed.
+    let (mut ceph, standin, kubeconfig, nats) = world(
+        "resize-recover",
+        Some("controller.expand.after_resize=fail(1)"),
+    )
+    .await;
+    // No retry of the failed size within the test: only the user's change may move it.
+    let mut flags: Vec<String> = replicas::flags(&ceph, &kubeconfig, free_port(), &nats.url())
+        .into_iter()
+        .filter(|f| !f.starts_with("--retry-interval-"))
+        .collect();
+    flags.extend([
+        "--retry-interval-start=1h".into(),
+        "--retry-interval-max=1h".into(),
+    ]);
+    let bin = Path::new(env!("CARGO_BIN_EXE_sepia-resizer"));
+    let resizer = Process::spawn("resizer", bin, &flags, ceph.dir.path());
+
+    let (volume_id, context) = ceph.create_volume("pvc-resize-recover", GI).await;
+    bound_pair(&standin, "raw", &volume_id, &context, true);
+    request_size(&standin, "raw", "3Gi");
+    let failed = wait(
+        &standin,
+        "",
+        "persistentvolumeclaims",
+        "default",
+        "raw",
+        "the final failure recorded",
+        |p| {
+            p.and_then(|p| p["status"]["conditions"].as_array().cloned())
+                .is_some_and(|c| c.iter().any(|c| c["type"] == "ControllerResizeError"))
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(failed["status"]["allocatedResources"]["storage"], "3Gi");
+    assert_eq!(failed["status"]["capacity"]["storage"], "1Gi");
+    // A final error means the call changed nothing; Sepia's failpoint fires after the resize,
+    // so the test puts the image back as such a backend would have left it.
+    let spec = format!(
+        "{}/{}/{}",
+        ceph.bed.pool, ceph.namespace, context["imageName"]
+    );
+    ceph.rbd(&["resize", "--allow-shrink", "--size", "1G", &spec]);
+    assert_eq!(image_size(&ceph, &context), GI);
+
+    // The user settles for less: the lowered request wins.
+    request_size(&standin, "raw", "2Gi");
+    let pvc = wait(
+        &standin,
+        "",
+        "persistentvolumeclaims",
+        "default",
+        "raw",
+        "expanded to the lowered request",
+        |p| p.is_some_and(|p| p["status"]["capacity"]["storage"] != "1Gi"),
+    )
+    .await
+    .unwrap_or_else(|| panic!("claim gone\n{}", resizer.log_tail()));
+    assert_eq!(
+        pvc["status"]["capacity"]["storage"], "2Gi",
+        "the failed 3Gi target held: {pvc:#}"
+    );
+    assert_eq!(pvc["status"]["allocatedResources"]["storage"], "2Gi");
+    assert!(
+        pvc["status"].get("allocatedResourceStatuses").is_none(),
+        "{pvc:#}"
+    );
+    assert_eq!(image_size(&ceph, &context), 2 * GI);
     ceph.delete_volume(&volume_id).await;
 }

@@ -50,3 +50,20 @@ pub fn lease_holder(standin: &StandIn, name: &str) -> Option<String> {
         .get_json(&gvr("coordination.k8s.io", "leases"), "default", name)
         .and_then(|l| l["spec"]["holderIdentity"].as_str().map(str::to_owned))
 }
+
+/// The writes `component` (the binary's name, which starts its User-Agent) made to `plural`,
+/// as (verb, subresource), in order: tests assert on them that the sidecars PATCH with a
+/// resourceVersion precondition where upstream's RBAC grants no `update`.
+pub fn writes_by(
+    standin: &StandIn,
+    component: &str,
+    plural: &str,
+) -> Vec<(kube_standin::Verb, Option<String>)> {
+    let agent = format!("{component}/");
+    standin
+        .events()
+        .into_iter()
+        .filter(|w| w.gvr.plural == plural && w.user_agent.starts_with(&agent))
+        .map(|w| (w.verb, w.subresource))
+        .collect()
+}

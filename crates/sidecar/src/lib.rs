@@ -22,6 +22,8 @@
 //! - [`retry`]: which gRPC codes mean "still in progress", and the per-object backoff.
 //! - [`work_queue`]: the keyed, de-duplicating, backoff-aware queue controllers run on.
 //! - [`k8s_events`]: non-blocking Kubernetes Event recording.
+//! - [`patch`]: conditional writes — merge patches carrying the resourceVersion they were
+//!   decided on, for objects and their status (the verb upstream's RBAC grants).
 //! - [`nats`]: the NATS JetStream event publisher from `--nats-url`.
 //! - [`runtime`]: [`Sidecar`], which wires the above and runs the controllers while leading.
 //! - [`launch()`]: the `main` of every sidecar binary (telemetry, run, exit code).
@@ -57,6 +59,7 @@ pub mod leader;
 pub mod leadership;
 pub mod lease_name;
 pub mod nats;
+pub mod patch;
 pub mod quantity;
 pub mod rate_limit;
 pub mod retry;

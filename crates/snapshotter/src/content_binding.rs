@@ -2,11 +2,13 @@
 //! `syncContent`): a bound content carries the bound finalizer, and learns through
 //! `volumesnapshot-being-deleted` that its snapshot is going away.
 //!
-//! One repair over upstream: a bound content that is itself being deleted while its snapshot
-//! no longer exists is marked too. Upstream leaves such a content Terminating forever (the
-//! mark only ever comes from the snapshot's deletion, which already happened without it, e.g.
-//! after its finalizers were stripped); the content's own deletion is the user's explicit
-//! request, so acting on it cannot lose data that was meant to stay.
+//! Only the deletion of the VolumeSnapshot it is bound to releases a content. A content whose
+//! VolumeSnapshot does not exist (or exists under another uid) is never released, not even
+//! when the content itself is deleted: like upstream, which refuses on purpose, because such
+//! a content is typically YAML copied from another cluster, and releasing it would make the CSI
+//! half delete a snapshot that cluster still uses. It stays Terminating and is reported
+//! ([`ContentBindingAction::ReportOrphaned`]) with the two ways out: the being-deleted
+//! annotation to delete the snapshot too, or removing the finalizer to keep it.
 
 use snapshot_api::{VolumeSnapshot, VolumeSnapshotContent, keys};
 
@@ -17,6 +19,29 @@ pub enum ContentBindingAction {
     AddFinalizer,
     /// Set `volumesnapshot-being-deleted`.
     MarkBeingDeleted,
+    /// The content is being deleted, but its VolumeSnapshot is gone: it is not released (the
+    /// backend snapshot is kept); say so, and how to let it go, in a Warning Event.
+    ReportOrphaned,
+}
+
+/// Event reason of [`ContentBindingAction::ReportOrphaned`] (Sepia's; upstream is silent).
+pub const ORPHANED_REASON: &str = "SnapshotContentOrphaned";
+
+/// The message of [`ContentBindingAction::ReportOrphaned`] for `content`.
+pub fn orphaned_message(content: &VolumeSnapshotContent) -> String {
+    let reference = &content.spec.volume_snapshot_ref;
+    format!(
+        "VolumeSnapshot {}/{} (uid {}) this content is bound to does not exist, so its snapshot \
+         is kept in the storage backend: a content is only deleted with its VolumeSnapshot, as \
+         upstream does, so that a copied content cannot destroy a snapshot in use elsewhere. To \
+         delete the snapshot as well, annotate the content with {}=yes; to keep it, remove the \
+         finalizer {}",
+        reference.namespace.as_deref().unwrap_or_default(),
+        reference.name.as_deref().unwrap_or_default(),
+        reference.uid.as_deref().unwrap_or_default(),
+        keys::BEING_DELETED_ANNOTATION,
+        keys::CONTENT_BOUND_FINALIZER,
+    )
 }
 
 /// What `content` needs, given the VolumeSnapshot its reference names (if that exists).
@@ -47,21 +72,21 @@ pub fn plan_content_binding(
         return actions;
     }
     // Same name but another uid: the snapshot it was bound to is gone.
-    let snapshot = named_snapshot.filter(|s| s.metadata.uid.as_deref() == Some(bound_uid));
-    let release = match snapshot {
+    match named_snapshot.filter(|s| s.metadata.uid.as_deref() == Some(bound_uid)) {
         Some(snapshot) => {
-            snapshot.metadata.deletion_timestamp.is_some()
+            let release = snapshot.metadata.deletion_timestamp.is_some()
                 && snapshot.metadata.finalizers.as_ref().is_some_and(|f| {
                     f.iter().any(|x| {
                         x == keys::SNAPSHOT_AS_SOURCE_FINALIZER
                             || x == keys::SNAPSHOT_BOUND_FINALIZER
                     })
-                })
+                });
+            if release {
+                actions.push(ContentBindingAction::MarkBeingDeleted);
+            }
         }
-        None => deleting,
-    };
-    if release {
-        actions.push(ContentBindingAction::MarkBeingDeleted);
+        None if deleting && has_finalizer => actions.push(ContentBindingAction::ReportOrphaned),
+        None => {}
     }
     actions
 }
@@ -71,6 +96,8 @@ mod tests {
     use snapshot_api::keys::{
         BEING_DELETED_ANNOTATION, SNAPSHOT_AS_SOURCE_FINALIZER, SNAPSHOT_BOUND_FINALIZER,
     };
+
+    use snapshot_api::DeletionPolicy;
 
     use super::*;
     use crate::test_fixtures::*;
@@ -136,16 +163,31 @@ mod tests {
                 vec![],
             ),
             (
-                "snapshot gone, content deleted by the user: release",
+                "snapshot gone, content deleted by the user: kept, reported (no data loss)",
                 bound().finalized().deleting(),
                 None,
-                vec![MarkBeingDeleted],
+                vec![ReportOrphaned],
             ),
             (
                 "a new snapshot under the old name does not count",
                 bound().finalized().deleting(),
                 Some(recreated),
-                vec![MarkBeingDeleted],
+                vec![ReportOrphaned],
+            ),
+            (
+                "a Retain content is kept the same way",
+                bound()
+                    .policy(DeletionPolicy::Retain)
+                    .finalized()
+                    .deleting(),
+                None,
+                vec![ReportOrphaned],
+            ),
+            (
+                "snapshot gone, content deleted, finalizer removed by the admin: nothing",
+                bound().deleting(),
+                None,
+                vec![],
             ),
             (
                 "deleting: no finalizer is added back",

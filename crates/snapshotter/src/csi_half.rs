@@ -29,7 +29,7 @@ use crate::error::{Result, SnapshotterError};
 use crate::kube_writes;
 use crate::metrics::SnapshotMetrics;
 use crate::notify::Notifier;
-use crate::ready_poll::ReadyPoll;
+use crate::ready_poll::PollSchedule;
 use crate::snapshot_plan::EventType;
 use sidecar::workers::Outcome;
 
@@ -43,7 +43,7 @@ pub struct CsiHalf {
     contents: Store<VolumeSnapshotContent>,
     classes: Store<VolumeSnapshotClass>,
     naming: NamingOptions,
-    poll: ReadyPoll,
+    poll: PollSchedule,
     notify: Notifier,
     metrics: SnapshotMetrics,
     /// The half's own queue, for polls on our schedule rather than the failure backoff.
@@ -59,7 +59,7 @@ pub struct CsiHalfParts {
     pub contents: Store<VolumeSnapshotContent>,
     pub classes: Store<VolumeSnapshotClass>,
     pub naming: NamingOptions,
-    pub poll: ReadyPoll,
+    pub poll: PollSchedule,
     pub notify: Notifier,
     pub metrics: SnapshotMetrics,
     pub queue: WorkQueue<String>,
@@ -134,7 +134,7 @@ impl CsiHalf {
             ContentPlan::ClearBeingCreated => {
                 kube_writes::set_annotation(
                     &self.api(),
-                    &name,
+                    content,
                     keys::BEING_CREATED_ANNOTATION,
                     None,
                 )
@@ -206,8 +206,14 @@ impl CsiHalf {
             *count
         };
         self.metrics.poll(self.driver());
-        self.queue
-            .add_after(name.to_owned(), self.poll.delay(polls));
+        let delay = self.poll.delay(polls);
+        tracing::debug!(
+            content = name,
+            polls,
+            delay_ms = delay.as_millis(),
+            "snapshot not ready yet; polling again"
+        );
+        self.queue.add_after(name.to_owned(), delay);
         Outcome::Done
     }
 

@@ -1,20 +1,21 @@
-//! The writes both halves make, each shaped to be safe beside other writers:
-//! - finalizer lists are replaced with a resourceVersion precondition (a list cannot be
-//!   merged, so a concurrent change — another controller's finalizer — must fail, not be
-//!   overwritten; the caller re-reads and decides again);
-//! - annotations are merged key by key (no precondition needed);
-//! - status is written as a merge patch of only the fields that changed (null for removed
-//!   ones), on the status subresource, also with a resourceVersion precondition: a decision
-//!   made on a stale read must not undo a newer status, nor announce a change (an Event, a
-//!   metric) a second time.
+//! The writes both halves make. Every change to an existing object is a merge patch conditional
+//! on the resourceVersion of the copy it was decided on (`sidecar::patch`), so a decision made
+//! on a stale read fails with 409 — the caller re-reads and decides again — instead of undoing
+//! a newer change (another controller's finalizer, a newer status) or announcing a change (an
+//! Event, a metric) a second time:
+//! - finalizer lists are replaced whole (a merge patch cannot edit a list);
+//! - annotations are set or removed key by key;
+//! - status is written as the fields that changed (null for removed ones), on the status
+//!   subresource.
 
 use std::fmt::Debug;
 
 use kube::Resource;
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, PostParams};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
+use sidecar::patch::{self, Part};
 
 use crate::error::{Result, SnapshotterError};
 
@@ -39,15 +40,8 @@ pub async fn set_finalizers<K>(api: &Api<K>, object: &K, finalizers: Vec<String>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
 {
-    let meta = object.meta();
-    let name = meta.name.clone().unwrap_or_default();
-    let patch = json!({
-        "metadata": {
-            "resourceVersion": meta.resource_version,
-            "finalizers": finalizers,
-        }
-    });
-    api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+    let patch = json!({ "metadata": { "finalizers": finalizers } });
+    patch::patch_if_unchanged(api, object, Part::Object, patch)
         .await
         .map_err(|e| {
             SnapshotterError::kube(format!("updating finalizers of {}", describe(object)), e)
@@ -72,10 +66,10 @@ pub fn finalizers_with<K: Resource>(object: &K, add: &[&str], remove: &[&str]) -
     list
 }
 
-/// Sets (`Some`) or removes (`None`) one annotation.
+/// Sets (`Some`) or removes (`None`) one annotation, if `object` is unchanged since read.
 pub async fn set_annotation<K>(
     api: &Api<K>,
-    name: &str,
+    object: &K,
     key: &str,
     value: Option<&str>,
 ) -> Result<K>
@@ -83,62 +77,24 @@ where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
 {
     let patch = json!({ "metadata": { "annotations": { key: value } } });
-    api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+    patch::patch_if_unchanged(api, object, Part::Object, patch)
         .await
         .map_err(|e| {
             SnapshotterError::kube(
-                format!("setting annotation {key} on {} {name}", K::kind(&())),
+                format!("setting annotation {key} on {}", describe(object)),
                 e,
             )
         })
 }
 
-/// A merge patch to `spec` (or any top-level part), with a resourceVersion precondition.
+/// A merge patch to `spec` (or any top-level part), if `object` is unchanged since read.
 pub async fn patch_guarded<K>(api: &Api<K>, object: &K, patch: Value, what: &str) -> Result<K>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
 {
-    let meta = object.meta();
-    let mut patch = patch;
-    if let Some(map) = patch.as_object_mut() {
-        let metadata = map.entry("metadata").or_insert_with(|| json!({}));
-        if let Some(metadata) = metadata.as_object_mut() {
-            metadata.insert("resourceVersion".to_owned(), json!(meta.resource_version));
-        }
-    }
-    api.patch(
-        meta.name.as_deref().unwrap_or_default(),
-        &PatchParams::default(),
-        &Patch::Merge(&patch),
-    )
-    .await
-    .map_err(|e| SnapshotterError::kube(format!("{what} on {}", describe(object)), e))
-}
-
-/// The merge patch turning `old` into `new` at the top level of a status: changed fields are
-/// set, removed ones nulled. `None` when nothing changed.
-pub fn status_diff<S: Serialize>(old: Option<&S>, new: &S) -> Option<Value> {
-    let as_map = |value: Value| match value {
-        Value::Object(map) => map,
-        _ => Map::new(),
-    };
-    let old = old
-        .and_then(|o| serde_json::to_value(o).ok())
-        .map(as_map)
-        .unwrap_or_default();
-    let new = serde_json::to_value(new).map(as_map).unwrap_or_default();
-    let mut patch = Map::new();
-    for (key, value) in &new {
-        if old.get(key) != Some(value) {
-            patch.insert(key.clone(), value.clone());
-        }
-    }
-    for key in old.keys() {
-        if !new.contains_key(key) {
-            patch.insert(key.clone(), Value::Null);
-        }
-    }
-    (!patch.is_empty()).then_some(Value::Object(patch))
+    patch::patch_if_unchanged(api, object, Part::Object, patch)
+        .await
+        .map_err(|e| SnapshotterError::kube(format!("{what} on {}", describe(object)), e))
 }
 
 /// Writes the status fields that differ between `old` and `new`, if `object` is unchanged
@@ -153,16 +109,22 @@ where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
     S: Serialize,
 {
-    let Some(diff) = status_diff(old, new) else {
+    let as_json = |status| {
+        serde_json::to_value(status).map_err(|e| {
+            SnapshotterError::kube(
+                format!("encoding the status of {}", describe(object)),
+                kube::Error::SerdeError(e),
+            )
+        })
+    };
+    let old = match old {
+        Some(old) => as_json(old)?,
+        None => Value::Null,
+    };
+    let Some(diff) = patch::merge_diff(&old, &as_json(new)?) else {
         return Ok(None);
     };
-    let meta = object.meta();
-    let name = meta.name.clone().unwrap_or_default();
-    let patch = json!({
-        "metadata": { "resourceVersion": meta.resource_version },
-        "status": diff,
-    });
-    api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
+    patch::patch_if_unchanged(api, object, Part::Status, json!({ "status": diff }))
         .await
         .map(Some)
         .map_err(|e| {
@@ -208,35 +170,8 @@ where
 
 #[cfg(test)]
 mod tests {
-    use snapshot_api::VolumeSnapshotContentStatus;
-
     use super::*;
     use crate::test_fixtures::*;
-
-    #[test]
-    fn status_diff_sets_changes_and_nulls_removals() {
-        let old = VolumeSnapshotContentStatus {
-            snapshot_handle: Some("s".into()),
-            ready_to_use: Some(false),
-            error: Some(snapshot_api::VolumeSnapshotError::new(time(1), "x")),
-            ..Default::default()
-        };
-        let new = VolumeSnapshotContentStatus {
-            snapshot_handle: Some("s".into()),
-            ready_to_use: Some(true),
-            restore_size: Some(5),
-            ..Default::default()
-        };
-        assert_eq!(
-            status_diff(Some(&old), &new).unwrap(),
-            json!({"readyToUse": true, "restoreSize": 5, "error": null})
-        );
-        assert_eq!(status_diff(Some(&new), &new), None);
-        assert_eq!(
-            status_diff(None, &new).unwrap(),
-            json!({"snapshotHandle": "s", "readyToUse": true, "restoreSize": 5})
-        );
-    }
 
     #[test]
     fn finalizer_lists_keep_others_in_order() {

@@ -5,7 +5,8 @@
 //! Decisions (pure: observed objects in, intended actions out; table-tested):
 //! - [`snapshot_plan`]: a VolumeSnapshot → default class, finalizers, content creation or
 //!   binding, status mirroring, deletion.
-//! - [`content_binding`]: the controller's side of a content (finalizer, being-deleted).
+//! - [`content_binding`]: the controller's side of a content (finalizer, being-deleted; never
+//!   released while its VolumeSnapshot is gone).
 //! - [`claim_protection`]: when a source PVC's `pvc-as-source-protection` may go.
 //! - [`content_plan`]: the CSI half — which CSI call a content of our driver needs.
 //! - [`default_class`], [`status_mirror`], [`new_content`], [`secret_template`],

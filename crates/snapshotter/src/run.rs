@@ -18,6 +18,7 @@ use crate::controller_lease;
 use crate::csi_half::{CsiHalf, CsiHalfParts};
 use crate::metrics::SnapshotMetrics;
 use crate::notify::Notifier;
+use crate::ready_poll::PollSchedule;
 use crate::watch::{self, wait_ready};
 
 /// Everything [`run`] needs from the process.
@@ -106,7 +107,10 @@ pub async fn run(parts: RunParts, stop: CancellationToken) {
         contents: contents.clone(),
         classes: classes.clone(),
         naming: parts.args.naming(),
-        poll: parts.args.ready_poll(),
+        poll: PollSchedule {
+            fast: parts.args.ready_poll(),
+            ceiling: parts.args.sidecar.retry_interval_max,
+        },
         notify: parts.notify.clone(),
         metrics: parts.metrics.clone(),
         queue: csi_queue.clone(),

@@ -1,10 +1,13 @@
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{PersistentVolumeClaimSpec, TypedLocalObjectReference};
+use k8s_openapi::api::core::v1::{
+    PersistentVolumeClaimSpec, TypedLocalObjectReference, TypedObjectReference,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, Time};
 use k8s_openapi::jiff::Timestamp;
 
 use super::*;
+use crate::keys::{KIND_PVC, KIND_VOLUME_SNAPSHOT, SNAPSHOT_GROUP};
 
 const DRIVER: &str = "rbd.csi.sepia.io";
 
@@ -78,6 +81,17 @@ impl Claim {
         });
         self
     }
+    /// Only `dataSourceRef`, as a cross-namespace source (or a client without the API
+    /// server's mirroring) leaves a claim.
+    fn source_ref(mut self, group: Option<&str>, kind: &str, namespace: Option<&str>) -> Self {
+        self.spec().data_source_ref = Some(TypedObjectReference {
+            api_group: group.map(Into::into),
+            kind: kind.into(),
+            name: "src".into(),
+            namespace: namespace.map(Into::into),
+        });
+        self
+    }
     fn spec(&mut self) -> &mut PersistentVolumeClaimSpec {
         self.0.spec.get_or_insert_with(Default::default)
     }
@@ -101,7 +115,72 @@ fn decide_with(claim: &Claim, class: Option<&StorageClass>, pv_exists: bool) -> 
         driver: DRIVER,
         class,
         pv_exists,
+        selected_node: SelectedNode::Exists,
     })
+}
+
+#[test]
+fn a_wait_for_first_consumer_claim_checks_its_node_and_goes_back_to_a_gone_one() {
+    let wffc = class(DRIVER, Some("WaitForFirstConsumer"));
+    let immediate = class(DRIVER, Some("Immediate"));
+    let scheduled = Claim::new().annotate(ANN_SELECTED_NODE, "node-1");
+    let rows = [
+        (
+            &wffc,
+            SelectedNode::Unknown,
+            ClaimAction::LookUpNode("node-1".into()),
+        ),
+        (&wffc, SelectedNode::Exists, ClaimAction::Provision),
+        (
+            &wffc,
+            SelectedNode::Gone,
+            ClaimAction::Reschedule("node-1".into()),
+        ),
+        (&immediate, SelectedNode::Unknown, ClaimAction::Provision),
+        (&immediate, SelectedNode::Gone, ClaimAction::Provision),
+    ];
+    for (class, node, want) in rows {
+        let facts = ClaimFacts {
+            claim: &scheduled.0,
+            driver: DRIVER,
+            class: Some(class),
+            pv_exists: false,
+            selected_node: node,
+        };
+        assert_eq!(
+            decide(&facts),
+            want,
+            "{:?} {node:?}",
+            class.volume_binding_mode
+        );
+    }
+    // No selected node yet: waiting, whatever is known.
+    let facts = ClaimFacts {
+        claim: &Claim::new().0,
+        driver: DRIVER,
+        class: Some(&wffc),
+        pv_exists: false,
+        selected_node: SelectedNode::Gone,
+    };
+    assert_eq!(decide(&facts), ClaimAction::WaitForNode);
+    // A claim with the in-flight record is finished or cleaned up, node or not.
+    let facts = ClaimFacts {
+        claim: &scheduled.clone().in_flight().0,
+        driver: DRIVER,
+        class: Some(&wffc),
+        pv_exists: true,
+        selected_node: SelectedNode::Gone,
+    };
+    assert_eq!(decide(&facts), ClaimAction::Finish);
+    let facts = ClaimFacts {
+        pv_exists: false,
+        ..facts
+    };
+    assert_eq!(
+        decide(&facts),
+        ClaimAction::Provision,
+        "a call that may be running is repeated, not rescheduled"
+    );
 }
 
 #[test]
@@ -245,6 +324,20 @@ fn the_table() {
             Ignore("data source is for an external populator"),
         ),
         (
+            "snapshot named only by dataSourceRef, in another namespace",
+            Claim::new().source_ref(Some(SNAPSHOT_GROUP), KIND_VOLUME_SNAPSHOT, Some("vault")),
+            Some(&immediate),
+            false,
+            Provision,
+        ),
+        (
+            "populator named only by dataSourceRef: not a blank volume",
+            Claim::new().source_ref(Some("populator.io"), "Image", None),
+            Some(&immediate),
+            false,
+            Ignore("data source is for an external populator"),
+        ),
+        (
             "deleted claim without record",
             Claim::new().deleted(),
             Some(&immediate),
@@ -320,4 +413,32 @@ fn class_name_falls_back_to_the_beta_annotation() {
         .annotate("volume.beta.kubernetes.io/storage-class", "old");
     assert_eq!(class_name(&claim.0), Some("old"));
     assert_eq!(class_name(&Claim::new().class(Some("")).0), None);
+}
+
+#[test]
+fn only_changes_by_others_change_the_fingerprint() {
+    let claim = Claim::new();
+    let base = fingerprint(&claim.0);
+    let mut recorded = claim.clone().in_flight();
+    recorded
+        .0
+        .metadata
+        .annotations
+        .as_mut()
+        .unwrap()
+        .insert(ANN_PROVISIONING_SOURCE.into(), "snapshot:x".into());
+    recorded.0.metadata.resource_version = Some("42".into());
+    assert_eq!(fingerprint(&recorded.0), base, "our own record");
+    for (what, changed) in [
+        ("deleted", claim.clone().deleted()),
+        ("bound", claim.clone().bound_to("pv-1")),
+        (
+            "selected node",
+            claim.clone().annotate(ANN_SELECTED_NODE, "n"),
+        ),
+        ("class", claim.clone().class(Some("slow"))),
+        ("source", claim.clone().source(None, KIND_PVC)),
+    ] {
+        assert_ne!(fingerprint(&changed.0), base, "{what}");
+    }
 }

@@ -35,17 +35,29 @@ fn content() -> ContentView {
         snapshot_ref_name: Some("snap".into()),
         snapshot_ref_namespace: Some("ns".into()),
         snapshot_ref_uid: Some("s-uid".into()),
+        source_volume_mode: Some("Filesystem".into()),
+        allow_volume_mode_change: None,
+    }
+}
+
+fn restore(requested_bytes: u64) -> RestoreRequest<'static> {
+    RestoreRequest {
+        driver: DRIVER,
+        requested_bytes,
+        volume_mode: "Filesystem",
+        prevent_volume_mode_conversion: true,
+        in_use_by_us: false,
     }
 }
 
 #[test]
 fn a_ready_bound_snapshot_of_our_driver_restores() {
     assert_eq!(
-        check_snapshot(&snapshot(), Some(&content()), DRIVER, GI, false),
+        check_snapshot(&snapshot(), Some(&content()), &restore(GI)),
         Ok("snap-id".into())
     );
     assert_eq!(
-        check_snapshot(&snapshot(), Some(&content()), DRIVER, 2 * GI, false),
+        check_snapshot(&snapshot(), Some(&content()), &restore(2 * GI)),
         Ok("snap-id".into()),
         "bigger than the snapshot is allowed"
     );
@@ -95,7 +107,7 @@ fn every_snapshot_rule_is_checked() {
         let mut s = snapshot();
         let mut c = Some(content());
         spoil(&mut s, &mut c);
-        let err = check_snapshot(&s, c.as_ref(), DRIVER, requested, false).unwrap_err();
+        let err = check_snapshot(&s, c.as_ref(), &restore(requested)).unwrap_err();
         assert!(err.rule.contains(rule), "want {rule:?}, got {err}");
     }
 }
@@ -104,15 +116,87 @@ fn every_snapshot_rule_is_checked() {
 fn a_deleting_snapshot_we_already_protect_may_still_be_restored() {
     let mut s = snapshot();
     s.deleting = true;
-    assert!(check_snapshot(&s, Some(&content()), DRIVER, GI, true).is_ok());
+    let request = RestoreRequest {
+        in_use_by_us: true,
+        ..restore(GI)
+    };
+    assert!(check_snapshot(&s, Some(&content()), &request).is_ok());
 }
 
 #[test]
 fn restore_size_falls_back_to_the_content() {
     let mut s = snapshot();
     s.restore_size = None;
-    let err = check_snapshot(&s, Some(&content()), DRIVER, GI - 1, false).unwrap_err();
+    let err = check_snapshot(&s, Some(&content()), &restore(GI - 1)).unwrap_err();
     assert!(err.rule.contains("smaller"));
+}
+
+#[test]
+fn a_restore_keeps_the_volume_mode_unless_the_content_allows_a_change() {
+    /// Claim mode, content's sourceVolumeMode, annotation, prevent conversion → allowed, or
+    /// a word of the refusal.
+    type Row = (
+        &'static str,
+        Option<&'static str>,
+        Option<&'static str>,
+        bool,
+        Result<(), &'static str>,
+    );
+    let rows: [Row; 10] = [
+        ("Filesystem", Some("Filesystem"), None, true, Ok(())),
+        ("Block", Some("Block"), None, true, Ok(())),
+        ("Block", Some("Filesystem"), None, true, Err("lacks")),
+        ("Filesystem", Some("Block"), None, true, Err("lacks")),
+        ("Block", Some("Filesystem"), Some("true"), true, Ok(())),
+        ("Block", Some("Filesystem"), Some("True"), true, Ok(())),
+        (
+            "Block",
+            Some("Filesystem"),
+            Some("false"),
+            true,
+            Err("to false"),
+        ),
+        (
+            "Block",
+            Some("Filesystem"),
+            Some("yes"),
+            true,
+            Err("not a boolean"),
+        ),
+        ("Block", Some("Filesystem"), None, false, Ok(())),
+        ("Block", None, None, true, Ok(())),
+    ];
+    for (mode, source_mode, annotation, prevent, want) in rows {
+        let mut c = content();
+        c.source_volume_mode = source_mode.map(Into::into);
+        c.allow_volume_mode_change = annotation.map(Into::into);
+        let request = RestoreRequest {
+            volume_mode: mode,
+            prevent_volume_mode_conversion: prevent,
+            ..restore(GI)
+        };
+        let row = (mode, source_mode, annotation, prevent);
+        match (check_snapshot(&snapshot(), Some(&c), &request), want) {
+            (Ok(id), Ok(())) => assert_eq!(id, "snap-id", "{row:?}"),
+            (Err(error), Err(rule)) => {
+                assert!(error.rule.contains(rule), "{row:?}: {error}");
+                assert!(error.rule.contains("volume mode"), "{row:?}: {error}");
+            }
+            (got, want) => panic!("{row:?}: got {got:?}, want {want:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_clone_may_come_from_another_namespace_once_permitted() {
+    let target = claim("new", "1Gi", false);
+    let mut source = claim("src", "1Gi", true);
+    source.metadata.namespace = Some("vault".into());
+    let pv = pv_of(&source, DRIVER);
+    assert_eq!(
+        check_claim(&target, &source, Some(&pv), DRIVER, GI),
+        Ok("vol-id".into())
+    );
 }
 
 fn claim(name: &str, size: &str, bound: bool) -> PersistentVolumeClaim {
@@ -178,11 +262,6 @@ fn every_clone_rule_is_checked() {
     type Spoil =
         fn(&mut PersistentVolumeClaim, &mut PersistentVolumeClaim, &mut Option<PersistentVolume>);
     let cases: Vec<(&str, Spoil, u64)> = vec![
-        (
-            "namespace",
-            |_, s, _| s.metadata.namespace = Some("other".into()),
-            GI,
-        ),
         (
             "being deleted",
             |_, s, _| s.metadata.deletion_timestamp = Some(Time(Timestamp::now())),

@@ -186,6 +186,24 @@ impl World {
         }
     }
 
+    /// A copy of the test class named `name`, changed by `change`.
+    pub fn class_variant(&self, name: &str, change: impl FnOnce(&mut StorageClass)) {
+        let mut class: StorageClass = self.standin.get("", CLASS).unwrap().unwrap();
+        class.metadata = meta(None, name);
+        change(&mut class);
+        self.standin.put(&class).unwrap();
+    }
+
+    /// The messages of the ProvisioningFailed events about claim `name`.
+    pub fn failure_notes(&self, name: &str) -> Vec<String> {
+        self.standin
+            .list_json(&Gvr::new("events.k8s.io", "v1", "events"), None)
+            .iter()
+            .filter(|e| e["regarding"]["name"] == name && e["reason"] == "ProvisioningFailed")
+            .filter_map(|e| e["note"].as_str().map(str::to_owned))
+            .collect()
+    }
+
     /// Reasons of the Kubernetes events recorded about `name`.
     pub fn event_reasons(&self, name: &str) -> Vec<String> {
         sidecar_testkit::observed::event_reasons(&self.standin, name)

@@ -1,5 +1,7 @@
 //! The resize as a sequence of statuses, checked field by field as kubelet reads them.
 
+use sidecar::Progress;
+
 use super::*;
 
 const GI: u64 = 1 << 30;
@@ -59,9 +61,9 @@ fn repeating_a_step_changes_nothing() {
     let first = s.clone();
     begin(&mut s, 2 * GI, t(20));
     assert_eq!(s, first, "times must not move on a repeated begin");
-    failed(&mut s, false, "deadline exceeded", t(30));
+    failed(&mut s, Progress::InProgress, "deadline exceeded", t(30));
     let after_fail = s.clone();
-    failed(&mut s, false, "deadline exceeded", t(40));
+    failed(&mut s, Progress::InProgress, "deadline exceeded", t(40));
     assert_eq!(s, after_fail);
 }
 
@@ -86,7 +88,7 @@ fn done_with_node_step_leaves_capacity_to_kubelet() {
 fn done_without_node_step_reaches_the_new_capacity() {
     let mut s = bound_1gi();
     begin(&mut s, 2 * GI, t(10));
-    failed(&mut s, false, "unavailable", t(15));
+    failed(&mut s, Progress::InProgress, "unavailable", t(15));
     controller_done(&mut s, 2 * GI, false, t(20));
     assert_eq!(storage(&s.capacity), Some("2Gi"));
     assert_eq!(resize_status(&s), None);
@@ -95,16 +97,36 @@ fn done_without_node_step_reaches_the_new_capacity() {
 }
 
 #[test]
+fn any_final_failure_unlocks_the_target_and_only_a_running_call_keeps_it() {
+    for (progress, want) in [
+        (Progress::Infeasible, "ControllerResizeInfeasible"),
+        (Progress::Final, "ControllerResizeInfeasible"),
+        (Progress::InProgress, "ControllerResizeInProgress"),
+    ] {
+        let mut s = bound_1gi();
+        begin(&mut s, 2 * GI, t(10));
+        failed(&mut s, progress, "failed", t(20));
+        assert_eq!(resize_status(&s), Some(want), "{progress:?}");
+        assert_eq!(
+            storage(&s.allocated_resources),
+            Some("2Gi"),
+            "the failed target stays recorded"
+        );
+        assert!(condition_types(&s).contains(&"ControllerResizeError"));
+    }
+}
+
+#[test]
 fn failures_split_into_infeasible_and_still_running() {
     let mut s = bound_1gi();
     begin(&mut s, 100 * GI, t(10));
-    failed(&mut s, true, "too big", t(20));
+    failed(&mut s, Progress::Infeasible, "too big", t(20));
     assert_eq!(resize_status(&s), Some("ControllerResizeInfeasible"));
     assert_eq!(condition_types(&s), ["ControllerResizeError"]);
 
     let mut s = bound_1gi();
     begin(&mut s, 2 * GI, t(10));
-    failed(&mut s, false, "timed out", t(20));
+    failed(&mut s, Progress::InProgress, "timed out", t(20));
     assert_eq!(resize_status(&s), Some("ControllerResizeInProgress"));
     assert_eq!(condition_types(&s), ["Resizing", "ControllerResizeError"]);
     let resizing = &s.conditions.as_ref().unwrap()[0];
@@ -114,8 +136,8 @@ fn failures_split_into_infeasible_and_still_running() {
 #[test]
 fn a_new_message_updates_the_error_condition_but_not_its_transition_time() {
     let mut s = bound_1gi();
-    failed(&mut s, true, "first", t(10));
-    failed(&mut s, true, "second", t(20));
+    failed(&mut s, Progress::Infeasible, "first", t(10));
+    failed(&mut s, Progress::Infeasible, "second", t(20));
     let c = &s.conditions.as_ref().unwrap()[0];
     assert_eq!(c.message.as_deref(), Some("second"));
     assert_eq!(c.last_transition_time, Some(Time(t(10))));
@@ -126,7 +148,7 @@ fn a_new_message_updates_the_error_condition_but_not_its_transition_time() {
 fn abandon_after_infeasible_clears_everything() {
     let mut s = bound_1gi();
     begin(&mut s, 100 * GI, t(10));
-    failed(&mut s, true, "too big", t(20));
+    failed(&mut s, Progress::Infeasible, "too big", t(20));
     abandon(&mut s, GI);
     assert_eq!(storage(&s.allocated_resources), Some("1Gi"));
     assert!(s.allocated_resource_statuses.is_none());

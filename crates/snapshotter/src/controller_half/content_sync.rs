@@ -1,5 +1,5 @@
-//! Performs a content's binding actions (bound finalizer, being-deleted mark) and passes the
-//! change on to its snapshot, whose status mirrors the content's.
+//! Performs a content's binding actions (bound finalizer, being-deleted mark, the report of an
+//! orphan kept) and passes the change on to its snapshot, whose status mirrors the content's.
 
 use kube::api::Api;
 use kube::runtime::reflector::ObjectRef;
@@ -8,9 +8,12 @@ use snapshot_api::{VolumeSnapshotContent, keys};
 
 use super::CONFLICT_RETRY;
 use super::{ControllerHalf, ControllerKey, fan_out};
-use crate::content_binding::{ContentBindingAction, plan_content_binding};
+use crate::content_binding::{
+    ContentBindingAction, ORPHANED_REASON, orphaned_message, plan_content_binding,
+};
 use crate::error::Result;
 use crate::kube_writes::{self, finalizers_with};
+use crate::snapshot_plan::EventType;
 use sidecar::workers::Outcome;
 
 impl ControllerHalf {
@@ -57,23 +60,34 @@ impl ControllerHalf {
                 .get(&ObjectRef::new(name).within(namespace)),
             _ => None,
         };
-        let name = content.metadata.name.clone().unwrap_or_default();
+        let mut current = content.clone();
         for action in plan_content_binding(content, snapshot.as_deref()) {
-            match action {
+            current = match action {
                 ContentBindingAction::AddFinalizer => {
-                    let list = finalizers_with(content, &[keys::CONTENT_BOUND_FINALIZER], &[]);
-                    kube_writes::set_finalizers(api, content, list).await?;
+                    let list = finalizers_with(&current, &[keys::CONTENT_BOUND_FINALIZER], &[]);
+                    kube_writes::set_finalizers(api, &current, list).await?
                 }
                 ContentBindingAction::MarkBeingDeleted => {
                     kube_writes::set_annotation(
                         api,
-                        &name,
+                        &current,
                         keys::BEING_DELETED_ANNOTATION,
                         Some("yes"),
                     )
-                    .await?;
+                    .await?
                 }
-            }
+                ContentBindingAction::ReportOrphaned => {
+                    tracing::info!(content = ?current.metadata.name,
+                        "bound VolumeSnapshot is gone: content kept, not released");
+                    self.notify.content_event(
+                        &current,
+                        EventType::Warning,
+                        ORPHANED_REASON,
+                        &orphaned_message(&current),
+                    );
+                    current
+                }
+            };
         }
         Ok(())
     }

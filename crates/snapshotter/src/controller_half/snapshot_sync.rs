@@ -172,14 +172,21 @@ impl ControllerHalf {
                         .await?;
                     }
                 }
-                SnapshotAction::MarkContentBeingDeleted { content } => {
-                    kube_writes::set_annotation(
-                        &contents,
-                        &content,
-                        keys::BEING_DELETED_ANNOTATION,
-                        Some("yes"),
-                    )
-                    .await?;
+                SnapshotAction::MarkContentBeingDeleted { content: marked } => {
+                    // The plan marks the content it was shown; the write is conditional on
+                    // that copy.
+                    if let Some(content) = content
+                        .as_deref()
+                        .filter(|c| c.metadata.name.as_deref() == Some(marked.as_str()))
+                    {
+                        kube_writes::set_annotation(
+                            &contents,
+                            content,
+                            keys::BEING_DELETED_ANNOTATION,
+                            Some("yes"),
+                        )
+                        .await?;
+                    }
                 }
                 SnapshotAction::DeleteContent { content } => {
                     kube_writes::delete_idempotent(&contents, &content).await?;

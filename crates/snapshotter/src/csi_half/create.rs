@@ -50,7 +50,7 @@ impl CsiHalf {
         if mark {
             current = kube_writes::set_annotation(
                 &self.api(),
-                &name,
+                &current,
                 keys::BEING_CREATED_ANNOTATION,
                 Some("yes"),
             )
@@ -86,10 +86,19 @@ impl CsiHalf {
             .and_then(|s| s.snapshot_handle.as_ref())
             .is_none();
         let new = content_status::after_answer(old.as_ref(), &answer, clock::now_ns());
-        kube_writes::write_status(&self.api(), &current, old.as_ref(), &new).await?;
+        if let Some(written) =
+            kube_writes::write_status(&self.api(), &current, old.as_ref(), &new).await?
+        {
+            current = written;
+        }
         if has_annotation(&current, keys::BEING_CREATED_ANNOTATION) {
-            kube_writes::set_annotation(&self.api(), &name, keys::BEING_CREATED_ANNOTATION, None)
-                .await?;
+            kube_writes::set_annotation(
+                &self.api(),
+                &current,
+                keys::BEING_CREATED_ANNOTATION,
+                None,
+            )
+            .await?;
         }
         tracing::info!(content = %name, snapshot_id = %answer.snapshot_id, ready = answer.ready,
             size = answer.size_bytes, ?took, "CreateSnapshot answered");
@@ -160,7 +169,7 @@ impl CsiHalf {
         if is_final(code) && has_annotation(content, keys::BEING_CREATED_ANNOTATION) {
             current = kube_writes::set_annotation(
                 &self.api(),
-                &name,
+                &current,
                 keys::BEING_CREATED_ANNOTATION,
                 None,
             )

@@ -178,6 +178,36 @@ async fn a_snapshot_of_a_bound_pvc_becomes_ready_and_its_delete_empties_ceph() {
         "the driver still lists {handle}"
     );
 
+    // Every change to an existing object was a PATCH: the VolumeSnapshot and its status,
+    // the content and its status, the source PVC's finalizer.
+    for plural in [
+        "volumesnapshots",
+        "volumesnapshotcontents",
+        "persistentvolumeclaims",
+    ] {
+        let writes = env.writes(plural);
+        assert!(
+            writes
+                .iter()
+                .any(|(verb, _)| *verb == kube_standin::Verb::Patch),
+            "{plural}: {writes:?}"
+        );
+        assert!(
+            writes.iter().all(|(verb, _)| matches!(
+                verb,
+                kube_standin::Verb::Patch | kube_standin::Verb::Create | kube_standin::Verb::Delete
+            )),
+            "{plural}: {writes:?}"
+        );
+    }
+    for plural in ["volumesnapshots", "volumesnapshotcontents"] {
+        assert!(
+            env.writes(plural)
+                .contains(&(kube_standin::Verb::Patch, Some("status".to_owned()))),
+            "{plural} status"
+        );
+    }
+
     env.delete_volume(&volume_id).await;
     env.wait_images(&[]).await;
 }

@@ -750,6 +750,16 @@ impl Env {
         }
     }
 
+    /// The writes the snapshotters made to `plural`, as (verb, subresource), in order.
+    pub fn writes(&self, plural: &str) -> Vec<(kube_standin::Verb, Option<String>)> {
+        self.standin
+            .events()
+            .into_iter()
+            .filter(|w| w.gvr.plural == plural && w.user_agent.starts_with("sepia-snapshotter/"))
+            .map(|w| (w.verb, w.subresource))
+            .collect()
+    }
+
     pub fn dump_logs(&self) {
         for gvr in [
             Gvr::of::<VolumeSnapshot>(),

@@ -11,6 +11,7 @@ mod leader;
 mod many;
 mod namespace_delete;
 mod observability;
+mod orphaned;
 mod pre_provisioned;
 mod restore;
 mod retain;
