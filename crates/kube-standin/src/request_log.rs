@@ -20,6 +20,9 @@ pub struct RequestRecord {
     pub status: u16,
     /// The client's `User-Agent`.
     pub user_agent: String,
+    /// The authenticated user (`system:admin`, `system:serviceaccount:<ns>:<name>`, …); empty
+    /// when authentication failed or a fault answered first.
+    pub user: String,
 }
 
 impl RequestRecord {
@@ -35,6 +38,7 @@ impl RequestRecord {
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("")
                 .to_owned(),
+            user: String::new(),
         }
     }
 
