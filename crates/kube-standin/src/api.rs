@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::access;
 use crate::discovery;
-use crate::http_io::{ApiRequest, Body, error_response, json_response};
+use crate::http_io::{ApiRequest, Body, json_response};
 use crate::identity::UserInfo;
 use crate::list::{ListRequest, list};
 use crate::metadata_only;
@@ -25,18 +25,14 @@ use crate::write_log::Verb;
 use crate::write_rules::WriteScope;
 
 /// Serve one request.
-pub(crate) async fn handle(shared: Arc<Shared>, req: ApiRequest, user: UserInfo) -> Response<Body> {
-    let result = match access::authorize_request(&shared, &user, &req) {
-        Ok(()) => {
-            let routed = route(&shared.store.lock().table, &req.path);
-            match routed {
-                Ok(route) => serve(&shared, &req, &user, route).await,
-                Err(e) => Err(e),
-            }
-        }
-        Err(e) => Err(e),
-    };
-    result.unwrap_or_else(|e| error_response(&e))
+pub(crate) async fn handle(
+    shared: Arc<Shared>,
+    req: ApiRequest,
+    user: UserInfo,
+) -> Result<Response<Body>, ApiError> {
+    access::authorize_request(&shared, &user, &req)?;
+    let routed = route(&shared.store.lock().table, &req.path)?;
+    serve(&shared, &req, &user, routed).await
 }
 
 async fn serve(

@@ -23,6 +23,8 @@ pub struct RequestRecord {
     /// The authenticated user (`system:admin`, `system:serviceaccount:<ns>:<name>`, …); empty
     /// when authentication failed or a fault answered first.
     pub user: String,
+    /// The `Status` message of a failure (empty on success): what a refused client was told.
+    pub message: String,
 }
 
 impl RequestRecord {
@@ -39,6 +41,7 @@ impl RequestRecord {
                 .unwrap_or("")
                 .to_owned(),
             user: String::new(),
+            message: String::new(),
         }
     }
 

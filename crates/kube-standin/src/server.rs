@@ -127,22 +127,27 @@ async fn on_request(
         }
         Some(FaultAction::Fail(err)) => {
             record.status = err.code;
+            record.message.clone_from(&err.message);
             shared.requests.lock().push(record);
             return Ok(error_response(&err));
         }
         Some(FaultAction::Delay(by)) => tokio::time::sleep(by).await,
         None => {}
     }
-    let response = match ApiRequest::read(req).await {
+    let served = match ApiRequest::read(req).await {
         Ok(api_req) => match access::authenticate(&shared, &api_req) {
             Ok(user) => {
                 record.user.clone_from(&user.name);
                 handle(shared.clone(), api_req, user).await
             }
-            Err(e) => error_response(&e),
+            Err(e) => Err(e),
         },
-        Err(e) => error_response(&e),
+        Err(e) => Err(e),
     };
+    let response = served.unwrap_or_else(|e| {
+        record.message.clone_from(&e.message);
+        error_response(&e)
+    });
     record.status = response.status().as_u16();
     shared.requests.lock().push(record);
     Ok(response)

@@ -139,7 +139,8 @@ async fn a_status_put_is_forbidden_where_only_patch_is_granted() {
     assert!(standin.requests().iter().any(|r| r.status == 403
         && r.method == "PUT"
         && r.user == SA
-        && r.path == "/apis/storage.k8s.io/v1/volumeattachments/va/status"));
+        && r.path == "/apis/storage.k8s.io/v1/volumeattachments/va/status"
+        && r.message == err.message));
 }
 
 #[tokio::test]

@@ -15,28 +15,43 @@ use super::processes::Processes;
 
 const POLL: Duration = Duration::from_millis(500);
 
-/// Every refused request so far, one line each.
+/// Every refused request so far, one line per distinct refusal (who, what, and what the API
+/// answered), with how often it was repeated.
 pub fn refusals(standin: &StandIn) -> Vec<String> {
-    standin
+    let mut distinct: Vec<(String, usize)> = Vec::new();
+    for record in standin
         .requests()
         .iter()
         .filter(|r| r.status == 401 || r.status == 403)
-        .map(describe)
+    {
+        let line = describe(record);
+        match distinct.iter_mut().find(|(l, _)| *l == line) {
+            Some((_, count)) => *count += 1,
+            None => distinct.push((line, 1)),
+        }
+    }
+    distinct
+        .into_iter()
+        .map(|(line, count)| {
+            if count == 1 {
+                line
+            } else {
+                format!("{line} (×{count})")
+            }
+        })
         .collect()
 }
 
 fn describe(r: &RequestRecord) -> String {
-    let query = if r.query.is_empty() {
-        String::new()
-    } else {
-        format!("?{}", r.query)
-    };
     let user = if r.user.is_empty() {
         "(not authenticated)"
     } else {
         &r.user
     };
-    format!("{} {} {}{query} → {}", user, r.method, r.path, r.status)
+    format!(
+        "{} {} {} → {} {}",
+        user, r.method, r.path, r.status, r.message
+    )
 }
 
 /// Fails on the first refused request or exited process.
@@ -45,7 +60,7 @@ pub fn check(standin: &StandIn, processes: &Processes) -> Result<()> {
     let refused = refusals(standin);
     if !refused.is_empty() {
         bail!(
-            "the API refused {} request(s) of the binaries under the manifests' RBAC:\n  {}",
+            "the API refused requests of the binaries under the manifests' RBAC ({} distinct):\n  {}",
             refused.len(),
             refused.join("\n  ")
         );
