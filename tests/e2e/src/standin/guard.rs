@@ -68,9 +68,19 @@ pub fn check(standin: &StandIn, processes: &Processes) -> Result<()> {
     Ok(())
 }
 
-/// Every container's liveness probe, probed on its period after its initial delay.
+/// One container's probe and its kubelet-side state.
+struct Probed {
+    label: String,
+    probe: HttpProbe,
+    next: Instant,
+    failures: u32,
+    passed: bool,
+}
+
+/// Every container's liveness probe, probed as kubelet does: on its period after its initial
+/// delay, failed after failureThreshold failures in a row.
 pub struct Liveness {
-    probes: Vec<(String, HttpProbe, Instant, u32)>,
+    probes: Vec<Probed>,
 }
 
 impl Liveness {
@@ -79,9 +89,12 @@ impl Liveness {
         Self {
             probes: probes
                 .into_iter()
-                .map(|(label, p)| {
-                    let first = now + p.initial_delay;
-                    (label, p, first, 0)
+                .map(|(label, probe)| Probed {
+                    next: now + probe.initial_delay,
+                    label,
+                    probe,
+                    failures: 0,
+                    passed: false,
                 })
                 .collect(),
         }
@@ -89,19 +102,24 @@ impl Liveness {
 
     /// Probes whatever is due; fails when one has failed `failureThreshold` times in a row.
     pub async fn due(&mut self) -> Result<()> {
-        for (label, probe, next, failures) in &mut self.probes {
-            if Instant::now() < *next {
+        for p in &mut self.probes {
+            if Instant::now() < p.next {
                 continue;
             }
-            *next = Instant::now() + probe.period;
-            match probe.check().await {
-                Ok(()) => *failures = 0,
+            p.next = Instant::now() + p.probe.period;
+            match p.probe.check().await {
+                Ok(()) => {
+                    p.failures = 0;
+                    p.passed = true;
+                }
                 Err(error) => {
-                    *failures += 1;
-                    if *failures >= probe.failure_threshold {
+                    p.failures += 1;
+                    if p.failures >= p.probe.failure_threshold {
                         bail!(
-                            "{label}: liveness probe failed {failures} times in a row (kubelet \
-                             would restart it): {error:#}"
+                            "{}: liveness probe failed {} times in a row (kubelet would restart \
+                             it): {error:#}",
+                            p.label,
+                            p.failures
                         );
                     }
                 }
@@ -110,12 +128,12 @@ impl Liveness {
         Ok(())
     }
 
-    /// Every probe once, now: each must succeed.
-    pub async fn all_now(&self) -> Result<()> {
-        for (label, probe, _, _) in &self.probes {
-            if let Err(error) = probe.check().await {
-                bail!("{label}: liveness probe: {error:#}");
-            }
+    /// Keeps probing until every probe has passed at least once (a short scenario may end
+    /// before the first probe is due); fails as [`Liveness::due`] does.
+    pub async fn until_all_passed(&mut self) -> Result<()> {
+        while self.probes.iter().any(|p| !p.passed) {
+            self.due().await?;
+            tokio::time::sleep(POLL).await;
         }
         Ok(())
     }

@@ -177,8 +177,8 @@ impl StandInCluster {
         })
     }
 
-    /// Runs a scenario while [`guard`] watches; ends with every liveness probe answering and
-    /// no refused request. On failure prints every process's last log lines.
+    /// Runs a scenario while [`guard`] watches; ends with no refused request and every
+    /// liveness probe passed at least once. On failure prints every process's last log lines.
     pub async fn run(&self, scenario: impl AsyncFnOnce(&Self) -> Result<()>) -> Result<()> {
         let mut liveness = Liveness::new(self.probes.clone());
         let outcome = tokio::select! {
@@ -187,7 +187,7 @@ impl StandInCluster {
         };
         let outcome = match outcome {
             Ok(()) => match guard::check(&self.standin, &self.processes) {
-                Ok(()) => liveness.all_now().await,
+                Ok(()) => liveness.until_all_passed().await,
                 Err(e) => Err(e),
             },
             Err(e) => Err(e),
