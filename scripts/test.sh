@@ -6,6 +6,11 @@ cd "$(dirname "$0")/.."
 scripts/bed.sh up
 # shellcheck disable=SC1091
 source "${SEPIA_BED_DIR:-/tmp/sepia-bed}/env"
+# The e2e scenarios on the API stand-in render the manifests with the pinned kubectl that
+# scripts/validate-manifests.sh installs (once; it also validates them).
+if [ -z "${SEPIA_KUBECTL:-}" ] && [ ! -x "${SEPIA_TOOLS_DIR:-/var/tmp/sepia-tools}/validate-venv/bin/kubectl" ]; then
+  scripts/validate-manifests.sh
+fi
 if [ $# -gt 0 ]; then exec cargo test --locked "$@"; fi
 # The e2e scenarios drive the real binaries: build them first so none is reported missing.
 cargo build --locked -p sepia-controller -p sepia-node -p sepia-provisioner -p sepia-snapshotter \

@@ -8,8 +8,10 @@ use std::sync::Arc;
 use http::{Method, Response, StatusCode};
 use serde_json::Value;
 
+use crate::access;
 use crate::discovery;
-use crate::http_io::{ApiRequest, Body, error_response, json_response};
+use crate::http_io::{ApiRequest, Body, json_response};
+use crate::identity::UserInfo;
 use crate::list::{ListRequest, list};
 use crate::metadata_only;
 use crate::mutations::{DeleteOptions, Deleted, UpdateOp};
@@ -23,18 +25,20 @@ use crate::write_log::Verb;
 use crate::write_rules::WriteScope;
 
 /// Serve one request.
-pub(crate) async fn handle(shared: Arc<Shared>, req: ApiRequest) -> Response<Body> {
-    let routed = route(&shared.store.lock().table, &req.path);
-    let result = match routed {
-        Ok(route) => serve(&shared, &req, route).await,
-        Err(e) => Err(e),
-    };
-    result.unwrap_or_else(|e| error_response(&e))
+pub(crate) async fn handle(
+    shared: Arc<Shared>,
+    req: ApiRequest,
+    user: UserInfo,
+) -> Result<Response<Body>, ApiError> {
+    access::authorize_request(&shared, &user, &req)?;
+    let routed = route(&shared.store.lock().table, &req.path)?;
+    serve(&shared, &req, &user, routed).await
 }
 
 async fn serve(
     shared: &Arc<Shared>,
     req: &ApiRequest,
+    user: &UserInfo,
     route: Route,
 ) -> Result<Response<Body>, ApiError> {
     let ok = |v: &Value| Ok(json_response(StatusCode::OK, v));
@@ -125,7 +129,7 @@ async fn serve(
                 status,
             },
             &Method::PATCH,
-        ) => patch(shared, req, &info, &namespace, &name, status),
+        ) => patch(shared, req, user, &info, &namespace, &name, status),
         (
             Route::Object {
                 info,
@@ -164,6 +168,7 @@ fn list_request(req: &ApiRequest, namespace: Option<String>) -> Result<ListReque
 fn patch(
     shared: &Arc<Shared>,
     req: &ApiRequest,
+    user: &UserInfo,
     info: &ResourceInfo,
     namespace: &str,
     name: &str,
@@ -209,6 +214,11 @@ fn patch(
     } else {
         WriteScope::Main
     };
+    let creates =
+        verb == Verb::Apply && !status && shared.store.lock().get(info, namespace, name).is_err();
+    if creates {
+        access::authorize_create_on_update(shared, user, req)?;
+    }
     let updated = shared
         .store
         .lock()

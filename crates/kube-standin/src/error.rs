@@ -35,6 +35,17 @@ pub enum StandInError {
     /// A typed object did not (de)serialize.
     #[error("object (de)serialization: {0}")]
     Serde(#[from] serde_json::Error),
+    /// YAML given to the stand-in did not parse.
+    #[error("parsing YAML: {0}")]
+    Yaml(String),
+    /// An object without `apiVersion` and `kind` of a served resource.
+    #[error("the stand-in does not serve kind {kind} of {api_version:?}")]
+    UnknownKind {
+        /// The object's `apiVersion`.
+        api_version: String,
+        /// The object's `kind`.
+        kind: String,
+    },
     /// `wait_for` ran out of time.
     #[error("timed out after {seconds:.1}s waiting for {what}")]
     Timeout {

@@ -25,6 +25,8 @@ pub(crate) struct ApiRequest {
     pub(crate) content_type: String,
     pub(crate) accept: String,
     pub(crate) user_agent: String,
+    /// The `Authorization` header, if any (read by authentication only).
+    pub(crate) authorization: Option<String>,
     pub(crate) body: Bytes,
 }
 
@@ -40,6 +42,7 @@ impl ApiRequest {
         let content_type = header(header::CONTENT_TYPE);
         let accept = header(header::ACCEPT);
         let user_agent = header(header::USER_AGENT);
+        let authorization = Some(header(header::AUTHORIZATION)).filter(|a| !a.is_empty());
         let method = req.method().clone();
         let path = req.uri().path().to_owned();
         let query = Query::parse(req.uri().query());
@@ -56,6 +59,7 @@ impl ApiRequest {
             content_type,
             accept,
             user_agent,
+            authorization,
             body,
         })
     }

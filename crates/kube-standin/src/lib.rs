@@ -4,12 +4,17 @@
 //! It serves the REST paths kube-rs uses over plain HTTP on 127.0.0.1, keeping objects as JSON
 //! and enforcing the API behaviour controllers depend on: resourceVersion conflicts, status
 //! subresource isolation, generation, finalizers and deletionTimestamp, watch resumption and
-//! 410 Gone, server-side apply field conflicts. Where it simplifies, the module that does so
+//! 410 Gone, server-side apply field conflicts, and RBAC: every request is authenticated by
+//! its bearer token and authorised against the Roles, ClusterRoles and bindings stored in it,
+//! answering 401 and 403 as the real server does. Where it simplifies, the module that does so
 //! says how.
 //!
 //! # Use
 //! `StandIn::start().await?` binds 127.0.0.1:0; `standin.client()?` is a kube client for it,
-//! `standin.write_kubeconfig(path)?` a kubeconfig for a real binary's `--kubeconfig`. Tests
+//! `standin.write_kubeconfig(path)?` a kubeconfig for a real binary's `--kubeconfig`, both as
+//! the all-powerful admin. To run under RBAC, load the roles and bindings (`apply_yaml`, or
+//! create them through the API) and give the binary its ServiceAccount's identity:
+//! `write_kubeconfig_for(path, &standin.service_account_token(ns, name))`. Tests
 //! then act and observe through the helpers: `put_object`/`put` (a user or kubelet writing
 //! without resourceVersion checks), `get_json`/`get`, `wait_for`, `events()` (every write with
 //! its verb and field manager), `requests()`, `inject_fault`, `pause`/`resume`.
@@ -17,9 +22,15 @@
 //! clients through 410 Gone and re-watch paths.
 //!
 //! # Module map
-//! A request flows `server` → `api` → (`routing`) → `store` + `mutations`/`list`/`watch`:
-//! - [`standin`]: the public handle — start, `client()`, kubeconfig, test helpers.
+//! A request flows `server` → `access` → `api` → (`routing`) → `store` +
+//! `mutations`/`list`/`watch`:
+//! - [`standin`]: the public handle — start, `client()`, kubeconfig, identities and clients
+//!   per identity, objects from YAML, test helpers.
 //! - `server`: hyper accept loop, per-connection tasks, pause/shutdown, fault application.
+//! - `access`: authentication then authorization of each request, before routing.
+//! - `identity`: bearer tokens → users and groups (ServiceAccounts, the admin, anonymous).
+//! - `request_info`: a request's verb, group, resource, subresource, namespace and name.
+//! - `rbac`: the RBAC decision (rules, bindings, scopes), pure.
 //! - `api`: per-method handlers; turns HTTP into store calls and results into responses.
 //! - `http_io`: what handlers read from a request (body, query, headers) and JSON responses.
 //! - `routing`: URL path → collection/object/subresource; query parameters.
@@ -41,7 +52,9 @@
 //! - `status`: failures as `metav1.Status` with the real codes, reasons and wording.
 //! - `faults`, `request_log`, `write_log`: fault injection and what tests assert on.
 //! - `kubeconfig`, `object_meta`, `error`: kubeconfig file, JSON metadata access, error type.
+//! - `yaml`: multi-document YAML as JSON objects.
 
+mod access;
 mod api;
 mod defaults;
 mod discovery;
@@ -50,6 +63,7 @@ mod faults;
 mod gc;
 mod history;
 mod http_io;
+mod identity;
 mod kubeconfig;
 mod list;
 mod managed_fields;
@@ -57,6 +71,8 @@ mod metadata_only;
 mod mutations;
 mod object_meta;
 mod patch;
+mod rbac;
+mod request_info;
 mod request_log;
 mod resources;
 mod routing;
@@ -68,11 +84,14 @@ mod store;
 mod watch;
 mod write_log;
 mod write_rules;
+mod yaml;
 
 pub use error::StandInError;
 pub use faults::{Fault, FaultAction};
+pub use identity::UserInfo;
 pub use request_log::RequestRecord;
 pub use resources::{Gvr, ResourceInfo, StatusPolicy};
 pub use standin::{StandIn, StandInBuilder};
 pub use status::ApiError;
 pub use write_log::{Verb, WriteEffect, WriteRecord};
+pub use yaml::parse_yaml;

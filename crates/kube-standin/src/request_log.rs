@@ -20,6 +20,11 @@ pub struct RequestRecord {
     pub status: u16,
     /// The client's `User-Agent`.
     pub user_agent: String,
+    /// The authenticated user (`system:admin`, `system:serviceaccount:<ns>:<name>`, …); empty
+    /// when authentication failed or a fault answered first.
+    pub user: String,
+    /// The `Status` message of a failure (empty on success): what a refused client was told.
+    pub message: String,
 }
 
 impl RequestRecord {
@@ -35,6 +40,8 @@ impl RequestRecord {
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("")
                 .to_owned(),
+            user: String::new(),
+            message: String::new(),
         }
     }
 

@@ -129,6 +129,11 @@ const BUILTIN: &[(&str, &str, &str, &str, bool, StatusPolicy)] = &[
     ("", "v1", "pods", "Pod", NS, Subresource),
     ("", "v1", "namespaces", "Namespace", CLUSTER, Subresource),
     ("", "v1", "configmaps", "ConfigMap", NS, Plain),
+    ("", "v1", "serviceaccounts", "ServiceAccount", NS, Plain),
+    ("rbac.authorization.k8s.io", "v1", "roles", "Role", NS, Plain),
+    ("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", NS, Plain),
+    ("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", CLUSTER, Plain),
+    ("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", CLUSTER, Plain),
     ("storage.k8s.io", "v1", "storageclasses", "StorageClass", CLUSTER, Plain),
     ("storage.k8s.io", "v1", "volumeattachments", "VolumeAttachment", CLUSTER, Subresource),
     ("storage.k8s.io", "v1", "csinodes", "CSINode", CLUSTER, Plain),
@@ -180,6 +185,13 @@ impl ResourceTable {
         self.resources
             .iter()
             .find(|r| r.gvr.group == group && r.gvr.version == version && r.gvr.plural == plural)
+    }
+
+    /// The resource serving objects of `apiVersion` + `kind`.
+    pub fn find_kind(&self, api_version: &str, kind: &str) -> Option<&ResourceInfo> {
+        self.resources
+            .iter()
+            .find(|r| r.kind == kind && r.gvr.api_version() == api_version)
     }
 
     pub(crate) fn all(&self) -> &[ResourceInfo] {

@@ -140,6 +140,14 @@ impl FieldSelector {
             .iter()
             .all(|(path, equal, value)| (field_string(obj, path) == *value) == *equal)
     }
+
+    /// The value an equality term pins `path` to (the authorizer reads `metadata.name` from it).
+    pub(crate) fn exact(&self, path: &str) -> Option<String> {
+        self.0
+            .iter()
+            .find(|(p, equal, _)| p == path && *equal)
+            .map(|(_, _, value)| value.clone())
+    }
 }
 
 /// Both selectors of one request.

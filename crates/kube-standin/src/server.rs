@@ -18,9 +18,11 @@ use parking_lot::Mutex;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::access;
 use crate::api::handle;
 use crate::faults::{FaultAction, Faults};
 use crate::http_io::{ApiRequest, Body, error_response};
+use crate::identity::Tokens;
 use crate::request_log::{RequestLog, RequestRecord};
 use crate::store::Store;
 
@@ -50,6 +52,8 @@ pub(crate) struct Shared {
     pub(crate) store: Mutex<Store>,
     pub(crate) faults: Mutex<Faults>,
     pub(crate) requests: Mutex<RequestLog>,
+    /// Bearer tokens issued (the admin's and ServiceAccounts').
+    pub(crate) tokens: Mutex<Tokens>,
     pub(crate) config: Config,
     /// `127.0.0.1:port`, for discovery's `serverAddressByClientCIDRs`.
     pub(crate) address: String,
@@ -123,16 +127,27 @@ async fn on_request(
         }
         Some(FaultAction::Fail(err)) => {
             record.status = err.code;
+            record.message.clone_from(&err.message);
             shared.requests.lock().push(record);
             return Ok(error_response(&err));
         }
         Some(FaultAction::Delay(by)) => tokio::time::sleep(by).await,
         None => {}
     }
-    let response = match ApiRequest::read(req).await {
-        Ok(api_req) => handle(shared.clone(), api_req).await,
-        Err(e) => error_response(&e),
+    let served = match ApiRequest::read(req).await {
+        Ok(api_req) => match access::authenticate(&shared, &api_req) {
+            Ok(user) => {
+                record.user.clone_from(&user.name);
+                handle(shared.clone(), api_req, user).await
+            }
+            Err(e) => Err(e),
+        },
+        Err(e) => Err(e),
     };
+    let response = served.unwrap_or_else(|e| {
+        record.message.clone_from(&e.message);
+        error_response(&e)
+    });
     record.status = response.status().as_u16();
     shared.requests.lock().push(record);
     Ok(response)

@@ -12,9 +12,11 @@
 //! - [`wait`]: polling an object until a condition holds, with a deadline and a clear message.
 //! - [`real`]: [`real::RealCluster`] — pods with busybox do the I/O, the Rook toolbox lists
 //!   images.
-//! - [`standin`]: [`standin::StandInCluster`] — the stand-in API server, the Sepia binaries
-//!   (controller ×4 with their sidecars, node plugin) as child processes, and small actors doing
-//!   what kube-controller-manager and kubelet would (PV binding, attach, stage/publish over CSI).
+//! - [`standin`]: [`standin::StandInCluster`] — the stand-in API server holding the rendered
+//!   rook-ceph overlay (its RBAC enforced per ServiceAccount), each of the overlay's pods run as
+//!   processes with the container args and env as rendered, and small actors doing what Rook,
+//!   kube-controller-manager and kubelet would (secrets and cluster config, PV binding, attach,
+//!   stage/publish over CSI, liveness probes).
 
 pub mod cluster;
 pub mod objects;

@@ -81,7 +81,7 @@ fn on_standin(
     scenario: impl AsyncFnOnce(&StandInCluster) -> anyhow::Result<()>,
 ) -> Result<(), Failed> {
     runtime().block_on(async {
-        let mut cluster = StandInCluster::start()
+        let cluster = StandInCluster::start()
             .await
             .map_err(|e| format!("starting the stand-in cluster: {e:#}"))?;
         let outcome = cluster.run(scenario).await;

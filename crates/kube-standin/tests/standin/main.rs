@@ -12,6 +12,7 @@ mod finalizers;
 mod kubeconfig;
 mod lease;
 mod list;
+mod rbac;
 mod runtime;
 mod status_subresource;
 mod watch;

@@ -1,20 +1,28 @@
 //! The scenarios on the in-process API stand-in (crates/kube-standin), with everything real
-//! that can be real here: Sepia's six binaries as processes, the local Ceph bed, kernel
-//! mounts through rbd-fuse/krbd. What a real cluster's own components do is played by two
-//! small actors, and only those: [`pv_controller`] (kube-controller-manager's PV binding) and
-//! [`kubelet`] (plugin registration, attach via VolumeAttachment, stage/publish/expand over CSI).
+//! that can be real here: the rendered rook-ceph overlay ([`manifests`]) applied to the API —
+//! its RBAC enforced, each binary running with its own ServiceAccount's token — and each of its
+//! pods run as processes with the container args and env as rendered ([`pods`]), against the
+//! local Ceph bed, kernel mounts through rbd-fuse/krbd. What a real cluster's own components do
+//! is played by small actors, and only those: [`rook`] (what Rook and the cluster provide
+//! before the overlay), [`pv_controller`] (kube-controller-manager's PV binding) and [`kubelet`]
+//! (plugin registration, attach via VolumeAttachment, stage/publish/expand over CSI, the
+//! manifests' liveness probes). The actors and the scenario act as the stand-in's admin.
+//! [`guard`] fails a run as soon as a process exits, the API refuses one of the binaries'
+//! requests, or a liveness probe fails as often as its threshold.
 //! Not covered here, so only on a real cluster: the kubelet's own volume manager and mount
-//! handling, pods and images, scheduling, RBAC, the manifests themselves.
+//! handling, pods and images, scheduling, security contexts and read-only root filesystems.
 
+pub mod guard;
 pub mod kubelet;
+pub mod manifests;
+pub mod pods;
+pub mod probe;
 pub mod processes;
 pub mod pv_controller;
-
-use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
+pub mod remap;
+pub mod rook;
 
 use anyhow::{Context, Result};
-use kube::api::{DynamicObject, PostParams};
 use kube_standin::StandIn;
 use sepia_testbed::Bed;
 use serde_json::{Value, json};
@@ -25,29 +33,50 @@ use crate::cluster::Cluster;
 use crate::objects::Kind;
 use crate::scenario;
 use crate::wait;
+use guard::Liveness;
 use kubelet::Kubelet;
+use manifests::Rendered;
+use pods::Node;
+use probe::HttpProbe;
 use processes::Processes;
 
-/// Namespace of the driver's secrets and leases; the scenarios' own is [`USER_NAMESPACE`].
-const DRIVER_NAMESPACE: &str = "sepia";
+/// The scenarios' own namespace.
 const USER_NAMESPACE: &str = "e2e";
-const CLUSTER_ID: &str = "bed";
-const CLASS: &str = "sepia-rbd";
 
 pub struct StandInCluster {
-    _standin: StandIn,
+    standin: StandIn,
     client: kube::Client,
     bed: &'static Bed,
     rados_namespace: String,
+    storage_class: String,
+    snapshot_class: String,
     processes: Processes,
+    probes: Vec<(String, HttpProbe)>,
     kubelet: Kubelet,
     actors: Vec<JoinHandle<()>>,
     _dir: tempfile::TempDir,
 }
 
+/// The rendered object as applied here: the StorageClass's pool is the bed's, and its
+/// filesystem xfs — growing a mounted ext4 needs CAP_SYS_RESOURCE, which this sandbox's
+/// processes lack (sepia-node then refuses NodeExpandVolume with FAILED_PRECONDITION).
+/// Everything else as rendered.
+fn for_bed(object: &Value, bed: &Bed) -> Value {
+    let mut object = object.clone();
+    if object["kind"] == "StorageClass" {
+        object["parameters"]["pool"] = json!(bed.pool);
+        if object["parameters"]["csi.storage.k8s.io/fstype"].is_string() {
+            object["parameters"]["csi.storage.k8s.io/fstype"] = json!("xfs");
+        }
+    }
+    object
+}
+
 impl StandInCluster {
-    /// Starts the stand-in, the binaries and the actors; the Ceph bed must be up.
+    /// Renders the overlay, starts the stand-in, its pods' binaries and the actors; the Ceph
+    /// bed must be up.
     pub async fn start() -> Result<Self> {
+        let rendered = Rendered::overlay(manifests::OVERLAY)?;
         let bed = Bed::get();
         let rados_namespace = bed.unique_name("e2e");
         bed.cli(
@@ -62,104 +91,113 @@ impl StandInCluster {
         let root = std::fs::canonicalize(dir.path())?;
 
         let standin = StandIn::start().await?;
-        let kubeconfig = root.join("kubeconfig");
-        standin.write_kubeconfig(&kubeconfig)?;
         let client = standin.client()?;
-        let config = root.join("config.json");
-        std::fs::write(
-            &config,
-            json!([{"clusterID": CLUSTER_ID, "monitors": [bed.monitors], "rbd": {"radosNamespace": rados_namespace}}]).to_string(),
+        let class = rendered.only("StorageClass")?;
+        let storage_class = class["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let snapshot_class = rendered.only("VolumeSnapshotClass")?["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let cluster_id = class["parameters"]["clusterID"]
+            .as_str()
+            .context("the StorageClass has no clusterID")?;
+        let cluster_config = json!([{"clusterID": cluster_id, "monitors": [bed.monitors], "rbd": {"radosNamespace": rados_namespace}}]);
+        rook::provide(
+            &standin,
+            &rendered,
+            bed,
+            USER_NAMESPACE,
+            kubelet::NODE,
+            &cluster_config,
         )?;
-        let credentials = root.join("credentials");
-        std::fs::create_dir(&credentials)?;
-        for (file, value) in [("userID", &bed.user), ("userKey", &bed.key)] {
-            std::fs::write(credentials.join(file), value)?;
-            std::fs::set_permissions(
-                credentials.join(file),
-                std::fs::Permissions::from_mode(0o600),
-            )?;
+        for object in &rendered.objects {
+            let what = format!("{} {}", object["kind"], object["metadata"]["name"]);
+            standin
+                .put_any(for_bed(object, bed))
+                .with_context(|| format!("applying the rendered {what}"))?;
         }
-        user_objects(&client, bed).await?;
 
-        let mut processes = Processes::new(&root.join("logs"))?;
-        let path = |p: PathBuf| p.display().to_string();
-        let node_socket = root.join("node/csi.sock");
-        let registration = root.join("registry");
-        std::fs::create_dir_all(&registration)?;
-        processes.spawn(
-            "node",
-            "sepia-node",
-            &[
-                format!("--endpoint=unix://{}", path(node_socket.clone())),
-                format!("--driver-name={DRIVER}"),
-                format!("--node-id={}", kubelet::NODE),
-                format!("--cluster-config={}", path(config.clone())),
-                "--cluster-config-poll=1s".into(),
-                format!("--registration-dir={}", path(registration.clone())),
-                format!("--kubelet-socket-path={}", path(node_socket)),
-                format!("--node-credentials-dir={}", path(credentials.clone())),
-                format!("--state-dir={}", path(root.join("node-state"))),
-            ],
-        )?;
-        for sidecar in ["provisioner", "snapshotter", "resizer", "attacher"] {
-            let socket = root.join(format!("{sidecar}/csi.sock"));
-            let mut controller = vec![
-                format!("--endpoint=unix://{}", path(socket.clone())),
-                format!("--driver-name={DRIVER}"),
-                format!("--cluster-config={}", path(config.clone())),
-            ];
-            if matches!(sidecar, "provisioner" | "attacher") {
-                controller.push(format!(
-                    "--controller-credentials-dir={}",
-                    path(credentials.clone())
-                ));
+        let processes = Processes::new(&root.join("logs"))?;
+        let node = Node {
+            standin: &standin,
+            root: &root,
+            name: kubelet::NODE,
+        };
+        let mut probes = Vec::new();
+        for workload in &rendered.workloads {
+            let name = workload["metadata"]["name"].as_str().unwrap_or_default();
+            let replicas = match workload["kind"].as_str() {
+                Some("Deployment") => workload["spec"]["replicas"].as_u64().unwrap_or(1),
+                _ => 1,
+            };
+            for replica in 0..replicas {
+                for run in node.pod(workload, &format!("{name}-{replica}"))? {
+                    processes.spawn(&run.label, &run.binary, &run.args, &run.env)?;
+                    if let Some(probe) = run.liveness {
+                        probes.push((run.label, probe));
+                    }
+                }
             }
-            processes.spawn(
-                &format!("{sidecar}-controller"),
-                "sepia-controller",
-                &controller,
-            )?;
-            processes.spawn(
-                sidecar,
-                &format!("sepia-{sidecar}"),
-                &[
-                    format!("--csi-address={}", path(socket)),
-                    format!("--kubeconfig={}", path(kubeconfig.clone())),
-                    "--timeout=150s".into(),
-                    "--leader-election".into(),
-                    format!("--leader-election-namespace={DRIVER_NAMESPACE}"),
-                ],
-            )?;
         }
-        let registration_socket = registration.join(format!("{DRIVER}-reg.sock"));
-        let kubelet = match Kubelet::register(client.clone(), &root, &registration_socket).await {
+        let host = node.host_root();
+        let registration = host
+            .join("var/lib/kubelet/plugins_registry")
+            .join(format!("{DRIVER}-reg.sock"));
+        let kubelet_root = host.join("var/lib");
+        let mut no_probes = Liveness::new(Vec::new());
+        let registered = tokio::select! {
+            kubelet = Kubelet::register(client.clone(), &kubelet_root, &registration) => {
+                kubelet.context("registering the node plugin as kubelet would")
+            }
+            failure = guard::watch(&standin, &processes, &mut no_probes) => Err(failure),
+        };
+        let kubelet = match registered {
             Ok(kubelet) => kubelet,
             Err(error) => {
                 processes.dump_logs();
-                return Err(error.context("registering the node plugin as kubelet would"));
+                return Err(error);
             }
         };
         let actors = vec![tokio::spawn(pv_controller::run(client.clone()))];
         Ok(Self {
-            _standin: standin,
+            standin,
             client,
             bed,
             rados_namespace,
+            storage_class,
+            snapshot_class,
             processes,
+            probes,
             kubelet,
             actors,
             _dir: dir,
         })
     }
 
-    /// Runs a scenario; on failure prints every process's last log lines and whether one died.
-    pub async fn run(&mut self, scenario: impl AsyncFnOnce(&Self) -> Result<()>) -> Result<()> {
-        let outcome = scenario(self).await;
+    /// Runs a scenario while [`guard`] watches; ends with no refused request and every
+    /// liveness probe passed at least once. On failure prints every process's last log lines.
+    pub async fn run(&self, scenario: impl AsyncFnOnce(&Self) -> Result<()>) -> Result<()> {
+        let mut liveness = Liveness::new(self.probes.clone());
+        let outcome = tokio::select! {
+            outcome = scenario(self) => outcome,
+            failure = guard::watch(&self.standin, &self.processes, &mut liveness) => Err(failure),
+        };
+        let outcome = match outcome {
+            Ok(()) => match guard::check(&self.standin, &self.processes) {
+                Ok(()) => liveness.until_all_passed().await,
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e),
+        };
         if outcome.is_err() {
-            if let Err(died) = self.processes.check_running() {
-                eprintln!("{died:#}");
-            }
             self.processes.dump_logs();
+            let refused = guard::refusals(&self.standin);
+            if !refused.is_empty() {
+                eprintln!("requests the API refused:\n  {}", refused.join("\n  "));
+            }
         }
         outcome
     }
@@ -225,109 +263,6 @@ impl StandInCluster {
     }
 }
 
-/// What an administrator and a user would have applied: namespaces, Ceph secrets, the classes.
-async fn user_objects(client: &kube::Client, bed: &Bed) -> Result<()> {
-    let secret = |name: &str| {
-        json!({
-            "apiVersion": "v1", "kind": "Secret",
-            "metadata": {"name": name, "namespace": DRIVER_NAMESPACE},
-            "data": {
-                "userID": serde_json::to_value(k8s_openapi::ByteString(bed.user.clone().into_bytes())).unwrap_or_default(),
-                "userKey": serde_json::to_value(k8s_openapi::ByteString(bed.key.clone().into_bytes())).unwrap_or_default()
-            }
-        })
-    };
-    let secret_params = |kind: &str, name: &str| {
-        [
-            (
-                format!("csi.storage.k8s.io/{kind}-secret-name"),
-                name.to_owned(),
-            ),
-            (
-                format!("csi.storage.k8s.io/{kind}-secret-namespace"),
-                DRIVER_NAMESPACE.to_owned(),
-            ),
-        ]
-    };
-    let mut parameters = serde_json::Map::new();
-    parameters.insert("clusterID".into(), CLUSTER_ID.into());
-    parameters.insert("pool".into(), bed.pool.clone().into());
-    parameters.insert("imageFeatures".into(), "layering".into());
-    // xfs, not ext4: growing a mounted ext4 needs CAP_SYS_RESOURCE, which this sandbox's
-    // processes lack (sepia-node then refuses NodeExpandVolume with FAILED_PRECONDITION).
-    parameters.insert("csi.storage.k8s.io/fstype".into(), "xfs".into());
-    for (kind, name) in [
-        ("provisioner", "sepia-rbd-provisioner"),
-        ("controller-publish", "sepia-rbd-provisioner"),
-        ("controller-expand", "sepia-rbd-provisioner"),
-        ("node-stage", "sepia-rbd-node"),
-    ] {
-        for (key, value) in secret_params(kind, name) {
-            parameters.insert(key, value.into());
-        }
-    }
-    let mut snapshot_parameters = serde_json::Map::new();
-    snapshot_parameters.insert("clusterID".into(), CLUSTER_ID.into());
-    for (key, value) in secret_params("snapshotter", "sepia-rbd-provisioner") {
-        snapshot_parameters.insert(key, value.into());
-    }
-    let objects: Vec<(Kind, &str, Value)> = vec![
-        (
-            Kind::Namespace,
-            "",
-            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": DRIVER_NAMESPACE}}),
-        ),
-        (
-            Kind::Namespace,
-            "",
-            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": USER_NAMESPACE}}),
-        ),
-        (
-            Kind::Node,
-            "",
-            json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": kubelet::NODE}}),
-        ),
-        (
-            Kind::Secret,
-            DRIVER_NAMESPACE,
-            secret("sepia-rbd-provisioner"),
-        ),
-        (Kind::Secret, DRIVER_NAMESPACE, secret("sepia-rbd-node")),
-        (
-            Kind::StorageClass,
-            "",
-            json!({
-                "apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
-                "metadata": {"name": CLASS},
-                "provisioner": DRIVER,
-                "parameters": parameters,
-                "reclaimPolicy": "Delete",
-                "allowVolumeExpansion": true,
-                "volumeBindingMode": "Immediate"
-            }),
-        ),
-        (
-            Kind::VolumeSnapshotClass,
-            "",
-            json!({
-                "apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshotClass",
-                "metadata": {"name": CLASS},
-                "driver": DRIVER,
-                "deletionPolicy": "Delete",
-                "parameters": snapshot_parameters
-            }),
-        ),
-    ];
-    for (kind, ns, object) in objects {
-        let object: DynamicObject = serde_json::from_value(object)?;
-        kind.api(client, ns)
-            .create(&PostParams::default(), &object)
-            .await
-            .context("creating the user's objects")?;
-    }
-    Ok(())
-}
-
 impl Cluster for StandInCluster {
     fn client(&self) -> kube::Client {
         self.client.clone()
@@ -336,10 +271,10 @@ impl Cluster for StandInCluster {
         USER_NAMESPACE
     }
     fn storage_class(&self) -> &str {
-        CLASS
+        &self.storage_class
     }
     fn snapshot_class(&self) -> &str {
-        CLASS
+        &self.snapshot_class
     }
 
     async fn write(&self, pvc: &str, data: &str) -> Result<()> {

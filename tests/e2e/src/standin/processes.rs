@@ -1,11 +1,13 @@
 //! Sepia's binaries as child processes, each with its log in the run's directory, ended
-//! (SIGTERM, then SIGKILL) when the run ends.
+//! (SIGTERM, then SIGKILL) when the run ends. A process gets its container's environment and
+//! `PATH` only, as a container gets the pod's env and not the test runner's.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, ensure};
 use tokio::process::{Child, Command};
 
 /// Every binary a stand-in run starts.
@@ -42,7 +44,8 @@ pub fn missing() -> Vec<String> {
 
 pub struct Processes {
     logs: PathBuf,
-    children: Vec<(String, Child)>,
+    /// Behind a lock so the run's guard can check them while a scenario holds the cluster.
+    children: Mutex<Vec<(String, Child)>>,
 }
 
 impl Processes {
@@ -50,15 +53,33 @@ impl Processes {
         std::fs::create_dir_all(logs)?;
         Ok(Self {
             logs: logs.to_owned(),
-            children: Vec::new(),
+            children: Mutex::new(Vec::new()),
         })
     }
 
-    /// Starts `binary` with `args`; `label` names its log file.
-    pub fn spawn(&mut self, label: &str, binary: &str, args: &[String]) -> Result<()> {
+    fn children(&self) -> MutexGuard<'_, Vec<(String, Child)>> {
+        self.children.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Starts `binary` with `args` and `env`; `label` names its log file.
+    pub fn spawn(
+        &self,
+        label: &str,
+        binary: &str,
+        args: &[String],
+        env: &[(String, String)],
+    ) -> Result<()> {
+        ensure!(
+            BINARIES.contains(&binary),
+            "{label}: image binary {binary} is not one of Sepia's ({})",
+            BINARIES.join(", ")
+        );
         let log = std::fs::File::create(self.logs.join(format!("{label}.log")))?;
         let child = Command::new(bin_dir().join(binary))
             .args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
@@ -66,13 +87,13 @@ impl Processes {
             .kill_on_drop(true)
             .spawn()
             .with_context(|| format!("starting {binary}"))?;
-        self.children.push((label.to_owned(), child));
+        self.children().push((label.to_owned(), child));
         Ok(())
     }
 
     /// Fails if a child has exited (a wrong flag, a crash): the scenario would only time out.
-    pub fn check_running(&mut self) -> Result<()> {
-        for (label, child) in &mut self.children {
+    pub fn check_running(&self) -> Result<()> {
+        for (label, child) in self.children().iter_mut() {
             if let Some(status) = child.try_wait()? {
                 anyhow::bail!(
                     "{label} exited with {status}; its log:\n{}",
@@ -85,7 +106,7 @@ impl Processes {
 
     /// The last lines of every log, for a failed scenario's report.
     pub fn dump_logs(&self) {
-        for (label, _) in &self.children {
+        for (label, _) in self.children().iter() {
             eprintln!(
                 "----- {label} (last lines) -----\n{}",
                 tail(&self.logs.join(format!("{label}.log")))
@@ -96,7 +117,7 @@ impl Processes {
     /// Each process's peak resident memory so far (VmHWM), for sizing the manifests' memory
     /// requests and limits from a real run.
     pub fn peak_memory(&self) -> Vec<(String, Option<u64>)> {
-        self.children
+        self.children()
             .iter()
             .map(|(label, child)| {
                 let kib = child.id().and_then(|pid| {
@@ -123,13 +144,17 @@ impl Processes {
             "peak RSS (VmHWM) of the run's processes: {}",
             peaks.join(", ")
         );
-        for (_, child) in &self.children {
+        let children = self
+            .children
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
+        for (_, child) in children.iter() {
             if let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()) {
                 // SAFETY: kill(2) on a pid we spawned and still own (not yet reaped).
                 unsafe { libc::kill(pid, libc::SIGTERM) };
             }
         }
-        for (_, child) in &mut self.children {
+        for (_, child) in children.iter_mut() {
             if tokio::time::timeout(Duration::from_secs(10), child.wait())
                 .await
                 .is_err()

@@ -1,5 +1,9 @@
 //! [`StandIn`]: the handle tests hold — start, connect, look inside, act as a user or kubelet,
-//! inject faults, pause.
+//! inject faults, pause. Identities and clients per identity are in `identities`, objects
+//! from YAML in `apply`.
+
+mod apply;
+mod identities;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -16,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::StandInError;
 use crate::faults::{Fault, Faults};
+use crate::identity::Tokens;
 use crate::kubeconfig;
 use crate::mutations::{DeleteOptions, UpdateOp};
 use crate::object_meta;
@@ -67,6 +72,7 @@ impl StandInBuilder {
             store: Mutex::new(Store::new(self.table, self.config.history_limit)),
             faults: Mutex::new(Faults::default()),
             requests: Mutex::new(RequestLog::default()),
+            tokens: Mutex::new(Tokens::default()),
             config: self.config,
             address: addr.to_string(),
             connections: Mutex::new(shutdown.child_token()),
@@ -106,23 +112,30 @@ impl StandIn {
         format!("http://{}", self.addr)
     }
 
-    /// A `kube::Config` for this stand-in (default namespace `default`).
+    /// A `kube::Config` for this stand-in as its all-powerful admin (`system:admin` in
+    /// `system:masters`, never checked against RBAC); default namespace `default`.
     pub fn kube_config(&self) -> Result<kube::Config, StandInError> {
-        let url = self.url();
-        let uri = url
-            .parse::<http::Uri>()
-            .map_err(|_| StandInError::Url { url })?;
-        Ok(kube::Config::new(uri))
+        self.kube_config_with_token(&self.admin_token())
     }
 
-    /// A kube client talking to this stand-in.
+    /// A kube client talking to this stand-in as its admin.
     pub fn client(&self) -> Result<kube::Client, StandInError> {
         kube::Client::try_from(self.kube_config()?).map_err(StandInError::Client)
     }
 
-    /// Write a kubeconfig for a real binary's `--kubeconfig`.
+    /// Write a kubeconfig for a real binary's `--kubeconfig`, as the admin.
     pub fn write_kubeconfig(&self, path: impl AsRef<Path>) -> Result<(), StandInError> {
-        kubeconfig::write(&self.url(), path.as_ref())
+        self.write_kubeconfig_for(path, &self.admin_token())
+    }
+
+    /// Write a kubeconfig carrying `token` (see [`StandIn::service_account_token`]): a binary
+    /// started with it is authorised under the RBAC objects in the stand-in.
+    pub fn write_kubeconfig_for(
+        &self,
+        path: impl AsRef<Path>,
+        token: &str,
+    ) -> Result<(), StandInError> {
+        kubeconfig::write(&self.url(), token, path.as_ref())
     }
 
     /// Stop serving: open connections and watches are cut.

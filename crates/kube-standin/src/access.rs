@@ -1,0 +1,73 @@
+//! Who sent a request and whether they may do it: authentication by bearer token
+//! ([`crate::identity`]), then RBAC ([`crate::rbac`]) on the request's attributes, before the
+//! request is routed, as the real server's filter chain does.
+
+use crate::http_io::ApiRequest;
+use crate::identity::UserInfo;
+use crate::rbac::{self, Decision, Policy};
+use crate::request_info::{self, Attributes, ResourceAttributes};
+use crate::resources::Gvr;
+use crate::server::Shared;
+use crate::status::ApiError;
+
+/// The request's user: 401 for an unknown token or one whose ServiceAccount is gone.
+pub(crate) fn authenticate(shared: &Shared, req: &ApiRequest) -> Result<UserInfo, ApiError> {
+    let exists = |namespace: &str, name: &str| {
+        let store = shared.store.lock();
+        store
+            .info(&Gvr::new("", "v1", "serviceaccounts"))
+            .is_some_and(|info| store.get(&info, namespace, name).is_ok())
+    };
+    shared
+        .tokens
+        .lock()
+        .authenticate(req.authorization.as_deref(), exists)
+}
+
+/// 403 unless `user` may make this request.
+pub(crate) fn authorize_request(
+    shared: &Shared,
+    user: &UserInfo,
+    req: &ApiRequest,
+) -> Result<(), ApiError> {
+    authorize(
+        shared,
+        user,
+        &request_info::attributes(&req.method, &req.path, &req.query),
+    )
+}
+
+/// The real server's extra check when a PATCH (server-side apply) would create the object:
+/// the user also needs `create`.
+pub(crate) fn authorize_create_on_update(
+    shared: &Shared,
+    user: &UserInfo,
+    req: &ApiRequest,
+) -> Result<(), ApiError> {
+    match request_info::attributes(&req.method, &req.path, &req.query) {
+        Attributes::Resource(r) => authorize(
+            shared,
+            user,
+            &Attributes::Resource(ResourceAttributes {
+                verb: "create".into(),
+                ..r
+            }),
+        ),
+        Attributes::NonResource { .. } => Ok(()),
+    }
+}
+
+fn authorize(shared: &Shared, user: &UserInfo, attributes: &Attributes) -> Result<(), ApiError> {
+    if user.is_master() {
+        return Ok(());
+    }
+    let namespace = match attributes {
+        Attributes::Resource(r) => r.namespace.as_str(),
+        Attributes::NonResource { .. } => "",
+    };
+    let policy = Policy::from_store(&shared.store.lock(), namespace);
+    match rbac::authorize(user, attributes, &policy) {
+        Decision::Allow => Ok(()),
+        Decision::Deny { reason } => Err(ApiError::forbidden(attributes, &user.name, &reason)),
+    }
+}
