@@ -40,9 +40,15 @@ async fn run(args: Args) -> Result<(), sidecar::SidecarError> {
             extra_metadata: args.extra_create_metadata,
             single_node_multi_writer: driver.has_controller(ControllerCap::SingleNodeMultiWriter),
         },
-        // Upstream's defaults until the flags exist (--prevent-volume-mode-conversion, the
-        // CrossNamespaceVolumeDataSource feature gate).
-        sources: SourceRules::default(),
+        sources: SourceRules {
+            prevent_volume_mode_conversion: args.prevent_volume_mode_conversion,
+            cross_namespace: args
+                .sidecar
+                .feature_gates()
+                .get("CrossNamespaceVolumeDataSource")
+                .copied()
+                .unwrap_or(false),
+        },
         loop_settings: sidecar.loop_settings(args.resync_period),
     };
     let lease = lease_name::provisioner(&driver.name);
