@@ -491,7 +491,7 @@ impl Fixture {
     pub async fn register_node(&self, node_id: &str) {
         let value = serde_json::json!({"nodeId": node_id, "driver": "rbd.csi.sepia.io", "updatedAt": "2026-01-01T00:00:00Z"});
         self.io
-            .omap_set(
+            .omap_set_creating(
                 "sepia.nodes.default",
                 &[(node_id, value.to_string().as_bytes())],
             )
