@@ -24,6 +24,16 @@
 //! None of these ever runs clean-up on a failed write: every intermediate state is one the
 //! retry repairs, so a simulated crash ([`crate::Error::Injected`]) and a real failure are
 //! handled the same way — by the next request.
+//!
+//! # Several processes
+//!
+//! Many controller processes share a pool (ARCHITECTURE §13), so the order above is not
+//! enough: a second writer may act between our read and our write. Every write therefore
+//! carries, in the same op, what it relies on: the directory key is written only while still
+//! absent, removed only while it still holds the value read; `csi.imageid` is written only while
+//! the entry exists and names its request; an undo removes the entry only while it names its
+//! request. Callers serialise a name across processes with [`Journal::lock_request_name`], whose
+//! lock every directory write of their lock scope asserts as well.
 
 use std::collections::BTreeMap;
 
