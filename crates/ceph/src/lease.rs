@@ -66,6 +66,8 @@ pub struct Locker {
 struct LockerInner {
     owner: String,
     duration: Duration,
+    /// This locker's leases, to tell its own releases from contention.
+    leases: Mutex<Vec<Weak<LeaseState>>>,
 }
 
 /// Cookie numbers, unique in the process: a connection (one RADOS entity) may be shared by
@@ -89,6 +91,7 @@ impl Locker {
             inner: Arc::new(LockerInner {
                 owner: owner.into(),
                 duration: duration.max(Duration::from_secs(1)),
+                leases: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -110,6 +113,7 @@ impl Locker {
     /// NotFound when `spec.must_exist` and the object is missing. Inside a lock scope the lease
     /// joins the scope (its calls are counted, its writes fenced, its loss ends the scope).
     pub async fn lock(&self, io: &IoCtx, spec: LockSpec) -> Result<Lease> {
+        self.settle_own(io, &spec).await;
         let n = NEXT_COOKIE.fetch_add(1, Ordering::Relaxed);
         let holding = Holding {
             name: spec.name.clone(),
@@ -150,9 +154,31 @@ impl Locker {
             renewals: AtomicU64::new(0),
         });
         lock_scope::register(&state);
+        self.inner.leases.lock().push(Arc::downgrade(&state));
         tokio::spawn(keep(Arc::clone(&state), sent, duration, self.renew_every()));
         debug!(oid = %state.spec.oid, lock = %state.spec.name, cookie = %state.holding.cookie, "locked");
         Ok(Lease { state })
+    }
+}
+
+impl Locker {
+    /// A lock of ours that is being released right now is not contention: waits for that
+    /// release (one round trip), so a request that follows its own earlier attempt (a retry
+    /// after a deadline) is not refused by it. A release held up by calls still in flight is
+    /// contention — the lock is really held — and is not waited for.
+    async fn settle_own(&self, io: &IoCtx, spec: &LockSpec) {
+        let releasing: Vec<Arc<LeaseState>> = {
+            let mut leases = self.inner.leases.lock();
+            leases.retain(|lease| lease.strong_count() > 0);
+            leases
+                .iter()
+                .filter_map(Weak::upgrade)
+                .filter(|lease| lease.is_lock(io, spec) && lease.releases_promptly())
+                .collect()
+        };
+        for lease in releasing {
+            lease.released().await;
+        }
     }
 }
 
@@ -319,6 +345,16 @@ impl LeaseState {
     /// and nothing runs under it, so the release is one round trip away.
     pub(crate) fn releases_promptly(&self) -> bool {
         self.is_dropped() && self.calls() == 0
+    }
+
+    /// Whether this is lock `spec.name` on `spec.oid` through `io`'s connection, pool and
+    /// namespace.
+    fn is_lock(&self, io: &IoCtx, spec: &LockSpec) -> bool {
+        Arc::ptr_eq(&self.io.inner.cluster, &io.inner.cluster)
+            && self.io.inner.pool_id == io.inner.pool_id
+            && self.io.inner.namespace == io.inner.namespace
+            && self.spec.oid == spec.oid
+            && self.spec.name == spec.name
     }
 
     pub(crate) async fn released(&self) {

@@ -13,7 +13,7 @@
 //!   fit in a compound write), `lease` ([`Locker`] takes a [`Lease`]: renewed while held,
 //!   released only after the calls made under it returned), [`lock_scope`] (the leases a
 //!   piece of work holds, known to every call it makes: in-flight counts, automatic fences,
-//!   stopping the work when a lease is lost)
+//!   stopping the work when a lease is lost), `lock_admin` (who holds a lock; breaking it)
 //! - [`rbd`]: images, snapshots, clones, trash, rbd namespaces
 //! - `blocking`: the only path into the C libraries — spawn_blocking + deadline + span
 //! - `c_text`: strings across the C boundary; `error`: the crate's [`Error`]
@@ -33,6 +33,7 @@ mod credentials;
 mod error;
 mod ioctx;
 mod lease;
+mod lock_admin;
 pub mod lock_scope;
 mod objects;
 mod omap;
@@ -49,5 +50,6 @@ pub use credentials::{Credentials, Secret};
 pub use error::{Error, Result};
 pub use ioctx::IoCtx;
 pub use lease::{Lease, LeaseLost, LockSpec, Locker};
+pub use lock_admin::LockHolder;
 pub use timeouts::Timeouts;
 pub use write_op::{Fence, WriteOp};

@@ -35,22 +35,6 @@ fn rados(ns: &common::Ns, args: &[&str]) -> String {
     bed.cli("rados", &full)
 }
 
-/// Breaks every holding of lock `name` on `oid`, as an operator (or an expiry) would.
-fn break_lock(ns: &common::Ns, oid: &str, name: &str) -> usize {
-    let info: serde_json::Value =
-        serde_json::from_str(&rados(ns, &["lock", "info", oid, name])).unwrap();
-    let lockers = info["lockers"].as_array().cloned().unwrap_or_default();
-    for locker in &lockers {
-        let client = locker["name"].as_str().unwrap();
-        let cookie = locker["cookie"].as_str().unwrap();
-        rados(
-            ns,
-            &["lock", "break", oid, name, client, "--lock-cookie", cookie],
-        );
-    }
-    lockers.len()
-}
-
 fn assert_busy(result: ceph::Result<Lease>, context: &str) {
     match result {
         Err(Error::Busy { .. }) => {}
@@ -86,6 +70,16 @@ async fn exclusive_and_shared_holders_exclude_each_other_across_connections() {
         let shared_a = a.lock(&ns.io, spec("obj", LockKind::Shared)).await.unwrap();
         let shared_b = b.lock(&b_io, spec("obj", LockKind::Shared)).await.unwrap();
         assert_ne!(shared_a.cookie(), shared_b.cookie());
+        let mut holders = ns.io.lock_holders("obj", "sepia.test").await.unwrap();
+        holders.sort_by(|x, y| x.cookie.cmp(&y.cookie));
+        let cookies: Vec<&str> = holders.iter().map(|h| h.cookie.as_str()).collect();
+        let mut expected = [shared_a.cookie(), shared_b.cookie()];
+        expected.sort_unstable();
+        assert_eq!(cookies, expected);
+        assert_ne!(
+            holders[0].client, holders[1].client,
+            "two connections, two entities"
+        );
         assert_busy(
             a.lock(&ns.io, spec("obj", LockKind::Exclusive)).await,
             "exclusive while shared",
@@ -243,7 +237,6 @@ async fn a_broken_lock_is_lost_its_scope_stopped_and_its_fenced_writes_refused()
         ns.io.create_exclusive("obj").await.unwrap();
         let a = Locker::new("process-a", Duration::from_secs(3));
         let io = ns.io.clone();
-        let ns_ref = &ns;
         let outcome = scoped(async move {
             let lease = a.lock(&io, spec("obj", LockKind::Exclusive)).await.unwrap();
             let fence = lease.fence();
@@ -254,7 +247,7 @@ async fn a_broken_lock_is_lost_its_scope_stopped_and_its_fenced_writes_refused()
             )
             .await
             .unwrap();
-            assert_eq!(break_lock(ns_ref, "obj", "sepia.test"), 1);
+            assert_eq!(io.break_lock_holders("obj", "sepia.test").await.unwrap(), 1);
             // The write asserts the lock in the same op: refused, nothing written.
             let err = io
                 .operate_fenced(
@@ -289,12 +282,11 @@ async fn writes_in_a_scope_assert_its_locks_and_fail_once_released() {
         ns.io.create_exclusive("other").await.unwrap();
         let a = Locker::new("process-a", Duration::from_secs(30));
         let io = ns.io.clone();
-        let ns_ref = &ns;
         scoped(async move {
             let lease = a.lock(&io, spec("obj", LockKind::Exclusive)).await.unwrap();
             let fence = lease.fence();
             io.omap_set("obj", &[("held", b"1")]).await.unwrap();
-            assert_eq!(break_lock(ns_ref, "obj", "sepia.test"), 1);
+            assert_eq!(io.break_lock_holders("obj", "sepia.test").await.unwrap(), 1);
             // A plain write on the locked object carries the scope's fence by itself.
             let err = io.omap_set("obj", &[("broken", b"1")]).await.unwrap_err();
             assert!(err.is_not_locked(), "{err:?}");
@@ -317,6 +309,71 @@ async fn writes_in_a_scope_assert_its_locks_and_fail_once_released() {
             .await
             .unwrap();
         assert_eq!(keys.keys().collect::<Vec<_>>(), ["after", "held"]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_fenced_write_fails_once_its_lock_is_released() {
+    common::in_namespace("lock-fence-released", false, |ns| async move {
+        ns.io.create_exclusive("obj").await.unwrap();
+        let a = Locker::new("process-a", Duration::from_secs(30));
+        let lease = a.lock(&ns.io, spec("obj", LockKind::Shared)).await.unwrap();
+        let fence = lease.fence();
+        let write = |key: &'static str| WriteOp::new("fenced").omap_set(&[(key, b"1")]);
+        ns.io
+            .operate_fenced("obj", &fence, write("held"))
+            .await
+            .unwrap();
+        lease.release().await;
+        let err = ns
+            .io
+            .operate_fenced("obj", &fence, write("released"))
+            .await
+            .unwrap_err();
+        assert!(err.is_not_locked(), "{err:?}");
+        let keys = ns
+            .io
+            .omap_get_by_keys("obj", &["held", "released"])
+            .await
+            .unwrap();
+        assert_eq!(keys.keys().collect::<Vec<_>>(), ["held"]);
+        // A fence guards only its own object.
+        ns.io.create_exclusive("other").await.unwrap();
+        let err = ns
+            .io
+            .operate_fenced("other", &fence, write("k"))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::InvalidArgument { .. }), "{err:?}");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lock_its_own_locker_is_releasing_is_taken_again_not_refused() {
+    common::in_namespace("lock-own-release", false, |ns| async move {
+        ns.io.create_exclusive("obj").await.unwrap();
+        let a = Locker::new("process-a", Duration::from_secs(30));
+        let (b_io, b) = other_process(&ns, Duration::from_secs(30)).await;
+        for _ in 0..10 {
+            // Dropped: the unlock is on its way when the same process asks again.
+            drop(
+                a.lock(&ns.io, spec("obj", LockKind::Exclusive))
+                    .await
+                    .unwrap(),
+            );
+        }
+        let again = a
+            .lock(&ns.io, spec("obj", LockKind::Exclusive))
+            .await
+            .unwrap();
+        // To another process it is held all the same.
+        assert_busy(
+            b.lock(&b_io, spec("obj", LockKind::Exclusive)).await,
+            "another process",
+        );
+        again.release().await;
     })
     .await;
 }
