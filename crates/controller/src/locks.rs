@@ -12,7 +12,8 @@
 //!   taken only while the entry exists, so no lock ever re-creates a deleted entry.
 //! - **In front, in memory.** Each lock is first taken in this process ([`journal::OperationLocks`]
 //!   for names, [`IdLocks`] for ids): contention inside the process answers at once without a
-//!   round trip, and the in-process half is let go only after the RADOS half is released.
+//!   round trip. A RADOS lock this process is still releasing does not refuse its own next
+//!   request (that one waits the round trip), so a retry right after a deadline goes through.
 //! - **Contention** answers ABORTED at once (CSI's "operation pending"; the sidecars retry with
 //!   back-off) — except waiting for a snapshot's preparation (restore, DeleteSnapshot,
 //!   DeleteVolume of its source), which lasts about a second: those poll the lock for the
@@ -103,17 +104,33 @@ impl EntryLock {
     }
 }
 
-/// A lock held in this process and in RADOS. Dropping it releases both (RADOS first, after the
-/// Ceph calls made under it have returned).
+/// A lock held in this process and in RADOS. Dropping it lets go of both: the RADOS lock is
+/// released in the background once the Ceph calls made under it have returned; until then
+/// this process's own next attempt waits for that release instead of being refused (see
+/// `ceph::Locker`), while other processes find it held.
 #[must_use = "the lock is released as soon as it is dropped"]
-#[derive(Debug)]
-pub struct Held(Lease);
+pub struct Held {
+    // Field order is drop order: the RADOS release starts before the in-process key is free.
+    lease: Lease,
+    local: LocalGuard,
+}
 
 impl Held {
-    /// The RADOS lease, e.g. for background work that takes it over
-    /// ([`ceph::lock_scope::holding`]).
+    /// The RADOS lease, for background work that takes it over
+    /// ([`ceph::lock_scope::holding`]); the in-process half goes with it.
     pub fn into_lease(self) -> Lease {
-        self.0
+        let Held { lease, local } = self;
+        match local {
+            LocalGuard::Name(guard) => lease.keep_until_released(guard),
+            LocalGuard::Id(guard) => lease.keep_until_released(guard),
+        }
+        lease
+    }
+}
+
+impl std::fmt::Debug for Held {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Held").field(&self.lease).finish()
     }
 }
 
@@ -196,16 +213,22 @@ impl Local {
         location: &Location,
         lock: EntryLock,
     ) -> Result<Option<Held>> {
-        let (name, kind) = lock.rados();
-        match journal
-            .lock_entry(&state.locker, location, name, kind, self.what.clone())
-            .await
-        {
-            Ok(lease) => Ok(Some(self.attach(lease))),
-            Err(journal::Error::NotFound { .. }) => Ok(None),
-            Err(journal::Error::InProgress { .. }) => Err(Error::InProgress { what: self.what }),
-            Err(e) => Err(e.into()),
+        match self.attempt(state, journal, location, lock).await? {
+            Attempt::Locked(lease) => Ok(Some(self.attach(lease))),
+            Attempt::Gone => Ok(None),
+            Attempt::Busy => Err(Error::InProgress { what: self.what }),
         }
+    }
+
+    /// [`Local::entry`] on a volume or snapshot just looked up.
+    pub async fn found(
+        self,
+        state: &State,
+        found: &Found,
+        lock: EntryLock,
+    ) -> Result<Option<Held>> {
+        self.entry(state, &found.journal, &found.location(), lock)
+            .await
     }
 
     /// [`Local::entry`], asking again every 200 ms while another process holds the lock; the
@@ -217,26 +240,39 @@ impl Local {
         location: &Location,
         lock: EntryLock,
     ) -> Result<Option<Held>> {
-        let (name, kind) = lock.rados();
         loop {
-            match journal
-                .lock_entry(&state.locker, location, name, kind, self.what.clone())
-                .await
-            {
-                Ok(lease) => return Ok(Some(self.attach(lease))),
-                Err(journal::Error::NotFound { .. }) => return Ok(None),
-                Err(journal::Error::InProgress { .. }) => tokio::time::sleep(POLL).await,
-                Err(e) => return Err(e.into()),
+            match self.attempt(state, journal, location, lock).await? {
+                Attempt::Locked(lease) => return Ok(Some(self.attach(lease))),
+                Attempt::Gone => return Ok(None),
+                Attempt::Busy => tokio::time::sleep(POLL).await,
             }
         }
     }
 
-    fn attach(self, lease: Lease) -> Held {
-        match self.guard {
-            LocalGuard::Name(guard) => lease.keep_until_released(guard),
-            LocalGuard::Id(guard) => lease.keep_until_released(guard),
+    async fn attempt(
+        &self,
+        state: &State,
+        journal: &Journal,
+        location: &Location,
+        lock: EntryLock,
+    ) -> Result<Attempt> {
+        let (name, kind) = lock.rados();
+        match journal
+            .lock_entry(&state.locker, location, name, kind, self.what.clone())
+            .await
+        {
+            Ok(lease) => Ok(Attempt::Locked(lease)),
+            Err(journal::Error::NotFound { .. }) => Ok(Attempt::Gone),
+            Err(journal::Error::InProgress { .. }) => Ok(Attempt::Busy),
+            Err(e) => Err(e.into()),
         }
-        Held(lease)
+    }
+
+    fn attach(self, lease: Lease) -> Held {
+        Held {
+            lease,
+            local: self.guard,
+        }
     }
 }
 
@@ -252,7 +288,7 @@ pub async fn id_lock(state: &State, found: &Found, lock: EntryLock, what: String
         _ => Local::exclusive(state, &key, what)?,
     };
     local
-        .entry(state, &found.journal, &found.location(), lock)
+        .found(state, found, lock)
         .await?
         .ok_or_else(|| gone(found))
 }
@@ -281,6 +317,15 @@ fn gone(found: &Found) -> Error {
             why,
         },
     }
+}
+
+/// One try at an entry lock.
+enum Attempt {
+    Locked(Lease),
+    /// The entry object is gone.
+    Gone,
+    /// Held against us.
+    Busy,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -56,15 +56,7 @@ pub async fn publish(state: &State, req: &PublishRequest) -> Result<HashMap<Stri
     )?;
     let source = Source::RequestOrStanding(&req.secrets, "ControllerPublishVolume");
     let volume = lookup::find_volume(state, &req.volume_id, source).await?;
-    let Some(_lock) = local
-        .entry(
-            state,
-            &volume.journal,
-            &volume.location(),
-            EntryLock::Publish,
-        )
-        .await?
-    else {
+    let Some(_lock) = local.found(state, &volume, EntryLock::Publish).await? else {
         return Err(Error::VolumeNotFound {
             volume_id: req.volume_id.clone(),
             why: "its journal entry was deleted meanwhile".to_owned(),
@@ -150,15 +142,7 @@ pub async fn unpublish(
         Ok(_) | Err(Error::UnknownCluster { .. }) => return Ok(()),
         Err(e) => return Err(e),
     };
-    let Some(_lock) = local
-        .entry(
-            state,
-            &volume.journal,
-            &volume.location(),
-            EntryLock::Publish,
-        )
-        .await?
-    else {
+    let Some(_lock) = local.found(state, &volume, EntryLock::Publish).await? else {
         return Ok(());
     };
     let pool = &volume.pool;

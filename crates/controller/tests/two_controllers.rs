@@ -20,7 +20,7 @@ use csi::v1::*;
 use failpoint::Action;
 use tonic::Code;
 use tonic::transport::Channel;
-use twin::{Twin, break_lock, holders, locks_on};
+use twin::{Twin, holders, locks_on};
 
 /// Calls `call` until it stops answering ABORTED (as the sidecars retry), within a minute.
 async fn until_not_aborted<T, F, Fut>(mut call: F) -> Result<T, tonic::Status>
@@ -65,6 +65,32 @@ async fn snapshot_in(
     req: CreateSnapshotRequest,
 ) -> Result<tonic::Response<CreateSnapshotResponse>, tonic::Status> {
     client.create_snapshot(req).await
+}
+
+type Reply =
+    tokio::task::JoinHandle<Result<tonic::Response<CreateSnapshotResponse>, tonic::Status>>;
+
+/// CreateSnapshot through `client`, held right after its cut (it holds the snapshot's locks and
+/// a shared lock on the volume there) until [`finish_cut`].
+async fn snapshot_held_at_cut(
+    failpoints: &failpoint::Failpoints,
+    mut client: ControllerClient<Channel>,
+    req: CreateSnapshotRequest,
+) -> Reply {
+    failpoints.set(snapshot::AFTER_CUT, Action::Pause);
+    let reply = tokio::spawn(async move { snapshot_in(&mut client, req).await });
+    failpoints.wait_for_hits(snapshot::AFTER_CUT, 1).await;
+    reply
+}
+
+/// Lets the CreateSnapshot of [`snapshot_held_at_cut`] go on; its reply.
+async fn finish_cut(
+    failpoints: &failpoint::Failpoints,
+    reply: Reply,
+) -> Result<tonic::Response<CreateSnapshotResponse>, tonic::Status> {
+    failpoints.resume(snapshot::AFTER_CUT);
+    failpoints.set(snapshot::AFTER_CUT, Action::Off);
+    reply.await.unwrap()
 }
 
 /// The volume or snapshot ID of the entry `uuid` in the fixture's pool.
@@ -136,7 +162,7 @@ async fn sixty_four_identical_creates_across_two_controllers_make_one_volume() {
         assert!(locks_on(&fx, "csi.volumes.default").is_empty());
         let entry = format!("csi.volume.{}", uuid_of(&again.volume_id));
         for lock in locks_on(&fx, &entry) {
-            assert_eq!(holders(&fx, &entry, &lock), 0, "{lock} still held");
+            assert_eq!(holders(&fx, &entry, &lock).await, 0, "{lock} still held");
         }
     })
     .await;
@@ -149,22 +175,16 @@ async fn delete_volume_waits_for_a_snapshot_taken_in_the_other_controller() {
     Fixture::run(|fx| async move {
         let other = Twin::start(&fx).await;
         let volume = fx.create_volume("pvc-delete-vs-snap", GIB).await;
-        other.failpoints.set(snapshot::AFTER_CUT, Action::Pause);
-        let snap = {
-            let mut client = other.client();
-            let req = fx.snapshot_request("snap-delete-vs-snap", &volume.volume_id);
-            tokio::spawn(async move { snapshot_in(&mut client, req).await })
-        };
-        other.failpoints.wait_for_hits(snapshot::AFTER_CUT, 1).await;
+        let req = fx.snapshot_request("snap-delete-vs-snap", &volume.volume_id);
+        let snap = snapshot_held_at_cut(&other.failpoints, other.client(), req).await;
         let refused = code(
             fx.client()
                 .delete_volume(delete_volume(&fx, &volume.volume_id))
                 .await,
         );
         assert_eq!(refused.code(), Code::Aborted, "{refused:?}");
-        other.failpoints.resume(snapshot::AFTER_CUT);
-        other.failpoints.set(snapshot::AFTER_CUT, Action::Off);
-        let snap = snap.await.unwrap().unwrap().into_inner().snapshot.unwrap();
+        let snap = finish_cut(&other.failpoints, snap).await.unwrap();
+        let snap = snap.into_inner().snapshot.unwrap();
         assert!(snap.ready_to_use);
 
         // The delete goes through once the snapshot no longer needs its source.
@@ -235,22 +255,16 @@ async fn expand_is_refused_during_a_snapshot_in_the_other_controller() {
     Fixture::run(|fx| async move {
         let other = Twin::start(&fx).await;
         let volume = fx.create_volume("pvc-expand-vs-snap", GIB).await;
-        other.failpoints.set(snapshot::AFTER_CUT, Action::Pause);
-        let snap = {
-            let mut client = other.client();
-            let req = fx.snapshot_request("snap-expand-vs-snap", &volume.volume_id);
-            tokio::spawn(async move { snapshot_in(&mut client, req).await })
-        };
-        other.failpoints.wait_for_hits(snapshot::AFTER_CUT, 1).await;
+        let req = fx.snapshot_request("snap-expand-vs-snap", &volume.volume_id);
+        let snap = snapshot_held_at_cut(&other.failpoints, other.client(), req).await;
         let refused = code(
             fx.client()
                 .controller_expand_volume(expand(&fx, &volume.volume_id, 2 * GIB))
                 .await,
         );
         assert_eq!(refused.code(), Code::Aborted, "{refused:?}");
-        other.failpoints.resume(snapshot::AFTER_CUT);
-        other.failpoints.set(snapshot::AFTER_CUT, Action::Off);
-        let snap = snap.await.unwrap().unwrap().into_inner().snapshot.unwrap();
+        let snap = finish_cut(&other.failpoints, snap).await.unwrap();
+        let snap = snap.into_inner().snapshot.unwrap();
         assert_eq!(snap.size_bytes, GIB);
         until_not_aborted(|| {
             let (mut client, req) = (fx.client(), expand(&fx, &volume.volume_id, 2 * GIB));
@@ -299,7 +313,10 @@ async fn a_restore_waits_for_the_preparation_running_in_the_other_controller() {
             .wait_for_hits(snapshot::AFTER_INNER_SNAPSHOT, 1)
             .await;
         let uuid = uuid_of(&snap.snapshot_id);
-        assert_eq!(holders(&fx, &format!("csi.snap.{uuid}"), PREPARE_LOCK), 1);
+        assert_eq!(
+            holders(&fx, &format!("csi.snap.{uuid}"), PREPARE_LOCK).await,
+            1
+        );
         let restore = {
             let mut client = fx.client();
             let req = fx.restore_request("pvc-from-prepared-once", 0, &snap.snapshot_id);
@@ -307,7 +324,7 @@ async fn a_restore_waits_for_the_preparation_running_in_the_other_controller() {
         };
         // The restore has taken its shared lock on the snapshot and waits for the preparation.
         let waiting = eventually(Duration::from_secs(30), || async {
-            holders(&fx, &format!("csi.snap.{uuid}"), ID_LOCK) == 1
+            holders(&fx, &format!("csi.snap.{uuid}"), ID_LOCK).await == 1
         })
         .await;
         assert!(waiting, "the restore never locked the snapshot");
@@ -372,7 +389,7 @@ async fn a_single_node_volume_is_published_to_one_node_across_controllers() {
                 .collect();
             assert_eq!(nodes.len(), 1, "{record:?}");
             assert_eq!(
-                holders(&fx, &format!("csi.volume.{}", uuid_of(&id)), PUBLISH_LOCK),
+                holders(&fx, &format!("csi.volume.{}", uuid_of(&id)), PUBLISH_LOCK).await,
                 0
             );
         }
@@ -388,13 +405,8 @@ async fn a_deleted_snapshot_is_not_recreated_by_a_late_write() {
     Fixture::run(|fx| async move {
         let other = Twin::start(&fx).await;
         let volume = fx.create_volume("pvc-late-write", GIB).await;
-        fx.failpoints.set(snapshot::AFTER_CUT, Action::Pause);
-        let late = {
-            let mut client = fx.client();
-            let req = fx.snapshot_request("snap-late-write", &volume.volume_id);
-            tokio::spawn(async move { client.create_snapshot(req).await })
-        };
-        fx.failpoints.wait_for_hits(snapshot::AFTER_CUT, 1).await;
+        let req = fx.snapshot_request("snap-late-write", &volume.volume_id);
+        let late = snapshot_held_at_cut(&fx.failpoints, fx.client(), req).await;
         let (names, _) = fx
             .io
             .omap_list("csi.snaps.default", "", "", 10)
@@ -402,7 +414,13 @@ async fn a_deleted_snapshot_is_not_recreated_by_a_late_write() {
             .unwrap();
         let uuid = String::from_utf8(names[0].1.clone()).unwrap();
         let entry = format!("csi.snap.{uuid}");
-        assert_eq!(break_lock(&fx, &entry, PREPARE_LOCK), 1);
+        assert_eq!(
+            fx.io
+                .break_lock_holders(&entry, PREPARE_LOCK)
+                .await
+                .unwrap(),
+            1
+        );
         let snapshot_id = id_of(&fx, &uuid);
         other
             .client()
@@ -414,9 +432,7 @@ async fn a_deleted_snapshot_is_not_recreated_by_a_late_write() {
             .unwrap();
         assert!(!fx.io.exists(&entry).await.unwrap());
         // The held-up request goes on to record the cut: refused, nothing re-created.
-        fx.failpoints.resume(snapshot::AFTER_CUT);
-        fx.failpoints.set(snapshot::AFTER_CUT, Action::Off);
-        let refused = late.await.unwrap();
+        let refused = finish_cut(&fx.failpoints, late).await;
         assert!(refused.is_err(), "{refused:?}");
         assert_eq!(fx.failpoints.hits(snapshot::AFTER_RECORDED), 0);
         assert!(!fx.io.exists(&entry).await.unwrap(), "the entry came back");
@@ -453,7 +469,8 @@ async fn a_request_that_loses_its_lock_is_aborted_and_its_retry_completes() {
             .wait_for_hits(create::AFTER_IMAGE_CREATED, 1)
             .await;
         let name_lock = format!("{}pvc-lost-lock", journal::REQUEST_LOCK_PREFIX);
-        assert_eq!(break_lock(&fx, "csi.volumes.default", &name_lock), 1);
+        let broken = fx.io.break_lock_holders("csi.volumes.default", &name_lock);
+        assert_eq!(broken.await.unwrap(), 1);
         let stopped = create.await.unwrap().unwrap_err();
         assert_eq!(stopped.code(), Code::Aborted, "{stopped:?}");
         assert!(stopped.message().contains("lost the lock"), "{stopped:?}");

@@ -29,19 +29,6 @@ async fn other_process(ns: &Ns) -> Journal {
     Journal::volumes(cluster, io, &Config::default()).unwrap()
 }
 
-/// Breaks every holding of lock `name` on `oid`, as an operator (or an expiry) would.
-fn break_lock(ns: &Ns, oid: &str, name: &str) -> usize {
-    let info: serde_json::Value =
-        serde_json::from_str(&ns.rados(&["lock", "info", oid, name])).unwrap();
-    let lockers = info["lockers"].as_array().cloned().unwrap_or_default();
-    for locker in &lockers {
-        let client = locker["name"].as_str().unwrap();
-        let cookie = locker["cookie"].as_str().unwrap();
-        ns.rados(&["lock", "break", oid, name, client, "--lock-cookie", cookie]);
-    }
-    lockers.len()
-}
-
 #[tokio::test]
 async fn a_request_name_lock_excludes_another_process_and_leaves_no_record() {
     let ns = Ns::new("journal-name-lock").await;
@@ -89,7 +76,8 @@ async fn a_reservation_that_lost_its_name_lock_writes_nothing() {
             .await
             .unwrap();
         let lock = format!("{REQUEST_LOCK_PREFIX}pvc-1");
-        assert_eq!(break_lock(&ns, "csi.volumes.default", &lock), 1);
+        let broken = ns.io.break_lock_holders("csi.volumes.default", &lock).await;
+        assert_eq!(broken.unwrap(), 1);
         journal.reserve(&Request::new("pvc-1")).await
     })
     .await
@@ -190,6 +178,19 @@ async fn a_late_undo_leaves_a_newer_reservation_alone() {
     );
 }
 
+async fn lock(
+    journal: &Journal,
+    locker: &Locker,
+    location: &Location,
+    name: &str,
+    kind: LockKind,
+) -> Result<ceph::Lease, Error> {
+    let description = format!("{name} {kind:?}");
+    journal
+        .lock_entry(locker, location, name, kind, description)
+        .await
+}
+
 #[tokio::test]
 async fn entry_locks_exclude_across_processes_and_never_create_entries() {
     let ns = Ns::new("journal-entry-lock").await;
@@ -199,14 +200,8 @@ async fn entry_locks_exclude_across_processes_and_never_create_entries() {
         pool_id: ns.io.pool_id(),
         uuid: Uuid::new_v4(),
     };
-    let err = ours
-        .lock_entry(
-            &locker("a"),
-            &missing,
-            "sepia.id",
-            LockKind::Shared,
-            "x".into(),
-        )
+    let (a, b) = (locker("a"), locker("b"));
+    let err = lock(&ours, &a, &missing, "sepia.id", LockKind::Shared)
         .await
         .unwrap_err();
     assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
@@ -216,62 +211,18 @@ async fn entry_locks_exclude_across_processes_and_never_create_entries() {
     );
 
     let entry = ours.reserve(&Request::new("pvc-1")).await.unwrap().entry;
-    let shared = ours
-        .lock_entry(
-            &locker("a"),
-            &entry.location,
-            "sepia.id",
-            LockKind::Shared,
-            "snapshot".into(),
-        )
-        .await
-        .unwrap();
-    let also_shared = theirs
-        .lock_entry(
-            &locker("b"),
-            &entry.location,
-            "sepia.id",
-            LockKind::Shared,
-            "clone".into(),
-        )
-        .await
-        .unwrap();
-    let err = theirs
-        .lock_entry(
-            &locker("b"),
-            &entry.location,
-            "sepia.id",
-            LockKind::Exclusive,
-            "delete".into(),
-        )
+    let at = &entry.location;
+    let shared = lock(&ours, &a, at, "sepia.id", LockKind::Shared).await;
+    let also_shared = lock(&theirs, &b, at, "sepia.id", LockKind::Shared).await;
+    let err = lock(&theirs, &b, at, "sepia.id", LockKind::Exclusive)
         .await
         .unwrap_err();
     assert!(matches!(err, Error::InProgress { .. }), "{err:?}");
     // Another lock name on the same entry is independent.
-    theirs
-        .lock_entry(
-            &locker("b"),
-            &entry.location,
-            "sepia.prepare",
-            LockKind::Exclusive,
-            "p".into(),
-        )
-        .await
-        .unwrap()
-        .release()
-        .await;
-    shared.release().await;
-    also_shared.release().await;
-    theirs
-        .lock_entry(
-            &locker("b"),
-            &entry.location,
-            "sepia.id",
-            LockKind::Exclusive,
-            "delete".into(),
-        )
-        .await
-        .unwrap()
-        .release()
-        .await;
+    let other_name = lock(&theirs, &b, at, "sepia.prepare", LockKind::Exclusive).await;
+    other_name.unwrap().release().await;
+    shared.unwrap().release().await;
+    also_shared.unwrap().release().await;
+    let exclusive = lock(&theirs, &b, at, "sepia.id", LockKind::Exclusive).await;
+    exclusive.unwrap().release().await;
 }

@@ -77,12 +77,7 @@ pub async fn create_snapshot(state: &Arc<State>, req: CreateSnapshot) -> Result<
         &locks::volume_key(&source.id),
         format!("source volume {} (being deleted or expanded)", source.id),
     )?
-    .entry(
-        state,
-        &source.journal,
-        &source.location(),
-        EntryLock::Shared,
-    )
+    .found(state, &source, EntryLock::Shared)
     .await?
     .ok_or_else(|| Error::VolumeNotFound {
         volume_id: source.id.clone(),

@@ -58,15 +58,7 @@ pub async fn delete_volume(
             return Ok(());
         }
     };
-    let Some(_id) = local
-        .entry(
-            state,
-            &volume.journal,
-            &volume.location(),
-            EntryLock::Exclusive,
-        )
-        .await?
-    else {
+    let Some(_id) = local.found(state, &volume, EntryLock::Exclusive).await? else {
         info!(volume_id, "deleted meanwhile: nothing to delete");
         return Ok(());
     };

@@ -28,15 +28,7 @@ pub async fn expand_volume(
         format!("volume {volume_id} (being deleted, snapshotted or cloned)"),
     )?;
     let volume = lookup::find_volume(state, volume_id, Source::Request(secrets)).await?;
-    let Some(_id) = local
-        .entry(
-            state,
-            &volume.journal,
-            &volume.location(),
-            EntryLock::Exclusive,
-        )
-        .await?
-    else {
+    let Some(_id) = local.found(state, &volume, EntryLock::Exclusive).await? else {
         return Err(Error::VolumeNotFound {
             volume_id: volume_id.to_owned(),
             why: "its journal entry was deleted meanwhile".to_owned(),

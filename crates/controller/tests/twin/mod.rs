@@ -5,7 +5,6 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use controller::settings::TrashPurge;
 use controller::{Settings, State};
@@ -13,7 +12,7 @@ use csi::v1::controller_client::ControllerClient;
 use failpoint::Failpoints;
 use tonic::transport::Channel;
 
-use crate::common::{Fixture, bed};
+use crate::common::{Fixture, Served, bed, serve, standing_credentials};
 
 pub struct Twin {
     pub controller: ControllerClient<Channel>,
@@ -33,38 +32,20 @@ impl Twin {
     /// A second controller whose settings `tune` adjusts (e.g. a short lock duration).
     pub async fn with(fx: &Fixture, tune: impl FnOnce(Settings) -> Settings) -> Twin {
         let dir = tempfile::tempdir().expect("temp dir");
-        let creds = dir.path().join("controller-secret");
-        std::fs::create_dir(&creds).unwrap();
-        std::fs::write(creds.join("userID"), &bed().user).unwrap();
-        std::fs::write(creds.join("userKey"), &bed().key).unwrap();
         let failpoints = Failpoints::new();
         let settings = tune(Settings {
             failpoints: failpoints.clone(),
             trash_purge: TrashPurge::Direct,
-            controller_credentials_dir: Some(creds),
+            controller_credentials_dir: Some(standing_credentials(dir.path())),
             ..Settings::default()
         });
         // The same cluster config file: the same cluster id, pool and namespace.
-        let config = cluster_config::ClusterConfigWatcher::start(
-            &fx.config_path,
-            Duration::from_millis(200),
-        )
-        .await;
-        let state = State::new(settings, config);
-        let socket = dir.path().join("csi.sock");
-        let endpoint = format!("unix://{}", socket.display());
-        let incoming = csi::server::bind(&endpoint).await.expect("bind socket");
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(controller::server::serve(
-            Arc::clone(&state),
-            incoming,
-            async {
-                let _ = stopped.await;
-            },
-        ));
-        let channel = csi::client::connect(&endpoint, Duration::from_secs(5))
-            .await
-            .expect("connect");
+        let Served {
+            state,
+            channel,
+            stop,
+            server,
+        } = serve(settings, &fx.config_path, dir.path()).await;
         Twin {
             controller: ControllerClient::new(channel),
             state,
@@ -112,25 +93,6 @@ pub fn locks_on(fx: &Fixture, oid: &str) -> Vec<String> {
 }
 
 /// Holders of lock `name` on `oid`.
-pub fn holders(fx: &Fixture, oid: &str, name: &str) -> usize {
-    let info: serde_json::Value =
-        serde_json::from_str(&rados(fx, &["lock", "info", oid, name])).unwrap();
-    info["lockers"].as_array().map_or(0, Vec::len)
-}
-
-/// Breaks every holding of lock `name` on `oid`, as an operator would (or as if the holder's
-/// lock had expired while it was cut off from the cluster); returns how many there were.
-pub fn break_lock(fx: &Fixture, oid: &str, name: &str) -> usize {
-    let info: serde_json::Value =
-        serde_json::from_str(&rados(fx, &["lock", "info", oid, name])).unwrap();
-    let lockers = info["lockers"].as_array().cloned().unwrap_or_default();
-    for locker in &lockers {
-        let client = locker["name"].as_str().unwrap();
-        let cookie = locker["cookie"].as_str().unwrap();
-        rados(
-            fx,
-            &["lock", "break", oid, name, client, "--lock-cookie", cookie],
-        );
-    }
-    lockers.len()
+pub async fn holders(fx: &Fixture, oid: &str, name: &str) -> usize {
+    fx.io.lock_holders(oid, name).await.unwrap().len()
 }
