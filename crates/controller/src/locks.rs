@@ -25,7 +25,10 @@
 //! - **Fencing.** Requests run in a `ceph::lock_scope`: journal writes assert the request's
 //!   locks on their object in the same op, and a lock is released only after every Ceph call
 //!   made under it has returned — also librbd calls abandoned at their deadline, which cannot
-//!   carry an assertion — so nothing a request started acts after its lock is gone.
+//!   carry an assertion — so nothing a request started acts after it let go of its lock. (A
+//!   lock can still expire under a process cut off from the cluster for a whole duration: its
+//!   request is then stopped and its journal writes refused, but a librbd call it had already
+//!   sent may land late — the limit of any lease without fencing inside librbd.)
 
 use std::collections::HashMap;
 use std::sync::Arc;
