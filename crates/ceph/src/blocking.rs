@@ -5,6 +5,10 @@
 //! touch, so when the deadline fires or the caller's future is dropped, the blocking thread keeps
 //! valid handles until librados' own timeouts (set to the same durations at connect) make it
 //! return. Handles are released only when the last owner, possibly that thread, drops them.
+//!
+//! Such a thread may still write after its caller gave up, so each call counts as in flight
+//! under the locks its caller's lock scope holds until `f` really returns: those locks are not
+//! released before ([`crate::lock_scope`]).
 
 use std::os::raw::c_int;
 use std::time::Duration;
@@ -85,7 +89,12 @@ where
     F: FnOnce() -> Result<T> + Send + 'static,
 {
     let span = tracing::Span::current();
-    let task = tokio::task::spawn_blocking(move || span.in_scope(f));
+    // Counted against the locks held now until `f` returns, even after we stop waiting.
+    let in_flight = crate::lock_scope::enter_call();
+    let task = tokio::task::spawn_blocking(move || {
+        let _in_flight = in_flight;
+        span.in_scope(f)
+    });
     match tokio::time::timeout(deadline, task).await {
         Ok(Ok(result)) => result,
         Ok(Err(join)) => Err(Error::TaskFailed {

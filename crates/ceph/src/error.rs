@@ -21,6 +21,10 @@ pub enum Error {
     /// EBUSY: an image with watchers, a protected snapshot, an image still open.
     #[error("busy: {what}")]
     Busy { what: String },
+    /// EBUSY from a write that asserted a lock: this connection no longer holds it (expired,
+    /// broken, taken over), so the write was refused and changed nothing.
+    #[error("lock no longer held: {what}")]
+    NotLocked { what: String },
     /// ENOTEMPTY: an image with snapshots, a namespace with images.
     #[error("not empty: {what}")]
     NotEmpty { what: String },
@@ -84,7 +88,7 @@ impl Error {
         match self {
             Error::NotFound { .. } => Some(libc::ENOENT),
             Error::AlreadyExists { .. } => Some(libc::EEXIST),
-            Error::Busy { .. } => Some(libc::EBUSY),
+            Error::Busy { .. } | Error::NotLocked { .. } => Some(libc::EBUSY),
             Error::NotEmpty { .. } => Some(libc::ENOTEMPTY),
             Error::PermissionDenied { .. } => Some(libc::EACCES),
             Error::InvalidArgument { .. } => Some(libc::EINVAL),
@@ -104,6 +108,22 @@ impl Error {
 
     pub fn is_timed_out(&self) -> bool {
         matches!(self, Error::TimedOut { .. })
+    }
+
+    /// EBUSY: among others, a lock held by someone else.
+    pub fn is_busy(&self) -> bool {
+        matches!(self, Error::Busy { .. })
+    }
+
+    /// A fenced write was refused because its lock is gone ([`Error::NotLocked`]).
+    pub fn is_not_locked(&self) -> bool {
+        matches!(self, Error::NotLocked { .. })
+    }
+
+    /// ECANCELED: a compare step of a write op found another value (or no key), so the op
+    /// wrote nothing ([`crate::WriteOp::omap_cmp_eq`]).
+    pub fn is_compare_failed(&self) -> bool {
+        self.errno() == Some(libc::ECANCELED)
     }
 
     /// Refusal of caller input before any Ceph call; `what` names the field and the rule.

@@ -8,23 +8,17 @@ use ceph_sys as sys;
 use crate::c_text::{bytes_from_c, object_name};
 use crate::error::{Error, Result};
 use crate::ioctx::IoCtx;
+use crate::write_op::WriteOp;
 
 /// Read size per `rados_read`: large enough that journal-sized objects take one round trip,
 /// small enough to stay below the OSD's message limits.
 const READ_CHUNK: usize = 4 << 20;
 
 impl IoCtx {
-    /// Removes the object. Missing -> `Error::NotFound`.
+    /// Removes the object. Missing -> `Error::NotFound`. A write op, so inside a lock scope it
+    /// asserts the scope's locks on the object.
     pub async fn remove(&self, oid: &str) -> Result<()> {
-        let oid_c = object_name(oid)?;
-        let io = Arc::clone(&self.inner);
-        self.object_call("remove", oid)
-            .run(move |call| {
-                // SAFETY: valid ioctx kept alive by `io`; NUL-terminated oid.
-                let rc = unsafe { sys::rados_remove(io.handle(), oid_c.as_ptr()) };
-                call.check(rc).map(drop)
-            })
-            .await
+        self.operate(oid, WriteOp::new("remove").remove()).await
     }
 
     pub async fn exists(&self, oid: &str) -> Result<bool> {

@@ -1,12 +1,12 @@
 //! omap reads and writes on an [`IoCtx`] — what the CSI journal is built on. Each method is one
-//! compound RADOS op, so it is atomic on the OSD. Both results are checked: the op's return
-//! code and the per-step `prval` (a read on a missing object fails in either, depending on the
-//! step).
+//! compound RADOS op, so it is atomic on the OSD. Both results of a read are checked: the op's
+//! return code and the per-step `prval` (a read on a missing object fails in either, depending
+//! on the step). Writes are [`WriteOp`]s: only [`IoCtx::omap_set_creating`] and the exclusive
+//! creates may create an object.
 
 use std::collections::BTreeMap;
 use std::ffi::CString;
 use std::os::raw::c_int;
-use std::ptr;
 use std::sync::Arc;
 
 use ceph_sys as sys;
@@ -15,9 +15,8 @@ use crate::blocking::Call;
 use crate::c_text::{c_string, object_name};
 use crate::error::Result;
 use crate::ioctx::{IoCtx, IoCtxInner};
-use crate::rados_op::{ByteArrays, OmapIter, ReadOp, WriteOp};
-
-type Pairs = Vec<(String, Vec<u8>)>;
+use crate::rados_op::{ByteArrays, OmapIter, ReadOp};
+use crate::write_op::WriteOp;
 
 impl IoCtx {
     /// One by-key read. Missing keys are absent from the map; a missing object is NotFound.
@@ -92,104 +91,42 @@ impl IoCtx {
             .await
     }
 
-    /// Sets keys, creating the object if missing.
+    /// Sets keys on an existing object; NotFound when it is missing (a late writer must not
+    /// re-create a deleted object as one holding only its keys).
     pub async fn omap_set(&self, oid: &str, kvs: &[(&str, &[u8])]) -> Result<()> {
-        let pairs = owned_pairs(kvs);
-        self.write("omap_set", oid, move |op| set_keys(op, &pairs))
+        self.operate(oid, WriteOp::new("omap_set").assert_exists().omap_set(kvs))
+            .await
+    }
+
+    /// Sets keys, creating the object when it is missing: only for objects whose first write
+    /// is meant to create them (a journal directory, a registry), never for per-entry objects.
+    pub async fn omap_set_creating(&self, oid: &str, kvs: &[(&str, &[u8])]) -> Result<()> {
+        self.operate(oid, WriteOp::new("omap_set_creating").omap_set(kvs))
             .await
     }
 
     /// Removes keys; missing keys are fine, a missing object is NotFound.
     pub async fn omap_remove_keys(&self, oid: &str, keys: &[&str]) -> Result<()> {
-        let keys: Vec<String> = keys.iter().map(|k| (*k).to_string()).collect();
-        self.write("omap_remove_keys", oid, move |op| {
-            // SAFETY: live op. Without the assertion an absent object would be fine for RADOS.
-            unsafe { sys::rados_write_op_assert_exists(op.0) };
-            let arrays = ByteArrays::new(keys.iter().map(|k| k.as_bytes()));
-            // SAFETY: the C call copies the keys into the op before returning.
-            unsafe {
-                sys::rados_write_op_omap_rm_keys2(
-                    op.0,
-                    arrays.ptrs.as_ptr(),
-                    arrays.lens.as_ptr(),
-                    arrays.ptrs.len(),
-                );
-            }
-        })
-        .await
+        // Without the assertion an absent object would be fine for RADOS.
+        let op = WriteOp::new("omap_remove_keys")
+            .assert_exists()
+            .omap_remove_keys(keys);
+        self.operate(oid, op).await
     }
 
     /// Creates an empty object; AlreadyExists if it is there.
     pub async fn create_exclusive(&self, oid: &str) -> Result<()> {
-        self.write("create_exclusive", oid, create_exclusive_step)
+        self.operate(oid, WriteOp::new("create_exclusive").create_exclusive())
             .await
     }
 
     /// Creates the object exclusively and sets the keys in the same atomic op: either both
     /// happen or neither (AlreadyExists).
     pub async fn create_with_omap(&self, oid: &str, kvs: &[(&str, &[u8])]) -> Result<()> {
-        let pairs = owned_pairs(kvs);
-        self.write("create_with_omap", oid, move |op| {
-            create_exclusive_step(op);
-            set_keys(op, &pairs);
-        })
-        .await
-    }
-
-    /// Builds a write op with `build` and runs it on `oid`.
-    async fn write<B>(&self, op_name: &'static str, oid: &str, build: B) -> Result<()>
-    where
-        B: FnOnce(&WriteOp) + Send + 'static,
-    {
-        let oid_c = object_name(oid)?;
-        let io = Arc::clone(&self.inner);
-        self.object_call(op_name, oid)
-            .run(move |call| {
-                let op = WriteOp::new();
-                build(&op);
-                // SAFETY: live op and ioctx; NUL-terminated oid; no mtime; no flags.
-                let rc = unsafe {
-                    sys::rados_write_op_operate2(
-                        op.0,
-                        io.handle(),
-                        oid_c.as_ptr(),
-                        ptr::null_mut(),
-                        0,
-                    )
-                };
-                call.check(rc).map(drop)
-            })
-            .await
-    }
-}
-
-fn owned_pairs(kvs: &[(&str, &[u8])]) -> Pairs {
-    kvs.iter()
-        .map(|(k, v)| ((*k).to_string(), v.to_vec()))
-        .collect()
-}
-
-fn create_exclusive_step(op: &WriteOp) {
-    // SAFETY: live op; no category.
-    unsafe {
-        sys::rados_write_op_create(op.0, sys::LIBRADOS_CREATE_EXCLUSIVE as c_int, ptr::null());
-    }
-}
-
-fn set_keys(op: &WriteOp, pairs: &Pairs) {
-    let keys = ByteArrays::new(pairs.iter().map(|(k, _)| k.as_bytes()));
-    let vals = ByteArrays::new(pairs.iter().map(|(_, v)| v.as_slice()));
-    // SAFETY: live op; parallel arrays of equal length; the C call copies keys and values
-    // into the op before returning.
-    unsafe {
-        sys::rados_write_op_omap_set2(
-            op.0,
-            keys.ptrs.as_ptr(),
-            vals.ptrs.as_ptr(),
-            keys.lens.as_ptr(),
-            vals.lens.as_ptr(),
-            keys.ptrs.len(),
-        );
+        let op = WriteOp::new("create_with_omap")
+            .create_exclusive()
+            .omap_set(kvs);
+        self.operate(oid, op).await
     }
 }
 

@@ -9,16 +9,16 @@ use ceph_sys as sys;
 use crate::c_text::bytes_from_c;
 use crate::error::Result;
 
-pub(crate) struct WriteOp(pub sys::rados_write_op_t);
+pub(crate) struct RawWriteOp(pub sys::rados_write_op_t);
 
-impl WriteOp {
-    pub fn new() -> WriteOp {
+impl RawWriteOp {
+    pub fn new() -> RawWriteOp {
         // SAFETY: plain allocation; released in Drop.
-        WriteOp(unsafe { sys::rados_create_write_op() })
+        RawWriteOp(unsafe { sys::rados_create_write_op() })
     }
 }
 
-impl Drop for WriteOp {
+impl Drop for RawWriteOp {
     fn drop(&mut self) {
         // SAFETY: created by rados_create_write_op, released once.
         unsafe { sys::rados_release_write_op(self.0) };

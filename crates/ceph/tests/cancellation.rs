@@ -26,7 +26,7 @@ async fn abandoned_calls_complete_after_their_handles_are_dropped() {
             let image = rbd::open(&io, "img").await.unwrap();
             let oid = format!("o{i}");
             let kvs: [(&str, &[u8]); 1] = [("k", b"v")];
-            let write = io.omap_set(&oid, &kvs);
+            let write = io.omap_set_creating(&oid, &kvs);
             let grow = image.resize((5 + i) * MIB);
             let (w, g) = tokio::join!(
                 tokio::time::timeout(Duration::from_micros(1), write),

@@ -10,7 +10,7 @@ async fn omap_round_trip_by_key_keeps_binary_values_and_omits_missing_keys() {
     common::in_namespace("omap-rt", false, |ns| async move {
         let io = &ns.io;
         let binary: Vec<u8> = (0..=255u8).collect();
-        io.omap_set(
+        io.omap_set_creating(
             "csi.volumes.default",
             &[
                 ("csi.volume.a", b"uuid-a"),
@@ -81,7 +81,12 @@ async fn omap_on_a_missing_object_is_not_found() {
             .await
             .unwrap_err();
         assert!(err.is_not_found(), "{err:?}");
-        // remove_keys must not have created it.
+        // Neither a late set nor remove_keys may create it.
+        let err = io
+            .omap_set("no-such-object", &[("k", b"v")])
+            .await
+            .unwrap_err();
+        assert!(err.is_not_found(), "{err:?}");
         assert!(!io.exists("no-such-object").await.unwrap());
         let err = io.read_full("no-such-object").await.unwrap_err();
         assert!(err.is_not_found(), "{err:?}");
@@ -108,7 +113,7 @@ async fn omap_list_pages_by_prefix_and_start_after() {
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_slice()))
             .collect();
-        io.omap_set("dir", &refs).await.unwrap();
+        io.omap_set_creating("dir", &refs).await.unwrap();
 
         let mut seen = Vec::new();
         let mut after = String::new();

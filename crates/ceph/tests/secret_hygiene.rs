@@ -81,6 +81,7 @@ async fn exercise(shown: &mut Vec<String>) {
         .await
         .unwrap();
     common::in_namespace("hygiene", true, |ns| async move {
+        ns.io.create_exclusive("o").await.unwrap();
         ns.io.omap_set("o", &[("k", b"v")]).await.unwrap();
         ns.io.omap_get_by_keys("o", &["k"]).await.unwrap();
         rbd::create(&ns.io, "img", 1 << 20, &CreateOptions::default())

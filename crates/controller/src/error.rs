@@ -58,6 +58,10 @@ pub enum Error {
     /// Another request holds the lock on this name or id.
     #[error("an operation on {what} is already in progress")]
     InProgress { what: String },
+    /// The request lost one of its RADOS locks (expired while this process could not renew
+    /// it, broken, taken over) and was stopped so it does nothing without it.
+    #[error("{0}; the request was stopped and can be retried")]
+    LockLost(#[from] ceph::LeaseLost),
     /// The clone chain is at the hard depth limit; a flatten was asked of the mgr.
     #[error(
         "image {image} is {depth} clones deep, at the hard limit of {hard}; it is being flattened, retry later"

@@ -20,13 +20,15 @@
 //!   and mgr purge), [`depth`] (clone depth, mgr flatten), [`metadata`] (image tags),
 //!   [`listing`] (paged directory walks).
 //! - Plumbing: [`state`] (everything a request shares: settings, config watcher, connection
-//!   cache, locks, failpoints), [`locks`] (shared/exclusive id locks), [`failpoints`] (crash
-//!   points between Ceph writes), [`error`] (the one error enum), [`server`] (serving on a unix
-//!   socket), [`settings`].
+//!   cache, locks, failpoints), [`locks`] (locks that hold across controller processes: request
+//!   names, volume/snapshot ids, preparations, publications — in RADOS, with an in-process fast
+//!   path; the lock design is in its docs), [`failpoints`] (crash points between Ceph writes),
+//!   [`error`] (the one error enum), [`server`] (serving on a unix socket), [`settings`].
 //!
-//! Example: CreateVolume → `service::controller` parses `params`, `capabilities`, `size` →
-//! `volume::create` takes the name lock, resolves the pool via `state`/`cluster`, reserves the
-//! name in the journal, creates the image, stores its id → the reply carries the ID and the
+//! Example: CreateVolume → `service::controller` parses `params`, `capabilities`, `size` and
+//! opens a lock scope → `volume::create` takes the name lock (here, then in RADOS), resolves the
+//! pool via `state`/`cluster`, reserves the name in the journal (writes fenced by the lock),
+//! creates the image, stores its id → the lock is released → the reply carries the ID and the
 //! volume context.
 
 pub mod capabilities;

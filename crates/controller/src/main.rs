@@ -54,6 +54,11 @@ struct Flags {
     /// How long an unused Ceph connection is kept.
     #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
     connection_idle: Duration,
+    /// How long a lock in RADOS (request name, volume, snapshot) outlives its holder's last
+    /// renewal; renewed at a third of it while the request runs. Also how long other
+    /// processes wait for the locks of a crashed one.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    lock_duration: Duration,
     /// Clone depth at which intermediate images are flattened in the background.
     #[arg(long, default_value_t = 4)]
     rbd_soft_max_clone_depth: u32,
@@ -179,6 +184,7 @@ async fn run(flags: Flags) -> Result<(), String> {
         },
         rpc_timeout: flags.rpc_timeout,
         connection_idle: flags.connection_idle,
+        lock_duration: flags.lock_duration,
         clone_depth,
         trash_purge: flags.trash_purge,
         controller_credentials_dir: flags.controller_credentials_dir,

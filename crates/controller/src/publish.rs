@@ -4,7 +4,9 @@
 //!
 //! Records are omap keys `sepia.publish.<node id>` → `{"readonly": bool, "accessMode": "..."}` on
 //! `csi.volume.<uuid>`; ceph-csi reads only its `csi.*` keys there. Publish and unpublish of one
-//! volume are serialised by a lock, so two attachers cannot both see "free" and both record.
+//! volume are serialised by a RADOS lock on that object (`sepia.publish`, see [`crate::locks`]),
+//! which the record's write asserts, so two attachers — in two processes, during a leader
+//! hand-over — cannot both see "free" and both record.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -16,7 +18,7 @@ use crate::capabilities::{self, Capability};
 use crate::cluster::Pool;
 use crate::error::{Error, Result};
 use crate::failpoints::publish as points;
-use crate::locks;
+use crate::locks::{self, EntryLock, Local};
 use crate::lookup::{self, Lookup};
 use crate::node_registry;
 use crate::secrets::Source;
@@ -47,12 +49,19 @@ pub struct PublishRequest {
 
 /// Records the publication; the publish context is empty (the node reads the volume context).
 pub async fn publish(state: &State, req: &PublishRequest) -> Result<HashMap<String, String>> {
-    let _lock = state.ids.try_exclusive(
+    let local = Local::exclusive(
+        state,
         &locks::publish_key(&req.volume_id),
-        &format!("publications of volume {}", req.volume_id),
+        format!("publications of volume {}", req.volume_id),
     )?;
     let source = Source::RequestOrStanding(&req.secrets, "ControllerPublishVolume");
     let volume = lookup::find_volume(state, &req.volume_id, source).await?;
+    let Some(_lock) = local.found(state, &volume, EntryLock::Publish).await? else {
+        return Err(Error::VolumeNotFound {
+            volume_id: req.volume_id.clone(),
+            why: "its journal entry was deleted meanwhile".to_owned(),
+        });
+    };
     let pool = &volume.pool;
     let has_source = source::read(pool, &volume.entry.location.uuid)
         .await?
@@ -122,15 +131,19 @@ pub async fn unpublish(
     node_id: &str,
     secrets: &HashMap<String, String>,
 ) -> Result<()> {
-    let _lock = state.ids.try_exclusive(
+    let local = Local::exclusive(
+        state,
         &locks::publish_key(volume_id),
-        &format!("publications of volume {volume_id}"),
+        format!("publications of volume {volume_id}"),
     )?;
     let source = Source::RequestOrStanding(secrets, "ControllerUnpublishVolume");
     let volume = match lookup::lookup(state, Kind::Volume, volume_id, source).await {
         Ok(Lookup::Found(volume)) => volume,
         Ok(_) | Err(Error::UnknownCluster { .. }) => return Ok(()),
         Err(e) => return Err(e),
+    };
+    let Some(_lock) = local.found(state, &volume, EntryLock::Publish).await? else {
+        return Ok(());
     };
     let pool = &volume.pool;
     let uuid = volume.entry.location.uuid;

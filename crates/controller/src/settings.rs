@@ -79,6 +79,9 @@ pub struct Settings {
     pub rpc_timeout: Duration,
     /// How long an unused Ceph connection is kept.
     pub connection_idle: Duration,
+    /// How long a RADOS lock outlives its holder's last renewal (renewed at a third of it):
+    /// the time another process waits after a crash. See [`crate::locks`].
+    pub lock_duration: Duration,
     pub clone_depth: CloneDepth,
     pub trash_purge: TrashPurge,
     /// A mounted Secret (files `userID`, `userKey`) for the RPCs CSI sends without secrets.
@@ -97,6 +100,7 @@ impl Default for Settings {
             ceph_timeouts: ceph::Timeouts::default(),
             rpc_timeout: Duration::from_secs(60),
             connection_idle: Duration::from_secs(600),
+            lock_duration: Duration::from_secs(30),
             clone_depth: CloneDepth::default(),
             trash_purge: TrashPurge::default(),
             controller_credentials_dir: None,

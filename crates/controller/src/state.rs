@@ -1,5 +1,6 @@
 //! Everything a request needs besides its own arguments, owned by the service and passed by
-//! reference: settings, the cluster configuration, Ceph connections, locks and failpoints.
+//! reference: settings, the cluster configuration, Ceph connections, locks (in-process tables
+//! and the RADOS locker) and failpoints.
 //! No globals: tests build as many independent controllers as they like.
 
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use journal::OperationLocks;
 
 use crate::cluster::Cluster;
 use crate::error::{Error, Result};
-use crate::locks::IdLocks;
+use crate::locks::{self, IdLocks};
 use crate::secrets::{Source, StandingCredentials};
 use crate::settings::Settings;
 
@@ -26,6 +27,8 @@ pub struct State {
     pub names: OperationLocks,
     /// Volume and snapshot ids (shared: snapshot/clone/restore; exclusive: delete/expand).
     pub ids: IdLocks,
+    /// Takes the RADOS half of every lock (see [`crate::locks`]), naming this process.
+    pub locker: ceph::Locker,
     pub journal: journal::Config,
     /// `cluster/pool/namespace` whose trash purge schedule this process has added
     /// (`--trash-purge=schedule`); the lock is never held across an await.
@@ -38,6 +41,7 @@ impl State {
         let connections =
             ConnectionCache::new(settings.ceph_timeouts.clone(), settings.connection_idle);
         let standing = StandingCredentials::new(settings.controller_credentials_dir.clone());
+        let locker = ceph::Locker::new(locks::owner_name(), settings.lock_duration);
         let journal = journal::Config {
             instance: settings.instance_id.clone(),
             failpoints: settings.failpoints.clone(),
@@ -50,6 +54,7 @@ impl State {
             standing,
             names: OperationLocks::new(),
             ids: IdLocks::new(),
+            locker,
             journal,
             settings,
             purge_schedules: Default::default(),

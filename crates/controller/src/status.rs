@@ -33,11 +33,13 @@ pub fn code(err: &Error) -> Code {
             Code::AlreadyExists
         }
 
-        // Something is in flight for this name/id (CSI: "operation pending"), a flatten must
-        // finish first, or the spec's code for an invalid starting_token.
-        Error::InProgress { .. } | Error::FlattenPending { .. } | Error::InvalidToken { .. } => {
-            Code::Aborted
-        }
+        // Something is in flight for this name/id (CSI: "operation pending"), this request lost
+        // its lock to another, a flatten must finish first, or the spec's code for an invalid
+        // starting_token.
+        Error::InProgress { .. }
+        | Error::LockLost(_)
+        | Error::FlattenPending { .. }
+        | Error::InvalidToken { .. } => Code::Aborted,
 
         // The system is not in a state that allows the call: in use, published elsewhere, or
         // the controller lacks configuration an operator must add.
@@ -76,6 +78,8 @@ fn ceph_code(e: &ceph::Error) -> Code {
         // Ceph refused a value the request supplied (data pool, striping, features).
         ceph::Error::InvalidArgument { .. } => Code::InvalidArgument,
         ceph::Error::Busy { .. } => Code::FailedPrecondition,
+        // A fenced write whose lock is gone: another request owns the object now; retry.
+        ceph::Error::NotLocked { .. } => Code::Aborted,
         ceph::Error::Ceph { errno, .. } | ceph::Error::Command { errno, .. } => match *errno {
             libc::ENOSPC | libc::EDQUOT => Code::ResourceExhausted,
             libc::ESHUTDOWN | libc::ENOTCONN | libc::ECONNREFUSED | libc::EHOSTUNREACH => {

@@ -151,7 +151,7 @@ async fn populate(journal: &Journal, io: &IoCtx, size: usize) {
             .iter()
             .map(|k| (k.as_str(), uuid.as_bytes()))
             .collect();
-        io.omap_set(directory, &kvs).await.unwrap();
+        io.omap_set_creating(directory, &kvs).await.unwrap();
     }
 }
 

@@ -1,5 +1,7 @@
 //! Operations by uuid (what a decoded volume or snapshot ID gives): reading an entry and
-//! recording its image id.
+//! recording its image id (fenced: see [`Journal::record_image_id`]).
+
+use ceph::WriteOp;
 
 use crate::attributes::IMAGE_ID;
 use crate::entry::{Entry, Parsed, parse};
@@ -40,27 +42,45 @@ impl Journal {
         }
     }
 
-    /// Records the RBD image id once the image exists (`csi.imageid`).
-    ///
-    /// Checks first that the entry still exists: an omap write would otherwise re-create a
-    /// deleted entry as an object holding only `csi.imageid`.
+    /// Records the RBD image id once the image exists (`csi.imageid`), reading the entry first;
+    /// [`Journal::record_image_id`] when the caller has read it already.
     #[tracing::instrument(skip_all, fields(kind = %self.kind(), uuid = %location.uuid, image_id = %image_id))]
     pub async fn store_image_id(&self, location: &Location, image_id: &str) -> Result<()> {
+        let entry = self.entry(location).await?;
+        self.record_image_id(&entry, image_id).await
+    }
+
+    /// Records the image id of `entry` in one write op that asserts the entry object still
+    /// exists and still names the request `entry` was read for: a write that comes late (after
+    /// a delete) fails instead of re-creating the entry as an object holding only
+    /// `csi.imageid`. Inside a lock scope it also asserts the scope's locks on the entry.
+    #[tracing::instrument(skip_all, fields(kind = %self.kind(), uuid = %entry.location.uuid, image_id = %image_id))]
+    pub async fn record_image_id(&self, entry: &Entry, image_id: &str) -> Result<()> {
         if image_id.is_empty() || image_id.contains('\0') {
             return Err(Error::InvalidArgument {
                 field: "image_id",
                 rule: "must be a non-empty string without NUL",
             });
         }
-        let entry = self.entry(location).await?;
+        let location = &entry.location;
         let _lock = self.lock_name(&entry.request_name).await;
         let oid = self.layout.entry_oid(&location.uuid);
         let io = self
             .entry_io(location.pool_id)
             .await
             .map_err(|err| ceph_error("open entry pool", &oid, err))?;
-        io.omap_set(&oid, &[(IMAGE_ID, image_id.as_bytes())])
-            .await
-            .map_err(|err| ceph_error("write image id", &oid, err))
+        let op = WriteOp::new("write image id")
+            .assert_exists()
+            .omap_cmp_eq(self.kind().name_key(), entry.request_name.as_bytes())
+            .omap_set(&[(IMAGE_ID, image_id.as_bytes())]);
+        match io.operate(&oid, op).await {
+            Ok(()) => Ok(()),
+            Err(err) if err.is_not_found() || err.is_compare_failed() => Err(Error::NotFound {
+                kind: self.kind(),
+                uuid: location.uuid,
+                pool_id: location.pool_id,
+            }),
+            Err(err) => Err(ceph_error("write image id", &oid, err)),
+        }
     }
 }

@@ -24,10 +24,20 @@
 //! None of these ever runs clean-up on a failed write: every intermediate state is one the
 //! retry repairs, so a simulated crash ([`crate::Error::Injected`]) and a real failure are
 //! handled the same way — by the next request.
+//!
+//! # Several processes
+//!
+//! Many controller processes share a pool (ARCHITECTURE §13), so the order above is not
+//! enough: a second writer may act between our read and our write. Every write therefore
+//! carries, in the same op, what it relies on: the directory key is written only while still
+//! absent, removed only while it still holds the value read; `csi.imageid` is written only while
+//! the entry exists and names its request; an undo removes the entry only while it names its
+//! request. Callers serialise a name across processes with [`Journal::lock_request_name`], whose
+//! lock every directory write of their lock scope asserts as well.
 
 use std::collections::BTreeMap;
 
-use ceph::{Cluster, IoCtx};
+use ceph::{Cluster, IoCtx, WriteOp};
 use failpoint::Failpoints;
 
 use crate::error::{Error, Result};
@@ -65,8 +75,9 @@ impl Default for Config {
 ///
 /// Operations on one request name are serialised inside the process by [`Config::locks`]
 /// (waiting, not failing): the two-write reservation is only safe when no second reservation
-/// of the same name interleaves with it. Across processes that is the job of the controller's
-/// leader election. Cheap to clone.
+/// of the same name interleaves with it. Across processes the caller holds the name's RADOS
+/// lock ([`Journal::lock_request_name`]) in a lock scope, which every directory write then
+/// asserts. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Journal {
     pub(crate) layout: Layout,
@@ -175,12 +186,17 @@ impl Journal {
         }
     }
 
-    /// Removes directory keys, treating a missing directory as done.
-    pub(crate) async fn remove_directory_key(&self, key: &str) -> Result<()> {
+    /// Removes directory key `key` if it still holds `value` (what the caller read or wrote):
+    /// one compare-and-remove op, so a key rewritten meanwhile by another reservation of the
+    /// name is left alone. `Ok(false)` when it was not removed (changed, or already gone).
+    pub(crate) async fn remove_directory_key_if(&self, key: &str, value: &[u8]) -> Result<bool> {
         let oid = self.layout.directory_oid();
-        match self.io.omap_remove_keys(oid, &[key]).await {
-            Ok(()) => Ok(()),
-            Err(err) if err.is_not_found() => Ok(()),
+        let op = WriteOp::new("remove directory key")
+            .omap_cmp_eq(key, value)
+            .omap_remove_keys(&[key]);
+        match self.io.operate(oid, op).await {
+            Ok(()) => Ok(true),
+            Err(err) if err.is_not_found() || err.is_compare_failed() => Ok(false),
             Err(err) => Err(ceph_error("remove directory key", oid, err)),
         }
     }

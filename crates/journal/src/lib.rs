@@ -12,17 +12,26 @@
 //! - [`layout`]: object names, directory keys and `<uuid>` / `<pool hex>/<uuid>` values.
 //! - [`request`]: what a caller looks up or reserves ([`Request`]).
 //! - [`entry`]: reading, writing and comparing an entry's attributes ([`Entry`]).
-//! - [`locks`]: per-name locks released on drop, i.e. also on cancellation.
+//! - [`locks`]: in-process per-name locks released on drop, i.e. also on cancellation.
+//! - `rados_locks`: where the cross-process locks live ([`Journal::lock_request_name`] on the
+//!   directory, [`Journal::lock_entry`] on an entry object).
 //! - [`failpoints`]: names of the crash points between the journal's Ceph writes.
 //! - [`journal`]: the [`Journal`] handle and, in its docs, the write ordering that makes every
 //!   crash repairable by a retry.
 //! - `lookup`, `reserve`, `by_uuid`, `removal`, [`listing`]: the operations, one file each.
 //!
-//! Flow of a CreateVolume: the controller takes [`OperationLocks::try_acquire`] on the name,
-//! calls [`Journal::reserve`] (a by-key read of the directory, a read of the entry, and — only
-//! for a new name — two writes), creates the image if missing, calls
-//! [`Journal::store_image_id`], and encodes a [`CompositeId`] from pool id and uuid. On failure
-//! it deletes what it made and calls [`Journal::undo`]; DeleteVolume decodes the ID and calls
+//! Every write is fenced: writes to entry objects assert the object exists (a late writer never
+//! re-creates a deleted entry), read-then-write paths compare what they read in the same op
+//! (`csi.volname`/`csi.snapname` before `csi.imageid`, the directory value before removing a
+//! key), and inside a `ceph::lock_scope` every write also asserts the scope's locks on its
+//! object.
+//!
+//! Flow of a CreateVolume: the controller takes the name's lock
+//! ([`Journal::lock_request_name`], in a lock scope), calls [`Journal::reserve`] (a by-key
+//! read of the directory, a read of the entry, and — only for a new name — two writes), creates
+//! the image if missing, calls [`Journal::record_image_id`], and encodes a [`CompositeId`]
+//! from pool id and uuid. On failure it deletes what it made and calls [`Journal::undo`];
+//! DeleteVolume decodes the ID, locks the entry ([`Journal::lock_entry`]) and calls
 //! [`Journal::delete`].
 
 pub mod attributes;
@@ -37,6 +46,7 @@ pub mod layout;
 pub mod listing;
 pub mod locks;
 mod lookup;
+mod rados_locks;
 mod removal;
 pub mod request;
 mod reserve;
@@ -49,5 +59,6 @@ pub use kind::Kind;
 pub use layout::{DEFAULT_INSTANCE, Layout, Location};
 pub use listing::{Listed, Page, Scan};
 pub use locks::{LockGuard, OperationLocks};
+pub use rados_locks::REQUEST_LOCK_PREFIX;
 pub use request::{Encryption, Request};
 pub use reserve::Reservation;

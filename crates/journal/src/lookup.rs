@@ -46,20 +46,22 @@ impl Journal {
             return Ok(None);
         };
         let Some(target) = decode_directory_value(&value) else {
-            return self.forget(&key, None, Stale::MalformedValue).await;
+            return self.forget(&key, &value, None, Stale::MalformedValue).await;
         };
         let location = target.location(self.pool_id());
         let io = match self.entry_io(location.pool_id).await {
             Ok(io) => io,
             Err(err) if err.is_not_found() => {
-                return self.forget(&key, Some(location), Stale::PoolGone).await;
+                return self
+                    .forget(&key, &value, Some(location), Stale::PoolGone)
+                    .await;
             }
             Err(err) => return Err(crate::journal::ceph_error("open entry pool", &key, err)),
         };
         let oid = self.layout.entry_oid(&location.uuid);
         let Some(omap) = self.read_entry_omap(&io, &oid).await? else {
             return self
-                .forget(&key, Some(location), Stale::NoEntryObject)
+                .forget(&key, &value, Some(location), Stale::NoEntryObject)
                 .await;
         };
         match parse(self.kind(), location, &oid, omap)? {
@@ -67,29 +69,38 @@ impl Journal {
                 check_compatible(&entry, request)?;
                 Ok(Some(*entry))
             }
-            Parsed::Complete(_) => self.forget(&key, Some(location), Stale::OtherName).await,
+            Parsed::Complete(_) => {
+                self.forget(&key, &value, Some(location), Stale::OtherName)
+                    .await
+            }
             Parsed::Incomplete {
                 request_name: Some(stored),
                 ..
-            } if stored != name => self.forget(&key, Some(location), Stale::OtherName).await,
+            } if stored != name => {
+                self.forget(&key, &value, Some(location), Stale::OtherName)
+                    .await
+            }
             Parsed::Incomplete { defect, .. } => {
                 warn!(%oid, defect, "removing incomplete journal entry");
                 self.remove_entry_object(&io, &oid).await?;
                 self.failpoint(Step::RepairAfterEntryObjectRemoved).await?;
-                self.forget(&key, Some(location), Stale::Incomplete).await
+                self.forget(&key, &value, Some(location), Stale::Incomplete)
+                    .await
             }
         }
     }
 
-    /// Removes a stale directory key and reports "no reservation".
+    /// Removes a stale directory key (if it still holds the `value` found stale) and reports
+    /// "no reservation".
     async fn forget(
         &self,
         key: &str,
+        value: &[u8],
         location: Option<Location>,
         why: Stale,
     ) -> Result<Option<Entry>> {
         warn!(key, ?location, ?why, "removing stale journal directory key");
-        self.remove_directory_key(key).await?;
+        self.remove_directory_key_if(key, value).await?;
         Ok(None)
     }
 }

@@ -1,6 +1,6 @@
 //! Reserving a request name: idempotent, and crash-safe by write order (see [`crate::journal`]).
 
-use ceph::IoCtx;
+use ceph::{IoCtx, WriteOp};
 use tracing::info;
 use uuid::Uuid;
 
@@ -62,9 +62,6 @@ impl Journal {
                     return Ok(Reservation { entry, fresh: true });
                 }
                 None if request.uuid.is_some() || attempt == UUID_ATTEMPTS => {
-                    // Our key points at an object that belongs to someone else; take it back.
-                    self.remove_directory_key(&self.layout.directory_key(&request.request_name))
-                        .await?;
                     return Err(Error::UuidTaken {
                         request_name: request.request_name.clone(),
                         uuid,
@@ -75,7 +72,47 @@ impl Journal {
         }
     }
 
-    /// The two writes of a reservation. `Ok(None)` when `uuid` is already taken.
+    /// Writes directory key `key` → `value` if the key is still absent: a compare in the same
+    /// op (a missing key reads as empty; our values never are), plus — inside the caller's lock
+    /// scope — the name's lock ([`Journal::lock_request_name`]). A reservation that raced
+    /// another one of the same name therefore fails ([`Error::InProgress`]; its retry finds the
+    /// other's entry) instead of overwriting its key. The one write allowed to create its
+    /// object: the directory, on the first reservation in the pool.
+    async fn write_directory_key(&self, request_name: &str, key: &str, value: &str) -> Result<()> {
+        let directory = self.layout.directory_oid();
+        let pair = [(key, value.as_bytes())];
+        let raced = || Error::InProgress {
+            key: format!("{} name {request_name}", self.kind()),
+        };
+        let if_absent = || {
+            WriteOp::new("write directory key")
+                .omap_cmp_eq(key, b"")
+                .omap_set(&pair)
+        };
+        let outcome = match self.io.operate(directory, if_absent()).await {
+            Err(err) if err.is_not_found() => {
+                let create = WriteOp::new("create directory")
+                    .create_exclusive()
+                    .omap_set(&pair);
+                match self.io.operate(directory, create).await {
+                    // Another reservation created it meanwhile (any name): compare again.
+                    Err(err) if err.is_already_exists() => {
+                        self.io.operate(directory, if_absent()).await
+                    }
+                    other => other,
+                }
+            }
+            other => other,
+        };
+        match outcome {
+            Ok(()) => Ok(()),
+            Err(err) if err.is_compare_failed() => Err(raced()),
+            Err(err) => Err(ceph_error("write directory key", directory, err)),
+        }
+    }
+
+    /// The two writes of a reservation. `Ok(None)` when `uuid` is already taken (its key is
+    /// taken back: it points at an object that belongs to someone else).
     async fn reserve_uuid(
         &self,
         request: &Request,
@@ -84,13 +121,10 @@ impl Journal {
         uuid: Uuid,
     ) -> Result<Option<Entry>> {
         let kind = self.kind();
-        let directory = self.layout.directory_oid();
         let key = self.layout.directory_key(&request.request_name);
         let value = encode_directory_value(&uuid, image_pool_id);
-        self.io
-            .omap_set(directory, &[(key.as_str(), value.as_bytes())])
-            .await
-            .map_err(|err| ceph_error("write directory key", directory, err))?;
+        self.write_directory_key(&request.request_name, &key, &value)
+            .await?;
         self.failpoint(Step::ReserveAfterDirectoryKey).await?;
 
         let image_name = format!("{}{}", request.prefix(kind), uuid.hyphenated());
@@ -103,7 +137,10 @@ impl Journal {
         let oid = self.layout.entry_oid(&uuid);
         match entry_io.create_with_omap(&oid, &kvs).await {
             Ok(()) => {}
-            Err(err) if err.is_already_exists() => return Ok(None),
+            Err(err) if err.is_already_exists() => {
+                self.remove_directory_key_if(&key, value.as_bytes()).await?;
+                return Ok(None);
+            }
             // No clean-up: the directory key now points at nothing (or, if the create did land
             // despite the error, at a complete entry), both of which the retry's lookup handles.
             Err(err) => return Err(ceph_error("create entry object", &oid, err)),

@@ -119,7 +119,7 @@ impl NodeRegistrar {
             message: e.to_string(),
         })?;
         ioctx
-            .omap_set(
+            .omap_set_creating(
                 &object_name(&self.settings.instance_id),
                 &[(self.settings.node_id.as_str(), value.as_slice())],
             )

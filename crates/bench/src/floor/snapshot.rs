@@ -32,7 +32,7 @@ impl Floor {
         let uuid_text = uuid.hyphenated().to_string();
         let key = layout.directory_key(&request_name);
         self.io
-            .omap_set(layout.directory_oid(), &[(&key, uuid_text.as_bytes())])
+            .omap_set_creating(layout.directory_oid(), &[(&key, uuid_text.as_bytes())])
             .await
             .map_err(|e| OpError::from_ceph("write directory key", &e))?;
         let oid = layout.entry_oid(&uuid);

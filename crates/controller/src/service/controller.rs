@@ -1,6 +1,6 @@
 //! The CSI Controller service: each RPC validates and translates its request, then calls one
-//! domain function within the RPC's budget, inside a span naming the RPC and its object. Errors
-//! become statuses in one place (`status.rs`).
+//! domain function within the RPC's budget and a lock scope of its own, inside a span naming
+//! the RPC and its object. Errors become statuses in one place (`status.rs`).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -38,6 +38,13 @@ use crate::volume::get::get_volume;
 use crate::volume::list::list_volumes;
 use crate::volume::source::ContentSource;
 use crate::volume::validate::validate;
+
+/// Runs one RPC's work in its own lock scope (`ceph::lock_scope`): its journal writes assert
+/// the RADOS locks it holds, its locks are released only after its Ceph calls returned, and
+/// losing one of them stops it (ABORTED).
+async fn locked<T>(work: impl Future<Output = Result<T>>) -> Result<T> {
+    ceph::lock_scope::scoped(work).await?
+}
 
 /// Controller capabilities, each backed by a real implementation.
 const CAPABILITIES: [rpc::Type; 14] = [
@@ -77,7 +84,7 @@ impl ControllerService {
         let budget = deadline::budget(metadata, self.state.settings.rpc_timeout);
         let span = info_span!("csi", rpc, subject);
         let started = Instant::now();
-        let result = deadline::within(budget, work)
+        let result = deadline::within(budget, locked(work))
             .instrument(span.clone())
             .await;
         let _entered = span.enter();

@@ -1,8 +1,8 @@
 //! The overall budget of one RPC: the controller's `--rpc-timeout`, shortened by the client's
 //! own gRPC deadline (`grpc-timeout` header) so the client hears DEADLINE_EXCEEDED from us,
 //! with a message naming the volume, rather than from its own timer. When the budget runs out
-//! the handler's future is dropped, which releases its locks; the Ceph calls it started end on
-//! their own deadlines.
+//! the handler's future is dropped, which releases its locks — each once the Ceph calls it
+//! started under it have returned (they end on their own deadlines), see [`crate::locks`].
 
 use std::future::Future;
 use std::time::Duration;

@@ -16,15 +16,16 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use ceph::lock_scope::holding;
 use ceph::rbd::Features;
-use journal::{Entry, Journal, LockGuard};
+use journal::{Entry, Journal};
 use tracing::{Instrument as _, info, warn};
 
 use crate::cluster::Pool;
 use crate::error::{Error, Result};
 use crate::failpoints::snapshot as points;
 use crate::image;
-use crate::locks::{self, IdGuard};
+use crate::locks::{self, EntryLock, Held, Local};
 use crate::lookup::{self, Volume};
 use crate::params::SnapshotParams;
 use crate::secrets::Source;
@@ -51,12 +52,11 @@ pub struct SnapshotInfo {
 }
 
 pub async fn create_snapshot(state: &Arc<State>, req: CreateSnapshot) -> Result<SnapshotInfo> {
-    let _name = state
-        .names
-        .try_acquire(&locks::create_snapshot_key(&req.name))
-        .map_err(|_| Error::InProgress {
-            what: format!("snapshot name {}", req.name),
-        })?;
+    let name = Local::name(
+        state,
+        &locks::create_snapshot_key(&req.name),
+        format!("snapshot name {}", req.name),
+    )?;
     let source =
         lookup::find_volume(state, &req.source_volume_id, Source::Request(&req.secrets)).await?;
     if let Some(cluster_id) = &req.params.cluster_id
@@ -70,11 +70,19 @@ pub async fn create_snapshot(state: &Arc<State>, req: CreateSnapshot) -> Result<
             ),
         ));
     }
-    let source_lock = state.ids.try_shared(
-        &locks::volume_key(&source.id),
-        &format!("source volume {} (being deleted or expanded)", source.id),
-    )?;
     let journal = source.pool.snapshots()?;
+    let _name = name.request_name(state, &journal, &req.name).await?;
+    let source_lock = Local::shared(
+        state,
+        &locks::volume_key(&source.id),
+        format!("source volume {} (being deleted or expanded)", source.id),
+    )?
+    .found(state, &source, EntryLock::Shared)
+    .await?
+    .ok_or_else(|| Error::VolumeNotFound {
+        volume_id: source.id.clone(),
+        why: "its journal entry was deleted meanwhile".to_owned(),
+    })?;
     let mut request =
         journal::Request::new(req.name.clone()).with_source(source.entry.image_name.clone());
     if let Some(prefix) = &req.params.snapshot_name_prefix {
@@ -94,12 +102,27 @@ pub async fn create_snapshot(state: &Arc<State>, req: CreateSnapshot) -> Result<
     if entry.image_id.is_some() {
         return info(record::read_or_derive(&pool, &entry).await?, true);
     }
-    let Ok(prepare_lock) = state
-        .names
-        .try_acquire(&locks::prepare_key(&entry.location.uuid))
-    else {
-        // Someone is at it: the background task of an earlier call (the cut is recorded, so
-        // the snapshot is ready), or a twin request still cutting (not yet).
+    let what = format!("the preparation of snapshot {}", req.name);
+    let prepare_lock = match Local::name(state, &locks::prepare_key(&entry.location.uuid), what) {
+        Err(_) => None,
+        Ok(prepare) => match prepare
+            .entry(state, &journal, &entry.location, EntryLock::Prepare)
+            .await
+        {
+            Ok(Some(held)) => Some(held),
+            Ok(None) => {
+                return Err(Error::InProgress {
+                    what: format!("snapshot {} (its journal entry was just deleted)", req.name),
+                });
+            }
+            Err(Error::InProgress { .. }) => None,
+            Err(e) => return Err(e),
+        },
+    };
+    let Some(prepare_lock) = prepare_lock else {
+        // Someone is at it, here or in another process: the background task of an earlier
+        // call (the cut is recorded, so the snapshot is ready), or a twin request still
+        // cutting (not yet).
         return match record::read(&pool, &entry.location.uuid).await? {
             Some(record) => info(record, true),
             None => info(
@@ -173,19 +196,20 @@ async fn cut(state: &State, source: &Volume, entry: &Entry, fresh: bool) -> Resu
 /// Longest pause between two attempts of a background preparation (1 s, 2 s, 4 s).
 const RETRY_LIMIT: Duration = Duration::from_secs(4);
 
-/// Prepares the snapshot after the reply. Holds the prepare lock (deletes and restores wait for
-/// it, repeats answer at once) and the shared lock on the source volume (it must not be deleted meanwhile);
-/// bounded by the RPC budget so nothing can pin them for ever. Failures are retried a few
-/// times, then logged: a restore, a delete of the snapshot or of its source, or a repeat of the
-/// CreateSnapshot finishes the preparation.
+/// Prepares the snapshot after the reply. Holds the prepare lock (deletes and restores wait
+/// for it, repeats answer at once) and the shared lock on the source volume (it must not be
+/// deleted or grown meanwhile), in RADOS, renewed for as long as it runs; bounded by the RPC
+/// budget so nothing can pin them for ever. Failures are retried a few times, then logged: a
+/// restore, a delete of the snapshot or of its source, or a repeat of the CreateSnapshot
+/// finishes the preparation.
 fn spawn_prepare(
     state: &Arc<State>,
     pool: Pool,
     journal: Journal,
     entry: Entry,
     tags: crate::params::SnapshotTags,
-    prepare_lock: LockGuard,
-    source_lock: IdGuard,
+    prepare_lock: Held,
+    source_lock: Held,
 ) {
     let state = Arc::clone(state);
     let span = tracing::info_span!("prepare_snapshot", uuid = %entry.location.uuid, image = %entry.image_name);
@@ -207,14 +231,16 @@ fn spawn_prepare(
                     }
                 }
             };
-            let outcome = tokio::time::timeout(budget, attempts).await;
-            drop((prepare_lock, source_lock));
+            let leases = vec![prepare_lock.into_lease(), source_lock.into_lease()];
+            // The locks are released when the scope ends (after the calls made under them).
+            let outcome = holding(leases, tokio::time::timeout(budget, attempts)).await;
             match outcome {
-                Ok(Ok(())) => {
+                Ok(Ok(Ok(()))) => {
                     let _ = tokio::time::timeout(budget, flatten_if_deep(&state, &pool, &entry.image_name)).await;
                 }
-                Ok(Err(e)) => warn!(error = %e, "snapshot preparation failed; the next user of the snapshot finishes it"),
-                Err(_) => warn!(?budget, "snapshot preparation timed out; the next user of the snapshot finishes it"),
+                Ok(Ok(Err(e))) => warn!(error = %e, "snapshot preparation failed; the next user of the snapshot finishes it"),
+                Ok(Err(_)) => warn!(?budget, "snapshot preparation timed out; the next user of the snapshot finishes it"),
+                Err(lost) => warn!(error = %lost, "snapshot preparation stopped; the next user of the snapshot finishes it"),
             }
         }
         .instrument(span),

@@ -8,7 +8,7 @@ use tracing::info;
 use crate::error::Result;
 use crate::failpoints::delete_snapshot as points;
 use crate::image;
-use crate::locks;
+use crate::locks::{self, EntryLock, Local};
 use crate::lookup::{self, Lookup};
 use crate::secrets::Source;
 use crate::state::State;
@@ -23,16 +23,19 @@ pub async fn delete_snapshot(
         info!(snapshot_id, "malformed snapshot id: nothing to delete");
         return Ok(());
     };
-    let _id = state.ids.try_exclusive(
+    let id = Local::exclusive(
+        state,
         &locks::snapshot_key(snapshot_id),
-        &format!("snapshot {snapshot_id} (a restore from it is running)"),
+        format!("snapshot {snapshot_id} (a restore from it is running)"),
     )?;
     // A snapshot is ready at its cut; its preparation may still run for a second. Wait for it
     // (within the RPC's budget) rather than refuse.
-    let _prepare = state
-        .names
-        .acquire(&locks::prepare_key(&composite.uuid()))
-        .await;
+    let prepare = Local::name_waiting(
+        state,
+        &locks::prepare_key(&composite.uuid()),
+        format!("the preparation of snapshot {snapshot_id}"),
+    )
+    .await;
     let snapshot =
         match lookup::lookup(state, Kind::Snapshot, snapshot_id, Source::Request(secrets)).await? {
             Lookup::Found(snapshot) => snapshot,
@@ -55,8 +58,34 @@ pub async fn delete_snapshot(
                 return Ok(());
             }
         };
+    let location = snapshot.location();
+    let locked = async {
+        let Some(id) = id
+            .entry(state, &snapshot.journal, &location, EntryLock::Exclusive)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let prepared = prepare
+            .entry_waiting(state, &snapshot.journal, &location, EntryLock::Prepare)
+            .await?;
+        Ok::<_, crate::Error>(prepared.map(|prepare| (id, prepare)))
+    };
+    let Some(_locks) = locked.await? else {
+        info!(snapshot_id, "deleted meanwhile: nothing to delete");
+        return Ok(());
+    };
+    // The preparation may have finished while we waited for it.
+    let entry = &if snapshot.entry.image_id.is_none() {
+        match snapshot.journal.entry(&location).await {
+            Ok(entry) => entry,
+            Err(journal::Error::NotFound { .. }) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        }
+    } else {
+        snapshot.entry.clone()
+    };
     let pool = &snapshot.pool;
-    let entry = &snapshot.entry;
     let name = entry.image_name.as_str();
     if entry.image_id.is_none()
         && let Some(source) = entry.source.as_deref()

@@ -9,16 +9,17 @@
 //!
 //! At start-up the controller walks every snapshot journal it can reach with its standing
 //! credentials and prepares the entries that have a recorded cut but no image id. An entry
-//! whose prepare lock is held is being prepared by someone else and is skipped.
+//! whose prepare lock is held — in this process or, in RADOS, in any other — is being prepared
+//! by someone else and is skipped, so every controller process can run this pass at once.
 
 use std::sync::Arc;
 
 use journal::Kind;
 use tracing::{info, warn};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::listing::{self, Token};
-use crate::locks;
+use crate::locks::{self, EntryLock, Local};
 use crate::params::SnapshotTags;
 use crate::secrets::Source;
 use crate::snapshot::prepare::prepare;
@@ -65,8 +66,27 @@ pub async fn resume_unprepared(state: &Arc<State>) -> Result<usize> {
             if record::read(&pool, &location.uuid).await?.is_none() {
                 continue;
             }
-            let Ok(_lock) = state.names.try_acquire(&locks::prepare_key(&location.uuid)) else {
+            let what = format!(
+                "the preparation of snapshot {}",
+                pool.spec(&entry.image_name)
+            );
+            let Ok(local) = Local::name(state, &locks::prepare_key(&location.uuid), what) else {
                 continue;
+            };
+            let _lock = match local
+                .entry(state, &journal, &location, EntryLock::Prepare)
+                .await
+            {
+                Ok(Some(held)) => held,
+                // Deleted meanwhile, or being prepared by another process.
+                Ok(None) | Err(Error::InProgress { .. }) => continue,
+                Err(e) => return Err(e),
+            };
+            // Read again under the lock: another process may have finished it meanwhile.
+            let entry = match journal.entry(&location).await {
+                Ok(entry) if entry.image_id.is_none() => entry,
+                Ok(_) | Err(journal::Error::NotFound { .. }) => continue,
+                Err(e) => return Err(e.into()),
             };
             info!(snapshot = %pool.spec(&entry.image_name), "resuming an interrupted snapshot preparation");
             prepare(state, &pool, &journal, &entry, &SnapshotTags::default()).await?;
@@ -79,11 +99,14 @@ pub async fn resume_unprepared(state: &Arc<State>) -> Result<usize> {
     }
 }
 
-/// [`resume_unprepared`] in the background, logged; for start-up.
+/// [`resume_unprepared`] in the background, in a lock scope of its own, logged; for start-up.
 pub fn spawn_resume(state: &Arc<State>) {
     let state = Arc::clone(state);
     tokio::spawn(async move {
-        match resume_unprepared(&state).await {
+        let outcome = ceph::lock_scope::scoped(resume_unprepared(&state))
+            .await
+            .unwrap_or_else(|lost| Err(lost.into()));
+        match outcome {
             Ok(0) => {}
             Ok(n) => info!(snapshots = n, "interrupted snapshot preparations finished"),
             Err(e) => {

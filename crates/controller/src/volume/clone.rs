@@ -21,7 +21,7 @@ use crate::depth;
 use crate::error::{Error, Result};
 use crate::failpoints::clone as points;
 use crate::image;
-use crate::locks;
+use crate::locks::{self, EntryLock};
 use crate::lookup::{self, Volume, temp_image_name};
 use crate::secrets::Source;
 use crate::state::State;
@@ -49,10 +49,8 @@ pub async fn clone_volume(
             ),
         ));
     }
-    let _source_lock = state.ids.try_shared(
-        &locks::volume_key(source_id),
-        &format!("source volume {source_id} (being deleted or expanded)"),
-    )?;
+    let what = format!("source volume {source_id} (being deleted or expanded)");
+    let _source_lock = locks::id_lock(state, &source, EntryLock::Shared, what).await?;
     let Some(src) = image::open(&source.pool, &source.entry.image_name).await? else {
         return Err(Error::VolumeNotFound {
             volume_id: source_id.to_owned(),

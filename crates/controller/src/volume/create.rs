@@ -21,7 +21,7 @@ use crate::cluster::Pool;
 use crate::error::{Error, Result};
 use crate::failpoints;
 use crate::image;
-use crate::locks;
+use crate::locks::{self, Local};
 use crate::lookup::volume_id;
 use crate::metadata;
 use crate::params::{VolumeParams, VolumeTags};
@@ -64,13 +64,15 @@ const COMPARED_FEATURES: Features = Features::LAYERING
 
 pub async fn create_volume(state: &State, req: CreateRequest) -> Result<Created> {
     capabilities::check_supported(&req.capabilities, req.source.is_some())?;
-    let _name = state
-        .names
-        .try_acquire(&locks::create_volume_key(&req.name))
-        .map_err(|_| Error::InProgress {
-            what: format!("volume name {}", req.name),
-        })?;
+    let name = Local::name(
+        state,
+        &locks::create_volume_key(&req.name),
+        format!("volume name {}", req.name),
+    )?;
     let pool = placement(state, &req).await?;
+    let _name = name
+        .request_name(state, &pool.volumes()?, &req.name)
+        .await?;
     match req.source.clone() {
         None => create_empty(state, &req, &pool).await,
         Some(ContentSource::Snapshot(id)) => restore::restore(state, &req, &pool, &id).await,
@@ -401,27 +403,29 @@ async fn store_id(
     if entry.image_id.as_deref() == Some(id) {
         return Ok(());
     }
-    journal.store_image_id(&entry.location, id).await?;
+    journal.record_image_id(entry, id).await?;
     state.failpoint(after).await
 }
 
 /// Whether a failure should undo the attempt: not a simulated crash (a crashed process cleans
-/// nothing), and not a timeout or lost cluster (the call may still land; the retry repairs).
+/// nothing), not a timeout or lost cluster (the call may still land; the retry repairs), and
+/// not a lost lock (another request may own the name's images now).
 pub(super) fn should_roll_back(e: &Error) -> bool {
     if e.is_injected() {
         return false;
     }
-    let timed_out = |c: &ceph::Error| c.is_timed_out();
+    let may_land_or_not_ours = |c: &ceph::Error| c.is_timed_out() || c.is_not_locked();
     match e {
-        Error::Deadline { .. } | Error::ClusterUnreachable { .. } | Error::InProgress { .. } => {
-            false
-        }
+        Error::Deadline { .. }
+        | Error::ClusterUnreachable { .. }
+        | Error::InProgress { .. }
+        | Error::LockLost(_) => false,
         // Refusals before anything was made for this attempt.
         Error::VolumeConflict { .. } | Error::NameConflict(_) | Error::FlattenPending { .. } => {
             false
         }
-        Error::Ceph { source, .. } => !timed_out(source),
-        Error::Journal(journal::Error::Ceph { source, .. }) => !timed_out(source),
+        Error::Ceph { source, .. } => !may_land_or_not_ours(source),
+        Error::Journal(journal::Error::Ceph { source, .. }) => !may_land_or_not_ours(source),
         _ => true,
     }
 }

@@ -14,7 +14,7 @@ use crate::cluster::Pool;
 use crate::error::{Error, Result};
 use crate::failpoints::delete as points;
 use crate::image;
-use crate::locks;
+use crate::locks::{self, EntryLock, Local};
 use crate::lookup::{self, Lookup, temp_image_name};
 use crate::params::SnapshotTags;
 use crate::secrets::Source;
@@ -31,9 +31,10 @@ pub async fn delete_volume(
         info!(volume_id, "malformed volume id: nothing to delete");
         return Ok(());
     }
-    let _id = state.ids.try_exclusive(
+    let local = Local::exclusive(
+        state,
         &locks::volume_key(volume_id),
-        &format!("volume {volume_id} (a snapshot, clone or expansion of it is running)"),
+        format!("volume {volume_id} (a snapshot, clone or expansion of it is running)"),
     )?;
     let volume = match lookup::lookup(state, Kind::Volume, volume_id, Source::Request(secrets))
         .await?
@@ -56,6 +57,10 @@ pub async fn delete_volume(
             }
             return Ok(());
         }
+    };
+    let Some(_id) = local.found(state, &volume, EntryLock::Exclusive).await? else {
+        info!(volume_id, "deleted meanwhile: nothing to delete");
+        return Ok(());
     };
     let pool = &volume.pool;
     let name = volume.entry.image_name.as_str();
@@ -126,7 +131,14 @@ async fn prepare_pending_snapshots(
             pool_id: pool.io.pool_id(),
             uuid,
         };
-        let _prepare = state.names.acquire(&locks::prepare_key(&uuid)).await;
+        let what = format!("the preparation of snapshot {}", pool.spec(&snap.name));
+        let local = Local::name_waiting(state, &locks::prepare_key(&uuid), what).await;
+        let Some(_prepare) = local
+            .entry_waiting(state, &journal, &location, EntryLock::Prepare)
+            .await?
+        else {
+            continue;
+        };
         let entry = match journal.entry(&location).await {
             Ok(entry) => entry,
             Err(journal::Error::NotFound { .. } | journal::Error::Incomplete { .. }) => continue,

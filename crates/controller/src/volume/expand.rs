@@ -8,7 +8,7 @@ use tracing::info;
 use crate::error::{Error, Result};
 use crate::failpoints::expand as points;
 use crate::image;
-use crate::locks;
+use crate::locks::{self, EntryLock, Local};
 use crate::lookup;
 use crate::secrets::Source;
 use crate::size::Capacity;
@@ -22,11 +22,18 @@ pub async fn expand_volume(
     secrets: &HashMap<String, String>,
 ) -> Result<u64> {
     let wanted = capacity.expanded_size()?;
-    let _id = state.ids.try_exclusive(
+    let local = Local::exclusive(
+        state,
         &locks::volume_key(volume_id),
-        &format!("volume {volume_id} (being deleted, snapshotted or cloned)"),
+        format!("volume {volume_id} (being deleted, snapshotted or cloned)"),
     )?;
     let volume = lookup::find_volume(state, volume_id, Source::Request(secrets)).await?;
+    let Some(_id) = local.found(state, &volume, EntryLock::Exclusive).await? else {
+        return Err(Error::VolumeNotFound {
+            volume_id: volume_id.to_owned(),
+            why: "its journal entry was deleted meanwhile".to_owned(),
+        });
+    };
     let pool = &volume.pool;
     let spec = volume.spec();
     let Some(img) = image::open(pool, &volume.entry.image_name).await? else {

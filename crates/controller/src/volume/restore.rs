@@ -13,7 +13,7 @@ use crate::depth;
 use crate::error::{Error, Result};
 use crate::failpoints::restore as points;
 use crate::image;
-use crate::locks;
+use crate::locks::{self, EntryLock};
 use crate::lookup::{self, Snapshot};
 use crate::params::SnapshotTags;
 use crate::secrets::Source;
@@ -40,10 +40,8 @@ pub async fn restore(
             ),
         ));
     }
-    let _snapshot_lock = state.ids.try_shared(
-        &locks::snapshot_key(snapshot_id),
-        &format!("snapshot {snapshot_id} (it is being deleted)"),
-    )?;
+    let what = format!("snapshot {snapshot_id} (it is being deleted)");
+    let _snapshot_lock = locks::id_lock(state, &snapshot, EntryLock::Shared, what).await?;
     let snapshot = ready(state, snapshot).await?;
     let snap_pool = &snapshot.pool;
     let snap_name = snapshot.entry.image_name.as_str();
@@ -92,10 +90,7 @@ async fn ready(state: &State, snapshot: Snapshot) -> Result<Snapshot> {
     if snapshot.entry.image_id.is_some() {
         return Ok(snapshot);
     }
-    let _prepare = state
-        .names
-        .acquire(&locks::prepare_key(&snapshot.entry.location.uuid))
-        .await;
+    let _prepare = locks::preparation(state, &snapshot).await?;
     let entry = snapshot.journal.entry(&snapshot.entry.location).await?;
     if entry.image_id.is_none() {
         prepare(

@@ -151,31 +151,15 @@ impl Builder {
         write_config(&config_path, &clusters);
         let mut settings = self.settings;
         if self.standing_credentials {
-            let creds = dir.path().join("controller-secret");
-            std::fs::create_dir(&creds).unwrap();
-            std::fs::write(creds.join("userID"), &bed.user).unwrap();
-            std::fs::write(creds.join("userKey"), &bed.key).unwrap();
-            settings.controller_credentials_dir = Some(creds);
+            settings.controller_credentials_dir = Some(standing_credentials(dir.path()));
         }
         let failpoints = settings.failpoints.clone();
-        let config =
-            cluster_config::ClusterConfigWatcher::start(&config_path, Duration::from_millis(200))
-                .await;
-        let state = State::new(settings, config);
-        let socket = dir.path().join("csi.sock");
-        let endpoint = format!("unix://{}", socket.display());
-        let incoming = csi::server::bind(&endpoint).await.expect("bind socket");
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(controller::server::serve(
-            Arc::clone(&state),
-            incoming,
-            async {
-                let _ = stopped.await;
-            },
-        ));
-        let channel = csi::client::connect(&endpoint, Duration::from_secs(5))
-            .await
-            .expect("connect");
+        let Served {
+            state,
+            channel,
+            stop,
+            server,
+        } = serve(settings, &config_path, dir.path()).await;
         Fixture {
             controller: ControllerClient::new(channel.clone()),
             identity: IdentityClient::new(channel),
@@ -190,6 +174,55 @@ impl Builder {
             server: Some(server),
             _dir: dir,
         }
+    }
+}
+
+/// The bed's identity as a controller's standing credentials (files `userID`, `userKey`) in a
+/// directory under `dir`.
+pub fn standing_credentials(dir: &std::path::Path) -> PathBuf {
+    let creds = dir.join("controller-secret");
+    std::fs::create_dir(&creds).unwrap();
+    std::fs::write(creds.join("userID"), &bed().user).unwrap();
+    std::fs::write(creds.join("userKey"), &bed().key).unwrap();
+    creds
+}
+
+/// A controller served in-process on a unix socket in `dir`, with its cluster config at
+/// `config_path`.
+pub struct Served {
+    pub state: Arc<State>,
+    pub channel: Channel,
+    pub stop: tokio::sync::oneshot::Sender<()>,
+    pub server: tokio::task::JoinHandle<Result<(), tonic::transport::Error>>,
+}
+
+pub async fn serve(
+    settings: Settings,
+    config_path: &std::path::Path,
+    dir: &std::path::Path,
+) -> Served {
+    let config =
+        cluster_config::ClusterConfigWatcher::start(config_path, Duration::from_millis(200)).await;
+    let state = State::new(settings, config);
+    let socket = dir.join("csi.sock");
+    let endpoint = format!("unix://{}", socket.display());
+    let incoming = csi::server::bind(&endpoint).await.expect("bind socket");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(controller::server::serve(
+        Arc::clone(&state),
+        incoming,
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let channel = csi::client::connect(&endpoint, Duration::from_secs(5))
+        .await
+        .expect("connect");
+    Served {
+        state,
+        channel,
+        stop,
+        server,
     }
 }
 
@@ -491,7 +524,7 @@ impl Fixture {
     pub async fn register_node(&self, node_id: &str) {
         let value = serde_json::json!({"nodeId": node_id, "driver": "rbd.csi.sepia.io", "updatedAt": "2026-01-01T00:00:00Z"});
         self.io
-            .omap_set(
+            .omap_set_creating(
                 "sepia.nodes.default",
                 &[(node_id, value.to_string().as_bytes())],
             )

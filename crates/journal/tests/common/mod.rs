@@ -62,10 +62,10 @@ impl Ns {
         state_of(&self.io).await
     }
 
-    /// Plain omap write, as ceph-csi (or `rados setomapval`) would do it.
+    /// Plain omap write, as ceph-csi (or `rados setomapval`) would do it: creates the object.
     pub async fn put(&self, oid: &str, pairs: &[(&str, &str)]) {
         let kvs: Vec<(&str, &[u8])> = pairs.iter().map(|(k, v)| (*k, v.as_bytes())).collect();
-        self.io.omap_set(oid, &kvs).await.unwrap();
+        self.io.omap_set_creating(oid, &kvs).await.unwrap();
     }
 
     /// `rados -p <pool> -N <ns> <args>` against the bed.
