@@ -11,11 +11,14 @@
 
 mod common;
 
-use common::calls::until_ok;
+use common::calls::{self, until_ok};
 use common::processes::{CONVERGE, Controller, Processes};
 use common::{DATA_VOLUME, snapshot_image, uuid_of, volume_image};
 use controller::failpoints as points;
 use tonic::Code;
+
+/// What a controller logs when it removes an image that failed the clone proof.
+const HALF_MADE: &str = "not a complete clone";
 
 /// Starts the process that will crash: held (`pause`) at `point`.
 async fn doomed(px: &Processes, point: &str) -> Controller {
@@ -122,9 +125,123 @@ async fn a_kill_while_the_inner_snapshot_is_made_loses_nothing() {
     snapshot_survives_a_kill_at(points::snapshot::BEFORE_INNER_SNAPSHOT, true).await;
 }
 
+/// The killed process leaves its watch on the snapshot image until the OSD's watch timeout; a
+/// delete within that time must neither fail for good nor leave the image in the trash.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_with_the_snapshot_image_open_then_a_prompt_delete_leaves_nothing() {
+    snapshot_survives_a_kill_at(points::snapshot::AFTER_INNER_SNAPSHOT, true).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kill_while_the_snapshot_is_recorded_prepared_loses_nothing() {
     snapshot_survives_a_kill_at(points::snapshot::BEFORE_IMAGE_ID_STORED, true).await;
+}
+
+/// Kills `process` once `rbd_clone` of `image` is under way: held right before the clone, the
+/// hold released, then killed as soon as the clone's first object (`rbd_id.<image>`) exists,
+/// while the clone's later steps (header, parent link, registration with the parent) may still
+/// be in flight. Where exactly the kill lands varies; what the retry must achieve does not.
+async fn kill_inside_the_clone(px: &Processes, process: &Controller, point: &str, image: &str) {
+    process.wait_reached(point).await;
+    px.release("clone");
+    let oid = format!("rbd_id.{image}");
+    let deadline = tokio::time::Instant::now() + CONVERGE;
+    while !px.io.exists(&oid).await.unwrap() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the clone of {image} never started"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    process.kill9().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_inside_the_clone_of_the_snapshot_image_loses_nothing() {
+    Processes::run(|px| async move {
+        let point = points::snapshot::BEFORE_CLONE;
+        let first = px
+            .start("doomed", &format!("{point}={}", px.hold("clone")))
+            .await;
+        let source = px.volume_with_data(&first, "pvc-source").await;
+        let req = px.snapshot_request("snapshot-1", &source);
+        let reply = calls::create_snapshot_until_ready(first.client(), req.clone()).await;
+        kill_inside_the_clone(&px, &first, point, &snapshot_image(&reply.snapshot_id)).await;
+        let second = px.start("successor", "").await;
+
+        let snapshot = px.snapshot_prepared(&second, req).await;
+        eprintln!(
+            "the successor {}",
+            if second.log().await.contains(HALF_MADE) {
+                "remade a half-made clone"
+            } else {
+                "found the clone complete"
+            }
+        );
+        exactly(
+            &px,
+            &[volume_image(&source), snapshot_image(&snapshot.snapshot_id)],
+            &volume_image(&source),
+            1,
+            1,
+        )
+        .await;
+        let restored = px
+            .restore_holds_the_data(&second, &snapshot.snapshot_id, 0)
+            .await;
+        px.delete_all(&second, &[&restored, &source], &[&snapshot.snapshot_id])
+            .await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_inside_the_clone_of_a_restore_leaves_one_volume_with_the_data() {
+    Processes::run(|px| async move {
+        let point = points::restore::BEFORE_CLONE;
+        let first = px
+            .start("doomed", &format!("{point}={}", px.hold("clone")))
+            .await;
+        let source = px.volume_with_data(&first, "pvc-source").await;
+        let snapshot = px
+            .snapshot_prepared(&first, px.snapshot_request("snapshot-1", &source))
+            .await;
+        let restore = px.restore_of(&snapshot.snapshot_id, 0);
+        let _call = tokio::spawn({
+            let mut client = first.client();
+            let restore = restore.clone();
+            async move { client.create_volume(restore).await }
+        });
+        first.wait_reached(point).await;
+        let target = px.reserved_volume_image(&restore.name).await;
+        kill_inside_the_clone(&px, &first, point, &target).await;
+        let second = px.start("successor", "").await;
+
+        let restored = px
+            .restore_holds_the_data(&second, &snapshot.snapshot_id, 0)
+            .await;
+        eprintln!(
+            "the successor {}",
+            if second.log().await.contains(HALF_MADE) {
+                "remade a half-made clone"
+            } else {
+                "found the clone complete"
+            }
+        );
+        assert_eq!(volume_image(&restored), target);
+        let snap = snapshot_image(&snapshot.snapshot_id);
+        exactly(
+            &px,
+            &[volume_image(&source), snap.clone(), target.clone()],
+            &volume_image(&source),
+            2,
+            1,
+        )
+        .await;
+        px.delete_all(&second, &[&restored, &source], &[&snapshot.snapshot_id])
+            .await;
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

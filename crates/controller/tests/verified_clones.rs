@@ -60,15 +60,6 @@ async fn source_with_data(fx: &Fixture) -> (String, String) {
     (image, volume.volume_id)
 }
 
-/// The image name a CreateVolume reserved for `request_name` (its reply never came).
-async fn reserved_image(fx: &Fixture, request_name: &str) -> String {
-    let directory = fx.omap("csi.volumes.default").await;
-    let uuid = directory
-        .get(&format!("csi.volume.{request_name}"))
-        .unwrap_or_else(|| panic!("no reservation for {request_name}: {directory:?}"));
-    format!("csi-vol-{uuid}")
-}
-
 /// Runs `call`, which must crash at `point`.
 async fn crashes_at<T: std::fmt::Debug>(
     fx: &Fixture,
@@ -144,7 +135,7 @@ async fn restore_remakes(impostor: Impostor) {
             fx.client().create_volume(req.clone()),
         )
         .await;
-        let target = reserved_image(&fx, "pvc-restored").await;
+        let target = fx.reserved_volume_image("pvc-restored").await;
         plant(&fx, impostor, &source, &target).await;
 
         let volume = fx
@@ -205,7 +196,7 @@ async fn pvc_clone_remakes(stage: CloneStage, impostor: Impostor) {
         };
         crashes_at(&fx, point, fx.client().create_volume(req.clone())).await;
         fx.write_data(&source, OFFSET, AFTER_CUT);
-        let target = reserved_image(&fx, "pvc-clone").await;
+        let target = fx.reserved_volume_image("pvc-clone").await;
         let planted = match stage {
             CloneStage::Temp => format!("{target}-temp"),
             CloneStage::Volume => target.clone(),

@@ -204,6 +204,16 @@ impl Namespace {
         }
     }
 
+    /// The image a CreateVolume reserved for `request_name` in the journal (its reply may
+    /// never have come).
+    pub async fn reserved_volume_image(&self, request_name: &str) -> String {
+        let directory = self.omap("csi.volumes.default").await;
+        let uuid = directory
+            .get(&format!("csi.volume.{request_name}"))
+            .unwrap_or_else(|| panic!("no reservation for {request_name}: {directory:?}"));
+        format!("csi-vol-{uuid}")
+    }
+
     /// Waits until the snapshot's entry records its image id: its preparation finished.
     pub async fn wait_image_id(&self, snapshot_id: &str, limit: Duration) {
         let oid = format!("csi.snap.{}", uuid_of(snapshot_id));
