@@ -14,32 +14,51 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use common::calls::{self, until_ok, until_settled};
-use common::processes::{CONVERGE, Processes};
+use common::processes::{CONVERGE, Controller, Processes};
 use common::{DATA_VOLUME, mount_cap, uuid_of, volume_image};
 use controller::failpoints as points;
 use csi::v1::volume_capability::access_mode::Mode;
-use csi::v1::{CapacityRange, ControllerExpandVolumeRequest, ControllerPublishVolumeRequest};
+use csi::v1::{
+    CapacityRange, ControllerExpandVolumeRequest, ControllerPublishVolumeRequest, Snapshot,
+};
 use tonic::Code;
+
+/// The hold A waits in.
+const HOLD: &str = "a";
+
+/// Process A, held at `point` until [`HOLD`] is released, and process B, free.
+async fn a_held_at(px: &Processes, point: &str) -> (Controller, Controller) {
+    let a = px.start("a", &format!("{point}={}", px.hold(HOLD))).await;
+    let b = px.start("b", "").await;
+    (a, b)
+}
+
+/// A and B as [`a_held_at`], a source volume holding data, and a snapshot of it answered
+/// through A, whose preparation A holds at `point`.
+async fn snapshot_held_in_a(
+    px: &Processes,
+    point: &str,
+) -> (Controller, Controller, String, Snapshot) {
+    let (a, b) = a_held_at(px, point).await;
+    let source = px.volume_with_data(&b, "pvc-source").await;
+    let snapshot =
+        calls::create_snapshot_until_ready(a.client(), px.snapshot_request("snapshot-1", &source))
+            .await;
+    a.wait_reached(point).await;
+    (a, b, source, snapshot)
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delete_in_b_while_a_prepares_a_snapshot_of_the_volume_is_aborted() {
     Processes::run(|px| async move {
-        let held = format!("{}={}", points::snapshot::BEFORE_CLONE, px.hold("prepare"));
-        let a = px.start("a", &held).await;
-        let b = px.start("b", "").await;
-        let source = px.volume_with_data(&b, "pvc-source").await;
-        let snapshot = calls::create_snapshot_until_ready(
-            a.client(),
-            px.snapshot_request("snapshot-1", &source),
-        )
-        .await;
-        a.wait_reached(points::snapshot::BEFORE_CLONE).await;
+        let (_a, b, source, snapshot) =
+            snapshot_held_in_a(&px, points::snapshot::BEFORE_CLONE).await;
 
         let deleted = b
             .client()
             .delete_volume(px.delete_volume_request(&source))
             .await;
-        px.release("prepare");
+        px.release(HOLD);
         match deleted {
             Err(status) if status.code() == Code::Aborted => {}
             other => panic!(
@@ -61,9 +80,7 @@ async fn delete_in_b_while_a_prepares_a_snapshot_of_the_volume_is_aborted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expand_in_b_during_a_cut_in_a_is_aborted_and_the_snapshot_restores_at_its_size() {
     Processes::run(|px| async move {
-        let held = format!("{}={}", points::snapshot::BEFORE_CUT, px.hold("cut"));
-        let a = px.start("a", &held).await;
-        let b = px.start("b", "").await;
+        let (a, b) = a_held_at(&px, points::snapshot::BEFORE_CUT).await;
         let source = px.volume_with_data(&b, "pvc-source").await;
         let snapshot = tokio::spawn(calls::create_snapshot_until_ready(
             a.client(),
@@ -83,7 +100,7 @@ async fn expand_in_b_during_a_cut_in_a_is_aborted_and_the_snapshot_restores_at_i
                 volume_capability: Some(mount_cap(Mode::SingleNodeWriter)),
             })
             .await;
-        px.release("cut");
+        px.release(HOLD);
         let snapshot = snapshot.await.unwrap();
         px.wait_image_id(&snapshot.snapshot_id, CONVERGE).await;
 
@@ -108,23 +125,14 @@ async fn expand_in_b_during_a_cut_in_a_is_aborted_and_the_snapshot_restores_at_i
 async fn restore_in_b_while_a_prepares_the_snapshot_does_not_prepare_it_twice() {
     Processes::run(|px| async move {
         // A is held right after its clone, before the cut goes.
-        let held = format!("{}={}", points::snapshot::AFTER_CLONE, px.hold("prepare"));
-        let a = px.start("a", &held).await;
-        let b = px.start("b", "").await;
-        let source = px.volume_with_data(&b, "pvc-source").await;
-        let snapshot = calls::create_snapshot_until_ready(
-            a.client(),
-            px.snapshot_request("snapshot-1", &source),
-        )
-        .await;
-        a.wait_reached(points::snapshot::AFTER_CLONE).await;
+        let (a, b, source, snapshot) = snapshot_held_in_a(&px, points::snapshot::AFTER_CLONE).await;
 
         // B may refuse (ABORTED) or wait for A (here until its own deadline); it must not
         // finish the preparation A is in the middle of.
         let mut req = tonic::Request::new(px.restore_of(&snapshot.snapshot_id, 0));
         req.set_timeout(Duration::from_secs(10));
         let restored = b.client().create_volume(req).await;
-        px.release("prepare");
+        px.release(HOLD);
         match restored {
             Err(status) if matches!(status.code(), Code::Aborted | Code::DeadlineExceeded) => {}
             other => panic!(
@@ -156,9 +164,7 @@ fn publish_request(volume_id: &str, node_id: &str) -> ControllerPublishVolumeReq
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_publishes_of_a_single_node_volume_to_two_nodes_through_two_processes_one_wins() {
     Processes::run(|px| async move {
-        let held = format!("{}={}", points::publish::BEFORE_RECORD, px.hold("publish"));
-        let a = px.start("a", &held).await;
-        let b = px.start("b", "").await;
+        let (a, b) = a_held_at(&px, points::publish::BEFORE_RECORD).await;
         px.register_node("node-1").await;
         px.register_node("node-2").await;
         let volume = calls::create_volume(b.client(), px.create_request("pvc-rwo", DATA_VOLUME))
@@ -176,7 +182,7 @@ async fn two_publishes_of_a_single_node_volume_to_two_nodes_through_two_processe
             .client()
             .controller_publish_volume(publish_request(&volume, "node-2"))
             .await;
-        px.release("publish");
+        px.release(HOLD);
         let first = first.await.unwrap();
         // A refusal for contention is retried, as the attacher does.
         let second = match second {

@@ -7,6 +7,7 @@
 mod common;
 
 use ceph::rbd::{self, CreateOptions, Features};
+use common::calls;
 use common::{
     BEFORE_CUT, DATA_OFFSET as OFFSET, DATA_VOLUME as SIZE, Fixture, snapshot_image, volume_image,
 };
@@ -138,14 +139,7 @@ async fn restore_remakes(impostor: Impostor) {
         let target = fx.reserved_volume_image("pvc-restored").await;
         plant(&fx, impostor, &source, &target).await;
 
-        let volume = fx
-            .client()
-            .create_volume(req)
-            .await
-            .unwrap()
-            .into_inner()
-            .volume
-            .unwrap();
+        let volume = calls::create_volume(fx.client(), req).await;
         assert_eq!(
             fx.failpoints
                 .hits(points::restore::AFTER_HALF_MADE_CLONE_REMOVED),
@@ -203,7 +197,7 @@ async fn pvc_clone_remakes(stage: CloneStage, impostor: Impostor) {
         };
         plant(&fx, impostor, &source, &planted).await;
 
-        fx.client().create_volume(req).await.unwrap();
+        calls::create_volume(fx.client(), req).await;
         assert_eq!(
             fx.failpoints.hits(removed),
             1,
