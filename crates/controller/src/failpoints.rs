@@ -4,6 +4,14 @@
 //!
 //! Crash tests iterate the per-operation lists: arm a point, expect the simulated crash, retry,
 //! and compare the pool with what one clean run leaves.
+//!
+//! Two more kinds are not in those lists, because a clean run does not reach them or they add
+//! no state a neighbouring point lacks:
+//! - `before_*`: right before a blocking Ceph call (a clone, a cut, a journal or publication
+//!   write). Tests hold a process there (`pause`) to race another process against it, or
+//!   `kill -9` it there to crash with the call about to be in flight.
+//! - `after_half_made_*_removed`: after a clone that failed its proof was removed, before it
+//!   is cloned again ([`crate::verified_clone`]).
 
 /// CreateVolume (empty volume).
 pub mod create {
@@ -16,6 +24,9 @@ pub mod create {
 /// CreateVolume from a snapshot.
 pub mod restore {
     pub const AFTER_SOURCE_RECORDED: &str = "controller.restore.after_source_recorded";
+    pub const BEFORE_CLONE: &str = "controller.restore.before_clone";
+    pub const AFTER_HALF_MADE_CLONE_REMOVED: &str =
+        "controller.restore.after_half_made_clone_removed";
     pub const AFTER_CLONE: &str = "controller.restore.after_clone";
     pub const AFTER_RESIZE: &str = "controller.restore.after_resize";
     pub const AFTER_METADATA: &str = "controller.restore.after_metadata";
@@ -33,10 +44,15 @@ pub mod restore {
 pub mod clone {
     pub const AFTER_SOURCE_RECORDED: &str = "controller.clone.after_source_recorded";
     pub const AFTER_SOURCE_SNAPSHOT: &str = "controller.clone.after_source_snapshot";
+    pub const BEFORE_TEMP_CLONE: &str = "controller.clone.before_temp_clone";
+    pub const AFTER_HALF_MADE_TEMP_REMOVED: &str = "controller.clone.after_half_made_temp_removed";
     pub const AFTER_TEMP_CLONE: &str = "controller.clone.after_temp_clone";
     pub const AFTER_SOURCE_SNAPSHOT_REMOVED: &str =
         "controller.clone.after_source_snapshot_removed";
     pub const AFTER_TEMP_SNAPSHOT: &str = "controller.clone.after_temp_snapshot";
+    pub const BEFORE_CLONE: &str = "controller.clone.before_clone";
+    pub const AFTER_HALF_MADE_CLONE_REMOVED: &str =
+        "controller.clone.after_half_made_clone_removed";
     pub const AFTER_CLONE: &str = "controller.clone.after_clone";
     pub const AFTER_TEMP_SNAPSHOT_REMOVED: &str = "controller.clone.after_temp_snapshot_removed";
     pub const AFTER_RESIZE: &str = "controller.clone.after_resize";
@@ -59,13 +75,21 @@ pub mod clone {
 /// CreateSnapshot: the cut on the reply path, then the preparation (in the background on the
 /// first call, inline on a retry that finds it unfinished).
 pub mod snapshot {
+    /// Between reading the source's size and cutting it.
+    pub const BEFORE_CUT: &str = "controller.snapshot.before_cut";
     pub const AFTER_CUT: &str = "controller.snapshot.after_cut";
     pub const AFTER_RECORDED: &str = "controller.snapshot.after_recorded";
+    pub const BEFORE_CLONE: &str = "controller.snapshot.before_clone";
+    pub const AFTER_HALF_MADE_CLONE_REMOVED: &str =
+        "controller.snapshot.after_half_made_clone_removed";
     pub const AFTER_CLONE: &str = "controller.snapshot.after_clone";
     pub const AFTER_SOURCE_SNAPSHOT_REMOVED: &str =
         "controller.snapshot.after_source_snapshot_removed";
     pub const AFTER_METADATA: &str = "controller.snapshot.after_metadata";
+    pub const BEFORE_INNER_SNAPSHOT: &str = "controller.snapshot.before_inner_snapshot";
     pub const AFTER_INNER_SNAPSHOT: &str = "controller.snapshot.after_inner_snapshot";
+    /// Right before the journal write that marks the snapshot prepared.
+    pub const BEFORE_IMAGE_ID_STORED: &str = "controller.snapshot.before_image_id_stored";
     pub const AFTER_IMAGE_ID_STORED: &str = "controller.snapshot.after_image_id_stored";
     /// Points on the reply path of the first call.
     pub const CUT: [&str; 2] = [AFTER_CUT, AFTER_RECORDED];
@@ -116,6 +140,8 @@ pub mod expand {
 
 /// ControllerPublishVolume.
 pub mod publish {
+    /// After the records were read and checked, before this node's is written.
+    pub const BEFORE_RECORD: &str = "controller.publish.before_record";
     pub const AFTER_RECORD: &str = "controller.publish.after_record";
     pub const ALL: [&str; 1] = [AFTER_RECORD];
 }

@@ -18,7 +18,8 @@
 //! - Ceph-facing helpers: [`lookup`] (ID → cluster, pool, journal entry), [`cluster`]
 //!   (connections, pools; [`reachability`] tells a wrong key from a dead cluster), [`image`] (open/close/ids/snapshots), [`trash`] (delete via trash
 //!   and mgr purge), [`depth`] (clone depth, mgr flatten), [`metadata`] (image tags),
-//!   [`listing`] (paged directory walks).
+//!   [`listing`] (paged directory walks), [`verified_clone`] (clones proven complete before a
+//!   source snapshot goes: used by snapshot preparation, restore and PVC clone).
 //! - Plumbing: [`state`] (everything a request shares: settings, config watcher, connection
 //!   cache, locks, failpoints), [`locks`] (locks that hold across controller processes: request
 //!   names, volume/snapshot ids, preparations, publications — in RADOS, with an in-process fast
@@ -55,6 +56,7 @@ pub mod snapshot;
 pub mod state;
 pub mod status;
 pub mod trash;
+pub mod verified_clone;
 pub mod volume;
 
 pub use error::{Error, Result};

@@ -114,6 +114,7 @@ pub async fn publish(state: &State, req: &PublishRequest) -> Result<HashMap<Stri
     let value = serde_json::to_vec(&wanted).map_err(|e| Error::Internal {
         what: e.to_string(),
     })?;
+    state.failpoint(points::BEFORE_RECORD).await?;
     pool.io
         .omap_set(&oid, &[(key.as_str(), value.as_slice())])
         .await

@@ -107,15 +107,15 @@ async fn with_a_purge_schedule_deletes_queue_no_task_and_the_mgr_empties_the_tra
             );
 
             // The mgr runs the schedule at the next minute boundary.
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(150);
-            while !fx.trash().await.is_empty() {
-                assert!(
-                    std::time::Instant::now() < deadline,
-                    "trash not purged by the schedule: {:?}",
-                    fx.trash().await
-                );
-                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-            }
+            let purged = common::eventually(std::time::Duration::from_secs(150), || async {
+                fx.trash().await.is_empty()
+            })
+            .await;
+            assert!(
+                purged,
+                "trash not purged by the schedule: {:?}",
+                fx.trash().await
+            );
             fx.rados
                 .mgr_command(serde_json::json!({
                     "prefix": "rbd trash purge schedule remove",

@@ -2,8 +2,9 @@
 //!
 //! The text form exists so binaries can take failpoints from a flag or an environment
 //! variable (a "deliberately slow controller" in end-to-end tests) without code changes:
-//! `off`, `fail`, `fail(3)`, `delay(250ms)`, `pause`.
+//! `off`, `fail`, `fail(3)`, `delay(250ms)`, `pause`, `pause_until(/path/to/file)`.
 
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -26,9 +27,16 @@ pub enum Action {
     /// Wait until the point is re-armed with another action (see
     /// [`crate::Failpoints::resume`]); lets a test hold a request in flight at an exact step.
     Pause,
+    /// Wait until the file exists (or the point is re-armed). The form of `Pause` for a test
+    /// that holds a step in another process: it releases the hold by creating the file.
+    PauseUntil(PathBuf),
 }
 
-const ACTION_RULE: &str = "expected off, fail, fail(<n>), delay(<duration, e.g. 250ms>) or pause";
+/// How often a [`Action::PauseUntil`] hold looks for its file.
+pub(crate) const PAUSE_UNTIL_POLL: Duration = Duration::from_millis(50);
+
+const ACTION_RULE: &str = "expected off, fail, fail(<n>), delay(<duration, e.g. 250ms>), pause \
+                           or pause_until(<file path>)";
 
 impl FromStr for Action {
     type Err = InvalidSpec;
@@ -52,6 +60,7 @@ impl FromStr for Action {
             "delay" => humantime::parse_duration(argument)
                 .map(Action::Delay)
                 .map_err(|_| bad()),
+            "pause_until" if !argument.is_empty() => Ok(Action::PauseUntil(argument.into())),
             _ => Err(bad()),
         }
     }
@@ -71,6 +80,10 @@ mod tests {
             Ok(Action::Delay(Duration::from_millis(250)))
         );
         assert_eq!("pause".parse::<Action>(), Ok(Action::Pause));
+        assert_eq!(
+            "pause_until(/tmp/go)".parse::<Action>(),
+            Ok(Action::PauseUntil("/tmp/go".into()))
+        );
     }
 
     #[test]
@@ -83,6 +96,7 @@ mod tests {
             "delay(3 parsecs)",
             "delay 1s",
             "fail(-1)",
+            "pause_until()",
         ] {
             let err = text.parse::<Action>().unwrap_err();
             assert_eq!(err.rule, ACTION_RULE, "{text:?}");

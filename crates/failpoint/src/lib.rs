@@ -7,10 +7,12 @@
 //!
 //! Module map:
 //! - [`action`]: what an armed point does when reached ([`Action`]: fail, fail n times, delay,
-//!   pause until resumed) and its text form for flags/env (`name=fail;other=delay(2s)`).
+//!   pause until resumed, pause until a file exists) and its text form for flags/env
+//!   (`name=fail;other=delay(2s)`).
 //! - [`registry`]: the [`Failpoints`] handle. `Default` is disarmed and costs one branch per
 //!   hit; [`Failpoints::new`] arms a shared registry that also counts every hit, so a test can
-//!   assert that each point it iterates was really reached.
+//!   assert that each point it iterates was really reached. A point that acts logs
+//!   [`REACHED`], so a test can see a child process arrive at a point it holds.
 //! - [`error`]: [`Injected`] (returned by an armed point; callers treat it as a crash and run no
 //!   clean-up) and [`InvalidSpec`] (a bad text configuration).
 //!
@@ -23,4 +25,4 @@ pub mod registry;
 
 pub use action::Action;
 pub use error::{Injected, InvalidSpec};
-pub use registry::Failpoints;
+pub use registry::{Failpoints, REACHED};

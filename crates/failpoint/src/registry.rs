@@ -6,13 +6,18 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
 use tokio::sync::watch;
 
-use crate::action::Action;
+use crate::action::{Action, PAUSE_UNTIL_POLL};
 use crate::error::{Injected, InvalidSpec};
+
+/// The message logged (at info) when an armed point acts on a hit, with the point's name in
+/// field `failpoint`: how a test sees that a child process reached a point.
+pub const REACHED: &str = "failpoint reached";
 
 /// Handle to a set of named failpoints; clone it into every component under test.
 #[derive(Clone, Default)]
@@ -51,6 +56,7 @@ enum Outcome {
     Fail,
     Sleep(std::time::Duration),
     Wait(watch::Receiver<bool>),
+    WaitForFile(PathBuf, watch::Receiver<bool>),
 }
 
 impl Failpoints {
@@ -111,7 +117,9 @@ impl Failpoints {
         };
         let mut points = registry.points.lock();
         let point = points.entry(name.to_owned()).or_default();
-        point.paused.send_replace(action == Action::Pause);
+        point
+            .paused
+            .send_replace(matches!(action, Action::Pause | Action::PauseUntil(_)));
         point.action = action;
     }
 
@@ -158,6 +166,9 @@ impl Failpoints {
             return Ok(());
         };
         let outcome = registry.record(name);
+        if !matches!(outcome, Outcome::Pass) {
+            tracing::info!(failpoint = name, "{REACHED}");
+        }
         match outcome {
             Outcome::Pass => Ok(()),
             Outcome::Fail => Err(Injected { name }),
@@ -169,6 +180,13 @@ impl Failpoints {
                 // An error means the sender is gone, which only happens with the registry:
                 // nothing can hold the pause any more, so pass.
                 let _ = paused.wait_for(|paused| !*paused).await;
+                Ok(())
+            }
+            Outcome::WaitForFile(path, mut paused) => {
+                while *paused.borrow_and_update() && !path.exists() {
+                    // Re-arming the point releases the hold at once, as for `Pause`.
+                    let _ = tokio::time::timeout(PAUSE_UNTIL_POLL, paused.changed()).await;
+                }
                 Ok(())
             }
         }
@@ -190,6 +208,9 @@ impl Registry {
             }
             Action::Delay(duration) => Outcome::Sleep(*duration),
             Action::Pause => Outcome::Wait(point.paused.subscribe()),
+            Action::PauseUntil(path) => {
+                Outcome::WaitForFile(path.clone(), point.paused.subscribe())
+            }
         }
     }
 }

@@ -16,8 +16,11 @@
 //! - [`mounts`]: mounts a test left under its directory, for clean-up after a failure.
 //! - [`nats`]: a nats-server of a test's own, for tests that stop and restart NATS or must
 //!   not share the bed's stream.
+//! - [`image_data`]: writing and reading bytes of an RBD image through the `rbd` CLI, so a
+//!   test can prove a snapshot, restore or clone holds the data written before its cut.
 #![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)] // test support: a missing bed or a failed set-up must stop the test run loudly
 
+pub mod image_data;
 pub mod mounts;
 pub mod nats;
 pub mod process;
@@ -135,6 +138,11 @@ impl Bed {
     /// Runs a Ceph CLI (`ceph`, `rbd`, `rados`) against the bed as its admin and returns stdout.
     /// For test set-up and for checking Ceph state independently of the code under test.
     pub fn cli(&self, program: &str, args: &[&str]) -> String {
+        String::from_utf8_lossy(&self.cli_bytes(program, args)).into_owned()
+    }
+
+    /// [`Bed::cli`] for binary output (e.g. `rbd export … -`).
+    pub fn cli_bytes(&self, program: &str, args: &[&str]) -> Vec<u8> {
         let out = std::process::Command::new("timeout")
             .arg("60")
             .arg(program)
@@ -148,7 +156,7 @@ impl Bed {
                 String::from_utf8_lossy(&out.stderr)
             );
         }
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        out.stdout
     }
 }
 

@@ -10,6 +10,9 @@ use std::time::Duration;
 use rustix::process::{Pid, Signal, kill_process};
 use tokio::process::{Child, Command};
 
+/// How often the waits below look again.
+const POLL: Duration = Duration::from_millis(50);
+
 /// A running child process.
 pub struct Process {
     pub name: String,
@@ -88,6 +91,63 @@ impl Process {
     /// Everything the process logged so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until a line of the log satisfies `matches`; fails the test with the log's tail
+    /// when the process exits first or `limit` passes.
+    pub async fn wait_for_log_line(
+        &mut self,
+        what: &str,
+        limit: Duration,
+        matches: impl Fn(&str) -> bool,
+    ) {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            if self.log().lines().any(&matches) {
+                return;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "{} exited ({status}) before {what}:\n{}",
+                    self.name,
+                    self.log_tail()
+                );
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{} did not log {what} within {limit:?}:\n{}",
+                self.name,
+                self.log_tail()
+            );
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// Waits until something accepts connections on the unix socket `path`; fails the test
+    /// with the log's tail when the process exits first or `limit` passes.
+    pub async fn wait_for_unix_socket(&mut self, path: &Path, limit: Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            if tokio::net::UnixStream::connect(path).await.is_ok() {
+                return;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "{} exited ({status}) before serving {}:\n{}",
+                    self.name,
+                    path.display(),
+                    self.log_tail()
+                );
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{} did not serve {} within {limit:?}:\n{}",
+                self.name,
+                path.display(),
+                self.log_tail()
+            );
+            tokio::time::sleep(POLL).await;
+        }
     }
 
     /// The last 40 lines of the log, for failure messages.

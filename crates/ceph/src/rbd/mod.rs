@@ -9,7 +9,9 @@
 //! - `id_object`: an image's id from its `rbd_id.<name>` object, without opening it
 //! - `image`: open/close and simple properties (id, size, features, resize, flatten)
 //! - `snapshot`, `watchers`, `metadata`, `parent`: the rest of an image's state
+//! - `children`: the clones a snapshot lists, to prove a clone complete before the snapshot goes
 
+mod children;
 mod features;
 mod id_object;
 mod image;
@@ -22,6 +24,7 @@ mod snapshot;
 mod trash;
 mod watchers;
 
+pub use children::{ChildInfo, children};
 pub use features::Features;
 pub use id_object::{decode_id_object, id_object_name};
 pub use image::{Image, open};

@@ -174,6 +174,9 @@ async fn cut(state: &State, source: &Volume, entry: &Entry, fresh: bool) -> Resu
         let already = !fresh
             && (image::has_user_snapshot(&image::snapshots(pool, &img).await?, snap)
                 || image::exists(pool, snap).await?);
+        if !already {
+            state.failpoint(points::BEFORE_CUT).await?;
+        }
         let cut_now = !already && image::ensure_snapshot(pool, &img, snap).await?;
         Ok((
             Record {

@@ -7,7 +7,8 @@
 //! the cut and this preparation — clone, source snapshot removal, inner snapshot, image id —
 //! runs afterwards: in the background after the first call, inline when a retry or a restore
 //! finds it unfinished (after a restart). Each step checks before it writes, so any crash point
-//! is resumed. The stored image id marks the snapshot ready.
+//! is resumed; the cut is removed only after the clone is proven complete
+//! ([`crate::verified_clone`]). The stored image id marks the snapshot ready.
 
 use ceph::rbd::{self, Features};
 use journal::{Entry, Journal};
@@ -21,10 +22,19 @@ use crate::image;
 use crate::metadata;
 use crate::params::SnapshotTags;
 use crate::state::State;
+use crate::verified_clone::{self, CloneStep, Cloned, Parent};
 
 /// Features of the snapshot image (ceph-csi's): layering to be restorable, deep-flatten so the
 /// image and its snapshot can be flattened off the source when the chain gets deep.
 const SNAPSHOT_IMAGE_FEATURES: Features = Features::LAYERING.union(Features::DEEP_FLATTEN);
+
+/// The clone of the cut into the snapshot image.
+const CLONE_STEP: CloneStep = CloneStep {
+    what: "clone snapshot image",
+    before_clone: points::BEFORE_CLONE,
+    after_clone: points::AFTER_CLONE,
+    after_half_made_removed: points::AFTER_HALF_MADE_CLONE_REMOVED,
+};
 
 /// Runs the preparation of a cut snapshot to the end. The caller holds its prepare lock.
 pub async fn prepare(
@@ -43,13 +53,30 @@ pub async fn prepare(
             ),
         });
     };
-    let img = match image::open(pool, name).await? {
-        Some(img) => img,
-        None => {
-            clone_cut(pool, source, name).await?;
-            state.failpoint(points::AFTER_CLONE).await?;
-            image::open_existing(pool, name).await?
-        }
+    let cut = Parent {
+        pool,
+        image: source,
+        snap: name,
+    };
+    let options = rbd::CreateOptions {
+        features: Some(SNAPSHOT_IMAGE_FEATURES),
+        ..Default::default()
+    };
+    // The cut is removed below only once the clone is proven, so while the cut is there an
+    // unproven image is remade; once it is gone the image was proven.
+    let img = match verified_clone::ensure(state, cut, pool, name, &options, &CLONE_STEP).await? {
+        Cloned::Proven(img) => img,
+        Cloned::ParentGone => match image::open(pool, name).await? {
+            Some(img) => img,
+            None => {
+                return Err(Error::Internal {
+                    what: format!(
+                        "the cut {} of this snapshot is gone (was the source volume deleted?)",
+                        cut.spec()
+                    ),
+                });
+            }
+        },
     };
     let id = image::with_closed(pool, img, |img| async move {
         if let Some(src) = image::open(pool, source).await? {
@@ -67,6 +94,7 @@ pub async fn prepare(
             metadata::tag_snapshot(pool, &img, tags).await?;
             state.failpoint(points::AFTER_METADATA).await?;
         }
+        state.failpoint(points::BEFORE_INNER_SNAPSHOT).await?;
         if image::ensure_snapshot(pool, &img, name).await? {
             state.failpoint(points::AFTER_INNER_SNAPSHOT).await?;
         }
@@ -76,34 +104,12 @@ pub async fn prepare(
     })
     .await?;
     if entry.image_id.as_deref() != Some(id.as_str()) {
+        state.failpoint(points::BEFORE_IMAGE_ID_STORED).await?;
         journal.store_image_id(&entry.location, &id).await?;
         state.failpoint(points::AFTER_IMAGE_ID_STORED).await?;
     }
     info!(snapshot = %pool.spec(name), "snapshot ready");
     Ok(())
-}
-
-/// Clones the cut `<source>@<name>` into image `<name>`.
-async fn clone_cut(pool: &Pool, source: &str, name: &str) -> Result<()> {
-    let options = rbd::CreateOptions {
-        features: Some(SNAPSHOT_IMAGE_FEATURES),
-        ..Default::default()
-    };
-    match rbd::clone(&pool.io, source, name, &pool.io, name, &options).await {
-        Ok(()) => Ok(()),
-        Err(e) if e.is_already_exists() => Ok(()),
-        Err(e) if e.is_not_found() => Err(Error::Internal {
-            what: format!(
-                "the cut {}@{name} of this snapshot is gone (was the source volume deleted?)",
-                pool.spec(source)
-            ),
-        }),
-        Err(e) => Err(Error::ceph(
-            "clone snapshot image",
-            format!("{}@{name}", pool.spec(source)),
-            e,
-        )),
-    }
 }
 
 /// At the soft clone-depth limit the snapshot image is flattened in the background, so

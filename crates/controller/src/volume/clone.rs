@@ -10,7 +10,8 @@
 //!
 //! The source keeps no snapshot and the new volume depends only on the intermediate image, which
 //! is what gets flattened when the chain gets deep (never the source or the new volume, which
-//! applications map). A retry resumes from whatever step it finds done.
+//! applications map). A retry resumes from whatever step it finds done. Each clone is proven
+//! complete before its source snapshot goes ([`crate::verified_clone`]).
 
 use ceph::rbd::{self, Features};
 use journal::Entry;
@@ -25,6 +26,7 @@ use crate::locks::{self, EntryLock};
 use crate::lookup::{self, Volume, temp_image_name};
 use crate::secrets::Source;
 use crate::state::State;
+use crate::verified_clone::{self, CloneStep, Cloned, Parent};
 use crate::volume::create::{
     CreateRequest, Created, Tail, created, finish_content_volume, rollback, should_roll_back,
 };
@@ -32,6 +34,22 @@ use crate::volume::source::{self, ContentSource};
 
 /// Features of the intermediate image (ceph-csi's).
 const TEMP_FEATURES: Features = Features::LAYERING.union(Features::DEEP_FLATTEN);
+
+/// Step 2: the clone of the source's snapshot into the temp image.
+const TEMP_CLONE_STEP: CloneStep = CloneStep {
+    what: "clone source",
+    before_clone: points::BEFORE_TEMP_CLONE,
+    after_clone: points::AFTER_TEMP_CLONE,
+    after_half_made_removed: points::AFTER_HALF_MADE_TEMP_REMOVED,
+};
+
+/// Step 5: the clone of the temp image's snapshot into the new volume.
+const CLONE_STEP: CloneStep = CloneStep {
+    what: "clone temp image",
+    before_clone: points::BEFORE_CLONE,
+    after_clone: points::AFTER_CLONE,
+    after_half_made_removed: points::AFTER_HALF_MADE_CLONE_REMOVED,
+};
 
 pub async fn clone_volume(
     state: &State,
@@ -105,6 +123,20 @@ async fn build(
     if !image::exists(pool, name).await? {
         make_temp(state, pool, source, &temp).await?;
         clone_from_temp(state, req, pool, name, &temp).await?;
+    } else if entry.image_id.is_none() {
+        // Step 5 was reached by an attempt that did not finish: the clone is proven while the
+        // temp snapshot is there (and remade if it fails); once that is gone it was proven.
+        let parent = Parent {
+            pool,
+            image: &temp,
+            snap: name,
+        };
+        let options = req.params.create_options();
+        if let Cloned::Proven(img) =
+            verified_clone::ensure(state, parent, pool, name, &options, &CLONE_STEP).await?
+        {
+            image::close(pool, img).await?;
+        }
     }
     // Step 6: the temp snapshot goes to the trash namespace (the new volume depends on it).
     if let Some(temp_img) = image::open(pool, &temp).await? {
@@ -125,7 +157,8 @@ async fn build(
     finish_content_volume(state, req, pool, journal, entry, img, size, &tail).await
 }
 
-/// Steps 1–3: the temp image, cloned from a snapshot of the source that is then dropped.
+/// Steps 1–3: the temp image, cloned from a snapshot of the source that is dropped once the
+/// clone is proven.
 async fn make_temp(state: &State, pool: &Pool, source: &Volume, temp: &str) -> Result<()> {
     let src_pool = &source.pool;
     let src_name = source.entry.image_name.as_str();
@@ -138,22 +171,29 @@ async fn make_temp(state: &State, pool: &Pool, source: &Volume, temp: &str) -> R
             Ok(())
         })
         .await?;
-        let options = rbd::CreateOptions {
-            features: Some(TEMP_FEATURES),
-            ..Default::default()
-        };
-        match rbd::clone(&src_pool.io, src_name, temp, &pool.io, temp, &options).await {
-            Ok(()) => {}
-            Err(e) if e.is_already_exists() => {}
-            Err(e) => {
-                return Err(Error::ceph(
-                    "clone source",
-                    format!("{}@{temp}", src_pool.spec(src_name)),
-                    e,
-                ));
-            }
+    }
+    let parent = Parent {
+        pool: src_pool,
+        image: src_name,
+        snap: temp,
+    };
+    let options = rbd::CreateOptions {
+        features: Some(TEMP_FEATURES),
+        ..Default::default()
+    };
+    match verified_clone::ensure(state, parent, pool, temp, &options, &TEMP_CLONE_STEP).await? {
+        Cloned::Proven(img) => image::close(pool, img).await?,
+        // Step 3 was done, after the proof.
+        Cloned::ParentGone if image::exists(pool, temp).await? => {}
+        Cloned::ParentGone => {
+            return Err(Error::Internal {
+                what: format!(
+                    "{} was removed before {} was cloned from it",
+                    parent.spec(),
+                    pool.spec(temp)
+                ),
+            });
         }
-        state.failpoint(points::AFTER_TEMP_CLONE).await?;
     }
     if let Some(src) = image::open(src_pool, src_name).await? {
         let removed = image::with_closed(src_pool, src, |src| async move {
@@ -188,27 +228,22 @@ async fn clone_from_temp(
         Ok(())
     })
     .await?;
-    match rbd::clone(
-        &pool.io,
-        temp,
-        name,
-        &pool.io,
-        name,
-        &req.params.create_options(),
-    )
-    .await
-    {
-        Ok(()) => {}
-        Err(e) if e.is_already_exists() => {}
-        Err(e) => {
-            return Err(Error::ceph(
-                "clone temp image",
-                format!("{}@{name}", pool.spec(temp)),
-                e,
-            ));
-        }
+    let parent = Parent {
+        pool,
+        image: temp,
+        snap: name,
+    };
+    let options = req.params.create_options();
+    match verified_clone::ensure(state, parent, pool, name, &options, &CLONE_STEP).await? {
+        Cloned::Proven(img) => image::close(pool, img).await,
+        Cloned::ParentGone => Err(Error::Internal {
+            what: format!(
+                "{} was removed before {} was cloned from it",
+                parent.spec(),
+                pool.spec(name)
+            ),
+        }),
     }
-    state.failpoint(points::AFTER_CLONE).await
 }
 
 /// Rollback helper: the source snapshot of step 1, if still a user snapshot.

@@ -1,11 +1,12 @@
 //! CreateVolume from a snapshot: a clone (format 2, no protection needed) of
-//! `csi-snap-<u>@csi-snap-<u>`, grown when the request is larger than the snapshot.
+//! `csi-snap-<u>@csi-snap-<u>`, grown when the request is larger than the snapshot. The clone
+//! is proven complete before the volume is ([`crate::verified_clone`]), so a later
+//! DeleteSnapshot cannot take data it still reads.
 //!
 //! A snapshot whose preparation has not finished (its first CreateSnapshot answered "not
 //! ready" a moment ago, or a restart interrupted it) is finished first: the restore waits for
 //! the background task or prepares it inline, within the RPC's budget.
 
-use ceph::rbd;
 use journal::Entry;
 
 use crate::cluster::Pool;
@@ -19,10 +20,19 @@ use crate::params::SnapshotTags;
 use crate::secrets::Source;
 use crate::snapshot::prepare::prepare;
 use crate::state::State;
+use crate::verified_clone::{self, CloneStep, Cloned, Parent};
 use crate::volume::create::{
     CreateRequest, Created, Tail, created, finish_content_volume, rollback, should_roll_back,
 };
 use crate::volume::source::{self, ContentSource};
+
+/// The clone of the snapshot image's snapshot into the new volume.
+const CLONE_STEP: CloneStep = CloneStep {
+    what: "clone snapshot",
+    before_clone: points::BEFORE_CLONE,
+    after_clone: points::AFTER_CLONE,
+    after_half_made_removed: points::AFTER_HALF_MADE_CLONE_REMOVED,
+};
 
 pub async fn restore(
     state: &State,
@@ -117,32 +127,29 @@ async fn build(
 ) -> Result<u64> {
     let name = entry.image_name.as_str();
     let snap_name = snapshot.entry.image_name.as_str();
-    let img = match image::open(pool, name).await? {
+    // A finished volume was proven when it was made (and may have been flattened since).
+    let finished = match entry.image_id {
+        Some(_) => image::open(pool, name).await?,
+        None => None,
+    };
+    let img = match finished {
         Some(img) => img,
         None => {
+            let parent = Parent {
+                pool: &snapshot.pool,
+                image: snap_name,
+                snap: snap_name,
+            };
             let options = req.params.create_options();
-            match rbd::clone(
-                &snapshot.pool.io,
-                snap_name,
-                snap_name,
-                &pool.io,
-                name,
-                &options,
-            )
-            .await
-            {
-                Ok(()) => {}
-                Err(e) if e.is_already_exists() => {}
-                Err(e) => {
-                    return Err(Error::ceph(
-                        "clone snapshot",
-                        format!("{}@{snap_name}", snapshot.pool.spec(snap_name)),
-                        e,
-                    ));
+            match verified_clone::ensure(state, parent, pool, name, &options, &CLONE_STEP).await? {
+                Cloned::Proven(img) => img,
+                Cloned::ParentGone => {
+                    return Err(Error::SnapshotNotFound {
+                        snapshot_id: snapshot.id.clone(),
+                        why: format!("{} is gone", parent.spec()),
+                    });
                 }
             }
-            state.failpoint(points::AFTER_CLONE).await?;
-            image::open_existing(pool, name).await?
         }
     };
     let tail = Tail {

@@ -2,17 +2,28 @@
 //! in a temp dir, talking to the bed's Ceph in the test's own rbd namespace (its cluster config
 //! points `rbd.radosNamespace` there), driven with the generated CSI client. Everything the
 //! test leaves in the namespace is removed afterwards, also when it fails.
+//!
+//! Module map:
+//! - this file: [`Fixture`] (one controller in the test process) and small shared helpers.
+//! - [`namespace`]: the test's namespace — requests pointing there, checks of Ceph through the
+//!   test's own admin connection, data written and read through the `rbd` CLI, clean-up.
+//! - [`calls`]: CSI calls with the retries a sidecar makes, shared by both fixtures.
+//! - [`processes`]: real `sepia-controller` processes (the built binary) on one namespace, for
+//!   the two-controller and `kill -9` tests.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+pub mod calls;
+pub mod namespace;
+pub mod processes;
+
 use std::future::Future;
+use std::ops::Deref;
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ceph::rbd::{self, SnapNamespace};
-use ceph::{Cluster, Credentials, IoCtx, Timeouts};
+use ceph::{Cluster, Credentials, Timeouts};
 use controller::settings::TrashPurge;
 use controller::{CloneDepth, Settings, State};
 use csi::v1::controller_client::ControllerClient;
@@ -25,6 +36,9 @@ use futures::FutureExt as _;
 use journal::CompositeId;
 use sepia_testbed::Bed;
 use tonic::transport::Channel;
+
+#[allow(unused_imports)]
+pub use namespace::{Listing, Namespace};
 
 /// Every fixture calls its cluster this, so listings of two fixtures compare equal.
 pub const CLUSTER_ID: &str = "bed";
@@ -123,7 +137,7 @@ impl Builder {
         Fut: Future<Output = T>,
     {
         let fx = self.start().await;
-        let cleanup = fx.cleaner();
+        let cleanup = fx.ns.cleaner();
         let outcome = AssertUnwindSafe(body(fx)).catch_unwind().await;
         cleanup.clean().await;
         match outcome {
@@ -134,16 +148,8 @@ impl Builder {
 
     async fn start(self) -> Fixture {
         let bed = bed();
-        let rados = admin().await;
-        let namespace = bed.unique_name("ctl");
-        let pool_io = rados.ioctx(&bed.pool, "").await.expect("pool ioctx");
-        rbd::namespace_create(&pool_io, &namespace)
-            .await
-            .expect("create rbd namespace");
-        let io = rados
-            .ioctx(&bed.pool, &namespace)
-            .await
-            .expect("namespace ioctx");
+        let ns = Namespace::create().await;
+        let namespace = ns.namespace.clone();
         let dir = tempfile::tempdir().expect("temp dir");
         let config_path = dir.path().join("config.json");
         let mut clusters = vec![cluster_entry(CLUSTER_ID, &bed.monitors, &namespace)];
@@ -164,10 +170,7 @@ impl Builder {
             controller: ControllerClient::new(channel.clone()),
             identity: IdentityClient::new(channel),
             failpoints,
-            namespace,
-            rados,
-            pool_io,
-            io,
+            ns,
             config_path,
             state,
             stop: Some(stop),
@@ -238,21 +241,26 @@ pub fn write_config(path: &std::path::Path, clusters: &[serde_json::Value]) {
     std::fs::rename(&tmp, path).unwrap();
 }
 
-/// A running controller and the test's namespace.
+/// A running controller and the test's namespace (reached through `Deref`: requests, Ceph
+/// checks).
 pub struct Fixture {
     pub controller: ControllerClient<Channel>,
     pub identity: IdentityClient<Channel>,
     pub failpoints: Failpoints,
-    pub namespace: String,
-    /// The test's own admin connection, for checking Ceph independently of the controller.
-    pub rados: Cluster,
-    pub pool_io: IoCtx,
-    pub io: IoCtx,
+    pub ns: Namespace,
     pub config_path: PathBuf,
     pub state: Arc<State>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<Result<(), tonic::transport::Error>>>,
     _dir: tempfile::TempDir,
+}
+
+impl Deref for Fixture {
+    type Target = Namespace;
+
+    fn deref(&self) -> &Namespace {
+        &self.ns
+    }
 }
 
 impl Fixture {
@@ -269,112 +277,41 @@ impl Fixture {
         Builder::default().run(body).await
     }
 
-    fn cleaner(&self) -> Cleaner {
-        Cleaner {
-            pool_io: self.pool_io.clone(),
-            io: self.io.clone(),
-            namespace: self.namespace.clone(),
-            rados: self.rados.clone(),
-        }
-    }
-
     pub fn client(&self) -> ControllerClient<Channel> {
         self.controller.clone()
     }
 
-    pub fn secrets(&self) -> HashMap<String, String> {
-        let bed = bed();
-        HashMap::from([
-            ("userID".to_owned(), bed.user.clone()),
-            ("userKey".to_owned(), bed.key.clone()),
-        ])
-    }
-
-    pub fn params(&self) -> HashMap<String, String> {
-        HashMap::from([
-            ("clusterID".to_owned(), CLUSTER_ID.to_owned()),
-            ("pool".to_owned(), bed().pool.clone()),
-        ])
-    }
-
-    pub fn create_request(&self, name: &str, size: i64) -> CreateVolumeRequest {
-        CreateVolumeRequest {
-            name: name.to_owned(),
-            capacity_range: Some(CapacityRange {
-                required_bytes: size,
-                limit_bytes: 0,
-            }),
-            volume_capabilities: vec![mount_cap(Mode::SingleNodeWriter)],
-            parameters: self.params(),
-            secrets: self.secrets(),
-            ..Default::default()
-        }
-    }
-
     pub async fn create_volume(&self, name: &str, size: i64) -> Volume {
-        self.client()
-            .create_volume(self.create_request(name, size))
-            .await
-            .unwrap_or_else(|s| panic!("CreateVolume {name}: {s:?}"))
-            .into_inner()
-            .volume
-            .expect("volume in reply")
-    }
-
-    pub fn restore_request(&self, name: &str, size: i64, snapshot_id: &str) -> CreateVolumeRequest {
-        let mut req = self.create_request(name, size);
-        req.volume_content_source = Some(VolumeContentSource {
-            r#type: Some(volume_content_source::Type::Snapshot(
-                volume_content_source::SnapshotSource {
-                    snapshot_id: snapshot_id.to_owned(),
-                },
-            )),
-        });
-        req
+        calls::create_volume(self.client(), self.create_request(name, size)).await
     }
 
     /// Restores a volume from `snapshot_id` (its own size); returns the new volume id.
     pub async fn create_volume_from(&self, snapshot_id: &str) -> String {
         let name = format!("pvc-from-{}", uuid_of(snapshot_id));
-        self.client()
-            .create_volume(self.restore_request(&name, 0, snapshot_id))
+        calls::create_volume(self.client(), self.restore_request(&name, 0, snapshot_id))
             .await
-            .unwrap_or_else(|s| panic!("restore from {snapshot_id}: {s:?}"))
-            .into_inner()
-            .volume
-            .expect("volume in reply")
             .volume_id
-    }
-
-    pub fn clone_request(&self, name: &str, size: i64, volume_id: &str) -> CreateVolumeRequest {
-        let mut req = self.create_request(name, size);
-        req.volume_content_source = Some(VolumeContentSource {
-            r#type: Some(volume_content_source::Type::Volume(
-                volume_content_source::VolumeSource {
-                    volume_id: volume_id.to_owned(),
-                },
-            )),
-        });
-        req
-    }
-
-    pub fn snapshot_request(&self, name: &str, source_volume_id: &str) -> CreateSnapshotRequest {
-        CreateSnapshotRequest {
-            source_volume_id: source_volume_id.to_owned(),
-            name: name.to_owned(),
-            secrets: self.secrets(),
-            parameters: HashMap::from([("clusterID".to_owned(), CLUSTER_ID.to_owned())]),
-        }
     }
 
     /// CreateSnapshot whose background preparation "crashes" right after its clone; returns
     /// once that task has ended and let go of the snapshot's lock, so the snapshot is cut
     /// (ready) but not in ceph-csi's layout, as after a controller restart.
     pub async fn create_snapshot_unprepared(&self, req: CreateSnapshotRequest) -> Snapshot {
-        use controller::failpoints::snapshot::AFTER_CLONE;
+        self.create_snapshot_crashing_at(controller::failpoints::snapshot::AFTER_CLONE, req)
+            .await
+    }
+
+    /// CreateSnapshot whose background preparation "crashes" at `point`; returns once that
+    /// task has ended and let go of the snapshot's lock.
+    pub async fn create_snapshot_crashing_at(
+        &self,
+        point: &'static str,
+        req: CreateSnapshotRequest,
+    ) -> Snapshot {
         use failpoint::Action;
 
-        self.failpoints.set(AFTER_CLONE, Action::Fail);
+        self.failpoints.set(point, Action::Fail);
+        let hits = self.failpoints.hits(point);
         let snapshot = self
             .client()
             .create_snapshot(req)
@@ -385,11 +322,11 @@ impl Fixture {
             .unwrap();
         tokio::time::timeout(
             Duration::from_secs(60),
-            self.failpoints.wait_for_hits(AFTER_CLONE, 1),
+            self.failpoints.wait_for_hits(point, hits + 1),
         )
         .await
         .unwrap();
-        self.failpoints.set(AFTER_CLONE, Action::Off);
+        self.failpoints.set(point, Action::Off);
         let uuid = uuid::Uuid::parse_str(&uuid_of(&snapshot.snapshot_id)).unwrap();
         let key = controller::locks::prepare_key(&uuid);
         assert!(
@@ -402,29 +339,11 @@ impl Fixture {
         snapshot
     }
 
-    /// CreateSnapshot repeated (as the snapshotter does) until ready.
+    /// CreateSnapshot repeated (as the snapshotter does) until ready, and prepared.
     pub async fn create_snapshot_ready(&self, req: CreateSnapshotRequest) -> Snapshot {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        loop {
-            let snapshot = self
-                .client()
-                .create_snapshot(req.clone())
-                .await
-                .unwrap_or_else(|s| panic!("CreateSnapshot {}: {s:?}", req.name))
-                .into_inner()
-                .snapshot
-                .expect("snapshot in reply");
-            if snapshot.ready_to_use {
-                self.wait_prepared(&snapshot.snapshot_id).await;
-                return snapshot;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "snapshot {} never became ready",
-                req.name
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let snapshot = calls::create_snapshot_until_ready(self.client(), req).await;
+        self.wait_prepared(&snapshot.snapshot_id).await;
+        snapshot
     }
 
     /// Waits until a (ready) snapshot also has ceph-csi's layout: its preparation after the
@@ -432,331 +351,22 @@ impl Fixture {
     pub async fn wait_prepared(&self, snapshot_id: &str) {
         let uuid = uuid::Uuid::parse_str(&uuid_of(snapshot_id)).unwrap();
         let key = controller::locks::prepare_key(&uuid);
-        let oid = format!("csi.snap.{uuid}");
-        let prepared = eventually(Duration::from_secs(60), || async {
-            !self.state.names.is_held(&key) && self.omap(&oid).await.contains_key("csi.imageid")
+        self.ns
+            .wait_image_id(snapshot_id, Duration::from_secs(60))
+            .await;
+        let released = eventually(Duration::from_secs(60), || async {
+            !self.state.names.is_held(&key)
         })
         .await;
-        assert!(prepared, "snapshot {snapshot_id} was never prepared");
+        assert!(released, "snapshot {snapshot_id} kept its preparation lock");
     }
 
     pub async fn delete_volume(&self, volume_id: &str) {
-        self.client()
-            .delete_volume(DeleteVolumeRequest {
-                volume_id: volume_id.to_owned(),
-                secrets: self.secrets(),
-            })
-            .await
-            .unwrap_or_else(|s| panic!("DeleteVolume {volume_id}: {s:?}"));
+        calls::delete_volume(self.client(), self.delete_volume_request(volume_id)).await;
     }
 
     pub async fn delete_snapshot(&self, snapshot_id: &str) {
-        self.client()
-            .delete_snapshot(DeleteSnapshotRequest {
-                snapshot_id: snapshot_id.to_owned(),
-                secrets: self.secrets(),
-            })
-            .await
-            .unwrap_or_else(|s| panic!("DeleteSnapshot {snapshot_id}: {s:?}"));
-    }
-
-    /// Names of the images in the namespace (not in the trash), sorted.
-    pub async fn images(&self) -> Vec<String> {
-        let mut names: Vec<String> = rbd::list(&self.io)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|i| i.name)
-            .collect();
-        names.sort();
-        names
-    }
-
-    pub async fn trash(&self) -> Vec<String> {
-        let mut names: Vec<String> = rbd::trash_list(&self.io)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|i| i.name)
-            .collect();
-        names.sort();
-        names
-    }
-
-    /// `(namespace, name or original name)` of an image's snapshots.
-    pub async fn snapshots_of(&self, image: &str) -> Vec<(String, String)> {
-        let img = rbd::open(&self.io, image).await.unwrap();
-        let snaps = img.snap_list().await.unwrap();
-        img.close().await.unwrap();
-        let mut out: Vec<(String, String)> = snaps.into_iter().map(snap_label).collect();
-        out.sort();
-        out
-    }
-
-    pub async fn image_size(&self, image: &str) -> u64 {
-        let img = rbd::open(&self.io, image).await.unwrap();
-        let size = img.size().await.unwrap();
-        img.close().await.unwrap();
-        size
-    }
-
-    /// The parent `image@snap` of an image, if it is a clone.
-    pub async fn parent_of(&self, image: &str) -> Option<String> {
-        let img = rbd::open(&self.io, image).await.unwrap();
-        let parent = img.parent().await.unwrap();
-        img.close().await.unwrap();
-        parent.map(|p| format!("{}@{}", p.image_name, p.snap_name))
-    }
-
-    /// The journal entry keys and values of `oid` (csi.* and sepia.*).
-    pub async fn omap(&self, oid: &str) -> BTreeMap<String, String> {
-        match self.io.omap_list(oid, "", "", 1000).await {
-            Ok((pairs, _)) => pairs
-                .into_iter()
-                .map(|(k, v)| (k, String::from_utf8_lossy(&v).into_owned()))
-                .collect(),
-            Err(e) if e.is_not_found() => BTreeMap::new(),
-            Err(e) => panic!("omap of {oid}: {e}"),
-        }
-    }
-
-    /// Registers a node the way the node plugin does (the shared registry contract).
-    pub async fn register_node(&self, node_id: &str) {
-        let value = serde_json::json!({"nodeId": node_id, "driver": "rbd.csi.sepia.io", "updatedAt": "2026-01-01T00:00:00Z"});
-        self.io
-            .omap_set_creating(
-                "sepia.nodes.default",
-                &[(node_id, value.to_string().as_bytes())],
-            )
-            .await
-            .unwrap();
-    }
-
-    /// Waits until the mgr has no pending `rbd task` for this namespace (trash purges, flattens).
-    pub async fn wait_for_mgr(&self) {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
-        loop {
-            let out = self
-                .rados
-                .mgr_command(serde_json::json!({"prefix": "rbd task list", "format": "json"}))
-                .await
-                .unwrap();
-            let tasks: Vec<serde_json::Value> = out.json().unwrap();
-            let mine = tasks
-                .iter()
-                .filter(|t| t["refs"]["pool_namespace"].as_str() == Some(self.namespace.as_str()))
-                .count();
-            if mine == 0 {
-                return;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "mgr tasks of {} never finished: {tasks:?}",
-                self.namespace
-            );
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
-    }
-
-    /// Everything in the namespace, with uuids and image ids replaced by labels so two runs
-    /// compare equal: images with their snapshots (trash namespace included) and parents, trash
-    /// entries, every object with its omap keys, and the values of journal keys.
-    /// `labels` names the uuids the test knows (volume and snapshot ids' uuids).
-    pub async fn listing(&self, labels: &[(&str, &str)]) -> Listing {
-        let mut ids: BTreeMap<String, String> = BTreeMap::new();
-        let images = rbd::list(&self.io).await.unwrap();
-        let trash = rbd::trash_list(&self.io).await.unwrap();
-        let relabel_uuids = |text: &str| {
-            let mut text = text.to_owned();
-            for (uuid, label) in labels {
-                text = text.replace(uuid, &format!("<{label}>"));
-            }
-            text
-        };
-        for image in &images {
-            ids.insert(
-                image.id.clone(),
-                format!("<id:{}>", relabel_uuids(&image.name)),
-            );
-        }
-        for entry in &trash {
-            ids.insert(
-                entry.id.clone(),
-                format!("<id:trash:{}>", relabel_uuids(&entry.name)),
-            );
-        }
-        let relabel = |text: &str| {
-            let mut text = relabel_uuids(text);
-            for (id, label) in &ids {
-                text = text.replace(id.as_str(), label);
-            }
-            // What is left are librbd's own uuids (trash-namespace snapshot names).
-            uuids_hidden(&snap_ids_hidden(&text))
-        };
-        let mut listing = Listing::default();
-        for image in &images {
-            let img = rbd::open(&self.io, &image.name).await.unwrap();
-            let snaps = img.snap_list().await.unwrap();
-            let parent = img.parent().await.unwrap();
-            img.close().await.unwrap();
-            let mut snaps: Vec<String> = snaps
-                .into_iter()
-                .map(|s| format!("{:?}", snap_label(s)))
-                .collect();
-            snaps.sort();
-            let parent = parent.map(|p| format!("{}@{}", p.image_name, p.snap_name));
-            listing.images.insert(
-                relabel(&image.name),
-                format!(
-                    "snaps={} parent={}",
-                    relabel(&snaps.join(",")),
-                    relabel(&parent.unwrap_or_default())
-                ),
-            );
-        }
-        listing.trash = trash.iter().map(|e| relabel(&e.name)).collect();
-        for oid in self.io.list_objects().await.unwrap() {
-            let keys = match self.io.omap_list(&oid, "", "", 10_000).await {
-                Ok((pairs, _)) => pairs,
-                Err(e) if e.is_not_found() => continue,
-                Err(e) => panic!("omap of {oid}: {e}"),
-            };
-            let journal = oid.starts_with("csi.");
-            let mut keys: Vec<String> = keys
-                .into_iter()
-                .map(|(k, v)| {
-                    let value = String::from_utf8_lossy(&v);
-                    if journal && !k.starts_with("sepia.snapshot.") {
-                        format!("{}={}", relabel(&k), relabel(&value))
-                    } else {
-                        relabel(&k)
-                    }
-                })
-                .collect();
-            // Relabelled keys no longer sort like the originals.
-            keys.sort();
-            listing.objects.insert(relabel(&oid), keys);
-        }
-        listing
-    }
-}
-
-/// A normalised view of a namespace (see [`Fixture::listing`]).
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Listing {
-    pub images: BTreeMap<String, String>,
-    pub trash: BTreeSet<String>,
-    pub objects: BTreeMap<String, Vec<String>>,
-}
-
-fn snap_label(s: rbd::SnapInfo) -> (String, String) {
-    match s.namespace {
-        SnapNamespace::Trash { original_name } => ("trash".to_owned(), original_name),
-        other => (format!("{other:?}").to_lowercase(), s.name),
-    }
-}
-
-/// Snapshot ids come from the pool's global sequence: `snapshot_<16 hex>` keys differ between
-/// runs, so their numbers are hidden.
-fn snap_ids_hidden(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find('_') {
-        out.push_str(&rest[..=at]);
-        rest = &rest[at + 1..];
-        let hex_len = rest.bytes().take_while(u8::is_ascii_hexdigit).count();
-        if hex_len == 16 {
-            out.push_str("<snapid>");
-            rest = &rest[16..];
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-/// Replaces every `8-4-4-4-12` hex uuid by `<uuid>`.
-fn uuids_hidden(text: &str) -> String {
-    const SHAPE: [usize; 5] = [8, 4, 4, 4, 12];
-    let bytes = text.as_bytes();
-    let is_uuid_at = |at: usize| {
-        let mut pos = at;
-        for (i, len) in SHAPE.iter().enumerate() {
-            if bytes.len() < pos + len || !bytes[pos..pos + len].iter().all(u8::is_ascii_hexdigit) {
-                return false;
-            }
-            pos += len;
-            if i < 4 {
-                if bytes.get(pos) != Some(&b'-') {
-                    return false;
-                }
-                pos += 1;
-            }
-        }
-        true
-    };
-    let mut out = String::with_capacity(text.len());
-    let mut at = 0;
-    while at < bytes.len() {
-        if is_uuid_at(at) {
-            out.push_str("<uuid>");
-            at += 36;
-        } else {
-            let ch = text[at..].chars().next().unwrap_or_default();
-            out.push(ch);
-            at += ch.len_utf8().max(1);
-        }
-    }
-    out
-}
-
-struct Cleaner {
-    pool_io: IoCtx,
-    io: IoCtx,
-    namespace: String,
-    rados: Cluster,
-}
-
-impl Cleaner {
-    /// Best effort: images (clones before parents, hence several passes), trash, objects, and
-    /// the rbd namespace.
-    async fn clean(self) {
-        let io = &self.io;
-        for _ in 0..6 {
-            let images = rbd::list(io).await.unwrap_or_default();
-            if images.is_empty() {
-                break;
-            }
-            for spec in images {
-                if let Ok(image) = rbd::open(io, &spec.name).await {
-                    for snap in image.snap_list().await.unwrap_or_default() {
-                        if snap.namespace == SnapNamespace::User {
-                            let _ = image.snap_remove(&snap.name).await;
-                        }
-                    }
-                    let _ = image.close().await;
-                }
-                let _ = rbd::remove(io, &spec.name).await;
-            }
-        }
-        for _ in 0..6 {
-            let trash = rbd::trash_list(io).await.unwrap_or_default();
-            if trash.is_empty() {
-                break;
-            }
-            for entry in trash {
-                let _ = rbd::trash_remove(io, &entry.id, true).await;
-            }
-        }
-        for oid in io.list_objects().await.unwrap_or_default() {
-            let _ = io.remove(&oid).await;
-        }
-        if let Err(e) = rbd::namespace_remove(&self.pool_io, &self.namespace).await {
-            eprintln!(
-                "cleanup: could not remove rbd namespace {}: {e}",
-                self.namespace
-            );
-        }
-        drop(self.rados);
+        calls::delete_snapshot(self.client(), self.delete_snapshot_request(snapshot_id)).await;
     }
 }
 
@@ -805,6 +415,23 @@ pub fn code<T: std::fmt::Debug>(
 
 pub const MIB: i64 = 1 << 20;
 pub const GIB: i64 = 1 << 30;
+
+/// Size of volumes whose data a test checks (the checks export whole images through the CLI).
+pub const DATA_VOLUME: i64 = 4 * MIB;
+/// Where tests write their pattern: not at offset 0, not at an object boundary.
+pub const DATA_OFFSET: u64 = (1 << 20) + 4096;
+/// Written into a volume before it is cut: whatever is made of the cut must hold it.
+pub const BEFORE_CUT: &[u8] = b"written before the cut, the snapshot must hold this";
+
+/// The image of a volume (ceph-csi's default naming).
+pub fn volume_image(volume_id: &str) -> String {
+    format!("csi-vol-{}", uuid_of(volume_id))
+}
+
+/// The image of a snapshot (ceph-csi's default naming).
+pub fn snapshot_image(snapshot_id: &str) -> String {
+    format!("csi-snap-{}", uuid_of(snapshot_id))
+}
 
 /// Polls `check` every 100 ms until it returns true or `limit` passes.
 pub async fn eventually<F, Fut>(limit: Duration, mut check: F) -> bool

@@ -105,3 +105,35 @@ fn spec_rejects_entries_without_action_or_name() {
     );
     assert!(Failpoints::from_spec("test.a=boom").is_err());
 }
+
+#[tokio::test]
+async fn pause_until_holds_until_the_file_exists() {
+    let dir = std::env::temp_dir().join(format!("failpoint-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let go = dir.join("go");
+    let _ = std::fs::remove_file(&go);
+    let fp = Failpoints::from_spec(&format!("{A}=pause_until({})", go.display())).unwrap();
+    let held = tokio::spawn({
+        let fp = fp.clone();
+        async move { fp.hit(A).await }
+    });
+    fp.wait_for_hits(A, 1).await;
+    assert!(!held.is_finished());
+    std::fs::write(&go, b"").unwrap();
+    assert_eq!(held.await.unwrap(), Ok(()));
+    // With the file there, later hits pass at once.
+    assert_eq!(fp.hit(A).await, Ok(()));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn pause_until_is_released_by_re_arming() {
+    let fp = Failpoints::new().with(A, Action::PauseUntil("/nonexistent/never".into()));
+    let held = tokio::spawn({
+        let fp = fp.clone();
+        async move { fp.hit(A).await }
+    });
+    fp.wait_for_hits(A, 1).await;
+    fp.resume(A);
+    assert_eq!(held.await.unwrap(), Ok(()));
+}
