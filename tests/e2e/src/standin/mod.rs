@@ -99,6 +99,8 @@ impl StandInCluster {
                 format!("--kubelet-socket-path={}", path(node_socket)),
                 format!("--node-credentials-dir={}", path(credentials.clone())),
                 format!("--state-dir={}", path(root.join("node-state"))),
+                // The stand-in kubelet's paths are below <root>/kubelet.
+                format!("--kubelet-root={}", path(root.join("kubelet"))),
             ],
         )?;
         for sidecar in ["provisioner", "snapshotter", "resizer", "attacher"] {
