@@ -248,6 +248,30 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_kubelet_root_that_is_a_symlink_is_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = std::fs::canonicalize(dir.path()).unwrap();
+        let real = base.join("data/kubelet");
+        std::fs::create_dir_all(real.join("pods")).unwrap();
+        symlink(&real, base.join("kubelet")).unwrap();
+        let kubelet = KubeletRoot::new(base.join("kubelet"));
+        let raw = base.join("kubelet/pods/p/mount");
+        let got = kubelet
+            .confine("target_path", &raw.display().to_string(), Role::Target)
+            .await
+            .unwrap();
+        assert_eq!(got, real.join("pods/p/mount"));
+        let beside = base.join("data/other");
+        std::fs::create_dir_all(&beside).unwrap();
+        assert!(
+            kubelet
+                .confine("target_path", &beside.display().to_string(), Role::Target)
+                .await
+                .is_err()
+        );
+    }
+
+    #[tokio::test]
     async fn paths_kubelet_never_sends_are_refused() {
         let f = fixture();
         let k = &f.kubelet;
