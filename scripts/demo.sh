@@ -131,6 +131,7 @@ say "starting sepia-node on $NODE_SOCKET as node $NODE_ID (log: $NODE_LOG)"
   --cluster-config "$WORK/config.json" \
   --registration-dir "$WORK/registry" \
   --state-dir "$WORK/node-state" \
+  --kubelet-root "$KUBELET_DIR" \
   --node-credentials-dir "$CREDENTIALS" \
   --registration-interval 24h \
   >"$NODE_LOG" 2>&1 &

@@ -65,6 +65,7 @@ impl Plugins {
             node_id: NODE_ID.into(),
             driver_name: DRIVER.into(),
             state_dir: root.join("node-state"),
+            kubelet_root: root.join("kubelet"),
             ceph_conf: None,
             mapper: MapperChoice::Auto,
             max_volumes_per_node: 0,

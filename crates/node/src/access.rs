@@ -43,14 +43,28 @@ impl Access {
 /// does, so kubelet-created staging paths are laid out the same for both drivers. The volume
 /// ID becomes a path component, so one that could climb out of the staging path is refused.
 pub fn staged_target(staging_path: &Path, volume_id: &str) -> Result<PathBuf, NodeError> {
-    if volume_id.contains('/') || volume_id.contains('\0') || volume_id == "." || volume_id == ".."
-    {
-        return Err(NodeError::invalid(
-            "volume_id",
-            format!("{volume_id:?} cannot name a directory (no '/', NUL, '.' or '..')"),
-        ));
-    }
+    check_volume_id(volume_id)?;
     Ok(staging_path.join(volume_id))
+}
+
+/// A volume ID must name one directory entry: no '/', NUL, '.' or '..', at most 255 bytes
+/// (NAME_MAX). Every RPC checks it first, so nothing later quotes a huge one.
+pub fn check_volume_id(volume_id: &str) -> Result<(), NodeError> {
+    let rule = if volume_id.len() > 255 {
+        "is longer than 255 bytes"
+    } else if volume_id.contains('/')
+        || volume_id.contains('\0')
+        || volume_id == "."
+        || volume_id == ".."
+    {
+        "cannot name a directory (no '/', NUL, '.' or '..')"
+    } else {
+        return Ok(());
+    };
+    Err(NodeError::invalid(
+        "volume_id",
+        format!("{} {rule}", csi::quote::quote(volume_id)),
+    ))
 }
 
 #[cfg(test)]
@@ -63,7 +77,8 @@ mod tests {
             staged_target(Path::new("/s"), "0001-0004-ceph-01").unwrap(),
             PathBuf::from("/s/0001-0004-ceph-01")
         );
-        for bad in ["..", ".", "a/b", "../x"] {
+        let long = "v".repeat(256);
+        for bad in ["..", ".", "a/b", "../x", "a\0b", long.as_str()] {
             assert!(matches!(
                 staged_target(Path::new("/s"), bad),
                 Err(NodeError::InvalidField {

@@ -1,9 +1,10 @@
 //! The node plugin's state, owned by the service and passed to every operation: settings,
-//! the cluster config, the mappers and the per-volume locks. No globals.
+//! kubelet's root, the cluster config, the mappers and the per-volume locks. No globals.
 
-use cluster_config::ClusterConfigWatcher;
+use cluster_config::{ClusterConfigWatcher, ConfigError};
 
 use crate::error::NodeError;
+use crate::kubelet_paths::KubeletRoot;
 use crate::mapper::{Mappers, Support};
 use crate::secret::{CephAccess, Secret};
 use crate::settings::NodeSettings;
@@ -12,6 +13,8 @@ use crate::volume_lock::VolumeLocks;
 #[derive(Debug)]
 pub struct NodeDriver {
     pub settings: NodeSettings,
+    /// Where every staging and target path must lead.
+    pub kubelet: KubeletRoot,
     pub clusters: ClusterConfigWatcher,
     pub mappers: Mappers,
     pub locks: VolumeLocks,
@@ -21,10 +24,23 @@ impl NodeDriver {
     pub fn new(settings: NodeSettings, clusters: ClusterConfigWatcher, support: Support) -> Self {
         let mappers = Mappers::new(&settings, support);
         Self {
+            kubelet: KubeletRoot::new(settings.kubelet_root.clone()),
             settings,
             clusters,
             mappers,
             locks: VolumeLocks::default(),
+        }
+    }
+
+    /// Removes every key file no running request holds: what a plugin killed mid-stage left
+    /// behind. Run at start-up and whenever a stage ends; a failure is logged, never fatal.
+    pub async fn sweep_keys(&self) {
+        match self.mappers.keys().sweep().await {
+            Ok(0) => {}
+            Ok(removed) => {
+                tracing::info!(removed, dir = %self.mappers.keys().path().display(), "stale key files removed")
+            }
+            Err(error) => tracing::warn!(%error, "sweeping the key directory failed"),
         }
     }
 
@@ -36,12 +52,19 @@ impl NodeDriver {
         key: Secret,
     ) -> Result<CephAccess, NodeError> {
         let config = self.clusters.current();
-        let entry = config.get(cluster_id).map_err(|e| NodeError::Cluster {
-            cluster_id: cluster_id.to_string(),
-            reason: match self.clusters.last_error() {
-                Some(load) => format!("{e} (the config file is not loaded: {load})"),
-                None => e.to_string(),
-            },
+        let entry = config.get(cluster_id).map_err(|e| {
+            // The error names the clusterID in full; ours quotes it (capped) already.
+            let e = match e {
+                ConfigError::UnknownCluster { .. } => "not in the cluster config".to_string(),
+                other => other.to_string(),
+            };
+            NodeError::Cluster {
+                cluster_id: cluster_id.to_string(),
+                reason: match self.clusters.last_error() {
+                    Some(load) => format!("{e} (the config file is not loaded: {load})"),
+                    None => e,
+                },
+            }
         })?;
         Ok(CephAccess {
             monitors: entry.monitors_arg(),

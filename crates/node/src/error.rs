@@ -1,9 +1,13 @@
 //! Everything that can go wrong in the node plugin, in one enum. `status.rs` maps each variant
 //! to the gRPC code the CSI spec names. Messages name the volume, path and step; they never
-//! carry a key (keys only ever live in key files, and child output is scrubbed).
+//! carry a key (keys only ever live in key files, and child output is scrubbed). Whatever a
+//! client sent (IDs, paths, names) is quoted through [`quote`], which cuts it after 256 bytes,
+//! so a huge value still comes back as a small, readable error.
 
 use std::path::PathBuf;
 use std::time::Duration;
+
+use csi::quote::{quote, quote_path};
 
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
@@ -19,21 +23,41 @@ pub enum NodeError {
     StagingPathNotSet,
 
     // --- what the request names is not here ---
-    #[error("volume {volume_id} is not staged at {path}")]
+    #[error("volume {} is not staged at {}", quote(.volume_id), quote_path(.path))]
     NotStaged { volume_id: String, path: PathBuf },
-    #[error("volume {volume_id}: nothing at {path}")]
+    #[error("volume {}: nothing at {}", quote(.volume_id), quote_path(.path))]
     PathNotFound { volume_id: String, path: PathBuf },
+    /// The path holds something this plugin did not make for this volume: it is never
+    /// touched, whatever the request asks.
+    #[error("volume {}: {} is not this volume's ({reason})", quote(.volume_id), quote_path(.path))]
+    NotOurs {
+        volume_id: String,
+        path: PathBuf,
+        reason: String,
+    },
     #[error("RBD image {image} does not exist (or is not visible with these credentials)")]
     ImageNotFound { image: String },
 
+    // --- the request asks for more than there is ---
+    #[error(
+        "volume {}: {required} bytes asked for, but its device has {available} bytes \
+         (has ControllerExpandVolume grown the image?)",
+        quote(.volume_id)
+    )]
+    BeyondDevice {
+        volume_id: String,
+        required: u64,
+        available: u64,
+    },
+
     // --- it is here, but not as asked ---
-    #[error("volume {volume_id} is already staged at {path} differently: {reason}")]
+    #[error("volume {} is already staged at {} differently: {reason}", quote(.volume_id), quote_path(.path))]
     StagedDifferently {
         volume_id: String,
         path: PathBuf,
         reason: String,
     },
-    #[error("volume {volume_id} is already published at {path} differently: {reason}")]
+    #[error("volume {} is already published at {} differently: {reason}", quote(.volume_id), quote_path(.path))]
     PublishedDifferently {
         volume_id: String,
         path: PathBuf,
@@ -41,11 +65,11 @@ pub enum NodeError {
     },
 
     // --- another operation holds the volume ---
-    #[error("an operation on volume {volume_id} is already in progress")]
+    #[error("an operation on volume {} is already in progress", quote(.volume_id))]
     OperationInProgress { volume_id: String },
 
     // --- the node cannot do it (set-up, not request, problem) ---
-    #[error("cluster {cluster_id:?}: {reason}")]
+    #[error("cluster {}: {reason}", quote(.cluster_id))]
     Cluster { cluster_id: String, reason: String },
     #[error("mapper {mapper} is not usable on this node: {reason}")]
     MapperUnavailable { mapper: String, reason: String },
@@ -61,7 +85,7 @@ pub enum NodeError {
         capability: &'static str,
         detail: String,
     },
-    #[error("stash {path} of volume {volume_id} belongs to volume {other}")]
+    #[error("stash {} of volume {} belongs to volume {}", quote_path(.path), quote(.volume_id), quote(.other))]
     StashOfOtherVolume {
         volume_id: String,
         other: String,
@@ -79,19 +103,19 @@ pub enum NodeError {
         code: Option<i32>,
         output: String,
     },
-    #[error("{step} {path}: {message}")]
+    #[error("{step} {}: {message}", quote_path(.path))]
     Io {
         step: &'static str,
         path: PathBuf,
         message: String,
     },
-    #[error("{step} {path}: no answer within {after:?}")]
+    #[error("{step} {}: no answer within {after:?}", quote_path(.path))]
     IoTimedOut {
         step: &'static str,
         path: PathBuf,
         after: Duration,
     },
-    #[error("stash {path} is unreadable: {message}")]
+    #[error("stash {} is unreadable: {message}", quote_path(.path))]
     BadStash { path: PathBuf, message: String },
     #[error("{step}: {message}")]
     Device { step: &'static str, message: String },

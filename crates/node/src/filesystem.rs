@@ -25,7 +25,10 @@ impl FsType {
             "xfs" => Ok(FsType::Xfs),
             other => Err(NodeError::invalid(
                 "volume_capability.mount.fs_type",
-                format!("{other:?} is not supported (ext4 or xfs)"),
+                format!(
+                    "{} is not supported (ext4 or xfs)",
+                    csi::quote::quote(other)
+                ),
             )),
         }
     }

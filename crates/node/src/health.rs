@@ -1,6 +1,6 @@
 //! Is the device behind a volume still alive? For a loop device over rbd-fuse the answer is in
 //! the backing file: when rbd-fuse dies, stat on it fails with ENOTCONN, long before the file
-//! system on top notices. Used by stats (VolumeCondition) and expand.
+//! system on top notices. Used by stats (VolumeCondition).
 
 use std::path::{Path, PathBuf};
 
@@ -10,9 +10,7 @@ use crate::loop_device;
 use crate::syscall;
 
 /// The backing file of `device` if it is a loop device.
-pub async fn loop_backing_file(
-    device: DeviceNumber,
-) -> Result<Option<(String, PathBuf)>, NodeError> {
+async fn loop_backing_file(device: DeviceNumber) -> Result<Option<(String, PathBuf)>, NodeError> {
     let dev_path = device.dev_path().await?;
     let Ok(name) = loop_device::device_name(&dev_path) else {
         return Ok(None);

@@ -2,21 +2,25 @@
 //!
 //! Module map (a request flows top to bottom):
 //! - gRPC layer: [`service`] (Identity and Node servers; validation turns CSI messages into
-//!   the domain requests below, and `status` turns [`NodeError`] into a gRPC status),
-//!   [`kubelet`] (the plugin-registration service kubelet dials), [`server`] (sockets,
+//!   the domain requests below, and `status` turns [`NodeError`] into a gRPC status). What it
+//!   checks: paths confined to kubelet's root ([`kubelet_paths`]), names ([`names`]), options
+//!   ([`mkfs_options`], [`map_options`], sharing `option_rules`). Beside it: [`kubelet`]
+//!   (the plugin-registration service kubelet dials), [`server`] (sockets,
 //!   shutdown), [`node_registry`] (this node's record in RADOS for the controller).
 //! - Operations: [`stage`], [`unstage`], [`publish`], [`expand`], [`stats`], each a plain
-//!   async function over the [`driver::NodeDriver`] state, testable without gRPC.
+//!   async function over the [`driver::NodeDriver`] state, testable without gRPC. All but
+//!   stage first prove the path is this volume's own ([`ownership`]).
 //! - Mapping an image to a block device: [`mapper`] (trait + `krbd`, `nbd`, `fuse` and the
-//!   start-up [`mapper::Support`] probe), [`loop_device`] (losetup/sysfs, for the fuse mapper).
+//!   start-up [`mapper::Support`] probe), [`loop_device`] (losetup/sysfs, for the fuse mapper),
+//!   [`fuse_connection`] (cutting off an rbd-fuse that is gone or stuck).
 //! - Local state and the kernel: [`stash`] (the stage record beside the staging path),
 //!   [`filesystem`] (blkid probe, mkfs, grow), [`prepare`] (what stage does to the file system
 //!   before mounting it), [`mount`] + [`mountinfo`], [`target`]
 //!   (mount targets), [`device`] (sizes and names from sysfs), [`health`] (is the device
 //!   behind a volume alive), [`access`] (capability → what to do).
 //! - Plumbing: [`process`] (every child process, deadline-bound), [`syscall`] (blocking calls
-//!   off the executor, deadline-bound), [`secret`] (keys and key files), [`volume_lock`]
-//!   (one operation per volume), [`settings`], [`error`].
+//!   off the executor, deadline-bound), [`secret`] (keys, key files and their sweep),
+//!   [`volume_lock`] (one operation per volume), [`settings`], [`error`].
 
 pub mod access;
 pub mod device;
@@ -24,13 +28,20 @@ pub mod driver;
 pub mod error;
 pub mod expand;
 pub mod filesystem;
+pub mod fuse_connection;
 pub mod health;
 pub mod kubelet;
+pub mod kubelet_paths;
 pub mod loop_device;
+pub mod map_options;
 pub mod mapper;
+pub mod mkfs_options;
 pub mod mount;
 pub mod mountinfo;
+pub mod names;
 pub mod node_registry;
+mod option_rules;
+pub mod ownership;
 pub mod prepare;
 pub mod process;
 pub mod publish;

@@ -55,6 +55,10 @@ struct Args {
     instance_id: String,
     #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
     registration_interval: Duration,
+    /// kubelet's root directory: staging and target paths must resolve below it (symlinks
+    /// followed), anything else is refused.
+    #[arg(long, default_value = "/var/lib/kubelet")]
+    kubelet_root: PathBuf,
     /// Node-private state: rbd-fuse mount points and short-lived key files.
     #[arg(long, default_value = "/var/lib/sepia-node")]
     state_dir: PathBuf,
@@ -146,6 +150,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         node_id: args.node_id.clone(),
         driver_name: args.driver_name.clone(),
         state_dir: args.state_dir,
+        kubelet_root: args.kubelet_root,
         ceph_conf: args.ceph_conf,
         mapper: args.mapper,
         max_volumes_per_node: args.max_volumes_per_node,

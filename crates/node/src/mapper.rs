@@ -14,7 +14,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::error::NodeError;
-use crate::secret::CephAccess;
+use crate::secret::{CephAccess, KeyDir};
 use crate::settings::NodeSettings;
 
 pub use support::Support;
@@ -46,7 +46,10 @@ impl MapperKind {
             "rbd-fuse" | "fuse" => Ok(MapperKind::Fuse),
             other => Err(NodeError::invalid(
                 "volume_context.mounter",
-                format!("{other:?} is not rbd, rbd-nbd or rbd-fuse"),
+                format!(
+                    "{} is not rbd, rbd-nbd or rbd-fuse",
+                    csi::quote::quote(other)
+                ),
             )),
         }
     }
@@ -104,7 +107,8 @@ pub struct MapRequest<'a> {
     pub image: &'a ImageSpec,
     pub access: &'a CephAccess,
     pub read_only: bool,
-    /// Options for this mapper from the volume context's `mapOptions`.
+    /// Options for this mapper from the volume context's `mapOptions` (checked by
+    /// [`crate::map_options`]).
     pub options: Vec<String>,
 }
 
@@ -114,6 +118,8 @@ pub struct Mapping {
     pub image: ImageSpec,
     pub device: Option<String>,
     pub fuse_mount_dir: Option<PathBuf>,
+    /// Options for this mapper from the volume context's `unmapOptions` (checked).
+    pub unmap_options: Vec<String>,
 }
 
 /// One way of mapping. Every method is idempotent: mapping an image that is already mapped
@@ -145,6 +151,7 @@ pub trait Mapper {
 /// The three mappers plus what this node supports; dispatches by kind.
 #[derive(Debug)]
 pub struct Mappers {
+    keys: KeyDir,
     krbd: krbd::Krbd,
     nbd: nbd::Nbd,
     fuse: fuse::Fuse,
@@ -154,10 +161,12 @@ pub struct Mappers {
 
 impl Mappers {
     pub fn new(settings: &NodeSettings, support: Support) -> Self {
+        let keys = KeyDir::new(settings.state_dir.join("keys"));
         Self {
-            krbd: krbd::Krbd::new(settings),
-            nbd: nbd::Nbd::new(settings),
-            fuse: fuse::Fuse::new(settings),
+            krbd: krbd::Krbd::new(settings, &keys),
+            nbd: nbd::Nbd::new(settings, &keys),
+            fuse: fuse::Fuse::new(settings, &keys),
+            keys,
             choice: settings.mapper,
             support,
         }
@@ -165,6 +174,11 @@ impl Mappers {
 
     pub fn support(&self) -> &Support {
         &self.support
+    }
+
+    /// Where the mappers' short-lived key files go (swept by the driver).
+    pub fn keys(&self) -> &KeyDir {
+        &self.keys
     }
 
     /// The mapper for a new stage. A fixed `--mapper` wins; with `auto`, the volume's
@@ -219,6 +233,24 @@ impl Mappers {
         }
     }
 
+    /// Before a teardown unmounts anything above a mapping: cuts off its daemon if it is gone
+    /// or stuck (rbd-fuse; the kernel mappers have no daemon that could hang a teardown this
+    /// way), so the unmounts fail fast instead of hanging.
+    pub async fn cut_off_if_stuck(
+        &self,
+        kind: MapperKind,
+        mapping: &Mapping,
+    ) -> Result<(), NodeError> {
+        match (kind, &mapping.fuse_mount_dir) {
+            (MapperKind::Fuse, Some(dir)) => {
+                self.fuse
+                    .cut_off_if_stuck(dir, &dir.join(&mapping.image.image), false)
+                    .await
+            }
+            _ => Ok(()),
+        }
+    }
+
     pub async fn refresh_size(
         &self,
         kind: MapperKind,
@@ -231,38 +263,6 @@ impl Mappers {
             MapperKind::Fuse => self.fuse.refresh_size(mapping, min_size).await,
         }
     }
-}
-
-/// The options for `kind` out of ceph-csi's `mapOptions` syntax: `krbd:a,b;nbd:c` (a part
-/// without a prefix is krbd's).
-pub fn map_options_for(kind: MapperKind, map_options: &str) -> Result<Vec<String>, NodeError> {
-    let mut out = Vec::new();
-    for part in map_options
-        .split(';')
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-    {
-        let (prefix, options) = match part.split_once(':') {
-            Some((p, o)) if matches!(p, "krbd" | "nbd" | "fuse") => (p, o),
-            Some((p, _)) if !p.contains(',') && !p.contains('=') => {
-                return Err(NodeError::invalid(
-                    "volume_context.mapOptions",
-                    format!("unknown mapper prefix {p:?} (krbd, nbd or fuse)"),
-                ));
-            }
-            _ => ("krbd", part),
-        };
-        if prefix == kind.name() {
-            out.extend(
-                options
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|o| !o.is_empty())
-                    .map(str::to_string),
-            );
-        }
-    }
-    Ok(out)
 }
 
 /// `--client_mount_timeout` for the Ceph tools, so librados gives up connecting (wrong key,

@@ -91,3 +91,21 @@ pub async fn unmount(target: &Path, deadline: Duration) -> Result<(), NodeError>
     }
     Ok(())
 }
+
+/// Detaches the mount at `target` lazily (`umount -l`): gone from the mount table at once,
+/// freed by the kernel when nothing uses it any more. Only for a mount that will not go
+/// otherwise (an aborted FUSE mount still held open). `-c` skips umount(8)'s own `stat` of
+/// the path, which a dead FUSE mount could hang.
+pub async fn unmount_lazy(target: &Path, deadline: Duration) -> Result<(), NodeError> {
+    if !mountinfo::is_mount_point(target).await? {
+        return Ok(());
+    }
+    let cmd = ChildCommand::new("umount", deadline)
+        .args(["-l", "-c"])
+        .arg(target);
+    let output = cmd.output().await?;
+    if !output.status.success() && mountinfo::is_mount_point(target).await? {
+        return Err(cmd.failed(&output));
+    }
+    Ok(())
+}

@@ -4,7 +4,8 @@
 //! A child runs in its own process group; on timeout or when the request is cancelled (the
 //! future dropped) the whole group gets SIGKILL, so a helper the child forked dies with it.
 //! Daemons that detach on purpose (`rbd-fuse`, `rbd-nbd`) start a new session and are not
-//! touched. Output is captured (capped) for the typed error; anything listed with
+//! touched. Waiting for a killed child is bounded too ([`KILL_GRACE`]): one stuck in the
+//! kernel cannot be killed, and must not hold the request with it. Output is captured (capped) for the typed error; anything listed with
 //! [`ChildCommand::redact`] is replaced before it can reach an error or a log. Keys never go on
 //! the command line in the first place (they travel in key files), so this is a second fence.
 
@@ -22,6 +23,8 @@ const OUTPUT_CAP: usize = 64 * 1024;
 /// After the child exits, how long its pipes may stay open (held by a grandchild) before the
 /// output collected so far is used.
 const PIPE_GRACE: Duration = Duration::from_secs(2);
+/// After SIGKILL, how long to wait for the child to be gone before answering without it.
+const KILL_GRACE: Duration = Duration::from_secs(2);
 
 /// A command line plus its deadline.
 #[derive(Clone)]
@@ -132,11 +135,22 @@ impl ChildCommand {
             }),
             Err(_elapsed) => {
                 group.kill_now();
-                // Reap it, so "killed" means gone, not a zombie.
-                let _ = child.kill().await;
                 abort(stdout);
                 abort(stderr);
-                tracing::warn!(%command, deadline = ?self.deadline, "child killed at its deadline");
+                // Reap it, so "killed" means gone, not a zombie; but only for a while: a child
+                // in uninterruptible sleep (a request to a stuck FUSE daemon, a hung device)
+                // does not die from SIGKILL until the kernel lets go of it, and the request
+                // must still answer. Dropping `child` leaves it to tokio's orphan reaper.
+                let _ = child.start_kill();
+                match tokio::time::timeout(KILL_GRACE, child.wait()).await {
+                    Ok(_) => {
+                        tracing::warn!(%command, deadline = ?self.deadline, "child killed at its deadline")
+                    }
+                    Err(_) => tracing::warn!(
+                        %command, deadline = ?self.deadline, grace = ?KILL_GRACE,
+                        "child killed at its deadline but still not gone (uninterruptible sleep); left to the reaper"
+                    ),
+                }
                 Err(NodeError::CommandTimedOut {
                     command,
                     after: self.deadline,

@@ -1,18 +1,24 @@
 //! NodePublishVolume / NodeUnpublishVolume: bind the staged volume into the pod's target path
 //! (read-only when asked) and take it away again.
+//!
+//! Publish binds only a stage this plugin made for this volume; unpublish unmounts only a bind
+//! of such a stage ([`crate::ownership`]). Anything else at the target is someone else's and
+//! is left alone.
 
 use std::path::PathBuf;
 
-use crate::access::{Access, staged_target};
+use crate::access::Access;
 use crate::driver::NodeDriver;
 use crate::error::NodeError;
 use crate::mount;
 use crate::mountinfo;
-use crate::target;
+use crate::ownership;
+use crate::target::{self, Removal};
 
 #[derive(Debug)]
 pub struct PublishRequest {
     pub volume_id: String,
+    /// Resolved, below kubelet's root ([`crate::kubelet_paths`]), as is `target_path`.
     pub staging_path: PathBuf,
     pub target_path: PathBuf,
     pub access: Access,
@@ -22,6 +28,7 @@ pub struct PublishRequest {
 #[derive(Debug)]
 pub struct UnpublishRequest {
     pub volume_id: String,
+    /// Resolved, below kubelet's root ([`crate::kubelet_paths`]).
     pub target_path: PathBuf,
 }
 
@@ -32,19 +39,22 @@ pub async fn publish(driver: &NodeDriver, request: PublishRequest) -> Result<(),
         &request.volume_id,
         format!("{}@{}", request.volume_id, request.target_path.display()),
     )?;
-    let source = staged_target(&request.staging_path, &request.volume_id)?;
-    let Some(staged) = mountinfo::mount_at(&source).await? else {
+    let Some(staged) =
+        ownership::staged_at(driver, &request.volume_id, &request.staging_path).await?
+    else {
         return Err(NodeError::NotStaged {
             volume_id: request.volume_id.clone(),
-            path: source,
+            path: request.staging_path.clone(),
         });
     };
+    let source = staged.mount.mount_point.clone();
     if let Some(existing) = mountinfo::mount_at(&request.target_path).await? {
         let differently = |reason: String| NodeError::PublishedDifferently {
             volume_id: request.volume_id.clone(),
             path: request.target_path.clone(),
             reason,
         };
+        let staged = &staged.mount;
         if (existing.major, existing.minor, &existing.root)
             != (staged.major, staged.minor, &staged.root)
         {
@@ -63,6 +73,7 @@ pub async fn publish(driver: &NodeDriver, request: PublishRequest) -> Result<(),
         return Ok(());
     }
     let command = driver.settings.deadlines.command;
+    let created = !target::exists(&request.target_path).await?;
     target::create(&request.target_path, request.access.kind()).await?;
     if let Err(e) = mount::bind(
         &source,
@@ -73,8 +84,10 @@ pub async fn publish(driver: &NodeDriver, request: PublishRequest) -> Result<(),
     )
     .await
     {
-        let _ = mount::unmount(&request.target_path, command).await;
-        let _ = target::remove(&request.target_path).await;
+        // `bind` leaves nothing mounted on failure; a target that was there before is kept.
+        if created {
+            let _ = target::remove(&request.target_path).await;
+        }
         return Err(e);
     }
     tracing::info!("volume published");
@@ -87,13 +100,21 @@ pub async fn unpublish(driver: &NodeDriver, request: UnpublishRequest) -> Result
         &request.volume_id,
         format!("{}@{}", request.volume_id, request.target_path.display()),
     )?;
-    if !target::exists(&request.target_path).await?
-        && !mountinfo::is_mount_point(&request.target_path).await?
-    {
-        return Ok(());
+    let target = &request.target_path;
+    if mountinfo::is_mount_point(target).await? {
+        // Only a bind of this volume's own stage is unmounted.
+        ownership::find(driver, &request.volume_id, target).await?;
+        mount::unmount(target, driver.settings.deadlines.command).await?;
     }
-    mount::unmount(&request.target_path, driver.settings.deadlines.command).await?;
-    target::remove(&request.target_path).await?;
-    tracing::info!("volume unpublished");
-    Ok(())
+    match target::remove(target).await? {
+        Removal::Gone => {
+            tracing::info!("volume unpublished");
+            Ok(())
+        }
+        Removal::NotEmpty => Err(ownership::not_ours(
+            &request.volume_id,
+            target,
+            "nothing is mounted there and it is not empty".into(),
+        )),
+    }
 }

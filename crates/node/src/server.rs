@@ -38,6 +38,8 @@ pub async fn serve(
             message: e.to_string(),
         }
     };
+    // Before serving: nothing a killed predecessor left may stay on disk.
+    driver.sweep_keys().await;
     let csi_incoming = csi::server::bind(&options.csi_endpoint)
         .await
         .map_err(serve_err("the CSI socket"))?;

@@ -44,6 +44,9 @@ pub struct NodeSettings {
     pub driver_name: String,
     /// Node-private directory: rbd-fuse mount points, short-lived key files.
     pub state_dir: PathBuf,
+    /// kubelet's root directory (`/var/lib/kubelet`): every staging and target path a request
+    /// names must resolve to a place below it.
+    pub kubelet_root: PathBuf,
     /// ceph.conf handed to the Ceph tools; `None` = `/dev/null`, so a stray host file cannot
     /// change what the plugin does (monitors and keys come from the cluster config and secrets).
     pub ceph_conf: Option<PathBuf>,

@@ -12,19 +12,23 @@ use std::time::Instant;
 use crate::access::{Access, staged_target};
 use crate::driver::NodeDriver;
 use crate::error::NodeError;
-use crate::mapper::{ImageSpec, MapRequest, MapperKind, map_options_for};
+use crate::map_options::MapperOptions;
+use crate::mapper::{ImageSpec, MapRequest, MapperKind};
 use crate::mount;
-use crate::mountinfo;
+use crate::mountinfo::{self, MountEntry};
+use crate::ownership;
 use crate::prepare;
 use crate::secret::{CephAccess, Secret};
 use crate::stash::{self, AccessKind, Stash};
 use crate::target;
 use crate::unstage;
 
-/// NodeStage in domain terms (validated by the gRPC layer).
+/// NodeStage in domain terms (validated by the gRPC layer: names follow [`crate::names`],
+/// options the allowlists, the staging path is confined to kubelet's root).
 #[derive(Debug)]
 pub struct StageRequest {
     pub volume_id: String,
+    /// Resolved, below kubelet's root ([`crate::kubelet_paths`]).
     pub staging_path: PathBuf,
     pub access: Access,
     /// Mapped and mounted read-only (reader-only access modes).
@@ -35,9 +39,12 @@ pub struct StageRequest {
     pub key: Secret,
     /// The volume context's `mounter`, if any.
     pub mounter: Option<MapperKind>,
-    /// The volume context's `mapOptions` (ceph-csi syntax).
-    pub map_options: String,
-    /// The volume context's `mkfsOptions`, split into arguments; replaces the defaults.
+    /// The volume context's `mapOptions`, checked per mapper.
+    pub map_options: MapperOptions,
+    /// The volume context's `unmapOptions`, checked per mapper; recorded for NodeUnstage.
+    pub unmap_options: MapperOptions,
+    /// The volume context's `mkfsOptions`, checked and split into arguments; replaces the
+    /// defaults.
     pub mkfs_options: Option<Vec<String>>,
 }
 
@@ -46,10 +53,10 @@ pub async fn stage(driver: &NodeDriver, request: StageRequest) -> Result<(), Nod
     let _guard = driver.locks.lock_volume(&request.volume_id)?;
     let target = staged_target(&request.staging_path, &request.volume_id)?;
     let stash_path = stash::path(&request.staging_path);
-    let existing = stash::read(&stash_path).await?;
+    let existing = ownership::read_stash(driver, &request.volume_id, &request.staging_path).await?;
 
-    if mountinfo::is_mount_point(&target).await? {
-        return already_staged(&request, &target, existing.as_ref());
+    if let Some(mount) = mountinfo::mount_at(&target).await? {
+        return already_staged(&request, &target, existing.as_ref(), &mount).await;
     }
     // Resolve everything that can be refused before touching the node.
     let access = driver.ceph_access(
@@ -60,7 +67,8 @@ pub async fn stage(driver: &NodeDriver, request: StageRequest) -> Result<(), Nod
     let mapper = driver.mappers.select(request.mounter)?;
     let plan = MapPlan {
         mapper,
-        map_options: map_options_for(mapper, &request.map_options)?,
+        map_options: request.map_options.for_mapper(mapper).to_vec(),
+        unmap_options: request.unmap_options.for_mapper(mapper).to_vec(),
         access,
     };
 
@@ -90,6 +98,9 @@ pub async fn stage(driver: &NodeDriver, request: StageRequest) -> Result<(), Nod
             }
         }
     }
+    // Whatever happened, no key file of this stage outlives it, nor one a killed predecessor
+    // left.
+    driver.sweep_keys().await;
     result
 }
 
@@ -97,6 +108,7 @@ pub async fn stage(driver: &NodeDriver, request: StageRequest) -> Result<(), Nod
 struct MapPlan {
     mapper: MapperKind,
     map_options: Vec<String>,
+    unmap_options: Vec<String>,
     access: CephAccess,
 }
 
@@ -114,6 +126,7 @@ async fn stage_steps(
     let MapPlan {
         mapper,
         map_options,
+        unmap_options,
         access,
     } = plan;
     let planned = driver
@@ -131,6 +144,7 @@ async fn stage_steps(
         access_type: request.access.kind(),
         fs_type: request.access.fs_type(),
         read_only: request.read_only,
+        unmap_options,
     };
     *record = Some(stash.clone());
     stash::write(stash_path, &stash).await?;
@@ -186,11 +200,13 @@ async fn stage_steps(
     }
 }
 
-/// The target is mounted: success if it is this volume staged the way the request asks.
-fn already_staged(
+/// The target is mounted: success if it is this volume's device, staged the way the request
+/// asks.
+async fn already_staged(
     request: &StageRequest,
     target: &Path,
     stash: Option<&Stash>,
+    mount: &MountEntry,
 ) -> Result<(), NodeError> {
     let differently = |reason: String| NodeError::StagedDifferently {
         volume_id: request.volume_id.clone(),
@@ -202,12 +218,11 @@ fn already_staged(
             "something is mounted there, but no stage record exists".into(),
         ));
     };
-    if stash.volume_id != request.volume_id {
-        return Err(NodeError::StashOfOtherVolume {
-            volume_id: request.volume_id.clone(),
-            other: stash.volume_id.clone(),
-            path: stash::path(&request.staging_path),
-        });
+    if !ownership::is_stash_device(mount, stash).await? {
+        return Err(differently(format!(
+            "{} is mounted there, not the device this stage mapped",
+            mount.source
+        )));
     }
     if stash.access_type != request.access.kind() {
         return Err(differently(format!(

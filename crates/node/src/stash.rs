@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::NodeError;
 use crate::filesystem::FsType;
-use crate::mapper::{ImageSpec, MapperKind};
+use crate::mapper::{ImageSpec, MapperKind, Mapping};
 use crate::syscall;
 
 pub const FILE_NAME: &str = "image-meta.json";
@@ -48,6 +48,10 @@ pub struct Stash {
     pub fs_type: Option<FsType>,
     #[serde(default)]
     pub read_only: bool,
+    /// The volume context's `unmapOptions` for this mapper (checked), for NodeUnstage, which
+    /// gets no volume context.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unmap_options: Vec<String>,
 }
 
 impl Stash {
@@ -56,6 +60,16 @@ impl Stash {
             pool: self.pool.clone(),
             namespace: self.rados_namespace.clone(),
             image: self.image.clone(),
+        }
+    }
+
+    /// What the mapper needs to unmap or refresh what this stash records.
+    pub fn mapping(&self) -> Mapping {
+        Mapping {
+            image: self.image_spec(),
+            device: self.device.clone(),
+            fuse_mount_dir: self.fuse_mount_dir.clone(),
+            unmap_options: self.unmap_options.clone(),
         }
     }
 }
@@ -134,6 +148,7 @@ mod tests {
             access_type: AccessKind::Mount,
             fs_type: Some(FsType::Xfs),
             read_only: false,
+            unmap_options: vec!["force".into()],
         }
     }
 

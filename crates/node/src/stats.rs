@@ -1,6 +1,7 @@
 //! NodeGetVolumeStats: capacity and inodes of a mounted volume (statvfs), the size of a block
 //! volume, and a VolumeCondition that turns abnormal when the mount or the device behind it
-//! is dead, so kubelet can report it on the pod.
+//! is dead, so kubelet can report it on the pod. Only for a path that is this volume's own
+//! ([`crate::ownership`]): anything else is NOT_FOUND, never `stat`ed or reported on.
 
 use std::path::{Path, PathBuf};
 
@@ -8,7 +9,7 @@ use crate::device::{self, PathKind};
 use crate::driver::NodeDriver;
 use crate::error::NodeError;
 use crate::health;
-use crate::mountinfo;
+use crate::ownership;
 use crate::syscall;
 
 #[derive(Debug)]
@@ -43,16 +44,13 @@ impl VolumeStats {
 }
 
 #[tracing::instrument(skip_all, fields(volume_id = %request.volume_id, path = %request.volume_path.display()))]
-pub async fn stats(_driver: &NodeDriver, request: StatsRequest) -> Result<VolumeStats, NodeError> {
+pub async fn stats(driver: &NodeDriver, request: StatsRequest) -> Result<VolumeStats, NodeError> {
     let path = &request.volume_path;
+    // Only this volume's own mounts are reported on (found from the mount table, so a dead
+    // mount of ours is still recognised, and reported abnormal below).
+    ownership::find(driver, &request.volume_id, path).await?;
     let kind = match device::inspect(path).await? {
         Ok(kind) => kind,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(NodeError::PathNotFound {
-                volume_id: request.volume_id.clone(),
-                path: path.clone(),
-            });
-        }
         // ENOTCONN, EIO, ESTALE: the path is there, the volume behind it is not.
         Err(e) => return Ok(VolumeStats::abnormal(format!("{}: {e}", path.display()))),
     };
@@ -69,12 +67,6 @@ pub async fn stats(_driver: &NodeDriver, request: StatsRequest) -> Result<Volume
             })
         }
         PathKind::OnFilesystem(dev) => {
-            if !mountinfo::is_mount_point(path).await? {
-                return Ok(VolumeStats::abnormal(format!(
-                    "{} is not a mount point any more",
-                    path.display()
-                )));
-            }
             let (bytes, inodes) = match statvfs(path).await? {
                 Ok(usage) => usage,
                 Err(e) => {

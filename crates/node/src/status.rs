@@ -14,10 +14,16 @@ impl From<NodeError> for Status {
 
             // "Volume does not exist" for this node: nothing staged/published where the
             // request points, or no such image. csi-sanity expects NOT_FOUND for stats and
-            // expand on an unknown path.
-            NodeError::NotStaged { .. } | NodeError::PathNotFound { .. } | NodeError::ImageNotFound { .. } => {
-                Code::NotFound
-            }
+            // expand on an unknown path. A path holding something that is not this volume
+            // (a foreign mount, another volume's stage) is the same answer: for this volume
+            // there is nothing there, and the plugin leaves it alone.
+            NodeError::NotStaged { .. }
+            | NodeError::PathNotFound { .. }
+            | NodeError::NotOurs { .. }
+            | NodeError::ImageNotFound { .. } => Code::NotFound,
+
+            // NodeExpandVolume's "exceeds capabilities": the device is smaller than asked.
+            NodeError::BeyondDevice { .. } => Code::OutOfRange,
 
             // "Volume published/staged but is incompatible" with the request's capability.
             NodeError::StagedDifferently { .. } | NodeError::PublishedDifferently { .. } => Code::AlreadyExists,

@@ -32,7 +32,23 @@ where
     F: FnOnce() -> std::io::Result<T> + Send + 'static,
     T: Send + 'static,
 {
-    match tokio::time::timeout(FS_DEADLINE, tokio::task::spawn_blocking(f)).await {
+    blocking_raw_within(step, path, FS_DEADLINE, f).await
+}
+
+/// [`blocking_raw`] with its own deadline (a probe that must answer quickly, a wait bounded by
+/// what is left of a larger deadline). A call that misses it keeps its blocking thread until
+/// the kernel lets go, but the request goes on.
+pub async fn blocking_raw_within<T, F>(
+    step: &'static str,
+    path: &Path,
+    deadline: Duration,
+    f: F,
+) -> Result<std::io::Result<T>, NodeError>
+where
+    F: FnOnce() -> std::io::Result<T> + Send + 'static,
+    T: Send + 'static,
+{
+    match tokio::time::timeout(deadline, tokio::task::spawn_blocking(f)).await {
         Ok(Ok(result)) => Ok(result),
         Ok(Err(join)) => Err(NodeError::Io {
             step,
@@ -42,7 +58,21 @@ where
         Err(_) => Err(NodeError::IoTimedOut {
             step,
             path: path.to_path_buf(),
-            after: FS_DEADLINE,
+            after: deadline,
         }),
     }
+}
+
+/// Creates `dir` (and its parents) as a directory only root may enter (0700): rbd-fuse mount
+/// points, the private fusectl mount.
+pub async fn create_private_dir(dir: &Path) -> Result<(), NodeError> {
+    use std::os::unix::fs::DirBuilderExt;
+    let owned = dir.to_path_buf();
+    blocking("create", dir, move || {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(owned)
+    })
+    .await
 }

@@ -31,9 +31,10 @@ async fn failing_mkfs_leaves_nothing_behind_and_a_retry_succeeds() {
     h.create_image(image, 64);
     let cap = mount_capability("ext4", Mode::SingleNodeWriter);
     let mut request = h.stage_request(image, cap.clone());
+    // Allowed, but more inodes than 64 MiB can hold: mke2fs itself refuses.
     request
         .volume_context
-        .insert("mkfsOptions".into(), "--no-such-mkfs-option".into());
+        .insert("mkfsOptions".into(), "-N 4000000000".into());
     let err = h.node.node_stage_volume(request).await.unwrap_err();
     assert_eq!(err.code(), Code::Internal, "{err:?}");
     assert!(err.message().contains("mkfs.ext4"), "{}", err.message());
@@ -136,13 +137,7 @@ async fn a_dead_rbd_fuse_makes_the_volume_abnormal_and_unstage_still_cleans_up()
 
     // The killed client's watch would hold the image for another 30 s; evict it the way an
     // operator fences a dead node, so the image and the test's namespace can go now.
-    let status: serde_json::Value =
-        serde_json::from_str(&h.rbd(&["status", "--format", "json", &h.image_spec(image)]))
-            .unwrap();
-    for watcher in status["watchers"].as_array().unwrap() {
-        let address = watcher["address"].as_str().unwrap();
-        h.bed.cli("ceph", &["osd", "blocklist", "add", address]);
-    }
+    h.blocklist_watchers(image);
     h.remove_image(image);
 }
 

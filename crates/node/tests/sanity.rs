@@ -239,60 +239,30 @@ async fn stats_and_expand_of_unknown_volumes_are_not_found() {
         volume_path: path.into(),
         staging_target_path: String::new(),
     };
-    assert_eq!(
-        code(h.node.node_get_volume_stats(stats("", "some/path")).await).0,
-        Code::InvalidArgument
-    );
-    assert_eq!(
-        code(h.node.node_get_volume_stats(stats("vol", "")).await).0,
-        Code::InvalidArgument
-    );
-    assert_eq!(
-        code(
-            h.node
-                .node_get_volume_stats(stats("vol", "some/path"))
-                .await
-        )
-        .0,
-        Code::NotFound
-    );
-
     let expand = |volume_id: &str, path: &str| NodeExpandVolumeRequest {
         volume_id: volume_id.into(),
         volume_path: path.into(),
         ..Default::default()
     };
-    assert_eq!(
-        code(h.node.node_expand_volume(expand("", "/tmp")).await).0,
-        Code::InvalidArgument
-    );
-    assert_eq!(
-        code(h.node.node_expand_volume(expand("vol", "")).await).0,
-        Code::InvalidArgument
-    );
-    assert_eq!(
-        code(h.node.node_expand_volume(expand("vol", "some/path")).await).0,
-        Code::NotFound
-    );
-    // A directory that exists but holds no volume.
-    let empty = h.root.join("empty");
-    std::fs::create_dir(&empty).unwrap();
-    let (c, m) = code(
-        h.node
-            .node_expand_volume(expand("vol", &empty.display().to_string()))
-            .await,
-    );
-    assert_eq!(c, Code::NotFound, "{m}");
-    // Stats of such a directory: present, but not a mounted volume.
-    let response = h
-        .node
-        .node_get_volume_stats(stats("vol", &empty.display().to_string()))
-        .await
-        .unwrap()
-        .into_inner();
-    let condition = response.volume_condition.unwrap();
-    assert!(
-        condition.abnormal && condition.message.contains("not a mount point"),
-        "{condition:?}"
-    );
+    let kubelet = h.root.join("kubelet");
+    let nowhere = kubelet.join("pods/none/volumes/kubernetes.io~csi/vol/mount");
+    let nowhere = nowhere.display().to_string();
+    // A directory that exists below kubelet's root but holds no volume.
+    let empty = kubelet.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let empty = empty.display().to_string();
+
+    for (volume_id, path, want) in [
+        ("", nowhere.as_str(), Code::InvalidArgument),
+        ("vol", "", Code::InvalidArgument),
+        // kubelet never sends a relative path (csi-sanity's "some/path" included).
+        ("vol", "some/path", Code::InvalidArgument),
+        ("vol", nowhere.as_str(), Code::NotFound),
+        ("vol", empty.as_str(), Code::NotFound),
+    ] {
+        let (c, m) = code(h.node.node_get_volume_stats(stats(volume_id, path)).await);
+        assert_eq!(c, want, "stats {volume_id:?} {path:?}: {m}");
+        let (c, m) = code(h.node.node_expand_volume(expand(volume_id, path)).await);
+        assert_eq!(c, want, "expand {volume_id:?} {path:?}: {m}");
+    }
 }

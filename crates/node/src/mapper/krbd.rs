@@ -12,14 +12,14 @@ use serde::Deserialize;
 use super::{ImageSpec, MapRequest, Mapper, MapperKind, Mapping, conf_arg, connect_timeout_arg};
 use crate::error::NodeError;
 use crate::process::ChildCommand;
-use crate::secret::KeyFile;
+use crate::secret::KeyDir;
 use crate::settings::NodeSettings;
 
 #[derive(Debug)]
 pub struct Krbd {
     conf: PathBuf,
     connect_timeout: String,
-    key_dir: PathBuf,
+    keys: KeyDir,
     map_deadline: Duration,
     unmap_deadline: Duration,
 }
@@ -37,11 +37,11 @@ pub(crate) struct MappedDevice {
 }
 
 impl Krbd {
-    pub fn new(settings: &NodeSettings) -> Self {
+    pub fn new(settings: &NodeSettings, keys: &KeyDir) -> Self {
         Self {
             conf: conf_arg(settings),
             connect_timeout: connect_timeout_arg(settings),
-            key_dir: settings.state_dir.join("keys"),
+            keys: keys.clone(),
             map_deadline: settings.deadlines.map,
             unmap_deadline: settings.deadlines.unmap,
         }
@@ -78,7 +78,12 @@ impl Krbd {
         cmd
     }
 
-    pub(crate) fn unmap_command(&self, image: &ImageSpec) -> ChildCommand {
+    /// `rbd unmap` by image spec; `options` are the checked `unmapOptions` (`force`).
+    pub(crate) fn unmap_command(&self, image: &ImageSpec, options: &[String]) -> ChildCommand {
+        let options = std::iter::once("noudev")
+            .chain(options.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join(",");
         ChildCommand::new("rbd", self.unmap_deadline)
             .arg("-c")
             .arg(&self.conf)
@@ -88,7 +93,7 @@ impl Krbd {
                 "--device-type",
                 "krbd",
                 "--options",
-                "noudev",
+                &options,
             ])
     }
 
@@ -142,6 +147,7 @@ impl Mapper for Krbd {
             image: image.clone(),
             device: None,
             fuse_mount_dir: None,
+            unmap_options: Vec::new(),
         }
     }
 
@@ -151,7 +157,7 @@ impl Mapper for Krbd {
             mapping.device = Some(device);
             return Ok(mapping);
         }
-        let key = KeyFile::create(&self.key_dir, &request.access.key).await?;
+        let key = self.keys.write(&request.access.key).await?;
         let result = self.map_command(request, key.path()).run().await;
         drop(key);
         match result {
@@ -179,7 +185,7 @@ impl Mapper for Krbd {
     }
 
     async fn unmap(&self, mapping: &Mapping) -> Result<(), NodeError> {
-        let cmd = self.unmap_command(&mapping.image);
+        let cmd = self.unmap_command(&mapping.image, &mapping.unmap_options);
         let output = cmd.output().await?;
         if output.status.success() || is_not_mapped(&output.stderr) {
             Ok(())

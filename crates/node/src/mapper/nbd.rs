@@ -13,14 +13,14 @@ use serde::Deserialize;
 use super::{ImageSpec, MapRequest, Mapper, MapperKind, Mapping, conf_arg, connect_timeout_arg};
 use crate::error::NodeError;
 use crate::process::ChildCommand;
-use crate::secret::KeyFile;
+use crate::secret::KeyDir;
 use crate::settings::NodeSettings;
 
 #[derive(Debug)]
 pub struct Nbd {
     conf: PathBuf,
     connect_timeout: String,
-    key_dir: PathBuf,
+    keys: KeyDir,
     map_deadline: Duration,
     unmap_deadline: Duration,
 }
@@ -38,11 +38,11 @@ struct MappedDevice {
 }
 
 impl Nbd {
-    pub fn new(settings: &NodeSettings) -> Self {
+    pub fn new(settings: &NodeSettings, keys: &KeyDir) -> Self {
         Self {
             conf: conf_arg(settings),
             connect_timeout: connect_timeout_arg(settings),
-            key_dir: settings.state_dir.join("keys"),
+            keys: keys.clone(),
             map_deadline: settings.deadlines.map,
             unmap_deadline: settings.deadlines.unmap,
         }
@@ -121,6 +121,7 @@ impl Mapper for Nbd {
             image: image.clone(),
             device: None,
             fuse_mount_dir: None,
+            unmap_options: Vec::new(),
         }
     }
 
@@ -130,7 +131,7 @@ impl Mapper for Nbd {
             mapping.device = Some(device);
             return Ok(mapping);
         }
-        let key = KeyFile::create(&self.key_dir, &request.access.key).await?;
+        let key = self.keys.write(&request.access.key).await?;
         let result = self.map_command(request, key.path()).run().await;
         drop(key);
         let output = match result {

@@ -9,11 +9,16 @@ fn settings(mapper: MapperChoice) -> NodeSettings {
         node_id: "node-a".into(),
         driver_name: "rbd.csi.sepia.io".into(),
         state_dir: "/var/lib/sepia-node".into(),
+        kubelet_root: "/var/lib/kubelet".into(),
         ceph_conf: None,
         mapper,
         max_volumes_per_node: 0,
         deadlines: Deadlines::default(),
     }
+}
+
+fn keys() -> KeyDir {
+    KeyDir::new("/var/lib/sepia-node/keys".into())
 }
 
 fn access() -> CephAccess {
@@ -55,7 +60,7 @@ fn image_spec_names_the_namespace_only_when_set() {
 
 #[test]
 fn krbd_map_argv_uses_keyfile_noudev_and_options() {
-    let krbd = krbd::Krbd::new(&settings(MapperChoice::Auto));
+    let krbd = krbd::Krbd::new(&settings(MapperChoice::Auto), &keys());
     let (img, acc) = (image("ns"), access());
     let cmd = krbd.map_command(
         &request(&img, &acc, true, &["queue_depth=1024"]),
@@ -68,8 +73,13 @@ fn krbd_map_argv_uses_keyfile_noudev_and_options() {
     );
     assert!(!cmd.command_line().contains("verysecret"));
     assert_eq!(
-        krbd.unmap_command(&img).command_line(),
+        krbd.unmap_command(&img, &[]).command_line(),
         "rbd -c /dev/null unmap replicapool/ns/csi-vol-1 --device-type krbd --options noudev"
+    );
+    assert_eq!(
+        krbd.unmap_command(&img, &["force".to_string()])
+            .command_line(),
+        "rbd -c /dev/null unmap replicapool/ns/csi-vol-1 --device-type krbd --options noudev,force"
     );
 }
 
@@ -94,7 +104,7 @@ fn krbd_device_list_is_matched_by_pool_namespace_and_name() {
 
 #[test]
 fn nbd_map_argv_follows_ceph_csi() {
-    let nbd = nbd::Nbd::new(&settings(MapperChoice::Auto));
+    let nbd = nbd::Nbd::new(&settings(MapperChoice::Auto), &keys());
     let (img, acc) = (image(""), access());
     let cmd = nbd.map_command(
         &request(&img, &acc, false, &["timeout=30"]),
@@ -124,7 +134,7 @@ fn nbd_list_mapped_is_parsed() {
 
 #[test]
 fn fuse_mount_argv_restricts_to_the_image_and_disables_caches() {
-    let fuse = fuse::Fuse::new(&settings(MapperChoice::Auto));
+    let fuse = fuse::Fuse::new(&settings(MapperChoice::Auto), &keys());
     let (img, acc) = (image("ns"), access());
     let cmd = fuse.mount_command(
         &request(&img, &acc, true, &[]),
@@ -147,26 +157,6 @@ fn fuse_dir_is_the_volume_id_or_a_digest() {
     let odd = fuse::dir_name("../../etc");
     assert!(odd.starts_with("v-") && odd.len() == 34, "{odd}");
     assert_ne!(fuse::dir_name(".."), "..");
-}
-
-#[test]
-fn map_options_are_split_per_mapper() {
-    let opts = "krbd:queue_depth=1024,lock_on_read;nbd:timeout=30";
-    assert_eq!(
-        map_options_for(MapperKind::Krbd, opts).unwrap(),
-        vec!["queue_depth=1024", "lock_on_read"]
-    );
-    assert_eq!(
-        map_options_for(MapperKind::Nbd, opts).unwrap(),
-        vec!["timeout=30"]
-    );
-    assert!(map_options_for(MapperKind::Fuse, opts).unwrap().is_empty());
-    // Untyped options are krbd's, even when a value holds a colon.
-    assert_eq!(
-        map_options_for(MapperKind::Krbd, "crush_location=host:a").unwrap(),
-        vec!["crush_location=host:a"]
-    );
-    assert!(map_options_for(MapperKind::Krbd, "iscsi:x").is_err());
 }
 
 #[test]

@@ -1,5 +1,9 @@
-//! CSI Node service: validation and translation around the domain operations.
+//! CSI Node service: validation and translation around the domain operations. Every field
+//! the node acts on is checked here, before any domain step: the volume ID, paths (confined to
+//! kubelet's root, [`crate::kubelet_paths`]), names ([`crate::names`]) and options
+//! ([`crate::mkfs_options`], [`crate::map_options`]).
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use csi::v1::node_server::Node;
@@ -16,16 +20,19 @@ use csi::v1::{
 use tonic::{Request, Response, Status};
 
 use super::capability;
-use super::fields::{Required, entry, optional, optional_path};
+use super::fields::{Required, entry, optional};
+use crate::access::{Access, check_volume_id};
 use crate::driver::NodeDriver;
 use crate::error::NodeError;
 use crate::expand::{self, ExpandRequest};
+use crate::kubelet_paths::Role;
 use crate::mapper::{ImageSpec, MapperKind};
 use crate::publish::{self, PublishRequest, UnpublishRequest};
 use crate::secret::Secret;
 use crate::stage::{self, StageRequest};
 use crate::stats::{self, StatsRequest, Usage};
 use crate::unstage::{self, UnstageRequest};
+use crate::{map_options, mkfs_options, names};
 
 /// Capabilities this node plugin implements, all of them for real.
 const CAPABILITIES: [RpcType; 5] = [
@@ -46,21 +53,27 @@ impl NodeService {
         Self { driver }
     }
 
-    fn stage_request(&self, req: NodeStageVolumeRequest) -> Result<StageRequest, NodeError> {
-        let volume_id = req.volume_id.required("volume_id")?.to_string();
-        let staging_path = req
-            .staging_target_path
-            .required_path("staging_target_path")?;
+    async fn stage_request(&self, req: NodeStageVolumeRequest) -> Result<StageRequest, NodeError> {
+        let volume_id = volume_id(&req.volume_id)?;
+        let staging_path = self.staging_path(&req.staging_target_path).await?;
         let capability = capability::parse(req.volume_capability.as_ref())?;
-        let user = entry(&req.secrets, "userID", "secrets.userID")?.to_string();
+        let user = entry(&req.secrets, "userID", "secrets.userID")?;
+        names::check_user("secrets.userID", user)?;
         let key = Secret::new(entry(&req.secrets, "userKey", "secrets.userKey")?);
         let context = &req.volume_context;
         let cluster_id = entry(context, "clusterID", "volume_context.clusterID")?.to_string();
-        let pool = entry(context, "pool", "volume_context.pool")?.to_string();
+        let pool = entry(context, "pool", "volume_context.pool")?;
+        names::check_rbd_name("volume_context.pool", pool)?;
         // A static PV names its image by the volume handle (ceph-csi's `staticVolume`).
         let image = match optional(context, "imageName") {
-            Some(image) => image.to_string(),
-            None if optional(context, "staticVolume") == Some("true") => volume_id.clone(),
+            Some(image) => {
+                names::check_rbd_name("volume_context.imageName", image)?;
+                image.to_string()
+            }
+            None if optional(context, "staticVolume") == Some("true") => {
+                names::check_rbd_name("volume_id", &volume_id)?;
+                volume_id.clone()
+            }
             None => {
                 return Err(NodeError::MissingField {
                     field: "volume_context.imageName",
@@ -70,20 +83,32 @@ impl NodeService {
         // The context names the namespace when the controller made the volume; otherwise it
         // is the cluster's, as in ceph-csi.
         let namespace = match context.get("radosNamespace") {
-            Some(namespace) => namespace.clone(),
-            None => self
-                .driver
-                .clusters
-                .current()
-                .get(&cluster_id)
-                .map(|c| c.rbd.rados_namespace.clone())
-                .unwrap_or_default(),
+            Some(namespace) => {
+                names::check_namespace("volume_context.radosNamespace", namespace)?;
+                namespace.clone()
+            }
+            None => {
+                let namespace = self
+                    .driver
+                    .clusters
+                    .current()
+                    .get(&cluster_id)
+                    .map(|c| c.rbd.rados_namespace.clone())
+                    .unwrap_or_default();
+                names::check_namespace("cluster config rbd.radosNamespace", &namespace)?;
+                namespace
+            }
         };
         let mounter = optional(context, "mounter")
             .map(MapperKind::from_mounter)
             .transpose()?;
-        let mkfs_options = optional(context, "mkfsOptions")
-            .map(|o| o.split_whitespace().map(str::to_string).collect::<Vec<_>>());
+        // Only a file system is made; for block access the option is not read.
+        let mkfs_options = match (&capability.access, optional(context, "mkfsOptions")) {
+            (Access::Mount { fs_type, .. }, Some(options)) => {
+                Some(mkfs_options::parse(*fs_type, options)?)
+            }
+            _ => None,
+        };
         Ok(StageRequest {
             volume_id,
             staging_path,
@@ -91,19 +116,54 @@ impl NodeService {
             read_only: capability.read_only,
             cluster_id,
             image: ImageSpec {
-                pool,
+                pool: pool.to_string(),
                 namespace,
                 image,
             },
-            user,
+            user: user.to_string(),
             key,
             mounter,
-            map_options: optional(context, "mapOptions")
-                .unwrap_or_default()
-                .to_string(),
+            map_options: map_options::parse_map(
+                optional(context, "mapOptions").unwrap_or_default(),
+            )?,
+            unmap_options: map_options::parse_unmap(
+                optional(context, "unmapOptions").unwrap_or_default(),
+            )?,
             mkfs_options,
         })
     }
+
+    async fn staging_path(&self, raw: &str) -> Result<PathBuf, NodeError> {
+        self.confine(raw, "staging_target_path", Role::Staging)
+            .await
+    }
+
+    /// A staging path the request may leave out (stats, expand: the stage is found from the
+    /// volume path); when sent, it must still be one kubelet could have sent.
+    async fn optional_staging_path(&self, raw: &str) -> Result<(), NodeError> {
+        if !raw.is_empty() {
+            self.staging_path(raw).await?;
+        }
+        Ok(())
+    }
+
+    /// `raw` (the request's `field`) as a path below kubelet's root, resolved.
+    async fn confine(
+        &self,
+        raw: &str,
+        field: &'static str,
+        role: Role,
+    ) -> Result<PathBuf, NodeError> {
+        let raw = raw.required(field)?;
+        self.driver.kubelet.confine(field, raw, role).await
+    }
+}
+
+/// The request's volume ID, present and usable as one path component.
+fn volume_id(raw: &str) -> Result<String, NodeError> {
+    let volume_id = raw.required("volume_id")?;
+    check_volume_id(volume_id)?;
+    Ok(volume_id.to_string())
 }
 
 fn usage(usage: Option<Usage>, unit: Unit) -> Option<VolumeUsage> {
@@ -125,7 +185,7 @@ impl Node for NodeService {
         &self,
         request: Request<NodeStageVolumeRequest>,
     ) -> Result<Response<NodeStageVolumeResponse>, Status> {
-        let request = self.stage_request(request.into_inner())?;
+        let request = self.stage_request(request.into_inner()).await?;
         stage::stage(&self.driver, request).await?;
         Ok(Response::new(NodeStageVolumeResponse {}))
     }
@@ -136,10 +196,8 @@ impl Node for NodeService {
     ) -> Result<Response<NodeUnstageVolumeResponse>, Status> {
         let req = request.into_inner();
         let request = UnstageRequest {
-            volume_id: req.volume_id.required("volume_id")?.to_string(),
-            staging_path: req
-                .staging_target_path
-                .required_path("staging_target_path")?,
+            volume_id: volume_id(&req.volume_id)?,
+            staging_path: self.staging_path(&req.staging_target_path).await?,
         };
         unstage::unstage(&self.driver, request).await?;
         Ok(Response::new(NodeUnstageVolumeResponse {}))
@@ -150,11 +208,15 @@ impl Node for NodeService {
         request: Request<NodePublishVolumeRequest>,
     ) -> Result<Response<NodePublishVolumeResponse>, Status> {
         let req = request.into_inner();
-        let volume_id = req.volume_id.required("volume_id")?.to_string();
-        let target_path = req.target_path.required_path("target_path")?;
+        let volume_id = volume_id(&req.volume_id)?;
+        let target_path = self
+            .confine(&req.target_path, "target_path", Role::Target)
+            .await?;
         let capability = capability::parse(req.volume_capability.as_ref())?;
-        let staging_path =
-            optional_path(&req.staging_target_path).ok_or(NodeError::StagingPathNotSet)?;
+        if req.staging_target_path.is_empty() {
+            return Err(NodeError::StagingPathNotSet.into());
+        }
+        let staging_path = self.staging_path(&req.staging_target_path).await?;
         let request = PublishRequest {
             volume_id,
             staging_path,
@@ -172,8 +234,10 @@ impl Node for NodeService {
     ) -> Result<Response<NodeUnpublishVolumeResponse>, Status> {
         let req = request.into_inner();
         let request = UnpublishRequest {
-            volume_id: req.volume_id.required("volume_id")?.to_string(),
-            target_path: req.target_path.required_path("target_path")?,
+            volume_id: volume_id(&req.volume_id)?,
+            target_path: self
+                .confine(&req.target_path, "target_path", Role::Target)
+                .await?,
         };
         publish::unpublish(&self.driver, request).await?;
         Ok(Response::new(NodeUnpublishVolumeResponse {}))
@@ -185,9 +249,12 @@ impl Node for NodeService {
     ) -> Result<Response<NodeGetVolumeStatsResponse>, Status> {
         let req = request.into_inner();
         let request = StatsRequest {
-            volume_id: req.volume_id.required("volume_id")?.to_string(),
-            volume_path: req.volume_path.required_path("volume_path")?,
+            volume_id: volume_id(&req.volume_id)?,
+            volume_path: self
+                .confine(&req.volume_path, "volume_path", Role::Volume)
+                .await?,
         };
+        self.optional_staging_path(&req.staging_target_path).await?;
         let stats = stats::stats(&self.driver, request).await?;
         let usage = [
             usage(stats.bytes, Unit::Bytes),
@@ -218,11 +285,13 @@ impl Node for NodeService {
             .filter(|b| *b > 0)
             .map(|b| b as u64);
         let request = ExpandRequest {
-            volume_id: req.volume_id.required("volume_id")?.to_string(),
-            volume_path: req.volume_path.required_path("volume_path")?,
-            staging_path: optional_path(&req.staging_target_path),
+            volume_id: volume_id(&req.volume_id)?,
+            volume_path: self
+                .confine(&req.volume_path, "volume_path", Role::Volume)
+                .await?,
             required_bytes,
         };
+        self.optional_staging_path(&req.staging_target_path).await?;
         let size = expand::expand(&self.driver, request).await?;
         Ok(Response::new(NodeExpandVolumeResponse {
             capacity_bytes: clamp(size),

@@ -52,6 +52,16 @@ impl Harness {
     }
 
     pub async fn start_with(prefix: &str, deadlines: Deadlines) -> Self {
+        Self::start_prepared(prefix, deadlines, |_| {}).await
+    }
+
+    /// Like [`Harness::start_with`], with `prepare` run on the test's directory before the
+    /// plugin starts (to leave there what an earlier, killed plugin would have).
+    pub async fn start_prepared(
+        prefix: &str,
+        deadlines: Deadlines,
+        prepare: impl FnOnce(&Path),
+    ) -> Self {
         let bed = Bed::get();
         let namespace = bed.unique_name(prefix);
         bed.cli(
@@ -60,6 +70,7 @@ impl Harness {
         );
         let dir = tempfile::tempdir().unwrap();
         let root = std::fs::canonicalize(dir.path()).unwrap();
+        prepare(&root);
 
         let config_path = root.join("config.json");
         let config = serde_json::json!([
@@ -74,6 +85,7 @@ impl Harness {
             node_id: "node-under-test".into(),
             driver_name: DRIVER.into(),
             state_dir: root.join("state"),
+            kubelet_root: root.join("kubelet"),
             ceph_conf: None,
             mapper: MapperChoice::Auto,
             max_volumes_per_node: 0,
@@ -158,6 +170,22 @@ impl Harness {
         self.rbd(&["rm", "--no-progress", &self.image_spec(image)]);
     }
 
+    /// Evicts the watchers of `image` the way an operator fences a dead node: a killed
+    /// rbd-fuse's watch would hold the image for another 30 s.
+    pub fn blocklist_watchers(&self, image: &str) {
+        let status: serde_json::Value = serde_json::from_str(&self.rbd(&[
+            "status",
+            "--format",
+            "json",
+            &self.image_spec(image),
+        ]))
+        .unwrap();
+        for watcher in status["watchers"].as_array().unwrap() {
+            let address = watcher["address"].as_str().unwrap();
+            self.bed.cli("ceph", &["osd", "blocklist", "add", address]);
+        }
+    }
+
     pub fn volume_id(&self, image: &str) -> String {
         format!("0001-0003-{CLUSTER_ID}-0000000000000001-{image}")
     }
@@ -179,6 +207,18 @@ impl Harness {
             ("userID".into(), self.bed.user.clone()),
             ("userKey".into(), self.bed.key.clone()),
         ])
+    }
+
+    /// kubelet's root directory for this plugin (`--kubelet-root`).
+    pub fn kubelet_root(&self) -> PathBuf {
+        self.root.join("kubelet")
+    }
+
+    /// A directory outside kubelet's root, standing for the host's own files.
+    pub fn host_dir(&self) -> PathBuf {
+        let dir = self.root.join("host");
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
     }
 
     /// kubelet's layout: `.../plugins/kubernetes.io/csi/<driver>/<hash>/globalmount`.
@@ -486,4 +526,81 @@ pub fn write_durably(path: &Path, data: &[u8]) {
         .unwrap()
         .sync_all()
         .unwrap();
+}
+
+/// A digest of everything below `path` (names, kinds, contents, symlink targets), to prove a
+/// foreign directory or mount was not changed.
+pub fn tree_digest(path: &Path) -> String {
+    use sha2::{Digest, Sha256};
+    fn walk(base: &Path, dir: &Path, hasher: &mut Sha256) {
+        let mut entries: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        entries.sort();
+        for entry in entries {
+            let meta = std::fs::symlink_metadata(&entry).unwrap();
+            hasher.update(
+                entry
+                    .strip_prefix(base)
+                    .unwrap()
+                    .as_os_str()
+                    .as_encoded_bytes(),
+            );
+            if meta.file_type().is_symlink() {
+                hasher.update(b"L");
+                hasher.update(
+                    std::fs::read_link(&entry)
+                        .unwrap()
+                        .as_os_str()
+                        .as_encoded_bytes(),
+                );
+            } else if meta.is_dir() {
+                hasher.update(b"D");
+                walk(base, &entry, hasher);
+            } else {
+                hasher.update(b"F");
+                hasher.update(std::fs::read(&entry).unwrap());
+            }
+        }
+    }
+    let mut hasher = Sha256::new();
+    if std::fs::symlink_metadata(path).unwrap().is_dir() {
+        walk(path, path, &mut hasher);
+    } else {
+        hasher.update(std::fs::read(path).unwrap());
+    }
+    hex::encode(hasher.finalize())
+}
+
+/// Mounts a small tmpfs at `dir` (made if missing) holding one file: someone else's mount.
+pub fn mount_foreign_tmpfs(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    let ok = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m", "foreign"])
+        .arg(dir)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "mount tmpfs at {}", dir.display());
+    std::fs::write(dir.join("precious.txt"), b"not the plugin's").unwrap();
+}
+
+/// Whether `path` is a mount point now.
+pub fn is_mounted(path: &Path) -> bool {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .any(|m| Path::new(m) == path)
+}
+
+/// Unmounts what a test mounted itself.
+pub fn unmount(path: &Path) {
+    let ok = std::process::Command::new("umount")
+        .arg(path)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "umount {}", path.display());
 }

@@ -52,8 +52,25 @@ pub struct HostView {
 }
 
 impl HostView {
-    /// The host path of a container path under a mount (the deepest mount wins).
+    /// The host path of a container path under a mount (the deepest mount wins), or of a
+    /// directory above hostPath mounts that sit at their host paths (`/var/lib/kubelet` above
+    /// `/var/lib/kubelet/plugins` and `/var/lib/kubelet/pods`): there the container's and the
+    /// host's trees agree, as the node plugin's `--kubelet-root` relies on.
     pub fn host_path(&self, path: &str) -> Option<PathBuf> {
+        self.under_a_mount(path)
+            .or_else(|| self.above_host_mounts(path))
+    }
+
+    fn above_host_mounts(&self, path: &str) -> Option<PathBuf> {
+        let prefix = format!("{}/", path.trim_end_matches('/'));
+        self.mounts.iter().find_map(|(mount, host)| {
+            let below = mount.strip_prefix(&prefix)?;
+            let host = host.to_str()?.strip_suffix(below)?;
+            Some(PathBuf::from(host.trim_end_matches('/')))
+        })
+    }
+
+    fn under_a_mount(&self, path: &str) -> Option<PathBuf> {
         self.mounts
             .iter()
             .filter(|(mount, _)| {
@@ -109,6 +126,26 @@ fn listen_address(value: &str) -> Option<(&str, u16)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_directory_above_host_path_mounts_is_the_hosts() {
+        let view = HostView {
+            mounts: vec![
+                (
+                    "/var/lib/kubelet/plugins".to_owned(),
+                    PathBuf::from("/run/x/host/var/lib/kubelet/plugins"),
+                ),
+                ("/csi".to_owned(), PathBuf::from("/run/x/pods/p/volumes/socket-dir")),
+            ],
+            ports: HashMap::new(),
+        };
+        assert_eq!(
+            view.host_path("/var/lib/kubelet"),
+            Some(PathBuf::from("/run/x/host/var/lib/kubelet"))
+        );
+        assert_eq!(view.host_path("/var/lib/other"), None);
+        assert_eq!(view.host_path("/"), Some(PathBuf::from("/run/x/host")));
+    }
 
     #[test]
     fn expansion_follows_kubelet() {
