@@ -149,9 +149,18 @@ mod tests {
             .process_group(0)
             .spawn()
             .unwrap();
-        let found = daemons_serving("sh", Path::new("/some/fuse/dir"))
-            .await
-            .unwrap();
+        // Right after the spawn, sh's fork for `sleep` may not have exec'd yet and carries
+        // the same command line: wait until only the daemon itself is left.
+        let mut found = Vec::new();
+        for _ in 0..100 {
+            found = daemons_serving("sh", Path::new("/some/fuse/dir"))
+                .await
+                .unwrap();
+            if found.len() == 1 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
         let others = daemons_serving("sh", Path::new("/some/fuse"))
             .await
             .unwrap();

@@ -141,6 +141,8 @@ async fn a_mounted_volume_grows_in_ceph_and_after_node_expand_in_the_filesystem(
             format!("--cluster-config={}", ceph.config_path.display()),
             "--no-kubelet-registration".into(),
             format!("--state-dir={}", root.join("node-state").display()),
+            // The test's directory stands in for /var/lib/kubelet.
+            format!("--kubelet-root={}", root.display()),
         ],
         &root,
     );

@@ -220,6 +220,8 @@ impl Env {
             format!("--cluster-config={}", self.config_path.display()),
             "--no-kubelet-registration".to_owned(),
             format!("--state-dir={}", root.join("node-state").display()),
+            // The kubelet below stages and publishes under <root>/kubelet.
+            format!("--kubelet-root={}", root.join("kubelet").display()),
         ];
         let process = Process::spawn(
             "node",

@@ -135,7 +135,10 @@ mod tests {
                     "/var/lib/kubelet/plugins".to_owned(),
                     PathBuf::from("/run/x/host/var/lib/kubelet/plugins"),
                 ),
-                ("/csi".to_owned(), PathBuf::from("/run/x/pods/p/volumes/socket-dir")),
+                (
+                    "/csi".to_owned(),
+                    PathBuf::from("/run/x/pods/p/volumes/socket-dir"),
+                ),
             ],
             ports: HashMap::new(),
         };
