@@ -61,6 +61,9 @@ pub mod reason {
     pub const PROVISIONING_SUCCEEDED: &str = "ProvisioningSucceeded";
     pub const PROVISIONING_FAILED: &str = "ProvisioningFailed";
     pub const VOLUME_FAILED_DELETE: &str = "VolumeFailedDelete";
+    /// Sepia addition — PV: deleted while its claim still holds it; the volume is deleted once
+    /// the claim is gone (upstream waits the same way, silently).
+    pub const VOLUME_DELETE_PENDING: &str = "VolumeDeletePending";
 }
 
 /// Sepia addition — PVC: the data source CreateVolume was given (`snapshot:<id>` or

@@ -1,6 +1,6 @@
 //! Carries out a PV decision: DeleteVolume for a released PV with reclaim policy Delete (never
 //! while a VolumeAttachment still names it), then delete the PV and drop our finalizer; or only
-//! manage the finalizer.
+//! manage the finalizer; or, for a PV deleted while its claim still holds it, say why it stays.
 
 use std::time::Instant;
 
@@ -33,6 +33,10 @@ pub async fn reconcile(
         VolumeAction::Ignore(_) => Ok(()),
         VolumeAction::AddFinalizer => set_finalizer(ctx, name, true).await,
         VolumeAction::RemoveFinalizer => set_finalizer(ctx, name, false).await,
+        VolumeAction::DeletePending => {
+            outcome::delete_pending(ctx, &pv);
+            Ok(())
+        }
         VolumeAction::Delete => delete(ctx, &pv).await,
     };
     result.map_err(|e| (e, Some(pv)))

@@ -153,6 +153,57 @@ async fn deleting_a_claim_with_reclaim_policy_delete_removes_pv_and_image() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_bound_pv_keeps_its_image_until_the_claim_is_gone() {
+    // A StatefulSet scaled to zero keeps its claims; `kubectl delete pv` on one of their PVs
+    // must not purge the data the claim still holds.
+    let mut world = World::start(None).await;
+    let _p = world.provisioner(&[], &[]);
+    world.claim("data", "100Mi", CLASS, None);
+    let pv = world.wait_bound("data", WAIT).await;
+    let name = pv.metadata.name.clone().unwrap();
+    let image = world.controller.images();
+    assert_eq!(image.len(), 1);
+
+    world
+        .standin
+        .delete_object(&Gvr::of::<PersistentVolume>(), "", &name)
+        .unwrap();
+    // The provisioner's pass over the deleted PV ends with this event (or, wrongly, with the
+    // image gone): only then is the image's presence worth checking.
+    world
+        .eventually("the provisioner looked at the deleted PV", WAIT, || {
+            world
+                .event_reasons(&name)
+                .contains(&"VolumeDeletePending".to_owned())
+                || world.controller.images().is_empty()
+        })
+        .await;
+    assert_eq!(world.controller.images(), image, "bound: the image stays");
+    let held = world.get_pv(&name).unwrap();
+    assert!(held.metadata.deletion_timestamp.is_some());
+    assert!(
+        held.metadata
+            .finalizers
+            .unwrap()
+            .contains(&FINALIZER_PV.to_owned())
+    );
+    assert_eq!(held.status.unwrap().phase.as_deref(), Some("Bound"));
+    assert!(world.get_claim("data").is_some());
+
+    // The claim goes, the PV is released: now the volume and the PV go.
+    world.delete_claim("data");
+    world
+        .wait_gone(&Gvr::of::<PersistentVolume>(), "", &name, WAIT)
+        .await;
+    world
+        .eventually("image deleted", WAIT, || {
+            world.controller.images().is_empty()
+        })
+        .await;
+    assert!(world.controller.journal_keys().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reclaim_policy_retain_keeps_the_image_and_lets_the_pv_go() {
     let mut world = World::start(None).await;
     put_class(&world.standin, "keep", "Retain");
