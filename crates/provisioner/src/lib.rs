@@ -6,8 +6,8 @@
 //! - [`claim_decision`]: should this claim be provisioned, finished or cleaned up?
 //! - [`volume_decision`]: should this PV's volume be deleted, or its finalizer dropped?
 //! - [`plan`]: claim + class → request name, size, capabilities, parameters, secret refs,
-//!   built from [`class_params`], [`secret_template`], [`capabilities`] and
-//!   `sidecar::quantity`.
+//!   built from [`class_params`], [`capabilities`], `sidecar::secret_template` (which
+//!   tokens each kind of secret may use) and `sidecar::quantity`.
 //! - [`source_ref`]: which object `dataSource` / `dataSourceRef` names, and whether a claim
 //!   may read it from another namespace (feature gate + ReferenceGrant).
 //! - [`data_source`]: restore and clone source rules (volume mode, size, driver, readiness),
@@ -66,7 +66,6 @@ pub mod metrics;
 pub mod outcome;
 pub mod plan;
 pub mod pv_builder;
-pub mod secret_template;
 pub mod secrets;
 pub mod snapshot_view;
 pub mod source_protection;

@@ -227,6 +227,91 @@ async fn reclaim_policy_retain_keeps_the_image_and_lets_the_pv_go() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_annotation_cannot_pick_the_provisioners_secret() {
+    const PICK: &str = "team.io/secret";
+    let template = format!("${{pvc.annotations['{PICK}']}}");
+    let mut world = World::start(None).await;
+    // One class lets the claim's author name the provisioner's Secret (any Secret the
+    // provisioner can read: another tenant's credentials), one only the node-stage Secret.
+    world.class_variant("pick-provisioner-secret", |class| {
+        class
+            .parameters
+            .get_or_insert_with(Default::default)
+            .insert(
+                "csi.storage.k8s.io/provisioner-secret-name".to_owned(),
+                template.clone(),
+            );
+    });
+    world.class_variant("pick-node-secret", |class| {
+        class
+            .parameters
+            .get_or_insert_with(Default::default)
+            .insert(
+                "csi.storage.k8s.io/node-stage-secret-name".to_owned(),
+                template.clone(),
+            );
+    });
+    let _p = world.provisioner(&[], &[]);
+    // The annotation names the real provisioner Secret: honoured, this claim would provision.
+    world.claim_annotated(
+        "picks",
+        "32Mi",
+        "pick-provisioner-secret",
+        None,
+        &[(PICK, SECRET)],
+    );
+    world.claim_annotated(
+        "stages",
+        "32Mi",
+        "pick-node-secret",
+        None,
+        &[(PICK, "tenant-b")],
+    );
+
+    // A per-volume operation's Secret may follow the claim.
+    let staged = world.wait_bound("stages", WAIT).await;
+    let stage_ref = staged
+        .spec
+        .unwrap()
+        .csi
+        .unwrap()
+        .node_stage_secret_ref
+        .unwrap();
+    assert_eq!(stage_ref.name.as_deref(), Some("tenant-b"));
+
+    // The provisioner's does not: the class is refused on the claim, naming key and token.
+    world
+        .eventually("the claim was refused or provisioned", WAIT, || {
+            !world.failure_notes("picks").is_empty()
+                || world
+                    .get_claim("picks")
+                    .is_some_and(|c| c.spec.and_then(|s| s.volume_name).is_some())
+        })
+        .await;
+    let notes = world.failure_notes("picks");
+    assert!(
+        notes.iter().any(|n| {
+            n.contains("csi.storage.k8s.io/provisioner-secret-name")
+                && n.contains(&format!("{template} is not allowed"))
+        }),
+        "{notes:?}"
+    );
+    // The plan failed before any call: nothing in flight, nothing in Ceph but the other claim's
+    // image.
+    let picks = world.get_claim("picks").unwrap();
+    assert!(picks.spec.unwrap().volume_name.is_none());
+    assert!(!has_record(&world.get_claim("picks").unwrap()));
+    assert_eq!(world.controller.images().len(), 1);
+    assert_eq!(
+        world
+            .standin
+            .list_json(&Gvr::of::<PersistentVolume>(), None)
+            .len(),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_claim_deleted_while_create_volume_is_slow_leaves_nothing_in_ceph() {
     // CreateVolume stalls 6 s after making the image; the provisioner's deadline is 1 s, so the
     // call is still running in the controller when the claim is deleted.

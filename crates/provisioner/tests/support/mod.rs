@@ -103,6 +103,18 @@ impl World {
         class: &str,
         data_source: Option<Value>,
     ) -> PersistentVolumeClaim {
+        self.claim_annotated(name, size, class, data_source, &[])
+    }
+
+    /// [`World::claim`] with the claim author's own `annotations` besides ours.
+    pub fn claim_annotated(
+        &self,
+        name: &str,
+        size: &str,
+        class: &str,
+        data_source: Option<Value>,
+        annotations: &[(&str, &str)],
+    ) -> PersistentVolumeClaim {
         let mut spec = json!({
             "accessModes": ["ReadWriteOnce"],
             "storageClassName": class,
@@ -111,7 +123,7 @@ impl World {
         if let Some(source) = data_source {
             spec["dataSource"] = source;
         }
-        let object = json!({
+        let mut object = json!({
             "apiVersion": "v1",
             "kind": "PersistentVolumeClaim",
             "metadata": {
@@ -124,6 +136,9 @@ impl World {
             },
             "spec": spec,
         });
+        for (key, value) in annotations {
+            object["metadata"]["annotations"][*key] = json!(value);
+        }
         let stored = self
             .standin
             .put_object(&Gvr::of::<PersistentVolumeClaim>(), object)
