@@ -13,7 +13,9 @@ use provisioner::keys::{
     ANN_DELETION_SECRET_NAME, ANN_DELETION_SECRET_NAMESPACE, ANN_PROVISIONED_BY,
     ATTR_PROVISIONER_IDENTITY, FINALIZER_PROVISIONING, FINALIZER_PV,
 };
+use sidecar_testkit::csi_proxy::{AnswerHold, CallLog, CsiProxy};
 use sidecar_testkit::observed::writes_by;
+use sidecar_testkit::pool::ScratchPool;
 use support::{CLASS, DRIVER, SECRET, SECRET_NS, World, put_class};
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -437,6 +439,79 @@ async fn a_claim_deleted_mid_create_is_cleaned_up_by_the_next_provisioner_after_
         })
         .await;
     assert!(world.controller.journal_keys().is_empty());
+    assert!(
+        world
+            .standin
+            .list_json(&Gvr::of::<PersistentVolume>(), None)
+            .is_empty()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_deleted_mid_create_is_cleaned_up_where_its_volume_was_made_not_where_its_class_now_points()
+ {
+    // CreateVolume makes the image, but its answer never reaches the provisioner (held in a
+    // proxy) and the provisioner dies. Meanwhile the class is made anew with another pool and
+    // the claim is deleted. The next provisioner's clean-up must repeat the call the first
+    // attempt made, not one built from today's class: that would make (and delete) a volume
+    // in the new pool and leak the original.
+    let mut world = World::start(None).await;
+    let new_pool = ScratchPool::beside(&world.controller);
+    let untouched = new_pool.objects();
+    let hold = AnswerHold::closed("/csi.v1.Controller/CreateVolume");
+    let proxy = CsiProxy::start_holding(
+        "provisioner",
+        &world.controller.socket,
+        world.controller.dir.path().join("proxy.sock"),
+        CallLog::default(),
+        Some(hold.clone()),
+    );
+    let mut first = world.provisioner_at(&proxy.endpoint(), &[], &[]);
+    world.claim("data", "32Mi", CLASS, None);
+    world
+        .eventually("the image exists, its answer held", WAIT, || {
+            world.controller.images().len() == 1
+                && world.get_claim("data").is_some_and(|c| has_record(&c))
+        })
+        .await;
+    first.kill().await;
+    hold.open();
+
+    // StorageClass parameters are immutable: the admin deletes the class and makes it again,
+    // same name, another pool. Then the claim goes.
+    let mut class: StorageClass = world.standin.get("", CLASS).unwrap().unwrap();
+    world
+        .standin
+        .delete_object(&Gvr::of::<StorageClass>(), "", CLASS)
+        .unwrap();
+    class.metadata = support::meta(None, CLASS);
+    class
+        .parameters
+        .get_or_insert_with(Default::default)
+        .insert("pool".to_owned(), new_pool.name.clone());
+    world.standin.put(&class).unwrap();
+    world.delete_claim("data");
+
+    let _second = world.provisioner(&[], &[]);
+    world
+        .wait_gone(
+            &Gvr::of::<PersistentVolumeClaim>(),
+            "default",
+            "data",
+            Duration::from_secs(120),
+        )
+        .await;
+    assert!(
+        world.controller.images().is_empty(),
+        "the original image is left: {:?}",
+        world.controller.images()
+    );
+    assert!(world.controller.journal_keys().is_empty());
+    assert_eq!(
+        new_pool.objects(),
+        untouched,
+        "nothing was ever made in the class's new pool"
+    );
     assert!(
         world
             .standin

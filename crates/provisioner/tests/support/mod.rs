@@ -69,12 +69,24 @@ impl World {
 
     /// Starts a provisioner with test-friendly retry intervals plus `extra` flags.
     pub fn provisioner(&mut self, extra: &[&str], env: &[(&str, &str)]) -> Process {
+        let endpoint = self.controller.endpoint();
+        self.provisioner_at(&endpoint, extra, env)
+    }
+
+    /// [`World::provisioner`] talking to the driver at `csi_endpoint` (a proxy in front of the
+    /// controller).
+    pub fn provisioner_at(
+        &mut self,
+        csi_endpoint: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Process {
         self.started += 1;
         let name = format!("provisioner-{}", self.started);
         let mut command = Command::new(provisioner_binary());
         command
             .arg("--csi-address")
-            .arg(self.controller.endpoint())
+            .arg(csi_endpoint)
             .arg("--kubeconfig")
             .arg(&self.kubeconfig)
             .args(["--retry-interval-start=200ms", "--retry-interval-max=3s"])
