@@ -165,4 +165,4 @@ pub fn secret_scope<'a>(
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

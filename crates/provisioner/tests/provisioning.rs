@@ -314,6 +314,35 @@ async fn a_claim_annotation_cannot_pick_the_provisioners_secret() {
     );
 }
 
+/// Claim `data`, deleted while its CreateVolume's outcome was unknown, goes once its volume is
+/// cleaned up: no image, no journal entry, no PV left.
+async fn the_vanished_claim_leaves_nothing(world: &World) {
+    world
+        .wait_gone(
+            &Gvr::of::<PersistentVolumeClaim>(),
+            "default",
+            "data",
+            Duration::from_secs(120),
+        )
+        .await;
+    world
+        .eventually("no image left", WAIT, || {
+            world.controller.images().is_empty()
+        })
+        .await;
+    assert!(
+        world.controller.journal_keys().is_empty(),
+        "journal keeps {:?}",
+        world.controller.journal_keys()
+    );
+    assert!(
+        world
+            .standin
+            .list_json(&Gvr::of::<PersistentVolume>(), None)
+            .is_empty()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_claim_deleted_while_create_volume_is_slow_leaves_nothing_in_ceph() {
     // CreateVolume stalls 6 s after making the image; the provisioner's deadline is 1 s, so the
@@ -341,30 +370,7 @@ async fn a_claim_deleted_while_create_volume_is_slow_leaves_nothing_in_ceph() {
             .unwrap()
             .contains(&FINALIZER_PROVISIONING.to_owned())
     );
-    world
-        .wait_gone(
-            &Gvr::of::<PersistentVolumeClaim>(),
-            "default",
-            "data",
-            Duration::from_secs(120),
-        )
-        .await;
-    world
-        .eventually("no image left", WAIT, || {
-            world.controller.images().is_empty()
-        })
-        .await;
-    assert!(
-        world.controller.journal_keys().is_empty(),
-        "journal keeps {:?}",
-        world.controller.journal_keys()
-    );
-    assert!(
-        world
-            .standin
-            .list_json(&Gvr::of::<PersistentVolume>(), None)
-            .is_empty()
-    );
+    the_vanished_claim_leaves_nothing(&world).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -426,26 +432,7 @@ async fn a_claim_deleted_mid_create_is_cleaned_up_by_the_next_provisioner_after_
     first.kill().await;
 
     let _second = world.provisioner(&["--timeout=30s"], &[]);
-    world
-        .wait_gone(
-            &Gvr::of::<PersistentVolumeClaim>(),
-            "default",
-            "data",
-            Duration::from_secs(120),
-        )
-        .await;
-    world
-        .eventually("no image left", WAIT, || {
-            world.controller.images().is_empty()
-        })
-        .await;
-    assert!(world.controller.journal_keys().is_empty());
-    assert!(
-        world
-            .standin
-            .list_json(&Gvr::of::<PersistentVolume>(), None)
-            .is_empty()
-    );
+    the_vanished_claim_leaves_nothing(&world).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -494,30 +481,11 @@ async fn a_claim_deleted_mid_create_is_cleaned_up_where_its_volume_was_made_not_
     world.delete_claim("data");
 
     let _second = world.provisioner(&[], &[]);
-    world
-        .wait_gone(
-            &Gvr::of::<PersistentVolumeClaim>(),
-            "default",
-            "data",
-            Duration::from_secs(120),
-        )
-        .await;
-    assert!(
-        world.controller.images().is_empty(),
-        "the original image is left: {:?}",
-        world.controller.images()
-    );
-    assert!(world.controller.journal_keys().is_empty());
+    the_vanished_claim_leaves_nothing(&world).await;
     assert_eq!(
         new_pool.objects(),
         untouched,
         "nothing was ever made in the class's new pool"
-    );
-    assert!(
-        world
-            .standin
-            .list_json(&Gvr::of::<PersistentVolume>(), None)
-            .is_empty()
     );
 }
 

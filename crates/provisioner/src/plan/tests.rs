@@ -4,7 +4,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::*;
 
-fn settings() -> PlanSettings {
+pub(crate) fn settings() -> PlanSettings {
     PlanSettings {
         name_prefix: "pvc".into(),
         default_fs_type: "ext4".into(),
@@ -13,7 +13,7 @@ fn settings() -> PlanSettings {
     }
 }
 
-fn claim(size: Option<&str>, mode: Option<&str>) -> PersistentVolumeClaim {
+pub(crate) fn claim(size: Option<&str>, mode: Option<&str>) -> PersistentVolumeClaim {
     PersistentVolumeClaim {
         metadata: ObjectMeta {
             name: Some("data".into()),
@@ -34,7 +34,7 @@ fn claim(size: Option<&str>, mode: Option<&str>) -> PersistentVolumeClaim {
     }
 }
 
-fn class(params: &[(&str, &str)]) -> StorageClass {
+pub(crate) fn class(params: &[(&str, &str)]) -> StorageClass {
     StorageClass {
         metadata: ObjectMeta {
             name: Some("fast".into()),

@@ -1,43 +1,20 @@
-use k8s_openapi::api::core::v1::{PersistentVolumeClaimSpec, VolumeResourceRequirements};
-use k8s_openapi::api::storage::v1::StorageClass;
-use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::json;
 
 use super::*;
-use crate::plan::{PlanSettings, plan};
+use crate::plan::plan;
+use crate::plan::tests::{claim as planned_claim, class as planned_class, settings};
 
-fn settings() -> PlanSettings {
-    PlanSettings {
-        name_prefix: "pvc".into(),
-        default_fs_type: "ext4".into(),
-        extra_metadata: true,
-        single_node_multi_writer: false,
-    }
-}
-
+/// A claim of 1 GiB, ReadWriteOnce and ReadOnlyMany (two capabilities).
 fn claim() -> PersistentVolumeClaim {
-    PersistentVolumeClaim {
-        metadata: ObjectMeta {
-            name: Some("data".into()),
-            namespace: Some("apps".into()),
-            uid: Some("0b5e".into()),
-            ..ObjectMeta::default()
-        },
-        spec: Some(PersistentVolumeClaimSpec {
-            access_modes: Some(vec!["ReadWriteOnce".into(), "ReadOnlyMany".into()]),
-            resources: Some(VolumeResourceRequirements {
-                requests: Some(BTreeMap::from([("storage".into(), Quantity("1Gi".into()))])),
-                ..VolumeResourceRequirements::default()
-            }),
-            ..PersistentVolumeClaimSpec::default()
-        }),
-        status: None,
+    let mut claim = planned_claim(Some("1Gi"), None);
+    if let Some(spec) = claim.spec.as_mut() {
+        spec.access_modes = Some(vec!["ReadWriteOnce".into(), "ReadOnlyMany".into()]);
     }
+    claim
 }
 
-fn class(pool: &str, fs_type: &str, secret: &str) -> StorageClass {
-    let params = [
+fn class(pool: &str, fs_type: &str, secret: &str) -> k8s_openapi::api::storage::v1::StorageClass {
+    planned_class(&[
         ("clusterID", "c1"),
         ("pool", pool),
         ("csi.storage.k8s.io/fstype", fs_type),
@@ -45,22 +22,7 @@ fn class(pool: &str, fs_type: &str, secret: &str) -> StorageClass {
         ("csi.storage.k8s.io/provisioner-secret-namespace", "ceph"),
         ("csi.storage.k8s.io/node-stage-secret-name", secret),
         ("csi.storage.k8s.io/node-stage-secret-namespace", "ceph"),
-    ];
-    StorageClass {
-        metadata: ObjectMeta {
-            name: Some("fast".into()),
-            ..ObjectMeta::default()
-        },
-        provisioner: "rbd.csi.sepia.io".into(),
-        parameters: Some(
-            params
-                .iter()
-                .map(|(k, v)| ((*k).into(), (*v).into()))
-                .collect(),
-        ),
-        mount_options: Some(vec!["discard".into()]),
-        ..StorageClass::default()
-    }
+    ])
 }
 
 fn requirement() -> TopologyRequirement {
