@@ -4,12 +4,17 @@
 //! the same CSI mode it is later published under.
 
 use csi::v1::VolumeCapability;
+use csi::v1::volume_capability::access_mode::Mode;
 use csi::v1::volume_capability::{AccessMode, AccessType, BlockVolume};
+use serde::{Deserialize, Serialize};
 use sidecar::volume_capability::{csi_access_mode, mount};
 
-/// How the volume is consumed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// How the volume is consumed. (Serialized in the in-flight record of
+/// [`crate::recorded_call`].)
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "mode")]
 pub enum VolumeMode {
+    #[serde(rename_all = "camelCase")]
     Filesystem {
         fs_type: String,
         mount_flags: Vec<String>,
@@ -35,6 +40,18 @@ pub fn volume_capabilities(
     if access_modes.is_empty() {
         return Err(CapabilityError::NoAccessMode);
     }
+    let csi_modes = access_modes
+        .iter()
+        .map(|access_mode| {
+            csi_access_mode(access_mode, single_node_multi_writer)
+                .ok_or_else(|| CapabilityError::UnknownAccessMode(access_mode.clone()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(capabilities_for(&csi_modes, mode))
+}
+
+/// One capability per CSI access mode, each of `mode`'s access type.
+pub fn capabilities_for(csi_modes: &[Mode], mode: &VolumeMode) -> Vec<VolumeCapability> {
     let access_type = match mode {
         VolumeMode::Block => AccessType::Block(BlockVolume {}),
         VolumeMode::Filesystem {
@@ -42,17 +59,13 @@ pub fn volume_capabilities(
             mount_flags,
         } => mount(fs_type.clone(), mount_flags.clone()),
     };
-    access_modes
+    csi_modes
         .iter()
-        .map(|access_mode| {
-            let csi_mode = csi_access_mode(access_mode, single_node_multi_writer)
-                .ok_or_else(|| CapabilityError::UnknownAccessMode(access_mode.clone()))?;
-            Ok(VolumeCapability {
-                access_mode: Some(AccessMode {
-                    mode: csi_mode as i32,
-                }),
-                access_type: Some(access_type.clone()),
-            })
+        .map(|csi_mode| VolumeCapability {
+            access_mode: Some(AccessMode {
+                mode: *csi_mode as i32,
+            }),
+            access_type: Some(access_type.clone()),
         })
         .collect()
 }

@@ -15,8 +15,8 @@ use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 use k8s_openapi::api::storage::v1::StorageClass;
 
 use crate::keys::{
-    ANN_BETA_STORAGE_PROVISIONER, ANN_PROVISIONING, ANN_PROVISIONING_SOURCE, ANN_SELECTED_NODE,
-    ANN_STORAGE_PROVISIONER, FINALIZER_PROVISIONING,
+    ANN_BETA_STORAGE_PROVISIONER, ANN_PROVISIONING, ANN_PROVISIONING_REQUEST,
+    ANN_PROVISIONING_SOURCE, ANN_SELECTED_NODE, ANN_STORAGE_PROVISIONER, FINALIZER_PROVISIONING,
 };
 use crate::source_ref::{SourceKind, claim_source};
 
@@ -122,7 +122,14 @@ pub struct Fingerprint {
 
 pub fn fingerprint(claim: &PersistentVolumeClaim) -> Fingerprint {
     let mut annotations = claim.metadata.annotations.clone().unwrap_or_default();
-    annotations.retain(|key, _| key != ANN_PROVISIONING && key != ANN_PROVISIONING_SOURCE);
+    annotations.retain(|key, _| {
+        ![
+            ANN_PROVISIONING,
+            ANN_PROVISIONING_SOURCE,
+            ANN_PROVISIONING_REQUEST,
+        ]
+        .contains(&key.as_str())
+    });
     Fingerprint {
         uid: claim.metadata.uid.clone(),
         deleting: claim.metadata.deletion_timestamp.is_some(),

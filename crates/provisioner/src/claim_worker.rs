@@ -5,7 +5,6 @@
 use std::time::Instant;
 
 use csi::v1::plugin_capability::service::Type as PluginCap;
-use csi::v1::{CapacityRange, CreateVolumeRequest, VolumeContentSource};
 use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim};
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::{Api, PostParams};
@@ -20,8 +19,9 @@ use crate::error::ProvisionerError;
 use crate::in_flight;
 use crate::keys::ANN_SELECTED_NODE;
 use crate::outcome;
-use crate::plan::{VolumePlan, plan, request_name};
+use crate::plan::{plan, request_name};
 use crate::pv_builder::build_pv;
+use crate::recorded_call::RecordedCall;
 use crate::secrets;
 use crate::source_protection;
 use crate::sources;
@@ -114,7 +114,7 @@ async fn provision(
 ) -> Result<(), ProvisionerError> {
     let started = Instant::now();
     outcome::provisioning(ctx, claim);
-    let plan = plan(claim, class, &ctx.settings)?;
+    let mut plan = plan(claim, class, &ctx.settings)?;
     let source = sources::resolve(
         &ctx.client,
         claim,
@@ -127,20 +127,34 @@ async fn provision(
     // Everything that can fail without a call comes before the record, so such a failure
     // leaves the claim as it was (deletable at once).
     let requirement = accessibility(ctx, claim).await?;
-    let secrets =
-        secrets::read(&ctx.client, plan.secret_refs.get(&SecretKind::Provisioner)).await?;
+    let planned_secret = plan.secret_refs.get(&SecretKind::Provisioner).cloned();
+    let mut secrets = secrets::read(&ctx.client, planned_secret.as_ref()).await?;
     // The durable record comes next: from here on a volume may exist in the backend.
+    let planned_call = RecordedCall::of(&plan, requirement.as_ref());
     let claim = in_flight::record(
         &ctx.client,
         claim,
         &plan.request_name,
         in_flight::encode_source(content.as_ref()).as_deref(),
+        &planned_call.encode().map_err(record_error)?,
     )
     .await?;
+    // An earlier attempt whose outcome is unknown recorded its call: repeat exactly that, and
+    // describe its volume in the PV, whatever the class says now.
+    let call = RecordedCall::from_claim(&claim)
+        .map_err(record_error)?
+        .unwrap_or(planned_call);
+    call.apply_to(&mut plan).map_err(record_error)?;
+    let content = in_flight::recorded_source(&claim)?;
+    if call.secret != planned_secret {
+        secrets = secrets::read(&ctx.client, call.secret.as_ref()).await?;
+    }
     if let Some(source) = &source {
         source_protection::protect(&ctx.client, &source.object).await?;
     }
-    let request = create_request(&plan, secrets.clone(), content.clone(), requirement);
+    let request = call
+        .request(&plan.request_name, secrets.clone(), content)
+        .map_err(record_error)?;
     let volume = match create_volume(ctx, request).await {
         Ok(volume) => volume,
         Err(error) => {
@@ -212,25 +226,9 @@ async fn provision(
     finish(ctx, &claim).await
 }
 
-pub(crate) fn create_request(
-    plan: &VolumePlan,
-    secrets: std::collections::HashMap<String, String>,
-    content: Option<VolumeContentSource>,
-    requirement: Option<csi::v1::TopologyRequirement>,
-) -> CreateVolumeRequest {
-    CreateVolumeRequest {
-        name: plan.request_name.clone(),
-        capacity_range: Some(CapacityRange {
-            required_bytes: i64::try_from(plan.required_bytes).unwrap_or(i64::MAX),
-            limit_bytes: 0,
-        }),
-        volume_capabilities: plan.capabilities.clone(),
-        parameters: plan.parameters.clone(),
-        secrets,
-        volume_content_source: content,
-        accessibility_requirements: requirement,
-        mutable_parameters: Default::default(),
-    }
+/// A record this version cannot use: only a change (or an upgrade) can fix it.
+pub(crate) fn record_error(error: crate::recorded_call::RecordError) -> ProvisionerError {
+    ProvisionerError::Claim(error.to_string())
 }
 
 fn selected_node(claim: &PersistentVolumeClaim) -> Option<String> {

@@ -4,6 +4,8 @@
 
 use std::collections::BTreeMap;
 
+use sidecar::secret_template::{SecretTemplate, TemplateError, read_pair};
+
 use crate::keys::{PARAM_FSTYPE, RESERVED_PREFIX};
 
 /// The operations a StorageClass can name a secret for (`csi.storage.k8s.io/<kind>-secret-*`).
@@ -55,13 +57,6 @@ impl SecretKind {
 const DEFAULT_SECRET_NAME: &str = "csi.storage.k8s.io/secret-name";
 const DEFAULT_SECRET_NAMESPACE: &str = "csi.storage.k8s.io/secret-namespace";
 
-/// Name and namespace templates of one secret reference, before `${...}` resolution.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SecretTemplate {
-    pub name: String,
-    pub namespace: String,
-}
-
 /// A StorageClass's parameters, split.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClassParams {
@@ -73,10 +68,12 @@ pub struct ClassParams {
 
 /// A reserved parameter that breaks a rule.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("StorageClass parameter {key:?}: {rule}")]
-pub struct ClassParamError {
-    pub key: String,
-    pub rule: &'static str,
+pub enum ClassParamError {
+    #[error("StorageClass parameter {key:?}: {rule}")]
+    Reserved { key: String, rule: &'static str },
+    /// Half a secret pair, or an empty one.
+    #[error(transparent)]
+    Secret(#[from] TemplateError),
 }
 
 /// Splits `params` into the provisioner's settings and the driver's parameters.
@@ -102,56 +99,20 @@ pub fn parse(params: &BTreeMap<String, String>) -> Result<ClassParams, ClassPara
                 out.fs_type = Some(value.clone());
             }
         } else if !known_secret_keys.contains(key) {
-            return Err(ClassParamError {
+            return Err(ClassParamError::Reserved {
                 key: key.clone(),
                 rule: "unknown key in the reserved csi.storage.k8s.io/ prefix",
             });
         }
     }
-    let default = pair(params, DEFAULT_SECRET_NAME, DEFAULT_SECRET_NAMESPACE)?;
+    let default = read_pair(params, DEFAULT_SECRET_NAME, DEFAULT_SECRET_NAMESPACE)?;
     for kind in SecretKind::ALL {
-        let own = pair(params, &kind.name_key(), &kind.namespace_key())?;
+        let own = read_pair(params, &kind.name_key(), &kind.namespace_key())?;
         if let Some(template) = own.or_else(|| default.clone()) {
             out.secrets.insert(kind, template);
         }
     }
     Ok(out)
-}
-
-fn pair(
-    params: &BTreeMap<String, String>,
-    name_key: &str,
-    namespace_key: &str,
-) -> Result<Option<SecretTemplate>, ClassParamError> {
-    match (params.get(name_key), params.get(namespace_key)) {
-        (None, None) => Ok(None),
-        (Some(_), None) => Err(ClassParamError {
-            key: name_key.to_owned(),
-            rule: "a secret name needs its -namespace key too",
-        }),
-        (None, Some(_)) => Err(ClassParamError {
-            key: namespace_key.to_owned(),
-            rule: "a secret namespace needs its -name key too",
-        }),
-        (Some(name), Some(namespace)) => {
-            if name.is_empty() {
-                return Err(ClassParamError {
-                    key: name_key.to_owned(),
-                    rule: "the secret name template must not be empty",
-                });
-            }
-            if namespace.is_empty() {
-                return Err(ClassParamError {
-                    key: namespace_key.to_owned(),
-                    rule: "the secret namespace template must not be empty",
-                });
-            }
-            Ok(Some(SecretTemplate {
-                name: name.clone(),
-                namespace: namespace.clone(),
-            }))
-        }
-    }
 }
 
 #[cfg(test)]
@@ -263,8 +224,13 @@ mod tests {
         ];
         for (pairs, key, rule_word) in cases {
             let err = parse(&params(pairs)).unwrap_err();
-            assert_eq!(err.key, *key);
-            assert!(err.rule.contains(rule_word), "{err}");
+            let text = err.to_string();
+            let named = match &err {
+                ClassParamError::Reserved { key, .. } => key,
+                ClassParamError::Secret(e) => &e.key,
+            };
+            assert_eq!(named, key, "{text}");
+            assert!(text.contains(rule_word), "{text}");
         }
     }
 }

@@ -1,7 +1,9 @@
 //! The clean-up path of the durable in-flight record: a claim that no longer wants the volume
-//! a CreateVolume may have made (deleted, or bound to another PV). The same CreateVolume is
-//! repeated to a final answer — the only way to learn the volume id — and whatever it returns
-//! is deleted; then the record goes. Starts from the claim as the API has it, never the cache.
+//! a CreateVolume may have made (deleted, or bound to another PV). The call the record names
+//! is repeated to a final answer — the only way to learn the volume id — and whatever it
+//! returns is deleted; then the record goes. Starts from the claim as the API has it, never
+//! the cache; and from the recorded call, never today's StorageClass (which may point at
+//! another pool or cluster by now).
 
 use std::time::Instant;
 
@@ -9,15 +11,15 @@ use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::Api;
 
-use crate::claim_worker::{create_request, finish};
-use crate::class_params::SecretKind;
+use crate::claim_decision;
+use crate::claim_worker::{finish, record_error};
 use crate::context::Context;
 use crate::csi_calls::{create_volume, delete_volume};
 use crate::error::ProvisionerError;
 use crate::in_flight;
-use crate::keys::ANN_PROVISIONING_SOURCE;
 use crate::outcome;
 use crate::plan::plan;
+use crate::recorded_call::RecordedCall;
 use crate::secrets;
 
 /// The claim no longer wants the volume a CreateVolume may have made: repeat that call to a
@@ -41,36 +43,38 @@ pub async fn clean_up(
     if pv.is_some() {
         return finish(ctx, claim).await;
     }
-    let Some(class) = class else {
-        return Err(ProvisionerError::Claim(format!(
-            "cannot clean up in-flight volume {pv_name}: its StorageClass is gone; restore it so \
-             CreateVolume can be repeated and the volume deleted"
-        )));
-    };
     let started = Instant::now();
-    let plan = plan(claim, class, &ctx.settings)?;
-    let recorded = claim
-        .metadata
-        .annotations
-        .as_ref()
-        .and_then(|a| a.get(ANN_PROVISIONING_SOURCE))
-        .map(String::as_str);
-    let content = in_flight::decode_source(recorded).map_err(ProvisionerError::Claim)?;
-    let secrets =
-        secrets::read(&ctx.client, plan.secret_refs.get(&SecretKind::Provisioner)).await?;
-    let request = create_request(&plan, secrets.clone(), content, None);
+    let call = match RecordedCall::from_claim(claim).map_err(record_error)? {
+        Some(call) => call,
+        // A record written before calls were recorded: today's class is all there is.
+        None => {
+            let Some(class) = class else {
+                return Err(ProvisionerError::Claim(format!(
+                    "cannot clean up in-flight volume {pv_name}: its record names no call and \
+                     its StorageClass is gone; restore the class so CreateVolume can be \
+                     repeated and the volume deleted"
+                )));
+            };
+            RecordedCall::of(&plan(claim, class, &ctx.settings)?, None)
+        }
+    };
+    let content = in_flight::recorded_source(claim)?;
+    let secrets = secrets::read(&ctx.client, call.secret.as_ref()).await?;
+    let request = call
+        .request(pv_name, secrets.clone(), content)
+        .map_err(record_error)?;
     match create_volume(ctx, request).await {
         Ok(volume) => {
             delete_volume(ctx, &volume.volume_id, secrets).await?;
-            tracing::info!(request_name = %plan.request_name, volume_id = %volume.volume_id,
+            tracing::info!(request_name = %pv_name, volume_id = %volume.volume_id,
                 "deleted the volume of a claim that went away during provisioning");
             outcome::volume_deleted(
                 ctx,
                 &outcome::Deleted {
-                    request_name: &plan.request_name,
+                    request_name: pv_name,
                     volume_id: &volume.volume_id,
                     claim: Some(outcome::claim_reference(claim)),
-                    class: class.metadata.name.as_deref().unwrap_or(""),
+                    class: claim_decision::class_name(claim).unwrap_or(""),
                     took: started.elapsed(),
                     operation: "cleanup",
                 },
@@ -81,7 +85,7 @@ pub async fn clean_up(
                 return Err(error);
             }
             // A final CSI error: the call created nothing, so there is nothing to delete.
-            tracing::info!(request_name = %plan.request_name, %error,
+            tracing::info!(request_name = %pv_name, %error,
                 "in-flight CreateVolume ended without a volume");
         }
     }

@@ -1,5 +1,7 @@
 //! The durable in-flight record on a claim (see the crate docs): written before the first
-//! CreateVolume, read by the clean-up path, removed when the volume is bound or deleted.
+//! CreateVolume, read by the clean-up path, removed when the volume is bound or deleted. It
+//! names the request, its content source and the call itself ([`crate::recorded_call`]); once
+//! written, the first attempt's call and source stand until the record goes.
 //! Writes are patches conditional on the claim's resourceVersion, so a concurrent change (a
 //! user deleting the claim) makes the write fail and the claim is looked at again rather than
 //! overwritten.
@@ -12,7 +14,9 @@ use kube::api::Api;
 use sidecar::patch::{self, Part};
 
 use crate::error::ProvisionerError;
-use crate::keys::{ANN_PROVISIONING, ANN_PROVISIONING_SOURCE, FINALIZER_PROVISIONING};
+use crate::keys::{
+    ANN_PROVISIONING, ANN_PROVISIONING_REQUEST, ANN_PROVISIONING_SOURCE, FINALIZER_PROVISIONING,
+};
 
 /// The content source as recorded in [`ANN_PROVISIONING_SOURCE`].
 pub fn encode_source(source: Option<&VolumeContentSource>) -> Option<String> {
@@ -45,22 +49,48 @@ pub fn decode_source(recorded: Option<&str>) -> Result<Option<VolumeContentSourc
     }))
 }
 
-/// The claim with the record added, or `None` if it already carries exactly this record.
+/// The content source the claim's record names.
+///
+/// # Errors
+/// A value this version cannot read.
+pub fn recorded_source(
+    claim: &PersistentVolumeClaim,
+) -> Result<Option<VolumeContentSource>, ProvisionerError> {
+    let recorded = claim
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(ANN_PROVISIONING_SOURCE))
+        .map(String::as_str);
+    decode_source(recorded).map_err(ProvisionerError::Claim)
+}
+
+/// The claim with the record of `request_name` (its content `source` and encoded `call`)
+/// added, or `None` if it already carries it. A record of the same request that already names
+/// its call is kept as it is: a call whose outcome is unknown is repeated as it was made.
 pub fn with_record(
     claim: &PersistentVolumeClaim,
     request_name: &str,
     source: Option<&str>,
+    call: &str,
 ) -> Option<PersistentVolumeClaim> {
     let mut updated = claim.clone();
     let annotations = updated
         .metadata
         .annotations
         .get_or_insert_with(Default::default);
-    annotations.insert(ANN_PROVISIONING.to_owned(), request_name.to_owned());
-    match source {
-        Some(source) => annotations.insert(ANN_PROVISIONING_SOURCE.to_owned(), source.to_owned()),
-        None => annotations.remove(ANN_PROVISIONING_SOURCE),
-    };
+    let recorded = annotations.get(ANN_PROVISIONING).map(String::as_str) == Some(request_name)
+        && annotations.contains_key(ANN_PROVISIONING_REQUEST);
+    if !recorded {
+        annotations.insert(ANN_PROVISIONING.to_owned(), request_name.to_owned());
+        match source {
+            Some(source) => {
+                annotations.insert(ANN_PROVISIONING_SOURCE.to_owned(), source.to_owned())
+            }
+            None => annotations.remove(ANN_PROVISIONING_SOURCE),
+        };
+        annotations.insert(ANN_PROVISIONING_REQUEST.to_owned(), call.to_owned());
+    }
     let finalizers = updated.metadata.finalizers.get_or_insert_with(Vec::new);
     if !finalizers.iter().any(|f| f == FINALIZER_PROVISIONING) {
         finalizers.push(FINALIZER_PROVISIONING.to_owned());
@@ -74,6 +104,7 @@ pub fn without_record(claim: &PersistentVolumeClaim) -> Option<PersistentVolumeC
     if let Some(annotations) = updated.metadata.annotations.as_mut() {
         annotations.remove(ANN_PROVISIONING);
         annotations.remove(ANN_PROVISIONING_SOURCE);
+        annotations.remove(ANN_PROVISIONING_REQUEST);
     }
     if let Some(finalizers) = updated.metadata.finalizers.as_mut() {
         finalizers.retain(|f| f != FINALIZER_PROVISIONING);
@@ -88,9 +119,10 @@ fn api(client: &Client, claim: &PersistentVolumeClaim) -> Api<PersistentVolumeCl
     )
 }
 
-/// Writes the record before CreateVolume; returns the claim as stored. Must succeed before
-/// the call is made — that is the whole point. Reads the claim from the API first, because a
-/// cached copy may still show a claim whose clean-up already finished.
+/// Writes the record before CreateVolume; returns the claim as stored (whose record names the
+/// call to make: an earlier attempt's, if there was one). Must succeed before the call is made
+/// — that is the whole point. Reads the claim from the API first, because a cached copy may
+/// still show a claim whose clean-up already finished.
 ///
 /// # Errors
 /// The claim is gone or being deleted (a record cannot be added then; nothing was called), or
@@ -100,6 +132,7 @@ pub async fn record(
     claim: &PersistentVolumeClaim,
     request_name: &str,
     source: Option<&str>,
+    call: &str,
 ) -> Result<PersistentVolumeClaim, ProvisionerError> {
     let name = claim.metadata.name.clone().unwrap_or_default();
     let api = api(client, claim);
@@ -116,7 +149,7 @@ pub async fn record(
             "claim {name} is being deleted; not starting CreateVolume"
         )));
     }
-    let Some(updated) = with_record(&current, request_name, source) else {
+    let Some(updated) = with_record(&current, request_name, source, call) else {
         return Ok(current);
     };
     let written = patch::write_changes(&api, &current, &updated, Part::Object)
@@ -201,22 +234,18 @@ mod tests {
 
     #[test]
     fn the_record_round_trips_and_keeps_other_finalizers() {
-        let recorded = with_record(&claim(), "pvc-1", Some("snapshot:abc")).unwrap();
+        let recorded = with_record(&claim(), "pvc-1", Some("snapshot:abc"), "{call}").unwrap();
         let meta = &recorded.metadata;
-        assert_eq!(
-            meta.annotations.as_ref().unwrap()[ANN_PROVISIONING],
-            "pvc-1"
-        );
-        assert_eq!(
-            meta.annotations.as_ref().unwrap()[ANN_PROVISIONING_SOURCE],
-            "snapshot:abc"
-        );
+        let annotations = meta.annotations.as_ref().unwrap();
+        assert_eq!(annotations[ANN_PROVISIONING], "pvc-1");
+        assert_eq!(annotations[ANN_PROVISIONING_SOURCE], "snapshot:abc");
+        assert_eq!(annotations[ANN_PROVISIONING_REQUEST], "{call}");
         assert_eq!(
             meta.finalizers.as_deref().unwrap(),
             ["kubernetes.io/pvc-protection", FINALIZER_PROVISIONING]
         );
         assert!(
-            with_record(&recorded, "pvc-1", Some("snapshot:abc")).is_none(),
+            with_record(&recorded, "pvc-1", Some("snapshot:abc"), "{call}").is_none(),
             "idempotent"
         );
         let cleared = without_record(&recorded).unwrap();
@@ -226,6 +255,33 @@ mod tests {
         );
         assert!(cleared.metadata.annotations.unwrap().is_empty());
         assert!(without_record(&claim()).is_none());
+    }
+
+    /// A repeat after an unknown outcome finds the first attempt's record and keeps it, even
+    /// when today's class would make another call (or name another source).
+    #[test]
+    fn the_first_attempts_call_stands_until_the_record_goes() {
+        let first = with_record(&claim(), "pvc-1", None, "{first}").unwrap();
+        assert!(with_record(&first, "pvc-1", Some("volume:x"), "{today}").is_none());
+        // A record without a call (written by an older version) gets today's.
+        let mut old = first.clone();
+        old.metadata
+            .annotations
+            .as_mut()
+            .unwrap()
+            .remove(ANN_PROVISIONING_REQUEST);
+        let upgraded = with_record(&old, "pvc-1", None, "{today}").unwrap();
+        assert_eq!(
+            upgraded.metadata.annotations.unwrap()[ANN_PROVISIONING_REQUEST],
+            "{today}"
+        );
+        // After the record went (a final error), the next attempt records anew.
+        let cleared = without_record(&first).unwrap();
+        let again = with_record(&cleared, "pvc-1", None, "{today}").unwrap();
+        assert_eq!(
+            again.metadata.annotations.unwrap()[ANN_PROVISIONING_REQUEST],
+            "{today}"
+        );
     }
 
     #[test]

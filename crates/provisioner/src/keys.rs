@@ -30,6 +30,11 @@ pub const FINALIZER_SNAPSHOT_SOURCE_PROTECTION: &str =
 /// which upstream keeps only in memory (external-provisioner#486: a restart or a PVC deleted
 /// mid-call leaks the volume).
 pub const ANN_PROVISIONING: &str = "sepia.io/provisioning";
+/// Sepia addition — PVC: the CreateVolume the first attempt made, without its secrets (JSON of
+/// [`crate::recorded_call::RecordedCall`]): parameters (clusterID, pool, …), size,
+/// capabilities, topology and the provisioner Secret's reference. Every repeat — and the
+/// clean-up of a claim deleted mid-call — sends exactly this, whatever the class says by then.
+pub const ANN_PROVISIONING_REQUEST: &str = "sepia.io/provisioning-request";
 /// Sepia addition — PVC: keeps a deleted claim around until its in-flight volume is either
 /// bound to a PV or deleted.
 pub const FINALIZER_PROVISIONING: &str = "sepia.io/provisioning-protection";
@@ -61,6 +66,9 @@ pub mod reason {
     pub const PROVISIONING_SUCCEEDED: &str = "ProvisioningSucceeded";
     pub const PROVISIONING_FAILED: &str = "ProvisioningFailed";
     pub const VOLUME_FAILED_DELETE: &str = "VolumeFailedDelete";
+    /// Sepia addition — PV: deleted while its claim still holds it; the volume is deleted once
+    /// the claim is gone (upstream waits the same way, silently).
+    pub const VOLUME_DELETE_PENDING: &str = "VolumeDeletePending";
 }
 
 /// Sepia addition — PVC: the data source CreateVolume was given (`snapshot:<id>` or

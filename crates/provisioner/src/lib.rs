@@ -6,8 +6,8 @@
 //! - [`claim_decision`]: should this claim be provisioned, finished or cleaned up?
 //! - [`volume_decision`]: should this PV's volume be deleted, or its finalizer dropped?
 //! - [`plan`]: claim + class → request name, size, capabilities, parameters, secret refs,
-//!   built from [`class_params`], [`secret_template`], [`capabilities`] and
-//!   `sidecar::quantity`.
+//!   built from [`class_params`], [`capabilities`], `sidecar::secret_template` (which
+//!   tokens each kind of secret may use) and `sidecar::quantity`.
 //! - [`source_ref`]: which object `dataSource` / `dataSourceRef` names, and whether a claim
 //!   may read it from another namespace (feature gate + ReferenceGrant).
 //! - [`data_source`]: restore and clone source rules (volume mode, size, driver, readiness),
@@ -19,8 +19,9 @@
 //! - [`controller`]: watchers, caches and the two work queues, run while leading (on
 //!   `sidecar::watch_cache` and `sidecar::workers`).
 //! - [`claim_worker`]: acts on a claim decision (CreateVolume, PV create, the in-flight record).
-//! - [`in_flight`]: the durable in-flight record on the claim (Sepia's leak fix), and
-//!   [`cleanup`]: what happens when a claim with a record no longer wants the volume.
+//! - [`in_flight`]: the durable in-flight record on the claim (Sepia's leak fix), with
+//!   [`recorded_call`]: the CreateVolume it names, repeated as it was made; and [`cleanup`]:
+//!   what happens when a claim with a record no longer wants the volume.
 //! - [`sources`]: fetching and checking a claim's data source; [`source_protection`]: the
 //!   finalizers on clone and restore sources while they are read.
 //! - [`topology`]: accessibility requirements from the selected node (topology drivers).
@@ -40,8 +41,12 @@
 //! # The durable in-flight record (Sepia addition)
 //! Before the first CreateVolume for a claim, the claim gets annotation
 //! `sepia.io/provisioning: <request name>` (plus `sepia.io/provisioning-source:
-//! snapshot:<id>|volume:<id>` for a clone or restore) and finalizer
-//! `sepia.io/provisioning-protection`.
+//! snapshot:<id>|volume:<id>` for a clone or restore), annotation
+//! `sepia.io/provisioning-request` (the call itself, without secrets: parameters such as
+//! clusterID and pool, size, capabilities, topology, the provisioner Secret's reference) and
+//! finalizer `sepia.io/provisioning-protection`. While they exist, every repeat of the call —
+//! a retry after an unknown outcome, the clean-up — sends the recorded request, never one
+//! rebuilt from a StorageClass that may have been made anew with another pool meanwhile.
 //! They are removed once the PV exists; after a final CreateVolume error (no call running,
 //! nothing made — so a claim that can never be provisioned, its class or secret gone, can
 //! still be deleted); or — if the claim was deleted or bound elsewhere in the meantime — once
@@ -66,7 +71,7 @@ pub mod metrics;
 pub mod outcome;
 pub mod plan;
 pub mod pv_builder;
-pub mod secret_template;
+pub mod recorded_call;
 pub mod secrets;
 pub mod snapshot_view;
 pub mod source_protection;

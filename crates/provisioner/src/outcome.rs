@@ -176,6 +176,31 @@ pub fn volume_deleted(ctx: &Context, done: &Deleted<'_>) {
     publish(ctx, builder.build());
 }
 
+/// A PV deleted while its claim still holds it: nothing happens until the claim is gone, and
+/// `kubectl describe pv` says so instead of a silent wait.
+pub fn delete_pending(ctx: &Context, pv: &PersistentVolume) {
+    let claim = pv
+        .spec
+        .as_ref()
+        .and_then(|s| s.claim_ref.as_ref())
+        .map(|r| {
+            format!(
+                "{}/{}",
+                r.namespace.as_deref().unwrap_or(""),
+                r.name.as_deref().unwrap_or("")
+            )
+        })
+        .unwrap_or_default();
+    ctx.recorder.normal(
+        &pv_ref(pv),
+        reason::VOLUME_DELETE_PENDING,
+        format!(
+            "the PersistentVolume is being deleted while claim \"{claim}\" still holds it; its \
+             volume is deleted once the claim is gone and the PV is released"
+        ),
+    );
+}
+
 pub fn delete_failed(ctx: &Context, pv: &PersistentVolume, class: &str, error: &ProvisionerError) {
     ctx.recorder
         .warning(&pv_ref(pv), reason::VOLUME_FAILED_DELETE, error.to_string());

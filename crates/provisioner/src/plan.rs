@@ -8,11 +8,11 @@ use std::collections::{BTreeMap, HashMap};
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 use k8s_openapi::api::storage::v1::StorageClass;
 use sidecar::quantity::{QuantityError, parse_bytes};
+use sidecar::secret_template::{Scope, SecretRef, TemplateError, resolve};
 
 use crate::capabilities::{CapabilityError, VolumeMode, volume_capabilities};
 use crate::class_params::{self, ClassParamError, SecretKind};
 use crate::keys::{PARAM_PV_NAME, PARAM_PVC_NAME, PARAM_PVC_NAMESPACE};
-use crate::secret_template::{SecretRef, TemplateError, TemplateInput, resolve};
 
 /// Settings from the provisioner's flags that shape every request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,16 +117,13 @@ pub fn plan(
         parameters.insert(PARAM_PV_NAME.to_owned(), request_name.clone());
     }
     let annotations = claim.metadata.annotations.clone().unwrap_or_default();
-    let input = TemplateInput {
-        pv_name: &request_name,
-        pvc_name: &claim_name,
-        pvc_namespace: &claim_namespace,
-        pvc_annotations: &annotations,
-    };
     let secret_refs = params
         .secrets
         .iter()
-        .map(|(kind, template)| Ok((*kind, resolve(template, &input)?)))
+        .map(|(kind, template)| {
+            let scope = secret_scope(*kind, &request_name, claim, &annotations);
+            Ok((*kind, resolve(template, &scope)?))
+        })
         .collect::<Result<BTreeMap<_, _>, TemplateError>>()?;
     Ok(VolumePlan {
         request_name,
@@ -138,5 +135,34 @@ pub fn plan(
     })
 }
 
+/// The tokens a class's secret template of `kind` may use for `claim`: the provisioner's own
+/// Secret only what the claim's author cannot choose (its namespace), the per-volume
+/// operations' Secrets also the claim's name and annotations (upstream's rules).
+pub fn secret_scope<'a>(
+    kind: SecretKind,
+    pv_name: &'a str,
+    claim: &'a PersistentVolumeClaim,
+    annotations: &'a BTreeMap<String, String>,
+) -> Scope<'a> {
+    let claim_namespace = claim.metadata.namespace.as_deref().unwrap_or_default();
+    match kind {
+        SecretKind::Provisioner => Scope::Provisioner {
+            pv_name,
+            claim_namespace,
+        },
+        SecretKind::ControllerPublish
+        | SecretKind::NodeStage
+        | SecretKind::NodePublish
+        | SecretKind::ControllerExpand
+        | SecretKind::NodeExpand
+        | SecretKind::ControllerModify => Scope::VolumeOperation {
+            pv_name,
+            claim_name: claim.metadata.name.as_deref().unwrap_or_default(),
+            claim_namespace,
+            claim_annotations: annotations,
+        },
+    }
+}
+
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -6,9 +6,9 @@ use std::collections::HashMap;
 
 use kube::Client;
 use sidecar::SidecarError;
+use sidecar::secret_template::SecretRef;
 
 use crate::error::ProvisionerError;
-use crate::secret_template::SecretRef;
 
 /// The string data of `reference`; no reference, no secrets.
 ///

@@ -1,5 +1,11 @@
 //! What to do about one PersistentVolume — the pure core of the delete path (upstream's
 //! `shouldDelete` plus the finalizer rules of "honor PV reclaim policy").
+//!
+//! The backend volume is deleted only once the PV is `Released` (or `Failed`): its claim is
+//! gone. A deletion timestamp alone never deletes it — `kubectl delete pv` on a PV a claim
+//! still holds (a StatefulSet scaled to zero keeps its claims) must not purge the data under
+//! that claim. Our finalizer keeps such a PV until the claim goes; then the volume and the PV
+//! go together.
 
 use k8s_openapi::api::core::v1::PersistentVolume;
 
@@ -8,9 +14,12 @@ use crate::keys::{ANN_PROVISIONED_BY, FINALIZER_PV};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VolumeAction {
     Ignore(&'static str),
-    /// Released (or deleted while holding our finalizer) with reclaim policy Delete:
-    /// DeleteVolume, delete the PV, drop the finalizer.
+    /// Released (or Failed) with reclaim policy Delete: DeleteVolume, delete the PV, drop the
+    /// finalizer.
     Delete,
+    /// Deleted while a claim still holds it (reclaim policy Delete, our finalizer on it): the
+    /// volume stays until the claim is gone and the PV is Released. Only say so on the PV.
+    DeletePending,
     /// Not ours to delete in the backend (Retain): only let the PV object go.
     RemoveFinalizer,
     /// A live PV with reclaim policy Delete that lost our finalizer: put it back so deleting
@@ -41,14 +50,20 @@ pub fn decide(pv: &PersistentVolume, driver: &str) -> VolumeAction {
     }
     let finalizer = has_finalizer(pv);
     let deleting = pv.metadata.deletion_timestamp.is_some();
-    let released = pv.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Released");
+    let released = matches!(
+        pv.status.as_ref().and_then(|s| s.phase.as_deref()),
+        Some("Released" | "Failed")
+    );
     let policy = spec
         .persistent_volume_reclaim_policy
         .as_deref()
         .unwrap_or("Retain");
     match (policy, finalizer) {
-        ("Delete", true) if released || deleting => VolumeAction::Delete,
+        ("Delete", true) if released => VolumeAction::Delete,
+        // Finalizer lost on a live PV: still ours to delete (a deleted PV without it was
+        // deleted already).
         ("Delete", false) if released && !deleting => VolumeAction::Delete,
+        ("Delete", true) if deleting => VolumeAction::DeletePending,
         ("Delete", false) if !deleting => VolumeAction::AddFinalizer,
         ("Delete", _) => VolumeAction::Ignore("waiting for the claim to be released"),
         (_, true) => VolumeAction::RemoveFinalizer,
@@ -117,10 +132,26 @@ mod tests {
                 pv(D, d, "Released", false, false),
                 Delete,
             ),
+            ("failed, Delete", pv(D, d, "Failed", true, false), Delete),
             (
-                "PV deleted first while bound",
-                pv(D, d, "Bound", true, true),
+                "released and deleted, Delete",
+                pv(D, d, "Released", true, true),
                 Delete,
+            ),
+            (
+                "PV deleted first while bound: the claim still holds the data",
+                pv(D, d, "Bound", true, true),
+                DeletePending,
+            ),
+            (
+                "PV deleted while not yet bound",
+                pv(D, d, "Available", true, true),
+                DeletePending,
+            ),
+            (
+                "PV deleted while bound, finalizer gone",
+                pv(D, d, "Bound", false, true),
+                Ignore("waiting for the claim to be released"),
             ),
             (
                 "deleted, finalizer gone",

@@ -1,12 +1,13 @@
 //! Carries out a PV decision: DeleteVolume for a released PV with reclaim policy Delete (never
 //! while a VolumeAttachment still names it), then delete the PV and drop our finalizer; or only
-//! manage the finalizer.
+//! manage the finalizer; or, for a PV deleted while its claim still holds it, say why it stays.
 
 use std::time::Instant;
 
 use k8s_openapi::api::core::v1::PersistentVolume;
 use kube::api::{Api, DeleteParams};
 use sidecar::patch::{self, Part};
+use sidecar::secret_template::{Scope, SecretRef, resolve};
 
 use crate::class_params;
 use crate::class_params::SecretKind;
@@ -15,7 +16,6 @@ use crate::csi_calls::delete_volume;
 use crate::error::ProvisionerError;
 use crate::keys::{ANN_DELETION_SECRET_NAME, ANN_DELETION_SECRET_NAMESPACE, FINALIZER_PV};
 use crate::outcome;
-use crate::secret_template::{SecretRef, TemplateInput, resolve};
 use crate::secrets;
 use crate::volume_decision::{self, VolumeAction};
 
@@ -33,6 +33,10 @@ pub async fn reconcile(
         VolumeAction::Ignore(_) => Ok(()),
         VolumeAction::AddFinalizer => set_finalizer(ctx, name, true).await,
         VolumeAction::RemoveFinalizer => set_finalizer(ctx, name, false).await,
+        VolumeAction::DeletePending => {
+            outcome::delete_pending(ctx, &pv);
+            Ok(())
+        }
         VolumeAction::Delete => delete(ctx, &pv).await,
     };
     result.map_err(|e| (e, Some(pv)))
@@ -120,16 +124,12 @@ fn deletion_secret(
         .and_then(|s| s.claim_ref.clone())
         .unwrap_or_default();
     let pv_name = pv.metadata.name.clone().unwrap_or_default();
-    let claim_name = claim_ref.name.unwrap_or_default();
     let claim_namespace = claim_ref.namespace.unwrap_or_default();
-    let no_annotations = Default::default();
     let resolved = resolve(
         template,
-        &TemplateInput {
+        &Scope::Provisioner {
             pv_name: &pv_name,
-            pvc_name: &claim_name,
-            pvc_namespace: &claim_namespace,
-            pvc_annotations: &no_annotations,
+            claim_namespace: &claim_namespace,
         },
     )
     .map_err(|e| ProvisionerError::Claim(e.to_string()))?;

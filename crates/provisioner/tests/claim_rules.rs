@@ -21,9 +21,19 @@ async fn a_wait_for_first_consumer_claim_is_provisioned_only_once_a_node_is_sele
     world.class_variant("late", |class| {
         class.volume_binding_mode = Some("WaitForFirstConsumer".into());
     });
-    let _p = world.provisioner(&[], &[]);
+    let p = world.provisioner(&[], &[]);
     world.claim("late", "32Mi", "late", None);
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // The provisioner's pass over the claim ends in this decision (its debug log line); only
+    // after it is the absence of a volume worth checking.
+    world
+        .eventually("the provisioner decided to wait for a node", WAIT, || {
+            p.log().lines().any(|line| {
+                line.contains("claim decision")
+                    && line.contains("default/late")
+                    && line.contains("WaitForNode")
+            })
+        })
+        .await;
     assert!(
         world.controller.images().is_empty(),
         "provisioned before the scheduler chose a node"

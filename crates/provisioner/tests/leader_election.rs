@@ -1,28 +1,42 @@
 //! Two provisioner replicas with leader election: only the Lease holder acts; when it is
-//! killed (SIGKILL, no release) the standby takes over within a lease period, and no volume
-//! is created twice.
+//! killed (SIGKILL, no release) the standby takes over once the lease ran out, and no volume
+//! is created twice. Lease timing is read from the Lease the replicas write, not the test's
+//! clock.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
 
 use std::time::Duration;
 
-use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::api::core::v1::PersistentVolume;
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube_standin::{Gvr, Verb, WriteEffect};
 use support::{CLASS, World};
-use tokio::time::Instant;
 
 const WAIT: Duration = Duration::from_secs(90);
 const LEASE_DURATION: Duration = Duration::from_secs(4);
 
-fn holder(world: &World) -> Option<String> {
+fn lease(world: &World) -> Option<LeaseSpec> {
     world
         .standin
         .get::<Lease>("default", "rbd-csi-sepia-io")
         .unwrap()
         .and_then(|l| l.spec)
-        .and_then(|s| s.holder_identity)
+}
+
+fn holder(world: &World) -> Option<String> {
+    lease(world).and_then(|s| s.holder_identity)
+}
+
+/// The Lease's renewTime and acquireTime, as the replicas wrote them.
+fn lease_times(world: &World) -> (Timestamp, Timestamp) {
+    let spec = lease(world).unwrap();
+    (spec.renew_time.unwrap().0, spec.acquire_time.unwrap().0)
+}
+
+fn span(duration: Duration) -> SignedDuration {
+    SignedDuration::try_from(duration).unwrap()
 }
 
 /// User agents of the processes that created PVs.
@@ -80,16 +94,19 @@ async fn only_the_leader_provisions_and_a_standby_takes_over_after_a_kill() {
         .collect();
     assert!(b_writes.is_empty(), "the standby wrote: {b_writes:?}");
 
+    // One of replica-a's renewals (its last, or an earlier one).
+    let (renewed, _) = lease_times(&world);
     a.kill().await;
-    let killed = Instant::now();
     world
         .eventually("replica-b takes over", WAIT, || {
             holder(&world).is_some_and(|h| h.starts_with("replica-b"))
         })
         .await;
-    let took = killed.elapsed();
-    // One lease duration after the last renewal, plus the standby's retry period and jitter.
-    assert!(took <= LEASE_DURATION * 2, "take-over took {took:?}");
+    let (_, acquired) = lease_times(&world);
+    assert!(
+        acquired >= renewed + span(LEASE_DURATION),
+        "replica-b took the Lease at {acquired}, before replica-a's (renewed {renewed}) ran out"
+    );
 
     for i in 0..5 {
         world.claim(&format!("second-{i}"), "32Mi", CLASS, None);
@@ -134,18 +151,24 @@ async fn a_leader_stopped_with_sigterm_hands_over_without_waiting_for_the_lease_
     world.claim("before", "32Mi", CLASS, None);
     world.wait_bound("before", WAIT).await;
 
+    // One of replica-a's renewals (its last, or an earlier one).
+    let (renewed, _) = lease_times(&world);
     a.sigterm();
     let status = tokio::time::timeout(Duration::from_secs(20), a.wait())
         .await
         .expect("the leader exits on SIGTERM");
     assert!(status.success(), "graceful stop exits 0: {status:?}");
     world
-        .eventually(
-            "replica-b takes over well before the lease expires",
-            Duration::from_secs(10),
-            || holder(&world).is_some_and(|h| h.starts_with("replica-b")),
-        )
+        .eventually("replica-b takes over", WAIT, || {
+            holder(&world).is_some_and(|h| h.starts_with("replica-b"))
+        })
         .await;
+    let (_, acquired) = lease_times(&world);
+    assert!(
+        acquired < renewed + span(Duration::from_secs(30)),
+        "replica-b took the Lease at {acquired}: it waited for replica-a's (renewed {renewed}) to \
+         expire instead of taking the released one"
+    );
     world.claim("after", "32Mi", CLASS, None);
     world.wait_bound("after", WAIT).await;
     let creators = pv_creators(&world);

@@ -13,7 +13,9 @@ use provisioner::keys::{
     ANN_DELETION_SECRET_NAME, ANN_DELETION_SECRET_NAMESPACE, ANN_PROVISIONED_BY,
     ATTR_PROVISIONER_IDENTITY, FINALIZER_PROVISIONING, FINALIZER_PV,
 };
+use sidecar_testkit::csi_proxy::{AnswerHold, CallLog, CsiProxy};
 use sidecar_testkit::observed::writes_by;
+use sidecar_testkit::pool::ScratchPool;
 use support::{CLASS, DRIVER, SECRET, SECRET_NS, World, put_class};
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -153,6 +155,57 @@ async fn deleting_a_claim_with_reclaim_policy_delete_removes_pv_and_image() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_bound_pv_keeps_its_image_until_the_claim_is_gone() {
+    // A StatefulSet scaled to zero keeps its claims; `kubectl delete pv` on one of their PVs
+    // must not purge the data the claim still holds.
+    let mut world = World::start(None).await;
+    let _p = world.provisioner(&[], &[]);
+    world.claim("data", "100Mi", CLASS, None);
+    let pv = world.wait_bound("data", WAIT).await;
+    let name = pv.metadata.name.clone().unwrap();
+    let image = world.controller.images();
+    assert_eq!(image.len(), 1);
+
+    world
+        .standin
+        .delete_object(&Gvr::of::<PersistentVolume>(), "", &name)
+        .unwrap();
+    // The provisioner's pass over the deleted PV ends with this event (or, wrongly, with the
+    // image gone): only then is the image's presence worth checking.
+    world
+        .eventually("the provisioner looked at the deleted PV", WAIT, || {
+            world
+                .event_reasons(&name)
+                .contains(&"VolumeDeletePending".to_owned())
+                || world.controller.images().is_empty()
+        })
+        .await;
+    assert_eq!(world.controller.images(), image, "bound: the image stays");
+    let held = world.get_pv(&name).unwrap();
+    assert!(held.metadata.deletion_timestamp.is_some());
+    assert!(
+        held.metadata
+            .finalizers
+            .unwrap()
+            .contains(&FINALIZER_PV.to_owned())
+    );
+    assert_eq!(held.status.unwrap().phase.as_deref(), Some("Bound"));
+    assert!(world.get_claim("data").is_some());
+
+    // The claim goes, the PV is released: now the volume and the PV go.
+    world.delete_claim("data");
+    world
+        .wait_gone(&Gvr::of::<PersistentVolume>(), "", &name, WAIT)
+        .await;
+    world
+        .eventually("image deleted", WAIT, || {
+            world.controller.images().is_empty()
+        })
+        .await;
+    assert!(world.controller.journal_keys().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reclaim_policy_retain_keeps_the_image_and_lets_the_pv_go() {
     let mut world = World::start(None).await;
     put_class(&world.standin, "keep", "Retain");
@@ -161,6 +214,9 @@ async fn reclaim_policy_retain_keeps_the_image_and_lets_the_pv_go() {
     let pv = world.wait_bound("data", WAIT).await;
     let name = pv.metadata.name.clone().unwrap();
     world.delete_claim("data");
+    // The pass that drops our finalizer from the released PV is the one that would have called
+    // DeleteVolume (before the finalizer goes, as for Delete); later passes see no finalizer
+    // and act no more. So once it is gone, the image's presence is the answer.
     world
         .eventually("PV released without our finalizer", WAIT, || {
             world.get_pv(&name).is_some_and(|pv| {
@@ -169,10 +225,122 @@ async fn reclaim_policy_retain_keeps_the_image_and_lets_the_pv_go() {
             })
         })
         .await;
-    // Give a wrong DeleteVolume every chance to happen, then check it did not.
-    tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(world.controller.images().len(), 1);
     assert!(world.get_pv(&name).is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_annotation_cannot_pick_the_provisioners_secret() {
+    const PICK: &str = "team.io/secret";
+    let template = format!("${{pvc.annotations['{PICK}']}}");
+    let mut world = World::start(None).await;
+    // One class lets the claim's author name the provisioner's Secret (any Secret the
+    // provisioner can read: another tenant's credentials), one only the node-stage Secret.
+    world.class_variant("pick-provisioner-secret", |class| {
+        class
+            .parameters
+            .get_or_insert_with(Default::default)
+            .insert(
+                "csi.storage.k8s.io/provisioner-secret-name".to_owned(),
+                template.clone(),
+            );
+    });
+    world.class_variant("pick-node-secret", |class| {
+        class
+            .parameters
+            .get_or_insert_with(Default::default)
+            .insert(
+                "csi.storage.k8s.io/node-stage-secret-name".to_owned(),
+                template.clone(),
+            );
+    });
+    let _p = world.provisioner(&[], &[]);
+    // The annotation names the real provisioner Secret: honoured, this claim would provision.
+    world.claim_annotated(
+        "picks",
+        "32Mi",
+        "pick-provisioner-secret",
+        None,
+        &[(PICK, SECRET)],
+    );
+    world.claim_annotated(
+        "stages",
+        "32Mi",
+        "pick-node-secret",
+        None,
+        &[(PICK, "tenant-b")],
+    );
+
+    // A per-volume operation's Secret may follow the claim.
+    let staged = world.wait_bound("stages", WAIT).await;
+    let stage_ref = staged
+        .spec
+        .unwrap()
+        .csi
+        .unwrap()
+        .node_stage_secret_ref
+        .unwrap();
+    assert_eq!(stage_ref.name.as_deref(), Some("tenant-b"));
+
+    // The provisioner's does not: the class is refused on the claim, naming key and token.
+    world
+        .eventually("the claim was refused or provisioned", WAIT, || {
+            !world.failure_notes("picks").is_empty()
+                || world
+                    .get_claim("picks")
+                    .is_some_and(|c| c.spec.and_then(|s| s.volume_name).is_some())
+        })
+        .await;
+    let notes = world.failure_notes("picks");
+    assert!(
+        notes.iter().any(|n| {
+            n.contains("csi.storage.k8s.io/provisioner-secret-name")
+                && n.contains(&format!("{template} is not allowed"))
+        }),
+        "{notes:?}"
+    );
+    // The plan failed before any call: nothing in flight, nothing in Ceph but the other claim's
+    // image.
+    let picks = world.get_claim("picks").unwrap();
+    assert!(picks.spec.unwrap().volume_name.is_none());
+    assert!(!has_record(&world.get_claim("picks").unwrap()));
+    assert_eq!(world.controller.images().len(), 1);
+    assert_eq!(
+        world
+            .standin
+            .list_json(&Gvr::of::<PersistentVolume>(), None)
+            .len(),
+        1
+    );
+}
+
+/// Claim `data`, deleted while its CreateVolume's outcome was unknown, goes once its volume is
+/// cleaned up: no image, no journal entry, no PV left.
+async fn the_vanished_claim_leaves_nothing(world: &World) {
+    world
+        .wait_gone(
+            &Gvr::of::<PersistentVolumeClaim>(),
+            "default",
+            "data",
+            Duration::from_secs(120),
+        )
+        .await;
+    world
+        .eventually("no image left", WAIT, || {
+            world.controller.images().is_empty()
+        })
+        .await;
+    assert!(
+        world.controller.journal_keys().is_empty(),
+        "journal keeps {:?}",
+        world.controller.journal_keys()
+    );
+    assert!(
+        world
+            .standin
+            .list_json(&Gvr::of::<PersistentVolume>(), None)
+            .is_empty()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -202,30 +370,7 @@ async fn a_claim_deleted_while_create_volume_is_slow_leaves_nothing_in_ceph() {
             .unwrap()
             .contains(&FINALIZER_PROVISIONING.to_owned())
     );
-    world
-        .wait_gone(
-            &Gvr::of::<PersistentVolumeClaim>(),
-            "default",
-            "data",
-            Duration::from_secs(120),
-        )
-        .await;
-    world
-        .eventually("no image left", WAIT, || {
-            world.controller.images().is_empty()
-        })
-        .await;
-    assert!(
-        world.controller.journal_keys().is_empty(),
-        "journal keeps {:?}",
-        world.controller.journal_keys()
-    );
-    assert!(
-        world
-            .standin
-            .list_json(&Gvr::of::<PersistentVolume>(), None)
-            .is_empty()
-    );
+    the_vanished_claim_leaves_nothing(&world).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -287,25 +432,60 @@ async fn a_claim_deleted_mid_create_is_cleaned_up_by_the_next_provisioner_after_
     first.kill().await;
 
     let _second = world.provisioner(&["--timeout=30s"], &[]);
+    the_vanished_claim_leaves_nothing(&world).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_deleted_mid_create_is_cleaned_up_where_its_volume_was_made_not_where_its_class_now_points()
+ {
+    // CreateVolume makes the image, but its answer never reaches the provisioner (held in a
+    // proxy) and the provisioner dies. Meanwhile the class is made anew with another pool and
+    // the claim is deleted. The next provisioner's clean-up must repeat the call the first
+    // attempt made, not one built from today's class: that would make (and delete) a volume
+    // in the new pool and leak the original.
+    let mut world = World::start(None).await;
+    let new_pool = ScratchPool::beside(&world.controller);
+    let untouched = new_pool.objects();
+    let hold = AnswerHold::closed("/csi.v1.Controller/CreateVolume");
+    let proxy = CsiProxy::start_holding(
+        "provisioner",
+        &world.controller.socket,
+        world.controller.dir.path().join("proxy.sock"),
+        CallLog::default(),
+        Some(hold.clone()),
+    );
+    let mut first = world.provisioner_at(&proxy.endpoint(), &[], &[]);
+    world.claim("data", "32Mi", CLASS, None);
     world
-        .wait_gone(
-            &Gvr::of::<PersistentVolumeClaim>(),
-            "default",
-            "data",
-            Duration::from_secs(120),
-        )
-        .await;
-    world
-        .eventually("no image left", WAIT, || {
-            world.controller.images().is_empty()
+        .eventually("the image exists, its answer held", WAIT, || {
+            world.controller.images().len() == 1
+                && world.get_claim("data").is_some_and(|c| has_record(&c))
         })
         .await;
-    assert!(world.controller.journal_keys().is_empty());
-    assert!(
-        world
-            .standin
-            .list_json(&Gvr::of::<PersistentVolume>(), None)
-            .is_empty()
+    first.kill().await;
+    hold.open();
+
+    // StorageClass parameters are immutable: the admin deletes the class and makes it again,
+    // same name, another pool. Then the claim goes.
+    let mut class: StorageClass = world.standin.get("", CLASS).unwrap().unwrap();
+    world
+        .standin
+        .delete_object(&Gvr::of::<StorageClass>(), "", CLASS)
+        .unwrap();
+    class.metadata = support::meta(None, CLASS);
+    class
+        .parameters
+        .get_or_insert_with(Default::default)
+        .insert("pool".to_owned(), new_pool.name.clone());
+    world.standin.put(&class).unwrap();
+    world.delete_claim("data");
+
+    let _second = world.provisioner(&[], &[]);
+    the_vanished_claim_leaves_nothing(&world).await;
+    assert_eq!(
+        new_pool.objects(),
+        untouched,
+        "nothing was ever made in the class's new pool"
     );
 }
 

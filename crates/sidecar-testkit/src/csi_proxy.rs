@@ -7,6 +7,10 @@
 //! headers come back (a unary CSI handler answers only when it is done), and `Cancelled` when
 //! the caller reset the stream or went away first (the proxy then resets the driver's stream
 //! too, as the connection would).
+//!
+//! An [`AnswerHold`] keeps one method's answers from the sidecar while it is closed: the
+//! driver has done the work, the sidecar does not know it (its deadline passes, it retries),
+//! exactly as when an answer is lost — until the test opens it.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -18,6 +22,7 @@ use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use std::sync::Mutex;
 use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 /// Where a call stands.
@@ -55,6 +60,36 @@ impl CallLog {
     }
 }
 
+/// Holds the answers of calls to one method (`/csi.v1.Controller/CreateVolume`) while closed.
+/// Clones share the state.
+#[derive(Debug, Clone)]
+pub struct AnswerHold {
+    method: String,
+    open: Arc<watch::Sender<bool>>,
+}
+
+impl AnswerHold {
+    /// A closed hold on `method`.
+    pub fn closed(method: &str) -> Self {
+        Self {
+            method: method.to_owned(),
+            open: Arc::new(watch::Sender::new(false)),
+        }
+    }
+
+    /// Lets held and later answers through.
+    pub fn open(&self) {
+        self.open.send_replace(true);
+    }
+
+    async fn pass(&self, method: &str) {
+        if method == self.method {
+            let mut open = self.open.subscribe();
+            let _ = open.wait_for(|open| *open).await;
+        }
+    }
+}
+
 /// A proxy serving a unix socket of its own in front of the driver's.
 pub struct CsiProxy {
     socket: PathBuf,
@@ -64,6 +99,17 @@ pub struct CsiProxy {
 impl CsiProxy {
     /// Serves `socket`, forwarding to the driver at `upstream`; calls are logged as `caller`.
     pub fn start(caller: &str, upstream: &Path, socket: PathBuf, log: CallLog) -> Self {
+        Self::start_holding(caller, upstream, socket, log, None)
+    }
+
+    /// [`CsiProxy::start`] whose answers to `hold`'s method wait while `hold` is closed.
+    pub fn start_holding(
+        caller: &str,
+        upstream: &Path,
+        socket: PathBuf,
+        log: CallLog,
+        hold: Option<AnswerHold>,
+    ) -> Self {
         let listener = UnixListener::bind(&socket).unwrap();
         let upstream = upstream.to_owned();
         let caller = caller.to_owned();
@@ -74,6 +120,7 @@ impl CsiProxy {
                     upstream.clone(),
                     caller.clone(),
                     log.clone(),
+                    hold.clone(),
                 ));
             }
         });
@@ -93,7 +140,13 @@ impl Drop for CsiProxy {
 }
 
 /// One sidecar connection: one driver connection, every stream forwarded on it.
-async fn serve(inbound: UnixStream, upstream: PathBuf, caller: String, log: CallLog) {
+async fn serve(
+    inbound: UnixStream,
+    upstream: PathBuf,
+    caller: String,
+    log: CallLog,
+    hold: Option<AnswerHold>,
+) {
     let Ok(outbound) = UnixStream::connect(&upstream).await else {
         return;
     };
@@ -103,8 +156,15 @@ async fn serve(inbound: UnixStream, upstream: PathBuf, caller: String, log: Call
         return;
     };
     tokio::spawn(connection);
-    let service =
-        service_fn(move |request| forward(request, sender.clone(), caller.clone(), log.clone()));
+    let service = service_fn(move |request| {
+        forward(
+            request,
+            sender.clone(),
+            caller.clone(),
+            log.clone(),
+            hold.clone(),
+        )
+    });
     let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
         .serve_connection(TokioIo::new(inbound), service)
         .await;
@@ -115,6 +175,7 @@ async fn forward(
     mut sender: SendRequest<Incoming>,
     caller: String,
     log: CallLog,
+    hold: Option<AnswerHold>,
 ) -> Result<Response<Incoming>, hyper::Error> {
     let mut call = Call {
         caller,
@@ -125,6 +186,9 @@ async fn forward(
     call.log.push(&call.caller, &call.method, Phase::Started);
     sender.ready().await?;
     let response = sender.send_request(request).await?;
+    if let Some(hold) = &hold {
+        hold.pass(&call.method).await;
+    }
     call.ended = true;
     call.log.push(&call.caller, &call.method, Phase::Answered);
     Ok(response)

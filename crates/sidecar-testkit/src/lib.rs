@@ -14,12 +14,15 @@
 //! - [`api_proxy`]: a per-process TCP proxy to the stand-in that the test can sever (one
 //!   replica cut off from the API server).
 //! - [`csi_proxy`]: a per-sidecar gRPC proxy to its driver writing every call into one
-//!   [`csi_proxy::CallLog`]: the order of several processes' CSI calls, without clocks.
+//!   [`csi_proxy::CallLog`]: the order of several processes' CSI calls, without clocks; it can
+//!   hold one method's answers ([`csi_proxy::AnswerHold`]) so a call's outcome stays unknown
+//!   to the sidecar for as long as the test wants.
 //! - [`csi_socket`]: waiting for a CSI plugin child to serve its socket.
 //! - [`nats`]: what the `SEPIA` stream of a test's nats-server holds.
 //! - [`objects`]: Kubernetes objects as the other actors write them, written into the
 //!   stand-in.
 //! - [`observed`]: waiting for and reading what the sidecars wrote (objects, Events, Leases).
+//! - [`pool`]: an RBD pool of the test's own beside the bed's ([`pool::ScratchPool`]).
 //! - [`replicas`]: the flags of a leader-elected test replica, and the standby take-over
 //!   scenario every leader-elected sidecar must pass.
 //! - [`http`]: `GET` on a sidecar's `/metrics` and `/healthz`.
@@ -38,6 +41,7 @@ pub mod http;
 pub mod nats;
 pub mod objects;
 pub mod observed;
+pub mod pool;
 pub mod replicas;
 
 pub use controller::Controller;

@@ -11,11 +11,10 @@ use serde_json::Value;
 use sepia_testbed::Process;
 
 use crate::controller::Controller;
-use crate::observed::{lease_holder, wait};
+use crate::observed::{lease_holder, lease_renew_time, lease_renewed_past, read_lease, wait};
 
-/// How long a standby watches a renewing leader without taking over: longer than the Lease
-/// duration of [`flags`], so a standby that ignored renewals would have taken it.
-const STANDBY_WATCH: Duration = Duration::from_secs(8);
+/// The Lease duration of [`flags`].
+const LEASE_DURATION: Duration = Duration::from_secs(6);
 
 /// The flags of a replica talking to `controller` and the API behind `kubeconfig`, serving
 /// `/metrics` on `http_port` and publishing events to `nats_url`.
@@ -30,7 +29,10 @@ pub fn flags(
         format!("--kubeconfig={}", kubeconfig.display()),
         "--leader-election".into(),
         "--leader-election-namespace=default".into(),
-        "--leader-election-lease-duration=6s".into(),
+        format!(
+            "--leader-election-lease-duration={}s",
+            LEASE_DURATION.as_secs()
+        ),
         "--leader-election-renew-deadline=4s".into(),
         "--leader-election-retry-period=1s".into(),
         "--retry-interval-start=200ms".into(),
@@ -41,8 +43,10 @@ pub fn flags(
 }
 
 /// With `first` running: waits until it holds Lease `lease`, starts a standby, checks the
-/// standby leaves a renewed Lease alone, kills `first` (SIGKILL: no release) and waits until
-/// the standby holds the Lease. Returns the standby and the Lease after the take-over.
+/// standby leaves a renewed Lease alone — once it is trying (it read the Lease), the leader
+/// renews across more than a lease duration (by the renewTime it writes) and still holds it —
+/// kills `first` (SIGKILL: no release) and waits until the standby holds the Lease. Returns the
+/// standby and the Lease after the take-over.
 pub async fn standby_takes_over(
     standin: &StandIn,
     lease: &str,
@@ -62,7 +66,9 @@ pub async fn standby_takes_over(
     .await;
     let leader = lease_holder(standin, lease).unwrap();
     let standby = start_standby();
-    tokio::time::sleep(STANDBY_WATCH).await;
+    read_lease(standin, lease, &leader).await;
+    let trying_since = lease_renew_time(standin, lease).unwrap();
+    lease_renewed_past(standin, lease, trying_since, LEASE_DURATION * 3 / 2).await;
     assert_eq!(
         lease_holder(standin, lease).as_deref(),
         Some(leader.as_str()),

@@ -36,6 +36,8 @@
 //!
 //! What CSI calls carry, built from Kubernetes objects the same way in every sidecar:
 //! - [`volume_capability`]: access modes and volume modes as CSI capabilities.
+//! - [`secret_template`]: the Secret a class names (`…-secret-name`/`-namespace` with
+//!   `${…}` tokens), resolved under upstream's per-kind token rules.
 //! - [`secrets`]: CSI secrets from a Secret (by name or a PV's `SecretReference`).
 //! - [`quantity`]: Kubernetes quantities as bytes and back.
 //!
@@ -64,6 +66,7 @@ pub mod quantity;
 pub mod rate_limit;
 pub mod retry;
 pub mod runtime;
+pub mod secret_template;
 pub mod secrets;
 pub mod upstream_only;
 pub mod volume_capability;

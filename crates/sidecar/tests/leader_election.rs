@@ -5,11 +5,11 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube_standin::StandIn;
 use sidecar::SidecarError;
 use sidecar::leader::{LeaderElectionConfig, LeaderElector};
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 const LEASE: Duration = Duration::from_secs(2);
@@ -29,12 +29,44 @@ fn elector(standin: &StandIn, identity: &str) -> LeaderElector {
     )
 }
 
+const LEASE_PATH: &str = "/apis/coordination.k8s.io/v1/namespaces/default/leases/rbd-csi-sepia-io";
+
 fn holder(standin: &StandIn) -> Option<String> {
     standin
         .get::<Lease>("default", "rbd-csi-sepia-io")
         .unwrap()
         .and_then(|l| l.spec)
         .and_then(|s| s.holder_identity)
+}
+
+fn lease_spec(standin: &StandIn) -> LeaseSpec {
+    standin
+        .get::<Lease>("default", "rbd-csi-sepia-io")
+        .unwrap()
+        .and_then(|l| l.spec)
+        .unwrap()
+}
+
+fn renew_time(spec: &LeaseSpec) -> Timestamp {
+    spec.renew_time.as_ref().unwrap().0
+}
+
+fn lease_span() -> SignedDuration {
+    SignedDuration::try_from(LEASE).unwrap()
+}
+
+/// Waits until the holder has renewed the Lease past `until`, by the renewTime it writes: the
+/// Lease itself says how long it was kept, not the test's clock.
+async fn renewed_past(standin: &StandIn, until: Timestamp) {
+    let renewed = async {
+        let mut watch = tokio::time::interval(Duration::from_millis(100));
+        while renew_time(&lease_spec(standin)) <= until {
+            watch.tick().await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(60), renewed)
+        .await
+        .expect("the holder stopped renewing");
 }
 
 #[tokio::test]
@@ -46,27 +78,32 @@ async fn a_standby_takes_over_only_after_the_holder_stops_renewing() {
     assert!(first.status().is_leader());
     assert_eq!(holder(&standin).as_deref(), Some("replica-a"));
 
-    // The holder keeps renewing: a standby must not get the Lease.
+    // The holder keeps renewing: a standby trying all along must not get the Lease, however
+    // many lease durations the renewals span.
     let keep = tokio::spawn(async move {
         let stop = CancellationToken::new();
         let _ = first.keep(&stop).await;
     });
     let mut second = elector(&standin, "replica-b");
-    let standby = CancellationToken::new();
-    let attempt = tokio::time::timeout(LEASE * 3, second.acquire(&standby)).await;
+    let trying_since = renew_time(&lease_spec(&standin));
+    let standby = tokio::spawn(async move {
+        let acquired = second.acquire(&CancellationToken::new()).await;
+        (acquired, second)
+    });
+    renewed_past(&standin, trying_since + lease_span() * 2).await;
     assert!(
-        attempt.is_err(),
+        !standby.is_finished(),
         "the standby took a Lease that was being renewed"
     );
     assert_eq!(holder(&standin).as_deref(), Some("replica-a"));
 
-    // The holder dies without releasing (SIGKILL): the standby takes over within a lease
-    // duration of the last renewal, plus its retry period and jitter.
+    // The holder dies without releasing (SIGKILL): the standby takes over, and not before a
+    // lease duration has passed since the dead holder's renewals stopped (`renewed` is one of
+    // them, so no later than its last).
+    let renewed = renew_time(&lease_spec(&standin));
     keep.abort();
-    let killed = Instant::now();
-    assert!(second.acquire(&standby).await);
-    let took = killed.elapsed();
-    assert!(took <= LEASE * 2, "take-over took {took:?}");
+    let (acquired, _second) = standby.await.unwrap();
+    assert!(acquired);
     let lease = standin
         .get::<Lease>("default", "rbd-csi-sepia-io")
         .unwrap()
@@ -84,6 +121,11 @@ async fn a_standby_takes_over_only_after_the_holder_stops_renewing() {
     let spec = lease.spec.unwrap();
     assert_eq!(spec.holder_identity.as_deref(), Some("replica-b"));
     assert_eq!(spec.lease_transitions, Some(1));
+    let acquired_at = spec.acquire_time.unwrap().0;
+    assert!(
+        acquired_at >= renewed + lease_span(),
+        "taken over at {acquired_at}, a lease duration after {renewed} had not passed"
+    );
 }
 
 #[tokio::test]
@@ -103,11 +145,19 @@ async fn a_graceful_stop_releases_the_lease_at_once() {
     stop.cancel();
     keep.await.unwrap().unwrap();
     assert_eq!(holder(&standin), None);
+    let released = standin.requests().len();
     let mut second = elector(&standin, "replica-b");
-    let started = Instant::now();
     assert!(second.acquire(&CancellationToken::new()).await);
-    assert!(
-        started.elapsed() < LEASE,
+    // Free at once: the standby's first look at the released Lease took it (one read, one
+    // write), no waiting for a lease duration to pass.
+    let attempts: Vec<String> = standin.requests()[released..]
+        .iter()
+        .filter(|r| r.path == LEASE_PATH)
+        .map(|r| r.method.clone())
+        .collect();
+    assert_eq!(
+        attempts,
+        ["GET", "PUT"],
         "a released Lease should be free at once"
     );
 }

@@ -9,29 +9,10 @@
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotterError {
     // Class parameters (users fix these; retried at the slowest rate).
-    /// One half of a `…-secret-name` / `…-secret-namespace` pair.
-    #[error("class parameter {present} is set but {missing} is not: both must be given")]
-    SecretUnpaired {
-        present: &'static str,
-        missing: &'static str,
-    },
-    #[error("class parameter {key} is empty")]
-    SecretEmpty { key: &'static str },
-    #[error("class parameter {key}: {template:?} uses unknown or unavailable token(s) {tokens:?}")]
-    SecretUnknownTokens {
-        key: &'static str,
-        template: String,
-        tokens: Vec<String>,
-    },
-    #[error(
-        "class parameter {key}: {template:?} resolves to {resolved:?}, which is not a valid {what}"
-    )]
-    SecretInvalid {
-        key: &'static str,
-        template: String,
-        resolved: String,
-        what: &'static str,
-    },
+    /// A `…-secret-name` / `…-secret-namespace` pair that cannot name a Secret: half a pair,
+    /// a token the snapshotter's Secret may not use, an invalid result.
+    #[error(transparent)]
+    SecretTemplate(#[from] sidecar::secret_template::TemplateError),
     #[error(
         "cannot find a default VolumeSnapshotClass for driver {driver}: set spec.volumeSnapshotClassName or annotate one class snapshot.storage.kubernetes.io/is-default-class: \"true\""
     )]

@@ -9,9 +9,10 @@
 //!   released while its VolumeSnapshot is gone).
 //! - [`claim_protection`]: when a source PVC's `pvc-as-source-protection` may go.
 //! - [`content_plan`]: the CSI half — which CSI call a content of our driver needs.
-//! - [`default_class`], [`status_mirror`], [`new_content`], [`secret_template`],
-//!   [`create_request`], [`content_status`], [`ready_poll`], [`csi_progress`]:
-//!   the rules those decisions are made of.
+//! - [`default_class`], [`status_mirror`], [`new_content`], [`create_request`],
+//!   [`content_status`], [`ready_poll`], [`csi_progress`]: the rules those decisions are
+//!   made of (a class's Secret is resolved by `sidecar::secret_template`, through
+//!   [`secrets`]).
 //!
 //! Execution (Kubernetes and CSI I/O):
 //! - [`run`]: wiring — watches ([`watch`], over `sidecar::watch_cache`) feed stores and
@@ -47,7 +48,6 @@ pub mod new_content;
 pub mod notify;
 pub mod ready_poll;
 pub mod run;
-pub mod secret_template;
 pub mod secrets;
 pub mod snapshot_plan;
 pub mod status_mirror;

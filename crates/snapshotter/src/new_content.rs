@@ -10,7 +10,7 @@ use snapshot_api::{
     VolumeSnapshotContentSpec, keys, naming,
 };
 
-use crate::secret_template::SecretRef;
+use sidecar::secret_template::SecretRef;
 
 /// A reference to `snapshot` as contents carry it (with uid and resourceVersion).
 pub fn snapshot_reference(snapshot: &VolumeSnapshot) -> ObjectReference {

@@ -1,11 +1,61 @@
 //! Which Secret a content's CSI calls carry: the content's deletion-secret annotations
-//! (written when the content was made), else its class's parameters. Reading it is
+//! (written when the content was made), else its class's parameters, resolved by
+//! `sidecar::secret_template` under the snapshotter's token rules. Reading it is
 //! `sidecar::secrets::fetch` (values go straight into the request, whose Debug redacts them).
 
+use std::collections::BTreeMap;
+
+use sidecar::secret_template::{Scope, SecretRef, read_pair, resolve};
 use snapshot_api::{VolumeSnapshotClass, VolumeSnapshotContent, keys};
 
 use crate::error::{Result, SnapshotterError};
-use crate::secret_template::{self, SecretKind, SecretRef, TemplateInputs};
+
+/// Which pair of class parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretKind {
+    /// `csi.storage.k8s.io/snapshotter-secret-*`: CreateSnapshot and DeleteSnapshot.
+    Snapshotter,
+    /// `csi.storage.k8s.io/snapshotter-list-secret-*`: ListSnapshots.
+    SnapshotterList,
+}
+
+impl SecretKind {
+    fn keys(self) -> (&'static str, &'static str) {
+        match self {
+            SecretKind::Snapshotter => (
+                keys::SNAPSHOTTER_SECRET_NAME_KEY,
+                keys::SNAPSHOTTER_SECRET_NAMESPACE_KEY,
+            ),
+            SecretKind::SnapshotterList => (
+                keys::SNAPSHOTTER_LIST_SECRET_NAME_KEY,
+                keys::SNAPSHOTTER_LIST_SECRET_NAMESPACE_KEY,
+            ),
+        }
+    }
+}
+
+/// The Secret a VolumeSnapshotClass's `parameters` name for `kind` (upstream's
+/// `GetSecretReference`), or `None` when they name none. `snapshot` is the VolumeSnapshot's
+/// (namespace, name); upstream resolves without one for ListSnapshots.
+///
+/// # Errors
+/// [`SnapshotterError::SecretTemplate`] naming the parameter and the broken rule.
+pub fn class_secret(
+    kind: SecretKind,
+    parameters: &BTreeMap<String, String>,
+    content_name: &str,
+    snapshot: Option<(&str, &str)>,
+) -> Result<Option<SecretRef>> {
+    let (name_key, namespace_key) = kind.keys();
+    let Some(template) = read_pair(parameters, name_key, namespace_key)? else {
+        return Ok(None);
+    };
+    let scope = Scope::Snapshot {
+        content_name,
+        snapshot,
+    };
+    Ok(Some(resolve(&template, &scope)?))
+}
 
 /// The Secret for CreateSnapshot / DeleteSnapshot of `content`: its annotations (resolved by
 /// the snapshot controller, which saw the VolumeSnapshot), else its class's parameters
@@ -48,13 +98,11 @@ pub fn snapshotter_secret(
         .namespace
         .as_deref()
         .zip(reference.name.as_deref());
-    secret_template::resolve(
+    class_secret(
         SecretKind::Snapshotter,
         class.parameters(),
-        TemplateInputs {
-            content_name: &content_name,
-            snapshot,
-        },
+        &content_name,
+        snapshot,
     )
 }
 
@@ -71,13 +119,11 @@ pub fn list_secret(
         return Ok(None);
     };
     let content_name = content.metadata.name.clone().unwrap_or_default();
-    secret_template::resolve(
+    class_secret(
         SecretKind::SnapshotterList,
         class.parameters(),
-        TemplateInputs {
-            content_name: &content_name,
-            snapshot: None,
-        },
+        &content_name,
+        None,
     )
 }
 
@@ -147,5 +193,67 @@ mod tests {
         );
         let err = snapshotter_secret(&half, Some(&gold)).unwrap_err();
         assert!(err.to_string().contains("must both be set"), "{err}");
+    }
+
+    /// Upstream's snapshotter rules through the shared expander: the VolumeSnapshot's name may
+    /// pick the Secret's name, never its namespace; ListSnapshots resolves without a snapshot.
+    #[test]
+    fn class_secrets_follow_the_snapshotter_token_rules() {
+        let params = |name: &str, namespace: &str, list: bool| {
+            let (name_key, namespace_key) = if list {
+                SecretKind::SnapshotterList.keys()
+            } else {
+                SecretKind::Snapshotter.keys()
+            };
+            BTreeMap::from([
+                (name_key.to_owned(), name.to_owned()),
+                (namespace_key.to_owned(), namespace.to_owned()),
+            ])
+        };
+        let snapshot = Some(("apps", "db"));
+        assert_eq!(
+            class_secret(
+                SecretKind::Snapshotter,
+                &params(
+                    "${volumesnapshot.name}-key",
+                    "${volumesnapshot.namespace}",
+                    false
+                ),
+                "snapcontent-1",
+                snapshot,
+            )
+            .unwrap(),
+            secret("db-key", "apps")
+        );
+        let cases = [
+            (
+                SecretKind::Snapshotter,
+                params("s", "${volumesnapshot.name}", false),
+                snapshot,
+                "csi.storage.k8s.io/snapshotter-secret-namespace = \"${volumesnapshot.name}\": \
+                 ${volumesnapshot.name} is not allowed",
+            ),
+            (
+                SecretKind::Snapshotter,
+                params("${pvc.name}", "ns", false),
+                snapshot,
+                "${pvc.name} is not allowed in the snapshotter's Secret name",
+            ),
+            (
+                SecretKind::SnapshotterList,
+                params("s", "${volumesnapshot.namespace}", true),
+                None,
+                "csi.storage.k8s.io/snapshotter-list-secret-namespace = \
+                 \"${volumesnapshot.namespace}\": ${volumesnapshot.namespace} has no value here",
+            ),
+        ];
+        for (kind, parameters, snapshot, needle) in cases {
+            let err = class_secret(kind, &parameters, "snapcontent-1", snapshot).unwrap_err();
+            assert!(
+                matches!(err, SnapshotterError::SecretTemplate(_)),
+                "{err:?}"
+            );
+            assert!(err.to_string().contains(needle), "{err}");
+        }
     }
 }

@@ -4,7 +4,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::*;
 
-fn settings() -> PlanSettings {
+pub(crate) fn settings() -> PlanSettings {
     PlanSettings {
         name_prefix: "pvc".into(),
         default_fs_type: "ext4".into(),
@@ -13,7 +13,7 @@ fn settings() -> PlanSettings {
     }
 }
 
-fn claim(size: Option<&str>, mode: Option<&str>) -> PersistentVolumeClaim {
+pub(crate) fn claim(size: Option<&str>, mode: Option<&str>) -> PersistentVolumeClaim {
     PersistentVolumeClaim {
         metadata: ObjectMeta {
             name: Some("data".into()),
@@ -34,7 +34,7 @@ fn claim(size: Option<&str>, mode: Option<&str>) -> PersistentVolumeClaim {
     }
 }
 
-fn class(params: &[(&str, &str)]) -> StorageClass {
+pub(crate) fn class(params: &[(&str, &str)]) -> StorageClass {
     StorageClass {
         metadata: ObjectMeta {
             name: Some("fast".into()),
@@ -160,4 +160,43 @@ fn broken_claims_and_classes_are_typed_errors() {
         plan(&no_uid, &class(&[]), &settings()),
         Err(PlanError::NoUid)
     );
+}
+
+/// A claim's name and annotations may steer the Secrets of operations on its own volume, never
+/// the provisioner's: a claim must not pick the credentials CreateVolume runs with.
+#[test]
+fn only_volume_operation_secrets_read_the_claims_name_and_annotations() {
+    let mut annotated = claim(Some("1Gi"), None);
+    annotated.metadata.annotations =
+        Some(BTreeMap::from([("team.io/secret".into(), "gold".into())]));
+    for kind in SecretKind::ALL {
+        for (template, resolved) in [
+            ("${pvc.annotations['team.io/secret']}", "gold"),
+            ("${pvc.name}-key", "data-key"),
+        ] {
+            let stem = kind.key_stem();
+            let name_key = format!("csi.storage.k8s.io/{stem}-secret-name");
+            let namespace_key = format!("csi.storage.k8s.io/{stem}-secret-namespace");
+            let class = class(&[(&name_key, template), (&namespace_key, "ceph")]);
+            let got = plan(&annotated, &class, &settings());
+            if kind == SecretKind::Provisioner {
+                let Err(PlanError::Template(error)) = got else {
+                    panic!("{stem} must refuse {template}: {got:?}");
+                };
+                assert_eq!(error.key, name_key);
+                assert!(
+                    matches!(
+                        error.problem,
+                        sidecar::secret_template::Problem::NotAllowed { .. }
+                    ),
+                    "{error}"
+                );
+            } else {
+                let refs = got
+                    .unwrap_or_else(|e| panic!("{stem} {template}: {e}"))
+                    .secret_refs;
+                assert_eq!(refs[&kind].name, resolved, "{stem} {template}");
+            }
+        }
+    }
 }

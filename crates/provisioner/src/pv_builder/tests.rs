@@ -4,7 +4,7 @@ use k8s_openapi::api::core::v1::{PersistentVolumeClaimSpec, VolumeResourceRequir
 
 use super::*;
 use crate::capabilities::VolumeMode;
-use crate::secret_template::SecretRef;
+use sidecar::secret_template::SecretRef;
 
 fn plan() -> VolumePlan {
     VolumePlan {

@@ -69,12 +69,24 @@ impl World {
 
     /// Starts a provisioner with test-friendly retry intervals plus `extra` flags.
     pub fn provisioner(&mut self, extra: &[&str], env: &[(&str, &str)]) -> Process {
+        let endpoint = self.controller.endpoint();
+        self.provisioner_at(&endpoint, extra, env)
+    }
+
+    /// [`World::provisioner`] talking to the driver at `csi_endpoint` (a proxy in front of the
+    /// controller).
+    pub fn provisioner_at(
+        &mut self,
+        csi_endpoint: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Process {
         self.started += 1;
         let name = format!("provisioner-{}", self.started);
         let mut command = Command::new(provisioner_binary());
         command
             .arg("--csi-address")
-            .arg(self.controller.endpoint())
+            .arg(csi_endpoint)
             .arg("--kubeconfig")
             .arg(&self.kubeconfig)
             .args(["--retry-interval-start=200ms", "--retry-interval-max=3s"])
@@ -103,6 +115,18 @@ impl World {
         class: &str,
         data_source: Option<Value>,
     ) -> PersistentVolumeClaim {
+        self.claim_annotated(name, size, class, data_source, &[])
+    }
+
+    /// [`World::claim`] with the claim author's own `annotations` besides ours.
+    pub fn claim_annotated(
+        &self,
+        name: &str,
+        size: &str,
+        class: &str,
+        data_source: Option<Value>,
+        annotations: &[(&str, &str)],
+    ) -> PersistentVolumeClaim {
         let mut spec = json!({
             "accessModes": ["ReadWriteOnce"],
             "storageClassName": class,
@@ -111,7 +135,7 @@ impl World {
         if let Some(source) = data_source {
             spec["dataSource"] = source;
         }
-        let object = json!({
+        let mut object = json!({
             "apiVersion": "v1",
             "kind": "PersistentVolumeClaim",
             "metadata": {
@@ -124,6 +148,9 @@ impl World {
             },
             "spec": spec,
         });
+        for (key, value) in annotations {
+            object["metadata"]["annotations"][*key] = json!(value);
+        }
         let stored = self
             .standin
             .put_object(&Gvr::of::<PersistentVolumeClaim>(), object)

@@ -14,7 +14,7 @@ use snapshot_api::keys;
 use super::{EventType, Planner, SnapshotAction, SnapshotPlan};
 use crate::default_class::default_class;
 use crate::new_content::dynamic_content;
-use crate::secret_template::{self, SecretKind, TemplateInputs};
+use crate::secrets::{SecretKind, class_secret};
 
 const CREATION_FAILED: &str = "SnapshotContentCreationFailed";
 
@@ -120,13 +120,11 @@ pub(super) fn plan(mut plan: Planner<'_>) -> SnapshotPlan {
     let content_name = snapshot_api::naming::dynamic_content_name(
         snapshot.metadata.uid.as_deref().unwrap_or_default(),
     );
-    let secret = match secret_template::resolve(
+    let secret = match class_secret(
         SecretKind::Snapshotter,
         class.parameters(),
-        TemplateInputs {
-            content_name: &content_name,
-            snapshot: Some((&namespace, &name)),
-        },
+        &content_name,
+        Some((&namespace, &name)),
     ) {
         Ok(secret) => secret,
         Err(error) => {

@@ -285,6 +285,24 @@ fn dynamic_creation_waits_and_reports() {
         "snapshotter-secret-namespace",
         Next::Retry(Progress::Infeasible),
     );
+    // A snapshot's author chooses its name; upstream keeps it out of the namespace template.
+    let mut forbidden_token = Scene::dynamic();
+    forbidden_token.classes = vec![
+        class("gold", DRIVER, DeletionPolicy::Delete)
+            .param(keys::SNAPSHOTTER_SECRET_NAME_KEY, "s")
+            .param(
+                keys::SNAPSHOTTER_SECRET_NAMESPACE_KEY,
+                "${volumesnapshot.name}",
+            ),
+    ];
+    fails(
+        "a token the namespace may not use",
+        forbidden_token,
+        "SnapshotContentCreationFailed",
+        "csi.storage.k8s.io/snapshotter-secret-namespace = \"${volumesnapshot.name}\": \
+         ${volumesnapshot.name} is not allowed in the snapshotter's Secret namespace",
+        Next::Retry(Progress::Infeasible),
+    );
     fails(
         "bound content vanished: reported, never re-created",
         Scene::dynamic().snapshot(|s| s.bound(CONTENT, false)),

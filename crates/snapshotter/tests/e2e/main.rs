@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod backup;
 mod cluster;
 mod controller_switch;
 mod dynamic;
