@@ -214,7 +214,7 @@ async fn provision(
 
 pub(crate) fn create_request(
     plan: &VolumePlan,
-    secrets: std::collections::HashMap<String, String>,
+    secrets: csi::SecretMap,
     content: Option<VolumeContentSource>,
     requirement: Option<csi::v1::TopologyRequirement>,
 ) -> CreateVolumeRequest {
@@ -226,7 +226,7 @@ pub(crate) fn create_request(
         }),
         volume_capabilities: plan.capabilities.clone(),
         parameters: plan.parameters.clone(),
-        secrets,
+        secrets: secrets.into_csi(),
         volume_content_source: content,
         accessibility_requirements: requirement,
         mutable_parameters: Default::default(),

@@ -6,6 +6,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
+use csi::SecretMap;
 use csi::v1::controller_server::Controller;
 use csi::v1::controller_service_capability::{self, rpc};
 use csi::v1::volume_content_source::{self, SnapshotSource, VolumeSource};
@@ -176,7 +177,7 @@ impl Controller for ControllerService {
                         capabilities,
                         params: VolumeParams::parse(&req.parameters)?,
                         source,
-                        secrets: req.secrets,
+                        secrets: req.secrets.into(),
                     },
                 )
                 .await?;
@@ -214,7 +215,7 @@ impl Controller for ControllerService {
             |report, _| report,
             async move {
                 let volume_id = req.volume_id.required("volume_id")?;
-                delete_volume(state, volume_id, &req.secrets).await?;
+                delete_volume(state, volume_id, &SecretMap::from(req.secrets)).await?;
                 Ok(DeleteVolumeResponse {})
             },
         )
@@ -255,7 +256,7 @@ impl Controller for ControllerService {
                         node_id,
                         capability,
                         readonly: req.readonly,
-                        secrets: req.secrets,
+                        secrets: req.secrets.into(),
                     },
                 )
                 .await?;
@@ -287,7 +288,13 @@ impl Controller for ControllerService {
             |report, _| report,
             async move {
                 let volume_id = req.volume_id.required("volume_id")?;
-                publish::unpublish(state, volume_id, &req.node_id, &req.secrets).await?;
+                publish::unpublish(
+                    state,
+                    volume_id,
+                    &req.node_id,
+                    &SecretMap::from(req.secrets),
+                )
+                .await?;
                 Ok(ControllerUnpublishVolumeResponse {})
             },
         )
@@ -314,7 +321,14 @@ impl Controller for ControllerService {
                         message: "mutable parameters are not supported".to_owned(),
                     });
                 }
-                match validate(state, volume_id, &capabilities, &req.secrets).await? {
+                match validate(
+                    state,
+                    volume_id,
+                    &capabilities,
+                    &SecretMap::from(req.secrets),
+                )
+                .await?
+                {
                     None => Ok(ValidateVolumeCapabilitiesResponse {
                         confirmed: Some(validate_volume_capabilities_response::Confirmed {
                             volume_context: req.volume_context,
@@ -455,7 +469,7 @@ impl Controller for ControllerService {
                         name,
                         source_volume_id,
                         params: SnapshotParams::parse(&req.parameters)?,
-                        secrets: req.secrets,
+                        secrets: req.secrets.into(),
                     },
                 )
                 .await?;
@@ -487,7 +501,7 @@ impl Controller for ControllerService {
             |report, _| report,
             async move {
                 let snapshot_id = req.snapshot_id.required("snapshot_id")?;
-                delete_snapshot(state, snapshot_id, &req.secrets).await?;
+                delete_snapshot(state, snapshot_id, &SecretMap::from(req.secrets)).await?;
                 Ok(DeleteSnapshotResponse {})
             },
         )
@@ -509,7 +523,7 @@ impl Controller for ControllerService {
                 source_volume_id: Some(req.source_volume_id).filter(|s| !s.is_empty()),
             };
             let (snapshots, next) =
-                list_snapshots(state, &filter, max, start, &req.secrets).await?;
+                list_snapshots(state, &filter, max, start, &SecretMap::from(req.secrets)).await?;
             Ok(ListSnapshotsResponse {
                 entries: snapshots
                     .into_iter()
@@ -535,7 +549,8 @@ impl Controller for ControllerService {
             &metadata,
             async move {
                 let snapshot_id = req.snapshot_id.required("snapshot_id")?;
-                let source = Source::RequestOrStanding(&req.secrets, "GetSnapshot");
+                let source =
+                    Source::RequestOrStanding(&SecretMap::from(req.secrets), "GetSnapshot");
                 match crate::snapshot::list::one(state, snapshot_id, source).await? {
                     Some(info) => Ok(GetSnapshotResponse {
                         snapshot: Some(snapshot_message(info)),
@@ -591,7 +606,8 @@ impl Controller for ControllerService {
                     }
                     None => false,
                 };
-                let size = expand_volume(state, volume_id, capacity, &req.secrets).await?;
+                let size = expand_volume(state, volume_id, capacity, &SecretMap::from(req.secrets))
+                    .await?;
                 Ok(ControllerExpandVolumeResponse {
                     capacity_bytes: size::to_csi(size),
                     // Raw block has no filesystem to grow.

@@ -63,7 +63,7 @@ impl CsiHalf {
             };
             let request = ListSnapshotsRequest {
                 snapshot_id: snapshot_id.to_owned(),
-                secrets,
+                secrets: secrets.into_csi(),
                 ..ListSnapshotsRequest::default()
             };
             let mut client = self.csi.controller();
