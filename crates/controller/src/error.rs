@@ -146,6 +146,16 @@ pub enum Error {
         source: Box<ceph::Error>,
     },
 
+    // --- UNIMPLEMENTED
+    /// An alpha RPC whose capability `--alpha-capabilities` does not turn on.
+    #[error(
+        "{rpc} is an alpha RPC of CSI and is off: start the controller with --alpha-capabilities including {capability} to serve it"
+    )]
+    AlphaOff {
+        rpc: &'static str,
+        capability: &'static str,
+    },
+
     // --- DEADLINE_EXCEEDED
     /// The RPC's overall budget ran out.
     #[error("did not complete within {after:?}")]

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use cluster_config::ClusterConfigWatcher;
+use controller::advertised::AlphaCapabilities;
 use controller::settings::TrashPurge;
 use controller::{CloneDepth, Settings, State};
 use events::{Publisher, PublisherConfig};
@@ -69,6 +70,14 @@ struct Flags {
     /// (within the call), or `schedule` (a mgr trash purge schedule on the driver's namespace).
     #[arg(long, default_value = "mgr")]
     trash_purge: TrashPurge,
+    /// Alpha capabilities of CSI to advertise and serve, comma-separated, or `all` / `none`:
+    /// `single-node-multi-writer` (the RWO/RWOP access modes), `get-volume` (the
+    /// ControllerGetVolume RPC), `volume-condition` (its volume health), `get-snapshot` (the
+    /// GetSnapshot RPC, new in CSI 1.12: COs and csi-sanity up to v5.4 reject it as an unknown
+    /// capability). An alpha RPC not listed answers UNIMPLEMENTED. The default keeps the three
+    /// that Kubernetes has relied on for years; `get-snapshot` must be asked for.
+    #[arg(long, default_value = AlphaCapabilities::DEFAULT)]
+    alpha_capabilities: AlphaCapabilities,
     /// Async worker threads (Ceph calls run on the blocking pool, not here).
     #[arg(long, default_value_t = 2)]
     worker_threads: usize,
@@ -190,6 +199,7 @@ async fn run(flags: Flags) -> Result<(), String> {
         controller_credentials_dir: flags.controller_credentials_dir,
         failpoints,
         events: events.clone(),
+        alpha: flags.alpha_capabilities,
     };
     let config =
         ClusterConfigWatcher::start(&flags.cluster_config, flags.cluster_config_poll).await;

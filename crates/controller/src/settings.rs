@@ -4,6 +4,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use events::Publisher;
+
+use crate::advertised::AlphaCapabilities;
 use failpoint::Failpoints;
 
 /// ceph-csi's clone-depth limits (`--rbdsoftmaxclonedepth`, `--rbdhardmaxclonedepth`): at the
@@ -90,6 +92,8 @@ pub struct Settings {
     pub failpoints: Failpoints,
     /// Where lifecycle events go; [`Publisher::disabled`] without `--nats-url`.
     pub events: Publisher,
+    /// Alpha CSI capabilities advertised and served (`--alpha-capabilities`).
+    pub alpha: AlphaCapabilities,
 }
 
 impl Default for Settings {
@@ -106,6 +110,7 @@ impl Default for Settings {
             controller_credentials_dir: None,
             failpoints: Failpoints::default(),
             events: Publisher::disabled(),
+            alpha: AlphaCapabilities::default(),
         }
     }
 }

@@ -62,6 +62,9 @@ pub fn code(err: &Error) -> Code {
 
         Error::Deadline { .. } => Code::DeadlineExceeded,
 
+        // The spec's answer for an RPC outside the advertised capabilities.
+        Error::AlphaOff { .. } => Code::Unimplemented,
+
         Error::Ceph { source, .. } => ceph_code(source),
         Error::Journal(e) => journal_code(e),
 
