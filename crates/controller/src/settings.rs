@@ -81,6 +81,10 @@ pub struct Settings {
     pub rpc_timeout: Duration,
     /// How long an unused Ceph connection is kept.
     pub connection_idle: Duration,
+    /// Connects in flight, in total and per user (`--max-concurrent-connects`,
+    /// `--max-connects-per-user`); beyond them a request needing a new connection answers
+    /// UNAVAILABLE at once.
+    pub connect_limits: ceph::ConnectLimits,
     /// How long a RADOS lock outlives its holder's last renewal (renewed at a third of it):
     /// the time another process waits after a crash. See [`crate::locks`].
     pub lock_duration: Duration,
@@ -104,6 +108,7 @@ impl Default for Settings {
             ceph_timeouts: ceph::Timeouts::default(),
             rpc_timeout: Duration::from_secs(60),
             connection_idle: Duration::from_secs(600),
+            connect_limits: ceph::ConnectLimits::default(),
             lock_duration: Duration::from_secs(30),
             clone_depth: CloneDepth::default(),
             trash_purge: TrashPurge::default(),
