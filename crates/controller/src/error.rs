@@ -145,6 +145,25 @@ pub enum Error {
         #[source]
         source: Box<ceph::Error>,
     },
+    /// Too many connects in flight (in total or as this user): refused at once so that
+    /// connects that hang (wrong keys, a dead cluster) cannot starve connected requests.
+    #[error("not connecting to cluster {cluster_id:?} as {user:?} now, retry later: {source}")]
+    ConnectsBusy {
+        cluster_id: String,
+        user: String,
+        #[source]
+        source: Box<ceph::Error>,
+    },
+
+    // --- UNIMPLEMENTED
+    /// An alpha RPC whose capability `--alpha-capabilities` does not turn on.
+    #[error(
+        "{rpc} is an alpha RPC of CSI and is off: start the controller with --alpha-capabilities including {capability} to serve it"
+    )]
+    AlphaOff {
+        rpc: &'static str,
+        capability: &'static str,
+    },
 
     // --- DEADLINE_EXCEEDED
     /// The RPC's overall budget ran out.

@@ -57,10 +57,16 @@ pub fn code(err: &Error) -> Code {
             Code::PermissionDenied
         }
 
-        // The cluster is down or unreachable; the CO retries later.
-        Error::ClusterUnreachable { .. } => Code::Unavailable,
+        // The cluster is down or unreachable, or too many connects are in flight; the CO
+        // retries later with back-off. Not RESOURCE_EXHAUSTED: CSI gives that code to "no
+        // capacity" (CreateVolume in a topology, CreateSnapshot out of space), and
+        // external-provisioner answers it by rescheduling the pod.
+        Error::ClusterUnreachable { .. } | Error::ConnectsBusy { .. } => Code::Unavailable,
 
         Error::Deadline { .. } => Code::DeadlineExceeded,
+
+        // The spec's answer for an RPC outside the advertised capabilities.
+        Error::AlphaOff { .. } => Code::Unimplemented,
 
         Error::Ceph { source, .. } => ceph_code(source),
         Error::Journal(e) => journal_code(e),

@@ -6,8 +6,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
+use csi::SecretMap;
 use csi::v1::controller_server::Controller;
-use csi::v1::controller_service_capability::{self, rpc};
+use csi::v1::controller_service_capability;
 use csi::v1::volume_content_source::{self, SnapshotSource, VolumeSource};
 use csi::v1::*;
 use events::vocabulary::{object, verb};
@@ -15,6 +16,7 @@ use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status};
 use tracing::{Instrument as _, debug, info_span, warn};
 
+use crate::advertised::Alpha;
 use crate::capabilities::{self, Capability};
 use crate::capacity;
 use crate::error::{Error, Result};
@@ -45,24 +47,6 @@ use crate::volume::validate::validate;
 async fn locked<T>(work: impl Future<Output = Result<T>>) -> Result<T> {
     ceph::lock_scope::scoped(work).await?
 }
-
-/// Controller capabilities, each backed by a real implementation.
-const CAPABILITIES: [rpc::Type; 14] = [
-    rpc::Type::CreateDeleteVolume,
-    rpc::Type::CreateDeleteSnapshot,
-    rpc::Type::CloneVolume,
-    rpc::Type::ExpandVolume,
-    rpc::Type::PublishUnpublishVolume,
-    rpc::Type::PublishReadonly,
-    rpc::Type::ListVolumes,
-    rpc::Type::ListVolumesPublishedNodes,
-    rpc::Type::ListSnapshots,
-    rpc::Type::GetCapacity,
-    rpc::Type::GetVolume,
-    rpc::Type::VolumeCondition,
-    rpc::Type::SingleNodeMultiWriter,
-    rpc::Type::GetSnapshot,
-];
 
 pub struct ControllerService {
     state: Arc<State>,
@@ -176,7 +160,7 @@ impl Controller for ControllerService {
                         capabilities,
                         params: VolumeParams::parse(&req.parameters)?,
                         source,
-                        secrets: req.secrets,
+                        secrets: req.secrets.into(),
                     },
                 )
                 .await?;
@@ -214,7 +198,7 @@ impl Controller for ControllerService {
             |report, _| report,
             async move {
                 let volume_id = req.volume_id.required("volume_id")?;
-                delete_volume(state, volume_id, &req.secrets).await?;
+                delete_volume(state, volume_id, &SecretMap::from(req.secrets)).await?;
                 Ok(DeleteVolumeResponse {})
             },
         )
@@ -255,7 +239,7 @@ impl Controller for ControllerService {
                         node_id,
                         capability,
                         readonly: req.readonly,
-                        secrets: req.secrets,
+                        secrets: req.secrets.into(),
                     },
                 )
                 .await?;
@@ -287,7 +271,13 @@ impl Controller for ControllerService {
             |report, _| report,
             async move {
                 let volume_id = req.volume_id.required("volume_id")?;
-                publish::unpublish(state, volume_id, &req.node_id, &req.secrets).await?;
+                publish::unpublish(
+                    state,
+                    volume_id,
+                    &req.node_id,
+                    &SecretMap::from(req.secrets),
+                )
+                .await?;
                 Ok(ControllerUnpublishVolumeResponse {})
             },
         )
@@ -314,7 +304,14 @@ impl Controller for ControllerService {
                         message: "mutable parameters are not supported".to_owned(),
                     });
                 }
-                match validate(state, volume_id, &capabilities, &req.secrets).await? {
+                match validate(
+                    state,
+                    volume_id,
+                    &capabilities,
+                    &SecretMap::from(req.secrets),
+                )
+                .await?
+                {
                     None => Ok(ValidateVolumeCapabilitiesResponse {
                         confirmed: Some(validate_volume_capabilities_response::Confirmed {
                             volume_context: req.volume_context,
@@ -402,12 +399,16 @@ impl Controller for ControllerService {
         &self,
         _: Request<ControllerGetCapabilitiesRequest>,
     ) -> std::result::Result<Response<ControllerGetCapabilitiesResponse>, Status> {
-        let capabilities = CAPABILITIES
-            .iter()
+        let capabilities = self
+            .state
+            .settings
+            .alpha
+            .controller_capabilities()
+            .into_iter()
             .map(|kind| ControllerServiceCapability {
                 r#type: Some(controller_service_capability::Type::Rpc(
                     controller_service_capability::Rpc {
-                        r#type: *kind as i32,
+                        r#type: kind as i32,
                     },
                 )),
             })
@@ -455,7 +456,7 @@ impl Controller for ControllerService {
                         name,
                         source_volume_id,
                         params: SnapshotParams::parse(&req.parameters)?,
-                        secrets: req.secrets,
+                        secrets: req.secrets.into(),
                     },
                 )
                 .await?;
@@ -487,7 +488,7 @@ impl Controller for ControllerService {
             |report, _| report,
             async move {
                 let snapshot_id = req.snapshot_id.required("snapshot_id")?;
-                delete_snapshot(state, snapshot_id, &req.secrets).await?;
+                delete_snapshot(state, snapshot_id, &SecretMap::from(req.secrets)).await?;
                 Ok(DeleteSnapshotResponse {})
             },
         )
@@ -509,7 +510,7 @@ impl Controller for ControllerService {
                 source_volume_id: Some(req.source_volume_id).filter(|s| !s.is_empty()),
             };
             let (snapshots, next) =
-                list_snapshots(state, &filter, max, start, &req.secrets).await?;
+                list_snapshots(state, &filter, max, start, &SecretMap::from(req.secrets)).await?;
             Ok(ListSnapshotsResponse {
                 entries: snapshots
                     .into_iter()
@@ -534,8 +535,10 @@ impl Controller for ControllerService {
             &req.snapshot_id.clone(),
             &metadata,
             async move {
+                alpha_on(state, Alpha::GetSnapshot, "GetSnapshot")?;
                 let snapshot_id = req.snapshot_id.required("snapshot_id")?;
-                let source = Source::RequestOrStanding(&req.secrets, "GetSnapshot");
+                let secrets = SecretMap::from(req.secrets);
+                let source = Source::RequestOrStanding(&secrets, "GetSnapshot");
                 match crate::snapshot::list::one(state, snapshot_id, source).await? {
                     Some(info) => Ok(GetSnapshotResponse {
                         snapshot: Some(snapshot_message(info)),
@@ -591,7 +594,8 @@ impl Controller for ControllerService {
                     }
                     None => false,
                 };
-                let size = expand_volume(state, volume_id, capacity, &req.secrets).await?;
+                let size = expand_volume(state, volume_id, capacity, &SecretMap::from(req.secrets))
+                    .await?;
                 Ok(ControllerExpandVolumeResponse {
                     capacity_bytes: size::to_csi(size),
                     // Raw block has no filesystem to grow.
@@ -613,8 +617,10 @@ impl Controller for ControllerService {
             &req.volume_id.clone(),
             &metadata,
             async move {
+                alpha_on(state, Alpha::GetVolume, "ControllerGetVolume")?;
                 let volume_id = req.volume_id.required("volume_id")?;
                 let status = get_volume(state, volume_id).await?;
+                let condition = state.settings.alpha.enabled(Alpha::VolumeCondition);
                 Ok(ControllerGetVolumeResponse {
                     volume: Some(Volume {
                         capacity_bytes: size::to_csi(status.capacity),
@@ -625,7 +631,7 @@ impl Controller for ControllerService {
                     }),
                     status: Some(controller_get_volume_response::VolumeStatus {
                         published_node_ids: status.published_nodes,
-                        volume_condition: Some(VolumeCondition {
+                        volume_condition: condition.then(|| VolumeCondition {
                             abnormal: status.abnormal.is_some(),
                             message: status.abnormal.unwrap_or_else(|| "ok".to_owned()),
                         }),
@@ -634,6 +640,18 @@ impl Controller for ControllerService {
             },
         )
         .await
+    }
+}
+
+/// UNIMPLEMENTED unless `--alpha-capabilities` turns `alpha` on.
+fn alpha_on(state: &State, alpha: Alpha, rpc: &'static str) -> Result<()> {
+    if state.settings.alpha.enabled(alpha) {
+        Ok(())
+    } else {
+        Err(Error::AlphaOff {
+            rpc,
+            capability: alpha.flag_name(),
+        })
     }
 }
 

@@ -12,12 +12,12 @@
 //! crash or a restart), and so does the start-up pass ([`crate::snapshot::resume`]). The
 //! snapshotter's `readyToUse` thus costs one commit, not two.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use ceph::lock_scope::holding;
 use ceph::rbd::Features;
+use csi::SecretMap;
 use journal::{Entry, Journal};
 use tracing::{Instrument as _, info, warn};
 
@@ -39,7 +39,7 @@ pub struct CreateSnapshot {
     pub name: String,
     pub source_volume_id: String,
     pub params: SnapshotParams,
-    pub secrets: HashMap<String, String>,
+    pub secrets: SecretMap,
 }
 
 /// What CreateSnapshot (and ListSnapshots) answer about a snapshot.

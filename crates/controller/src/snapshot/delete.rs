@@ -17,7 +17,7 @@ use crate::trash::{self, Doomed, PurgePoints};
 pub async fn delete_snapshot(
     state: &State,
     snapshot_id: &str,
-    secrets: &std::collections::HashMap<String, String>,
+    secrets: &csi::SecretMap,
 ) -> Result<()> {
     let Ok(composite) = lookup::decode(snapshot_id) else {
         info!(snapshot_id, "malformed snapshot id: nothing to delete");

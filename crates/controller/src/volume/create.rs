@@ -13,6 +13,7 @@
 use std::collections::HashMap;
 
 use ceph::rbd::{self, Features};
+use csi::SecretMap;
 use journal::{Entry, Journal};
 use tracing::{info, warn};
 
@@ -41,7 +42,7 @@ pub struct CreateRequest {
     pub capabilities: Vec<Capability>,
     pub params: VolumeParams,
     pub source: Option<ContentSource>,
-    pub secrets: HashMap<String, String>,
+    pub secrets: SecretMap,
 }
 
 /// What CreateVolume answers.

@@ -3,10 +3,10 @@
 //! parents, so the mgr purges them in one pass), queue their purge, and delete the journal entry.
 //! Absent volumes succeed; a retry after any crash finds the trash leftovers and finishes.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use ceph::rbd::{SnapInfo, SnapNamespace};
+use csi::SecretMap;
 use journal::{Kind, Location};
 use tracing::info;
 
@@ -22,11 +22,7 @@ use crate::snapshot::prepare::prepare;
 use crate::state::State;
 use crate::trash::{self, Doomed, PurgePoints};
 
-pub async fn delete_volume(
-    state: &State,
-    volume_id: &str,
-    secrets: &HashMap<String, String>,
-) -> Result<()> {
+pub async fn delete_volume(state: &State, volume_id: &str, secrets: &SecretMap) -> Result<()> {
     if lookup::decode(volume_id).is_err() {
         info!(volume_id, "malformed volume id: nothing to delete");
         return Ok(());

@@ -118,6 +118,12 @@ impl Builder {
         self
     }
 
+    /// `--alpha-capabilities`, e.g. `all` or `get-snapshot`.
+    pub fn alpha_capabilities(mut self, list: &str) -> Self {
+        self.settings.alpha = list.parse().unwrap();
+        self
+    }
+
     pub fn without_standing_credentials(mut self) -> Self {
         self.standing_credentials = false;
         self
