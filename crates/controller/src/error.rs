@@ -76,15 +76,22 @@ pub enum Error {
     InvalidToken { token: String, rule: &'static str },
 
     // --- FAILED_PRECONDITION: the system is not in a state that allows the operation.
-    /// The image still has watchers (mapped or open somewhere).
+    /// The image of a volume or snapshot (`what`) still has watchers: mapped on a node, open in
+    /// another process, or open in one that crashed (its watch lasts until the OSD times it out).
     #[error(
-        "volume {volume_id} (image {image}) is in use: {watchers} watcher(s) besides the controller"
+        "{what} (image {image}) is in use: {watchers} watcher(s) besides the controller (a client that crashed keeps its watch until the OSD's watch timeout, 30 s by default)"
     )]
     InUse {
-        volume_id: String,
+        what: String,
         image: String,
         watchers: usize,
     },
+    /// librbd refused to purge a trashed image because it is still watched (EBUSY). Nothing
+    /// else would retry the purge, so the delete fails until the watch is gone.
+    #[error(
+        "image {image} is in the trash but still watched (open somewhere, or by a client that crashed, until the OSD's watch timeout, 30 s by default); it cannot be purged yet"
+    )]
+    TrashedImageWatched { image: String },
     /// A single-node volume is published to another node.
     #[error(
         "volume {volume_id} is published to node {other_node:?} with the single-node access mode {mode}"
