@@ -86,6 +86,16 @@ pub enum Error {
         image: String,
         watchers: usize,
     },
+    /// The source volume's image lacks `layering`, which snapshots and clones need; librbd
+    /// cannot add it to an existing image.
+    #[error(
+        "volume {volume_id} (image {image}) has no layering feature, which {needed_for} needs; layering cannot be added to an existing image (the volume was created with imageFeatures that leave it out)"
+    )]
+    NoLayering {
+        volume_id: String,
+        image: String,
+        needed_for: &'static str,
+    },
     /// librbd refused to purge a trashed image because it is still watched (EBUSY). Nothing
     /// else would retry the purge, so the delete fails until the watch is gone.
     #[error(

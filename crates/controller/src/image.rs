@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use ceph::rbd::{self, Image, SnapInfo, SnapNamespace};
+use ceph::rbd::{self, Features, Image, SnapInfo, SnapNamespace};
 
 use crate::cluster::Pool;
 use crate::error::{Error, Result};
@@ -121,6 +121,28 @@ pub async fn remove_snapshot(pool: &Pool, image: &Image, snap: &str) -> Result<b
             e,
         )),
     }
+}
+
+/// Refuses (FAILED_PRECONDITION, naming `volume_id`) an open volume image without `layering`:
+/// snapshots and clones are clones of it, which librbd refuses with ENOSYS ("errno 38").
+pub async fn require_layering(
+    pool: &Pool,
+    img: &Image,
+    volume_id: &str,
+    needed_for: &'static str,
+) -> Result<()> {
+    let features = img
+        .features()
+        .await
+        .map_err(|e| Error::ceph("get image features", pool.spec(img.name()), e))?;
+    if features.contains(Features::LAYERING) {
+        return Ok(());
+    }
+    Err(Error::NoLayering {
+        volume_id: volume_id.to_owned(),
+        image: pool.spec(img.name()),
+        needed_for,
+    })
 }
 
 /// Image size in bytes.

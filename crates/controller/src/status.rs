@@ -47,6 +47,7 @@ pub fn code(err: &Error) -> Code {
         // retries with back-off once nothing uses it): a crashed client's watch goes by itself.
         Error::InUse { .. }
         | Error::TrashedImageWatched { .. }
+        | Error::NoLayering { .. }
         | Error::PublishedElsewhere { .. }
         | Error::NoStandingCredentials { .. }
         | Error::StandingCredentials { .. }

@@ -332,6 +332,66 @@ async fn deleting_snapshots_and_volumes_in_any_order_leaves_nothing() {
     .await;
 }
 
+/// A volume made without `layering` (CreateVolume accepts `imageFeatures: deep-flatten`)
+/// cannot be snapshotted: refused as FAILED_PRECONDITION naming the feature, before the name is
+/// reserved, so no journal key or entry object is left for a snapshot that never was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_volume_without_layering_is_refused_before_anything_is_reserved() {
+    Fixture::run(|fx| async move {
+        let volume = fx
+            .create_volume_with_features("pvc-flat", GIB, "deep-flatten")
+            .await;
+        let status = code(
+            fx.client()
+                .create_snapshot(fx.snapshot_request("snapshot-flat", &volume.volume_id))
+                .await,
+        );
+        assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+        for part in [volume.volume_id.as_str(), "no layering feature"] {
+            assert!(status.message().contains(part), "{}", status.message());
+        }
+        assert!(fx.omap("csi.snaps.default").await.is_empty());
+        let image = common::volume_image(&volume.volume_id);
+        assert!(fx.snapshots_of(&image).await.is_empty());
+        fx.delete_volume(&volume.volume_id).await;
+        assert_eq!(fx.leftovers().await, Vec::<String>::new());
+    })
+    .await;
+}
+
+/// Ceph refuses the cut (the source's snapshot limit is reached) after the name was reserved:
+/// the reservation is undone, as the CO got no snapshot ID it could ever delete.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_cut_leaves_no_reservation() {
+    Fixture::run(|fx| async move {
+        let volume = fx.create_volume("pvc-limited", GIB).await;
+        let image = common::volume_image(&volume.volume_id);
+        let spec = fx.spec(&image);
+        let bed = common::bed();
+        bed.cli("rbd", &["snap", "create", &format!("{spec}@blocker")]);
+        bed.cli("rbd", &["snap", "limit", "set", "--limit", "1", &spec]);
+
+        let status = code(
+            fx.client()
+                .create_snapshot(fx.snapshot_request("snapshot-limited", &volume.volume_id))
+                .await,
+        );
+        // EDQUOT from librbd.
+        assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+        assert!(fx.omap("csi.snaps.default").await.is_empty());
+        assert_eq!(
+            fx.snapshots_of(&image).await,
+            vec![("user".to_owned(), "blocker".to_owned())]
+        );
+
+        bed.cli("rbd", &["snap", "limit", "clear", &spec]);
+        bed.cli("rbd", &["snap", "rm", &format!("{spec}@blocker")]);
+        fx.delete_volume(&volume.volume_id).await;
+        assert_eq!(fx.leftovers().await, Vec::<String>::new());
+    })
+    .await;
+}
+
 /// A volume with a prepared snapshot, and the snapshot's image.
 async fn prepared_snapshot(fx: &Fixture, name: &str) -> (String, String, String) {
     let volume = fx.create_volume(&format!("pvc-{name}"), GIB).await;

@@ -303,6 +303,19 @@ impl Fixture {
         calls::create_volume(self.client(), self.create_request(name, size)).await
     }
 
+    /// A volume whose image has the `imageFeatures` `features` (e.g. "deep-flatten").
+    pub async fn create_volume_with_features(
+        &self,
+        name: &str,
+        size: i64,
+        features: &str,
+    ) -> Volume {
+        let mut req = self.create_request(name, size);
+        req.parameters
+            .insert("imageFeatures".into(), features.into());
+        calls::create_volume(self.client(), req).await
+    }
+
     /// Restores a volume from `snapshot_id` (its own size); returns the new volume id.
     pub async fn create_volume_from(&self, snapshot_id: &str) -> String {
         let name = format!("pvc-from-{}", uuid_of(snapshot_id));
