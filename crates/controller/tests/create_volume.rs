@@ -301,6 +301,31 @@ async fn invalid_requests_name_the_field_and_leave_nothing() {
                 Code::OutOfRange,
                 "limit_bytes",
             ),
+            (
+                "unknown data pool",
+                Box::new(|r| {
+                    r.parameters
+                        .insert("dataPool".into(), "no-such-data-pool".into());
+                }),
+                Code::InvalidArgument,
+                "parameter \"dataPool\": pool \"no-such-data-pool\" does not exist",
+            ),
+            (
+                // With an object map, so that even without the check librbd refuses the size.
+                "size past int64",
+                Box::new(|r| {
+                    r.parameters.insert(
+                        "imageFeatures".into(),
+                        "layering,exclusive-lock,object-map".into(),
+                    );
+                    r.capacity_range = Some(CapacityRange {
+                        required_bytes: i64::MAX,
+                        limit_bytes: 0,
+                    })
+                }),
+                Code::OutOfRange,
+                "past the largest size RBD and CSI can express",
+            ),
         ];
         for (what, change, expected, named) in cases {
             let mut req = fx.create_request("pvc-invalid", GIB);

@@ -105,15 +105,25 @@ async fn placement(state: &State, req: &CreateRequest) -> Result<Pool> {
             ),
         ));
     }
+    let missing = |key: &str, pool: &str| {
+        Error::parameter(
+            key,
+            format!("pool {pool:?} does not exist in cluster {:?}", cluster.id),
+        )
+    };
+    // librbd would only find out in its create, after the reservation (ENOENT, INTERNAL).
+    if let Some(data_pool) = &params.data_pool {
+        cluster.rados.pool_id(data_pool).await.map_err(|e| {
+            if e.is_not_found() {
+                missing("dataPool", data_pool)
+            } else {
+                Error::ceph("look up pool", data_pool.clone(), e)
+            }
+        })?;
+    }
     cluster.pool(&params.pool).await.map_err(|e| {
         if e.is_not_found() {
-            Error::parameter(
-                "pool",
-                format!(
-                    "pool {:?} does not exist in cluster {:?}",
-                    params.pool, cluster.id
-                ),
-            )
+            missing("pool", &params.pool)
         } else {
             Error::ceph("open pool", params.pool.clone(), e)
         }
