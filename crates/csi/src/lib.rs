@@ -9,6 +9,7 @@
 //! - [`redact`] — why `{:?}` of a request never shows secrets: messages with a
 //!   `csi_secret` field get generated `Debug` impls that print keys, not values.
 //! - [`endpoint`] — `unix:///path` / plain path parsing shared by both sides.
+//! - [`quote`] — a client's value in an error or log line, escaped and cut after 256 bytes.
 //! - [`server`] — bind a socket (stale-socket replacement, chmod) and hand tonic an
 //!   incoming stream; [`socket_guard`] removes the file when serving stops.
 //! - [`client`] — dial an endpoint with a deadline.
@@ -24,6 +25,7 @@ pub mod client;
 pub mod descriptor;
 pub mod endpoint;
 pub mod error;
+pub mod quote;
 pub mod redact;
 pub mod registration;
 pub mod server;
