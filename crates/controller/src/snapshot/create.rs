@@ -18,6 +18,7 @@ use std::time::{Duration, SystemTime};
 
 use ceph::lock_scope::holding;
 use ceph::rbd::Image;
+use csi::quote::quote;
 use journal::{Entry, Journal};
 use tracing::{Instrument as _, info, warn};
 
@@ -66,8 +67,10 @@ pub async fn create_snapshot(state: &Arc<State>, req: CreateSnapshot) -> Result<
         return Err(Error::parameter(
             "clusterID",
             format!(
-                "{cluster_id:?} is not the cluster of source volume {} ({:?})",
-                source.id, source.pool.cluster.id
+                "{} is not the cluster of source volume {} ({:?})",
+                quote(cluster_id),
+                source.id,
+                source.pool.cluster.id
             ),
         ));
     }

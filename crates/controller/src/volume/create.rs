@@ -13,6 +13,7 @@
 use std::collections::HashMap;
 
 use ceph::rbd::{self, Features};
+use csi::quote::quote;
 use journal::{Entry, Journal};
 use tracing::{info, warn};
 
@@ -89,7 +90,7 @@ async fn placement(state: &State, req: &CreateRequest) -> Result<Pool> {
         .map_err(|e| match e {
             Error::UnknownCluster { cluster_id } => Error::parameter(
                 "clusterID",
-                format!("{cluster_id:?} is not in the cluster config"),
+                format!("{} is not in the cluster config", quote(&cluster_id)),
             ),
             other => other,
         })?;
@@ -99,7 +100,8 @@ async fn placement(state: &State, req: &CreateRequest) -> Result<Pool> {
         return Err(Error::parameter(
             "radosNamespace",
             format!(
-                "{ns:?} differs from the cluster config's {:?} for clusterID {:?}, which is where volumes go",
+                "{} differs from the cluster config's {:?} for clusterID {:?}, which is where volumes go",
+                quote(ns),
                 cluster.namespace(),
                 cluster.id
             ),
@@ -108,7 +110,11 @@ async fn placement(state: &State, req: &CreateRequest) -> Result<Pool> {
     let missing = |key: &str, pool: &str| {
         Error::parameter(
             key,
-            format!("pool {pool:?} does not exist in cluster {:?}", cluster.id),
+            format!(
+                "pool {} does not exist in cluster {:?}",
+                quote(pool),
+                cluster.id
+            ),
         )
     };
     // librbd would only find out in its create, after the reservation (ENOENT, INTERNAL).
@@ -117,7 +123,7 @@ async fn placement(state: &State, req: &CreateRequest) -> Result<Pool> {
             if e.is_not_found() {
                 missing("dataPool", data_pool)
             } else {
-                Error::ceph("look up pool", data_pool.clone(), e)
+                Error::ceph("look up pool", quote(data_pool).to_string(), e)
             }
         })?;
     }
@@ -125,7 +131,7 @@ async fn placement(state: &State, req: &CreateRequest) -> Result<Pool> {
         if e.is_not_found() {
             missing("pool", &params.pool)
         } else {
-            Error::ceph("open pool", params.pool.clone(), e)
+            Error::ceph("open pool", quote(&params.pool).to_string(), e)
         }
     })
 }
