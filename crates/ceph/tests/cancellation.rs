@@ -126,9 +126,8 @@ fn started_calls_complete_after_their_callers_and_handles_are_gone() {
             let oid = format!("o{i}");
             let kvs: [(&str, &[u8]); 1] = [("k", b"v")];
             let write = io.omap_set_creating(&oid, &kvs);
-            abandoned += usize::from(
-                abandon_once_started(&mut started, "omap_set_creating", write).await,
-            );
+            abandoned +=
+                usize::from(abandon_once_started(&mut started, "omap_set_creating", write).await);
             let grow = image.resize((5 + i) * MIB);
             abandoned += usize::from(abandon_once_started(&mut started, "resize", grow).await);
             drop((image, io, cluster));

@@ -42,8 +42,12 @@ pub fn code(err: &Error) -> Code {
         | Error::InvalidToken { .. } => Code::Aborted,
 
         // The system is not in a state that allows the call: in use, published elsewhere, or
-        // the controller lacks configuration an operator must add.
+        // the controller lacks configuration an operator must add. An image still watched is
+        // the spec's "Volume in use" / "Snapshot in use" (FAILED_PRECONDITION, which the CO
+        // retries with back-off once nothing uses it): a crashed client's watch goes by itself.
         Error::InUse { .. }
+        | Error::TrashedImageWatched { .. }
+        | Error::NoLayering { .. }
         | Error::PublishedElsewhere { .. }
         | Error::NoStandingCredentials { .. }
         | Error::StandingCredentials { .. }
@@ -117,7 +121,7 @@ mod tests {
     #[test]
     fn message_names_the_subject_and_the_step() {
         let err = Error::InUse {
-            volume_id: "0001-0004-test-0000000000000001-x".into(),
+            what: "volume 0001-0004-test-0000000000000001-x".into(),
             image: "rbd/ns/csi-vol-x".into(),
             watchers: 2,
         };

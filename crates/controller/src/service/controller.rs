@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use csi::SecretMap;
+use csi::quote::quote;
 use csi::v1::controller_server::Controller;
 use csi::v1::controller_service_capability;
 use csi::v1::volume_content_source::{self, SnapshotSource, VolumeSource};
@@ -26,7 +27,9 @@ use crate::publish::{self, PublishRequest};
 use crate::secrets::Source;
 use crate::service::deadline;
 use crate::service::lifecycle::Report;
-use crate::service::require::{Required, present};
+use crate::service::require::{
+    CSI_NODE_ID_LIMIT, CSI_STRING_LIMIT, Required, optional_within, present,
+};
 use crate::size::{self, Capacity};
 use crate::snapshot::create::{CreateSnapshot, SnapshotInfo, create_snapshot};
 use crate::snapshot::delete::delete_snapshot;
@@ -109,6 +112,12 @@ impl ControllerService {
     }
 }
 
+/// A client's value in the RPC's subject (its span, log lines and status prefix): escaped and
+/// cut, as anything the client sent is when it is echoed ([`quote`]).
+fn q(value: &str) -> String {
+    quote(value).to_string()
+}
+
 /// Sizes in events are bytes; CSI's are signed.
 fn bytes(size: i64) -> u64 {
     u64::try_from(size).unwrap_or(0)
@@ -134,10 +143,10 @@ impl Controller for ControllerService {
                 .size_bytes(bytes(volume.capacity_bytes)),
             None => report,
         };
-        let name = req.name.clone();
+        let subject = q(&req.name);
         self.run_reported(
             "CreateVolume",
-            &name,
+            &subject,
             &metadata,
             report,
             enrich,
@@ -192,7 +201,7 @@ impl Controller for ControllerService {
         .volume_id(req.volume_id.clone());
         self.run_reported(
             "DeleteVolume",
-            &req.volume_id.clone(),
+            &q(&req.volume_id),
             &metadata,
             report,
             |report, _| report,
@@ -211,7 +220,7 @@ impl Controller for ControllerService {
     ) -> std::result::Result<Response<ControllerPublishVolumeResponse>, Status> {
         let (metadata, _, req) = request.into_parts();
         let state = &self.state;
-        let subject = format!("{} to node {}", req.volume_id, req.node_id);
+        let subject = format!("{} to node {}", q(&req.volume_id), q(&req.node_id));
         let report = Report::new(
             object::VOLUME,
             verb::PUBLISHED,
@@ -227,7 +236,10 @@ impl Controller for ControllerService {
             |report, _| report,
             async move {
                 let volume_id = req.volume_id.required("volume_id")?.to_owned();
-                let node_id = req.node_id.required("node_id")?.to_owned();
+                let node_id = req
+                    .node_id
+                    .required_within("node_id", CSI_NODE_ID_LIMIT)?
+                    .to_owned();
                 let capability = Capability::parse(
                     present(&req.volume_capability, "volume_capability")?,
                     "volume_capability",
@@ -255,7 +267,7 @@ impl Controller for ControllerService {
     ) -> std::result::Result<Response<ControllerUnpublishVolumeResponse>, Status> {
         let (metadata, _, req) = request.into_parts();
         let state = &self.state;
-        let subject = format!("{} from node {}", req.volume_id, req.node_id);
+        let subject = format!("{} from node {}", q(&req.volume_id), q(&req.node_id));
         let report = Report::new(
             object::VOLUME,
             verb::UNPUBLISHED,
@@ -271,13 +283,9 @@ impl Controller for ControllerService {
             |report, _| report,
             async move {
                 let volume_id = req.volume_id.required("volume_id")?;
-                publish::unpublish(
-                    state,
-                    volume_id,
-                    &req.node_id,
-                    &SecretMap::from(req.secrets),
-                )
-                .await?;
+                let node_id = optional_within(&req.node_id, "node_id", CSI_NODE_ID_LIMIT)?;
+                publish::unpublish(state, volume_id, node_id, &SecretMap::from(req.secrets))
+                    .await?;
                 Ok(ControllerUnpublishVolumeResponse {})
             },
         )
@@ -292,7 +300,7 @@ impl Controller for ControllerService {
         let state = &self.state;
         self.run(
             "ValidateVolumeCapabilities",
-            &req.volume_id.clone(),
+            &q(&req.volume_id),
             &metadata,
             async move {
                 let volume_id = req.volume_id.required("volume_id")?;
@@ -339,7 +347,7 @@ impl Controller for ControllerService {
         let state = &self.state;
         self.run(
             "ListVolumes",
-            &req.starting_token.clone(),
+            &q(&req.starting_token),
             &metadata,
             async move {
                 let max = listing::page_size(req.max_entries)?;
@@ -375,7 +383,7 @@ impl Controller for ControllerService {
     ) -> std::result::Result<Response<GetCapacityResponse>, Status> {
         let (metadata, _, req) = request.into_parts();
         let state = &self.state;
-        let subject = req.parameters.get("pool").cloned().unwrap_or_default();
+        let subject = req.parameters.get("pool").map(|p| q(p)).unwrap_or_default();
         self.run("GetCapacity", &subject, &metadata, async move {
             for (i, cap) in req.volume_capabilities.iter().enumerate() {
                 let cap = Capability::parse(cap, &format!("volume_capabilities[{i}]"))?;
@@ -437,10 +445,10 @@ impl Controller for ControllerService {
                 .size_bytes(bytes(snapshot.size_bytes)),
             None => report,
         };
-        let name = req.name.clone();
+        let subject = q(&req.name);
         self.run_reported(
             "CreateSnapshot",
-            &name,
+            &subject,
             &metadata,
             report,
             enrich,
@@ -482,7 +490,7 @@ impl Controller for ControllerService {
         .snapshot_id(req.snapshot_id.clone());
         self.run_reported(
             "DeleteSnapshot",
-            &req.snapshot_id.clone(),
+            &q(&req.snapshot_id),
             &metadata,
             report,
             |report, _| report,
@@ -501,10 +509,17 @@ impl Controller for ControllerService {
     ) -> std::result::Result<Response<ListSnapshotsResponse>, Status> {
         let (metadata, _, req) = request.into_parts();
         let state = &self.state;
-        let subject = format!("{}{}", req.snapshot_id, req.source_volume_id);
+        let subject = [&req.snapshot_id, &req.source_volume_id]
+            .into_iter()
+            .filter(|id| !id.is_empty())
+            .map(|id| q(id))
+            .collect::<Vec<_>>()
+            .join(" of ");
         self.run("ListSnapshots", &subject, &metadata, async move {
             let max = listing::page_size(req.max_entries)?;
             let start = Token::decode(&req.starting_token)?;
+            optional_within(&req.snapshot_id, "snapshot_id", CSI_STRING_LIMIT)?;
+            optional_within(&req.source_volume_id, "source_volume_id", CSI_STRING_LIMIT)?;
             let filter = Filter {
                 snapshot_id: Some(req.snapshot_id).filter(|s| !s.is_empty()),
                 source_volume_id: Some(req.source_volume_id).filter(|s| !s.is_empty()),
@@ -530,26 +545,21 @@ impl Controller for ControllerService {
     ) -> std::result::Result<Response<GetSnapshotResponse>, Status> {
         let (metadata, _, req) = request.into_parts();
         let state = &self.state;
-        self.run(
-            "GetSnapshot",
-            &req.snapshot_id.clone(),
-            &metadata,
-            async move {
-                alpha_on(state, Alpha::GetSnapshot, "GetSnapshot")?;
-                let snapshot_id = req.snapshot_id.required("snapshot_id")?;
-                let secrets = SecretMap::from(req.secrets);
-                let source = Source::RequestOrStanding(&secrets, "GetSnapshot");
-                match crate::snapshot::list::one(state, snapshot_id, source).await? {
-                    Some(info) => Ok(GetSnapshotResponse {
-                        snapshot: Some(snapshot_message(info)),
-                    }),
-                    None => Err(Error::SnapshotNotFound {
-                        snapshot_id: snapshot_id.to_owned(),
-                        why: "no such snapshot".to_owned(),
-                    }),
-                }
-            },
-        )
+        self.run("GetSnapshot", &q(&req.snapshot_id), &metadata, async move {
+            alpha_on(state, Alpha::GetSnapshot, "GetSnapshot")?;
+            let snapshot_id = req.snapshot_id.required("snapshot_id")?;
+            let secrets = SecretMap::from(req.secrets);
+            let source = Source::RequestOrStanding(&secrets, "GetSnapshot");
+            match crate::snapshot::list::one(state, snapshot_id, source).await? {
+                Some(info) => Ok(GetSnapshotResponse {
+                    snapshot: Some(snapshot_message(info)),
+                }),
+                None => Err(Error::SnapshotNotFound {
+                    snapshot_id: snapshot_id.to_owned(),
+                    why: "no such snapshot".to_owned(),
+                }),
+            }
+        })
         .await
     }
 
@@ -574,7 +584,7 @@ impl Controller for ControllerService {
         };
         self.run_reported(
             "ControllerExpandVolume",
-            &req.volume_id.clone(),
+            &q(&req.volume_id),
             &metadata,
             report,
             enrich,
@@ -614,7 +624,7 @@ impl Controller for ControllerService {
         let state = &self.state;
         self.run(
             "ControllerGetVolume",
-            &req.volume_id.clone(),
+            &q(&req.volume_id),
             &metadata,
             async move {
                 alpha_on(state, Alpha::GetVolume, "ControllerGetVolume")?;
