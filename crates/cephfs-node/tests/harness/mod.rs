@@ -72,7 +72,7 @@ impl Harness {
             {"clusterID": CLUSTER_ID, "monitors": [bed.monitors]},
         ]);
         std::fs::write(root.join("config.json"), config.to_string()).unwrap();
-        bed.cli("ceph", &["fs", "subvolumegroup", "create", &bed.fs, GROUP]);
+        ensure_group(bed);
         // A placeholder until a server is started.
         let node = NodeClient::new(Channel::from_static("http://[::1]:1").connect_lazy());
         Self {
@@ -364,6 +364,33 @@ impl Drop for Harness {
                 .output();
         }
     }
+}
+
+/// Creates [`GROUP`] once per test process. The mgr's volumes module can refuse a create
+/// racing another (tests in parallel processes), so a failure is retried until the group is
+/// seen.
+fn ensure_group(bed: &Bed) {
+    static DONE: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    DONE.get_or_init(|| {
+        let ceph = |args: &[&str]| {
+            std::process::Command::new("timeout")
+                .arg("60")
+                .arg("ceph")
+                .args(args)
+                .env("CEPH_CONF", &bed.conf_path)
+                .output()
+                .unwrap()
+        };
+        for _ in 0..20 {
+            if ceph(&["fs", "subvolumegroup", "create", &bed.fs, GROUP]).status.success()
+                || ceph(&["fs", "subvolumegroup", "getpath", &bed.fs, GROUP]).status.success()
+            {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        panic!("subvolume group {GROUP} could not be created");
+    });
 }
 
 /// One subvolume made for a test.
