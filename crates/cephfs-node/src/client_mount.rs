@@ -31,7 +31,12 @@ pub struct MountSpec {
 
 /// `ceph-fuse <target> -c <conf> -m <mons> -n client.<user> --keyfile <file> -r <path>
 /// --client_fs <fs> --client_mount_timeout <s> [-o <options>]`.
-pub fn fuse_command(node: &CephfsNode, spec: &MountSpec, key_file: &Path, target: &Path) -> ChildCommand {
+pub fn fuse_command(
+    node: &CephfsNode,
+    spec: &MountSpec,
+    key_file: &Path,
+    target: &Path,
+) -> ChildCommand {
     let settings = &node.settings;
     let mut cmd = ChildCommand::new("ceph-fuse", settings.deadlines.mount)
         .arg(target)
@@ -60,7 +65,12 @@ pub fn fuse_command(node: &CephfsNode, spec: &MountSpec, key_file: &Path, target
 /// `mount -t ceph <mons>:<path> <target> -o name=<user>,secretfile=<file>,mds_namespace=<fs>
 /// [,ro][,<options>]`. `mds_namespace` rather than the newer `fs=`: every kernel with a
 /// CephFS client that can serve CSI takes it.
-pub fn kernel_command(node: &CephfsNode, spec: &MountSpec, key_file: &Path, target: &Path) -> ChildCommand {
+pub fn kernel_command(
+    node: &CephfsNode,
+    spec: &MountSpec,
+    key_file: &Path,
+    target: &Path,
+) -> ChildCommand {
     let mut options = vec![
         format!("name={}", spec.access.user),
         format!("secretfile={}", key_file.display()),
@@ -103,7 +113,10 @@ pub async fn mount(
                 "{} reported success, but {} shows {}",
                 mounter,
                 target.display(),
-                other.map_or("nothing mounted".to_string(), |e| format!("a {} mount", e.fs_type))
+                other.map_or("nothing mounted".to_string(), |e| format!(
+                    "a {} mount",
+                    e.fs_type
+                ))
             ),
         }),
     }
@@ -134,7 +147,8 @@ mod tests {
             max_volumes_per_node: 0,
             deadlines: Deadlines::default(),
         };
-        let clusters = ClusterConfigWatcher::fixed(ClusterConfig::from_entries(Vec::new()).unwrap());
+        let clusters =
+            ClusterConfigWatcher::fixed(ClusterConfig::from_entries(Vec::new()).unwrap());
         let support = Support {
             fuse: Ok(()),
             kernel: Ok(()),
@@ -175,7 +189,8 @@ mod tests {
     fn fuse_mount_names_root_fs_and_key_file_never_the_key() {
         let target = Path::new("/k/vol");
         let key_file = Path::new("/s/keys/key-1/key");
-        let line = fuse_command(&node(), &spec(false, &["noatime"]), key_file, target).command_line();
+        let line =
+            fuse_command(&node(), &spec(false, &["noatime"]), key_file, target).command_line();
         assert_eq!(
             line,
             "ceph-fuse /k/vol -c /dev/null -m 10.0.0.1:6789,10.0.0.2:6789 -n client.csi-cephfs-node \

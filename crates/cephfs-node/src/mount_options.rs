@@ -13,7 +13,14 @@ use node::option_rules::{Rule, number_in, one_of};
 
 /// Generic per-mount flags every mount kind takes.
 const VFS_FLAGS: [&str; 8] = [
-    "ro", "noatime", "nodiratime", "relatime", "strictatime", "noexec", "nosuid", "nodev",
+    "ro",
+    "noatime",
+    "nodiratime",
+    "relatime",
+    "strictatime",
+    "noexec",
+    "nosuid",
+    "nodev",
 ];
 
 /// Options the plugin sets itself from the volume context and secrets.
@@ -32,9 +39,11 @@ pub fn parse_fuse(field: &'static str, value: &str) -> Result<Vec<String>, NodeE
     parse(field, value, |name, value| match (name, value) {
         (flag, None) if VFS_FLAGS.contains(&flag) || flag == "default_permissions" => Ok(()),
         ("max_read", Some(v)) => number_in(v, 4096, 16 << 20),
-        _ => Err("is not an allowed ceph-fuse option (allowed: ro, noatime, nodiratime, \
+        _ => Err(
+            "is not an allowed ceph-fuse option (allowed: ro, noatime, nodiratime, \
                   relatime, strictatime, noexec, nosuid, nodev, default_permissions, max_read=N)"
-            .to_string()),
+                .to_string(),
+        ),
     })
 }
 
@@ -66,7 +75,10 @@ pub fn parse_kernel(field: &'static str, value: &str) -> Result<Vec<String>, Nod
             number_in(v, 1, 3600)
         }
         ("recover_session", Some(v)) => one_of(v, &["no", "clean"]),
-        ("ms_mode", Some(v)) => one_of(v, &["legacy", "crc", "secure", "prefer-crc", "prefer-secure"]),
+        ("ms_mode", Some(v)) => one_of(
+            v,
+            &["legacy", "crc", "secure", "prefer-crc", "prefer-secure"],
+        ),
         _ => Err("is not an allowed kernel CephFS option".to_string()),
     })
 }
@@ -121,7 +133,14 @@ mod tests {
             parse_fuse("f", " noatime, max_read=131072 ,").unwrap(),
             vec!["noatime", "max_read=131072"]
         );
-        for bad in ["debug", "allow_root", "max_read=1", "fs=other", "-f", "auto_unmount"] {
+        for bad in [
+            "debug",
+            "allow_root",
+            "max_read=1",
+            "fs=other",
+            "-f",
+            "auto_unmount",
+        ] {
             let Err(NodeError::InvalidField { field, rule }) = parse_fuse("f", bad) else {
                 panic!("{bad} accepted");
             };

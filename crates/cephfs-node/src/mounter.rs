@@ -77,7 +77,9 @@ impl Support {
         };
         let kernel = match std::fs::read_to_string("/proc/filesystems") {
             Ok(text) if has_ceph(&text) => Ok(()),
-            Ok(_) => Err("the ceph kernel module is not loaded (no ceph in /proc/filesystems)".into()),
+            Ok(_) => {
+                Err("the ceph kernel module is not loaded (no ceph in /proc/filesystems)".into())
+            }
             Err(e) => Err(format!("/proc/filesystems: {e}")),
         };
         Self { fuse, kernel }
@@ -122,7 +124,11 @@ impl Support {
             Ok(()) => "yes".to_string(),
             Err(why) => format!("no ({why})"),
         };
-        format!("fuse: {}, kernel: {}", state(&self.fuse), state(&self.kernel))
+        format!(
+            "fuse: {}, kernel: {}",
+            state(&self.fuse),
+            state(&self.kernel)
+        )
     }
 }
 
@@ -137,7 +143,13 @@ mod tests {
     use super::*;
 
     fn support(fuse: bool, kernel: bool) -> Support {
-        let r = |ok: bool| if ok { Ok(()) } else { Err("absent".to_string()) };
+        let r = |ok: bool| {
+            if ok {
+                Ok(())
+            } else {
+                Err("absent".to_string())
+            }
+        };
         Support {
             fuse: r(fuse),
             kernel: r(kernel),
@@ -147,14 +159,24 @@ mod tests {
     #[test]
     fn the_context_wins_and_auto_prefers_the_kernel() {
         let both = support(true, true);
-        assert_eq!(both.select(MounterChoice::Auto, None).unwrap(), Mounter::Kernel);
-        assert_eq!(both.select(MounterChoice::Fuse, None).unwrap(), Mounter::Fuse);
         assert_eq!(
-            both.select(MounterChoice::Fuse, Some(Mounter::Kernel)).unwrap(),
+            both.select(MounterChoice::Auto, None).unwrap(),
+            Mounter::Kernel
+        );
+        assert_eq!(
+            both.select(MounterChoice::Fuse, None).unwrap(),
+            Mounter::Fuse
+        );
+        assert_eq!(
+            both.select(MounterChoice::Fuse, Some(Mounter::Kernel))
+                .unwrap(),
             Mounter::Kernel
         );
         let fuse_only = support(true, false);
-        assert_eq!(fuse_only.select(MounterChoice::Auto, None).unwrap(), Mounter::Fuse);
+        assert_eq!(
+            fuse_only.select(MounterChoice::Auto, None).unwrap(),
+            Mounter::Fuse
+        );
         assert!(matches!(
             fuse_only.select(MounterChoice::Auto, Some(Mounter::Kernel)),
             Err(NodeError::MapperUnavailable { .. })

@@ -47,7 +47,10 @@ pub fn check_subvolume_path(field: &'static str, value: &str) -> Result<(), Node
     };
     match rule {
         None => Ok(()),
-        Some(rule) => Err(NodeError::invalid(field, format!("{} {rule}", quote(value)))),
+        Some(rule) => Err(NodeError::invalid(
+            field,
+            format!("{} {rule}", quote(value)),
+        )),
     }
 }
 
@@ -62,8 +65,11 @@ mod tests {
         for bad in ["", "-o", "a b", "a,b", "a/b", &"x".repeat(256)] {
             assert!(check_fs_name("f", bad).is_err(), "{bad:?}");
         }
-        check_subvolume_path("p", "/volumes/csi/csi-vol-1a2b/4e785e60-3fd0-481d-90e0-c6c497bdd994")
-            .unwrap();
+        check_subvolume_path(
+            "p",
+            "/volumes/csi/csi-vol-1a2b/4e785e60-3fd0-481d-90e0-c6c497bdd994",
+        )
+        .unwrap();
         for bad in [
             "",
             "/",

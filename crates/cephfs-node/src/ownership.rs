@@ -76,7 +76,10 @@ pub async fn staged_at(
         Some(mount) => Err(not_ours(
             volume_id,
             &record.mount_point,
-            format!("{} ({}) is mounted there, not its stage", mount.source, mount.fs_type),
+            format!(
+                "{} ({}) is mounted there, not its stage",
+                mount.source, mount.fs_type
+            ),
         )),
         None => Err(NodeError::NotStaged {
             volume_id: volume_id.to_string(),

@@ -47,7 +47,9 @@ pub async fn publish(node: &CephfsNode, request: PublishRequest) -> Result<(), N
             path: target.clone(),
             reason,
         };
-        if (at.major, at.minor, &at.root) != (staged.mount.major, staged.mount.minor, &staged.mount.root) {
+        if (at.major, at.minor, &at.root)
+            != (staged.mount.major, staged.mount.minor, &staged.mount.root)
+        {
             return Err(differently(format!(
                 "{} ({}) is mounted there, not this volume's stage",
                 at.source, at.fs_type
@@ -56,8 +58,16 @@ pub async fn publish(node: &CephfsNode, request: PublishRequest) -> Result<(), N
         if at.read_only() != request.read_only {
             return Err(differently(format!(
                 "published {}, asked for {}",
-                if at.read_only() { "read-only" } else { "read-write" },
-                if request.read_only { "read-only" } else { "read-write" },
+                if at.read_only() {
+                    "read-only"
+                } else {
+                    "read-write"
+                },
+                if request.read_only {
+                    "read-only"
+                } else {
+                    "read-write"
+                },
             )));
         }
         return Ok(());

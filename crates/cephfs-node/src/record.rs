@@ -57,7 +57,8 @@ impl Records {
     /// The record file of `staging_path`: a digest, so any path maps to one safe file name.
     pub fn path_of(&self, staging_path: &Path) -> PathBuf {
         let digest = Sha256::digest(staging_path.as_os_str().as_encoded_bytes());
-        self.dir.join(format!("{}.json", &hex::encode(digest)[..40]))
+        self.dir
+            .join(format!("{}.json", &hex::encode(digest)[..40]))
     }
 
     /// The record of `staging_path`, or `None`. A record of another path that hashed here, or
@@ -168,6 +169,16 @@ async fn read_file(path: &Path) -> Result<Option<StageRecord>, NodeError> {
     if record.version != VERSION {
         return Err(bad(format!("version {} is not {VERSION}", record.version)));
     }
+    // The plugin only ever mounts at `<staging>/<volume-id>`: a record naming any other
+    // place is not one it wrote, and teardown must never unmount what it names.
+    if node::access::staged_target(&record.staging_path, &record.volume_id).ok()
+        != Some(record.mount_point.clone())
+    {
+        return Err(bad(format!(
+            "mount point {} is not <staging path>/<volume id>",
+            record.mount_point.display()
+        )));
+    }
     Ok(Some(record))
 }
 
@@ -202,12 +213,18 @@ mod tests {
         records.write(&sample(a, "v1")).await.unwrap();
         records.write(&sample(b, "v2")).await.unwrap();
         assert_eq!(records.read(a).await.unwrap(), Some(sample(a, "v1")));
-        assert_eq!(records.of_volume("v1").await.unwrap(), vec![sample(a, "v1")]);
+        assert_eq!(
+            records.of_volume("v1").await.unwrap(),
+            vec![sample(a, "v1")]
+        );
         let text = std::fs::read_to_string(records.path_of(a)).unwrap();
         assert!(text.contains("\"mounter\": \"fuse\""), "{text}");
         // A record copied under another path's name proves nothing.
         std::fs::copy(records.path_of(a), records.path_of(b)).unwrap();
-        assert!(matches!(records.read(b).await, Err(NodeError::BadStash { .. })));
+        assert!(matches!(
+            records.read(b).await,
+            Err(NodeError::BadStash { .. })
+        ));
         assert_eq!(records.of_volume("v1").await.unwrap().len(), 1);
         records.remove(a).await.unwrap();
         records.remove(a).await.unwrap();

@@ -49,29 +49,33 @@ pub struct StageRequest {
 pub async fn stage(node: &CephfsNode, request: StageRequest) -> Result<(), NodeError> {
     let _guard = node.locks.lock_volume(&request.volume_id)?;
     let mount_point = staged_target(&request.staging_path, &request.volume_id)?;
-    let existing = match ownership::record_at(node, &request.volume_id, &request.staging_path)
-        .await?
-    {
-        Ok(existing) => existing,
-        Err(other) => {
-            return Err(NodeError::StagedDifferently {
-                volume_id: request.volume_id.clone(),
-                path: request.staging_path.clone(),
-                reason: format!(
-                    "the staging path holds the stage of volume {}",
-                    csi::quote::quote(&other)
-                ),
-            });
-        }
-    };
+    let existing =
+        match ownership::record_at(node, &request.volume_id, &request.staging_path).await? {
+            Ok(existing) => existing,
+            Err(other) => {
+                return Err(NodeError::StagedDifferently {
+                    volume_id: request.volume_id.clone(),
+                    path: request.staging_path.clone(),
+                    reason: format!(
+                        "the staging path holds the stage of volume {}",
+                        csi::quote::quote(&other)
+                    ),
+                });
+            }
+        };
     if let Some(mount) = mountinfo::mount_at(&mount_point).await? {
         return already_staged(&request, existing.as_ref(), &mount);
     }
 
     // Everything that can be refused is resolved before the node changes.
-    let (access, cluster_fs) =
-        node.ceph_access(&request.cluster_id, request.user.clone(), request.key.clone())?;
-    let mounter = node.support.select(node.settings.mounter, request.mounter)?;
+    let (access, cluster_fs) = node.ceph_access(
+        &request.cluster_id,
+        request.user.clone(),
+        request.key.clone(),
+    )?;
+    let mounter = node
+        .support
+        .select(node.settings.mounter, request.mounter)?;
     let options = match mounter {
         Mounter::Fuse => match &request.fuse_options {
             Some(options) => options.clone(),
@@ -159,7 +163,11 @@ fn already_staged(
     }
     let wanted = [
         ("fsName", &record.fs_name, &request.fs_name),
-        ("subvolumePath", &record.subvolume_path, &request.subvolume_path),
+        (
+            "subvolumePath",
+            &record.subvolume_path,
+            &request.subvolume_path,
+        ),
         ("clusterID", &record.cluster_id, &request.cluster_id),
     ];
     for (what, staged, asked) in wanted {
@@ -182,8 +190,16 @@ fn already_staged(
     if record.read_only != request.read_only {
         return Err(differently(format!(
             "staged {}, asked for {}",
-            if record.read_only { "read-only" } else { "read-write" },
-            if request.read_only { "read-only" } else { "read-write" },
+            if record.read_only {
+                "read-only"
+            } else {
+                "read-write"
+            },
+            if request.read_only {
+                "read-only"
+            } else {
+                "read-write"
+            },
         )));
     }
     Ok(())

@@ -62,32 +62,121 @@ async fn a_foreign_mount_at_the_mount_point_is_never_touched() {
     let stats = h.stats(&volume, &mount_point).await.unwrap_err();
     assert_eq!(stats.code(), Code::NotFound, "{stats:?}");
     assert!(is_mounted(&mount_point), "the foreign mount was taken away");
-    let _ = std::process::Command::new("umount").arg(&mount_point).status();
+    let _ = std::process::Command::new("umount")
+        .arg(&mount_point)
+        .status();
 }
+
+/// One way to spoil a good stage request.
+type Change = dyn Fn(&mut csi::v1::NodeStageVolumeRequest);
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_requests_are_refused_naming_the_field_and_leave_nothing() {
     let mut h = Harness::start(deadlines()).await;
     let volume = h.create_subvolume("bad");
-    let cases: Vec<(&str, Box<dyn Fn(&mut csi::v1::NodeStageVolumeRequest)>, Code, &str)> = vec![
-        ("no key", Box::new(|r| { r.secrets.remove("userKey"); }), Code::InvalidArgument, "secrets.userKey"),
-        ("no fsName", Box::new(|r| { r.volume_context.remove("fsName"); }), Code::InvalidArgument, "volume_context.fsName"),
-        ("relative path", Box::new(|r| { r.volume_context.insert("subvolumePath".into(), "volumes/x".into()); }), Code::InvalidArgument, "volume_context.subvolumePath"),
-        ("climbing path", Box::new(|r| { r.volume_context.insert("subvolumePath".into(), "/volumes/../etc".into()); }), Code::InvalidArgument, "volume_context.subvolumePath"),
-        ("foreground fuse", Box::new(|r| { r.volume_context.insert("fuseMountOptions".into(), "debug".into()); }), Code::InvalidArgument, "volume_context.fuseMountOptions"),
-        ("our identity", Box::new(|r| { r.volume_context.insert("kernelMountOptions".into(), "secretfile=/etc/shadow".into()); }), Code::InvalidArgument, "volume_context.kernelMountOptions"),
-        ("bad mounter", Box::new(|r| { r.volume_context.insert("mounter".into(), "nfs".into()); }), Code::InvalidArgument, "volume_context.mounter"),
-        ("block", Box::new(|r| { r.volume_capability.as_mut().unwrap().access_type = Some(AccessType::Block(BlockVolume {})); }), Code::InvalidArgument, "volume_capability.access_type"),
-        ("unknown cluster", Box::new(|r| { r.volume_context.insert("clusterID".into(), "nowhere".into()); }), Code::FailedPrecondition, "nowhere"),
-        ("outside kubelet", Box::new(|r| { r.staging_target_path = "/etc".into(); }), Code::InvalidArgument, "staging_target_path"),
+    let cases: Vec<(&str, Box<Change>, Code, &str)> = vec![
+        (
+            "no key",
+            Box::new(|r| {
+                r.secrets.remove("userKey");
+            }),
+            Code::InvalidArgument,
+            "secrets.userKey",
+        ),
+        (
+            "no fsName",
+            Box::new(|r| {
+                r.volume_context.remove("fsName");
+            }),
+            Code::InvalidArgument,
+            "volume_context.fsName",
+        ),
+        (
+            "relative path",
+            Box::new(|r| {
+                r.volume_context
+                    .insert("subvolumePath".into(), "volumes/x".into());
+            }),
+            Code::InvalidArgument,
+            "volume_context.subvolumePath",
+        ),
+        (
+            "climbing path",
+            Box::new(|r| {
+                r.volume_context
+                    .insert("subvolumePath".into(), "/volumes/../etc".into());
+            }),
+            Code::InvalidArgument,
+            "volume_context.subvolumePath",
+        ),
+        (
+            "foreground fuse",
+            Box::new(|r| {
+                r.volume_context
+                    .insert("fuseMountOptions".into(), "debug".into());
+            }),
+            Code::InvalidArgument,
+            "volume_context.fuseMountOptions",
+        ),
+        (
+            "our identity",
+            Box::new(|r| {
+                r.volume_context
+                    .insert("kernelMountOptions".into(), "secretfile=/etc/shadow".into());
+            }),
+            Code::InvalidArgument,
+            "volume_context.kernelMountOptions",
+        ),
+        (
+            "bad mounter",
+            Box::new(|r| {
+                r.volume_context.insert("mounter".into(), "nfs".into());
+            }),
+            Code::InvalidArgument,
+            "volume_context.mounter",
+        ),
+        (
+            "block",
+            Box::new(|r| {
+                r.volume_capability.as_mut().unwrap().access_type =
+                    Some(AccessType::Block(BlockVolume {}));
+            }),
+            Code::InvalidArgument,
+            "volume_capability.access_type",
+        ),
+        (
+            "unknown cluster",
+            Box::new(|r| {
+                r.volume_context
+                    .insert("clusterID".into(), "nowhere".into());
+            }),
+            Code::FailedPrecondition,
+            "nowhere",
+        ),
+        (
+            "outside kubelet",
+            Box::new(|r| {
+                r.staging_target_path = "/etc".into();
+            }),
+            Code::InvalidArgument,
+            "staging_target_path",
+        ),
     ];
     for (what, change, code, named) in cases {
         let mut request = h.stage_request(&volume, Mode::MultiNodeMultiWriter);
         change(&mut request);
         let status = h.node.node_stage_volume(request).await.unwrap_err();
         assert_eq!(status.code(), code, "{what}: {status:?}");
-        assert!(status.message().contains(named), "{what}: {}", status.message());
-        assert!(!status.message().contains(&h.bed.key), "{what}: the key in {}", status.message());
+        assert!(
+            status.message().contains(named),
+            "{what}: {}",
+            status.message()
+        );
+        assert!(
+            !status.message().contains(&h.bed.key),
+            "{what}: the key in {}",
+            status.message()
+        );
     }
     h.assert_clean().await;
 }
@@ -103,7 +192,11 @@ async fn a_wrong_key_is_a_clear_error_and_leaves_nothing_mounted() {
     request.secrets.insert("userKey".into(), wrong.into());
     let status = h.node.node_stage_volume(request).await.unwrap_err();
     assert_eq!(status.code(), Code::Internal, "{status:?}");
-    assert!(status.message().contains("ceph-fuse"), "{}", status.message());
+    assert!(
+        status.message().contains("ceph-fuse"),
+        "{}",
+        status.message()
+    );
     assert!(!status.message().contains(wrong), "{}", status.message());
     assert!(!h.staged_mount(&volume).exists());
     h.assert_clean().await;
@@ -149,7 +242,11 @@ async fn dead_daemon_is_abnormal(signal: &str) {
         let stats = h.stats(&volume, &path).await.unwrap();
         let condition = stats.volume_condition.unwrap();
         assert!(condition.abnormal, "{signal}: {condition:?}");
-        assert!(condition.message.contains("ceph-fuse"), "{}", condition.message);
+        assert!(
+            condition.message.contains("ceph-fuse"),
+            "{}",
+            condition.message
+        );
         assert!(stats.usage.is_empty(), "{:?}", stats.usage);
     }
     h.unpublish(&volume, "pod").await.unwrap();

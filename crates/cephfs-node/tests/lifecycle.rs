@@ -20,24 +20,37 @@ async fn two_pods_share_one_rwx_volume_and_unstage_leaves_nothing() {
     h.stage(&volume).await.unwrap();
     h.stage(&volume).await.unwrap(); // idempotent
     let staged = h.staged_mount(&volume);
-    let entry = node::mountinfo::mount_at(&staged).await.unwrap().expect("staged mount");
+    let entry = node::mountinfo::mount_at(&staged)
+        .await
+        .unwrap()
+        .expect("staged mount");
     assert_eq!(entry.fs_type, "fuse.ceph-fuse");
 
     // The daemon serving the stage: the key is on no command line, and its file is gone.
     let daemons = ceph_fuse_processes(&h.root.display().to_string());
     assert_eq!(daemons.len(), 1, "{daemons:?}");
     let argv = cmdline(daemons[0].0);
-    assert!(!argv.contains(&h.bed.key), "the key is on ceph-fuse's command line: {argv}");
+    assert!(
+        !argv.contains(&h.bed.key),
+        "the key is on ceph-fuse's command line: {argv}"
+    );
     let key_file = argv
         .split('\0')
         .skip_while(|a| *a != "--keyfile")
         .nth(1)
         .expect("ceph-fuse got --keyfile")
         .to_string();
-    assert!(key_file.starts_with(&h.root.join("state/keys").display().to_string()), "{key_file}");
+    assert!(
+        key_file.starts_with(&h.root.join("state/keys").display().to_string()),
+        "{key_file}"
+    );
     match std::fs::metadata(&key_file) {
         Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::NotFound),
-        Ok(meta) => assert_eq!(meta.permissions().mode() & 0o077, 0, "key file readable by others"),
+        Ok(meta) => assert_eq!(
+            meta.permissions().mode() & 0o077,
+            0,
+            "key file readable by others"
+        ),
     }
     // No secret in any file the plugin keeps.
     for file in std::fs::read_dir(h.root.join("state/stages")).unwrap() {
@@ -58,11 +71,17 @@ async fn two_pods_share_one_rwx_volume_and_unstage_leaves_nothing() {
     assert_eq!(again.code(), Code::AlreadyExists, "{again:?}");
 
     std::fs::write(a.join("from-a"), b"written by pod a").unwrap();
-    assert_eq!(std::fs::read_to_string(b.join("from-a")).unwrap(), "written by pod a");
+    assert_eq!(
+        std::fs::read_to_string(b.join("from-a")).unwrap(),
+        "written by pod a"
+    );
     let refused = std::fs::write(b.join("from-b"), b"x").unwrap_err();
     assert_eq!(refused.raw_os_error(), Some(libc_erofs()), "{refused}");
     std::fs::write(staged.join("from-stage"), b"stage").unwrap();
-    assert_eq!(std::fs::read_to_string(a.join("from-stage")).unwrap(), "stage");
+    assert_eq!(
+        std::fs::read_to_string(a.join("from-stage")).unwrap(),
+        "stage"
+    );
     // It reached CephFS: another client, not the plugin's, reads it.
     assert_eq!(h.read_independently(&volume, "from-a"), "written by pod a");
 
@@ -71,13 +90,23 @@ async fn two_pods_share_one_rwx_volume_and_unstage_leaves_nothing() {
         let stats = h.stats(&volume, path).await.unwrap();
         let condition = stats.volume_condition.unwrap();
         assert!(!condition.abnormal, "{condition:?}");
-        let bytes = stats.usage.iter().find(|u| u.unit == Unit::Bytes as i32).unwrap();
+        let bytes = stats
+            .usage
+            .iter()
+            .find(|u| u.unit == Unit::Bytes as i32)
+            .unwrap();
         assert_eq!(bytes.total as u64, GIB, "{bytes:?}");
-        assert!(bytes.available > 0 && bytes.available <= bytes.total, "{bytes:?}");
+        assert!(
+            bytes.available > 0 && bytes.available <= bytes.total,
+            "{bytes:?}"
+        );
         assert!(stats.usage.iter().any(|u| u.unit == Unit::Inodes as i32));
     }
     // Stats of a path that is not this volume's: NOT_FOUND.
-    let other = h.stats(&volume, &h.kubelet_root().join("pods")).await.unwrap_err();
+    let other = h
+        .stats(&volume, &h.kubelet_root().join("pods"))
+        .await
+        .unwrap_err();
     assert_eq!(other.code(), Code::NotFound, "{other:?}");
 
     for pod in ["pod-a", "pod-b"] {
@@ -113,7 +142,11 @@ async fn a_reader_only_stage_is_read_only_and_restaging_differently_is_already_e
         .insert("subvolumePath".into(), format!("{}-other", volume.path));
     let status = h.node.node_stage_volume(moved).await.unwrap_err();
     assert_eq!(status.code(), Code::AlreadyExists, "{status:?}");
-    assert!(status.message().contains("subvolumePath"), "{}", status.message());
+    assert!(
+        status.message().contains("subvolumePath"),
+        "{}",
+        status.message()
+    );
 
     h.unstage(&volume).await.unwrap();
     h.assert_clean().await;
@@ -137,7 +170,11 @@ async fn capabilities_and_info_are_what_the_plugin_implements() {
             None => None,
         })
         .collect();
-    for wanted in [Rpc::StageUnstageVolume, Rpc::GetVolumeStats, Rpc::VolumeCondition] {
+    for wanted in [
+        Rpc::StageUnstageVolume,
+        Rpc::GetVolumeStats,
+        Rpc::VolumeCondition,
+    ] {
         assert!(rpcs.contains(&wanted), "{rpcs:?}");
     }
     assert!(!rpcs.contains(&Rpc::ExpandVolume), "{rpcs:?}");

@@ -22,7 +22,10 @@ async fn a_killed_plugin_restarts_and_still_serves_stats_unpublish_and_unstage()
     h.kill_binary().await;
     // The daemon and the mounts outlive the plugin.
     assert_eq!(ceph_fuse_processes(&h.root.display().to_string()), daemons);
-    assert_eq!(std::fs::read_to_string(target.join("before")).unwrap(), "before the crash");
+    assert_eq!(
+        std::fs::read_to_string(target.join("before")).unwrap(),
+        "before the crash"
+    );
 
     h.serve_binary().await;
     let stats = h.stats(&volume, &target).await.unwrap();
@@ -36,9 +39,6 @@ async fn a_killed_plugin_restarts_and_still_serves_stats_unpublish_and_unstage()
 
     h.unpublish(&volume, "pod").await.unwrap();
     h.unstage(&volume).await.unwrap();
-    assert_eq!(
-        h.read_independently(&volume, "before"),
-        "before the crash"
-    );
+    assert_eq!(h.read_independently(&volume, "before"), "before the crash");
     h.assert_clean().await;
 }

@@ -92,8 +92,16 @@ mod tests {
                 flags: vec!["noatime".into()]
             }
         );
-        assert!(parse(Some(&cap(mount(&[]), Mode::MultiNodeReaderOnly))).unwrap().read_only);
-        assert!(!parse(Some(&cap(mount(&[]), Mode::SingleNodeWriter))).unwrap().read_only);
+        assert!(
+            parse(Some(&cap(mount(&[]), Mode::MultiNodeReaderOnly)))
+                .unwrap()
+                .read_only
+        );
+        assert!(
+            !parse(Some(&cap(mount(&[]), Mode::SingleNodeWriter)))
+                .unwrap()
+                .read_only
+        );
     }
 
     #[test]
@@ -111,7 +119,9 @@ mod tests {
         }
         assert!(matches!(
             parse(None),
-            Err(NodeError::MissingField { field: "volume_capability" })
+            Err(NodeError::MissingField {
+                field: "volume_capability"
+            })
         ));
     }
 }

@@ -92,11 +92,17 @@ impl NodeService {
     }
 
     async fn staging_path(&self, raw: &str) -> Result<PathBuf, NodeError> {
-        self.confine(raw, "staging_target_path", Role::Staging).await
+        self.confine(raw, "staging_target_path", Role::Staging)
+            .await
     }
 
     /// `raw` (the request's `field`) as a path below kubelet's root, resolved.
-    async fn confine(&self, raw: &str, field: &'static str, role: Role) -> Result<PathBuf, NodeError> {
+    async fn confine(
+        &self,
+        raw: &str,
+        field: &'static str,
+        role: Role,
+    ) -> Result<PathBuf, NodeError> {
         let raw = raw.required(field)?;
         self.node.kubelet.confine(field, raw, role).await
     }
@@ -105,17 +111,18 @@ impl NodeService {
 /// `userID`/`userKey` (Rook's node secret), else `adminID`/`adminKey` as ceph-csi accepts for
 /// statically provisioned volumes.
 fn credentials(secrets: &HashMap<String, String>) -> Result<(String, Secret), NodeError> {
-    let (user, key) = if optional(secrets, "userID").is_some() || optional(secrets, "adminID").is_none() {
-        (
-            entry(secrets, "userID", "secrets.userID")?,
-            entry(secrets, "userKey", "secrets.userKey")?,
-        )
-    } else {
-        (
-            entry(secrets, "adminID", "secrets.adminID")?,
-            entry(secrets, "adminKey", "secrets.adminKey")?,
-        )
-    };
+    let (user, key) =
+        if optional(secrets, "userID").is_some() || optional(secrets, "adminID").is_none() {
+            (
+                entry(secrets, "userID", "secrets.userID")?,
+                entry(secrets, "userKey", "secrets.userKey")?,
+            )
+        } else {
+            (
+                entry(secrets, "adminID", "secrets.adminID")?,
+                entry(secrets, "adminKey", "secrets.adminKey")?,
+            )
+        };
     check_user("secrets.userID", user)?;
     Ok((user.to_string(), Secret::new(key)))
 }
@@ -170,7 +177,9 @@ impl Node for NodeService {
     ) -> Result<Response<NodePublishVolumeResponse>, Status> {
         let req = request.into_inner();
         let volume_id = volume_id(&req.volume_id)?;
-        let target_path = self.confine(&req.target_path, "target_path", Role::Target).await?;
+        let target_path = self
+            .confine(&req.target_path, "target_path", Role::Target)
+            .await?;
         let capability = capability::parse(req.volume_capability.as_ref())?;
         if req.staging_target_path.is_empty() {
             return Err(NodeError::StagingPathNotSet.into());
@@ -194,7 +203,9 @@ impl Node for NodeService {
         let req = request.into_inner();
         let request = UnpublishRequest {
             volume_id: volume_id(&req.volume_id)?,
-            target_path: self.confine(&req.target_path, "target_path", Role::Target).await?,
+            target_path: self
+                .confine(&req.target_path, "target_path", Role::Target)
+                .await?,
         };
         publish::unpublish(&self.node, request).await?;
         Ok(Response::new(NodeUnpublishVolumeResponse {}))
@@ -207,21 +218,28 @@ impl Node for NodeService {
         let req = request.into_inner();
         let request = StatsRequest {
             volume_id: volume_id(&req.volume_id)?,
-            volume_path: self.confine(&req.volume_path, "volume_path", Role::Volume).await?,
+            volume_path: self
+                .confine(&req.volume_path, "volume_path", Role::Volume)
+                .await?,
         };
         if !req.staging_target_path.is_empty() {
             self.staging_path(&req.staging_target_path).await?;
         }
         let stats = stats::stats(&self.node, request).await?;
-        let usage = [usage(stats.bytes, Unit::Bytes), usage(stats.inodes, Unit::Inodes)]
-            .into_iter()
-            .flatten()
-            .collect();
+        let usage = [
+            usage(stats.bytes, Unit::Bytes),
+            usage(stats.inodes, Unit::Inodes),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         Ok(Response::new(NodeGetVolumeStatsResponse {
             usage,
             volume_condition: Some(VolumeCondition {
                 abnormal: stats.abnormal.is_some(),
-                message: stats.abnormal.unwrap_or_else(|| "volume is healthy".to_string()),
+                message: stats
+                    .abnormal
+                    .unwrap_or_else(|| "volume is healthy".to_string()),
             }),
         }))
     }
@@ -268,22 +286,35 @@ mod tests {
     use super::*;
 
     fn map(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn node_secrets_first_then_admin_secrets() {
-        let (user, key) = credentials(&map(&[("userID", "u"), ("userKey", "K1"), ("adminID", "a"), ("adminKey", "K2")])).unwrap();
+        let (user, key) = credentials(&map(&[
+            ("userID", "u"),
+            ("userKey", "K1"),
+            ("adminID", "a"),
+            ("adminKey", "K2"),
+        ]))
+        .unwrap();
         assert_eq!((user.as_str(), key.expose()), ("u", "K1"));
         let (user, key) = credentials(&map(&[("adminID", "a"), ("adminKey", "K2")])).unwrap();
         assert_eq!((user.as_str(), key.expose()), ("a", "K2"));
         assert!(matches!(
             credentials(&map(&[])),
-            Err(NodeError::MissingField { field: "secrets.userID" })
+            Err(NodeError::MissingField {
+                field: "secrets.userID"
+            })
         ));
         assert!(matches!(
             credentials(&map(&[("adminID", "a")])),
-            Err(NodeError::MissingField { field: "secrets.adminKey" })
+            Err(NodeError::MissingField {
+                field: "secrets.adminKey"
+            })
         ));
     }
 }

@@ -35,7 +35,7 @@ enum Server {
         shutdown: CancellationToken,
         task: JoinHandle<Result<(), NodeError>>,
     },
-    Binary(Process),
+    Binary(Box<Process>),
 }
 
 pub struct Harness {
@@ -92,7 +92,8 @@ impl Harness {
 
     async fn serve_in_process(&mut self) {
         let clusters =
-            ClusterConfigWatcher::start(self.root.join("config.json"), Duration::from_secs(1)).await;
+            ClusterConfigWatcher::start(self.root.join("config.json"), Duration::from_secs(1))
+                .await;
         assert_eq!(clusters.last_error(), None);
         let settings = CephfsNodeSettings {
             node_id: "node-under-test".into(),
@@ -147,7 +148,7 @@ impl Harness {
         .into();
         let binary = workspace_binary("sepia-cephfs-node");
         let process = Process::spawn("sepia-cephfs-node", &binary, &args, &self.root);
-        self.server = Some(Server::Binary(process));
+        self.server = Some(Server::Binary(Box::new(process)));
         self.node = NodeClient::new(connect(&self.csi_socket()).await);
     }
 
@@ -167,12 +168,33 @@ impl Harness {
         let size = GIB.to_string();
         self.bed.cli(
             "ceph",
-            &["fs", "subvolume", "create", &self.bed.fs, &name, "--group_name", GROUP, "--size", &size],
+            &[
+                "fs",
+                "subvolume",
+                "create",
+                &self.bed.fs,
+                &name,
+                "--group_name",
+                GROUP,
+                "--size",
+                &size,
+            ],
         );
         self.subvolumes.push(name.clone());
         let path = self
             .bed
-            .cli("ceph", &["fs", "subvolume", "getpath", &self.bed.fs, &name, "--group_name", GROUP])
+            .cli(
+                "ceph",
+                &[
+                    "fs",
+                    "subvolume",
+                    "getpath",
+                    &self.bed.fs,
+                    &name,
+                    "--group_name",
+                    GROUP,
+                ],
+            )
             .trim()
             .to_string();
         Volume {
@@ -237,7 +259,12 @@ impl Harness {
         }
     }
 
-    pub fn publish_request(&self, volume: &Volume, pod: &str, readonly: bool) -> NodePublishVolumeRequest {
+    pub fn publish_request(
+        &self,
+        volume: &Volume,
+        pod: &str,
+        readonly: bool,
+    ) -> NodePublishVolumeRequest {
         NodePublishVolumeRequest {
             volume_id: volume.id.clone(),
             publish_context: HashMap::new(),
@@ -263,7 +290,12 @@ impl Harness {
         self.node.node_unstage_volume(request).await.map(drop)
     }
 
-    pub async fn publish(&mut self, volume: &Volume, pod: &str, readonly: bool) -> Result<(), tonic::Status> {
+    pub async fn publish(
+        &mut self,
+        volume: &Volume,
+        pod: &str,
+        readonly: bool,
+    ) -> Result<(), tonic::Status> {
         let request = self.publish_request(volume, pod, readonly);
         self.node.node_publish_volume(request).await.map(drop)
     }
@@ -276,13 +308,20 @@ impl Harness {
         self.node.node_unpublish_volume(request).await.map(drop)
     }
 
-    pub async fn stats(&mut self, volume: &Volume, path: &Path) -> Result<NodeGetVolumeStatsResponse, tonic::Status> {
+    pub async fn stats(
+        &mut self,
+        volume: &Volume,
+        path: &Path,
+    ) -> Result<NodeGetVolumeStatsResponse, tonic::Status> {
         let request = NodeGetVolumeStatsRequest {
             volume_id: volume.id.clone(),
             volume_path: path.display().to_string(),
             staging_target_path: String::new(),
         };
-        self.node.node_get_volume_stats(request).await.map(|r| r.into_inner())
+        self.node
+            .node_get_volume_stats(request)
+            .await
+            .map(|r| r.into_inner())
     }
 
     /// Everything this harness could have left on the node: mounts under its directory and
@@ -300,8 +339,16 @@ impl Harness {
                 .into_iter()
                 .map(|(pid, _)| format!("ceph-fuse pid {pid}")),
         );
-        found.extend(files_under(&self.root.join("state/keys")).into_iter().map(|f| format!("key file: {f}")));
-        found.extend(files_under(&self.root.join("state/stages")).into_iter().map(|f| format!("stage record: {f}")));
+        found.extend(
+            files_under(&self.root.join("state/keys"))
+                .into_iter()
+                .map(|f| format!("key file: {f}")),
+        );
+        found.extend(
+            files_under(&self.root.join("state/stages"))
+                .into_iter()
+                .map(|f| format!("stage record: {f}")),
+        );
         found
     }
 
@@ -327,7 +374,12 @@ impl Harness {
             .arg(&dir)
             .args(["-c"])
             .arg(&self.bed.conf_path)
-            .args(["-n", &format!("client.{}", self.bed.user), "-r", &volume.path])
+            .args([
+                "-n",
+                &format!("client.{}", self.bed.user),
+                "-r",
+                &volume.path,
+            ])
             .arg(format!("--client_fs={}", self.bed.fs))
             .output()
             .unwrap();
@@ -349,17 +401,32 @@ impl Drop for Harness {
         let root = self.root.display().to_string();
         for (pid, state) in ceph_fuse_processes(&root) {
             if state == 'T' {
-                let _ = std::process::Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+                let _ = std::process::Command::new("kill")
+                    .args(["-KILL", &pid.to_string()])
+                    .status();
             }
         }
         sepia_testbed::mounts::unmount_under(&self.root, false);
         sepia_testbed::mounts::unmount_under(&self.root, true);
         for (pid, _) in ceph_fuse_processes(&root) {
-            let _ = std::process::Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
         }
         for name in &self.subvolumes {
             let _ = std::process::Command::new("timeout")
-                .args(["60", "ceph", "fs", "subvolume", "rm", &self.bed.fs, name, "--group_name", GROUP, "--force"])
+                .args([
+                    "60",
+                    "ceph",
+                    "fs",
+                    "subvolume",
+                    "rm",
+                    &self.bed.fs,
+                    name,
+                    "--group_name",
+                    GROUP,
+                    "--force",
+                ])
                 .env("CEPH_CONF", &self.bed.conf_path)
                 .output();
         }
@@ -382,8 +449,12 @@ fn ensure_group(bed: &Bed) {
                 .unwrap()
         };
         for _ in 0..20 {
-            if ceph(&["fs", "subvolumegroup", "create", &bed.fs, GROUP]).status.success()
-                || ceph(&["fs", "subvolumegroup", "getpath", &bed.fs, GROUP]).status.success()
+            if ceph(&["fs", "subvolumegroup", "create", &bed.fs, GROUP])
+                .status
+                .success()
+                || ceph(&["fs", "subvolumegroup", "getpath", &bed.fs, GROUP])
+                    .status
+                    .success()
             {
                 return;
             }
@@ -431,7 +502,10 @@ pub fn ceph_fuse_processes(root: &str) -> Vec<(u32, char)> {
         }
         let state = std::fs::read_to_string(format!("/proc/{pid}/stat"))
             .ok()
-            .and_then(|s| s.rsplit_once(')').and_then(|(_, r)| r.trim_start().chars().next()))
+            .and_then(|s| {
+                s.rsplit_once(')')
+                    .and_then(|(_, r)| r.trim_start().chars().next())
+            })
             .unwrap_or('?');
         found.push((pid, state));
     }
