@@ -13,6 +13,7 @@ use std::time::Duration;
 use node::NodeError;
 use node::fuse_connection::{self, Daemon};
 use node::mountinfo::MountEntry;
+use node::stats::Usage;
 use node::syscall;
 
 use crate::driver::CephfsNode;
@@ -24,17 +25,10 @@ pub const CEPH_FUSE: &str = "ceph-fuse";
 /// What `statfs` of a mount found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Probe {
-    /// Bytes and inodes: `(total, available, used)` each.
+    /// Bytes and inodes.
     Answers(Usage, Usage),
     /// Why the mount is not usable.
     Abnormal(String),
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Usage {
-    pub total: u64,
-    pub available: u64,
-    pub used: u64,
 }
 
 /// The ceph-fuse daemons serving the mount at `mount_point`.

@@ -49,6 +49,11 @@ impl std::fmt::Display for Mounter {
     }
 }
 
+/// How a mount is made, in words for an error: `read-only` or `read-write`.
+pub fn rw(read_only: bool) -> &'static str {
+    if read_only { "read-only" } else { "read-write" }
+}
+
 /// `--mounter`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum MounterChoice {

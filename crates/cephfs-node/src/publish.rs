@@ -16,6 +16,7 @@ use node::target::{self, Removal};
 
 use crate::driver::CephfsNode;
 use crate::health;
+use crate::mounter::rw;
 use crate::ownership;
 
 #[derive(Debug)]
@@ -58,16 +59,8 @@ pub async fn publish(node: &CephfsNode, request: PublishRequest) -> Result<(), N
         if at.read_only() != request.read_only {
             return Err(differently(format!(
                 "published {}, asked for {}",
-                if at.read_only() {
-                    "read-only"
-                } else {
-                    "read-write"
-                },
-                if request.read_only {
-                    "read-only"
-                } else {
-                    "read-write"
-                },
+                rw(at.read_only()),
+                rw(request.read_only),
             )));
         }
         return Ok(());

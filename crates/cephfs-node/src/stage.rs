@@ -19,7 +19,7 @@ use node::target;
 
 use crate::client_mount::{self, MountSpec};
 use crate::driver::CephfsNode;
-use crate::mounter::Mounter;
+use crate::mounter::{Mounter, rw};
 use crate::ownership::{self, is_recorded_mount};
 use crate::record::{self, StageRecord};
 use crate::unstage;
@@ -190,16 +190,8 @@ fn already_staged(
     if record.read_only != request.read_only {
         return Err(differently(format!(
             "staged {}, asked for {}",
-            if record.read_only {
-                "read-only"
-            } else {
-                "read-write"
-            },
-            if request.read_only {
-                "read-only"
-            } else {
-                "read-write"
-            },
+            rw(record.read_only),
+            rw(request.read_only),
         )));
     }
     Ok(())

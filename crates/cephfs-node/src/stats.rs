@@ -9,7 +9,9 @@ use std::path::PathBuf;
 use node::NodeError;
 
 use crate::driver::CephfsNode;
-use crate::health::{self, Probe, Usage};
+use node::stats::Usage;
+
+use crate::health::{self, Probe};
 use crate::ownership;
 
 #[derive(Debug)]

@@ -16,19 +16,18 @@ use csi::v1::{
     NodeGetVolumeStatsRequest, NodeGetVolumeStatsResponse, NodePublishVolumeRequest,
     NodePublishVolumeResponse, NodeServiceCapability, NodeStageVolumeRequest,
     NodeStageVolumeResponse, NodeUnpublishVolumeRequest, NodeUnpublishVolumeResponse,
-    NodeUnstageVolumeRequest, NodeUnstageVolumeResponse, VolumeCondition, VolumeUsage,
+    NodeUnstageVolumeRequest, NodeUnstageVolumeResponse, VolumeCondition,
 };
 use node::NodeError;
-use node::access::check_volume_id;
 use node::kubelet_paths::Role;
 use node::names::check_user;
 use node::secret::Secret;
 use node::service::fields::{Required, entry, optional};
+use node::service::node::{usage, volume_id};
 use tonic::{Request, Response, Status};
 
 use super::capability;
 use crate::driver::CephfsNode;
-use crate::health::Usage;
 use crate::mount_options;
 use crate::mounter::Mounter;
 use crate::names::{check_fs_name, check_subvolume_path};
@@ -125,26 +124,6 @@ fn credentials(secrets: &HashMap<String, String>) -> Result<(String, Secret), No
         };
     check_user("secrets.userID", user)?;
     Ok((user.to_string(), Secret::new(key)))
-}
-
-/// The request's volume ID, present and usable as one path component.
-fn volume_id(raw: &str) -> Result<String, NodeError> {
-    let volume_id = raw.required("volume_id")?;
-    check_volume_id(volume_id)?;
-    Ok(volume_id.to_string())
-}
-
-fn usage(usage: Option<Usage>, unit: Unit) -> Option<VolumeUsage> {
-    usage.map(|u| VolumeUsage {
-        available: clamp(u.available),
-        total: clamp(u.total),
-        used: clamp(u.used),
-        unit: unit as i32,
-    })
-}
-
-fn clamp(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
 }
 
 #[tonic::async_trait]
