@@ -5,7 +5,7 @@
 //! teardown as NodeUnstage, so a failed stage (a wrong key, an unknown path) leaves no mount,
 //! no daemon, no key file and no record behind. A stage that finds its own earlier,
 //! unfinished attempt (a record but no mount: the plugin was killed mid-way, or the mount
-//! died) undoes it first.
+//! died) undoes it first; so does one that finds its ceph-fuse mount dead.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -19,6 +19,7 @@ use node::target;
 
 use crate::client_mount::{self, MountSpec};
 use crate::driver::CephfsNode;
+use crate::health;
 use crate::mounter::{Mounter, rw};
 use crate::ownership::{self, is_recorded_mount};
 use crate::record::{self, StageRecord};
@@ -64,7 +65,20 @@ pub async fn stage(node: &CephfsNode, request: StageRequest) -> Result<(), NodeE
             }
         };
     if let Some(mount) = mountinfo::mount_at(&mount_point).await? {
-        return already_staged(&request, existing.as_ref(), &mount);
+        already_staged(&request, existing.as_ref(), &mount)?;
+        // Ours and as asked. But a ceph-fuse that died under it (killed, or gone with a
+        // restarted plugin container) serves nothing: the stage is redone below, its dead
+        // mount torn down first, so the pod about to use it gets a live one.
+        let dead = match &existing {
+            Some(record) if record.mounter == Mounter::Fuse => {
+                health::daemon_problem(&mount_point).await?
+            }
+            _ => None,
+        };
+        let Some(problem) = dead else {
+            return Ok(());
+        };
+        tracing::warn!(%problem, "the staged ceph-fuse mount is dead; mounting it afresh");
     }
 
     // Everything that can be refused is resolved before the node changes.

@@ -238,6 +238,9 @@ async fn dead_daemon_is_abnormal(signal: &str) {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 
+    if signal == "KILL" {
+        h.evict_clients_of(&h.staged_mount(&volume));
+    }
     for path in [target.clone(), h.staged_mount(&volume)] {
         let stats = h.stats(&volume, &path).await.unwrap();
         let condition = stats.volume_condition.unwrap();
@@ -262,4 +265,43 @@ async fn a_stopped_ceph_fuse_is_abnormal_and_unstage_cuts_it_off() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_killed_ceph_fuse_is_abnormal_and_unstage_cleans_up() {
     dead_daemon_is_abnormal("KILL").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_next_stage_mounts_a_dead_ceph_fuse_stage_afresh() {
+    let mut h = Harness::start(deadlines()).await;
+    let volume = h.create_subvolume("afresh");
+    h.stage(&volume).await.unwrap();
+    let staged = h.staged_mount(&volume);
+    std::fs::write(staged.join("kept"), b"kept").unwrap();
+    let root = h.root.display().to_string();
+    let before = ceph_fuse_processes(&root);
+    assert_eq!(before.len(), 1, "{before:?}");
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &before[0].0.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    for _ in 0..200 {
+        if ceph_fuse_processes(&root).is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    h.evict_clients_of(&staged);
+    let dead = h.stats(&volume, &staged).await.unwrap();
+    assert!(dead.volume_condition.unwrap().abnormal);
+
+    h.stage(&volume).await.unwrap();
+    let after = ceph_fuse_processes(&root);
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert_ne!(after[0].0, before[0].0);
+    let live = h.stats(&volume, &staged).await.unwrap();
+    assert!(!live.volume_condition.unwrap().abnormal);
+    assert_eq!(
+        std::fs::read_to_string(staged.join("kept")).unwrap(),
+        "kept"
+    );
+    h.unstage(&volume).await.unwrap();
+    h.assert_clean().await;
 }

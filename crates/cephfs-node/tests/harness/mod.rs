@@ -65,6 +65,11 @@ impl Harness {
     }
 
     fn prepare(deadlines: Deadlines) -> Self {
+        // The plugin's log, with RUST_LOG set, for a failing or slow test.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
         let bed = Bed::get();
         let dir = tempfile::tempdir().unwrap();
         let root = std::fs::canonicalize(dir.path()).unwrap();
@@ -363,6 +368,43 @@ impl Harness {
         panic!("left behind on the node: {:#?}", self.leftovers());
     }
 
+    /// Evicts the MDS sessions of ceph-fuse clients that served `mount_point`, the way an
+    /// operator fences a dead client: a killed ceph-fuse's session would hold its caps (and
+    /// block other clients' access to the files it wrote) until the MDS times it out.
+    pub fn evict_clients_of(&self, mount_point: &Path) {
+        let wanted = mount_point.display().to_string();
+        self.evict_sessions(|m| m == wanted);
+    }
+
+    /// Evicts every MDS session whose client mount point `matches`; best effort (also run
+    /// from `Drop`): a dead client's session would make removing the subvolume wait for the
+    /// MDS to time it out.
+    fn evict_sessions(&self, matches: impl Fn(&str) -> bool) {
+        let mds = format!("mds.{}:0", self.bed.fs);
+        let ceph = |args: &[&str]| {
+            std::process::Command::new("timeout")
+                .arg("60")
+                .arg("ceph")
+                .args(args)
+                .env("CEPH_CONF", &self.bed.conf_path)
+                .output()
+                .ok()
+        };
+        let Some(out) = ceph(&["tell", &mds, "session", "ls", "--format", "json"]) else {
+            return;
+        };
+        let Ok(sessions) = serde_json::from_slice::<serde_json::Value>(&out.stdout) else {
+            return;
+        };
+        for session in sessions.as_array().into_iter().flatten() {
+            let mount_point = session["client_metadata"]["mount_point"].as_str();
+            if mount_point.is_some_and(&matches) {
+                let id = format!("id={}", session["id"]);
+                let _ = ceph(&["tell", &mds, "client", "evict", &id]);
+            }
+        }
+    }
+
     /// Reads `file` of `volume` through a ceph-fuse mount of the test's own (the bed's admin
     /// through its ceph.conf), independent of the plugin.
     pub fn read_independently(&self, volume: &Volume, file: &str) -> String {
@@ -413,6 +455,7 @@ impl Drop for Harness {
                 .args(["-KILL", &pid.to_string()])
                 .status();
         }
+        self.evict_sessions(|m| m.starts_with(&root));
         for name in &self.subvolumes {
             let _ = std::process::Command::new("timeout")
                 .args([
