@@ -305,3 +305,48 @@ async fn the_next_stage_mounts_a_dead_ceph_fuse_stage_afresh() {
     h.unstage(&volume).await.unwrap();
     h.assert_clean().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn calls_on_what_is_not_staged_get_the_codes_the_spec_names() {
+    let mut h = Harness::start(deadlines()).await;
+    let volume = h.create_subvolume("unstaged");
+    // Publish before stage: the volume is not there (NOT_FOUND); no staging path at all is
+    // the spec's FAILED_PRECONDITION.
+    let status = h.publish(&volume, "pod", false).await.unwrap_err();
+    assert_eq!(status.code(), Code::NotFound, "{status:?}");
+    let mut request = h.publish_request(&volume, "pod", false);
+    request.staging_target_path.clear();
+    let status = h.node.node_publish_volume(request).await.unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    // Stats of a path with nothing mounted: NOT_FOUND.
+    let status = h
+        .stats(&volume, &h.target_path(&volume, "pod"))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::NotFound, "{status:?}");
+    // Unpublish and unstage of what is not there: done.
+    h.unpublish(&volume, "pod").await.unwrap();
+    h.unstage(&volume).await.unwrap();
+    // Missing IDs and paths are INVALID_ARGUMENT naming the field.
+    let status = h
+        .node
+        .node_unstage_volume(csi::v1::NodeUnstageVolumeRequest {
+            volume_id: String::new(),
+            staging_target_path: h.staging_path(&volume).display().to_string(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert!(status.message().contains("volume_id"), "{status:?}");
+    let status = h
+        .node
+        .node_unpublish_volume(csi::v1::NodeUnpublishVolumeRequest {
+            volume_id: volume.id.clone(),
+            target_path: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert!(status.message().contains("target_path"), "{status:?}");
+    h.assert_clean().await;
+}

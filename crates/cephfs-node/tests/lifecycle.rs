@@ -187,6 +187,39 @@ async fn capabilities_and_info_are_what_the_plugin_implements() {
     assert_eq!(info.node_id, "node-under-test");
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_stages_of_one_volume_end_with_one_mount() {
+    let mut h = Harness::start(deadlines()).await;
+    let volume = h.create_subvolume("race");
+    let calls = (0..4).map(|_| {
+        let mut client = h.node.clone();
+        let request = h.stage_request(&volume, Mode::MultiNodeMultiWriter);
+        tokio::spawn(async move { client.node_stage_volume(request).await.map(drop) })
+    });
+    let results = futures_join(calls).await;
+    assert!(results.iter().any(Result::is_ok), "{results:?}");
+    for result in &results {
+        if let Err(status) = result {
+            assert_eq!(status.code(), Code::Aborted, "{status:?}");
+        }
+    }
+    h.stage(&volume).await.unwrap();
+    let daemons = ceph_fuse_processes(&h.root.display().to_string());
+    assert_eq!(daemons.len(), 1, "{daemons:?}");
+    h.unstage(&volume).await.unwrap();
+    h.assert_clean().await;
+}
+
+async fn futures_join<T: Send + 'static>(
+    tasks: impl Iterator<Item = tokio::task::JoinHandle<T>>,
+) -> Vec<T> {
+    let mut out = Vec::new();
+    for task in tasks.collect::<Vec<_>>() {
+        out.push(task.await.unwrap());
+    }
+    out
+}
+
 /// EROFS.
 fn libc_erofs() -> i32 {
     30
