@@ -187,6 +187,60 @@ async fn capabilities_and_info_are_what_the_plugin_implements() {
     assert_eq!(info.node_id, "node-under-test");
 }
 
+/// The node user Rook creates for CephFS (rook-csi-cephfs-node: `mon allow r`, `mgr allow rw`,
+/// `osd allow rw tag cephfs *=*`, `mds allow rw`) is all the plugin needs.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_node_user_with_rooks_caps_is_enough() {
+    let mut h = Harness::start(deadlines()).await;
+    let volume = h.create_subvolume("rookcaps");
+    let user = h.bed.unique_name("cephfsn-node");
+    let entity = format!("client.{user}");
+    let key = h
+        .bed
+        .cli(
+            "ceph",
+            &[
+                "auth",
+                "get-or-create-key",
+                &entity,
+                "mon",
+                "allow r",
+                "mgr",
+                "allow rw",
+                "osd",
+                "allow rw tag cephfs *=*",
+                "mds",
+                "allow rw",
+            ],
+        )
+        .trim()
+        .to_string();
+    let mut request = h.stage_request(&volume, Mode::MultiNodeMultiWriter);
+    request.secrets.insert("userID".into(), user.clone());
+    request.secrets.insert("userKey".into(), key.clone());
+    let staged = h.node.node_stage_volume(request).await;
+    let daemons = ceph_fuse_processes(&h.root.display().to_string());
+    let argv: Vec<String> = daemons.iter().map(|(pid, _)| cmdline(*pid)).collect();
+    let wrote = staged
+        .as_ref()
+        .ok()
+        .map(|_| std::fs::write(h.staged_mount(&volume).join("by-node-user"), b"ok"));
+    let unstaged = h.unstage(&volume).await;
+    h.bed.cli("ceph", &["auth", "del", &entity]);
+    staged.unwrap();
+    wrote.unwrap().unwrap();
+    unstaged.unwrap();
+    assert_eq!(argv.len(), 1, "{daemons:?}");
+    assert!(
+        argv[0].contains(&format!("-n\0{entity}\0")),
+        "{:?}",
+        argv[0]
+    );
+    assert!(!argv[0].contains(&key));
+    assert_eq!(h.read_independently(&volume, "by-node-user"), "ok");
+    h.assert_clean().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn concurrent_stages_of_one_volume_end_with_one_mount() {
     let mut h = Harness::start(deadlines()).await;
