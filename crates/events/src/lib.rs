@@ -12,6 +12,9 @@
 //! - `outbox` — the bounded in-memory queue between `publish` and NATS (drops the oldest).
 //! - `sender` — the background task that owns the NATS connection and drains the outbox.
 //! - [`stream`] — the JetStream stream definition the sender ensures exists.
+//! - `connection` — the NATS client (retrying, reconnecting) both directions use.
+//! - [`subscriber`] — [`Subscriber`], a durable per-process consumer handing events over to be
+//!   acted on and acked (the sidecars' wake-ups on background work).
 //! - [`metrics`] — published / dropped / outbox depth / publish errors, in a caller's registry.
 //! - [`error`] — [`EventsError`].
 //!
@@ -22,6 +25,7 @@
 //! is preserved and NATS being away costs memory (bounded), not operations.
 
 pub mod config;
+mod connection;
 pub mod error;
 pub mod event;
 pub mod event_builder;
@@ -32,6 +36,7 @@ pub mod publisher;
 mod sender;
 pub mod stream;
 pub mod subject;
+pub mod subscriber;
 pub mod vocabulary;
 
 pub use config::{Backoff, PublisherConfig};
@@ -41,3 +46,4 @@ pub use event_builder::EventBuilder;
 pub use metrics::EventMetrics;
 pub use publisher::Publisher;
 pub use subject::Subject;
+pub use subscriber::{Delivery, Subscriber, SubscriberConfig};

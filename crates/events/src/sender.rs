@@ -3,8 +3,8 @@
 //! and retry after a capped exponential backoff. One event in flight keeps the order and is
 //! plenty for Sepia's event rate.
 //!
-//! The client connects with `retry_on_initial_connect`, so a NATS that is down at start-up
-//! delays events instead of failing the component, and it reconnects on its own afterwards.
+//! The client ([`crate::connection`]) keeps connecting, so a NATS that is down at start-up
+//! delays events instead of failing the component.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,6 +14,7 @@ use async_nats::jetstream::{self, message::PublishMessage};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::PublisherConfig;
+use crate::connection;
 use crate::metrics::EventMetrics;
 use crate::outbox::{Outbox, OutboxEntry};
 use crate::stream::stream_config;
@@ -110,26 +111,12 @@ impl Sender {
     }
 
     async fn client(&self) -> Result<async_nats::Client, AttemptError> {
-        let backoff = self.config.backoff;
-        let mut options = async_nats::ConnectOptions::new()
-            .retry_on_initial_connect()
-            .connection_timeout(self.config.publish_timeout)
-            .reconnect_delay_callback(move |attempts| {
-                backoff.delay(u32::try_from(attempts).unwrap_or(u32::MAX))
-            })
-            .event_callback(|event| async move {
-                match event {
-                    async_nats::Event::Connected => tracing::info!("connected to NATS"),
-                    async_nats::Event::Disconnected => {
-                        tracing::warn!("disconnected from NATS; events wait in the outbox")
-                    }
-                    other => tracing::debug!(event = %other, "NATS connection event"),
-                }
-            });
-        if let Some(name) = &self.config.client_name {
-            options = options.name(name);
-        }
-        Ok(options.connect(self.addrs.as_slice()).await?)
+        Ok(connection::client(
+            &self.config,
+            &self.addrs,
+            "publisher: events wait in the outbox",
+        )
+        .await?)
     }
 
     async fn attempt(

@@ -18,6 +18,8 @@ pub mod object {
     pub const ATTACHMENT: &str = "attachment";
     pub const EXPANSION: &str = "expansion";
     pub const CLAIM: &str = "claim";
+    /// An RBD image the controller flattens in the background (clone-depth limits).
+    pub const FLATTEN: &str = "flatten";
 }
 
 /// What happened to it (fourth subject token).
@@ -30,4 +32,54 @@ pub mod verb {
     pub const STAGED: &str = "staged";
     pub const UNSTAGED: &str = "unstaged";
     pub const FAILED: &str = "failed";
+    /// Background work that finishes after the CSI reply (see [`background`]).
+    pub const PREPARED: &str = "prepared";
+    pub const PREPARATION_FAILED: &str = "preparation-failed";
+    pub const FINISHED: &str = "finished";
+}
+
+/// The events of work that ends after its CSI reply, which sidecars subscribe to so the object
+/// waiting on it is requeued at once instead of after its backoff:
+/// - `sepia.controller.snapshot.prepared` / `.preparation-failed`: a snapshot's background
+///   preparation (ceph-csi's layout) ended; carries the snapshot id, the CreateSnapshot name
+///   and, with `--extra-create-metadata`, the VolumeSnapshot.
+/// - `sepia.controller.flatten.finished` / `.failed`: a flatten the controller waited on for
+///   a clone-depth limit ended; carries the snapshot or volume id of the flattened image.
+pub mod background {
+    use super::{component, object, verb};
+
+    /// The subjects a sidecar's consumer filters on (one JetStream consumer, several filters).
+    pub const SUBJECTS: [&str; 4] = [
+        "sepia.controller.snapshot.prepared",
+        "sepia.controller.snapshot.preparation-failed",
+        "sepia.controller.flatten.finished",
+        "sepia.controller.flatten.failed",
+    ];
+
+    /// Whether `(component, object, verb)` is one of [`SUBJECTS`].
+    pub fn is_background(component_name: &str, object_name: &str, verb_name: &str) -> bool {
+        component_name == component::CONTROLLER
+            && matches!(
+                (object_name, verb_name),
+                (object::SNAPSHOT, verb::PREPARED | verb::PREPARATION_FAILED)
+                    | (object::FLATTEN, verb::FINISHED | verb::FAILED)
+            )
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn every_subject_is_recognised_and_nothing_else() {
+            for subject in SUBJECTS {
+                let parts: Vec<&str> = subject.split('.').collect();
+                assert_eq!(parts.len(), 4, "{subject}");
+                assert!(is_background(parts[1], parts[2], parts[3]), "{subject}");
+            }
+            assert!(!is_background("controller", "snapshot", "created"));
+            assert!(!is_background("controller", "snapshot", "failed"));
+            assert!(!is_background("provisioner", "snapshot", "prepared"));
+        }
+    }
 }

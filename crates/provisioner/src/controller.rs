@@ -30,6 +30,7 @@ use crate::metrics::ProvisionerMetrics;
 use crate::outcome;
 use crate::plan::PlanSettings;
 use crate::volume_worker;
+use crate::wakeup;
 
 /// Everything the controller needs from the sidecar runtime and the flags.
 pub struct Parts {
@@ -37,6 +38,8 @@ pub struct Parts {
     pub csi: CsiConnection,
     pub recorder: EventRecorder,
     pub publisher: events::Publisher,
+    /// The leader's consumer of the controller's background-work events.
+    pub wakeups: sidecar::Wakeups,
     pub metrics: ProvisionerMetrics,
     pub settings: PlanSettings,
     /// `--prevent-volume-mode-conversion` and the `CrossNamespaceVolumeDataSource` gate.
@@ -97,6 +100,7 @@ where
 pub async fn run(parts: Parts, stop: CancellationToken) {
     let driver = parts.csi.driver_name().to_owned();
     let settings = parts.loop_settings;
+    let wakeups = parts.wakeups;
     let claim_queue: WorkQueue<ClaimKey> = WorkQueue::new(settings.backoff);
     let volume_queue: WorkQueue<String> = WorkQueue::new(settings.backoff);
     let mut watches = JoinSet::new();
@@ -197,6 +201,13 @@ pub async fn run(parts: Parts, stop: CancellationToken) {
                 }
             }
         })
+    });
+
+    // Claims waiting on the controller's background work are woken by its events.
+    watches.spawn({
+        let ctx = Arc::clone(&ctx);
+        let stop = stop.clone();
+        async move { wakeups.run(stop, |event| wakeup::act(&ctx, event)).await }
     });
 
     stop.cancelled().await;

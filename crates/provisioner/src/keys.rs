@@ -69,6 +69,12 @@ pub mod reason {
     /// Sepia addition — PV: deleted while its claim still holds it; the volume is deleted once
     /// the claim is gone (upstream waits the same way, silently).
     pub const VOLUME_DELETE_PENDING: &str = "VolumeDeletePending";
+    /// Sepia addition — PVC: the snapshot it restores from finished its background
+    /// preparation (a NATS event woke the claim).
+    pub const SNAPSHOT_PREPARED: &str = "SnapshotPrepared";
+    /// Sepia addition — PVC: the background preparation of its source snapshot failed; the
+    /// restore prepares it itself.
+    pub const BACKGROUND_PREPARATION_FAILED: &str = "BackgroundPreparationFailed";
 }
 
 /// Sepia addition — PVC: the data source CreateVolume was given (`snapshot:<id>` or

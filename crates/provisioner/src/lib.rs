@@ -27,6 +27,8 @@
 //! - [`topology`]: accessibility requirements from the selected node (topology drivers).
 //! - [`csi_calls`]: CreateVolume / DeleteVolume through the sidecar's metered connection.
 //! - [`context`]: what all workers share (clients, caches, queues, sinks).
+//! - [`wakeup`]: the claims a controller background event (snapshot prepared) wakes, requeued
+//!   at once with a Kubernetes Event (fed by `sidecar::wakeups`).
 //! - [`volume_worker`]: acts on a PV decision (DeleteVolume, finalizers).
 //! - [`secrets`]: CSI secrets from the Secrets a class names (read by `sidecar::secrets`).
 //! - [`outcome`]: Kubernetes Events, NATS events and metrics for each operation.
@@ -80,5 +82,6 @@ pub mod sources;
 pub mod topology;
 pub mod volume_decision;
 pub mod volume_worker;
+pub mod wakeup;
 
 pub use error::ProvisionerError;

@@ -33,6 +33,7 @@ async fn run(args: Args) -> Result<(), sidecar::SidecarError> {
         csi: sidecar.csi.clone(),
         recorder: sidecar.recorder.clone(),
         publisher: sidecar.publisher.clone(),
+        wakeups: sidecar.wakeups.clone(),
         metrics,
         settings: PlanSettings {
             name_prefix: args.volume_name_prefix.clone(),

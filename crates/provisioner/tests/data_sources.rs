@@ -6,19 +6,16 @@
 
 mod support;
 
-use std::collections::HashMap;
 use std::time::Duration;
 
-use csi::v1::CreateSnapshotRequest;
-use csi::v1::controller_client::ControllerClient;
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
 use kube_standin::{Gvr, Verb};
 use provisioner::keys::ANN_ALLOW_VOLUME_MODE_CHANGE;
 use provisioner::keys::{FINALIZER_CLONING_PROTECTION, FINALIZER_SNAPSHOT_SOURCE_PROTECTION};
-use sepia_testbed::Bed;
 use serde_json::json;
 use sidecar_testkit::observed::writes_by;
-use support::{CLASS, CLUSTER_ID, DRIVER, World};
+use support::snapshots::{contents, put_ready_snapshot, snapshots};
+use support::{CLASS, DRIVER, World};
 
 const WAIT: Duration = Duration::from_secs(90);
 
@@ -44,78 +41,6 @@ fn volume_id(pv: &PersistentVolume) -> String {
         .unwrap()
         .volume_handle
         .clone()
-}
-
-/// Plays the snapshotter: cuts a snapshot of `origin_id` in Ceph, then describes it in
-/// Kubernetes as VolumeSnapshot `namespace/name` bound to content `<name>-content`, whose
-/// `sourceVolumeMode` is Filesystem (the origin's). Returns the content's name.
-async fn put_ready_snapshot(world: &World, namespace: &str, name: &str, origin_id: &str) -> String {
-    let bed = Bed::get();
-    let channel = csi::client::connect(&world.controller.endpoint(), Duration::from_secs(10))
-        .await
-        .unwrap();
-    let mut controller = ControllerClient::new(channel);
-    let request = CreateSnapshotRequest {
-        source_volume_id: origin_id.to_owned(),
-        name: format!("snapshot-{namespace}-{name}"),
-        secrets: HashMap::from([
-            ("userID".into(), bed.user.clone()),
-            ("userKey".into(), bed.key.clone()),
-        ]),
-        parameters: HashMap::from([("clusterID".into(), CLUSTER_ID.into())]),
-    };
-    let snapshot = loop {
-        let s = controller
-            .create_snapshot(request.clone())
-            .await
-            .unwrap()
-            .into_inner()
-            .snapshot
-            .unwrap();
-        if s.ready_to_use {
-            break s;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
-    let content = format!("{name}-content");
-    let vs = world
-        .standin
-        .put_object(
-            &snapshots(),
-            json!({
-                "apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshot",
-                "metadata": {"name": name, "namespace": namespace},
-                "spec": {"source": {"persistentVolumeClaimName": "origin"}},
-                "status": {"boundVolumeSnapshotContentName": content, "readyToUse": true, "restoreSize": "128Mi"},
-            }),
-        )
-        .unwrap();
-    world
-        .standin
-        .put_object(
-            &contents(),
-            json!({
-                "apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshotContent",
-                "metadata": {"name": content},
-                "spec": {
-                    "driver": DRIVER, "deletionPolicy": "Delete",
-                    "source": {"volumeHandle": origin_id},
-                    "sourceVolumeMode": "Filesystem",
-                    "volumeSnapshotRef": {"name": name, "namespace": namespace, "uid": vs["metadata"]["uid"]},
-                },
-                "status": {"snapshotHandle": snapshot.snapshot_id, "readyToUse": true, "restoreSize": snapshot.size_bytes},
-            }),
-        )
-        .unwrap();
-    content
-}
-
-fn snapshots() -> Gvr {
-    Gvr::new("snapshot.storage.k8s.io", "v1", "volumesnapshots")
-}
-
-fn contents() -> Gvr {
-    Gvr::new("snapshot.storage.k8s.io", "v1", "volumesnapshotcontents")
 }
 
 /// A claim annotated for our driver, as kube-controller-manager leaves it, with `spec` merged

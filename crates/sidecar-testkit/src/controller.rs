@@ -42,6 +42,12 @@ impl Controller {
     /// Creates a RADOS namespace named after `prefix`, starts the controller on it (with
     /// `SEPIA_FAILPOINTS=failpoints` when given) and waits until it serves.
     pub async fn start(prefix: &str, failpoints: Option<&str>) -> Self {
+        Self::start_with(prefix, failpoints, &[]).await
+    }
+
+    /// [`Controller::start`] with `extra` flags (`--nats-url=…`: without it the controller
+    /// publishes no events, whatever the test's environment says).
+    pub async fn start_with(prefix: &str, failpoints: Option<&str>, extra: &[&str]) -> Self {
         let bed = Bed::get();
         let namespace = bed.unique_name(prefix);
         bed.cli(
@@ -66,6 +72,7 @@ impl Controller {
             "controller",
             failpoints,
             true,
+            extra,
         )
         .await
     }
@@ -82,6 +89,7 @@ impl Controller {
             label,
             failpoints,
             false,
+            &[],
         )
         .await
     }
@@ -94,6 +102,7 @@ impl Controller {
         label: &str,
         failpoints: Option<&str>,
         owns_namespace: bool,
+        extra: &[&str],
     ) -> Self {
         let socket = dir.path().join("controller.sock");
         let mut command = Command::new(workspace_binary("sepia-controller"));
@@ -101,7 +110,9 @@ impl Controller {
             .arg(format!("--endpoint=unix://{}", socket.display()))
             .arg(format!("--driver-name={DRIVER}"))
             .arg(format!("--cluster-config={}", config_path.display()))
+            .args(extra)
             .env("RUST_LOG", "info")
+            .env_remove("SEPIA_NATS_URL")
             .env_remove("SEPIA_FAILPOINTS");
         if let Some(failpoints) = failpoints {
             command.env("SEPIA_FAILPOINTS", failpoints);

@@ -25,6 +25,8 @@
 //! - [`patch`]: conditional writes — merge patches carrying the resourceVersion they were
 //!   decided on, for objects and their status (the verb upstream's RBAC grants).
 //! - [`nats`]: the NATS JetStream event publisher from `--nats-url`.
+//! - [`wakeups`]: the leader's NATS consumer of the controller's background-work events
+//!   (snapshot prepared, flatten finished), handed to the binary once each to requeue waiters.
 //! - [`runtime`]: [`Sidecar`], which wires the above and runs the controllers while leading.
 //! - [`launch()`]: the `main` of every sidecar binary (telemetry, run, exit code).
 //! - [`error`] holds [`SidecarError`].
@@ -70,6 +72,7 @@ pub mod secret_template;
 pub mod secrets;
 pub mod upstream_only;
 pub mod volume_capability;
+pub mod wakeups;
 pub mod watch_cache;
 pub mod work_queue;
 pub mod workers;
@@ -83,5 +86,6 @@ pub use last_seen::LastSeen;
 pub use launch::launch;
 pub use retry::{Backoff, Progress, classify};
 pub use runtime::Sidecar;
+pub use wakeups::{Acted, Wakeups};
 pub use work_queue::WorkQueue;
 pub use workers::{LoopSettings, Outcome};

@@ -24,6 +24,7 @@ use crate::leadership::{lead, run_unelected};
 use crate::lease_name;
 use crate::nats::start_publisher;
 use crate::retry::Backoff;
+use crate::wakeups::Wakeups;
 use crate::workers::LoopSettings;
 
 /// The named health check upstream's manifests probe (`/healthz/leader-election`).
@@ -51,6 +52,8 @@ pub struct Sidecar {
     pub csi: CsiConnection,
     pub recorder: EventRecorder,
     pub publisher: Publisher,
+    /// Background-work events from the controller; run among the controllers (leader only).
+    pub wakeups: Wakeups,
     /// Register controller metrics here before [`Sidecar::run`].
     pub registry: Registry,
     pub shutdown: CancellationToken,
@@ -82,6 +85,7 @@ impl Sidecar {
             }),
         };
         let publisher = start_publisher(args.nats_url.as_deref(), component, &mut registry)?;
+        let wakeups = Wakeups::new(args.nats_url.as_deref(), component, &mut registry);
         let recorder = EventRecorder::new(client.clone(), component, &identity);
         Ok(Self {
             args,
@@ -91,6 +95,7 @@ impl Sidecar {
             csi,
             recorder,
             publisher,
+            wakeups,
             registry,
             shutdown,
         })

@@ -13,12 +13,13 @@
 //! snapshotter's `readyToUse` thus costs one commit, not two.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use ceph::lock_scope::holding;
 use ceph::rbd::Image;
 use csi::SecretMap;
 use csi::quote::quote;
+use events::Outcome;
 use journal::{Entry, Journal};
 use tracing::{Instrument as _, info, warn};
 
@@ -30,6 +31,7 @@ use crate::locks::{self, EntryLock, Held, Local};
 use crate::lookup::{self, Volume};
 use crate::params::SnapshotParams;
 use crate::secrets::Source;
+use crate::snapshot::announce;
 use crate::snapshot::prepare::{flatten_if_deep, prepare};
 use crate::snapshot::record::{self, Record};
 use crate::state::State;
@@ -294,15 +296,31 @@ fn spawn_prepare(
                 }
             };
             let leases = vec![prepare_lock.into_lease(), source_lock.into_lease()];
+            let started = Instant::now();
             // The locks are released when the scope ends (after the calls made under them).
             let outcome = holding(leases, tokio::time::timeout(budget, attempts)).await;
-            match outcome {
-                Ok(Ok(Ok(()))) => {
-                    let _ = tokio::time::timeout(budget, flatten_if_deep(&state, &pool, &entry.image_name)).await;
+            let announced = match outcome {
+                Ok(Ok(Ok(()))) => Outcome::ok(),
+                // A simulated crash announces nothing, as a real one could not.
+                Ok(Ok(Err(e))) if e.is_injected() => return,
+                Ok(Ok(Err(e))) => {
+                    warn!(error = %e, "snapshot preparation failed; the next user of the snapshot finishes it");
+                    announce::failed(&e)
                 }
-                Ok(Ok(Err(e))) => warn!(error = %e, "snapshot preparation failed; the next user of the snapshot finishes it"),
-                Ok(Err(_)) => warn!(?budget, "snapshot preparation timed out; the next user of the snapshot finishes it"),
-                Err(lost) => warn!(error = %lost, "snapshot preparation stopped; the next user of the snapshot finishes it"),
+                Ok(Err(_)) => {
+                    warn!(?budget, "snapshot preparation timed out; the next user of the snapshot finishes it");
+                    Outcome::error("DeadlineExceeded", format!("the preparation took longer than {budget:?}"))
+                }
+                Err(lost) => {
+                    warn!(error = %lost, "snapshot preparation stopped; the next user of the snapshot finishes it");
+                    Outcome::error("Aborted", lost.to_string())
+                }
+            };
+            let prepared = announced.is_ok();
+            // Announced after the locks are released: a restore woken by it must find them free.
+            announce::preparation_ended(&state, &pool, &entry, &tags, announced, started.elapsed());
+            if prepared {
+                let _ = tokio::time::timeout(budget, flatten_if_deep(&state, &pool, &entry.image_name)).await;
             }
         }
         .instrument(span),

@@ -13,6 +13,9 @@
 //! by someone else and is skipped, so every controller process can run this pass at once.
 
 use std::sync::Arc;
+use std::time::Instant;
+
+use events::Outcome;
 
 use journal::Kind;
 use tracing::{info, warn};
@@ -22,6 +25,7 @@ use crate::listing::{self, Token};
 use crate::locks::{self, EntryLock, Local};
 use crate::params::SnapshotTags;
 use crate::secrets::Source;
+use crate::snapshot::announce;
 use crate::snapshot::prepare::prepare;
 use crate::snapshot::record;
 use crate::state::State;
@@ -89,7 +93,34 @@ pub async fn resume_unprepared(state: &Arc<State>) -> Result<usize> {
                 Err(e) => return Err(e.into()),
             };
             info!(snapshot = %pool.spec(&entry.image_name), "resuming an interrupted snapshot preparation");
-            prepare(state, &pool, &journal, &entry, &SnapshotTags::default()).await?;
+            let started = Instant::now();
+            let tags = SnapshotTags::default();
+            let outcome = prepare(state, &pool, &journal, &entry, &tags).await;
+            match &outcome {
+                Err(e) if e.is_injected() => {}
+                Err(e) => {
+                    let failed = announce::failed(e);
+                    announce::preparation_ended(
+                        state,
+                        &pool,
+                        &entry,
+                        &tags,
+                        failed,
+                        started.elapsed(),
+                    );
+                }
+                Ok(()) => {
+                    announce::preparation_ended(
+                        state,
+                        &pool,
+                        &entry,
+                        &tags,
+                        Outcome::ok(),
+                        started.elapsed(),
+                    );
+                }
+            }
+            outcome?;
             prepared += 1;
         }
         match page.next {

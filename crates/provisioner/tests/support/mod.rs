@@ -6,6 +6,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod binder;
+pub mod snapshots;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -41,7 +42,12 @@ pub struct World {
 
 impl World {
     pub async fn start(failpoints: Option<&str>) -> Self {
-        let controller = Controller::start("prov", failpoints).await;
+        Self::start_with(failpoints, &[]).await
+    }
+
+    /// [`World::start`] with flags for the controller (`--nats-url=…`).
+    pub async fn start_with(failpoints: Option<&str>, controller_flags: &[&str]) -> Self {
+        let controller = Controller::start_with("prov", failpoints, controller_flags).await;
         let standin = StandIn::start().await.unwrap();
         let kubeconfig = controller.dir.path().join("kubeconfig");
         standin.write_kubeconfig(&kubeconfig).unwrap();
