@@ -82,7 +82,7 @@ impl Run {
     /// the held preparation, i.e. the claim is in backoff.
     async fn claim_waiting_on_preparation(&self) {
         let world = &self.world;
-        world.claim("origin", "64Mi", CLASS, None);
+        world.claim("origin", "128Mi", CLASS, None);
         let origin = world.wait_bound("origin", WAIT).await;
         put_snapshot(
             world,
@@ -101,14 +101,23 @@ impl Run {
         .await;
         world.claim(
             "restored",
-            "64Mi",
+            "128Mi",
             CLASS,
             Some(json!({"apiGroup": "snapshot.storage.k8s.io", "kind": "VolumeSnapshot", "name": "snap"})),
         );
         world
-            .eventually("the restore failed on the held preparation", WAIT, || {
-                !world.failure_notes("restored").is_empty()
-            })
+            .eventually(
+                "the restore timed out on the held preparation",
+                WAIT,
+                || {
+                    let notes = world.failure_notes("restored");
+                    assert!(
+                        notes.iter().all(|n| n.to_lowercase().contains("deadline")),
+                        "the restore failed for another reason: {notes:?}"
+                    );
+                    !notes.is_empty()
+                },
+            )
             .await;
     }
 
