@@ -23,6 +23,12 @@ use crate::{CLUSTER_ID, DRIVER};
 /// The node registry object the node plugin writes and the controller reads.
 const NODE_REGISTRY: &str = "sepia.nodes.default";
 
+/// What a test adds to the controller's command: `SEPIA_FAILPOINTS` and flags.
+struct Flags<'a> {
+    failpoints: Option<&'a str>,
+    extra: &'a [&'a str],
+}
+
 pub struct Controller {
     pub bed: &'static Bed,
     /// The test's directory: the controller's socket, config and log, and whatever else the
@@ -70,9 +76,8 @@ impl Controller {
             namespace,
             config_path,
             "controller",
-            failpoints,
+            Flags { failpoints, extra },
             true,
-            extra,
         )
         .await
     }
@@ -87,9 +92,11 @@ impl Controller {
             first.namespace.clone(),
             first.config_path.clone(),
             label,
-            failpoints,
+            Flags {
+                failpoints,
+                extra: &[],
+            },
             false,
-            &[],
         )
         .await
     }
@@ -100,9 +107,8 @@ impl Controller {
         namespace: String,
         config_path: PathBuf,
         label: &str,
-        failpoints: Option<&str>,
+        flags: Flags<'_>,
         owns_namespace: bool,
-        extra: &[&str],
     ) -> Self {
         let socket = dir.path().join("controller.sock");
         let mut command = Command::new(workspace_binary("sepia-controller"));
@@ -110,11 +116,11 @@ impl Controller {
             .arg(format!("--endpoint=unix://{}", socket.display()))
             .arg(format!("--driver-name={DRIVER}"))
             .arg(format!("--cluster-config={}", config_path.display()))
-            .args(extra)
+            .args(flags.extra)
             .env("RUST_LOG", "info")
             .env_remove("SEPIA_NATS_URL")
             .env_remove("SEPIA_FAILPOINTS");
-        if let Some(failpoints) = failpoints {
+        if let Some(failpoints) = flags.failpoints {
             command.env("SEPIA_FAILPOINTS", failpoints);
         }
         let process = Process::start(label, command, dir.path());
