@@ -21,6 +21,8 @@
 //! - [`csi_half`]: CreateSnapshot / ListSnapshots / DeleteSnapshot for our driver's contents.
 //! - [`controller_half`]: VolumeSnapshots, contents and source PVCs (keys from [`controller_half::fan_out`]).
 //! - [`kube_writes`]: finalizer, annotation and status writes; [`secrets`]: CSI secrets.
+//! - [`wakeup`]: the controller's background-work events (snapshot prepared) requeue the
+//!   content and are told on its VolumeSnapshot (fed by `sidecar::wakeups`).
 //! - [`notify`]: Kubernetes Events and NATS events; [`metrics`]: upstream's operation
 //!   histogram; [`clock`]: times in the objects' units.
 //! - [`args`]: the flags; [`error`]: the crate error, [`SnapshotterError`].
@@ -51,6 +53,7 @@ pub mod run;
 pub mod secrets;
 pub mod snapshot_plan;
 pub mod status_mirror;
+pub mod wakeup;
 pub mod watch;
 
 #[cfg(test)]

@@ -57,6 +57,8 @@ async fn serve(cli: Cli) -> Result<(), SnapshotterError> {
         metrics,
         backoff: sidecar.backoff(),
         identity: sidecar.identity.clone(),
+        wakeups: sidecar.wakeups.clone(),
+        recorder: sidecar.recorder.clone(),
     };
     let lease = lease_name::snapshotter(&driver.name);
     sidecar

@@ -19,6 +19,7 @@ use crate::csi_half::{CsiHalf, CsiHalfParts};
 use crate::metrics::SnapshotMetrics;
 use crate::notify::Notifier;
 use crate::ready_poll::PollSchedule;
+use crate::wakeup;
 use crate::watch::{self, wait_ready};
 
 /// Everything [`run`] needs from the process.
@@ -32,6 +33,10 @@ pub struct RunParts {
     pub backoff: Backoff,
     /// This replica's Lease holder identity.
     pub identity: String,
+    /// The leader's consumer of the controller's background-work events.
+    pub wakeups: sidecar::Wakeups,
+    /// Records the wake-ups' Kubernetes Events.
+    pub recorder: sidecar::EventRecorder,
 }
 
 /// Where content changes are passed to the controller half while it runs.
@@ -119,6 +124,19 @@ pub async fn run(parts: RunParts, stop: CancellationToken) {
         let half = csi_half.clone();
         async move { half.sync(name).await }
     });
+    // A content whose snapshot's background preparation ended is synced again at once.
+    let wakeups = {
+        let (contents, queue, driver) = (contents.clone(), csi_queue.clone(), driver.clone());
+        let (wakeups, recorder, stop) =
+            (parts.wakeups.clone(), parts.recorder.clone(), stop.clone());
+        async move {
+            wakeups
+                .run(stop, |event| {
+                    wakeup::act(event, &driver, &contents.state(), &queue, &recorder)
+                })
+                .await;
+        }
+    };
     let csi_resync = resync_loop(resync, stop.clone(), {
         let contents = contents.clone();
         let driver = driver.clone();
@@ -131,7 +149,7 @@ pub async fn run(parts: RunParts, stop: CancellationToken) {
         }
     });
     let csi = async {
-        tokio::join!(csi_workers, csi_resync);
+        tokio::join!(csi_workers, csi_resync, wakeups);
     };
     let controller = async {
         if parts.args.enable_snapshot_controller {
