@@ -18,8 +18,6 @@ pub mod object {
     pub const ATTACHMENT: &str = "attachment";
     pub const EXPANSION: &str = "expansion";
     pub const CLAIM: &str = "claim";
-    /// An RBD image the controller flattens in the background (clone-depth limits).
-    pub const FLATTEN: &str = "flatten";
 }
 
 /// What happened to it (fourth subject token).
@@ -35,7 +33,6 @@ pub mod verb {
     /// Background work that finishes after the CSI reply (see [`background`]).
     pub const PREPARED: &str = "prepared";
     pub const PREPARATION_FAILED: &str = "preparation-failed";
-    pub const FINISHED: &str = "finished";
 }
 
 /// The events of work that ends after its CSI reply, which sidecars subscribe to so the object
@@ -43,27 +40,23 @@ pub mod verb {
 /// - `sepia.controller.snapshot.prepared` / `.preparation-failed`: a snapshot's background
 ///   preparation (ceph-csi's layout) ended; carries the snapshot id, the CreateSnapshot name
 ///   and, with `--extra-create-metadata`, the VolumeSnapshot.
-/// - `sepia.controller.flatten.finished` / `.failed`: a flatten the controller waited on for
-///   a clone-depth limit ended; carries the snapshot or volume id of the flattened image.
+///
+/// Not announced yet: the end of a mgr flatten queued at the hard clone-depth limit, and of a
+/// trash purge (both run in the mgr, which the controller does not watch).
 pub mod background {
     use super::{component, object, verb};
 
     /// The subjects a sidecar's consumer filters on (one JetStream consumer, several filters).
-    pub const SUBJECTS: [&str; 4] = [
+    pub const SUBJECTS: [&str; 2] = [
         "sepia.controller.snapshot.prepared",
         "sepia.controller.snapshot.preparation-failed",
-        "sepia.controller.flatten.finished",
-        "sepia.controller.flatten.failed",
     ];
 
     /// Whether `(component, object, verb)` is one of [`SUBJECTS`].
     pub fn is_background(component_name: &str, object_name: &str, verb_name: &str) -> bool {
         component_name == component::CONTROLLER
-            && matches!(
-                (object_name, verb_name),
-                (object::SNAPSHOT, verb::PREPARED | verb::PREPARATION_FAILED)
-                    | (object::FLATTEN, verb::FINISHED | verb::FAILED)
-            )
+            && object_name == object::SNAPSHOT
+            && matches!(verb_name, verb::PREPARED | verb::PREPARATION_FAILED)
     }
 
     #[cfg(test)]

@@ -26,7 +26,7 @@
 //!   decided on, for objects and their status (the verb upstream's RBAC grants).
 //! - [`nats`]: the NATS JetStream event publisher from `--nats-url`.
 //! - [`wakeups`]: the leader's NATS consumer of the controller's background-work events
-//!   (snapshot prepared, flatten finished), handed to the binary once each to requeue waiters.
+//!   (snapshot prepared or its preparation failed), handed to the binary once each to requeue waiters.
 //! - [`runtime`]: [`Sidecar`], which wires the above and runs the controllers while leading.
 //! - [`launch()`]: the `main` of every sidecar binary (telemetry, run, exit code).
 //! - [`error`] holds [`SidecarError`].

@@ -1,5 +1,5 @@
 //! Wake-ups on background work: the controller announces work that ends after its CSI reply
-//! (a snapshot's preparation, a flatten; [`events::vocabulary::background`]), and the sidecar
+//! (a snapshot's preparation; [`events::vocabulary::background`]), and the sidecar
 //! requeues the object waiting on it at once instead of after its backoff.
 //!
 //! One durable JetStream consumer per process ([`events::Subscriber`]) on the controller's
