@@ -1,11 +1,13 @@
 //! The node plugin's state, owned by the service and passed to every operation: settings,
-//! kubelet's root, the cluster config, the mappers and the per-volume locks. No globals.
+//! kubelet's root, the cluster config, the mappers, the per-volume locks and what start-up
+//! recovery found. No globals.
 
 use cluster_config::{ClusterConfigWatcher, ConfigError};
 
 use crate::error::NodeError;
 use crate::kubelet_paths::KubeletRoot;
 use crate::mapper::{Mappers, Support};
+use crate::recovery::RecoveryBoard;
 use crate::secret::{CephAccess, Secret};
 use crate::settings::NodeSettings;
 use crate::volume_lock::VolumeLocks;
@@ -18,6 +20,8 @@ pub struct NodeDriver {
     pub clusters: ClusterConfigWatcher,
     pub mappers: Mappers,
     pub locks: VolumeLocks,
+    /// What start-up recovery found ([`crate::recovery`]).
+    pub recovery: RecoveryBoard,
 }
 
 impl NodeDriver {
@@ -29,6 +33,7 @@ impl NodeDriver {
             clusters,
             mappers,
             locks: VolumeLocks::default(),
+            recovery: RecoveryBoard::default(),
         }
     }
 

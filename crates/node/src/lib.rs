@@ -9,7 +9,9 @@
 //!   shutdown), [`node_registry`] (this node's record in RADOS for the controller).
 //! - Operations: [`stage`], [`unstage`], [`publish`], [`expand`], [`stats`], each a plain
 //!   async function over the [`driver::NodeDriver`] state, testable without gRPC. All but
-//!   stage first prove the path is this volume's own ([`ownership`]).
+//!   stage first prove the path is this volume's own ([`ownership`]). [`recovery`] runs once
+//!   at start-up, before Probe answers ready: it re-establishes what a restart cut (rbd-nbd
+//!   re-attach) and reports each staged volume.
 //! - Mapping an image to a block device: [`mapper`] (trait + `krbd`, `nbd`, `fuse` and the
 //!   start-up [`mapper::Support`] probe), [`loop_device`] (losetup/sysfs, for the fuse mapper),
 //!   [`fuse_connection`] (cutting off an rbd-fuse that is gone or stuck).
@@ -45,6 +47,7 @@ pub mod ownership;
 pub mod prepare;
 pub mod process;
 pub mod publish;
+pub mod recovery;
 pub mod secret;
 pub mod server;
 pub mod service;

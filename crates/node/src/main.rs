@@ -80,6 +80,11 @@ struct Args {
     mkfs_timeout: Duration,
     #[arg(long, default_value = "120s", value_parser = humantime::parse_duration)]
     resize_timeout: Duration,
+    /// rbd-nbd's --reattach-timeout: how long the kernel keeps an nbd device waiting for a new
+    /// rbd-nbd after its daemon died with the container. The restarted plugin re-attaches
+    /// within it (before Probe answers ready); longer than a rollout takes on this node.
+    #[arg(long, default_value = "300s", value_parser = humantime::parse_duration)]
+    nbd_reattach_timeout: Duration,
     /// Deadline of quick commands (mount, umount, blkid, losetup).
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     command_timeout: Duration,
@@ -161,9 +166,17 @@ async fn run(args: Args) -> anyhow::Result<()> {
             mkfs: args.mkfs_timeout,
             resize: args.resize_timeout,
             command: args.command_timeout,
+            nbd_reattach: args.nbd_reattach_timeout,
         },
     };
     let driver = Arc::new(NodeDriver::new(settings, clusters.clone(), support));
+    // Volumes staged before this start (a restart, an upgrade, a take-over from ceph-csi):
+    // re-established and reported while the sockets already answer, Probe saying "not ready".
+    driver.recovery.begin();
+    tokio::spawn(node::recovery::run(
+        driver.clone(),
+        args.node_credentials_dir.clone(),
+    ));
 
     match args.node_credentials_dir {
         Some(credentials_dir) => {

@@ -19,6 +19,7 @@ use crate::access::staged_target;
 use crate::device::{self, DeviceNumber, PathKind};
 use crate::driver::NodeDriver;
 use crate::error::NodeError;
+use crate::map_options;
 use crate::mountinfo::{self, MountEntry};
 use crate::names;
 use crate::stash::{self, AccessKind, Stash};
@@ -72,6 +73,8 @@ pub async fn read_stash(
     {
         return Err(bad(format!("device {device:?} is not a mapped device")));
     }
+    map_options::check_recorded(stash.mapper, &stash.map_options, &stash.unmap_options)
+        .map_err(bad)?;
     let planned = driver
         .mappers
         .plan(stash.mapper, volume_id, &stash.image_spec())

@@ -22,6 +22,11 @@ pub struct Deadlines {
     pub resize: Duration,
     /// Everything quick: mount, umount, blkid, losetup.
     pub command: Duration,
+    /// rbd-nbd's `--reattach-timeout`: how long the kernel keeps an nbd device whose daemon
+    /// died waiting for a new one (I/O waits meanwhile instead of failing). A restarted plugin
+    /// re-attaches within it ([`crate::recovery`]); past it the device is torn down and the
+    /// file system on it fails.
+    pub nbd_reattach: Duration,
 }
 
 impl Default for Deadlines {
@@ -33,6 +38,7 @@ impl Default for Deadlines {
             mkfs: Duration::from_secs(120),
             resize: Duration::from_secs(120),
             command: Duration::from_secs(30),
+            nbd_reattach: Duration::from_secs(300),
         }
     }
 }

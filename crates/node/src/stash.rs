@@ -33,6 +33,10 @@ pub enum AccessKind {
 pub struct Stash {
     pub version: u32,
     pub volume_id: String,
+    /// The volume context's clusterID: which monitors a re-attach after a restart connects to
+    /// (absent from records written before it was kept; the volume ID names it too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_id: Option<String>,
     pub pool: String,
     pub rados_namespace: String,
     pub image: String,
@@ -52,6 +56,10 @@ pub struct Stash {
     /// gets no volume context.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unmap_options: Vec<String>,
+    /// The volume context's `mapOptions` for this mapper (checked), for a re-attach after a
+    /// restart, which gets no volume context either.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub map_options: Vec<String>,
 }
 
 impl Stash {
@@ -139,6 +147,7 @@ mod tests {
         Stash {
             version: VERSION,
             volume_id: "0001-0004-ceph-0000000000000001-abc".into(),
+            cluster_id: Some("ceph".into()),
             pool: "rbd".into(),
             rados_namespace: "ns".into(),
             image: "csi-vol-abc".into(),
@@ -149,6 +158,7 @@ mod tests {
             fs_type: Some(FsType::Xfs),
             read_only: false,
             unmap_options: vec!["force".into()],
+            map_options: Vec::new(),
         }
     }
 

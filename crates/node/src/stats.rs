@@ -54,17 +54,17 @@ pub async fn stats(driver: &NodeDriver, request: StatsRequest) -> Result<VolumeS
         // ENOTCONN, EIO, ESTALE: the path is there, the volume behind it is not.
         Err(e) => return Ok(VolumeStats::abnormal(format!("{}: {e}", path.display()))),
     };
-    match kind {
+    let stats = match kind {
         PathKind::BlockDevice(dev) => {
             let total = dev.size().await?;
-            Ok(VolumeStats {
+            VolumeStats {
                 bytes: Some(Usage {
                     total,
                     ..Usage::default()
                 }),
                 inodes: None,
                 abnormal: health::device_problem(dev).await?,
-            })
+            }
         }
         PathKind::OnFilesystem(dev) => {
             let (bytes, inodes) = match statvfs(path).await? {
@@ -76,13 +76,25 @@ pub async fn stats(driver: &NodeDriver, request: StatsRequest) -> Result<VolumeS
                     )));
                 }
             };
-            Ok(VolumeStats {
+            VolumeStats {
                 bytes: Some(bytes),
                 inodes: Some(inodes),
                 abnormal: health::device_problem(dev).await?,
-            })
+            }
         }
+    };
+    Ok(with_recovery(driver, &request.volume_id, stats))
+}
+
+/// A volume start-up recovery could not bring back is abnormal until it is unstaged, even
+/// where the device still looks alive (an nbd device waits quietly for a daemon).
+fn with_recovery(driver: &NodeDriver, volume_id: &str, mut stats: VolumeStats) -> VolumeStats {
+    if stats.abnormal.is_none()
+        && let Some(why) = driver.recovery.lost(volume_id)
+    {
+        stats.abnormal = Some(format!("not recovered when the plugin restarted: {why}"));
     }
+    stats
 }
 
 async fn statvfs(path: &Path) -> Result<std::io::Result<(Usage, Usage)>, NodeError> {
