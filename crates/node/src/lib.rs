@@ -15,7 +15,8 @@
 //! - Mapping an image to a block device: [`mapper`] (trait + `krbd`, `nbd`, `fuse` and the
 //!   start-up [`mapper::Support`] probe), [`loop_device`] (losetup/sysfs, for the fuse mapper),
 //!   [`fuse_connection`] (cutting off an rbd-fuse that is gone or stuck).
-//! - Local state and the kernel: [`stash`] (the stage record beside the staging path),
+//! - Local state and the kernel: [`stash`] (the stage record beside the staging path;
+//!   [`ceph_csi_stash`] reads ceph-csi's, so the volumes it staged can be taken over),
 //!   [`filesystem`] (blkid probe, mkfs, grow), [`prepare`] (what stage does to the file system
 //!   before mounting it), [`mount`] + [`mountinfo`], [`target`]
 //!   (mount targets), [`device`] (sizes and names from sysfs), [`health`] (is the device
@@ -25,6 +26,7 @@
 //!   [`volume_lock`] (one operation per volume), [`settings`], [`error`].
 
 pub mod access;
+pub mod ceph_csi_stash;
 pub mod device;
 pub mod driver;
 pub mod error;

@@ -278,6 +278,11 @@ impl Mappers {
         }
     }
 
+    /// Where the kernel maps `image` with krbd, if it does (for a record that names no device).
+    pub async fn krbd_device(&self, image: &ImageSpec) -> Result<Option<String>, NodeError> {
+        self.krbd.find_mapped(image).await
+    }
+
     /// After a restart: whether the mapping is still served, re-establishing it where the
     /// mapper can (rbd-nbd re-attaches to the same device).
     pub async fn recover(

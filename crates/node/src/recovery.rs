@@ -3,7 +3,7 @@
 //!
 //! The volumes are found as kubelet left them: each mount at `<staging>/<volume-id>` below
 //! kubelet's CSI staging directory for this driver whose staging directory holds a stage
-//! record. Each is proven this plugin's ([`crate::ownership`]) and locked like any operation
+//! record, Sepia's or ceph-csi's (a volume ceph-csi staged is recovered the same way). Each is proven this plugin's ([`crate::ownership`]) and locked like any operation
 //! on it; then its mapper says what is left ([`Mappers::recover`](crate::mapper::Mappers)):
 //! a krbd mapping lives in the kernel; an rbd-fuse or rbd-nbd daemon lives on when only the
 //! plugin process died; after a container restart the daemons are gone, and rbd-nbd is
@@ -191,10 +191,10 @@ async fn recover_one(
         .unwrap_or_else(|error| Recovered::Lost(error.to_string()));
     match &outcome {
         Recovered::Lost(why) => {
-            tracing::warn!(mapper = %stash.mapper, device = ?stash.device, outcome = outcome.label(), why, "volume not recovered after the restart; it is reported abnormal until unstaged")
+            tracing::warn!(mapper = %stash.mapper, device = ?stash.device, origin = ?stash.origin, outcome = outcome.label(), why, "volume not recovered after the restart; it is reported abnormal until unstaged")
         }
         _ => {
-            tracing::info!(mapper = %stash.mapper, device = ?stash.device, outcome = outcome.label(), "volume recovered after the restart")
+            tracing::info!(mapper = %stash.mapper, device = ?stash.device, origin = ?stash.origin, outcome = outcome.label(), "volume recovered after the restart")
         }
     }
     driver.recovery.record(&volume_id, &outcome);

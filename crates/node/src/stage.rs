@@ -150,6 +150,7 @@ async fn stage_steps(
         read_only: request.read_only,
         unmap_options,
         map_options: map_options.clone(),
+        origin: stash::Origin::Sepia,
     };
     *record = Some(stash.clone());
     stash::write(stash_path, &stash).await?;

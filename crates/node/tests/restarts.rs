@@ -2,8 +2,9 @@
 //! volumes with the rbd-fuse mapper, then is killed with SIGKILL and started again. When only
 //! the plugin died, its rbd-fuse daemons serve on and the new plugin takes the volumes over;
 //! when the daemons died too (what a container restart does), the volumes are reported
-//! abnormal and still unstage cleanly. Data is checked in Ceph through copies of the images,
-//! never through the plugin's own mapping.
+//! abnormal and still unstage cleanly. Each runs with the plugin's own stage records and with
+//! ceph-csi's (item 2: volumes ceph-csi staged are taken over the same way). Data is checked
+//! in Ceph through copies of the images, never through the plugin's own mapping.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod harness;
@@ -30,6 +31,32 @@ fn read_block(target: &Path, offset: u64, len: usize) -> Vec<u8> {
     let mut data = vec![0; len];
     device.read_exact_at(&mut data, offset).unwrap();
     data
+}
+
+/// Whose stage records the volumes have when the plugin restarts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Records {
+    Sepia,
+    /// Rewritten in ceph-csi's format after staging: as if ceph-csi had staged them.
+    CephCsi,
+}
+
+impl Records {
+    fn apply(self, h: &Harness, images: &[&str]) {
+        if self == Records::CephCsi {
+            for image in images {
+                h.rewrite_stash_as_ceph_csi(image);
+            }
+        }
+    }
+
+    /// What the recovery log line says about the record's origin.
+    fn origin(self) -> &'static str {
+        match self {
+            Records::Sepia => "origin=Sepia",
+            Records::CephCsi => "origin=CephCsi",
+        }
+    }
 }
 
 /// The log lines of the running plugin that report `volume`'s recovery.
@@ -59,6 +86,25 @@ fn alive(pid: u32) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn when_only_the_plugin_dies_its_volumes_stay_served_and_the_new_plugin_takes_them_over() {
+    plugin_only_dies(Records::Sepia).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn volumes_ceph_csi_staged_stay_served_when_the_plugin_dies_and_are_taken_over() {
+    plugin_only_dies(Records::CephCsi).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_the_daemons_die_with_the_plugin_the_volume_is_abnormal_and_unstages_cleanly() {
+    daemons_die_too(Records::Sepia).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_volume_ceph_csi_staged_whose_daemon_died_is_abnormal_and_unstages_cleanly() {
+    daemons_die_too(Records::CephCsi).await;
+}
+
+async fn plugin_only_dies(records: Records) {
     let mut h = Harness::start_child("restart-plugin", &[]).await;
     h.wait_ready().await;
     let fs_cap = mount_capability("ext4", Mode::SingleNodeWriter);
@@ -75,6 +121,7 @@ async fn when_only_the_plugin_dies_its_volumes_stay_served_and_the_new_plugin_ta
     let block_target = h.target_path("blk", "pod");
     write_durably(&fs_target.join("before.txt"), b"written before the restart");
     write_block(&block_target, MIB, b"block data before the restart");
+    records.apply(&h, &["fs", "blk"]);
 
     let daemons = rbd_fuse_processes(&h.root.display().to_string());
     assert_eq!(daemons.len(), 2, "{daemons:?}");
@@ -91,7 +138,9 @@ async fn when_only_the_plugin_dies_its_volumes_stay_served_and_the_new_plugin_ta
     for image in ["fs", "blk"] {
         let lines = recovery_lines(&h, image);
         assert!(
-            lines.len() == 1 && lines[0].contains(r#"outcome="daemon-alive""#),
+            lines.len() == 1
+                && lines[0].contains(r#"outcome="daemon-alive""#)
+                && lines[0].contains(records.origin()),
             "{image}: {lines:?}\n{}",
             h.plugin_log()
         );
@@ -142,8 +191,7 @@ async fn when_only_the_plugin_dies_its_volumes_stay_served_and_the_new_plugin_ta
     h.assert_clean().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn when_the_daemons_die_with_the_plugin_the_volume_is_abnormal_and_unstages_cleanly() {
+async fn daemons_die_too(records: Records) {
     let mut h = Harness::start_child("restart-all", &["--command-timeout=5s"]).await;
     h.wait_ready().await;
     let cap = mount_capability("ext4", Mode::SingleNodeWriter);
@@ -152,6 +200,7 @@ async fn when_the_daemons_die_with_the_plugin_the_volume_is_abnormal_and_unstage
     h.publish("fs", "pod", cap, false).await.unwrap();
     let target = h.target_path("fs", "pod");
     write_durably(&target.join("before.txt"), b"written before the restart");
+    records.apply(&h, &["fs"]);
 
     // A container restart: the plugin and every daemon it started are killed.
     let daemons = rbd_fuse_processes(&h.root.display().to_string());
@@ -177,7 +226,9 @@ async fn when_the_daemons_die_with_the_plugin_the_volume_is_abnormal_and_unstage
 
     let lines = recovery_lines(&h, "fs");
     assert!(
-        lines.len() == 1 && lines[0].contains(r#"outcome="lost""#),
+        lines.len() == 1
+            && lines[0].contains(r#"outcome="lost""#)
+            && lines[0].contains(records.origin()),
         "{lines:?}\n{}",
         h.plugin_log()
     );

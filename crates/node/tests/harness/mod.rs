@@ -475,6 +475,27 @@ impl Harness {
             .map(|r| r.into_inner().capacity_bytes)
     }
 
+    /// Replaces the plugin's stage record of `image` with the one ceph-csi would have written
+    /// for the same mapping: its exact JSON (`rbdImageMetadataStash` as Go renders it,
+    /// version 3, mode 0600), as if ceph-csi had staged the volume on this device.
+    pub fn rewrite_stash_as_ceph_csi(&self, image: &str) {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.staging_path(image).join("image-meta.json");
+        let ours: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        let field = |key: &str| serde_json::to_string(ours[key].as_str().unwrap_or("")).unwrap();
+        let text = format!(
+            r#"{{"Version":3,"pool":{},"radosNamespace":{},"image":{},"unmapOptions":"","accessType":{},"encrypted":false,"device":{},"logDir":"","logFileStrategy":""}}"#,
+            field("pool"),
+            field("radosNamespace"),
+            field("image"),
+            ours["mapper"] == "nbd",
+            field("device"),
+        );
+        std::fs::write(&path, text).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+
     /// Reads `file` from the ext4 file system on `image` through a copy of the image made
     /// now (`rbd export`, a loop device over the copy, mounted read-only: the journal is
     /// replayed into the copy): independent of the plugin's mapping, so what it shows is what
