@@ -260,7 +260,7 @@ async fn call_publish(
         volume_capability: Some(capability),
         // Upstream forces false unless the driver can publish read-only.
         readonly: ctx.publish_readonly && csi_spec.and_then(|c| c.read_only).unwrap_or(false),
-        secrets,
+        secrets: secrets.into_csi(),
         volume_context: csi_spec
             .and_then(|c| c.volume_attributes.clone())
             .unwrap_or_default()
@@ -328,7 +328,7 @@ async fn unpublish(
         let request = ControllerUnpublishVolumeRequest {
             volume_id: volume_id.clone(),
             node_id: node_id.to_owned(),
-            secrets,
+            secrets: secrets.into_csi(),
         };
         let mut client = ctx.csi.controller();
         match ctx

@@ -9,8 +9,15 @@
 //! Such a thread may still write after its caller gave up, so each call counts as in flight
 //! under the locks its caller's lock scope holds until `f` really returns: those locks are not
 //! released before ([`crate::lock_scope`]).
+//!
+//! A call still queued for a pool thread when its caller gives up never starts: tokio runs a
+//! queued blocking task even when nobody awaits it, and a burst of abandoned calls (connects
+//! with keys the monitors reject, each hunting until its timeout) would otherwise hold the
+//! whole pool long after their callers were answered.
 
 use std::os::raw::c_int;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tracing::Instrument as _;
@@ -91,14 +98,25 @@ where
     let span = tracing::Span::current();
     // Counted against the locks held now until `f` returns, even after we stop waiting.
     let in_flight = crate::lock_scope::enter_call();
+    // Cleared when we return, or when the caller drops this future: see the module doc.
+    let waiting = Waiting::default();
+    let caller = waiting.flag();
+    let op = op.into();
+    let not_started = op.clone();
     let task = tokio::task::spawn_blocking(move || {
         let _in_flight = in_flight;
+        if !caller.load(Ordering::Acquire) {
+            return Err(Error::TaskFailed {
+                op: not_started,
+                message: "not started: its caller gave up while it waited for a thread".to_string(),
+            });
+        }
         span.in_scope(f)
     });
     match tokio::time::timeout(deadline, task).await {
         Ok(Ok(result)) => result,
         Ok(Err(join)) => Err(Error::TaskFailed {
-            op: op.into(),
+            op,
             message: if join.is_panic() {
                 "the blocking task panicked".to_string()
             } else {
@@ -106,9 +124,30 @@ where
             },
         }),
         Err(_elapsed) => Err(Error::TimedOut {
-            op: op.into(),
+            op,
             after: deadline,
         }),
+    }
+}
+
+/// Whether a blocking call's caller still waits for it; the call checks before it starts.
+struct Waiting(Arc<AtomicBool>);
+
+impl Default for Waiting {
+    fn default() -> Self {
+        Waiting(Arc::new(AtomicBool::new(true)))
+    }
+}
+
+impl Waiting {
+    fn flag(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.0)
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
     }
 }
 
@@ -158,6 +197,47 @@ mod tests {
         }
         assert!(started.elapsed() < Duration::from_secs(5));
         drop(tx);
+    }
+
+    #[test]
+    fn a_call_whose_caller_gave_up_before_it_started_never_runs() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .max_blocking_threads(1)
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let (started, is_started) = tokio::sync::oneshot::channel::<()>();
+            let (release, hold) = std::sync::mpsc::channel::<()>();
+            // Takes the pool's only thread until released.
+            let busy = tokio::spawn(run("busy op of a", Duration::from_secs(30), move || {
+                let _ = started.send(());
+                let _ = hold.recv_timeout(Duration::from_secs(30));
+                Ok(())
+            }));
+            is_started.await.unwrap();
+            let ran = Arc::new(AtomicBool::new(false));
+            let queued = {
+                let ran = Arc::clone(&ran);
+                run("queued op of b", Duration::from_millis(50), move || {
+                    ran.store(true, Ordering::SeqCst);
+                    Ok(())
+                })
+                .await
+            };
+            assert!(matches!(queued, Err(Error::TimedOut { .. })), "{queued:?}");
+            release.send(()).unwrap();
+            busy.await.unwrap().unwrap();
+            // The pool takes calls in order: once a later call is done, the abandoned one has
+            // been taken off the queue.
+            run("later op of c", Duration::from_secs(30), || Ok(()))
+                .await
+                .unwrap();
+            assert!(
+                !ran.load(Ordering::SeqCst),
+                "a call ran after its caller gave up"
+            );
+        });
     }
 
     #[tokio::test]

@@ -72,6 +72,16 @@ impl Cluster {
     /// Connects with the given identity and nothing else: no ceph.conf, no `CEPH_CONF`/
     /// `CEPH_ARGS`, no keyring file (see `connect_config`). Bounded by `timeouts.connect`.
     pub async fn connect(creds: &Credentials, timeouts: &Timeouts) -> Result<Cluster> {
+        Self::connect_holding(creds, timeouts, ()).await
+    }
+
+    /// [`Cluster::connect`] that keeps `held` until the blocking connect call ends (also when
+    /// the caller gave up before): how the connection cache counts connects in flight.
+    pub(crate) async fn connect_holding<H: Send + 'static>(
+        creds: &Credentials,
+        timeouts: &Timeouts,
+        held: H,
+    ) -> Result<Cluster> {
         creds.validate()?;
         let entity = creds.entity();
         let monitors = creds.monitors.trim().to_string();
@@ -84,6 +94,7 @@ impl Cluster {
         );
         let raw = call
             .run(move |call| {
+                let _held = held;
                 let mut handle: sys::rados_t = ptr::null_mut();
                 // SAFETY: out-pointer to a local; cluster and entity names are NUL-terminated.
                 let rc = unsafe {

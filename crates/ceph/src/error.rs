@@ -54,6 +54,10 @@ pub enum Error {
     /// Ceph answered with something we could not decode (e.g. a command's JSON).
     #[error("unexpected answer to {op}: {message}")]
     InvalidResponse { op: String, message: String },
+    /// A connect refused without trying: too many are in flight, in total or as one identity
+    /// (see `cache`), so connects that cannot succeed do not fill the blocking pool.
+    #[error("not connecting: {what}")]
+    ConnectLimit { what: String },
     /// The blocking task running a Ceph call panicked or was cancelled by runtime shutdown.
     #[error("{op} did not complete: {message}")]
     TaskFailed { op: String, message: String },
@@ -94,7 +98,9 @@ impl Error {
             Error::InvalidArgument { .. } => Some(libc::EINVAL),
             Error::TimedOut { .. } => Some(libc::ETIMEDOUT),
             Error::Ceph { errno, .. } | Error::Command { errno, .. } => Some(*errno),
-            Error::InvalidResponse { .. } | Error::TaskFailed { .. } => None,
+            Error::InvalidResponse { .. }
+            | Error::TaskFailed { .. }
+            | Error::ConnectLimit { .. } => None,
         }
     }
 
@@ -108,6 +114,11 @@ impl Error {
 
     pub fn is_timed_out(&self) -> bool {
         matches!(self, Error::TimedOut { .. })
+    }
+
+    /// A connect refused because too many are in flight ([`Error::ConnectLimit`]).
+    pub fn is_connect_limit(&self) -> bool {
+        matches!(self, Error::ConnectLimit { .. })
     }
 
     /// EBUSY: among others, a lock held by someone else.

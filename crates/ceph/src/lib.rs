@@ -3,7 +3,8 @@
 //!
 //! Module map (a request flows top to bottom):
 //! - `credentials`, `timeouts`: who connects, and how long any call may take
-//! - `cache`: [`ConnectionCache`], connected clusters shared across requests
+//! - `cache`: [`ConnectionCache`], connected clusters shared across requests; connects in
+//!   flight bounded by [`ConnectLimits`]
 //! - `cluster` (+ `connect_config`): [`Cluster`], one `rados_t`; pool lookups, fsid
 //! - `command`: mon/mgr JSON commands on a cluster
 //! - `ioctx`: [`IoCtx`], one pool + RADOS namespace; `objects` and `omap` add its operations,
@@ -42,7 +43,7 @@ pub mod rbd;
 mod timeouts;
 mod write_op;
 
-pub use cache::ConnectionCache;
+pub use cache::{ConnectLimits, ConnectionCache};
 pub use cls_lock::LockKind;
 pub use cluster::Cluster;
 pub use command::CommandOutput;

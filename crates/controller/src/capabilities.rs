@@ -77,8 +77,8 @@ impl Capability {
     pub fn unsupported(&self, has_content_source: bool) -> Option<String> {
         if self.access_type == AccessType::Mount && !FILESYSTEMS.contains(&self.fs_type.as_str()) {
             return Some(format!(
-                "filesystem {:?} is not supported (ext4 or xfs)",
-                self.fs_type
+                "filesystem {} is not supported (ext4 or xfs)",
+                csi::quote::quote(&self.fs_type)
             ));
         }
         if is_multi_node_writer(self.mode) && self.access_type != AccessType::Block {

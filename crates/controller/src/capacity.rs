@@ -1,6 +1,7 @@
 //! GetCapacity: how many bytes a new volume could still get, per the pool's `max_avail`
 //! (`ceph df`), which accounts for replication and the fullest OSD.
 
+use csi::quote::quote;
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
@@ -48,7 +49,7 @@ pub async fn available(state: &State, params: &CapacityParams) -> Result<u64> {
         .map_err(|e| match e {
             Error::UnknownCluster { cluster_id } => Error::parameter(
                 "clusterID",
-                format!("{cluster_id:?} is not in the cluster config"),
+                format!("{} is not in the cluster config", quote(&cluster_id)),
             ),
             other => other,
         })?;
@@ -56,10 +57,10 @@ pub async fn available(state: &State, params: &CapacityParams) -> Result<u64> {
         .rados
         .mon_command(serde_json::json!({"prefix": "df", "format": "json"}))
         .await
-        .map_err(|e| Error::ceph("ceph df", format!("cluster {cluster_id}"), e))?;
+        .map_err(|e| Error::ceph("ceph df", format!("cluster {}", quote(&cluster_id)), e))?;
     let df: Df = out
         .json()
-        .map_err(|e| Error::ceph("ceph df", format!("cluster {cluster_id}"), e))?;
+        .map_err(|e| Error::ceph("ceph df", format!("cluster {}", quote(&cluster_id)), e))?;
     match &params.pool {
         Some(pool) => df
             .pools
@@ -69,7 +70,11 @@ pub async fn available(state: &State, params: &CapacityParams) -> Result<u64> {
             .ok_or_else(|| {
                 Error::parameter(
                     "pool",
-                    format!("pool {pool:?} does not exist in cluster {cluster_id:?}"),
+                    format!(
+                        "pool {} does not exist in cluster {}",
+                        quote(pool),
+                        quote(&cluster_id)
+                    ),
                 )
             }),
         None => Ok(df

@@ -139,6 +139,11 @@ async fn connect_error(cluster_id: &str, monitors: &str, user: &str, e: ceph::Er
         };
     }
     match e {
+        ceph::Error::ConnectLimit { .. } => Error::ConnectsBusy {
+            cluster_id: cluster_id.to_owned(),
+            user: user.to_owned(),
+            source: Box::new(e),
+        },
         ceph::Error::PermissionDenied { .. } => Error::CredentialsRejected {
             cluster_id: cluster_id.to_owned(),
             user: user.to_owned(),

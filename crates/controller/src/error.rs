@@ -2,9 +2,12 @@
 //!
 //! Variants are grouped by the gRPC code `status.rs` gives them; each message names the volume,
 //! snapshot, node or parameter and the step that failed. Nothing here can hold a secret: the
-//! variants carry names, ids and Ceph's own errors, which are built from names only.
+//! variants carry names, ids and Ceph's own errors, which are built from names only. A value
+//! that came from the client is shown through [`quote`]: escaped, cut after 256 bytes.
 
 use std::time::Duration;
+
+use csi::quote::quote;
 
 /// Errors of the controller's domain code.
 #[derive(Debug, thiserror::Error)]
@@ -17,7 +20,7 @@ pub enum Error {
     #[error("{field}: {rule}")]
     Invalid { field: String, rule: String },
     /// A StorageClass / VolumeSnapshotClass parameter is unknown or breaks a rule.
-    #[error("parameter {key:?}: {rule}")]
+    #[error("parameter {}: {rule}", quote(key))]
     InvalidParameter { key: String, rule: String },
     /// The request's secrets lack `userID` or `userKey`.
     #[error("secret {key:?} is missing from the request's secrets")]
@@ -35,7 +38,8 @@ pub enum Error {
     SnapshotNotFound { snapshot_id: String, why: String },
     /// No node plugin registered this node id in the cluster.
     #[error(
-        "node {node_id:?} is not registered in cluster {cluster_id:?} (its node plugin never started there)"
+        "node {} is not registered in cluster {cluster_id:?} (its node plugin never started there)",
+        quote(node_id)
     )]
     NodeNotFound { node_id: String, cluster_id: String },
 
@@ -44,10 +48,13 @@ pub enum Error {
     #[error(transparent)]
     NameConflict(journal::Error),
     /// The existing volume under this name does not satisfy the request.
-    #[error("volume {request_name:?} already exists and {rule}")]
+    #[error("volume {} already exists and {rule}", quote(request_name))]
     VolumeConflict { request_name: String, rule: String },
     /// The volume is already published to this node with another capability / readonly flag.
-    #[error("volume {volume_id} is already published to node {node_id:?} {rule}")]
+    #[error(
+        "volume {volume_id} is already published to node {} {rule}",
+        quote(node_id)
+    )]
     PublishConflict {
         volume_id: String,
         node_id: String,
@@ -72,22 +79,40 @@ pub enum Error {
         hard: u32,
     },
     /// ListVolumes / ListSnapshots got a token we did not hand out.
-    #[error("starting_token {token:?} is not valid: {rule}")]
+    #[error("starting_token {} is not valid: {rule}", quote(token))]
     InvalidToken { token: String, rule: &'static str },
 
     // --- FAILED_PRECONDITION: the system is not in a state that allows the operation.
-    /// The image still has watchers (mapped or open somewhere).
+    /// The image of a volume or snapshot (`what`) still has watchers: mapped on a node, open in
+    /// another process, or open in one that crashed (its watch lasts until the OSD times it out).
     #[error(
-        "volume {volume_id} (image {image}) is in use: {watchers} watcher(s) besides the controller"
+        "{what} (image {image}) is in use: {watchers} watcher(s) besides the controller (a client that crashed keeps its watch until the OSD's watch timeout, 30 s by default)"
     )]
     InUse {
-        volume_id: String,
+        what: String,
         image: String,
         watchers: usize,
     },
+    /// The source volume's image lacks `layering`, which snapshots and clones need; librbd
+    /// cannot add it to an existing image.
+    #[error(
+        "volume {volume_id} (image {image}) has no layering feature, which {needed_for} needs; layering cannot be added to an existing image (the volume was created with imageFeatures that leave it out)"
+    )]
+    NoLayering {
+        volume_id: String,
+        image: String,
+        needed_for: &'static str,
+    },
+    /// librbd refused to purge a trashed image because it is still watched (EBUSY). Nothing
+    /// else would retry the purge, so the delete fails until the watch is gone.
+    #[error(
+        "image {image} is in the trash but still watched (open somewhere, or by a client that crashed, until the OSD's watch timeout, 30 s by default); it cannot be purged yet"
+    )]
+    TrashedImageWatched { image: String },
     /// A single-node volume is published to another node.
     #[error(
-        "volume {volume_id} is published to node {other_node:?} with the single-node access mode {mode}"
+        "volume {volume_id} is published to node {} with the single-node access mode {mode}",
+        quote(other_node)
     )]
     PublishedElsewhere {
         volume_id: String,
@@ -103,7 +128,7 @@ pub enum Error {
     #[error("standing credentials: {what}")]
     StandingCredentials { what: String },
     /// A volume ID names a cluster the configuration does not know.
-    #[error("clusterID {cluster_id:?} is not in the cluster config")]
+    #[error("clusterID {} is not in the cluster config", quote(cluster_id))]
     UnknownCluster { cluster_id: String },
 
     // --- OUT_OF_RANGE
@@ -114,7 +139,8 @@ pub enum Error {
     // --- PERMISSION_DENIED
     /// cephx refused the credentials (wrong key, or no such user).
     #[error(
-        "cluster {cluster_id:?} refused userID {user:?} with the given userKey (wrong key or missing caps): {source}"
+        "cluster {cluster_id:?} refused userID {} with the given userKey (wrong key or missing caps): {source}",
+        quote(user)
     )]
     CredentialsRejected {
         cluster_id: String,
@@ -126,7 +152,8 @@ pub enum Error {
     /// Authentication never completed although a monitor accepts connections: cephx ignores a
     /// wrong key until librados gives up, so this is what a wrong `userKey` looks like.
     #[error(
-        "cluster {cluster_id:?} did not accept userID {user:?} with the given userKey: authentication did not complete although monitor {monitor} accepts connections (wrong key, or a user without mon caps): {source}"
+        "cluster {cluster_id:?} did not accept userID {} with the given userKey: authentication did not complete although monitor {monitor} accepts connections (wrong key, or a user without mon caps): {source}",
+        quote(user)
     )]
     AuthenticationTimedOut {
         cluster_id: String,
@@ -144,6 +171,25 @@ pub enum Error {
         monitors: String,
         #[source]
         source: Box<ceph::Error>,
+    },
+    /// Too many connects in flight (in total or as this user): refused at once so that
+    /// connects that hang (wrong keys, a dead cluster) cannot starve connected requests.
+    #[error("not connecting to cluster {cluster_id:?} as {user:?} now, retry later: {source}")]
+    ConnectsBusy {
+        cluster_id: String,
+        user: String,
+        #[source]
+        source: Box<ceph::Error>,
+    },
+
+    // --- UNIMPLEMENTED
+    /// An alpha RPC whose capability `--alpha-capabilities` does not turn on.
+    #[error(
+        "{rpc} is an alpha RPC of CSI and is off: start the controller with --alpha-capabilities including {capability} to serve it"
+    )]
+    AlphaOff {
+        rpc: &'static str,
+        capability: &'static str,
     },
 
     // --- DEADLINE_EXCEEDED

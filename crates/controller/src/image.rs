@@ -3,7 +3,9 @@
 //! watch on the header is gone before the reply (a DeleteVolume right after CreateVolume must
 //! not see us as a user); errors name the image spec.
 
-use ceph::rbd::{self, Image, SnapInfo, SnapNamespace};
+use std::time::Duration;
+
+use ceph::rbd::{self, Features, Image, SnapInfo, SnapNamespace};
 
 use crate::cluster::Pool;
 use crate::error::{Error, Result};
@@ -121,6 +123,28 @@ pub async fn remove_snapshot(pool: &Pool, image: &Image, snap: &str) -> Result<b
     }
 }
 
+/// Refuses (FAILED_PRECONDITION, naming `volume_id`) an open volume image without `layering`:
+/// snapshots and clones are clones of it, which librbd refuses with ENOSYS ("errno 38").
+pub async fn require_layering(
+    pool: &Pool,
+    img: &Image,
+    volume_id: &str,
+    needed_for: &'static str,
+) -> Result<()> {
+    let features = img
+        .features()
+        .await
+        .map_err(|e| Error::ceph("get image features", pool.spec(img.name()), e))?;
+    if features.contains(Features::LAYERING) {
+        return Ok(());
+    }
+    Err(Error::NoLayering {
+        volume_id: volume_id.to_owned(),
+        image: pool.spec(img.name()),
+        needed_for,
+    })
+}
+
 /// Image size in bytes.
 pub async fn size(pool: &Pool, image: &Image) -> Result<u64> {
     image
@@ -139,4 +163,49 @@ pub async fn grow(pool: &Pool, image: &Image, size: u64) -> Result<bool> {
         .await
         .map_err(|e| Error::ceph("resize image", pool.spec(image.name()), e))?;
     Ok(true)
+}
+
+/// How long a watcher may take to go away before the image counts as in use. Besides nodes
+/// that map the image, the mgr watches it for a moment while it purges a trashed clone (it
+/// opens the parent to drop the snapshot the clone used); that is not "in use".
+const WATCHER_GRACE: [Duration; 3] = [
+    Duration::from_millis(100),
+    Duration::from_millis(300),
+    Duration::from_millis(600),
+];
+
+/// Refuses (FAILED_PRECONDITION, naming `what`: "volume <id>") to go on with an image that
+/// another client still watches, after the grace for transient watchers. A client that crashed
+/// with the image open keeps its watch until the OSD times it out (30 s by default): librbd
+/// refuses to remove the image meanwhile (EBUSY), so a delete must wait for none.
+pub async fn refuse_if_watched(
+    pool: &Pool,
+    img: &Image,
+    what: impl FnOnce() -> String,
+) -> Result<()> {
+    match foreign_watchers(pool, img).await? {
+        0 => Ok(()),
+        watchers => Err(Error::InUse {
+            what: what(),
+            image: pool.spec(img.name()),
+            watchers,
+        }),
+    }
+}
+
+/// Watchers of the open image other than our own handle, after the grace for transient ones.
+async fn foreign_watchers(pool: &Pool, img: &Image) -> Result<usize> {
+    let mut pauses = WATCHER_GRACE.iter();
+    loop {
+        let watchers = img
+            .watchers()
+            .await
+            .map_err(|e| Error::ceph("list watchers", pool.spec(img.name()), e))?;
+        // Our own handle is one of them.
+        let others = watchers.len().saturating_sub(1);
+        match pauses.next() {
+            Some(pause) if others > 0 => tokio::time::sleep(*pause).await,
+            _ => return Ok(others),
+        }
+    }
 }

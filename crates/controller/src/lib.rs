@@ -24,7 +24,9 @@
 //!   cache, locks, failpoints), [`locks`] (locks that hold across controller processes: request
 //!   names, volume/snapshot ids, preparations, publications — in RADOS, with an in-process fast
 //!   path; the lock design is in its docs), [`failpoints`] (crash points between Ceph writes),
-//!   [`error`] (the one error enum), [`server`] (serving on a unix socket), [`settings`].
+//!   [`error`] (the one error enum), [`server`] (serving on a unix socket), [`settings`],
+//!   [`advertised`] (the controller capabilities, alpha ones only when `--alpha-capabilities`
+//!   names them).
 //!
 //! Example: CreateVolume → `service::controller` parses `params`, `capabilities`, `size` and
 //! opens a lock scope → `volume::create` takes the name lock (here, then in RADOS), resolves the
@@ -32,6 +34,7 @@
 //! creates the image, stores its id → the lock is released → the reply carries the ID and the
 //! volume context.
 
+pub mod advertised;
 pub mod capabilities;
 pub mod capacity;
 pub mod cluster;

@@ -1,5 +1,6 @@
-//! Paging through journal directories for ListVolumes and ListSnapshots: every configured
-//! cluster (config order), every pool (by id), request names in omap order. A page never holds
+//! Paging through journal directories for ListVolumes, ListSnapshots and the start-up resume
+//! pass: every configured cluster (config order), every pool (by id) the credentials can read
+//! (the others are skipped, logged), request names in omap order. A page never holds
 //! more than asked, and the next-page token says where to continue:
 //! `1.<hex clusterID>.<pool id>.<hex last request name>`. It is opaque to the CO; a token we
 //! cannot read is ABORTED, as the spec says.
@@ -9,6 +10,7 @@ use std::sync::Arc;
 
 use journal::{Kind, Listed};
 use serde::Deserialize;
+use tracing::info;
 
 use crate::cluster::{Cluster, Pool};
 use crate::error::{Error, Result};
@@ -107,6 +109,10 @@ pub async fn page_all(
             })?,
     };
     let mut entries = Vec::new();
+    // The first refusal, and whether any pool could be read: credentials that can read no
+    // pool at all are an error, not an empty list.
+    let mut refused = None;
+    let mut readable = false;
     for entry in &clusters[first..] {
         let cluster = state.cluster(&entry.cluster_id, source.clone()).await?;
         for pool_id in pool_ids(&cluster).await? {
@@ -120,18 +126,44 @@ pub async fn page_all(
                 Err(e) if e.is_not_found() => continue,
                 Err(e) => return Err(Error::ceph("open pool", format!("pool id {pool_id}"), e)),
             };
-            if let Some(next) = page_pool(&pool, kind, after, max, &mut entries).await? {
-                return Ok(Page {
-                    entries,
-                    next: Some(next),
-                });
+            match page_pool(&pool, kind, after, max, &mut entries).await {
+                Ok(Some(next)) => {
+                    return Ok(Page {
+                        entries,
+                        next: Some(next),
+                    });
+                }
+                Ok(None) => readable = true,
+                // A user limited to some pools (`profile rbd pool=<name>`) walks those.
+                Err(e) if is_refused(&e) => {
+                    info!(cluster = %cluster.id, pool = pool.io.pool_name(), error = %e, "skipping a pool these credentials cannot read");
+                    refused.get_or_insert(e);
+                }
+                Err(e) => return Err(e),
             }
         }
+    }
+    if start.is_none()
+        && !readable
+        && let Some(e) = refused
+    {
+        return Err(e);
     }
     Ok(Page {
         entries,
         next: None,
     })
+}
+
+/// Whether Ceph refused a read for lack of caps.
+fn is_refused(e: &Error) -> bool {
+    let denied = |c: &ceph::Error| matches!(c, ceph::Error::PermissionDenied { .. });
+    match e {
+        Error::Ceph { source, .. } | Error::Journal(journal::Error::Ceph { source, .. }) => {
+            denied(source)
+        }
+        _ => false,
+    }
 }
 
 /// A page over one pool (ListSnapshots of one source volume).
@@ -212,11 +244,15 @@ async fn pool_ids(cluster: &Arc<Cluster>) -> Result<Vec<i64>> {
 }
 
 /// All keys of an entry object (ceph-csi's `csi.*` and our `sepia.*`), in one read; `None`
-/// when the object is gone.
+/// when the object is gone, or in a pool the credentials cannot read (its directory can).
 pub async fn entry_keys(pool: &Pool, oid: &str) -> Result<Option<BTreeMap<String, Vec<u8>>>> {
     match pool.io.omap_list(oid, "", "", 1024).await {
         Ok((keys, _)) => Ok(Some(keys.into_iter().collect())),
         Err(e) if e.is_not_found() => Ok(None),
+        Err(e @ ceph::Error::PermissionDenied { .. }) => {
+            info!(pool = pool.io.pool_name(), oid, error = %e, "skipping a journal entry these credentials cannot read");
+            Ok(None)
+        }
         Err(e) => Err(Error::ceph("read journal entry", oid.to_owned(), e)),
     }
 }

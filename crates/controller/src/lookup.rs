@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use csi::quote::quote;
 use journal::{CompositeId, Journal, Kind, Location};
 use uuid::Uuid;
 
@@ -174,7 +175,8 @@ async fn find(
             "it has no journal entry".to_owned()
         })),
         Err(Error::UnknownCluster { cluster_id }) => Err(not_found(format!(
-            "clusterID {cluster_id:?} is not in the cluster config"
+            "clusterID {} is not in the cluster config",
+            quote(&cluster_id)
         ))),
         Err(e) => Err(e),
     }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use cluster_config::ClusterConfigWatcher;
+use controller::advertised::AlphaCapabilities;
 use controller::settings::TrashPurge;
 use controller::{CloneDepth, Settings, State};
 use events::{Publisher, PublisherConfig};
@@ -69,12 +70,29 @@ struct Flags {
     /// (within the call), or `schedule` (a mgr trash purge schedule on the driver's namespace).
     #[arg(long, default_value = "mgr")]
     trash_purge: TrashPurge,
+    /// Alpha capabilities of CSI to advertise and serve, comma-separated, or `all` / `none`:
+    /// `single-node-multi-writer` (the RWO/RWOP access modes), `get-volume` (the
+    /// ControllerGetVolume RPC), `volume-condition` (its volume health), `get-snapshot` (the
+    /// GetSnapshot RPC, new in CSI 1.12: COs and csi-sanity up to v5.4 reject it as an unknown
+    /// capability). An alpha RPC not listed answers UNIMPLEMENTED. The default keeps the three
+    /// that Kubernetes has relied on for years; `get-snapshot` must be asked for.
+    #[arg(long, default_value = AlphaCapabilities::DEFAULT)]
+    alpha_capabilities: AlphaCapabilities,
     /// Async worker threads (Ceph calls run on the blocking pool, not here).
     #[arg(long, default_value_t = 2)]
     worker_threads: usize,
     /// Upper bound of threads running blocking Ceph calls.
     #[arg(long, default_value_t = 32)]
     max_blocking_threads: usize,
+    /// Connects to Ceph in flight at once; must be below --max-blocking-threads, whose rest
+    /// stays for calls on connections already made. A request needing a new connection beyond
+    /// this answers UNAVAILABLE at once (a connect with a wrong key holds a thread until
+    /// --ceph-connect-timeout).
+    #[arg(long, default_value_t = ceph::ConnectLimits::default().total)]
+    max_concurrent_connects: usize,
+    /// Connects in flight at once as one Ceph user (whatever the key).
+    #[arg(long, default_value_t = ceph::ConnectLimits::default().per_identity)]
+    max_connects_per_user: usize,
     /// Failpoints for crash testing, e.g. `controller.create.after_image_created=fail`.
     #[arg(long, env = "SEPIA_FAILPOINTS", hide = true)]
     failpoints: Option<String>,
@@ -95,6 +113,7 @@ fn check_args(flags: &Flags) -> ExitCode {
                 flags.rbd_hard_max_clone_depth,
             )
         })
+        .and_then(|_| connect_limits(flags).map(drop))
         .and_then(|_| match &flags.failpoints {
             Some(spec) => Failpoints::from_spec(spec)
                 .map(drop)
@@ -111,6 +130,27 @@ fn check_args(flags: &Flags) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// `--max-concurrent-connects` and `--max-connects-per-user`, checked against the blocking pool.
+fn connect_limits(flags: &Flags) -> Result<ceph::ConnectLimits, String> {
+    let limits = ceph::ConnectLimits {
+        total: flags.max_concurrent_connects,
+        per_identity: flags.max_connects_per_user,
+    };
+    if limits.total == 0 || limits.total >= flags.max_blocking_threads {
+        return Err(format!(
+            "--max-concurrent-connects {} must be at least 1 and below --max-blocking-threads {}",
+            limits.total, flags.max_blocking_threads
+        ));
+    }
+    if limits.per_identity == 0 || limits.per_identity > limits.total {
+        return Err(format!(
+            "--max-connects-per-user {} must be within 1..={}",
+            limits.per_identity, limits.total
+        ));
+    }
+    Ok(limits)
 }
 
 /// glibc gives every thread that allocates its own arena (up to 8 per core); with librados'
@@ -160,6 +200,7 @@ async fn run(flags: Flags) -> Result<(), String> {
         flags.rbd_soft_max_clone_depth,
         flags.rbd_hard_max_clone_depth,
     )?;
+    let connect_limits = connect_limits(&flags)?;
     let failpoints = match &flags.failpoints {
         Some(spec) => Failpoints::from_spec(spec).map_err(|e| e.to_string())?,
         None => Failpoints::disabled(),
@@ -184,12 +225,14 @@ async fn run(flags: Flags) -> Result<(), String> {
         },
         rpc_timeout: flags.rpc_timeout,
         connection_idle: flags.connection_idle,
+        connect_limits,
         lock_duration: flags.lock_duration,
         clone_depth,
         trash_purge: flags.trash_purge,
         controller_credentials_dir: flags.controller_credentials_dir,
         failpoints,
         events: events.clone(),
+        alpha: flags.alpha_capabilities,
     };
     let config =
         ClusterConfigWatcher::start(&flags.cluster_config, flags.cluster_config_poll).await;

@@ -8,6 +8,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use ceph::rbd::Features;
+use csi::quote::quote;
 
 use crate::error::{Error, Result};
 
@@ -99,7 +100,7 @@ impl VolumeParams {
         {
             return Err(Error::parameter(
                 "mounter",
-                format!("{m:?} is not one of {}", MOUNTERS.join(", ")),
+                format!("{} is not one of {}", quote(m), MOUNTERS.join(", ")),
             ));
         }
         let features = match get("imageFeatures") {
@@ -312,7 +313,7 @@ fn positive(key: &'static str, value: &str) -> Result<u64> {
         .parse::<u64>()
         .ok()
         .filter(|v| *v > 0)
-        .ok_or_else(|| Error::parameter(key, format!("{value:?} is not a positive integer")))
+        .ok_or_else(|| Error::parameter(key, format!("{} is not a positive integer", quote(value))))
 }
 
 /// `objectSize` in bytes: a power of two from 4 KiB to 32 MiB (librbd's orders 12..=25).
@@ -348,8 +349,21 @@ fn parse_features(list: &str, mounter: Option<&str>) -> Result<Features> {
             "must name at least one feature (e.g. layering)",
         ));
     }
-    let features =
-        Features::parse(list).map_err(|e| Error::parameter("imageFeatures", e.to_string()))?;
+    // Ceph's refusal quotes the unknown name whole; ours quotes it cut (it is the client's).
+    let features = Features::parse(list).map_err(|_| {
+        let unknown = list
+            .split(',')
+            .find(|name| Features::parse(name).is_err())
+            .unwrap_or(list);
+        Error::parameter(
+            "imageFeatures",
+            format!(
+                "image feature {} is unknown (known: {})",
+                quote(unknown.trim()),
+                Features::all().names().join(", ")
+            ),
+        )
+    })?;
     let extra = features.difference(USER_FEATURES);
     if !extra.is_empty() {
         return Err(Error::parameter(

@@ -10,6 +10,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use csi::SecretMap;
 use csi::v1::volume_capability::access_mode::Mode;
 use serde::{Deserialize, Serialize};
 use tracing::info;
@@ -44,7 +45,7 @@ pub struct PublishRequest {
     pub node_id: String,
     pub capability: Capability,
     pub readonly: bool,
-    pub secrets: HashMap<String, String>,
+    pub secrets: SecretMap,
 }
 
 /// Records the publication; the publish context is empty (the node reads the volume context).
@@ -130,7 +131,7 @@ pub async fn unpublish(
     state: &State,
     volume_id: &str,
     node_id: &str,
-    secrets: &HashMap<String, String>,
+    secrets: &SecretMap,
 ) -> Result<()> {
     let local = Local::exclusive(
         state,

@@ -6,11 +6,11 @@
 //! The key goes straight into [`ceph::Credentials`], whose Debug prints `<redacted>`; errors
 //! name the secret key (`userKey`), never its value.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ceph::Secret;
+use csi::SecretMap;
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
@@ -32,7 +32,7 @@ pub struct Identity {
 
 impl Identity {
     /// The identity in a request's secrets. Errors name the missing or empty key.
-    pub fn from_secrets(secrets: &HashMap<String, String>) -> Result<Identity> {
+    pub fn from_secrets(secrets: &SecretMap) -> Result<Identity> {
         let user = non_empty(secrets, USER_ID)?;
         let key = non_empty(secrets, USER_KEY)?;
         check_text(USER_ID, user)?;
@@ -53,9 +53,9 @@ impl Identity {
 #[derive(Clone, Debug)]
 pub enum Source<'a> {
     /// The request must carry secrets (CreateVolume, DeleteVolume, snapshots, expand).
-    Request(&'a HashMap<String, String>),
+    Request(&'a SecretMap),
     /// The request's secrets when it has any, else the standing credentials.
-    RequestOrStanding(&'a HashMap<String, String>, &'static str),
+    RequestOrStanding(&'a SecretMap, &'static str),
     /// The RPC has no secrets in CSI.
     Standing(&'static str),
 }
@@ -121,7 +121,7 @@ async fn read_file(dir: &Path, name: &str) -> Result<Zeroizing<String>> {
     }
 }
 
-fn non_empty<'a>(secrets: &'a HashMap<String, String>, key: &'static str) -> Result<&'a str> {
+fn non_empty<'a>(secrets: &'a SecretMap, key: &'static str) -> Result<&'a str> {
     match secrets.get(key) {
         None => Err(Error::MissingSecret { key }),
         Some(value) if value.trim().is_empty() => Err(Error::InvalidSecret {
@@ -148,11 +148,8 @@ mod tests {
 
     const KEY: &str = "AQBQm1xmAAAAABAAVbKvOpJ0+Vn3rc9tHdqZgA==";
 
-    fn secrets(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
+    fn secrets(pairs: &[(&str, &str)]) -> SecretMap {
+        pairs.iter().copied().collect()
     }
 
     #[test]

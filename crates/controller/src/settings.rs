@@ -4,6 +4,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use events::Publisher;
+
+use crate::advertised::AlphaCapabilities;
 use failpoint::Failpoints;
 
 /// ceph-csi's clone-depth limits (`--rbdsoftmaxclonedepth`, `--rbdhardmaxclonedepth`): at the
@@ -79,6 +81,10 @@ pub struct Settings {
     pub rpc_timeout: Duration,
     /// How long an unused Ceph connection is kept.
     pub connection_idle: Duration,
+    /// Connects in flight, in total and per user (`--max-concurrent-connects`,
+    /// `--max-connects-per-user`); beyond them a request needing a new connection answers
+    /// UNAVAILABLE at once.
+    pub connect_limits: ceph::ConnectLimits,
     /// How long a RADOS lock outlives its holder's last renewal (renewed at a third of it):
     /// the time another process waits after a crash. See [`crate::locks`].
     pub lock_duration: Duration,
@@ -90,6 +96,8 @@ pub struct Settings {
     pub failpoints: Failpoints,
     /// Where lifecycle events go; [`Publisher::disabled`] without `--nats-url`.
     pub events: Publisher,
+    /// Alpha CSI capabilities advertised and served (`--alpha-capabilities`).
+    pub alpha: AlphaCapabilities,
 }
 
 impl Default for Settings {
@@ -100,12 +108,14 @@ impl Default for Settings {
             ceph_timeouts: ceph::Timeouts::default(),
             rpc_timeout: Duration::from_secs(60),
             connection_idle: Duration::from_secs(600),
+            connect_limits: ceph::ConnectLimits::default(),
             lock_duration: Duration::from_secs(30),
             clone_depth: CloneDepth::default(),
             trash_purge: TrashPurge::default(),
             controller_credentials_dir: None,
             failpoints: Failpoints::default(),
             events: Publisher::disabled(),
+            alpha: AlphaCapabilities::default(),
         }
     }
 }

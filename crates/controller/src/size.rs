@@ -10,6 +10,9 @@ use crate::error::{Error, Result};
 pub const MIB: u64 = 1 << 20;
 pub const GIB: u64 = 1 << 30;
 
+/// The largest size a volume can have: CSI's sizes are int64, and so are librbd's offsets.
+pub const MAX_BYTES: u64 = i64::MAX as u64;
+
 /// What a request asks for when it names no size.
 pub const DEFAULT_SIZE: u64 = GIB;
 
@@ -114,22 +117,31 @@ impl Capacity {
         Ok(())
     }
 
-    /// `wanted` rounded ceph-csi's way, or to MiB when that passes the limit.
+    /// `wanted` rounded ceph-csi's way, or to MiB when that passes the limit or [`MAX_BYTES`].
     fn fit(&self, wanted: u64) -> Result<u64> {
+        let ceiling = match self.limit {
+            0 => MAX_BYTES,
+            limit => limit.min(MAX_BYTES),
+        };
         let rounded = round_up(wanted);
-        if self.limit == 0 || rounded <= self.limit {
+        if rounded <= ceiling {
             return Ok(rounded);
         }
         let fine = wanted.div_ceil(MIB).saturating_mul(MIB);
-        if fine <= self.limit {
+        if fine <= ceiling {
             return Ok(fine);
         }
-        Err(Error::OutOfRange {
-            rule: format!(
+        let rule = if fine > MAX_BYTES {
+            format!(
+                "{wanted} bytes rounded to whole MiB ({fine}) is past the largest size RBD and CSI can express ({MAX_BYTES} bytes)"
+            )
+        } else {
+            format!(
                 "{wanted} bytes rounded to whole MiB ({fine}) exceeds limit_bytes {}",
                 self.limit
-            ),
-        })
+            )
+        };
+        Err(Error::OutOfRange { rule })
     }
 }
 
@@ -206,6 +218,42 @@ mod tests {
         assert!(c.accepts(GIB).is_ok());
         assert!(c.accepts(GIB - 1).is_err());
         assert!(c.accepts(3 * GIB).is_err());
+    }
+
+    #[test]
+    fn sizes_past_int64_are_out_of_range() {
+        let huge = Capacity {
+            required: MAX_BYTES,
+            limit: 0,
+        };
+        for size in [
+            huge.new_volume_size(),
+            huge.expanded_size(),
+            huge.content_volume_size(GIB),
+        ] {
+            match size {
+                Err(Error::OutOfRange { rule }) => {
+                    assert!(rule.contains(&MAX_BYTES.to_string()), "{rule}")
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        // Whole GiB would pass the largest size; whole MiB does not.
+        let below = Capacity {
+            required: MAX_BYTES - 2 * MIB,
+            limit: 0,
+        };
+        let size = below.new_volume_size().unwrap();
+        assert!(size <= MAX_BYTES && size.is_multiple_of(MIB), "{size}");
+        // A limit past it changes nothing.
+        let limited = Capacity {
+            required: MAX_BYTES,
+            limit: MAX_BYTES,
+        };
+        assert!(matches!(
+            limited.expanded_size(),
+            Err(Error::OutOfRange { .. })
+        ));
     }
 
     #[test]

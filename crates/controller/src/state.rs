@@ -38,8 +38,11 @@ pub struct State {
 impl State {
     /// Must be called inside a tokio runtime (the connection cache starts its sweeper there).
     pub fn new(settings: Settings, config: ClusterConfigWatcher) -> Arc<State> {
-        let connections =
-            ConnectionCache::new(settings.ceph_timeouts.clone(), settings.connection_idle);
+        let connections = ConnectionCache::with_limits(
+            settings.ceph_timeouts.clone(),
+            settings.connection_idle,
+            settings.connect_limits,
+        );
         let standing = StandingCredentials::new(settings.controller_credentials_dir.clone());
         let locker = ceph::Locker::new(locks::owner_name(), settings.lock_duration);
         let journal = journal::Config {

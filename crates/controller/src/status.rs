@@ -42,8 +42,12 @@ pub fn code(err: &Error) -> Code {
         | Error::InvalidToken { .. } => Code::Aborted,
 
         // The system is not in a state that allows the call: in use, published elsewhere, or
-        // the controller lacks configuration an operator must add.
+        // the controller lacks configuration an operator must add. An image still watched is
+        // the spec's "Volume in use" / "Snapshot in use" (FAILED_PRECONDITION, which the CO
+        // retries with back-off once nothing uses it): a crashed client's watch goes by itself.
         Error::InUse { .. }
+        | Error::TrashedImageWatched { .. }
+        | Error::NoLayering { .. }
         | Error::PublishedElsewhere { .. }
         | Error::NoStandingCredentials { .. }
         | Error::StandingCredentials { .. }
@@ -57,10 +61,16 @@ pub fn code(err: &Error) -> Code {
             Code::PermissionDenied
         }
 
-        // The cluster is down or unreachable; the CO retries later.
-        Error::ClusterUnreachable { .. } => Code::Unavailable,
+        // The cluster is down or unreachable, or too many connects are in flight; the CO
+        // retries later with back-off. Not RESOURCE_EXHAUSTED: CSI gives that code to "no
+        // capacity" (CreateVolume in a topology, CreateSnapshot out of space), and
+        // external-provisioner answers it by rescheduling the pod.
+        Error::ClusterUnreachable { .. } | Error::ConnectsBusy { .. } => Code::Unavailable,
 
         Error::Deadline { .. } => Code::DeadlineExceeded,
+
+        // The spec's answer for an RPC outside the advertised capabilities.
+        Error::AlphaOff { .. } => Code::Unimplemented,
 
         Error::Ceph { source, .. } => ceph_code(source),
         Error::Journal(e) => journal_code(e),
@@ -111,7 +121,7 @@ mod tests {
     #[test]
     fn message_names_the_subject_and_the_step() {
         let err = Error::InUse {
-            volume_id: "0001-0004-test-0000000000000001-x".into(),
+            what: "volume 0001-0004-test-0000000000000001-x".into(),
             image: "rbd/ns/csi-vol-x".into(),
             watchers: 2,
         };

@@ -10,7 +10,8 @@
 //! An image whose snapshots still have clones (a volume with CSI snapshots, whose source
 //! snapshots sit in the trash namespace) cannot be purged yet; it never blocks the delete that
 //! trashed it. The mgr retries its task; and whoever purges the last clone also purges a parent
-//! that waits in the trash, so the pair goes in one pass.
+//! that waits in the trash, so the pair goes in one pass. An image someone still watches is
+//! different: a direct purge fails the delete (retried by the CO) rather than leave it behind.
 
 use ceph::rbd::{self, Image};
 use serde_json::json;
@@ -206,11 +207,19 @@ async fn remove_directly(pool: &Pool, image_id: &str, image_id_spec: &str) -> Re
     match rbd::trash_remove(&pool.io, image_id, true).await {
         Ok(()) => Ok(()),
         Err(e) if e.is_not_found() => Ok(()),
-        // Snapshots with clones keep it, until the purge of its last clone takes it along.
-        Err(e @ (ceph::Error::NotEmpty { .. } | ceph::Error::Busy { .. })) => {
+        // librbd's answer while a snapshot (in the trash namespace) still has clones: its
+        // pre-removal step gets EBUSY removing that snapshot and reports ECHILD, which the
+        // removal turns into ENOTEMPTY. Kept until the purge of its last clone takes it along.
+        Err(e @ ceph::Error::NotEmpty { .. }) => {
             debug!(%image_id_spec, error = %e, "trashed image still has clones; left in the trash");
             Ok(())
         }
+        // EBUSY: someone still watches it (librbd refuses "image has watchers"), e.g. a
+        // process that crashed with it open, until the OSD drops its watch. Nothing else would
+        // retry this purge, so the delete must fail and be retried.
+        Err(ceph::Error::Busy { .. }) => Err(Error::TrashedImageWatched {
+            image: image_id_spec.to_owned(),
+        }),
         Err(e) => Err(Error::ceph(
             "remove image from trash",
             image_id_spec.to_owned(),

@@ -110,6 +110,33 @@ async fn a_clone_of_a_missing_or_smaller_source_is_refused() {
     .await;
 }
 
+/// librbd cannot clone an image without `layering` (ENOSYS, "errno 38"): refused as
+/// FAILED_PRECONDITION saying why, before anything is reserved or made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clone_of_a_volume_without_layering_says_why() {
+    Fixture::run(|fx| async move {
+        let source = fx
+            .create_volume_with_features("pvc-flat", GIB, "deep-flatten")
+            .await;
+        let status = code(
+            fx.client()
+                .create_volume(fx.clone_request("pvc-flat-clone", GIB, &source.volume_id))
+                .await,
+        );
+        assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+        for part in [source.volume_id.as_str(), "no layering feature", "a clone"] {
+            assert!(status.message().contains(part), "{}", status.message());
+        }
+        let image = common::volume_image(&source.volume_id);
+        assert_eq!(fx.images().await, vec![image.clone()]);
+        assert!(fx.snapshots_of(&image).await.is_empty());
+        assert_eq!(fx.omap("csi.volumes.default").await.len(), 1);
+        fx.delete_volume(&source.volume_id).await;
+        assert_eq!(fx.leftovers().await, Vec::<String>::new());
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn at_the_hard_depth_limit_a_clone_waits_for_the_temp_image_to_be_flattened() {
     // Hard limit 2: the clone would be 2 deep (clone → temp → source), so the request is

@@ -180,12 +180,7 @@ async fn a_volume_with_watchers_is_refused_and_left_intact() {
         let volume = fx.create_volume("pvc-busy", GIB).await;
         let image = format!("csi-vol-{}", uuid_of(&volume.volume_id));
         // Another client holds the image open, as a node that mapped it would.
-        let other = common::admin().await;
-        let other_io = other
-            .ioctx(&common::bed().pool, &fx.namespace)
-            .await
-            .unwrap();
-        let held = ceph::rbd::open(&other_io, &image).await.unwrap();
+        let held = fx.hold_open(&image).await;
 
         let status = code(
             fx.client()
@@ -214,7 +209,7 @@ async fn a_volume_with_watchers_is_refused_and_left_intact() {
                 .contains_key("csi.volume.pvc-busy")
         );
 
-        held.close().await.unwrap();
+        held.close().await;
         fx.delete_volume(&volume.volume_id).await;
         assert!(fx.images().await.is_empty());
     })

@@ -127,3 +127,33 @@ async fn refusals_carry_the_spec_codes() {
     })
     .await;
 }
+
+/// The largest int64 rounds past what RBD and CSI can express: refused before Ceph is asked.
+/// (The volume has an object map, so that even a controller without the check could not grow
+/// it to exabytes: librbd refuses that size for an object map.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_size_past_int64_is_out_of_range() {
+    Fixture::run(|fx| async move {
+        let volume = fx
+            .create_volume_with_features("pvc-huge", GIB, "layering,exclusive-lock,object-map")
+            .await;
+        let status = code(
+            fx.client()
+                .controller_expand_volume(expand(&fx, &volume.volume_id, i64::MAX, 0))
+                .await,
+        );
+        assert_eq!(status.code(), Code::OutOfRange, "{status:?}");
+        assert!(
+            status.message().contains(&i64::MAX.to_string()),
+            "{}",
+            status.message()
+        );
+        assert_eq!(
+            fx.image_size(&format!("csi-vol-{}", uuid_of(&volume.volume_id)))
+                .await,
+            GIB as u64
+        );
+        fx.delete_volume(&volume.volume_id).await;
+    })
+    .await;
+}

@@ -111,3 +111,84 @@ async fn no_key_in_any_log_line_or_status() {
         "{statuses:?}"
     );
 }
+
+/// Every request type of ours that carries secrets, formatted every way a log line or an error
+/// could format it, with a known key in its secrets: the key shows nowhere, the key's name does.
+#[test]
+fn no_request_type_formats_its_secrets() {
+    use controller::capabilities::Capability;
+    use controller::params::{SnapshotParams, VolumeParams};
+    use controller::publish::PublishRequest;
+    use controller::secrets::{Identity, Source};
+    use controller::size::Capacity;
+    use controller::snapshot::create::CreateSnapshot;
+    use controller::volume::create::CreateRequest;
+    use controller::volume::source::ContentSource;
+    use csi::SecretMap;
+    use std::collections::HashMap;
+
+    const USER: &str = "tenant-user-7f3a";
+    let secrets = || -> SecretMap {
+        HashMap::from([
+            ("userID".to_owned(), USER.to_owned()),
+            ("userKey".to_owned(), WRONG_KEY.to_owned()),
+        ])
+        .into()
+    };
+    let params = HashMap::from([
+        ("clusterID".to_owned(), "bed".to_owned()),
+        ("pool".to_owned(), "rbd".to_owned()),
+    ]);
+    let capability = Capability::parse(
+        &common::mount_cap(Mode::SingleNodeWriter),
+        "volume_capability",
+    )
+    .unwrap();
+    let create = CreateRequest {
+        name: "pvc-format".into(),
+        capacity: Capacity::from_csi(None).unwrap(),
+        capabilities: vec![capability.clone()],
+        params: VolumeParams::parse(&params).unwrap(),
+        source: Some(ContentSource::Volume("source-id".into())),
+        secrets: secrets(),
+    };
+    let snapshot = CreateSnapshot {
+        name: "snapshot-format".into(),
+        source_volume_id: "source-id".into(),
+        params: SnapshotParams::parse(&HashMap::new()).unwrap(),
+        secrets: secrets(),
+    };
+    let publish = PublishRequest {
+        volume_id: "volume-id".into(),
+        node_id: "node-a".into(),
+        capability,
+        readonly: false,
+        secrets: secrets(),
+    };
+    let map = secrets();
+    let identity = Identity::from_secrets(&map).unwrap();
+    let shown = [
+        format!("{create:?}"),
+        format!("{create:#?}"),
+        format!("{snapshot:?}"),
+        format!("{snapshot:#?}"),
+        format!("{publish:?}"),
+        format!("{publish:#?}"),
+        format!("{:?}", Source::Request(&map)),
+        format!("{:#?}", Source::RequestOrStanding(&map, "GetSnapshot")),
+        format!("{identity:?}"),
+        format!("{identity:#?}"),
+        format!("{map:?}"),
+        format!("{map:#?}"),
+        format!("{map}"),
+    ];
+    for text in &shown {
+        assert!(!text.contains(WRONG_KEY), "a key was formatted: {text}");
+    }
+    // The secret maps themselves print their keys, so the output shows which secret was sent;
+    // the identity shows the user (not a secret) and redacts the key.
+    for text in shown.iter().filter(|t| !t.starts_with("Identity")) {
+        assert!(text.contains("userKey"), "{text}");
+    }
+    assert!(shown[8].contains(USER), "{}", shown[8]);
+}

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Fixture, GIB, MIB, code, uuid_of};
+use common::{Fixture, GIB, MIB, code, snapshot_image, uuid_of};
 use csi::v1::{CreateSnapshotRequest, DeleteSnapshotRequest};
 use tonic::Code;
 
@@ -328,6 +328,140 @@ async fn deleting_snapshots_and_volumes_in_any_order_leaves_nothing() {
             "trash left: {:?}",
             fx.trash().await
         );
+    })
+    .await;
+}
+
+/// A volume made without `layering` (CreateVolume accepts `imageFeatures: deep-flatten`)
+/// cannot be snapshotted: refused as FAILED_PRECONDITION naming the feature, before the name is
+/// reserved, so no journal key or entry object is left for a snapshot that never was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_volume_without_layering_is_refused_before_anything_is_reserved() {
+    Fixture::run(|fx| async move {
+        let volume = fx
+            .create_volume_with_features("pvc-flat", GIB, "deep-flatten")
+            .await;
+        let status = code(
+            fx.client()
+                .create_snapshot(fx.snapshot_request("snapshot-flat", &volume.volume_id))
+                .await,
+        );
+        assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+        for part in [volume.volume_id.as_str(), "no layering feature"] {
+            assert!(status.message().contains(part), "{}", status.message());
+        }
+        assert!(fx.omap("csi.snaps.default").await.is_empty());
+        let image = common::volume_image(&volume.volume_id);
+        assert!(fx.snapshots_of(&image).await.is_empty());
+        fx.delete_volume(&volume.volume_id).await;
+        assert_eq!(fx.leftovers().await, Vec::<String>::new());
+    })
+    .await;
+}
+
+/// Ceph refuses the cut (the source's snapshot limit is reached) after the name was reserved:
+/// the reservation is undone, as the CO got no snapshot ID it could ever delete.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_cut_leaves_no_reservation() {
+    Fixture::run(|fx| async move {
+        let volume = fx.create_volume("pvc-limited", GIB).await;
+        let image = common::volume_image(&volume.volume_id);
+        let spec = fx.spec(&image);
+        let bed = common::bed();
+        bed.cli("rbd", &["snap", "create", &format!("{spec}@blocker")]);
+        bed.cli("rbd", &["snap", "limit", "set", "--limit", "1", &spec]);
+
+        let status = code(
+            fx.client()
+                .create_snapshot(fx.snapshot_request("snapshot-limited", &volume.volume_id))
+                .await,
+        );
+        // EDQUOT from librbd.
+        assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+        assert!(fx.omap("csi.snaps.default").await.is_empty());
+        assert_eq!(
+            fx.snapshots_of(&image).await,
+            vec![("user".to_owned(), "blocker".to_owned())]
+        );
+
+        bed.cli("rbd", &["snap", "limit", "clear", &spec]);
+        bed.cli("rbd", &["snap", "rm", &format!("{spec}@blocker")]);
+        fx.delete_volume(&volume.volume_id).await;
+        assert_eq!(fx.leftovers().await, Vec::<String>::new());
+    })
+    .await;
+}
+
+/// A volume with a prepared snapshot, and the snapshot's image.
+async fn prepared_snapshot(fx: &Fixture, name: &str) -> (String, String, String) {
+    let volume = fx.create_volume(&format!("pvc-{name}"), GIB).await;
+    let snapshot = fx
+        .create_snapshot_ready(fx.snapshot_request(name, &volume.volume_id))
+        .await;
+    let image = snapshot_image(&snapshot.snapshot_id);
+    (volume.volume_id, snapshot.snapshot_id, image)
+}
+
+/// Another client (a process that crashed with it open keeps its watch for the OSD's watch
+/// timeout) holds the snapshot image: the delete is refused as in use, and nothing goes to the
+/// trash where librbd would refuse to purge it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watched_snapshot_image_is_refused_and_left_intact() {
+    Fixture::run(|fx| async move {
+        let (volume_id, snapshot_id, image) = prepared_snapshot(&fx, "snapshot-watched").await;
+        let held = fx.hold_open(&image).await;
+
+        let status = code(
+            fx.client()
+                .delete_snapshot(fx.delete_snapshot_request(&snapshot_id))
+                .await,
+        );
+        assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+        for part in [snapshot_id.as_str(), image.as_str(), "1 watcher"] {
+            assert!(status.message().contains(part), "{}", status.message());
+        }
+        assert!(
+            fx.images().await.contains(&image),
+            "{:?}",
+            fx.images().await
+        );
+        assert!(fx.trash().await.is_empty(), "{:?}", fx.trash().await);
+        assert_eq!(fx.omap("csi.snaps.default").await.len(), 1);
+
+        held.close().await;
+        fx.delete_snapshot(&snapshot_id).await;
+        fx.delete_volume(&volume_id).await;
+        assert_eq!(fx.leftovers().await, Vec::<String>::new());
+    })
+    .await;
+}
+
+/// An earlier attempt moved the snapshot image to the trash and died; someone still watches
+/// it. librbd refuses the purge (EBUSY): the delete must fail, to be retried, instead of
+/// answering OK with the image left in the trash for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trashed_image_still_watched_fails_the_delete_until_the_watch_is_gone() {
+    Fixture::run(|fx| async move {
+        let (volume_id, snapshot_id, image) = prepared_snapshot(&fx, "snapshot-trashed").await;
+        let held = fx.hold_open(&image).await;
+        held.image.snap_remove(&image).await.unwrap();
+        ceph::rbd::trash_move(&held.io, &image).await.unwrap();
+
+        let status = code(
+            fx.client()
+                .delete_snapshot(fx.delete_snapshot_request(&snapshot_id))
+                .await,
+        );
+        assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+        assert!(status.message().contains("trash"), "{}", status.message());
+        assert_eq!(fx.trash().await, vec![image.clone()]);
+        assert_eq!(fx.omap("csi.snaps.default").await.len(), 1, "entry kept");
+
+        held.close().await;
+        fx.delete_snapshot(&snapshot_id).await;
+        assert!(fx.trash().await.is_empty(), "{:?}", fx.trash().await);
+        fx.delete_volume(&volume_id).await;
+        assert_eq!(fx.leftovers().await, Vec::<String>::new());
     })
     .await;
 }

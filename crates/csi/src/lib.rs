@@ -8,6 +8,8 @@
 //!   `proto/pluginregistration.proto`.
 //! - [`redact`] — why `{:?}` of a request never shows secrets: messages with a
 //!   `csi_secret` field get generated `Debug` impls that print keys, not values.
+//! - [`secret_map`] — [`SecretMap`], the type a `secrets` map has everywhere in our code:
+//!   redacted `Debug`/`Display`, values wiped on drop.
 //! - [`endpoint`] — `unix:///path` / plain path parsing shared by both sides.
 //! - [`quote`] — a client's value in an error or log line, escaped and cut after 256 bytes.
 //! - [`server`] — bind a socket (stale-socket replacement, chmod) and hand tonic an
@@ -28,8 +30,10 @@ pub mod error;
 pub mod quote;
 pub mod redact;
 pub mod registration;
+pub mod secret_map;
 pub mod server;
 pub mod socket_guard;
 pub mod v1;
 
 pub use error::Error;
+pub use secret_map::SecretMap;

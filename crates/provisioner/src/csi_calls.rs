@@ -1,8 +1,7 @@
 //! The two controller RPCs the provisioner makes, timed and metered through the sidecar's
 //! connection.
 
-use std::collections::HashMap;
-
+use csi::SecretMap;
 use csi::v1::{CreateVolumeRequest, DeleteVolumeRequest, Volume};
 
 use crate::context::Context;
@@ -31,7 +30,7 @@ pub async fn create_volume(
 pub async fn delete_volume(
     ctx: &Context,
     volume_id: &str,
-    secrets: HashMap<String, String>,
+    secrets: SecretMap,
 ) -> Result<(), ProvisionerError> {
     let mut client = ctx.csi.controller();
     ctx.csi
@@ -39,7 +38,7 @@ pub async fn delete_volume(
             "/csi.v1.Controller/DeleteVolume",
             client.delete_volume(ctx.csi.request(DeleteVolumeRequest {
                 volume_id: volume_id.to_owned(),
-                secrets,
+                secrets: secrets.into_csi(),
             })),
         )
         .await

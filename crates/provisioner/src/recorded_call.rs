@@ -134,7 +134,7 @@ impl RecordedCall {
     pub fn request(
         &self,
         name: &str,
-        secrets: HashMap<String, String>,
+        secrets: csi::SecretMap,
         content: Option<VolumeContentSource>,
     ) -> Result<CreateVolumeRequest, RecordError> {
         Ok(CreateVolumeRequest {
@@ -149,7 +149,7 @@ impl RecordedCall {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
-            secrets,
+            secrets: secrets.into_csi(),
             volume_content_source: content,
             accessibility_requirements: self.topology.as_ref().map(|t| TopologyRequirement {
                 requisite: t.requisite.iter().map(topology).collect(),

@@ -2,8 +2,7 @@
 //! `sidecar::secrets` (on every call, never cached). Errors keep the provisioner's wording:
 //! they name the Secret and what went wrong, never a value.
 
-use std::collections::HashMap;
-
+use csi::SecretMap;
 use kube::Client;
 use sidecar::SidecarError;
 use sidecar::secret_template::SecretRef;
@@ -17,9 +16,9 @@ use crate::error::ProvisionerError;
 pub async fn read(
     client: &Client,
     reference: Option<&SecretRef>,
-) -> Result<HashMap<String, String>, ProvisionerError> {
+) -> Result<SecretMap, ProvisionerError> {
     let Some(reference) = reference else {
-        return Ok(HashMap::new());
+        return Ok(SecretMap::new());
     };
     sidecar::secrets::fetch(
         client,

@@ -166,7 +166,7 @@ async fn expand(
             required_bytes: i64::try_from(target).unwrap_or(i64::MAX),
             limit_bytes: 0,
         }),
-        secrets,
+        secrets: secrets.into_csi(),
         // The PV's capability tells the driver a raw block volume (no filesystem to grow, no
         // node step) from a filesystem one. Like external-resizer, without the
         // SINGLE_NODE_MULTI_WRITER refinement; a PV CSI cannot express goes without one.

@@ -1,10 +1,10 @@
-//! CSI secrets from a Secret object, as the string map a CSI request carries. Read on every
+//! CSI secrets from a Secret object, as the string map a CSI request carries (a
+//! [`SecretMap`], which never prints a value). Read on every
 //! call, never cached: a rotated key is used at once, and no secret lingers in the process
 //! longer than the one request it is read for. Values go into the request and nowhere else;
 //! errors name the Secret and at most a key, never a value.
 
-use std::collections::HashMap;
-
+use csi::SecretMap;
 use k8s_openapi::api::core::v1::{Secret, SecretReference};
 use kube::{Api, Client};
 
@@ -24,7 +24,7 @@ pub async fn fetch(
     namespace: &str,
     name: &str,
     referenced_by: &'static str,
-) -> Result<HashMap<String, String>, SidecarError> {
+) -> Result<SecretMap, SidecarError> {
     let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
     let secret = api
         .get_opt(name)
@@ -38,7 +38,7 @@ pub async fn fetch(
             name: name.to_owned(),
             referenced_by,
         })?;
-    let mut out = HashMap::new();
+    let mut out = SecretMap::new();
     for (key, value) in secret.data.unwrap_or_default() {
         let text = String::from_utf8(value.0).map_err(|_| SidecarError::SecretNotText {
             namespace: namespace.to_owned(),
@@ -60,9 +60,9 @@ pub async fn fetch_referenced(
     client: &Client,
     reference: Option<&SecretReference>,
     referenced_by: &'static str,
-) -> Result<HashMap<String, String>, SidecarError> {
+) -> Result<SecretMap, SidecarError> {
     match reference {
-        None => Ok(HashMap::new()),
+        None => Ok(SecretMap::new()),
         Some(reference) => {
             let namespace = reference.namespace.as_deref().unwrap_or_default();
             let name = reference.name.as_deref().unwrap_or_default();

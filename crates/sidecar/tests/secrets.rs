@@ -45,6 +45,13 @@ async fn data_is_decoded_and_string_data_wins_over_data() {
     let secrets = fetch_referenced(&client, Some(&reference("csi", "ceph")), REFERENCED_BY)
         .await
         .unwrap();
+    // What a log line would show of them: keys only.
+    let shown = format!("{secrets:?} {secrets}");
+    assert!(
+        !shown.contains("admin") && !shown.contains("fresh"),
+        "{shown}"
+    );
+    let secrets = secrets.into_csi();
     assert_eq!(
         secrets,
         HashMap::from([
@@ -54,7 +61,10 @@ async fn data_is_decoded_and_string_data_wins_over_data() {
         ])
     );
     assert_eq!(
-        fetch(&client, "csi", "ceph", REFERENCED_BY).await.unwrap(),
+        fetch(&client, "csi", "ceph", REFERENCED_BY)
+            .await
+            .unwrap()
+            .into_csi(),
         secrets
     );
 }

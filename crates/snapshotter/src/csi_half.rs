@@ -1,7 +1,7 @@
 //! The CSI half (upstream's csi-snapshotter sidecar): for each VolumeSnapshotContent of our
 //! driver, [`crate::content_plan`] decides and this module performs — CreateSnapshot
-//! ([`create`]), ListSnapshots for pre-provisioned contents ([`check`]), DeleteSnapshot
-//! ([`delete`]) — writing what the driver said into the content's status.
+//! ([`create`]), GetSnapshot or ListSnapshots for pre-provisioned contents ([`check`]),
+//! DeleteSnapshot ([`delete`]) — writing what the driver said into the content's status.
 //!
 //! A write refused because the content changed meanwhile (409) is not an error: the content
 //! is read again and decided again, up to a few times per sync.
@@ -13,7 +13,6 @@ mod delete;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use csi::v1::controller_service_capability::rpc::Type as ControllerCap;
 use kube::Client;
 use kube::api::Api;
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -157,12 +156,6 @@ impl CsiHalf {
     fn class_of(&self, content: &VolumeSnapshotContent) -> Option<Arc<VolumeSnapshotClass>> {
         let name = content.spec.volume_snapshot_class_name.as_deref()?;
         self.classes.get(&ObjectRef::new(name))
-    }
-
-    fn supports_list(&self) -> bool {
-        self.csi
-            .driver()
-            .has_controller(ControllerCap::ListSnapshots)
     }
 
     async fn remove_finalizer(&self, content: &VolumeSnapshotContent) -> Result<()> {

@@ -6,8 +6,10 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
+use csi::SecretMap;
+use csi::quote::quote;
 use csi::v1::controller_server::Controller;
-use csi::v1::controller_service_capability::{self, rpc};
+use csi::v1::controller_service_capability;
 use csi::v1::volume_content_source::{self, SnapshotSource, VolumeSource};
 use csi::v1::*;
 use events::vocabulary::{object, verb};
@@ -15,6 +17,7 @@ use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status};
 use tracing::{Instrument as _, debug, info_span, warn};
 
+use crate::advertised::Alpha;
 use crate::capabilities::{self, Capability};
 use crate::capacity;
 use crate::error::{Error, Result};
@@ -24,7 +27,9 @@ use crate::publish::{self, PublishRequest};
 use crate::secrets::Source;
 use crate::service::deadline;
 use crate::service::lifecycle::Report;
-use crate::service::require::{Required, present};
+use crate::service::require::{
+    CSI_NODE_ID_LIMIT, CSI_STRING_LIMIT, Required, optional_within, present,
+};
 use crate::size::{self, Capacity};
 use crate::snapshot::create::{CreateSnapshot, SnapshotInfo, create_snapshot};
 use crate::snapshot::delete::delete_snapshot;
@@ -45,24 +50,6 @@ use crate::volume::validate::validate;
 async fn locked<T>(work: impl Future<Output = Result<T>>) -> Result<T> {
     ceph::lock_scope::scoped(work).await?
 }
-
-/// Controller capabilities, each backed by a real implementation.
-const CAPABILITIES: [rpc::Type; 14] = [
-    rpc::Type::CreateDeleteVolume,
-    rpc::Type::CreateDeleteSnapshot,
-    rpc::Type::CloneVolume,
-    rpc::Type::ExpandVolume,
-    rpc::Type::PublishUnpublishVolume,
-    rpc::Type::PublishReadonly,
-    rpc::Type::ListVolumes,
-    rpc::Type::ListVolumesPublishedNodes,
-    rpc::Type::ListSnapshots,
-    rpc::Type::GetCapacity,
-    rpc::Type::GetVolume,
-    rpc::Type::VolumeCondition,
-    rpc::Type::SingleNodeMultiWriter,
-    rpc::Type::GetSnapshot,
-];
 
 pub struct ControllerService {
     state: Arc<State>,
@@ -125,6 +112,12 @@ impl ControllerService {
     }
 }
 
+/// A client's value in the RPC's subject (its span, log lines and status prefix): escaped and
+/// cut, as anything the client sent is when it is echoed ([`quote`]).
+fn q(value: &str) -> String {
+    quote(value).to_string()
+}
+
 /// Sizes in events are bytes; CSI's are signed.
 fn bytes(size: i64) -> u64 {
     u64::try_from(size).unwrap_or(0)
@@ -150,10 +143,10 @@ impl Controller for ControllerService {
                 .size_bytes(bytes(volume.capacity_bytes)),
             None => report,
         };
-        let name = req.name.clone();
+        let subject = q(&req.name);
         self.run_reported(
             "CreateVolume",
-            &name,
+            &subject,
             &metadata,
             report,
             enrich,
@@ -176,7 +169,7 @@ impl Controller for ControllerService {
                         capabilities,
                         params: VolumeParams::parse(&req.parameters)?,
                         source,
-                        secrets: req.secrets,
+                        secrets: req.secrets.into(),
                     },
                 )
                 .await?;
@@ -208,13 +201,13 @@ impl Controller for ControllerService {
         .volume_id(req.volume_id.clone());
         self.run_reported(
             "DeleteVolume",
-            &req.volume_id.clone(),
+            &q(&req.volume_id),
             &metadata,
             report,
             |report, _| report,
             async move {
                 let volume_id = req.volume_id.required("volume_id")?;
-                delete_volume(state, volume_id, &req.secrets).await?;
+                delete_volume(state, volume_id, &SecretMap::from(req.secrets)).await?;
                 Ok(DeleteVolumeResponse {})
             },
         )
@@ -227,7 +220,7 @@ impl Controller for ControllerService {
     ) -> std::result::Result<Response<ControllerPublishVolumeResponse>, Status> {
         let (metadata, _, req) = request.into_parts();
         let state = &self.state;
-        let subject = format!("{} to node {}", req.volume_id, req.node_id);
+        let subject = format!("{} to node {}", q(&req.volume_id), q(&req.node_id));
         let report = Report::new(
             object::VOLUME,
             verb::PUBLISHED,
@@ -243,7 +236,10 @@ impl Controller for ControllerService {
             |report, _| report,
             async move {
                 let volume_id = req.volume_id.required("volume_id")?.to_owned();
-                let node_id = req.node_id.required("node_id")?.to_owned();
+                let node_id = req
+                    .node_id
+                    .required_within("node_id", CSI_NODE_ID_LIMIT)?
+                    .to_owned();
                 let capability = Capability::parse(
                     present(&req.volume_capability, "volume_capability")?,
                     "volume_capability",
@@ -255,7 +251,7 @@ impl Controller for ControllerService {
                         node_id,
                         capability,
                         readonly: req.readonly,
-                        secrets: req.secrets,
+                        secrets: req.secrets.into(),
                     },
                 )
                 .await?;
@@ -271,7 +267,7 @@ impl Controller for ControllerService {
     ) -> std::result::Result<Response<ControllerUnpublishVolumeResponse>, Status> {
         let (metadata, _, req) = request.into_parts();
         let state = &self.state;
-        let subject = format!("{} from node {}", req.volume_id, req.node_id);
+        let subject = format!("{} from node {}", q(&req.volume_id), q(&req.node_id));
         let report = Report::new(
             object::VOLUME,
             verb::UNPUBLISHED,
@@ -287,7 +283,9 @@ impl Controller for ControllerService {
             |report, _| report,
             async move {
                 let volume_id = req.volume_id.required("volume_id")?;
-                publish::unpublish(state, volume_id, &req.node_id, &req.secrets).await?;
+                let node_id = optional_within(&req.node_id, "node_id", CSI_NODE_ID_LIMIT)?;
+                publish::unpublish(state, volume_id, node_id, &SecretMap::from(req.secrets))
+                    .await?;
                 Ok(ControllerUnpublishVolumeResponse {})
             },
         )
@@ -302,7 +300,7 @@ impl Controller for ControllerService {
         let state = &self.state;
         self.run(
             "ValidateVolumeCapabilities",
-            &req.volume_id.clone(),
+            &q(&req.volume_id),
             &metadata,
             async move {
                 let volume_id = req.volume_id.required("volume_id")?;
@@ -314,7 +312,14 @@ impl Controller for ControllerService {
                         message: "mutable parameters are not supported".to_owned(),
                     });
                 }
-                match validate(state, volume_id, &capabilities, &req.secrets).await? {
+                match validate(
+                    state,
+                    volume_id,
+                    &capabilities,
+                    &SecretMap::from(req.secrets),
+                )
+                .await?
+                {
                     None => Ok(ValidateVolumeCapabilitiesResponse {
                         confirmed: Some(validate_volume_capabilities_response::Confirmed {
                             volume_context: req.volume_context,
@@ -342,7 +347,7 @@ impl Controller for ControllerService {
         let state = &self.state;
         self.run(
             "ListVolumes",
-            &req.starting_token.clone(),
+            &q(&req.starting_token),
             &metadata,
             async move {
                 let max = listing::page_size(req.max_entries)?;
@@ -378,7 +383,7 @@ impl Controller for ControllerService {
     ) -> std::result::Result<Response<GetCapacityResponse>, Status> {
         let (metadata, _, req) = request.into_parts();
         let state = &self.state;
-        let subject = req.parameters.get("pool").cloned().unwrap_or_default();
+        let subject = req.parameters.get("pool").map(|p| q(p)).unwrap_or_default();
         self.run("GetCapacity", &subject, &metadata, async move {
             for (i, cap) in req.volume_capabilities.iter().enumerate() {
                 let cap = Capability::parse(cap, &format!("volume_capabilities[{i}]"))?;
@@ -402,12 +407,16 @@ impl Controller for ControllerService {
         &self,
         _: Request<ControllerGetCapabilitiesRequest>,
     ) -> std::result::Result<Response<ControllerGetCapabilitiesResponse>, Status> {
-        let capabilities = CAPABILITIES
-            .iter()
+        let capabilities = self
+            .state
+            .settings
+            .alpha
+            .controller_capabilities()
+            .into_iter()
             .map(|kind| ControllerServiceCapability {
                 r#type: Some(controller_service_capability::Type::Rpc(
                     controller_service_capability::Rpc {
-                        r#type: *kind as i32,
+                        r#type: kind as i32,
                     },
                 )),
             })
@@ -436,10 +445,10 @@ impl Controller for ControllerService {
                 .size_bytes(bytes(snapshot.size_bytes)),
             None => report,
         };
-        let name = req.name.clone();
+        let subject = q(&req.name);
         self.run_reported(
             "CreateSnapshot",
-            &name,
+            &subject,
             &metadata,
             report,
             enrich,
@@ -455,7 +464,7 @@ impl Controller for ControllerService {
                         name,
                         source_volume_id,
                         params: SnapshotParams::parse(&req.parameters)?,
-                        secrets: req.secrets,
+                        secrets: req.secrets.into(),
                     },
                 )
                 .await?;
@@ -481,13 +490,13 @@ impl Controller for ControllerService {
         .snapshot_id(req.snapshot_id.clone());
         self.run_reported(
             "DeleteSnapshot",
-            &req.snapshot_id.clone(),
+            &q(&req.snapshot_id),
             &metadata,
             report,
             |report, _| report,
             async move {
                 let snapshot_id = req.snapshot_id.required("snapshot_id")?;
-                delete_snapshot(state, snapshot_id, &req.secrets).await?;
+                delete_snapshot(state, snapshot_id, &SecretMap::from(req.secrets)).await?;
                 Ok(DeleteSnapshotResponse {})
             },
         )
@@ -500,16 +509,23 @@ impl Controller for ControllerService {
     ) -> std::result::Result<Response<ListSnapshotsResponse>, Status> {
         let (metadata, _, req) = request.into_parts();
         let state = &self.state;
-        let subject = format!("{}{}", req.snapshot_id, req.source_volume_id);
+        let subject = [&req.snapshot_id, &req.source_volume_id]
+            .into_iter()
+            .filter(|id| !id.is_empty())
+            .map(|id| q(id))
+            .collect::<Vec<_>>()
+            .join(" of ");
         self.run("ListSnapshots", &subject, &metadata, async move {
             let max = listing::page_size(req.max_entries)?;
             let start = Token::decode(&req.starting_token)?;
+            optional_within(&req.snapshot_id, "snapshot_id", CSI_STRING_LIMIT)?;
+            optional_within(&req.source_volume_id, "source_volume_id", CSI_STRING_LIMIT)?;
             let filter = Filter {
                 snapshot_id: Some(req.snapshot_id).filter(|s| !s.is_empty()),
                 source_volume_id: Some(req.source_volume_id).filter(|s| !s.is_empty()),
             };
             let (snapshots, next) =
-                list_snapshots(state, &filter, max, start, &req.secrets).await?;
+                list_snapshots(state, &filter, max, start, &SecretMap::from(req.secrets)).await?;
             Ok(ListSnapshotsResponse {
                 entries: snapshots
                     .into_iter()
@@ -529,24 +545,21 @@ impl Controller for ControllerService {
     ) -> std::result::Result<Response<GetSnapshotResponse>, Status> {
         let (metadata, _, req) = request.into_parts();
         let state = &self.state;
-        self.run(
-            "GetSnapshot",
-            &req.snapshot_id.clone(),
-            &metadata,
-            async move {
-                let snapshot_id = req.snapshot_id.required("snapshot_id")?;
-                let source = Source::RequestOrStanding(&req.secrets, "GetSnapshot");
-                match crate::snapshot::list::one(state, snapshot_id, source).await? {
-                    Some(info) => Ok(GetSnapshotResponse {
-                        snapshot: Some(snapshot_message(info)),
-                    }),
-                    None => Err(Error::SnapshotNotFound {
-                        snapshot_id: snapshot_id.to_owned(),
-                        why: "no such snapshot".to_owned(),
-                    }),
-                }
-            },
-        )
+        self.run("GetSnapshot", &q(&req.snapshot_id), &metadata, async move {
+            alpha_on(state, Alpha::GetSnapshot, "GetSnapshot")?;
+            let snapshot_id = req.snapshot_id.required("snapshot_id")?;
+            let secrets = SecretMap::from(req.secrets);
+            let source = Source::RequestOrStanding(&secrets, "GetSnapshot");
+            match crate::snapshot::list::one(state, snapshot_id, source).await? {
+                Some(info) => Ok(GetSnapshotResponse {
+                    snapshot: Some(snapshot_message(info)),
+                }),
+                None => Err(Error::SnapshotNotFound {
+                    snapshot_id: snapshot_id.to_owned(),
+                    why: "no such snapshot".to_owned(),
+                }),
+            }
+        })
         .await
     }
 
@@ -571,7 +584,7 @@ impl Controller for ControllerService {
         };
         self.run_reported(
             "ControllerExpandVolume",
-            &req.volume_id.clone(),
+            &q(&req.volume_id),
             &metadata,
             report,
             enrich,
@@ -591,7 +604,8 @@ impl Controller for ControllerService {
                     }
                     None => false,
                 };
-                let size = expand_volume(state, volume_id, capacity, &req.secrets).await?;
+                let size = expand_volume(state, volume_id, capacity, &SecretMap::from(req.secrets))
+                    .await?;
                 Ok(ControllerExpandVolumeResponse {
                     capacity_bytes: size::to_csi(size),
                     // Raw block has no filesystem to grow.
@@ -610,11 +624,13 @@ impl Controller for ControllerService {
         let state = &self.state;
         self.run(
             "ControllerGetVolume",
-            &req.volume_id.clone(),
+            &q(&req.volume_id),
             &metadata,
             async move {
+                alpha_on(state, Alpha::GetVolume, "ControllerGetVolume")?;
                 let volume_id = req.volume_id.required("volume_id")?;
                 let status = get_volume(state, volume_id).await?;
+                let condition = state.settings.alpha.enabled(Alpha::VolumeCondition);
                 Ok(ControllerGetVolumeResponse {
                     volume: Some(Volume {
                         capacity_bytes: size::to_csi(status.capacity),
@@ -625,7 +641,7 @@ impl Controller for ControllerService {
                     }),
                     status: Some(controller_get_volume_response::VolumeStatus {
                         published_node_ids: status.published_nodes,
-                        volume_condition: Some(VolumeCondition {
+                        volume_condition: condition.then(|| VolumeCondition {
                             abnormal: status.abnormal.is_some(),
                             message: status.abnormal.unwrap_or_else(|| "ok".to_owned()),
                         }),
@@ -634,6 +650,18 @@ impl Controller for ControllerService {
             },
         )
         .await
+    }
+}
+
+/// UNIMPLEMENTED unless `--alpha-capabilities` turns `alpha` on.
+fn alpha_on(state: &State, alpha: Alpha, rpc: &'static str) -> Result<()> {
+    if state.settings.alpha.enabled(alpha) {
+        Ok(())
+    } else {
+        Err(Error::AlphaOff {
+            rpc,
+            capability: alpha.flag_name(),
+        })
     }
 }
 

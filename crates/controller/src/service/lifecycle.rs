@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use csi::quote::{QUOTE_LIMIT, quote};
 use events::vocabulary::{component, verb};
 use events::{Event, Outcome};
 use tonic::{Code, Status};
@@ -30,7 +31,7 @@ impl Report {
         Report {
             object,
             verb,
-            key: key.into(),
+            key: bounded(key.into()),
             volume_id: None,
             snapshot_id: None,
             request_name: None,
@@ -40,22 +41,22 @@ impl Report {
     }
 
     pub fn volume_id(mut self, id: impl Into<String>) -> Self {
-        self.volume_id = Some(id.into()).filter(|id: &String| !id.is_empty());
+        self.volume_id = Some(bounded(id.into())).filter(|id| !id.is_empty());
         self
     }
 
     pub fn snapshot_id(mut self, id: impl Into<String>) -> Self {
-        self.snapshot_id = Some(id.into()).filter(|id: &String| !id.is_empty());
+        self.snapshot_id = Some(bounded(id.into())).filter(|id| !id.is_empty());
         self
     }
 
     pub fn request_name(mut self, name: impl Into<String>) -> Self {
-        self.request_name = Some(name.into()).filter(|name: &String| !name.is_empty());
+        self.request_name = Some(bounded(name.into())).filter(|name| !name.is_empty());
         self
     }
 
     pub fn node_id(mut self, node: impl Into<String>) -> Self {
-        self.node_id = Some(node.into()).filter(|node: &String| !node.is_empty());
+        self.node_id = Some(bounded(node.into())).filter(|node| !node.is_empty());
         self
     }
 
@@ -105,5 +106,16 @@ impl Report {
                 None
             }
         }
+    }
+}
+
+/// A client's value as an event carries it: as is when CSI allows its size (ids and names of
+/// requests that can succeed), else [`quote`]d, so a refused 1 MB id cannot make an event
+/// larger than what the event stream takes.
+fn bounded(value: String) -> String {
+    if value.len() <= QUOTE_LIMIT {
+        value
+    } else {
+        quote(&value).to_string()
     }
 }

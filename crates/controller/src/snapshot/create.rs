@@ -12,12 +12,13 @@
 //! crash or a restart), and so does the start-up pass ([`crate::snapshot::resume`]). The
 //! snapshotter's `readyToUse` thus costs one commit, not two.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use ceph::lock_scope::holding;
-use ceph::rbd::Features;
+use ceph::rbd::Image;
+use csi::SecretMap;
+use csi::quote::quote;
 use journal::{Entry, Journal};
 use tracing::{Instrument as _, info, warn};
 
@@ -32,6 +33,7 @@ use crate::secrets::Source;
 use crate::snapshot::prepare::{flatten_if_deep, prepare};
 use crate::snapshot::record::{self, Record};
 use crate::state::State;
+use crate::volume::create::should_roll_back;
 
 /// A validated CreateSnapshot.
 #[derive(Debug, Clone)]
@@ -39,7 +41,7 @@ pub struct CreateSnapshot {
     pub name: String,
     pub source_volume_id: String,
     pub params: SnapshotParams,
-    pub secrets: HashMap<String, String>,
+    pub secrets: SecretMap,
 }
 
 /// What CreateSnapshot (and ListSnapshots) answer about a snapshot.
@@ -65,8 +67,10 @@ pub async fn create_snapshot(state: &Arc<State>, req: CreateSnapshot) -> Result<
         return Err(Error::parameter(
             "clusterID",
             format!(
-                "{cluster_id:?} is not the cluster of source volume {} ({:?})",
-                source.id, source.pool.cluster.id
+                "{} is not the cluster of source volume {} ({:?})",
+                quote(cluster_id),
+                source.id,
+                source.pool.cluster.id
             ),
         ));
     }
@@ -83,14 +87,54 @@ pub async fn create_snapshot(state: &Arc<State>, req: CreateSnapshot) -> Result<
         volume_id: source.id.clone(),
         why: "its journal entry was deleted meanwhile".to_owned(),
     })?;
-    let mut request =
-        journal::Request::new(req.name.clone()).with_source(source.entry.image_name.clone());
-    if let Some(prefix) = &req.params.snapshot_name_prefix {
-        request = request.with_image_prefix(prefix.clone());
-    }
-    let reservation = journal.reserve(&request).await?;
-    let entry = reservation.entry;
-    let pool = source.pool.clone();
+    // Validated before anything is reserved; the handle serves the cut as well.
+    let pool = &source.pool;
+    let src = image::open_existing(pool, &source.entry.image_name).await?;
+    let (req, source, journal) = (&req, &source, &journal);
+    image::with_closed(pool, src, |src| async move {
+        image::require_layering(pool, &src, &source.id, "a snapshot").await?;
+        let mut request =
+            journal::Request::new(req.name.clone()).with_source(source.entry.image_name.clone());
+        if let Some(prefix) = &req.params.snapshot_name_prefix {
+            request = request.with_image_prefix(prefix.clone());
+        }
+        let reservation = journal.reserve(&request).await?;
+        let entry = &reservation.entry;
+        let outcome = reserved(
+            state,
+            req,
+            source,
+            journal,
+            &src,
+            entry,
+            reservation.fresh,
+            source_lock,
+        )
+        .await;
+        if let Err(e) = &outcome
+            && should_roll_back(e)
+        {
+            undo_uncut(pool, journal, &req.name, entry, &src).await;
+        }
+        outcome
+    })
+    .await
+}
+
+/// CreateSnapshot once the name is reserved: answer a finished snapshot, or cut it and prepare
+/// it in the background.
+#[allow(clippy::too_many_arguments)]
+async fn reserved(
+    state: &Arc<State>,
+    req: &CreateSnapshot,
+    source: &Volume,
+    journal: &Journal,
+    src: &Image,
+    entry: &Entry,
+    fresh: bool,
+    source_lock: Held,
+) -> Result<SnapshotInfo> {
+    let pool = &source.pool;
     let info = |record: Record, ready: bool| -> Result<SnapshotInfo> {
         Ok(SnapshotInfo {
             snapshot_id: lookup::volume_id(&pool.cluster, &entry.location)?,
@@ -100,13 +144,13 @@ pub async fn create_snapshot(state: &Arc<State>, req: CreateSnapshot) -> Result<
         })
     };
     if entry.image_id.is_some() {
-        return info(record::read_or_derive(&pool, &entry).await?, true);
+        return info(record::read_or_derive(pool, entry).await?, true);
     }
     let what = format!("the preparation of snapshot {}", req.name);
     let prepare_lock = match Local::name(state, &locks::prepare_key(&entry.location.uuid), what) {
         Err(_) => None,
         Ok(prepare) => match prepare
-            .entry(state, &journal, &entry.location, EntryLock::Prepare)
+            .entry(state, journal, &entry.location, EntryLock::Prepare)
             .await
         {
             Ok(Some(held)) => Some(held),
@@ -123,7 +167,7 @@ pub async fn create_snapshot(state: &Arc<State>, req: CreateSnapshot) -> Result<
         // Someone is at it, here or in another process: the background task of an earlier
         // call (the cut is recorded, so the snapshot is ready), or a twin request still
         // cutting (not yet).
-        return match record::read(&pool, &entry.location.uuid).await? {
+        return match record::read(pool, &entry.location.uuid).await? {
             Some(record) => info(record, true),
             None => info(
                 Record {
@@ -134,11 +178,11 @@ pub async fn create_snapshot(state: &Arc<State>, req: CreateSnapshot) -> Result<
             ),
         };
     };
-    let record = cut(state, &source, &entry, reservation.fresh).await?;
+    let record = cut(state, source, src, entry, fresh).await?;
     spawn_prepare(
         state,
         pool.clone(),
-        journal,
+        journal.clone(),
         entry.clone(),
         req.params.tags.clone(),
         prepare_lock,
@@ -147,46 +191,61 @@ pub async fn create_snapshot(state: &Arc<State>, req: CreateSnapshot) -> Result<
     info(record, true)
 }
 
-/// Makes sure the snapshot is cut and recorded; returns the record.
-async fn cut(state: &State, source: &Volume, entry: &Entry, fresh: bool) -> Result<Record> {
+/// Undoes the reservation of a CreateSnapshot that failed before its cut: nothing else would
+/// ever remove it (the CO got no snapshot ID to delete). A cut made by this or an earlier
+/// attempt stays, with its reservation, for the retry to finish. Best effort, logged.
+async fn undo_uncut(
+    pool: &Pool,
+    journal: &Journal,
+    request_name: &str,
+    entry: &Entry,
+    src: &Image,
+) {
+    let snap = entry.image_name.as_str();
+    let cut = async {
+        Ok::<_, Error>(
+            image::has_user_snapshot(&image::snapshots(pool, src).await?, snap)
+                || image::exists(pool, snap).await?,
+        )
+    };
+    match cut.await {
+        Ok(false) => match journal.undo(request_name, &entry.location).await {
+            Ok(()) => info!(request_name, "rolled back a failed CreateSnapshot"),
+            Err(e) => {
+                warn!(request_name, error = %e, "rollback: cannot undo the reservation");
+            }
+        },
+        Ok(true) => {}
+        Err(e) => warn!(request_name, error = %e, "rollback: cannot tell whether the cut exists"),
+    }
+}
+
+/// Makes sure the snapshot is cut on the open source image and recorded; returns the record.
+async fn cut(
+    state: &State,
+    source: &Volume,
+    img: &Image,
+    entry: &Entry,
+    fresh: bool,
+) -> Result<Record> {
     let pool = &source.pool;
     if !fresh && let Some(record) = record::read(pool, &entry.location.uuid).await? {
         return Ok(record);
     }
     let snap = entry.image_name.as_str();
-    let img = image::open_existing(pool, &source.entry.image_name).await?;
-    let (record, cut_now) = image::with_closed(pool, img, |img| async move {
-        let size = image::size(pool, &img).await?;
-        let features = img
-            .features()
-            .await
-            .map_err(|e| Error::ceph("get image features", source.spec(), e))?;
-        if !features.contains(Features::LAYERING) {
-            return Err(Error::invalid(
-                "source_volume_id",
-                format!(
-                    "volume {} has no layering feature, which snapshots need",
-                    source.id
-                ),
-            ));
-        }
-        // A retry may find the cut made (crash before the record), or already cloned away.
-        let already = !fresh
-            && (image::has_user_snapshot(&image::snapshots(pool, &img).await?, snap)
-                || image::exists(pool, snap).await?);
-        if !already {
-            state.failpoint(points::BEFORE_CUT).await?;
-        }
-        let cut_now = !already && image::ensure_snapshot(pool, &img, snap).await?;
-        Ok((
-            Record {
-                created: SystemTime::now(),
-                size,
-            },
-            cut_now,
-        ))
-    })
-    .await?;
+    let size = image::size(pool, img).await?;
+    // A retry may find the cut made (crash before the record), or already cloned away.
+    let already = !fresh
+        && (image::has_user_snapshot(&image::snapshots(pool, img).await?, snap)
+            || image::exists(pool, snap).await?);
+    if !already {
+        state.failpoint(points::BEFORE_CUT).await?;
+    }
+    let cut_now = !already && image::ensure_snapshot(pool, img, snap).await?;
+    let record = Record {
+        created: SystemTime::now(),
+        size,
+    };
     if cut_now {
         info!(snapshot = %pool.spec(&source.entry.image_name), name = snap, "snapshot cut");
         state.failpoint(points::AFTER_CUT).await?;

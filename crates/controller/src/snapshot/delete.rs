@@ -1,6 +1,6 @@
-//! DeleteSnapshot: remove the inner snapshot, trash and purge the `csi-snap-<u>` image, delete
-//! the journal entry — plus, for a snapshot whose preparation never ran, its cut on the source.
-//! Unknown and malformed IDs succeed (CSI: absent means deleted).
+//! DeleteSnapshot: refuse while someone else watches the `csi-snap-<u>` image (as DeleteVolume
+//! does), remove the inner snapshot, trash and purge the image, delete the journal entry — plus,
+//! for a snapshot whose preparation never ran, its cut on the source. Unknown and malformed IDs succeed (CSI: absent means deleted).
 
 use journal::Kind;
 use tracing::info;
@@ -17,7 +17,7 @@ use crate::trash::{self, Doomed, PurgePoints};
 pub async fn delete_snapshot(
     state: &State,
     snapshot_id: &str,
-    secrets: &std::collections::HashMap<String, String>,
+    secrets: &csi::SecretMap,
 ) -> Result<()> {
     let Ok(composite) = lookup::decode(snapshot_id) else {
         info!(snapshot_id, "malformed snapshot id: nothing to delete");
@@ -105,6 +105,9 @@ pub async fn delete_snapshot(
     match image::open(pool, name).await? {
         Some(img) => {
             let doomed = image::with_closed(pool, img, |img| async move {
+                // A watch left by a process that died preparing this snapshot lasts until the
+                // OSD drops it; trashed meanwhile, the image could not be purged.
+                image::refuse_if_watched(pool, &img, || format!("snapshot {snapshot_id}")).await?;
                 // With clone v2 an inner snapshot that restored volumes still need moves to the
                 // trash namespace; the image is purged once they are gone.
                 if image::remove_snapshot(pool, &img, name).await? {

@@ -2,7 +2,7 @@
 //! or one by id; a page at a time. One read per snapshot: its journal entry object holds the
 //! names, the image id (ready) and our record of time and size.
 
-use std::collections::HashMap;
+use csi::SecretMap;
 
 use journal::{Kind, Listed, Location};
 
@@ -27,7 +27,7 @@ pub async fn list_snapshots(
     filter: &Filter,
     max: usize,
     start: Option<Token>,
-    secrets: &HashMap<String, String>,
+    secrets: &SecretMap,
 ) -> Result<(Vec<SnapshotInfo>, Option<Token>)> {
     let source = Source::RequestOrStanding(secrets, "ListSnapshots");
     if let Some(id) = &filter.snapshot_id {

@@ -77,6 +77,7 @@ pub async fn clone_volume(
     };
     let source_pool = &source.pool;
     let source_size = image::with_closed(source_pool, src, |src| async move {
+        image::require_layering(source_pool, &src, source_id, "a clone").await?;
         image::size(source_pool, &src).await
     })
     .await?;

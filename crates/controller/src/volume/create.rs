@@ -13,6 +13,8 @@
 use std::collections::HashMap;
 
 use ceph::rbd::{self, Features};
+use csi::SecretMap;
+use csi::quote::quote;
 use journal::{Entry, Journal};
 use tracing::{info, warn};
 
@@ -41,7 +43,7 @@ pub struct CreateRequest {
     pub capabilities: Vec<Capability>,
     pub params: VolumeParams,
     pub source: Option<ContentSource>,
-    pub secrets: HashMap<String, String>,
+    pub secrets: SecretMap,
 }
 
 /// What CreateVolume answers.
@@ -89,7 +91,7 @@ async fn placement(state: &State, req: &CreateRequest) -> Result<Pool> {
         .map_err(|e| match e {
             Error::UnknownCluster { cluster_id } => Error::parameter(
                 "clusterID",
-                format!("{cluster_id:?} is not in the cluster config"),
+                format!("{} is not in the cluster config", quote(&cluster_id)),
             ),
             other => other,
         })?;
@@ -99,23 +101,38 @@ async fn placement(state: &State, req: &CreateRequest) -> Result<Pool> {
         return Err(Error::parameter(
             "radosNamespace",
             format!(
-                "{ns:?} differs from the cluster config's {:?} for clusterID {:?}, which is where volumes go",
+                "{} differs from the cluster config's {:?} for clusterID {:?}, which is where volumes go",
+                quote(ns),
                 cluster.namespace(),
                 cluster.id
             ),
         ));
     }
+    let missing = |key: &str, pool: &str| {
+        Error::parameter(
+            key,
+            format!(
+                "pool {} does not exist in cluster {:?}",
+                quote(pool),
+                cluster.id
+            ),
+        )
+    };
+    // librbd would only find out in its create, after the reservation (ENOENT, INTERNAL).
+    if let Some(data_pool) = &params.data_pool {
+        cluster.rados.pool_id(data_pool).await.map_err(|e| {
+            if e.is_not_found() {
+                missing("dataPool", data_pool)
+            } else {
+                Error::ceph("look up pool", quote(data_pool).to_string(), e)
+            }
+        })?;
+    }
     cluster.pool(&params.pool).await.map_err(|e| {
         if e.is_not_found() {
-            Error::parameter(
-                "pool",
-                format!(
-                    "pool {:?} does not exist in cluster {:?}",
-                    params.pool, cluster.id
-                ),
-            )
+            missing("pool", &params.pool)
         } else {
-            Error::ceph("open pool", params.pool.clone(), e)
+            Error::ceph("open pool", quote(&params.pool).to_string(), e)
         }
     })
 }
@@ -410,7 +427,7 @@ async fn store_id(
 /// Whether a failure should undo the attempt: not a simulated crash (a crashed process cleans
 /// nothing), not a timeout or lost cluster (the call may still land; the retry repairs), and
 /// not a lost lock (another request may own the name's images now).
-pub(super) fn should_roll_back(e: &Error) -> bool {
+pub(crate) fn should_roll_back(e: &Error) -> bool {
     if e.is_injected() {
         return false;
     }

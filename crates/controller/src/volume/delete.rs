@@ -3,15 +3,13 @@
 //! parents, so the mgr purges them in one pass), queue their purge, and delete the journal entry.
 //! Absent volumes succeed; a retry after any crash finds the trash leftovers and finishes.
 
-use std::collections::HashMap;
-use std::time::Duration;
-
 use ceph::rbd::{SnapInfo, SnapNamespace};
+use csi::SecretMap;
 use journal::{Kind, Location};
 use tracing::info;
 
 use crate::cluster::Pool;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::failpoints::delete as points;
 use crate::image;
 use crate::locks::{self, EntryLock, Local};
@@ -22,11 +20,7 @@ use crate::snapshot::prepare::prepare;
 use crate::state::State;
 use crate::trash::{self, Doomed, PurgePoints};
 
-pub async fn delete_volume(
-    state: &State,
-    volume_id: &str,
-    secrets: &HashMap<String, String>,
-) -> Result<()> {
+pub async fn delete_volume(state: &State, volume_id: &str, secrets: &SecretMap) -> Result<()> {
     if lookup::decode(volume_id).is_err() {
         info!(volume_id, "malformed volume id: nothing to delete");
         return Ok(());
@@ -68,14 +62,7 @@ pub async fn delete_volume(
     match image::open(pool, name).await? {
         Some(img) => {
             let (doomed, snaps) = image::with_closed(pool, img, |img| async move {
-                let others = foreign_watchers(pool, &img).await?;
-                if others > 0 {
-                    return Err(Error::InUse {
-                        volume_id: volume_id.to_owned(),
-                        image: pool.spec(name),
-                        watchers: others,
-                    });
-                }
+                image::refuse_if_watched(pool, &img, || format!("volume {volume_id}")).await?;
                 Ok((
                     Doomed::of(pool, &img).await?,
                     image::snapshots(pool, &img).await?,
@@ -157,32 +144,6 @@ async fn prepare_pending_snapshots(
 fn uuid_suffix(name: &str) -> Option<uuid::Uuid> {
     let at = name.len().checked_sub(36)?;
     journal::id::parse_uuid(name.get(at..)?).ok()
-}
-
-/// How long a watcher may take to go away before the volume counts as in use. Besides nodes
-/// that map the image, the mgr watches it for a moment while it purges a trashed clone (it
-/// opens the parent to drop the snapshot the clone used); that is not "in use".
-const WATCHER_GRACE: [Duration; 3] = [
-    Duration::from_millis(100),
-    Duration::from_millis(300),
-    Duration::from_millis(600),
-];
-
-/// Watchers of the open image other than our own handle, after the grace for transient ones.
-async fn foreign_watchers(pool: &Pool, img: &ceph::rbd::Image) -> Result<usize> {
-    let mut pauses = WATCHER_GRACE.iter();
-    loop {
-        let watchers = img
-            .watchers()
-            .await
-            .map_err(|e| Error::ceph("list watchers", pool.spec(img.name()), e))?;
-        // Our own handle is one of them.
-        let others = watchers.len().saturating_sub(1);
-        match pauses.next() {
-            Some(pause) if others > 0 => tokio::time::sleep(*pause).await,
-            _ => return Ok(others),
-        }
-    }
 }
 
 /// Trashes the `-temp` image of a volume cloned from a volume. Its snapshot named after the

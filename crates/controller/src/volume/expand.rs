@@ -1,7 +1,7 @@
 //! ControllerExpandVolume: grow the image (never shrink), rounded as CreateVolume rounds.
 //! The node plugin then grows the filesystem, unless the volume is raw block.
 
-use std::collections::HashMap;
+use csi::SecretMap;
 
 use tracing::info;
 
@@ -19,7 +19,7 @@ pub async fn expand_volume(
     state: &State,
     volume_id: &str,
     capacity: Capacity,
-    secrets: &HashMap<String, String>,
+    secrets: &SecretMap,
 ) -> Result<u64> {
     let wanted = capacity.expanded_size()?;
     let local = Local::exclusive(

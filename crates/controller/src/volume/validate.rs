@@ -2,7 +2,7 @@
 //! `capabilities`. A volume has a content source when we recorded one, or (for volumes made by
 //! ceph-csi, which records none) when its image is a clone.
 
-use std::collections::HashMap;
+use csi::SecretMap;
 
 use crate::capabilities::Capability;
 use crate::error::{Error, Result};
@@ -17,7 +17,7 @@ pub async fn validate(
     state: &State,
     volume_id: &str,
     capabilities: &[Capability],
-    secrets: &HashMap<String, String>,
+    secrets: &SecretMap,
 ) -> Result<Option<String>> {
     let source = Source::RequestOrStanding(secrets, "ValidateVolumeCapabilities");
     let volume = lookup::find_volume(state, volume_id, source).await?;

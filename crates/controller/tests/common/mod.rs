@@ -66,6 +66,8 @@ pub async fn admin() -> Cluster {
 pub struct Builder {
     settings: Settings,
     standing_credentials: bool,
+    /// Who the standing credentials are (user, key); the bed's admin when unset.
+    standing_user: Option<(String, String)>,
     extra_clusters: Vec<serde_json::Value>,
 }
 
@@ -81,6 +83,7 @@ impl Default for Builder {
                 ..Settings::default()
             },
             standing_credentials: true,
+            standing_user: None,
             extra_clusters: Vec::new(),
         }
     }
@@ -118,8 +121,20 @@ impl Builder {
         self
     }
 
+    /// `--alpha-capabilities`, e.g. `all` or `get-snapshot`.
+    pub fn alpha_capabilities(mut self, list: &str) -> Self {
+        self.settings.alpha = list.parse().unwrap();
+        self
+    }
+
     pub fn without_standing_credentials(mut self) -> Self {
         self.standing_credentials = false;
+        self
+    }
+
+    /// Standing credentials of `user` (without `client.`) with `key` instead of the admin's.
+    pub fn standing_user(mut self, user: &str, key: &str) -> Self {
+        self.standing_user = Some((user.to_owned(), key.to_owned()));
         self
     }
 
@@ -157,7 +172,11 @@ impl Builder {
         write_config(&config_path, &clusters);
         let mut settings = self.settings;
         if self.standing_credentials {
-            settings.controller_credentials_dir = Some(standing_credentials(dir.path()));
+            let (user, key) = self
+                .standing_user
+                .unwrap_or_else(|| (bed.user.clone(), bed.key.clone()));
+            settings.controller_credentials_dir =
+                Some(standing_credentials_of(dir.path(), &user, &key));
         }
         let failpoints = settings.failpoints.clone();
         let Served {
@@ -183,10 +202,15 @@ impl Builder {
 /// The bed's identity as a controller's standing credentials (files `userID`, `userKey`) in a
 /// directory under `dir`.
 pub fn standing_credentials(dir: &std::path::Path) -> PathBuf {
+    standing_credentials_of(dir, &bed().user, &bed().key)
+}
+
+/// `user` with `key` as a controller's standing credentials, in a directory under `dir`.
+pub fn standing_credentials_of(dir: &std::path::Path, user: &str, key: &str) -> PathBuf {
     let creds = dir.join("controller-secret");
     std::fs::create_dir(&creds).unwrap();
-    std::fs::write(creds.join("userID"), &bed().user).unwrap();
-    std::fs::write(creds.join("userKey"), &bed().key).unwrap();
+    std::fs::write(creds.join("userID"), user).unwrap();
+    std::fs::write(creds.join("userKey"), key).unwrap();
     creds
 }
 
@@ -283,6 +307,19 @@ impl Fixture {
 
     pub async fn create_volume(&self, name: &str, size: i64) -> Volume {
         calls::create_volume(self.client(), self.create_request(name, size)).await
+    }
+
+    /// A volume whose image has the `imageFeatures` `features` (e.g. "deep-flatten").
+    pub async fn create_volume_with_features(
+        &self,
+        name: &str,
+        size: i64,
+        features: &str,
+    ) -> Volume {
+        let mut req = self.create_request(name, size);
+        req.parameters
+            .insert("imageFeatures".into(), features.into());
+        calls::create_volume(self.client(), req).await
     }
 
     /// Restores a volume from `snapshot_id` (its own size); returns the new volume id.

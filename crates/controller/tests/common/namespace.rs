@@ -13,6 +13,21 @@ use csi::v1::*;
 
 use super::{CLUSTER_ID, admin, bed, eventually, mount_cap, uuid_of};
 
+/// An image open in another client: its watch is what the controller sees.
+pub struct HeldOpen {
+    _rados: Cluster,
+    /// That client's view of the test's namespace.
+    pub io: IoCtx,
+    pub image: rbd::Image,
+}
+
+impl HeldOpen {
+    /// Closes the image: the watch is gone once this returns.
+    pub async fn close(self) {
+        self.image.close().await.unwrap();
+    }
+}
+
 /// A namespace of the bed's pool, made for one test.
 pub struct Namespace {
     pub namespace: String,
@@ -182,6 +197,19 @@ impl Namespace {
         let size = img.size().await.unwrap();
         img.close().await.unwrap();
         size
+    }
+
+    /// `image` held open by another client (a connection of its own), as a node that mapped it
+    /// would, or a process that crashed with it open, until [`HeldOpen::close`].
+    pub async fn hold_open(&self, image: &str) -> HeldOpen {
+        let rados = admin().await;
+        let io = rados.ioctx(&bed().pool, &self.namespace).await.unwrap();
+        let image = rbd::open(&io, image).await.unwrap();
+        HeldOpen {
+            _rados: rados,
+            io,
+            image,
+        }
     }
 
     /// The parent `image@snap` of an image, if it is a clone.

@@ -57,7 +57,7 @@ fn a_recorded_call_repeats_the_planned_request() {
     assert_eq!(read, call);
     let secrets = HashMap::from([("userKey".to_owned(), "k".to_owned())]);
     let request = read
-        .request(&planned.request_name, secrets.clone(), None)
+        .request(&planned.request_name, secrets.clone().into(), None)
         .unwrap();
     assert_eq!(request.name, "pvc-0b5e");
     assert_eq!(
@@ -148,6 +148,8 @@ fn unreadable_records_are_errors_naming_the_annotation() {
     let planned = plan(&self::claim(), &class("rbd", "xfs", "prov"), &settings()).unwrap();
     let mut call = RecordedCall::of(&planned, None);
     call.access_modes = vec!["SOMETIMES_WRITER".into()];
-    let err = call.request("pvc-0b5e", HashMap::new(), None).unwrap_err();
+    let err = call
+        .request("pvc-0b5e", csi::SecretMap::default(), None)
+        .unwrap_err();
     assert!(err.to_string().contains("SOMETIMES_WRITER"), "{err}");
 }

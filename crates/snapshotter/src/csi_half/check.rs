@@ -1,10 +1,15 @@
-//! ListSnapshots for a pre-provisioned content: readiness, size and time of a snapshot that
-//! existed before its Kubernetes objects (a cross-cluster import or a backup). A driver
-//! without LIST_SNAPSHOTS cannot tell, so the snapshot is taken as ready (upstream).
+//! Readiness, size and time of a snapshot that existed before its Kubernetes objects (a
+//! pre-provisioned content: a cross-cluster import or a backup), asked of the driver by id.
+//!
+//! GetSnapshot is alpha (CSI 1.12) and used only when the driver advertises GET_SNAPSHOT;
+//! otherwise ListSnapshots filtered by the id, as upstream does. A driver with neither cannot
+//! tell, so the snapshot is taken as ready (upstream).
 
 use std::time::Instant;
 
-use csi::v1::ListSnapshotsRequest;
+use csi::SecretMap;
+use csi::v1::controller_service_capability::rpc::Type as ControllerCap;
+use csi::v1::{GetSnapshotRequest, ListSnapshotsRequest, Snapshot};
 use snapshot_api::VolumeSnapshotContent;
 
 use super::{CsiHalf, csi_error};
@@ -14,8 +19,30 @@ use crate::notify::{SnapshotEvent, failure_key, verbs};
 use crate::{clock, kube_writes, secrets};
 use sidecar::workers::Outcome;
 
-const METHOD: &str = "/csi.v1.Controller/ListSnapshots";
 const FAILED: &str = "SnapshotContentCheckandUpdateFailed";
+
+/// The RPC that asks the driver about one snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Query {
+    Get,
+    List,
+}
+
+impl Query {
+    fn name(self) -> &'static str {
+        match self {
+            Query::Get => "GetSnapshot",
+            Query::List => "ListSnapshots",
+        }
+    }
+
+    fn method(self) -> &'static str {
+        match self {
+            Query::Get => "/csi.v1.Controller/GetSnapshot",
+            Query::List => "/csi.v1.Controller/ListSnapshots",
+        }
+    }
+}
 
 impl CsiHalf {
     pub(super) async fn check(
@@ -25,7 +52,7 @@ impl CsiHalf {
     ) -> Result<Outcome> {
         let name = content.metadata.name.clone().unwrap_or_default();
         let started = Instant::now();
-        let answer = if self.supports_list() {
+        let answer = if let Some(query) = self.query() {
             let class = self.class_of(content);
             let secret = match secrets::list_secret(content, class.as_deref()) {
                 Ok(secret) => secret,
@@ -61,32 +88,11 @@ impl CsiHalf {
                 },
                 None => Default::default(),
             };
-            let request = ListSnapshotsRequest {
-                snapshot_id: snapshot_id.to_owned(),
-                secrets,
-                ..ListSnapshotsRequest::default()
-            };
-            let mut client = self.csi.controller();
-            let result = self
-                .csi
-                .observe(METHOD, client.list_snapshots(self.csi.request(request)))
-                .await
-                .and_then(|response| {
-                    response
-                        .entries
-                        .into_iter()
-                        .find_map(|entry| entry.snapshot.filter(|s| s.snapshot_id == snapshot_id))
-                        .ok_or_else(|| {
-                            tonic::Status::not_found(format!(
-                                "snapshot {snapshot_id} does not exist"
-                            ))
-                        })
-                });
-            match result {
+            match self.ask(query, snapshot_id, secrets).await {
                 Ok(snapshot) => SnapshotAnswer::from_csi(&snapshot),
                 Err(status) => {
-                    let error = csi_error("ListSnapshots", content, &status);
-                    tracing::warn!(content = %name, %error, "ListSnapshots failed");
+                    let error = csi_error(query.name(), content, &status);
+                    tracing::warn!(content = %name, %error, "{} failed", query.name());
                     let code_name = telemetry::grpc_code_name(status.code());
                     self.notify.publish(SnapshotEvent {
                         verb: verbs::FAILED,
@@ -96,7 +102,7 @@ impl CsiHalf {
                         size_bytes: None,
                         duration: started.elapsed(),
                         outcome: Err((code_name, status.message())),
-                        operation_key: failure_key("ListSnapshots", code_name),
+                        operation_key: failure_key(query.name(), code_name),
                     });
                     self.record_failure(
                         content,
@@ -132,6 +138,65 @@ impl CsiHalf {
             Ok(self.ready(&name))
         } else {
             Ok(self.poll_again(&name))
+        }
+    }
+}
+
+impl CsiHalf {
+    /// GetSnapshot when the driver advertises it, else ListSnapshots, else nothing to ask.
+    fn query(&self) -> Option<Query> {
+        let driver = self.csi.driver();
+        if driver.has_controller(ControllerCap::GetSnapshot) {
+            Some(Query::Get)
+        } else if driver.has_controller(ControllerCap::ListSnapshots) {
+            Some(Query::List)
+        } else {
+            None
+        }
+    }
+
+    /// The driver's view of `snapshot_id`; NOT_FOUND when it has none.
+    async fn ask(
+        &self,
+        query: Query,
+        snapshot_id: &str,
+        secrets: SecretMap,
+    ) -> std::result::Result<Snapshot, tonic::Status> {
+        let mut client = self.csi.controller();
+        let missing = || tonic::Status::not_found(format!("snapshot {snapshot_id} does not exist"));
+        match query {
+            Query::Get => {
+                let request = GetSnapshotRequest {
+                    snapshot_id: snapshot_id.to_owned(),
+                    secrets: secrets.into_csi(),
+                };
+                self.csi
+                    .observe(
+                        query.method(),
+                        client.get_snapshot(self.csi.request(request)),
+                    )
+                    .await?
+                    .snapshot
+                    .filter(|s| s.snapshot_id == snapshot_id)
+                    .ok_or_else(missing)
+            }
+            Query::List => {
+                let request = ListSnapshotsRequest {
+                    snapshot_id: snapshot_id.to_owned(),
+                    secrets: secrets.into_csi(),
+                    ..ListSnapshotsRequest::default()
+                };
+                self.csi
+                    .observe(
+                        query.method(),
+                        client.list_snapshots(self.csi.request(request)),
+                    )
+                    .await?
+                    .entries
+                    .into_iter()
+                    .find_map(|entry| entry.snapshot.filter(|s| s.snapshot_id == snapshot_id))
+                    .ok_or_else(missing)
+            }
         }
     }
 }

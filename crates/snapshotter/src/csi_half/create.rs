@@ -147,7 +147,8 @@ impl CsiHalf {
                 &secret.name,
                 "the content's snapshotter secret",
             )
-            .await?;
+            .await?
+            .into_csi();
         }
         Ok(request)
     }

@@ -55,7 +55,7 @@ impl CsiHalf {
         let mut client = self.csi.controller();
         let request = DeleteSnapshotRequest {
             snapshot_id: snapshot_id.to_owned(),
-            secrets,
+            secrets: secrets.into_csi(),
         };
         let result = self
             .csi

@@ -144,6 +144,11 @@ pub struct Env {
 
 impl Env {
     pub async fn start(prefix: &str) -> Env {
+        Env::start_with(prefix, &[]).await
+    }
+
+    /// [`Env::start`] with `controller_args` added to the controller's flags.
+    pub async fn start_with(prefix: &str, controller_args: &[&str]) -> Env {
         let bed = Bed::get();
         let rados_namespace = bed.unique_name(prefix);
         bed.cli(
@@ -176,23 +181,25 @@ impl Env {
 
         let socket = dir.path().join("csi.sock");
         let csi_endpoint = format!("unix://{}", socket.display());
+        let mut args: Vec<String> = vec![
+            "--endpoint".into(),
+            csi_endpoint.clone(),
+            "--driver-name".into(),
+            DRIVER.into(),
+            "--cluster-config".into(),
+            config_path.display().to_string(),
+            "--controller-credentials-dir".into(),
+            credentials_dir.display().to_string(),
+            // The bed's mgr runs trash tasks one at a time for every suite; purge here so
+            // "nothing left in Ceph" can be checked within the test.
+            "--trash-purge".into(),
+            "direct".into(),
+        ];
+        args.extend(controller_args.iter().map(|a| (*a).to_owned()));
         let controller = Process::spawn(
             "controller",
             &binary("sepia-controller", "sepia-controller"),
-            &[
-                "--endpoint".into(),
-                csi_endpoint.clone(),
-                "--driver-name".into(),
-                DRIVER.into(),
-                "--cluster-config".into(),
-                config_path.display().to_string(),
-                "--controller-credentials-dir".into(),
-                credentials_dir.display().to_string(),
-                // The bed's mgr runs trash tasks one at a time for every suite; purge here so
-                // "nothing left in Ceph" can be checked within the test.
-                "--trash-purge".into(),
-                "direct".into(),
-            ],
+            &args,
             dir.path(),
             &[("RUST_LOG", "info")],
         );

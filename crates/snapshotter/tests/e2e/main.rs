@@ -16,3 +16,4 @@ mod orphaned;
 mod pre_provisioned;
 mod restore;
 mod retain;
+mod snapshot_query;

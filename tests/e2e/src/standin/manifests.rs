@@ -65,13 +65,30 @@ impl Rendered {
         Ok(Self { workloads, objects })
     }
 
-    /// The one object of `kind` (the overlay ships one StorageClass, one VolumeSnapshotClass).
+    /// The one object of `kind` (the overlay ships one StorageClass).
     pub fn only(&self, kind: &str) -> Result<&Value> {
-        let mut found = self.objects.iter().filter(|o| o["kind"] == kind);
+        self.only_where(kind, "", |_| true)
+    }
+
+    /// The one object of `kind` that `matches` (described by `which` in errors), e.g. the
+    /// VolumeSnapshotClass with `deletionPolicy: Delete` beside the Retain one for backups.
+    pub fn only_where(
+        &self,
+        kind: &str,
+        which: &str,
+        matches: impl Fn(&Value) -> bool,
+    ) -> Result<&Value> {
+        let mut found = self
+            .objects
+            .iter()
+            .filter(|o| o["kind"] == kind && matches(o));
         let first = found
             .next()
-            .with_context(|| format!("no {kind} rendered"))?;
-        ensure!(found.next().is_none(), "more than one {kind} rendered");
+            .with_context(|| format!("no {kind}{which} rendered"))?;
+        ensure!(
+            found.next().is_none(),
+            "more than one {kind}{which} rendered"
+        );
         Ok(first)
     }
 

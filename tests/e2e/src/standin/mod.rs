@@ -97,10 +97,14 @@ impl StandInCluster {
             .as_str()
             .unwrap_or_default()
             .to_owned();
-        let snapshot_class = rendered.only("VolumeSnapshotClass")?["metadata"]["name"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
+        // The story deletes its snapshots and checks Ceph is empty: the Delete class.
+        let snapshot_class =
+            rendered.only_where("VolumeSnapshotClass", " with deletionPolicy Delete", |c| {
+                c["deletionPolicy"] == "Delete"
+            })?["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
         let cluster_id = class["parameters"]["clusterID"]
             .as_str()
             .context("the StorageClass has no clusterID")?;
