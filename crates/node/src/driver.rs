@@ -1,6 +1,6 @@
 //! The node plugin's state, owned by the service and passed to every operation: settings,
-//! kubelet's root, the cluster config, the mappers, the per-volume locks and what start-up
-//! recovery found. No globals.
+//! kubelet's root, the cluster config, the mappers, the per-volume locks, what start-up
+//! recovery found and the stats measurements in flight. No globals.
 
 use cluster_config::{ClusterConfigWatcher, ConfigError};
 
@@ -10,6 +10,7 @@ use crate::mapper::{Mappers, Support};
 use crate::recovery::RecoveryBoard;
 use crate::secret::{CephAccess, Secret};
 use crate::settings::NodeSettings;
+use crate::stats_gate::StatsGate;
 use crate::volume_lock::VolumeLocks;
 
 #[derive(Debug)]
@@ -22,6 +23,8 @@ pub struct NodeDriver {
     pub locks: VolumeLocks,
     /// What start-up recovery found ([`crate::recovery`]).
     pub recovery: RecoveryBoard,
+    /// One stats measurement in flight per volume ([`crate::stats_gate`]).
+    pub stats_gate: StatsGate,
 }
 
 impl NodeDriver {
@@ -34,6 +37,7 @@ impl NodeDriver {
             mappers,
             locks: VolumeLocks::default(),
             recovery: RecoveryBoard::default(),
+            stats_gate: StatsGate::default(),
         }
     }
 

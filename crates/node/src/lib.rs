@@ -20,7 +20,8 @@
 //!   [`filesystem`] (blkid probe, mkfs, grow), [`prepare`] (what stage does to the file system
 //!   before mounting it), [`mount`] + [`mountinfo`], [`target`]
 //!   (mount targets), [`device`] (sizes and names from sysfs), [`health`] (is the device
-//!   behind a volume alive), [`access`] (capability → what to do).
+//!   behind a volume alive), [`stats_gate`] (one stats measurement per volume in the kernel
+//!   at a time), [`access`] (capability → what to do).
 //! - Plumbing: [`process`] (every child process, deadline-bound), [`syscall`] (blocking calls
 //!   off the executor, deadline-bound), [`secret`] (keys, key files and their sweep),
 //!   [`volume_lock`] (one operation per volume), [`settings`], [`error`].
@@ -57,6 +58,7 @@ pub mod settings;
 pub mod stage;
 pub mod stash;
 pub mod stats;
+pub mod stats_gate;
 mod status;
 pub mod syscall;
 pub mod target;
