@@ -71,7 +71,10 @@ struct Args {
     #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
     map_timeout: Duration,
     /// How long rbd/rbd-nbd/rbd-fuse try to reach and authenticate with the cluster
-    /// (their client_mount_timeout); keep it below --map-timeout.
+    /// (their client_mount_timeout); keep it below --map-timeout. Also how long `rbd-nbd
+    /// list-mapped` is watched after an rbd-nbd map killed at --map-timeout, for a device its
+    /// detached daemon maps late (then unmapped): the two together stay below kubelet's
+    /// two-minute deadline for NodeStageVolume.
     #[arg(long, default_value = "45s", value_parser = humantime::parse_duration)]
     connect_timeout: Duration,
     #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
@@ -85,7 +88,9 @@ struct Args {
     /// within it (before Probe answers ready); longer than a rollout takes on this node.
     #[arg(long, default_value = "300s", value_parser = humantime::parse_duration)]
     nbd_reattach_timeout: Duration,
-    /// Deadline of quick commands (mount, umount, blkid, losetup).
+    /// Deadline of quick commands (mount, umount, blkid, losetup), and how long
+    /// NodeGetVolumeStats waits for a volume's measurement before answering from the last one
+    /// (abnormal).
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     command_timeout: Duration,
     /// tracing filter, e.g. `info` or `node=debug,info`.

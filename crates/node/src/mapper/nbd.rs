@@ -10,9 +10,18 @@
 //! that new daemon (`rbd-nbd attach --device <same device>`). Each device is mapped with the
 //! volume ID as its cookie, which the kernel keeps with the device, so an attach can only
 //! take over the device of the volume it names.
+//!
+//! `rbd-nbd map` forks the daemon into a session of its own before it connects, so a map killed
+//! at its deadline leaves a daemon the group kill misses, which may still get through and map
+//! the device after the request gave up, when an immediate unmap has found nothing. So after a
+//! map whose outcome is unknown, `list-mapped` is watched for as long as the daemon may take to
+//! connect, and what appears for the image with this volume's cookie is unmapped
+//! ([`Nbd::unmap_late_mapping`]).
 
 use std::path::PathBuf;
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 use serde::Deserialize;
 
@@ -34,7 +43,12 @@ pub struct Nbd {
     keys: KeyDir,
     map_deadline: Duration,
     unmap_deadline: Duration,
+    /// How long a daemon a killed map left behind may still take to connect and map.
+    late_map_window: Duration,
 }
+
+/// How often `list-mapped` is asked while a late mapping is watched for.
+const LATE_MAP_POLL: Duration = Duration::from_millis(500);
 
 /// One re-attach after a restart: what the stage record says was mapped, and how.
 #[derive(Debug)]
@@ -62,6 +76,9 @@ struct MappedDevice {
     #[serde(default)]
     snap: String,
     device: String,
+    /// The cookie the device was mapped with, where rbd-nbd lists one.
+    #[serde(default)]
+    cookie: String,
 }
 
 impl MappedDevice {
@@ -70,6 +87,11 @@ impl MappedDevice {
             && self.namespace == image.namespace
             && self.image == image.image
             && (self.snap.is_empty() || self.snap == "-")
+    }
+
+    /// `image` mapped for `volume_id`, or with no cookie to tell (an older kernel or rbd-nbd).
+    fn is_for(&self, image: &ImageSpec, volume_id: &str) -> bool {
+        self.is(image) && (self.cookie.is_empty() || self.cookie == volume_id)
     }
 
     fn spec(&self) -> ImageSpec {
@@ -98,6 +120,7 @@ impl Nbd {
             keys: keys.clone(),
             map_deadline: settings.deadlines.map,
             unmap_deadline: settings.deadlines.unmap,
+            late_map_window: settings.deadlines.connect,
         }
     }
 
@@ -193,6 +216,55 @@ impl Nbd {
 
     async fn find_mapped(&self, image: &ImageSpec) -> Result<Option<String>, NodeError> {
         find_in_list(&self.list_mapped_json().await?, image)
+    }
+
+    /// `rbd-nbd unmap <device>`; a device already gone is fine.
+    async fn unmap_device(&self, device: &str) -> Result<(), NodeError> {
+        let cmd = self.unmap_command(device);
+        let output = cmd.output().await?;
+        if output.status.success() || is_not_mapped(&output.stderr) {
+            Ok(())
+        } else {
+            Err(cmd.failed(&output))
+        }
+    }
+
+    /// After a map killed at its deadline: watches `list-mapped` for [`Nbd::late_map_window`]
+    /// and unmaps the device that appears for the image with this volume's cookie, if one
+    /// does. A mapping of the image with another cookie is someone else's and left alone. The
+    /// map's own error is what the caller reports; what happens here is logged.
+    async fn unmap_late_mapping(&self, request: &MapRequest<'_>) {
+        let until = Instant::now() + self.late_map_window;
+        loop {
+            match self.list_mapped().await {
+                Ok(mapped) => {
+                    if let Some(late) = mapped
+                        .iter()
+                        .find(|d| d.is_for(request.image, request.volume_id))
+                    {
+                        match self.unmap_device(&late.device).await {
+                            Ok(()) => tracing::warn!(
+                                device = %late.device,
+                                "rbd-nbd mapped the image after its map was killed; unmapped"
+                            ),
+                            Err(e) => tracing::error!(
+                                device = %late.device, error = %e,
+                                "rbd-nbd mapped the image after its map was killed, and unmapping it failed; a retried stage will take it over"
+                            ),
+                        }
+                        return;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "watching for a late rbd-nbd mapping")
+                }
+            }
+            let now = Instant::now();
+            if now >= until {
+                return;
+            }
+            tokio::time::sleep(LATE_MAP_POLL.min(until - now)).await;
+        }
     }
 
     /// After a restart: makes sure a daemon serves the volume's device again. Nothing is
@@ -308,6 +380,15 @@ impl Mapper for Nbd {
         drop(key);
         let output = match result {
             Ok(output) => output,
+            // Killed (at its deadline, or by a signal): its daemon may still map the image.
+            Err(
+                e @ (NodeError::CommandTimedOut { .. }
+                | NodeError::CommandFailed { code: None, .. }),
+            ) => {
+                self.unmap_late_mapping(request).await;
+                return Err(e);
+            }
+            // rbd-nbd said why it failed, after its daemon did.
             Err(e) => {
                 let _ = self.unmap(&mapping).await;
                 return Err(e);
@@ -331,13 +412,7 @@ impl Mapper for Nbd {
         let Some(device) = self.find_mapped(&mapping.image).await? else {
             return Ok(());
         };
-        let cmd = self.unmap_command(&device);
-        let output = cmd.output().await?;
-        if output.status.success() || is_not_mapped(&output.stderr) {
-            Ok(())
-        } else {
-            Err(cmd.failed(&output))
-        }
+        self.unmap_device(&device).await
     }
 
     /// rbd-nbd watches the image and resizes the nbd device itself.

@@ -13,17 +13,57 @@ const VOLUME: &str = "0001-0009-rook-ceph-0000000000000002-b0a3d8f4-8f5e-11ee-9d
 const KEY: &str = "AQBfakekeyfortests==";
 
 /// `rbd-nbd` as a shell script. `calls` gets one line per invocation; `mapped.json` is what
-/// list-mapped prints; `attach` adds the device it attached to it. Files that change its
-/// answers: `no-cookie-support` (the kernel keeps no cookies), `attach-fails`.
+/// list-mapped prints; `attach` puts the device it attached there, `unmap` empties it. Files
+/// that change its answers: `no-cookie-support` (the kernel keeps no cookies), `attach-fails`,
+/// `map-fails`; `map-hangs` makes a map hang until it is killed, leaving a "daemon" that maps
+/// /dev/nbd7 as list-mapped is asked the number of times `map-hangs` holds (never when
+/// empty), with the cookie in `late-cookie` if there is one, else the map's.
 const FAKE: &str = r#"#!/bin/sh
 dir=$(dirname "$0")
 printf '%s\n' "$*" >> "$dir/calls"
 command=$1
 shift
+entry() { # pool/[namespace/]image device cookie
+    IFS=/
+    set -- $1 "$2" "$3"
+    if [ $# -eq 5 ]; then pool=$1 ns=$2 image=$3; shift 3; else pool=$1 ns= image=$2; shift 2; fi
+    printf '[{"id":4242,"pool":"%s","namespace":"%s","image":"%s","snap":"-","device":"%s","cookie":"%s"}]\n' \
+        "$pool" "$ns" "$image" "$1" "$2"
+}
 case "$command" in
 list-mapped)
+    if [ -s "$dir/late-countdown" ]; then
+        left=$(($(cat "$dir/late-countdown") - 1))
+        if [ "$left" -eq 0 ]; then
+            mv "$dir/late-entry" "$dir/mapped.json"
+            rm "$dir/late-countdown"
+        else
+            echo "$left" > "$dir/late-countdown"
+        fi
+    fi
     cat "$dir/mapped.json" 2>/dev/null
     exit 0
+    ;;
+map)
+    spec=$1 cookie=
+    for arg; do
+        case "$arg" in --cookie=*) cookie=${arg#--cookie=} ;; esac
+    done
+    if [ -e "$dir/map-fails" ]; then
+        echo "rbd-nbd: failed to map: (13) Permission denied" >&2
+        exit 13
+    fi
+    if [ -e "$dir/map-hangs" ]; then
+        [ -e "$dir/late-cookie" ] && cookie=$(cat "$dir/late-cookie")
+        entry "$spec" /dev/nbd7 "$cookie" > "$dir/late-entry"
+        cp "$dir/map-hangs" "$dir/late-countdown"
+        exec sleep 600
+    fi
+    entry "$spec" /dev/nbd7 "$cookie" > "$dir/mapped.json"
+    echo /dev/nbd7
+    ;;
+unmap)
+    echo '[]' > "$dir/mapped.json"
     ;;
 attach)
     device= spec= cookie= keyfile=
@@ -47,11 +87,7 @@ attach)
         exit 22
     fi
     cat "$keyfile" > "$dir/key-seen"
-    IFS=/
-    set -- $spec
-    if [ $# -eq 3 ]; then pool=$1 ns=$2 image=$3; else pool=$1 ns= image=$2; fi
-    printf '[{"id":4242,"pool":"%s","namespace":"%s","image":"%s","snap":"-","device":"%s","cookie":"%s"}]\n' \
-        "$pool" "$ns" "$image" "$device" "$cookie" > "$dir/mapped.json"
+    entry "$spec" "$device" "$cookie" > "$dir/mapped.json"
     echo "$device"
     ;;
 *)
@@ -76,6 +112,10 @@ impl Fake {
     }
 
     fn nbd(&self) -> Nbd {
+        self.nbd_with(Deadlines::default())
+    }
+
+    fn nbd_with(&self, deadlines: Deadlines) -> Nbd {
         let settings = NodeSettings {
             node_id: "node-a".into(),
             driver_name: "rbd.csi.sepia.io".into(),
@@ -84,7 +124,7 @@ impl Fake {
             ceph_conf: None,
             mapper: MapperChoice::Auto,
             max_volumes_per_node: 0,
-            deadlines: Deadlines::default(),
+            deadlines,
         };
         Nbd::new(&settings, &KeyDir::new(self.keys()))
             .with_program(self.dir.path().join("rbd-nbd").display().to_string())
@@ -304,4 +344,135 @@ async fn a_failed_attach_is_an_error_naming_the_command_and_leaves_no_key() {
     }
     assert_eq!(fake.key_files(), 0);
     assert!(!err.to_string().contains(KEY));
+}
+
+fn map_request<'a>(image: &'a ImageSpec, access: &'a CephAccess) -> MapRequest<'a> {
+    MapRequest {
+        volume_id: VOLUME,
+        image,
+        access,
+        read_only: false,
+        options: Vec::new(),
+    }
+}
+
+/// A map killed after a second, and a few seconds to watch for its daemon.
+fn quick_deadlines() -> Deadlines {
+    Deadlines {
+        map: Duration::from_secs(1),
+        connect: Duration::from_secs(3),
+        ..Deadlines::default()
+    }
+}
+
+/// The calls by their command (`map` without its arguments, `unmap` with its device).
+fn commands(fake: &Fake) -> Vec<String> {
+    fake.calls()
+        .into_iter()
+        .map(|call| {
+            if call.starts_with("map ") {
+                assert!(
+                    call.starts_with(&format!(
+                        "map replicapool/team-a/csi-vol-1 --cookie={VOLUME} "
+                    )),
+                    "{call}"
+                );
+                "map".into()
+            } else if call.starts_with(LIST) {
+                "list".into()
+            } else {
+                call
+            }
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_device_a_killed_maps_daemon_maps_later_is_unmapped() {
+    let fake = Fake::new();
+    // The daemon gets through on the second look after the map was killed.
+    fake.set("map-hangs", "2");
+    let (image, access) = (image(), access());
+    let err = fake
+        .nbd_with(quick_deadlines())
+        .map(&map_request(&image, &access))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, NodeError::CommandTimedOut { .. }), "{err:?}");
+    assert_eq!(
+        commands(&fake),
+        ["list", "map", "list", "list", "unmap /dev/nbd7"]
+    );
+    assert_eq!(fake.read("mapped.json").trim(), "[]", "nothing left mapped");
+    assert_eq!(fake.key_files(), 0);
+}
+
+#[tokio::test]
+async fn after_a_killed_map_list_mapped_is_watched_until_the_connect_timeout() {
+    let fake = Fake::new();
+    // A daemon that never gets through.
+    fake.set("map-hangs", "");
+    let (image, access) = (image(), access());
+    let err = fake
+        .nbd_with(quick_deadlines())
+        .map(&map_request(&image, &access))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, NodeError::CommandTimedOut { .. }), "{err:?}");
+    let commands = commands(&fake);
+    assert_eq!(commands[..2], ["list", "map"]);
+    // Looked more than once (at the start and at the end of the window), unmapped nothing.
+    assert!(commands.len() >= 4, "{commands:?}");
+    assert!(commands[2..].iter().all(|c| c == "list"), "{commands:?}");
+}
+
+#[tokio::test]
+async fn a_late_mapping_of_the_image_with_another_cookie_is_not_touched() {
+    let fake = Fake::new();
+    fake.set("map-hangs", "1");
+    fake.set("late-cookie", "another-volume");
+    let (image, access) = (image(), access());
+    let err = fake
+        .nbd_with(quick_deadlines())
+        .map(&map_request(&image, &access))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, NodeError::CommandTimedOut { .. }), "{err:?}");
+    let commands = commands(&fake);
+    assert!(
+        !commands.iter().any(|c| c.starts_with("unmap")),
+        "{commands:?}"
+    );
+    assert!(fake.read("mapped.json").contains("another-volume"));
+}
+
+#[tokio::test]
+async fn a_map_rbd_nbd_says_failed_is_checked_once_not_watched() {
+    let fake = Fake::new();
+    fake.set("map-fails", "");
+    let (image, access) = (image(), access());
+    let err = fake
+        .nbd_with(quick_deadlines())
+        .map(&map_request(&image, &access))
+        .await
+        .unwrap_err();
+    match &err {
+        NodeError::CommandFailed { code, output, .. } => {
+            assert_eq!(*code, Some(13));
+            assert!(output.contains("Permission denied"), "{output}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(commands(&fake), ["list", "map", "list"]);
+    assert_eq!(fake.key_files(), 0);
+}
+
+#[tokio::test]
+async fn a_map_that_answers_maps_once() {
+    let fake = Fake::new();
+    let (image, access) = (image(), access());
+    let mapping = fake.nbd().map(&map_request(&image, &access)).await.unwrap();
+    assert_eq!(mapping.device.as_deref(), Some("/dev/nbd7"));
+    assert_eq!(commands(&fake), ["list", "map"]);
+    assert_eq!(fake.key_files(), 0);
 }
