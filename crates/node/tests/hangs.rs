@@ -302,9 +302,7 @@ async fn stats_on_a_stopped_rbd_fuse() {
     h.create_image("stuck", 64);
     h.create_image("other", 64);
     let cap = mount_capability("ext4", Mode::SingleNodeWriter);
-    h.stage("stuck", cap.clone()).await.unwrap();
-    h.publish("stuck", "pod", cap.clone(), false).await.unwrap();
-    let target = h.target_path("stuck", "pod");
+    let target = h.stage_and_publish("stuck", "pod", cap.clone()).await;
     write_durably(&target.join("data.txt"), b"before the stop");
     let measured = stats_call(&h, "stuck", &target).await;
     assert!(!is_abnormal(&measured), "{measured:?}");
@@ -346,9 +344,7 @@ async fn stats_on_a_stopped_rbd_fuse() {
         })
     };
     // Meanwhile another volume goes through its whole life on this node.
-    h.stage("other", cap.clone()).await.unwrap();
-    h.publish("other", "pod", cap.clone(), false).await.unwrap();
-    let other_target = h.target_path("other", "pod");
+    let other_target = h.stage_and_publish("other", "pod", cap).await;
     write_durably(&other_target.join("f"), b"other volume");
     assert!(!is_abnormal(&stats_call(&h, "other", &other_target).await));
     h.unpublish("other", "pod").await.unwrap();

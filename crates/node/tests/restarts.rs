@@ -111,14 +111,8 @@ async fn plugin_only_dies(records: Records) {
     let block_cap = block_capability(Mode::SingleNodeWriter);
     h.create_image("fs", 64);
     h.create_image("blk", 64);
-    h.stage("fs", fs_cap.clone()).await.unwrap();
-    h.publish("fs", "pod", fs_cap.clone(), false).await.unwrap();
-    h.stage("blk", block_cap.clone()).await.unwrap();
-    h.publish("blk", "pod", block_cap.clone(), false)
-        .await
-        .unwrap();
-    let fs_target = h.target_path("fs", "pod");
-    let block_target = h.target_path("blk", "pod");
+    let fs_target = h.stage_and_publish("fs", "pod", fs_cap.clone()).await;
+    let block_target = h.stage_and_publish("blk", "pod", block_cap.clone()).await;
     write_durably(&fs_target.join("before.txt"), b"written before the restart");
     write_block(&block_target, MIB, b"block data before the restart");
     records.apply(&h, &["fs", "blk"]);
@@ -171,13 +165,9 @@ async fn plugin_only_dies(records: Records) {
 
     // The new plugin reports on and tears down what the old one staged.
     let stats = h.stats("fs", &fs_target).await.unwrap();
-    let condition = stats.volume_condition.unwrap();
+    let condition = stats.volume_condition.clone().unwrap();
     assert!(!condition.abnormal, "{condition:?}");
-    let bytes = stats
-        .usage
-        .iter()
-        .find(|u| u.unit == Unit::Bytes as i32)
-        .unwrap();
+    let bytes = usage(&stats, Unit::Bytes);
     assert!(bytes.total > 0 && bytes.used > 0, "{bytes:?}");
     let stats = h.stats("blk", &block_target).await.unwrap();
     assert!(!stats.volume_condition.unwrap().abnormal);

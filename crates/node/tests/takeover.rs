@@ -29,14 +29,8 @@ async fn volumes_ceph_csi_staged_are_restaged_reported_expanded_and_unstaged() {
     let block_cap = block_capability(Mode::SingleNodeWriter);
     h.create_image("fs", 320);
     h.create_image("blk", 64);
-    h.stage("fs", fs_cap.clone()).await.unwrap();
-    h.publish("fs", "pod", fs_cap.clone(), false).await.unwrap();
-    h.stage("blk", block_cap.clone()).await.unwrap();
-    h.publish("blk", "pod", block_cap.clone(), false)
-        .await
-        .unwrap();
-    let fs_target = h.target_path("fs", "pod");
-    let block_target = h.target_path("blk", "pod");
+    let fs_target = h.stage_and_publish("fs", "pod", fs_cap.clone()).await;
+    let block_target = h.stage_and_publish("blk", "pod", block_cap.clone()).await;
     write_durably(&fs_target.join("data.txt"), b"staged by ceph-csi");
     h.rewrite_stash_as_ceph_csi("fs");
     h.rewrite_stash_as_ceph_csi("blk");
@@ -58,12 +52,8 @@ async fn volumes_ceph_csi_staged_are_restaged_reported_expanded_and_unstaged() {
     assert_eq!(std::fs::read(stash_path(&h, "blk")).unwrap(), records[1]);
 
     let stats = h.stats("fs", &fs_target).await.unwrap();
-    assert!(!stats.volume_condition.unwrap().abnormal);
-    let bytes = stats
-        .usage
-        .iter()
-        .find(|u| u.unit == Unit::Bytes as i32)
-        .unwrap();
+    assert!(!stats.volume_condition.clone().unwrap().abnormal);
+    let bytes = usage(&stats, Unit::Bytes);
     assert!(bytes.used > 0, "{bytes:?}");
     let stats = h.stats("blk", &block_target).await.unwrap();
     assert!(!stats.volume_condition.unwrap().abnormal);

@@ -410,6 +410,18 @@ impl Harness {
         self.node.node_stage_volume(request).await.map(drop)
     }
 
+    /// Stages `image` and publishes it, writable, to pod `pod`; its target path.
+    pub async fn stage_and_publish(
+        &mut self,
+        image: &str,
+        pod: &str,
+        capability: VolumeCapability,
+    ) -> PathBuf {
+        self.stage(image, capability.clone()).await.unwrap();
+        self.publish(image, pod, capability, false).await.unwrap();
+        self.target_path(image, pod)
+    }
+
     pub async fn unstage(&mut self, image: &str) -> Result<(), tonic::Status> {
         let request = self.unstage_request(image);
         self.node.node_unstage_volume(request).await.map(drop)
@@ -725,7 +737,9 @@ fn spawn_plugin(root: &Path, args: &[String], start: u32) -> Process {
     )
 }
 
-async fn connect(socket: &Path) -> Channel {
+/// A channel to the plugin's socket at `socket`, once it answers (the file appears at bind,
+/// a moment before the listener accepts).
+pub async fn connect(socket: &Path) -> Channel {
     let endpoint = format!("unix://{}", socket.display());
     for _ in 0..100 {
         if socket.exists()
@@ -739,6 +753,15 @@ async fn connect(socket: &Path) -> Channel {
         "the node plugin did not start serving on {}",
         socket.display()
     );
+}
+
+/// The usage `stats` reports in `unit`.
+pub fn usage(stats: &NodeGetVolumeStatsResponse, unit: volume_usage::Unit) -> &VolumeUsage {
+    stats
+        .usage
+        .iter()
+        .find(|u| u.unit == unit as i32)
+        .unwrap_or_else(|| panic!("no {unit:?} usage in {stats:?}"))
 }
 
 /// Pids of rbd-fuse processes whose command line mentions `root`.

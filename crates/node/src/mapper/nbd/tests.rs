@@ -102,12 +102,23 @@ struct Fake {
 }
 
 impl Fake {
+    /// The script is written by a child `sh`, never through a file descriptor of this
+    /// process: a child another test forks meanwhile would inherit that descriptor, and until
+    /// it execs, running the script fails with ETXTBSY.
     fn new() -> Self {
-        use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let program = dir.path().join("rbd-nbd");
-        std::fs::write(&program, FAKE).unwrap();
-        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let written = std::process::Command::new("sh")
+            .args([
+                "-c",
+                r#"printf '%s' "$FAKE" > "$1" && chmod 755 "$1""#,
+                "sh",
+            ])
+            .arg(&program)
+            .env("FAKE", FAKE)
+            .status()
+            .unwrap();
+        assert!(written.success());
         Self { dir }
     }
 
@@ -216,16 +227,20 @@ fn attach_line(cookie: bool) -> String {
     )
 }
 
+/// A re-attach of the volume, mapped with `exclusive`, with credentials.
+async fn reattach_exclusive(fake: &Fake) -> Recovered {
+    let (image, access) = (image(), access());
+    let options = vec!["exclusive".to_string()];
+    fake.nbd()
+        .reattach(&request(&image, Ok(&access), &options))
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn an_orphaned_device_gets_a_new_daemon_with_the_volume_cookie_and_options() {
     let fake = Fake::new();
-    let (image, access) = (image(), access());
-    let options = vec!["exclusive".to_string()];
-    let outcome = fake
-        .nbd()
-        .reattach(&request(&image, Ok(&access), &options))
-        .await
-        .unwrap();
+    let outcome = reattach_exclusive(&fake).await;
     assert_eq!(outcome, Recovered::Reattached);
     assert_eq!(
         fake.calls(),
@@ -304,13 +319,7 @@ async fn without_credentials_no_daemon_is_started_and_the_volume_is_lost() {
 async fn a_kernel_without_cookies_is_attached_without_one() {
     let fake = Fake::new();
     fake.set("no-cookie-support", "");
-    let (image, access) = (image(), access());
-    let options = vec!["exclusive".to_string()];
-    let outcome = fake
-        .nbd()
-        .reattach(&request(&image, Ok(&access), &options))
-        .await
-        .unwrap();
+    let outcome = reattach_exclusive(&fake).await;
     assert_eq!(outcome, Recovered::Reattached);
     assert_eq!(
         fake.calls(),
@@ -365,6 +374,20 @@ fn quick_deadlines() -> Deadlines {
     }
 }
 
+/// A map through `fake` that fails; with `map-hangs` set, it is killed at its deadline.
+async fn failed_map(fake: &Fake) -> NodeError {
+    let (image, access) = (image(), access());
+    fake.nbd_with(quick_deadlines())
+        .map(&map_request(&image, &access))
+        .await
+        .unwrap_err()
+}
+
+async fn killed_map(fake: &Fake) {
+    let err = failed_map(fake).await;
+    assert!(matches!(err, NodeError::CommandTimedOut { .. }), "{err:?}");
+}
+
 /// The calls by their command (`map` without its arguments, `unmap` with its device).
 fn commands(fake: &Fake) -> Vec<String> {
     fake.calls()
@@ -392,13 +415,7 @@ async fn the_device_a_killed_maps_daemon_maps_later_is_unmapped() {
     let fake = Fake::new();
     // The daemon gets through on the second look after the map was killed.
     fake.set("map-hangs", "2");
-    let (image, access) = (image(), access());
-    let err = fake
-        .nbd_with(quick_deadlines())
-        .map(&map_request(&image, &access))
-        .await
-        .unwrap_err();
-    assert!(matches!(err, NodeError::CommandTimedOut { .. }), "{err:?}");
+    killed_map(&fake).await;
     assert_eq!(
         commands(&fake),
         ["list", "map", "list", "list", "unmap /dev/nbd7"]
@@ -412,13 +429,7 @@ async fn after_a_killed_map_list_mapped_is_watched_until_the_connect_timeout() {
     let fake = Fake::new();
     // A daemon that never gets through.
     fake.set("map-hangs", "");
-    let (image, access) = (image(), access());
-    let err = fake
-        .nbd_with(quick_deadlines())
-        .map(&map_request(&image, &access))
-        .await
-        .unwrap_err();
-    assert!(matches!(err, NodeError::CommandTimedOut { .. }), "{err:?}");
+    killed_map(&fake).await;
     let commands = commands(&fake);
     assert_eq!(commands[..2], ["list", "map"]);
     // Looked more than once (at the start and at the end of the window), unmapped nothing.
@@ -431,13 +442,7 @@ async fn a_late_mapping_of_the_image_with_another_cookie_is_not_touched() {
     let fake = Fake::new();
     fake.set("map-hangs", "1");
     fake.set("late-cookie", "another-volume");
-    let (image, access) = (image(), access());
-    let err = fake
-        .nbd_with(quick_deadlines())
-        .map(&map_request(&image, &access))
-        .await
-        .unwrap_err();
-    assert!(matches!(err, NodeError::CommandTimedOut { .. }), "{err:?}");
+    killed_map(&fake).await;
     let commands = commands(&fake);
     assert!(
         !commands.iter().any(|c| c.starts_with("unmap")),
@@ -450,13 +455,7 @@ async fn a_late_mapping_of_the_image_with_another_cookie_is_not_touched() {
 async fn a_map_rbd_nbd_says_failed_is_checked_once_not_watched() {
     let fake = Fake::new();
     fake.set("map-fails", "");
-    let (image, access) = (image(), access());
-    let err = fake
-        .nbd_with(quick_deadlines())
-        .map(&map_request(&image, &access))
-        .await
-        .unwrap_err();
-    match &err {
+    match &failed_map(&fake).await {
         NodeError::CommandFailed { code, output, .. } => {
             assert_eq!(*code, Some(13));
             assert!(output.contains("Permission denied"), "{output}");
