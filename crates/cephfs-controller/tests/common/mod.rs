@@ -102,8 +102,15 @@ impl Builder {
             driver_name: "cephfs.csi.sepia.io".to_owned(),
             failpoints: Failpoints::new(),
             controller_credentials_dir: Some(creds),
+            // The bed's mgr serialises `volumes` commands per filesystem, and other suites'
+            // tests stall it at times (a stopped ceph-fuse holding a lock the mgr waits for).
+            // librados' own mgr command timeout (= the op timeout) frees the reply buffers
+            // while the reply may still come (a use-after-free in Pacific's MgrClient), so
+            // tests give the mgr more time than any stall we have seen.
+            rpc_timeout: Duration::from_secs(300),
             ..Settings::default()
         };
+        settings.ceph_timeouts.op = Duration::from_secs(240);
         if let Some(connect) = self.connect_timeout {
             settings.ceph_timeouts.connect = connect;
         }
