@@ -1,5 +1,6 @@
 //! The ABORTED answer while the mgr has not finished a clone, and completion on retry. Its own
 //! test binary: the clone delay it sets on the mgr must not slow other tests' clones.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! Volumes from content: restore from a snapshot, clone of a volume (with ceph-csi's temporary
 //! snapshot, gone once the clone completes), and the ABORTED answer while the mgr has not
 //! finished the clone.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! Snapshots: cut, idempotency, the journal as ceph-csi writes it, and DeleteVolume of a volume
 //! that still has snapshots (retained, still restorable, gone with its last snapshot).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
