@@ -8,7 +8,7 @@
 //! - [`service`]: the gRPC Controller (Identity is the RBD crate's, see [`server`]).
 //! - Domain: [`volume`] (create empty, `clone` from a snapshot or a volume, delete, expand,
 //!   get/validate, `context` = the volume context the node reads), [`snapshot`] (create,
-//!   delete), [`capacity`] (GetCapacity).
+//!   delete), [`capacity`] (GetCapacity), [`listing`] (ListVolumes, ListSnapshots).
 //! - Request inputs: [`params`] (StorageClass / VolumeSnapshotClass parameters), [`secrets`]
 //!   (`adminID`/`adminKey`).
 //! - Ceph-facing: [`fs`] (a filesystem: FSCID, metadata pool, journals, subvolume group),
@@ -20,6 +20,7 @@ pub mod capacity;
 pub mod driver;
 pub mod failpoints;
 pub mod fs;
+pub mod listing;
 pub mod lookup;
 pub mod mgr;
 pub mod params;

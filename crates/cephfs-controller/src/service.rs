@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use controller::capabilities::Capability;
 use controller::error::Error;
+use controller::listing::{self, Token};
 use controller::service::ControllerService as Runner;
 use controller::service::controller::content_source;
 use controller::service::lifecycle::Report;
@@ -22,21 +23,26 @@ use tonic::{Request, Response, Status};
 
 use crate::capacity::get_capacity;
 use crate::driver::Driver;
+use crate::listing::{list_snapshots, list_volumes};
 use crate::params::{CapacityParams, SnapshotParams, VolumeParams};
 use crate::snapshot::create::{CreateSnapshot, SnapshotInfo, create_snapshot};
 use crate::snapshot::delete::delete_snapshot;
 use crate::volume::create::{CreateRequest, create_volume};
 use crate::volume::delete::delete_volume;
 use crate::volume::expand::expand_volume;
-use crate::volume::get::validate;
+use crate::volume::get::{get_volume, validate};
 
 /// The RPCs this controller serves (no publish: CephFS needs no attach).
-const CAPABILITIES: [rpc::Type; 5] = [
+const CAPABILITIES: [rpc::Type; 9] = [
     rpc::Type::CreateDeleteVolume,
     rpc::Type::CreateDeleteSnapshot,
     rpc::Type::CloneVolume,
     rpc::Type::ExpandVolume,
     rpc::Type::GetCapacity,
+    rpc::Type::ListVolumes,
+    rpc::Type::ListSnapshots,
+    rpc::Type::GetVolume,
+    rpc::Type::VolumeCondition,
 ];
 
 pub struct ControllerService {
@@ -200,6 +206,119 @@ impl Controller for ControllerService {
                             message: reason,
                         }),
                     }
+                },
+            )
+            .await
+    }
+
+    async fn list_volumes(
+        &self,
+        request: Request<ListVolumesRequest>,
+    ) -> Result<Response<ListVolumesResponse>, Status> {
+        let (metadata, _, req) = request.into_parts();
+        let driver = &self.driver;
+        self.runner
+            .run("ListVolumes", "", &metadata, async move {
+                let max = listing::page_size(req.max_entries)?;
+                let token = Token::decode(&req.starting_token)?;
+                let page = list_volumes(driver, token, max).await?;
+                Ok(ListVolumesResponse {
+                    entries: page
+                        .entries
+                        .into_iter()
+                        .map(|v| list_volumes_response::Entry {
+                            volume: Some(Volume {
+                                volume_id: v.volume_id,
+                                ..Default::default()
+                            }),
+                            status: None,
+                        })
+                        .collect(),
+                    next_token: page.next.unwrap_or_default(),
+                })
+            })
+            .await
+    }
+
+    async fn list_snapshots(
+        &self,
+        request: Request<ListSnapshotsRequest>,
+    ) -> Result<Response<ListSnapshotsResponse>, Status> {
+        let (metadata, _, req) = request.into_parts();
+        let driver = &self.driver;
+        self.runner
+            .run("ListSnapshots", "", &metadata, async move {
+                let max = listing::page_size(req.max_entries)?;
+                let token = Token::decode(&req.starting_token)?;
+                let non_empty = |s: &String| (!s.is_empty()).then(|| s.clone());
+                let page = list_snapshots(
+                    driver,
+                    token,
+                    max,
+                    non_empty(&req.snapshot_id).as_deref(),
+                    non_empty(&req.source_volume_id).as_deref(),
+                )
+                .await?;
+                Ok(ListSnapshotsResponse {
+                    entries: page
+                        .entries
+                        .into_iter()
+                        .map(|s| list_snapshots_response::Entry {
+                            snapshot: Some(Snapshot {
+                                size_bytes: size::to_csi(s.size),
+                                snapshot_id: s.snapshot_id,
+                                source_volume_id: s.source_volume_id.unwrap_or_default(),
+                                creation_time: s.created,
+                                ready_to_use: true,
+                                group_snapshot_id: String::new(),
+                            }),
+                        })
+                        .collect(),
+                    next_token: page.next.unwrap_or_default(),
+                })
+            })
+            .await
+    }
+
+    async fn controller_get_volume(
+        &self,
+        request: Request<ControllerGetVolumeRequest>,
+    ) -> Result<Response<ControllerGetVolumeResponse>, Status> {
+        let (metadata, _, req) = request.into_parts();
+        let driver = &self.driver;
+        self.runner
+            .run(
+                "ControllerGetVolume",
+                &q(&req.volume_id),
+                &metadata,
+                async move {
+                    let volume_id = req.volume_id.required("volume_id")?;
+                    let got = get_volume(driver, volume_id).await?;
+                    let subvolume = got.volume.fs.spec(&got.volume.entry.image_name);
+                    let condition = match &got.info {
+                        Some(_) => VolumeCondition {
+                            abnormal: false,
+                            message: "ok".to_owned(),
+                        },
+                        None => VolumeCondition {
+                            abnormal: true,
+                            message: format!("subvolume {subvolume} is gone"),
+                        },
+                    };
+                    Ok(ControllerGetVolumeResponse {
+                        volume: Some(Volume {
+                            capacity_bytes: size::to_csi(
+                                got.info.as_ref().and_then(|i| i.quota()).unwrap_or(0),
+                            ),
+                            volume_id: req.volume_id,
+                            ..Default::default()
+                        }),
+                        status: Some(controller_get_volume_response::VolumeStatus {
+                            // No publish step: CephFS volumes are never attached.
+                            published_node_ids: Vec::new(),
+                            volume_condition: Some(condition),
+                        }),
+                    })
                 },
             )
             .await

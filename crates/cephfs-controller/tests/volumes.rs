@@ -110,8 +110,29 @@ async fn create_is_idempotent_and_delete_leaves_nothing() {
         assert_eq!(entry.get("csi.imagename"), Some(&sub));
         assert!(entry.keys().all(|k| k.starts_with("csi.")), "{entry:?}");
 
+        // ControllerGetVolume: its size, healthy.
+        let got = fx
+            .client()
+            .controller_get_volume(ControllerGetVolumeRequest {
+                volume_id: volume.volume_id.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(got.volume.unwrap().capacity_bytes, 10 * MIB);
+        let condition = got.status.unwrap().volume_condition.unwrap();
+        assert!(!condition.abnormal, "{}", condition.message);
+
         fx.delete_volume(&volume.volume_id).await;
         assert!(fx.subvolumes().is_empty());
+        let s = status(
+            fx.client()
+                .controller_get_volume(ControllerGetVolumeRequest {
+                    volume_id: volume.volume_id.clone(),
+                })
+                .await,
+        );
+        assert_eq!(s.code(), Code::NotFound);
         assert!(
             fx.journal_objects()
                 .iter()
