@@ -1,4 +1,5 @@
-//! The ABORTED answer while the mgr has not finished a clone, and completion on retry. Its own
+//! The ABORTED answer while the mgr has not finished a clone, completion on retry, and a clone
+//! that ended without completing (canceled, as a failed one) started again. Its own
 //! test binary: the clone delay it sets on the mgr must not slow other tests' clones.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -6,6 +7,9 @@ mod common;
 
 use common::*;
 use tonic::Code;
+
+/// The tests of this file one at a time: each sets and resets the mgr-wide delay.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Makes the mgr wait before it starts each clone, so a clone stays pending for a while.
 /// Only clones are delayed (this crate's tests are the only ones that clone on the bed).
@@ -32,6 +36,7 @@ impl Drop for CloneDelay {
 
 #[tokio::test]
 async fn a_clone_in_progress_is_aborted_until_it_completes() {
+    let _serial = SERIAL.lock().await;
     Fixture::run(|fx| async move {
         let volume = fx.create_volume("pvc-slow-src", 4 * MIB).await;
         let snapshot = fx.create_snapshot("snap-slow", &volume.volume_id).await;
@@ -69,6 +74,45 @@ async fn a_clone_in_progress_is_aborted_until_it_completes() {
         drop(delay);
         assert_eq!(subvolume_of(&restored.volume_id), target);
         assert_eq!(fx.clone_state(&target), "complete");
+        fx.delete_volume(&restored.volume_id).await;
+        fx.delete_snapshot(&snapshot.snapshot_id).await;
+        fx.delete_volume(&volume.volume_id).await;
+        assert!(fx.subvolumes().is_empty());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_canceled_clone_is_removed_and_started_again() {
+    let _serial = SERIAL.lock().await;
+    Fixture::run(|fx| async move {
+        let volume = fx.create_volume("pvc-cancel-src", 4 * MIB).await;
+        let snapshot = fx.create_snapshot("snap-cancel", &volume.volume_id).await;
+        let delay = CloneDelay::set(4);
+        let req = fx.restore_request("pvc-canceled", 4 * MIB, &snapshot.snapshot_id);
+        let s = status(fx.client().create_volume(req.clone()).await);
+        assert_eq!(s.code(), Code::Aborted, "{}", s.message());
+        let source = subvolume_of(&volume.volume_id);
+        let target = fx.subvolumes().into_iter().find(|s| *s != source).unwrap();
+        // What a clone that failed looks like to the controller: not complete, and never will be.
+        ceph(&[
+            "fs",
+            "clone",
+            "cancel",
+            &bed().fs,
+            &target,
+            "--group_name",
+            &fx.group,
+        ]);
+        assert_eq!(fx.clone_state(&target), "canceled");
+        let restored = create(fx.client(), req).await;
+        drop(delay);
+        // The same subvolume name (the reservation's), cloned afresh and complete; nothing else.
+        assert_eq!(subvolume_of(&restored.volume_id), target);
+        assert_eq!(fx.clone_state(&target), "complete");
+        let mut expected = vec![source, target];
+        expected.sort();
+        assert_eq!(fx.subvolumes(), expected);
         fx.delete_volume(&restored.volume_id).await;
         fx.delete_snapshot(&snapshot.snapshot_id).await;
         fx.delete_volume(&volume.volume_id).await;
