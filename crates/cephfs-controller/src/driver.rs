@@ -26,7 +26,7 @@ impl Driver {
 
     /// Creates `fs`'s subvolume group unless this process already did.
     pub async fn ensure_group(&self, fs: &Fs) -> Result<()> {
-        let key = format!("{}/{}/{}", fs.cluster.id, fs.name, fs.group);
+        let key = group_key(fs);
         if self.groups.lock().contains(&key) {
             return Ok(());
         }
@@ -34,4 +34,14 @@ impl Driver {
         self.groups.lock().insert(key);
         Ok(())
     }
+
+    /// Forgets that `fs`'s group was made (an admin removed it: the mgr said ENOENT), so the
+    /// next CreateVolume makes it again.
+    pub fn forget_group(&self, fs: &Fs) {
+        self.groups.lock().remove(&group_key(fs));
+    }
+}
+
+fn group_key(fs: &Fs) -> String {
+    format!("{}/{}/{}", fs.cluster.id, fs.name, fs.group)
 }

@@ -401,3 +401,25 @@ async fn capacity_is_the_data_pools_max_avail() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_group_removed_by_an_admin_is_made_again() {
+    Fixture::run(|fx| async move {
+        let volume = fx.create_volume("pvc-first", 4 * MIB).await;
+        fx.delete_volume(&volume.volume_id).await;
+        ceph(&["fs", "subvolumegroup", "rm", &bed().fs, &fx.group]);
+        // This process made the group before: its first attempt finds it gone and says so,
+        // leaving nothing; the retry (as the provisioner's) makes the group again.
+        let s = status(
+            fx.client()
+                .create_volume(fx.create_request("pvc-second", 4 * MIB))
+                .await,
+        );
+        assert!(s.message().contains("does not exist"), "{}", s.message());
+        assert!(fx.omap("csi.volumes.default").is_empty());
+        let volume = fx.create_volume("pvc-second", 4 * MIB).await;
+        assert_eq!(fx.subvolumes(), vec![subvolume_of(&volume.volume_id)]);
+        fx.delete_volume(&volume.volume_id).await;
+    })
+    .await;
+}

@@ -99,6 +99,11 @@ pub async fn create_volume(driver: &Driver, req: CreateRequest) -> Result<Create
             })
         }
         Err(e) => {
+            if let Error::Ceph { source, .. } = &e
+                && source.errno() == Some(libc::ENOENT)
+            {
+                driver.forget_group(&fs);
+            }
             // Only the attempt that reserved the name made everything there is to undo; a
             // later attempt leaves its failure to the next one, which repairs it.
             if reservation.fresh && should_roll_back(&e) {
