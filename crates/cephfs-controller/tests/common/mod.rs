@@ -42,6 +42,7 @@ pub struct Fixture {
     pub driver: Arc<Driver>,
     pub group: String,
     pub namespace: String,
+    config_path: std::path::PathBuf,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     _dir: tempfile::TempDir,
 }
@@ -115,23 +116,8 @@ impl Builder {
             settings.ceph_timeouts.connect = connect;
         }
         let failpoints = settings.failpoints.clone();
-        let watcher =
-            cluster_config::ClusterConfigWatcher::start(&config_path, Duration::from_millis(200))
-                .await;
-        let driver = Driver::new(State::new(settings, watcher));
-        let endpoint = format!("unix://{}", dir.path().join("csi.sock").display());
-        let incoming = csi::server::bind(&endpoint).await.unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(cephfs_controller::server::serve(
-            Arc::clone(&driver),
-            incoming,
-            async {
-                let _ = stopped.await;
-            },
-        ));
-        let channel = csi::client::connect(&endpoint, Duration::from_secs(5))
-            .await
-            .unwrap();
+        let (driver, channel, stop) =
+            serve(settings, &config_path, &dir.path().join("csi.sock")).await;
         Fixture {
             controller: ControllerClient::new(channel.clone()),
             identity: IdentityClient::new(channel),
@@ -139,13 +125,58 @@ impl Builder {
             driver,
             group,
             namespace,
+            config_path,
             stop: Some(stop),
             _dir: dir,
         }
     }
 }
 
+/// A controller served in-process on `socket`, reading the cluster config at `config_path`.
+async fn serve(
+    settings: Settings,
+    config_path: &std::path::Path,
+    socket: &std::path::Path,
+) -> (Arc<Driver>, Channel, tokio::sync::oneshot::Sender<()>) {
+    let watcher =
+        cluster_config::ClusterConfigWatcher::start(config_path, Duration::from_millis(200)).await;
+    let driver = Driver::new(State::new(settings, watcher));
+    let endpoint = format!("unix://{}", socket.display());
+    let incoming = csi::server::bind(&endpoint).await.unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(cephfs_controller::server::serve(
+        Arc::clone(&driver),
+        incoming,
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let channel = csi::client::connect(&endpoint, Duration::from_secs(5))
+        .await
+        .unwrap();
+    (driver, channel, stop)
+}
+
 impl Fixture {
+    /// Another controller on the same cluster config (its own state, locks and connections,
+    /// as another replica's process has): for races between controllers.
+    pub async fn second_controller(
+        &self,
+    ) -> (ControllerClient<Channel>, tokio::sync::oneshot::Sender<()>) {
+        let socket = self
+            ._dir
+            .path()
+            .join(format!("csi-{}.sock", uuid::Uuid::new_v4().simple()));
+        let mut settings = Settings {
+            driver_name: "cephfs.csi.sepia.io".to_owned(),
+            rpc_timeout: Duration::from_secs(300),
+            ..Settings::default()
+        };
+        settings.ceph_timeouts.op = Duration::from_secs(240);
+        let (_, channel, stop) = serve(settings, &self.config_path, &socket).await;
+        (ControllerClient::new(channel), stop)
+    }
+
     pub async fn run<F, Fut, T>(body: F) -> T
     where
         F: FnOnce(Fixture) -> Fut,
