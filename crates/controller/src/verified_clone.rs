@@ -11,6 +11,8 @@
 //!
 //! Snapshot preparation, restore and PVC clone all make their clones here.
 
+use std::time::Duration;
+
 use ceph::rbd::{self, CreateOptions, Image};
 use tracing::warn;
 
@@ -83,21 +85,36 @@ pub async fn ensure(
         }
     }
     state.failpoint(step.before_clone).await?;
-    match rbd::clone(
-        &parent.pool.io,
-        parent.image,
-        parent.snap,
-        &pool.io,
-        child,
-        options,
-    )
-    .await
-    {
-        Ok(()) => {}
-        // Made meanwhile (an earlier call of ours that outlived its deadline): proven below.
-        Err(e) if e.is_already_exists() => {}
-        Err(e) if e.is_not_found() => return Ok(Cloned::ParentGone),
-        Err(e) => return Err(Error::ceph(step.what, parent.spec(), e)),
+    let mut attempts = 0;
+    loop {
+        match rbd::clone(
+            &parent.pool.io,
+            parent.image,
+            parent.snap,
+            &pool.io,
+            child,
+            options,
+        )
+        .await
+        {
+            Ok(()) => break,
+            // Made meanwhile (an earlier call of ours that outlived its deadline): proven below.
+            Err(e) if e.is_already_exists() => break,
+            // Opening the parent can fail "not found" for a moment though its snapshot is
+            // there: a flatten of the parent detaches it from its own parent, whose trashed
+            // snapshot then goes away while the open still follows the old link. So a parent
+            // counts as gone only when it stays gone.
+            Err(e) if e.is_not_found() => {
+                let Some(pause) = NOT_FOUND_PAUSES.get(attempts) else {
+                    return Ok(Cloned::ParentGone);
+                };
+                warn!(parent = %parent.spec(), child = %pool.spec(child), error = %e,
+                    "clone found no parent: looking again");
+                tokio::time::sleep(*pause).await;
+                attempts += 1;
+            }
+            Err(e) => return Err(Error::ceph(step.what, parent.spec(), e)),
+        }
     }
     state.failpoint(step.after_clone).await?;
     match prove(parent, pool, child).await? {
@@ -118,6 +135,13 @@ pub async fn ensure(
         }),
     }
 }
+
+/// Pauses before a clone that found no parent is tried again.
+const NOT_FOUND_PAUSES: [Duration; 3] = [
+    Duration::from_millis(100),
+    Duration::from_millis(300),
+    Duration::from_millis(600),
+];
 
 /// The verdict on an existing child.
 enum Proof {

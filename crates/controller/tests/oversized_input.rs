@@ -47,148 +47,151 @@ fn assert_short_refusal(what: &str, status: &Status, length: usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_megabyte_id_is_invalid_argument_with_a_short_message() {
-    Fixture::run(|fx| async move {
-        let id = megabyte_id();
-        let mut client = fx.client();
-        let outcomes: Vec<(&str, Result<(), Status>)> = vec![
-            (
-                "DeleteVolume",
-                client
-                    .delete_volume(fx.delete_volume_request(&id))
-                    .await
-                    .map(drop),
-            ),
-            (
-                "ControllerExpandVolume",
-                client
-                    .controller_expand_volume(ControllerExpandVolumeRequest {
-                        volume_id: id.clone(),
-                        capacity_range: Some(CapacityRange {
-                            required_bytes: 2 * GIB,
-                            limit_bytes: 0,
-                        }),
-                        secrets: fx.secrets(),
-                        volume_capability: None,
-                    })
-                    .await
-                    .map(drop),
-            ),
-            (
-                "ControllerPublishVolume",
-                client
-                    .controller_publish_volume(ControllerPublishVolumeRequest {
-                        volume_id: id.clone(),
-                        node_id: "node-a".into(),
-                        volume_capability: Some(mount_cap(Mode::SingleNodeWriter)),
-                        secrets: fx.secrets(),
-                        ..Default::default()
-                    })
-                    .await
-                    .map(drop),
-            ),
-            (
-                "ControllerPublishVolume node_id",
-                client
-                    .controller_publish_volume(ControllerPublishVolumeRequest {
-                        volume_id: "0001-0003-bed-0000000000000001-x".into(),
-                        node_id: id.clone(),
-                        volume_capability: Some(mount_cap(Mode::SingleNodeWriter)),
-                        secrets: fx.secrets(),
-                        ..Default::default()
-                    })
-                    .await
-                    .map(drop),
-            ),
-            (
-                "ControllerUnpublishVolume node_id",
-                client
-                    .controller_unpublish_volume(ControllerUnpublishVolumeRequest {
-                        volume_id: "0001-0003-bed-0000000000000001-x".into(),
-                        node_id: id.clone(),
-                        secrets: fx.secrets(),
-                    })
-                    .await
-                    .map(drop),
-            ),
-            (
-                "ValidateVolumeCapabilities",
-                client
-                    .validate_volume_capabilities(ValidateVolumeCapabilitiesRequest {
-                        volume_id: id.clone(),
-                        volume_capabilities: vec![mount_cap(Mode::SingleNodeWriter)],
-                        secrets: fx.secrets(),
-                        ..Default::default()
-                    })
-                    .await
-                    .map(drop),
-            ),
-            (
-                "ControllerGetVolume",
-                client
-                    .controller_get_volume(ControllerGetVolumeRequest {
-                        volume_id: id.clone(),
-                    })
-                    .await
-                    .map(drop),
-            ),
-            (
-                "CreateVolume name",
-                client
-                    .create_volume(fx.create_request(&id, GIB))
-                    .await
-                    .map(drop),
-            ),
-            (
-                "CreateVolume from a volume",
-                client
-                    .create_volume(fx.clone_request("pvc-from-huge", GIB, &id))
-                    .await
-                    .map(drop),
-            ),
-            (
-                "CreateSnapshot source",
-                client
-                    .create_snapshot(fx.snapshot_request("snapshot-of-huge", &id))
-                    .await
-                    .map(drop),
-            ),
-            (
-                "DeleteSnapshot",
-                client
-                    .delete_snapshot(fx.delete_snapshot_request(&id))
-                    .await
-                    .map(drop),
-            ),
-            (
-                "GetSnapshot",
-                client
-                    .get_snapshot(GetSnapshotRequest {
-                        snapshot_id: id.clone(),
-                        secrets: fx.secrets(),
-                    })
-                    .await
-                    .map(drop),
-            ),
-            (
-                "ListSnapshots",
-                client
-                    .list_snapshots(ListSnapshotsRequest {
-                        source_volume_id: id.clone(),
-                        ..Default::default()
-                    })
-                    .await
-                    .map(drop),
-            ),
-        ];
-        for (what, outcome) in outcomes {
-            match outcome {
-                Ok(()) => panic!("{what}: a 1 MB id was accepted"),
-                Err(status) => assert_short_refusal(what, &status, id.len()),
+    // Every RPC taking an id, the alpha ones (GetSnapshot, ControllerGetVolume) included.
+    Fixture::builder()
+        .alpha_capabilities("all")
+        .run(|fx| async move {
+            let id = megabyte_id();
+            let mut client = fx.client();
+            let outcomes: Vec<(&str, Result<(), Status>)> = vec![
+                (
+                    "DeleteVolume",
+                    client
+                        .delete_volume(fx.delete_volume_request(&id))
+                        .await
+                        .map(drop),
+                ),
+                (
+                    "ControllerExpandVolume",
+                    client
+                        .controller_expand_volume(ControllerExpandVolumeRequest {
+                            volume_id: id.clone(),
+                            capacity_range: Some(CapacityRange {
+                                required_bytes: 2 * GIB,
+                                limit_bytes: 0,
+                            }),
+                            secrets: fx.secrets(),
+                            volume_capability: None,
+                        })
+                        .await
+                        .map(drop),
+                ),
+                (
+                    "ControllerPublishVolume",
+                    client
+                        .controller_publish_volume(ControllerPublishVolumeRequest {
+                            volume_id: id.clone(),
+                            node_id: "node-a".into(),
+                            volume_capability: Some(mount_cap(Mode::SingleNodeWriter)),
+                            secrets: fx.secrets(),
+                            ..Default::default()
+                        })
+                        .await
+                        .map(drop),
+                ),
+                (
+                    "ControllerPublishVolume node_id",
+                    client
+                        .controller_publish_volume(ControllerPublishVolumeRequest {
+                            volume_id: "0001-0003-bed-0000000000000001-x".into(),
+                            node_id: id.clone(),
+                            volume_capability: Some(mount_cap(Mode::SingleNodeWriter)),
+                            secrets: fx.secrets(),
+                            ..Default::default()
+                        })
+                        .await
+                        .map(drop),
+                ),
+                (
+                    "ControllerUnpublishVolume node_id",
+                    client
+                        .controller_unpublish_volume(ControllerUnpublishVolumeRequest {
+                            volume_id: "0001-0003-bed-0000000000000001-x".into(),
+                            node_id: id.clone(),
+                            secrets: fx.secrets(),
+                        })
+                        .await
+                        .map(drop),
+                ),
+                (
+                    "ValidateVolumeCapabilities",
+                    client
+                        .validate_volume_capabilities(ValidateVolumeCapabilitiesRequest {
+                            volume_id: id.clone(),
+                            volume_capabilities: vec![mount_cap(Mode::SingleNodeWriter)],
+                            secrets: fx.secrets(),
+                            ..Default::default()
+                        })
+                        .await
+                        .map(drop),
+                ),
+                (
+                    "ControllerGetVolume",
+                    client
+                        .controller_get_volume(ControllerGetVolumeRequest {
+                            volume_id: id.clone(),
+                        })
+                        .await
+                        .map(drop),
+                ),
+                (
+                    "CreateVolume name",
+                    client
+                        .create_volume(fx.create_request(&id, GIB))
+                        .await
+                        .map(drop),
+                ),
+                (
+                    "CreateVolume from a volume",
+                    client
+                        .create_volume(fx.clone_request("pvc-from-huge", GIB, &id))
+                        .await
+                        .map(drop),
+                ),
+                (
+                    "CreateSnapshot source",
+                    client
+                        .create_snapshot(fx.snapshot_request("snapshot-of-huge", &id))
+                        .await
+                        .map(drop),
+                ),
+                (
+                    "DeleteSnapshot",
+                    client
+                        .delete_snapshot(fx.delete_snapshot_request(&id))
+                        .await
+                        .map(drop),
+                ),
+                (
+                    "GetSnapshot",
+                    client
+                        .get_snapshot(GetSnapshotRequest {
+                            snapshot_id: id.clone(),
+                            secrets: fx.secrets(),
+                        })
+                        .await
+                        .map(drop),
+                ),
+                (
+                    "ListSnapshots",
+                    client
+                        .list_snapshots(ListSnapshotsRequest {
+                            source_volume_id: id.clone(),
+                            ..Default::default()
+                        })
+                        .await
+                        .map(drop),
+                ),
+            ];
+            for (what, outcome) in outcomes {
+                match outcome {
+                    Ok(()) => panic!("{what}: a 1 MB id was accepted"),
+                    Err(status) => assert_short_refusal(what, &status, id.len()),
+                }
             }
-        }
-        assert_eq!(fx.leftovers().await, Vec::<String>::new());
-    })
-    .await;
+            assert_eq!(fx.leftovers().await, Vec::<String>::new());
+        })
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

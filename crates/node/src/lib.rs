@@ -45,7 +45,7 @@ pub mod mount;
 pub mod mountinfo;
 pub mod names;
 pub mod node_registry;
-mod option_rules;
+pub mod option_rules;
 pub mod ownership;
 pub mod prepare;
 pub mod process;

@@ -4,9 +4,9 @@
 use csi::quote::quote;
 
 /// `Err` holds the rule that was broken, for the caller to prefix with the option's name.
-pub(crate) type Rule = Result<(), String>;
+pub type Rule = Result<(), String>;
 
-pub(crate) fn one_of(value: &str, allowed: &[&str]) -> Rule {
+pub fn one_of(value: &str, allowed: &[&str]) -> Rule {
     if allowed.contains(&value) {
         Ok(())
     } else {
@@ -19,7 +19,7 @@ pub(crate) fn one_of(value: &str, allowed: &[&str]) -> Rule {
 }
 
 /// A plain decimal number (no sign, no unit) from `min` to `max`.
-pub(crate) fn number_in(value: &str, min: u64, max: u64) -> Rule {
+pub fn number_in(value: &str, min: u64, max: u64) -> Rule {
     match value.parse::<u64>() {
         Ok(n) if (min..=max).contains(&n) && value.bytes().all(|b| b.is_ascii_digit()) => Ok(()),
         _ => Err(format!(

@@ -2,7 +2,7 @@
 //! the domain operations; nothing here touches the system directly.
 
 mod capability;
-mod fields;
+pub mod fields;
 pub mod identity;
 pub mod node;
 

@@ -101,6 +101,8 @@ impl Controller {
             .arg(format!("--endpoint=unix://{}", socket.display()))
             .arg(format!("--driver-name={DRIVER}"))
             .arg(format!("--cluster-config={}", config_path.display()))
+            // What the manifests pass.
+            .arg("--alpha-capabilities=single-node-multi-writer,get-volume,volume-condition")
             .env("RUST_LOG", "info")
             .env_remove("SEPIA_FAILPOINTS");
         if let Some(failpoints) = failpoints {

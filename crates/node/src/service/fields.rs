@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use crate::error::NodeError;
 
-pub(crate) trait Required {
+pub trait Required {
     /// The value, or INVALID_ARGUMENT naming `field` when it is empty.
     fn required(&self, field: &'static str) -> Result<&str, NodeError>;
 }
@@ -20,7 +20,7 @@ impl Required for str {
 }
 
 /// A non-empty entry of a CSI string map (volume context, secrets), or MissingField.
-pub(crate) fn entry<'a>(
+pub fn entry<'a>(
     map: &'a HashMap<String, String>,
     key: &str,
     field: &'static str,
@@ -29,6 +29,6 @@ pub(crate) fn entry<'a>(
 }
 
 /// A non-empty entry, if present.
-pub(crate) fn optional<'a>(map: &'a HashMap<String, String>, key: &str) -> Option<&'a str> {
+pub fn optional<'a>(map: &'a HashMap<String, String>, key: &str) -> Option<&'a str> {
     map.get(key).map(String::as_str).filter(|v| !v.is_empty())
 }

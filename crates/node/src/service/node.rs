@@ -160,13 +160,14 @@ impl NodeService {
 }
 
 /// The request's volume ID, present and usable as one path component.
-fn volume_id(raw: &str) -> Result<String, NodeError> {
+pub fn volume_id(raw: &str) -> Result<String, NodeError> {
     let volume_id = raw.required("volume_id")?;
     check_volume_id(volume_id)?;
     Ok(volume_id.to_string())
 }
 
-fn usage(usage: Option<Usage>, unit: Unit) -> Option<VolumeUsage> {
+/// A usage as CSI reports it (in `unit`), if known.
+pub fn usage(usage: Option<Usage>, unit: Unit) -> Option<VolumeUsage> {
     usage.map(|u| VolumeUsage {
         available: clamp(u.available),
         total: clamp(u.total),

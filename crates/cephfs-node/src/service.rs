@@ -1,0 +1,9 @@
+//! The gRPC layer: CSI Identity and Node servers. Handlers validate and translate, then call
+//! the domain operations; nothing here touches the system directly.
+
+mod capability;
+pub mod identity;
+pub mod node;
+
+pub use identity::IdentityService;
+pub use node::NodeService;
