@@ -24,6 +24,8 @@ pub enum Command {
     Inspect(InspectArgs),
     /// List leftovers (journal entries without images, images without entries, ...).
     Orphans(OrphansArgs),
+    /// Check the config, monitors, credentials, caps, pool, namespace and NATS; a fix per failure.
+    Doctor(DoctorArgs),
     /// Print shell completions.
     Completions {
         #[arg(value_enum)]
@@ -77,6 +79,15 @@ pub struct OrphansArgs {
     /// Do not ask before removing.
     #[arg(long, requires = "delete")]
     pub yes: bool,
+    #[command(flatten)]
+    pub shared: Shared,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// NATS server of the events stream (the plugins' `--nats-url`); not checked without.
+    #[arg(long, env = "SEPIA_NATS_URL")]
+    pub nats_url: Option<String>,
     #[command(flatten)]
     pub shared: Shared,
 }

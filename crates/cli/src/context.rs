@@ -22,33 +22,9 @@ pub struct Context {
 
 impl Context {
     pub async fn connect(shared: &Shared) -> Result<Context> {
-        let path = &shared.cluster_config;
-        let bytes = std::fs::read(path).map_err(|e| Error::Config {
-            what: format!("cannot read {}: {e}", path.display()),
-        })?;
-        let config = ClusterConfig::parse(path, &bytes).map_err(|e| Error::Config {
-            what: e.to_string(),
-        })?;
-        let cluster_id = match &shared.cluster_id {
-            Some(id) => id.clone(),
-            None => match config.entries() {
-                [one] => one.cluster_id.clone(),
-                entries => {
-                    return Err(Error::Usage {
-                        what: format!(
-                            "--cluster-id is needed: {} names {} clusters",
-                            path.display(),
-                            entries.len()
-                        ),
-                    });
-                }
-            },
-        };
-        let settings = Settings {
-            controller_credentials_dir: Some(shared.credentials_dir.clone()),
-            ..Settings::default()
-        };
-        let state = State::new(settings, ClusterConfigWatcher::fixed(config));
+        let config = load_config(&shared.cluster_config)?;
+        let cluster_id = choose_cluster(&config, shared)?;
+        let state = state(config, shared, Settings::default());
         let cluster = state.cluster(&cluster_id, SOURCE).await?;
         Ok(Context {
             state,
@@ -79,4 +55,62 @@ impl Context {
             .await
             .map_err(|e| Error::ceph(format!("open pool {name}"), e))
     }
+}
+
+/// The plugins' config.json at `path`, parsed.
+pub fn load_config(path: &std::path::Path) -> Result<ClusterConfig> {
+    let bytes = std::fs::read(path).map_err(|e| Error::Config {
+        what: format!("cannot read {}: {e}", path.display()),
+    })?;
+    ClusterConfig::parse(path, &bytes).map_err(|e| Error::Config {
+        what: e.to_string(),
+    })
+}
+
+/// `--cluster-id`, or the config's only cluster.
+pub fn choose_cluster(config: &ClusterConfig, shared: &Shared) -> Result<String> {
+    if let Some(id) = &shared.cluster_id {
+        return match config.get(id) {
+            Ok(_) => Ok(id.clone()),
+            Err(_) => Err(Error::Usage {
+                what: format!(
+                    "--cluster-id {id:?} is not in {}; it names: {}",
+                    shared.cluster_config.display(),
+                    cluster_ids(config)
+                ),
+            }),
+        };
+    }
+    match config.entries() {
+        [one] => Ok(one.cluster_id.clone()),
+        _ => Err(Error::Usage {
+            what: format!(
+                "--cluster-id is needed: {} names the clusters {}",
+                shared.cluster_config.display(),
+                cluster_ids(config)
+            ),
+        }),
+    }
+}
+
+fn cluster_ids(config: &ClusterConfig) -> String {
+    let ids: Vec<&str> = config
+        .entries()
+        .iter()
+        .map(|e| e.cluster_id.as_str())
+        .collect();
+    if ids.is_empty() {
+        "none".to_owned()
+    } else {
+        ids.join(", ")
+    }
+}
+
+/// The controller's state for `config`, connecting as `--credentials-dir` says.
+pub fn state(config: ClusterConfig, shared: &Shared, settings: Settings) -> Arc<State> {
+    let settings = Settings {
+        controller_credentials_dir: Some(shared.credentials_dir.clone()),
+        ..settings
+    };
+    State::new(settings, ClusterConfigWatcher::fixed(config))
 }

@@ -5,12 +5,14 @@
 //! - [`args`]: the command line (clap); shared flags; keys only ever from files.
 //! - [`context`]: a connection to one configured cluster through the controller's `State`.
 //! - [`inspect`] (+ [`image_info`]): one volume or snapshot, everything known about it.
+//! - [`doctor`]: setup checks, a fix per failure.
 //! - [`orphans`]: leftovers in a pool, and their removal under the controller's locks.
 //! - [`render`]: tables for people, JSON for scripts (progress bars live with the scans).
 //! - [`error`]: the one error type.
 
 pub mod args;
 pub mod context;
+pub mod doctor;
 pub mod error;
 pub mod image_info;
 pub mod inspect;
@@ -25,6 +27,7 @@ pub async fn run(cli: Cli) -> error::Result<()> {
     match cli.command {
         Command::Inspect(args) => inspect::run(&args).await,
         Command::Orphans(args) => orphans::run(&args).await,
+        Command::Doctor(args) => doctor::run(&args).await,
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "sepia", &mut std::io::stdout());
             Ok(())
