@@ -26,6 +26,8 @@ pub enum Command {
     Orphans(OrphansArgs),
     /// Check the config, monitors, credentials, caps, pool, namespace and NATS; a fix per failure.
     Doctor(DoctorArgs),
+    /// Print Sepia's events from NATS, one line each.
+    Events(EventsArgs),
     /// Print shell completions.
     Completions {
         #[arg(value_enum)]
@@ -90,4 +92,32 @@ pub struct DoctorArgs {
     pub nats_url: Option<String>,
     #[command(flatten)]
     pub shared: Shared,
+}
+
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// NATS server of the events stream (the plugins' `--nats-url`).
+    #[arg(long, env = "SEPIA_NATS_URL")]
+    pub nats_url: String,
+    /// The JetStream stream (the plugins' default).
+    #[arg(long, default_value = "SEPIA")]
+    pub stream: String,
+    /// Subjects to read (`sepia.<component>.<object>.<verb>`, NATS wildcards).
+    #[arg(long, default_value = "sepia.>")]
+    pub subject: String,
+    /// Keep reading new events.
+    #[arg(short, long)]
+    pub follow: bool,
+    /// Only events of the last DURATION (e.g. `10m`, `2h`).
+    #[arg(long)]
+    pub since: Option<humantime::Duration>,
+    /// Only events of this volume ID.
+    #[arg(long, conflicts_with = "pvc")]
+    pub volume: Option<String>,
+    /// Only events about this PVC (`namespace/name`).
+    #[arg(long)]
+    pub pvc: Option<String>,
+    /// `table` (one line per event) or `json` (one JSON object per line).
+    #[arg(short = 'o', long, value_enum, default_value_t = Output::Table)]
+    pub output: Output,
 }

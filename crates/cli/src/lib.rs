@@ -5,6 +5,7 @@
 //! - [`args`]: the command line (clap); shared flags; keys only ever from files.
 //! - [`context`]: a connection to one configured cluster through the controller's `State`.
 //! - [`inspect`] (+ [`image_info`]): one volume or snapshot, everything known about it.
+//! - [`events`]: the NATS JetStream events stream, filtered, followed.
 //! - [`doctor`]: setup checks, a fix per failure.
 //! - [`orphans`]: leftovers in a pool, and their removal under the controller's locks.
 //! - [`render`]: tables for people, JSON for scripts (progress bars live with the scans).
@@ -14,6 +15,7 @@ pub mod args;
 pub mod context;
 pub mod doctor;
 pub mod error;
+pub mod events;
 pub mod image_info;
 pub mod inspect;
 pub mod orphans;
@@ -28,6 +30,7 @@ pub async fn run(cli: Cli) -> error::Result<()> {
         Command::Inspect(args) => inspect::run(&args).await,
         Command::Orphans(args) => orphans::run(&args).await,
         Command::Doctor(args) => doctor::run(&args).await,
+        Command::Events(args) => events::run(&args).await,
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "sepia", &mut std::io::stdout());
             Ok(())
