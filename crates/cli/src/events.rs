@@ -78,10 +78,9 @@ pub async fn run(args: &EventsArgs) -> Result<()> {
         let next = if args.follow {
             messages.next().await
         } else {
-            match tokio::time::timeout(QUIET, messages.next()).await {
-                Ok(next) => next,
-                Err(_) => None,
-            }
+            tokio::time::timeout(QUIET, messages.next())
+                .await
+                .unwrap_or_default()
         };
         let Some(message) = next else {
             return Ok(());
