@@ -54,6 +54,10 @@ pub struct Shared {
     /// RBD pool (for image names and scans).
     #[arg(long)]
     pub pool: Option<String>,
+    /// A kubeconfig: then PVC (`namespace/name`) and PV names are handles too, and what
+    /// references a volume is shown (read-only).
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
     /// `table` for people, `json` for scripts.
     #[arg(short = 'o', long, value_enum, default_value_t = Output::Table)]
     pub output: Output,

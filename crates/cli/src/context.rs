@@ -10,6 +10,7 @@ use controller::{Settings, State};
 
 use crate::args::Shared;
 use crate::error::{Error, Result};
+use crate::kube::Kube;
 
 /// Standing-credential source name, as errors of the controller quote it.
 pub const SOURCE: Source<'static> = Source::Standing("sepia");
@@ -18,6 +19,8 @@ pub struct Context {
     pub state: Arc<State>,
     pub cluster: Arc<Cluster>,
     pub shared: Shared,
+    /// With `--kubeconfig`.
+    pub kube: Option<Kube>,
 }
 
 impl Context {
@@ -26,10 +29,15 @@ impl Context {
         let cluster_id = choose_cluster(&config, shared)?;
         let state = state(config, shared, Settings::default());
         let cluster = state.cluster(&cluster_id, SOURCE).await?;
+        let kube = match &shared.kubeconfig {
+            Some(path) => Some(Kube::connect(path).await?),
+            None => None,
+        };
         Ok(Context {
             state,
             cluster,
             shared: shared.clone(),
+            kube,
         })
     }
 

@@ -16,6 +16,8 @@ pub enum Error {
     Controller(#[from] controller::error::Error),
     #[error("journal: {0}")]
     Journal(#[from] journal::Error),
+    #[error("kubernetes: {what}")]
+    Kube { what: String },
     #[error("events: {what}")]
     Events { what: String },
     #[error("output: {0}")]

@@ -14,6 +14,7 @@ use crate::args::InspectArgs;
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::image_info::{self, ImageReport};
+use crate::kube::References;
 use crate::render::{self, Table};
 
 /// Omap keys read per call when listing an entry object.
@@ -33,6 +34,8 @@ pub struct Report {
     /// Trash entries (`id name`) of this uuid's images.
     pub trash: Vec<String>,
     pub publications: BTreeMap<String, Publication>,
+    /// With `--kubeconfig`: the objects that reference this ID.
+    pub kubernetes: Option<References>,
 }
 
 #[derive(Debug, Serialize)]
@@ -69,7 +72,10 @@ pub async fn run(args: &InspectArgs) -> Result<()> {
 
 /// Everything about `handle`.
 pub async fn inspect(cx: &Context, handle: &str) -> Result<Report> {
-    let (pool, kind, uuid, id) = resolve(cx, handle).await?;
+    let (pool, kind, uuid, id) = match kube_handle(cx, handle).await? {
+        Some(volume_id) => resolve(cx, &volume_id).await?,
+        None => resolve(cx, handle).await?,
+    };
     let location = Location {
         pool_id: pool.io.pool_id(),
         uuid,
@@ -115,7 +121,15 @@ pub async fn inspect(cx: &Context, handle: &str) -> Result<Report> {
         Kind::Volume => publish::read_all(&pool, &uuid).await?,
         Kind::Snapshot => BTreeMap::new(),
     };
+    let kubernetes = match &cx.kube {
+        Some(kube) => Some(
+            kube.references(&controller::lookup::volume_id(&cx.cluster, &location)?)
+                .await?,
+        ),
+        None => None,
+    };
     Ok(Report {
+        kubernetes,
         handle: handle.to_owned(),
         kind: kind.noun(),
         id,
@@ -127,6 +141,20 @@ pub async fn inspect(cx: &Context, handle: &str) -> Result<Report> {
         trash,
         publications,
     })
+}
+
+/// With a kubeconfig, the volume ID a PVC (`namespace/name`) or PV name stands for.
+async fn kube_handle(cx: &Context, handle: &str) -> Result<Option<String>> {
+    let Some(kube) = &cx.kube else {
+        return Ok(None);
+    };
+    if CompositeId::decode(handle).is_ok() {
+        return Ok(None);
+    }
+    match handle.split_once('/') {
+        Some((namespace, name)) => Ok(Some(kube.claim_handle(namespace, name).await?)),
+        None => kube.volume_handle(handle).await,
+    }
 }
 
 /// Pool, kind and uuid that `handle` names: an ID decodes to them (the kind is whichever
@@ -365,6 +393,23 @@ fn table(r: &Report) -> Table {
     }
     for entry in &r.trash {
         t.row("trash", "entry", entry);
+    }
+    if let Some(k) = &r.kubernetes {
+        let rows = [
+            ("PersistentVolume", &k.persistent_volumes),
+            ("PersistentVolumeClaim", &k.claims),
+            ("VolumeAttachment", &k.volume_attachments),
+            ("VolumeSnapshotContent", &k.volume_snapshot_contents),
+            ("VolumeSnapshot", &k.volume_snapshots),
+        ];
+        for (kind, names) in rows {
+            let names = if names.is_empty() {
+                "none".to_owned()
+            } else {
+                names.join(", ")
+            };
+            t.row("kubernetes", kind, names);
+        }
     }
     for (node, p) in &r.publications {
         t.row(

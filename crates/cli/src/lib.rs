@@ -4,6 +4,7 @@
 //! Module map:
 //! - [`args`]: the command line (clap); shared flags; keys only ever from files.
 //! - [`context`]: a connection to one configured cluster through the controller's `State`.
+//! - [`kube`]: optional, read-only Kubernetes access (what references an ID; PVC/PV handles).
 //! - [`inspect`] (+ [`image_info`]): one volume or snapshot, everything known about it.
 //! - [`events`]: the NATS JetStream events stream, filtered, followed.
 //! - [`doctor`]: setup checks, a fix per failure.
@@ -18,6 +19,7 @@ pub mod error;
 pub mod events;
 pub mod image_info;
 pub mod inspect;
+pub mod kube;
 pub mod orphans;
 pub mod render;
 

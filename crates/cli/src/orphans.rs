@@ -27,6 +27,7 @@ use uuid::Uuid;
 use crate::args::OrphansArgs;
 use crate::context::Context;
 use crate::error::{Error, Result};
+use crate::kube::PvHandle;
 use crate::render::{self, Table};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -37,6 +38,10 @@ pub enum What {
     DanglingKey,
     MalformedKey,
     ImageWithoutEntry,
+    /// With a kubeconfig: a volume no PersistentVolume has as its handle.
+    NoPersistentVolume,
+    /// With a kubeconfig: a PersistentVolume whose volume has no journal entry.
+    PvWithoutVolume,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -109,10 +114,117 @@ pub async fn scan(cx: &Context, pool: &Pool) -> Result<Vec<Finding>> {
         journal_findings(cx, pool, &journal, &images, &mut findings).await?;
     }
     image_findings(cx, pool, &images, &mut findings).await?;
+    if let Some(kube) = &cx.kube {
+        let pvs = kube.persistent_volumes().await?;
+        kube_findings(cx, pool, &pvs, &mut findings).await?;
+        protect_referenced(&pvs, &mut findings);
+    }
     for finding in &mut findings {
         finding.uuid = finding.location.map(|l| l.uuid.to_string());
     }
     Ok(findings)
+}
+
+/// Volumes no PV references, and PVs (of this cluster and pool) whose volume has no entry.
+/// Neither is removed by `--delete`: a volume may be provisioned right now and its PV not made
+/// yet, and PVs are for Kubernetes' own reclaim.
+async fn kube_findings(
+    cx: &Context,
+    pool: &Pool,
+    pvs: &[PvHandle],
+    findings: &mut Vec<Finding>,
+) -> Result<()> {
+    let journal = pool.volumes()?;
+    let handles: BTreeSet<&str> = pvs.iter().map(|pv| pv.handle.as_str()).collect();
+    let listed: BTreeSet<String> = findings.iter().filter_map(|f| f.id.clone()).collect();
+    let mut start_after = String::new();
+    loop {
+        let page = journal
+            .list(&start_after, journal::listing::MAX_PAGE)
+            .await?;
+        for entry in &page.entries {
+            let Some(location) = entry.location.filter(|l| l.pool_id == pool.io.pool_id()) else {
+                continue;
+            };
+            let id = controller::lookup::volume_id(&cx.cluster, &location)?;
+            if handles.contains(id.as_str()) || listed.contains(&id) {
+                continue;
+            }
+            let oid = journal.layout().entry_oid(&location.uuid);
+            findings.push(Finding {
+                what: What::NoPersistentVolume,
+                kind: Kind::Volume.noun(),
+                age_seconds: age(pool, &oid).await?,
+                object: oid,
+                id: Some(id),
+                uuid: None,
+                request_name: Some(entry.request_name.clone()),
+                why: "no PersistentVolume has this volume handle; not removed by --delete (its PV \
+                      may not be made yet): delete it through its StorageClass's driver"
+                    .to_owned(),
+                removable: false,
+                location: Some(location),
+            });
+        }
+        match page.next {
+            Some(next) => start_after = next,
+            None => break,
+        }
+    }
+    for pv in pvs {
+        let Ok(composite) = journal::CompositeId::decode(&pv.handle) else {
+            continue;
+        };
+        let Ok(location) = controller::lookup::location_of(&composite) else {
+            continue;
+        };
+        if composite.cluster_id() != cx.cluster.id || location.pool_id != pool.io.pool_id() {
+            continue;
+        }
+        let oid = journal.layout().entry_oid(&location.uuid);
+        let exists = pool
+            .io
+            .exists(&oid)
+            .await
+            .map_err(|e| Error::ceph(format!("stat {oid}"), e))?;
+        if exists {
+            continue;
+        }
+        findings.push(Finding {
+            what: What::PvWithoutVolume,
+            kind: Kind::Volume.noun(),
+            object: format!("PersistentVolume {}", pv.name),
+            id: Some(pv.handle.clone()),
+            uuid: None,
+            request_name: None,
+            why: format!(
+                "its volume has no journal entry {oid}; not removed by --delete (a Kubernetes \
+                 object: delete the PV{})",
+                pv.claim
+                    .as_deref()
+                    .map(|c| format!(" and its claim {c}"))
+                    .unwrap_or_default()
+            ),
+            age_seconds: None,
+            removable: false,
+            location: Some(location),
+        });
+    }
+    Ok(())
+}
+
+/// Whatever a PV references is never removed.
+fn protect_referenced(pvs: &[PvHandle], findings: &mut [Finding]) {
+    for finding in findings.iter_mut().filter(|f| f.removable) {
+        let Some(id) = &finding.id else { continue };
+        if let Some(pv) = pvs.iter().find(|pv| &pv.handle == id) {
+            finding.removable = false;
+            finding.why = format!(
+                "{}; not removed: PersistentVolume {} references it",
+                finding.why, pv.name
+            );
+        }
+    }
 }
 
 async fn journal_findings(
@@ -363,8 +475,23 @@ fn confirm(count: usize) -> Result<bool> {
 /// Removes each removable finding, re-checking it under the controller's lock for it.
 async fn delete(cx: &Context, pool: &Pool, findings: &[Finding]) -> Result<Vec<String>> {
     let secrets = cx.secrets().await?;
+    // Asked again right before removing: a PV made since the scan protects its volume too.
+    let pvs = match &cx.kube {
+        Some(kube) => kube.persistent_volumes().await?,
+        None => Vec::new(),
+    };
     let mut removed = Vec::new();
     for finding in findings.iter().filter(|f| f.removable) {
+        if let Some(pv) = pvs
+            .iter()
+            .find(|pv| Some(&pv.handle) == finding.id.as_ref())
+        {
+            removed.push(format!(
+                "{}: not removed: PersistentVolume {} references it",
+                finding.object, pv.name
+            ));
+            continue;
+        }
         let outcome = match delete_one(cx, pool, finding, &secrets).await {
             Ok(()) => "removed".to_owned(),
             Err(e) => format!("not removed: {e}"),
@@ -469,7 +596,7 @@ async fn delete_one(
                 .await
                 .map_err(|e| Error::ceph(format!("remove {}", pool.spec(&name)), e))?;
         }
-        What::MalformedKey => {}
+        What::MalformedKey | What::NoPersistentVolume | What::PvWithoutVolume => {}
     }
     Ok(())
 }
