@@ -122,3 +122,11 @@ pub fn state(config: ClusterConfig, shared: &Shared, settings: Settings) -> Arc<
     };
     State::new(settings, ClusterConfigWatcher::fixed(config))
 }
+
+/// Whether object `oid` exists in `pool` (an entry object, before a removal re-checks it).
+pub async fn object_exists(pool: &Pool, oid: &str) -> Result<bool> {
+    pool.io
+        .exists(oid)
+        .await
+        .map_err(|e| Error::ceph(format!("stat {oid}"), e))
+}

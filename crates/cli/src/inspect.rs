@@ -206,11 +206,7 @@ async fn resolve_id(
     let mut kind = Kind::Volume;
     for candidate in [Kind::Volume, Kind::Snapshot] {
         let oid = controller::lookup::entry_oid(candidate, &location.uuid);
-        let exists = pool
-            .io
-            .exists(&oid)
-            .await
-            .map_err(|e| Error::ceph(format!("stat {oid}"), e))?;
+        let exists = crate::context::object_exists(&pool, &oid).await?;
         if exists {
             kind = candidate;
             break;

@@ -182,11 +182,7 @@ async fn kube_findings(
             continue;
         }
         let oid = journal.layout().entry_oid(&location.uuid);
-        let exists = pool
-            .io
-            .exists(&oid)
-            .await
-            .map_err(|e| Error::ceph(format!("stat {oid}"), e))?;
+        let exists = crate::context::object_exists(pool, &oid).await?;
         if exists {
             continue;
         }
@@ -392,11 +388,7 @@ async fn image_findings(
     for (name, kind, uuid) in candidates {
         bar.inc(1);
         let oid = controller::lookup::entry_oid(kind, &uuid);
-        let exists = pool
-            .io
-            .exists(&oid)
-            .await
-            .map_err(|e| Error::ceph(format!("stat {oid}"), e))?;
+        let exists = crate::context::object_exists(pool, &oid).await?;
         if exists {
             continue;
         }
@@ -555,12 +547,7 @@ async fn delete_one(
         What::DanglingKey => {
             let request_name = finding.request_name.as_deref().unwrap_or_default();
             let oid = journal.layout().entry_oid(&location.uuid);
-            if pool
-                .io
-                .exists(&oid)
-                .await
-                .map_err(|e| Error::ceph(format!("stat {oid}"), e))?
-            {
+            if crate::context::object_exists(pool, &oid).await? {
                 return Err(Error::Usage {
                     what: format!("its entry object {oid} exists now"),
                 });
@@ -569,12 +556,7 @@ async fn delete_one(
         }
         What::ImageWithoutEntry => {
             let oid = controller::lookup::entry_oid(kind, &location.uuid);
-            if pool
-                .io
-                .exists(&oid)
-                .await
-                .map_err(|e| Error::ceph(format!("stat {oid}"), e))?
-            {
+            if crate::context::object_exists(pool, &oid).await? {
                 return Err(Error::Usage {
                     what: format!("its entry {oid} exists now"),
                 });
