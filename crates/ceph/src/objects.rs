@@ -22,6 +22,12 @@ impl IoCtx {
     }
 
     pub async fn exists(&self, oid: &str) -> Result<bool> {
+        Ok(self.modified(oid).await?.is_some())
+    }
+
+    /// When the object was last written, or `None` when it does not exist (how old a
+    /// leftover is, for the operator tool).
+    pub async fn modified(&self, oid: &str) -> Result<Option<std::time::SystemTime>> {
         let oid_c = object_name(oid)?;
         let io = Arc::clone(&self.inner);
         self.object_call("stat", oid)
@@ -32,8 +38,13 @@ impl IoCtx {
                 let rc =
                     unsafe { sys::rados_stat(io.handle(), oid_c.as_ptr(), &mut size, &mut mtime) };
                 match call.check(rc) {
-                    Ok(_) => Ok(true),
-                    Err(Error::NotFound { .. }) => Ok(false),
+                    Ok(_) => {
+                        let secs = u64::try_from(mtime).unwrap_or(0);
+                        Ok(Some(
+                            std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs),
+                        ))
+                    }
+                    Err(Error::NotFound { .. }) => Ok(None),
                     Err(e) => Err(e),
                 }
             })

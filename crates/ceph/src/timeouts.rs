@@ -1,6 +1,7 @@
 //! Deadlines for Ceph calls. One value drives both sides: the tokio deadline of the blocking
 //! helper (so the caller gets an answer in time) and librados' own timeouts (so the blocking
-//! thread returns too instead of waiting forever on a dead cluster).
+//! thread returns too instead of waiting forever on a dead cluster) — except for mon and mgr
+//! commands, which librados must not time out itself (see `connect_config`).
 
 use std::time::Duration;
 
@@ -8,7 +9,7 @@ use std::time::Duration;
 pub struct Timeouts {
     /// Deadline of [`crate::Cluster::connect`]; also librados `client_mount_timeout`.
     pub connect: Duration,
-    /// Deadline of every other call; also `rados_mon_op_timeout` and `rados_osd_op_timeout`.
+    /// Deadline of every other call; also `rados_osd_op_timeout`.
     pub op: Duration,
 }
 

@@ -7,10 +7,11 @@
 //! an alpha RPC whose capability is off answers UNIMPLEMENTED, as the spec asks of an RPC
 //! outside the advertised capabilities.
 //!
-//! The default list keeps the alpha capabilities every Kubernetes release since 1.22 and every
-//! csi-sanity release since 4.x know, and that this driver has always advertised: turning off
-//! SINGLE_NODE_MULTI_WRITER would change the access modes the sidecars send for existing
-//! ReadWriteOnce/ReadWriteOncePod volumes. GET_SNAPSHOT stays off until asked for.
+//! So the flag's default is `none`. The manifests turn on [`AlphaCapabilities::SHIPPED`]: the
+//! alpha capabilities every Kubernetes release since 1.22 and every csi-sanity release since 4.x
+//! know, and that this driver has always advertised in its Deployments (turning off
+//! SINGLE_NODE_MULTI_WRITER there would change the access modes the sidecars send for
+//! existing ReadWriteOnce/ReadWriteOncePod volumes). GET_SNAPSHOT stays off until asked for.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -78,8 +79,22 @@ impl Alpha {
 pub struct AlphaCapabilities(BTreeSet<Alpha>);
 
 impl AlphaCapabilities {
-    /// The flag's default value.
-    pub const DEFAULT: &'static str = "single-node-multi-writer,get-volume,volume-condition";
+    /// The flag's default value: every alpha capability off unless named.
+    pub const DEFAULT: &'static str = "none";
+
+    /// What the manifests pass: the alpha capabilities Kubernetes has relied on for years.
+    pub const SHIPPED: &'static str = "single-node-multi-writer,get-volume,volume-condition";
+
+    /// [`AlphaCapabilities::SHIPPED`], parsed.
+    pub fn shipped() -> Self {
+        [
+            Alpha::SingleNodeMultiWriter,
+            Alpha::GetVolume,
+            Alpha::VolumeCondition,
+        ]
+        .into_iter()
+        .collect()
+    }
 
     pub fn none() -> Self {
         AlphaCapabilities(BTreeSet::new())
@@ -104,11 +119,9 @@ impl AlphaCapabilities {
 }
 
 impl Default for AlphaCapabilities {
+    /// The flag's default: none.
     fn default() -> Self {
-        Alpha::ALL
-            .into_iter()
-            .filter(|alpha| *alpha != Alpha::GetSnapshot)
-            .collect()
+        AlphaCapabilities::none()
     }
 }
 
@@ -163,25 +176,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_default_is_the_flag_default_and_leaves_get_snapshot_off() {
+    fn the_default_is_the_flag_default_and_turns_every_alpha_capability_off() {
         let default = AlphaCapabilities::default();
         assert_eq!(
             AlphaCapabilities::DEFAULT.parse::<AlphaCapabilities>(),
             Ok(default.clone())
         );
-        assert_eq!(default.to_string(), AlphaCapabilities::DEFAULT);
-        assert!(!default.enabled(Alpha::GetSnapshot));
-        assert!(
-            !default
-                .controller_capabilities()
-                .contains(&Rpc::GetSnapshot)
+        assert_eq!(default, AlphaCapabilities::none());
+        assert_eq!(default.controller_capabilities(), STABLE.to_vec());
+    }
+
+    #[test]
+    fn the_shipped_list_leaves_get_snapshot_off() {
+        let shipped = AlphaCapabilities::shipped();
+        assert_eq!(
+            AlphaCapabilities::SHIPPED.parse::<AlphaCapabilities>(),
+            Ok(shipped.clone())
         );
+        assert_eq!(shipped.to_string(), AlphaCapabilities::SHIPPED);
+        assert!(!shipped.enabled(Alpha::GetSnapshot));
         for alpha in [
             Alpha::SingleNodeMultiWriter,
             Alpha::GetVolume,
             Alpha::VolumeCondition,
         ] {
-            assert!(default.enabled(alpha), "{alpha:?}");
+            assert!(shipped.enabled(alpha), "{alpha:?}");
         }
     }
 

@@ -21,7 +21,7 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    pub(crate) async fn connect(
+    pub async fn connect(
         state: &State,
         entry: ClusterEntry,
         identity: &Identity,

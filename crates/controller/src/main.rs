@@ -74,8 +74,8 @@ struct Flags {
     /// `single-node-multi-writer` (the RWO/RWOP access modes), `get-volume` (the
     /// ControllerGetVolume RPC), `volume-condition` (its volume health), `get-snapshot` (the
     /// GetSnapshot RPC, new in CSI 1.12: COs and csi-sanity up to v5.4 reject it as an unknown
-    /// capability). An alpha RPC not listed answers UNIMPLEMENTED. The default keeps the three
-    /// that Kubernetes has relied on for years; `get-snapshot` must be asked for.
+    /// capability). An alpha RPC not listed answers UNIMPLEMENTED. None is on unless listed; the
+    /// manifests list the first three, which Kubernetes has relied on for years.
     #[arg(long, default_value = AlphaCapabilities::DEFAULT)]
     alpha_capabilities: AlphaCapabilities,
     /// Async worker threads (Ceph calls run on the blocking pool, not here).

@@ -185,7 +185,8 @@ pub fn nodes_in(keys: &BTreeMap<String, Vec<u8>>) -> Vec<String> {
         .collect()
 }
 
-async fn read_all(pool: &Pool, uuid: &uuid::Uuid) -> Result<BTreeMap<String, Publication>> {
+/// Every publication record of the volume `uuid`, by node id.
+pub async fn read_all(pool: &Pool, uuid: &uuid::Uuid) -> Result<BTreeMap<String, Publication>> {
     let oid = lookup::entry_oid(Kind::Volume, uuid);
     let mut records = BTreeMap::new();
     let mut after = String::new();

@@ -21,12 +21,14 @@ impl DeviceNumber {
 
     /// Size in bytes (sysfs counts 512-byte sectors whatever the logical block size).
     pub async fn size(self) -> Result<u64, NodeError> {
+        syscall::run_blocking("read size of", &self.sysfs(), move || self.size_now()).await
+    }
+
+    /// [`DeviceNumber::size`] on the calling thread, for work already off the executor.
+    pub fn size_now(self) -> Result<u64, NodeError> {
         let path = self.sysfs().join("size");
-        let owned = path.clone();
-        let text = syscall::blocking("read size of", &path, move || {
-            std::fs::read_to_string(owned)
-        })
-        .await?;
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| NodeError::io("read size of", &path, &e))?;
         text.trim()
             .parse::<u64>()
             .map(|sectors| sectors * 512)
@@ -38,9 +40,13 @@ impl DeviceNumber {
 
     /// `/dev/<name>` of this device, from its uevent.
     pub async fn dev_path(self) -> Result<String, NodeError> {
+        syscall::run_blocking("read", &self.sysfs(), move || self.dev_path_now()).await
+    }
+
+    /// [`DeviceNumber::dev_path`] on the calling thread, for work already off the executor.
+    pub fn dev_path_now(self) -> Result<String, NodeError> {
         let path = self.sysfs().join("uevent");
-        let owned = path.clone();
-        let text = syscall::blocking("read", &path, move || std::fs::read_to_string(owned)).await?;
+        let text = std::fs::read_to_string(&path).map_err(|e| NodeError::io("read", &path, &e))?;
         text.lines()
             .find_map(|l| l.strip_prefix("DEVNAME="))
             .map(|name| format!("/dev/{name}"))
@@ -71,19 +77,21 @@ impl PathKind {
 /// `stat`s `path`; `Ok(Err(io))` hands back ENOENT/ENOTCONN for the caller to classify.
 pub async fn inspect(path: &Path) -> Result<std::io::Result<PathKind>, NodeError> {
     let owned = path.to_path_buf();
-    syscall::blocking_raw("stat", path, move || {
-        let meta = std::fs::metadata(owned)?;
-        let split = |dev: u64| DeviceNumber {
-            major: rustix::fs::major(dev),
-            minor: rustix::fs::minor(dev),
-        };
-        Ok(if meta.file_type().is_block_device() {
-            PathKind::BlockDevice(split(meta.rdev()))
-        } else {
-            PathKind::OnFilesystem(split(meta.dev()))
-        })
+    syscall::blocking_raw("stat", path, move || inspect_now(&owned)).await
+}
+
+/// [`inspect`] on the calling thread, for work already off the executor.
+pub fn inspect_now(path: &Path) -> std::io::Result<PathKind> {
+    let meta = std::fs::metadata(path)?;
+    let split = |dev: u64| DeviceNumber {
+        major: rustix::fs::major(dev),
+        minor: rustix::fs::minor(dev),
+    };
+    Ok(if meta.file_type().is_block_device() {
+        PathKind::BlockDevice(split(meta.rdev()))
+    } else {
+        PathKind::OnFilesystem(split(meta.dev()))
     })
-    .await
 }
 
 /// Size in bytes of the block device at `device` (a `/dev/...` path).

@@ -1,13 +1,16 @@
 //! The node plugin's state, owned by the service and passed to every operation: settings,
-//! kubelet's root, the cluster config, the mappers and the per-volume locks. No globals.
+//! kubelet's root, the cluster config, the mappers, the per-volume locks, what start-up
+//! recovery found and the stats measurements in flight. No globals.
 
 use cluster_config::{ClusterConfigWatcher, ConfigError};
 
 use crate::error::NodeError;
 use crate::kubelet_paths::KubeletRoot;
 use crate::mapper::{Mappers, Support};
+use crate::recovery::RecoveryBoard;
 use crate::secret::{CephAccess, Secret};
 use crate::settings::NodeSettings;
+use crate::stats_gate::StatsGate;
 use crate::volume_lock::VolumeLocks;
 
 #[derive(Debug)]
@@ -18,6 +21,10 @@ pub struct NodeDriver {
     pub clusters: ClusterConfigWatcher,
     pub mappers: Mappers,
     pub locks: VolumeLocks,
+    /// What start-up recovery found ([`crate::recovery`]).
+    pub recovery: RecoveryBoard,
+    /// One stats measurement in flight per volume ([`crate::stats_gate`]).
+    pub stats_gate: StatsGate,
 }
 
 impl NodeDriver {
@@ -29,6 +36,8 @@ impl NodeDriver {
             clusters,
             mappers,
             locks: VolumeLocks::default(),
+            recovery: RecoveryBoard::default(),
+            stats_gate: StatsGate::default(),
         }
     }
 

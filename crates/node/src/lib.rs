@@ -9,20 +9,25 @@
 //!   shutdown), [`node_registry`] (this node's record in RADOS for the controller).
 //! - Operations: [`stage`], [`unstage`], [`publish`], [`expand`], [`stats`], each a plain
 //!   async function over the [`driver::NodeDriver`] state, testable without gRPC. All but
-//!   stage first prove the path is this volume's own ([`ownership`]).
+//!   stage first prove the path is this volume's own ([`ownership`]). [`recovery`] runs once
+//!   at start-up, before Probe answers ready: it re-establishes what a restart cut (rbd-nbd
+//!   re-attach) and reports each staged volume.
 //! - Mapping an image to a block device: [`mapper`] (trait + `krbd`, `nbd`, `fuse` and the
 //!   start-up [`mapper::Support`] probe), [`loop_device`] (losetup/sysfs, for the fuse mapper),
 //!   [`fuse_connection`] (cutting off an rbd-fuse that is gone or stuck).
-//! - Local state and the kernel: [`stash`] (the stage record beside the staging path),
+//! - Local state and the kernel: [`stash`] (the stage record beside the staging path;
+//!   [`ceph_csi_stash`] reads ceph-csi's, so the volumes it staged can be taken over),
 //!   [`filesystem`] (blkid probe, mkfs, grow), [`prepare`] (what stage does to the file system
 //!   before mounting it), [`mount`] + [`mountinfo`], [`target`]
 //!   (mount targets), [`device`] (sizes and names from sysfs), [`health`] (is the device
-//!   behind a volume alive), [`access`] (capability → what to do).
+//!   behind a volume alive), [`stats_gate`] (one stats measurement per volume in the kernel
+//!   at a time), [`access`] (capability → what to do).
 //! - Plumbing: [`process`] (every child process, deadline-bound), [`syscall`] (blocking calls
 //!   off the executor, deadline-bound), [`secret`] (keys, key files and their sweep),
 //!   [`volume_lock`] (one operation per volume), [`settings`], [`error`].
 
 pub mod access;
+pub mod ceph_csi_stash;
 pub mod device;
 pub mod driver;
 pub mod error;
@@ -45,6 +50,7 @@ pub mod ownership;
 pub mod prepare;
 pub mod process;
 pub mod publish;
+pub mod recovery;
 pub mod secret;
 pub mod server;
 pub mod service;
@@ -52,6 +58,7 @@ pub mod settings;
 pub mod stage;
 pub mod stash;
 pub mod stats;
+pub mod stats_gate;
 mod status;
 pub mod syscall;
 pub mod target;

@@ -94,7 +94,8 @@ pub async fn backing_file(name: &str) -> Result<Option<PathBuf>, NodeError> {
     .await
 }
 
-fn read_backing_file(name: &str) -> std::io::Result<Option<PathBuf>> {
+/// [`backing_file`] on the calling thread, for work already off the executor.
+pub fn read_backing_file(name: &str) -> std::io::Result<Option<PathBuf>> {
     match std::fs::read_to_string(Path::new(SYS_BLOCK).join(name).join("loop/backing_file")) {
         Ok(text) => Ok(Some(parse_backing_file(&text))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),

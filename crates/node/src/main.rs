@@ -71,7 +71,10 @@ struct Args {
     #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
     map_timeout: Duration,
     /// How long rbd/rbd-nbd/rbd-fuse try to reach and authenticate with the cluster
-    /// (their client_mount_timeout); keep it below --map-timeout.
+    /// (their client_mount_timeout); keep it below --map-timeout. Also how long `rbd-nbd
+    /// list-mapped` is watched after an rbd-nbd map killed at --map-timeout, for a device its
+    /// detached daemon maps late (then unmapped): the two together stay below kubelet's
+    /// two-minute deadline for NodeStageVolume.
     #[arg(long, default_value = "45s", value_parser = humantime::parse_duration)]
     connect_timeout: Duration,
     #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
@@ -80,7 +83,14 @@ struct Args {
     mkfs_timeout: Duration,
     #[arg(long, default_value = "120s", value_parser = humantime::parse_duration)]
     resize_timeout: Duration,
-    /// Deadline of quick commands (mount, umount, blkid, losetup).
+    /// rbd-nbd's --reattach-timeout: how long the kernel keeps an nbd device waiting for a new
+    /// rbd-nbd after its daemon died with the container. The restarted plugin re-attaches
+    /// within it (before Probe answers ready); longer than a rollout takes on this node.
+    #[arg(long, default_value = "300s", value_parser = humantime::parse_duration)]
+    nbd_reattach_timeout: Duration,
+    /// Deadline of quick commands (mount, umount, blkid, losetup), and how long
+    /// NodeGetVolumeStats waits for a volume's measurement before answering from the last one
+    /// (abnormal).
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     command_timeout: Duration,
     /// tracing filter, e.g. `info` or `node=debug,info`.
@@ -161,9 +171,17 @@ async fn run(args: Args) -> anyhow::Result<()> {
             mkfs: args.mkfs_timeout,
             resize: args.resize_timeout,
             command: args.command_timeout,
+            nbd_reattach: args.nbd_reattach_timeout,
         },
     };
     let driver = Arc::new(NodeDriver::new(settings, clusters.clone(), support));
+    // Volumes staged before this start (a restart, an upgrade, a take-over from ceph-csi):
+    // re-established and reported while the sockets already answer, Probe saying "not ready".
+    driver.recovery.begin();
+    tokio::spawn(node::recovery::run(
+        driver.clone(),
+        args.node_credentials_dir.clone(),
+    ));
 
     match args.node_credentials_dir {
         Some(credentials_dir) => {

@@ -49,6 +49,23 @@ pub fn parse_unmap(value: &str) -> Result<MapperOptions, NodeError> {
     parse("volume_context.unmapOptions", value, Direction::Unmap)
 }
 
+/// Options a stage record keeps for `kind` (map options for a re-attach, unmap options for
+/// NodeUnstage): the record is a file on the node, so what it says goes through the same
+/// allowlists as the volume context before it reaches a command line.
+pub fn check_recorded(kind: MapperKind, map: &[String], unmap: &[String]) -> Result<(), String> {
+    let lists = [
+        (Direction::Map, map, "map"),
+        (Direction::Unmap, unmap, "unmap"),
+    ];
+    for (direction, options, what) in lists {
+        for option in options {
+            check(kind, direction, option)
+                .map_err(|rule| format!("{kind} {what} option {}: {rule}", quote(option)))?;
+        }
+    }
+    Ok(())
+}
+
 fn parse(
     field: &'static str,
     value: &str,
@@ -236,5 +253,22 @@ mod tests {
         }
         assert!(refused(parse_unmap("krbd:keyfile=/x")).contains("keyfile"));
         assert!(refused(parse_unmap("nbd:log-file=/x")).contains("log-file"));
+    }
+
+    #[test]
+    fn recorded_options_pass_the_same_allowlists() {
+        let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        check_recorded(
+            MapperKind::Nbd,
+            &strings(&["io-timeout=30"]),
+            &strings(&["force"]),
+        )
+        .unwrap();
+        check_recorded(MapperKind::Fuse, &[], &[]).unwrap();
+        let bad = check_recorded(MapperKind::Nbd, &strings(&["log-file=/etc/x"]), &[]);
+        assert!(bad.unwrap_err().contains("log-file"));
+        let bad = check_recorded(MapperKind::Krbd, &[], &strings(&["keyfile=/x"]));
+        assert!(bad.unwrap_err().contains("unmap option"));
+        assert!(check_recorded(MapperKind::Fuse, &strings(&["x"]), &[]).is_err());
     }
 }

@@ -122,6 +122,33 @@ pub struct Mapping {
     pub unmap_options: Vec<String>,
 }
 
+/// What a restart left of a mapping, as [`Mappers::recover`] found (or made) it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recovered {
+    /// The kernel holds the mapping (krbd): no process of the plugin's serves it.
+    Kernel,
+    /// The daemon serving the mapping lives on (only the plugin restarted).
+    DaemonAlive,
+    /// A new rbd-nbd took over the device the old one served.
+    Reattached,
+    /// Nothing serves the mapping and nothing can again; why. The volume stays abnormal until
+    /// it is unstaged.
+    Lost(String),
+}
+
+/// One mapping to recover after a restart, as the stage record has it.
+#[derive(Debug)]
+pub struct RecoverRequest<'a> {
+    pub volume_id: &'a str,
+    pub mapping: &'a Mapping,
+    pub read_only: bool,
+    /// The checked options the image was mapped with.
+    pub map_options: &'a [String],
+    /// Credentials to reconnect with (a re-attach connects anew); `None` when the plugin has
+    /// none (no `--node-credentials-dir`) or cannot tell the volume's cluster.
+    pub access: Result<CephAccess, String>,
+}
+
 /// One way of mapping. Every method is idempotent: mapping an image that is already mapped
 /// returns the existing device, unmapping one that is not mapped succeeds.
 pub trait Mapper {
@@ -248,6 +275,53 @@ impl Mappers {
                     .await
             }
             _ => Ok(()),
+        }
+    }
+
+    /// Where the kernel maps `image` with krbd, if it does (for a record that names no device).
+    pub async fn krbd_device(&self, image: &ImageSpec) -> Result<Option<String>, NodeError> {
+        self.krbd.find_mapped(image).await
+    }
+
+    /// After a restart: whether the mapping is still served, re-establishing it where the
+    /// mapper can (rbd-nbd re-attaches to the same device).
+    pub async fn recover(
+        &self,
+        kind: MapperKind,
+        request: &RecoverRequest<'_>,
+    ) -> Result<Recovered, NodeError> {
+        let mapping = request.mapping;
+        match kind {
+            MapperKind::Krbd => Ok(Recovered::Kernel),
+            MapperKind::Fuse => match &mapping.fuse_mount_dir {
+                Some(dir) => {
+                    self.fuse
+                        .daemon_state(dir, &dir.join(&mapping.image.image))
+                        .await
+                }
+                None => Ok(Recovered::Lost(format!(
+                    "no rbd-fuse directory recorded for {}",
+                    mapping.image
+                ))),
+            },
+            MapperKind::Nbd => {
+                let Some(device) = &mapping.device else {
+                    return Ok(Recovered::Lost(format!(
+                        "no nbd device recorded for {}",
+                        mapping.image
+                    )));
+                };
+                self.nbd
+                    .reattach(&nbd::ReattachRequest {
+                        volume_id: request.volume_id,
+                        image: &mapping.image,
+                        device,
+                        access: request.access.as_ref().map_err(String::as_str),
+                        read_only: request.read_only,
+                        options: request.map_options,
+                    })
+                    .await
+            }
         }
     }
 

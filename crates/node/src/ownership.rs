@@ -16,12 +16,16 @@
 use std::path::{Path, PathBuf};
 
 use crate::access::staged_target;
+use crate::ceph_csi_stash::{self, CephCsiStash};
 use crate::device::{self, DeviceNumber, PathKind};
 use crate::driver::NodeDriver;
 use crate::error::NodeError;
+use crate::map_options;
+use crate::mapper::{ImageSpec, MapperKind};
 use crate::mountinfo::{self, MountEntry};
 use crate::names;
-use crate::stash::{self, AccessKind, Stash};
+use crate::stash::{self, AccessKind, Record, Stash};
+use crate::syscall;
 
 /// A volume this plugin staged, as found on the node.
 #[derive(Debug, Clone)]
@@ -41,16 +45,21 @@ impl Staged {
 
 /// The stash at `staging_path`, checked: `None` when there is none, [`NodeError::BadStash`]
 /// when it is malformed or names what this plugin never writes (a foreign pool name, a device
-/// that is not a mapped one, an rbd-fuse directory of another volume), and
-/// [`NodeError::StashOfOtherVolume`] when it is another volume's.
+/// that is not a mapped one, an rbd-fuse directory of another volume, options outside the
+/// allowlists), and [`NodeError::StashOfOtherVolume`] when it is another volume's. A record
+/// ceph-csi wrote is read against the node ([`take_over`]) and checked the same way.
 pub async fn read_stash(
     driver: &NodeDriver,
     volume_id: &str,
     staging_path: &Path,
 ) -> Result<Option<Stash>, NodeError> {
     let path = stash::path(staging_path);
-    let Some(stash) = stash::read(&path).await? else {
-        return Ok(None);
+    let stash = match stash::read(&path).await? {
+        None => return Ok(None),
+        Some(Record::Sepia(stash)) => stash,
+        Some(Record::CephCsi(record)) => {
+            take_over(driver, volume_id, staging_path, &path, &record).await?
+        }
     };
     if stash.volume_id != volume_id {
         return Err(NodeError::StashOfOtherVolume {
@@ -72,6 +81,8 @@ pub async fn read_stash(
     {
         return Err(bad(format!("device {device:?} is not a mapped device")));
     }
+    map_options::check_recorded(stash.mapper, &stash.map_options, &stash.unmap_options)
+        .map_err(bad)?;
     let planned = driver
         .mappers
         .plan(stash.mapper, volume_id, &stash.image_spec())
@@ -83,6 +94,78 @@ pub async fn read_stash(
         )));
     }
     Ok(Some(stash))
+}
+
+/// ceph-csi's record at `path` as `volume_id`'s stage. The record does not name its volume:
+/// it is the volume mounted at `<staging>/<volume-id>`; with nothing mounted there, the
+/// volume kubelet's staging path itself names. A mount beside the record for another volume
+/// makes it that volume's ([`NodeError::StashOfOtherVolume`]); a record tied to no volume is
+/// not this one's ([`NodeError::NotOurs`]).
+async fn take_over(
+    driver: &NodeDriver,
+    volume_id: &str,
+    staging_path: &Path,
+    path: &Path,
+    record: &CephCsiStash,
+) -> Result<Stash, NodeError> {
+    let bad = |message: String| NodeError::BadStash {
+        path: path.to_path_buf(),
+        message,
+    };
+    let entries = mountinfo::read().await?;
+    let staged = mountinfo::under(&entries, staging_path);
+    let target = staged_target(staging_path, volume_id)?;
+    let mount = mountinfo::find(&entries, &target).cloned();
+    if mount.is_none() {
+        if let Some(other) = staged
+            .iter()
+            .filter(|e| e.mount_point.parent() == Some(staging_path))
+            .find_map(|e| e.mount_point.file_name())
+        {
+            return Err(NodeError::StashOfOtherVolume {
+                volume_id: volume_id.to_string(),
+                other: other.to_string_lossy().into_owned(),
+                path: path.to_path_buf(),
+            });
+        }
+        let (staging, id) = (staging_path.to_path_buf(), volume_id.to_string());
+        let named = syscall::blocking("read kubelet's record in", staging_path, move || {
+            ceph_csi_stash::staging_path_names(&staging, &id)
+        })
+        .await?;
+        if !named {
+            return Err(not_ours(
+                volume_id,
+                staging_path,
+                "it holds ceph-csi's stage record, with no volume mounted beside it, and \
+                 kubelet's staging path names another volume"
+                    .into(),
+            ));
+        }
+    }
+    let device = match record.mapper() {
+        // ceph-csi records no krbd device: the kernel's list says where the image is mapped.
+        MapperKind::Krbd if record.device.is_empty() => {
+            driver.mappers.krbd_device(&image_spec(record)).await?
+        }
+        _ => Some(record.device.clone()),
+    };
+    let mut stash = record
+        .to_stash(volume_id, device, mount.as_ref())
+        .map_err(bad)?;
+    stash.fuse_mount_dir = driver
+        .mappers
+        .plan(stash.mapper, volume_id, &stash.image_spec())
+        .fuse_mount_dir;
+    Ok(stash)
+}
+
+fn image_spec(record: &CephCsiStash) -> ImageSpec {
+    ImageSpec {
+        pool: record.pool.clone(),
+        namespace: record.rados_namespace.clone(),
+        image: record.image.clone(),
+    }
 }
 
 /// `/dev/rbdN`, `/dev/nbdN` or `/dev/loopN`: what the mappers hand out.

@@ -13,6 +13,8 @@ pub struct Deadlines {
     /// How long the Ceph tools themselves try to connect and authenticate
     /// (`client_mount_timeout`); below `map`, so a wrong key or dead monitors come back as the
     /// tool's own error rather than a kill.
+    /// Also how long `list-mapped` is watched after a killed rbd-nbd map
+    /// ([`crate::mapper::nbd`]).
     pub connect: Duration,
     /// `rbd unmap`, `rbd-nbd unmap`, unmounting rbd-fuse, detaching a loop device.
     pub unmap: Duration,
@@ -20,8 +22,14 @@ pub struct Deadlines {
     pub mkfs: Duration,
     /// `resize2fs` / `xfs_growfs`.
     pub resize: Duration,
-    /// Everything quick: mount, umount, blkid, losetup.
+    /// Everything quick: mount, umount, blkid, losetup; and a stats measurement
+    /// ([`crate::stats_gate`]).
     pub command: Duration,
+    /// rbd-nbd's `--reattach-timeout`: how long the kernel keeps an nbd device whose daemon
+    /// died waiting for a new one (I/O waits meanwhile instead of failing). A restarted plugin
+    /// re-attaches within it ([`crate::recovery`]); past it the device is torn down and the
+    /// file system on it fails.
+    pub nbd_reattach: Duration,
 }
 
 impl Default for Deadlines {
@@ -33,6 +41,7 @@ impl Default for Deadlines {
             mkfs: Duration::from_secs(120),
             resize: Duration::from_secs(120),
             command: Duration::from_secs(30),
+            nbd_reattach: Duration::from_secs(300),
         }
     }
 }

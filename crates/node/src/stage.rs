@@ -88,7 +88,10 @@ pub async fn stage(driver: &NodeDriver, request: StageRequest) -> Result<(), Nod
     let mut record = None;
     let result = stage_steps(driver, &request, plan, &target, &stash_path, &mut record).await;
     match &result {
-        Ok(()) => tracing::info!(%mapper, took = ?started.elapsed(), "volume staged"),
+        Ok(()) => {
+            driver.recovery.forget(&request.volume_id);
+            tracing::info!(%mapper, took = ?started.elapsed(), "volume staged")
+        }
         Err(error) => {
             tracing::warn!(%error, "stage failed; undoing what it did");
             if let Err(undo) =
@@ -135,6 +138,7 @@ async fn stage_steps(
     let mut stash = Stash {
         version: stash::VERSION,
         volume_id: request.volume_id.clone(),
+        cluster_id: Some(request.cluster_id.clone()),
         pool: request.image.pool.clone(),
         rados_namespace: request.image.namespace.clone(),
         image: request.image.image.clone(),
@@ -145,6 +149,8 @@ async fn stage_steps(
         fs_type: request.access.fs_type(),
         read_only: request.read_only,
         unmap_options,
+        map_options: map_options.clone(),
+        origin: stash::Origin::Sepia,
     };
     *record = Some(stash.clone());
     stash::write(stash_path, &stash).await?;

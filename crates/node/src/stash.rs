@@ -5,12 +5,17 @@
 //! `<staging>/<volume-id>` mount, and it is written (atomically: temp file, fsync, rename)
 //! *before* the image is mapped, then again once the device is known. A stash without a mount
 //! therefore always means "undo this", never "lost track of a mapping".
+//!
+//! ceph-csi's record has the same name and place; [`read`] tells the two apart and hands
+//! ceph-csi's over as it is ([`crate::ceph_csi_stash`]), for [`crate::ownership`] to read
+//! against the node. Only Sepia's own format is ever written.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::ceph_csi_stash::{self, CephCsiStash};
 use crate::error::NodeError;
 use crate::filesystem::FsType;
 use crate::mapper::{ImageSpec, MapperKind, Mapping};
@@ -28,11 +33,31 @@ pub enum AccessKind {
     Block,
 }
 
+/// Who wrote a stage record.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Origin {
+    #[default]
+    Sepia,
+    /// ceph-csi staged the volume; its record was read as this one.
+    CephCsi,
+}
+
+/// A stage record file as found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Record {
+    Sepia(Stash),
+    CephCsi(CephCsiStash),
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Stash {
     pub version: u32,
     pub volume_id: String,
+    /// The volume context's clusterID: which monitors a re-attach after a restart connects to
+    /// (absent from records written before it was kept; the volume ID names it too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_id: Option<String>,
     pub pool: String,
     pub rados_namespace: String,
     pub image: String,
@@ -52,6 +77,13 @@ pub struct Stash {
     /// gets no volume context.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unmap_options: Vec<String>,
+    /// The volume context's `mapOptions` for this mapper (checked), for a re-attach after a
+    /// restart, which gets no volume context either.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub map_options: Vec<String>,
+    /// Not in the file: Sepia's records are Sepia's, ceph-csi's are read into this type.
+    #[serde(skip)]
+    pub origin: Origin,
 }
 
 impl Stash {
@@ -99,8 +131,8 @@ pub async fn write(path: &Path, stash: &Stash) -> Result<(), NodeError> {
     .await
 }
 
-/// The stash at `path`, or `None` when there is none.
-pub async fn read(path: &Path) -> Result<Option<Stash>, NodeError> {
+/// The record at `path`, Sepia's or ceph-csi's, or `None` when there is none.
+pub async fn read(path: &Path) -> Result<Option<Record>, NodeError> {
     let owned = path.to_path_buf();
     let bytes =
         match syscall::blocking_raw("read stash", path, move || std::fs::read(owned)).await? {
@@ -108,17 +140,21 @@ pub async fn read(path: &Path) -> Result<Option<Stash>, NodeError> {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(NodeError::io("read stash", path, &e)),
         };
-    let stash: Stash = serde_json::from_slice(&bytes).map_err(|e| NodeError::BadStash {
+    let bad = |message: String| NodeError::BadStash {
         path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
-    if stash.version != VERSION {
-        return Err(NodeError::BadStash {
-            path: path.to_path_buf(),
-            message: format!("version {} is not {VERSION}", stash.version),
-        });
+        message,
+    };
+    let value: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
+    if ceph_csi_stash::is_ceph_csi(&value) {
+        let record = serde_json::from_value(value).map_err(|e| bad(format!("ceph-csi's: {e}")))?;
+        return Ok(Some(Record::CephCsi(record)));
     }
-    Ok(Some(stash))
+    let stash: Stash = serde_json::from_value(value).map_err(|e| bad(e.to_string()))?;
+    if stash.version != VERSION {
+        return Err(bad(format!("version {} is not {VERSION}", stash.version)));
+    }
+    Ok(Some(Record::Sepia(stash)))
 }
 
 /// Removes the stash; a missing one is already removed.
@@ -139,6 +175,7 @@ mod tests {
         Stash {
             version: VERSION,
             volume_id: "0001-0004-ceph-0000000000000001-abc".into(),
+            cluster_id: Some("ceph".into()),
             pool: "rbd".into(),
             rados_namespace: "ns".into(),
             image: "csi-vol-abc".into(),
@@ -149,6 +186,8 @@ mod tests {
             fs_type: Some(FsType::Xfs),
             read_only: false,
             unmap_options: vec!["force".into()],
+            map_options: Vec::new(),
+            origin: Origin::Sepia,
         }
     }
 
@@ -158,7 +197,7 @@ mod tests {
         let path = path(dir.path());
         assert_eq!(read(&path).await.unwrap(), None);
         write(&path, &sample()).await.unwrap();
-        assert_eq!(read(&path).await.unwrap(), Some(sample()));
+        assert_eq!(read(&path).await.unwrap(), Some(Record::Sepia(sample())));
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.contains("\"radosNamespace\": \"ns\""), "{text}");
         assert!(text.contains("\"mapper\": \"fuse\""), "{text}");
@@ -180,5 +219,23 @@ mod tests {
         future["version"] = 99.into();
         std::fs::write(&path, future.to_string()).unwrap();
         assert!(matches!(read(&path).await, Err(NodeError::BadStash { .. })));
+        // ceph-csi's record without its required fields.
+        std::fs::write(&path, r#"{"Version":3,"pool":"rbd"}"#).unwrap();
+        assert!(matches!(read(&path).await, Err(NodeError::BadStash { .. })));
+    }
+
+    #[tokio::test]
+    async fn ceph_csis_record_is_told_apart_and_read_as_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = path(dir.path());
+        let text = r#"{"Version":3,"pool":"rbd","radosNamespace":"","image":"csi-vol-1","unmapOptions":"","accessType":true,"encrypted":false,"device":"/dev/nbd0","logDir":"","logFileStrategy":""}"#;
+        std::fs::write(&path, text).unwrap();
+        match read(&path).await.unwrap() {
+            Some(Record::CephCsi(record)) => {
+                assert!(record.nbd);
+                assert_eq!(record.device, "/dev/nbd0");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -21,6 +21,18 @@ where
         .map_err(|e| NodeError::io(step, path, &e))
 }
 
+/// Runs `f`, which makes its own errors, on the blocking pool within [`FS_DEADLINE`].
+pub async fn run_blocking<T, F>(step: &'static str, path: &Path, f: F) -> Result<T, NodeError>
+where
+    F: FnOnce() -> Result<T, NodeError> + Send + 'static,
+    T: Send + 'static,
+{
+    match blocking_raw(step, path, move || Ok(f())).await? {
+        Ok(result) => result,
+        Err(e) => Err(NodeError::io(step, path, &e)),
+    }
+}
+
 /// Like [`blocking`], but hands back the `io::Error` so the caller can look at its kind
 /// (ENOENT is often an answer, not a failure).
 pub async fn blocking_raw<T, F>(

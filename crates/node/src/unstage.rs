@@ -71,6 +71,8 @@ pub async fn unstage(driver: &NodeDriver, request: UnstageRequest) -> Result<(),
     }
     let started = Instant::now();
     teardown(driver, volume_id, &target, &stash_path, Some(stash)).await?;
+    driver.recovery.forget(volume_id);
+    driver.stats_gate.forget(volume_id);
     tracing::info!(took = ?started.elapsed(), "volume unstaged");
     Ok(())
 }

@@ -185,7 +185,7 @@ async fn a_stage_cut_short_is_undone_by_the_next_stage() {
 async fn a_volume_busy_with_another_operation_is_aborted() {
     let mut h = Harness::start("fail-busy").await;
     let image = "vol";
-    let _held = h.driver.locks.lock_volume(&h.volume_id(image)).unwrap();
+    let _held = h.driver().locks.lock_volume(&h.volume_id(image)).unwrap();
     let err = h
         .stage(image, mount_capability("ext4", Mode::SingleNodeWriter))
         .await

@@ -1,5 +1,6 @@
-//! Hangs (issue 14, item 5): an rbd-fuse that never answers (a user without caps on the pool,
-//! a stopped daemon) must not hold a request, a teardown or a later request. Each test asserts
+//! Hangs (issue 14, item 5; issue 15, item 3): an rbd-fuse that never answers (a user without
+//! caps on the pool, a stopped daemon) must not hold a request, a teardown or a later request,
+//! nor pile up threads in the kernel. Each test asserts
 //! the answer's code and that nothing is left mounted, mapped or running; none measures time.
 //! Each is wrapped in a generous client deadline only so a regression fails instead of
 //! hanging the suite.
@@ -224,6 +225,188 @@ async fn a_child_stuck_in_the_kernel_does_not_hold_its_caller() {
         .await
         .unwrap();
     h.assert_clean().await;
+}
+
+/// Threads of this process (and so of the in-process plugin) waiting in the kernel for a
+/// FUSE daemon's answer, from their kernel stacks.
+fn threads_waiting_on_fuse() -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("stack")).ok())
+        .filter(|stack| stack.contains("fuse_"))
+        .count()
+}
+
+/// How many kubelet stats periods the stopped daemon sits through.
+const STATS_CALLS: usize = 60;
+
+/// kubelet's periodic NodeGetVolumeStats on a volume whose rbd-fuse is stopped (SIGSTOP), 60
+/// periods of it, while another volume is staged, written, unstaged: every stats call answers,
+/// abnormal, saying since when the stat hangs, with the usage measured before the stop; the
+/// other volume's calls all succeed; one measurement (one thread) at most is in the kernel.
+/// The runtime has 8 blocking threads, as a small node's pool would be exhausted: without the
+/// gate each period would leave one more thread in the kernel and the stage would never get
+/// one. Once the daemon runs again (SIGCONT) the volume is normal again.
+#[test]
+fn stats_on_a_stopped_rbd_fuse_hold_one_thread_and_other_volumes_are_staged_meanwhile() {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(8)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(stats_on_a_stopped_rbd_fuse());
+}
+
+/// NodeGetVolumeStats within [`CLIENT_DEADLINE`], from a client of its own.
+async fn stats_of(
+    mut node: csi::v1::node_client::NodeClient<tonic::transport::Channel>,
+    volume_id: String,
+    path: String,
+) -> Result<csi::v1::NodeGetVolumeStatsResponse, tonic::Status> {
+    let mut request = tonic::Request::new(csi::v1::NodeGetVolumeStatsRequest {
+        volume_id,
+        volume_path: path,
+        staging_target_path: String::new(),
+    });
+    request.set_timeout(CLIENT_DEADLINE);
+    node.node_get_volume_stats(request)
+        .await
+        .map(|r| r.into_inner())
+}
+
+async fn stats_call(
+    h: &Harness,
+    image: &str,
+    path: &std::path::Path,
+) -> csi::v1::NodeGetVolumeStatsResponse {
+    stats_of(
+        h.node.clone(),
+        h.volume_id(image),
+        path.display().to_string(),
+    )
+    .await
+    .unwrap()
+}
+
+fn is_abnormal(stats: &csi::v1::NodeGetVolumeStatsResponse) -> bool {
+    stats.volume_condition.as_ref().unwrap().abnormal
+}
+
+async fn stats_on_a_stopped_rbd_fuse() {
+    let deadlines = Deadlines {
+        command: Duration::from_secs(2),
+        ..Deadlines::default()
+    };
+    let mut h = Harness::start_with("hang-stats", deadlines).await;
+    h.create_image("stuck", 64);
+    h.create_image("other", 64);
+    let cap = mount_capability("ext4", Mode::SingleNodeWriter);
+    let target = h.stage_and_publish("stuck", "pod", cap.clone()).await;
+    write_durably(&target.join("data.txt"), b"before the stop");
+    let measured = stats_call(&h, "stuck", &target).await;
+    assert!(!is_abnormal(&measured), "{measured:?}");
+
+    let daemons = rbd_fuse_processes(&h.root.display().to_string());
+    assert_eq!(daemons.len(), 1, "{daemons:?}");
+    let stopped = Stopped::new(daemons[0]);
+
+    // A measurement that needs nothing from the daemon (what the kernel has cached) may still
+    // come back; the first that does not holds the volume's slot.
+    let mut first = None;
+    for _ in 0..30 {
+        let stats = stats_call(&h, "stuck", &target).await;
+        if is_abnormal(&stats) {
+            first = Some(stats);
+            break;
+        }
+    }
+    let hung = first
+        .expect("a stat on the stopped daemon hangs")
+        .volume_condition
+        .unwrap()
+        .message;
+    assert!(hung.contains("hung in the kernel since"), "{hung}");
+    assert_eq!(h.driver().stats_gate.in_flight(), 1);
+
+    // kubelet's pace, sped up: one call per period, each awaited.
+    let periods = {
+        let node = h.node.clone();
+        let (volume_id, path) = (h.volume_id("stuck"), target.display().to_string());
+        tokio::spawn(async move {
+            let mut answers = Vec::new();
+            let mut period = tokio::time::interval(Duration::from_millis(100));
+            for _ in 0..STATS_CALLS {
+                period.tick().await;
+                answers.push(stats_of(node.clone(), volume_id.clone(), path.clone()).await);
+            }
+            answers
+        })
+    };
+    // Meanwhile another volume goes through its whole life on this node.
+    let other_target = h.stage_and_publish("other", "pod", cap).await;
+    write_durably(&other_target.join("f"), b"other volume");
+    assert!(!is_abnormal(&stats_call(&h, "other", &other_target).await));
+    h.unpublish("other", "pod").await.unwrap();
+    h.unstage("other").await.unwrap();
+
+    let answers = periods.await.unwrap();
+    assert_eq!(answers.len(), STATS_CALLS);
+    for answer in answers {
+        let stats = answer.unwrap();
+        let condition = stats.volume_condition.unwrap();
+        assert!(condition.abnormal, "{condition:?}");
+        // The same hang, since the same time, as the first call saw.
+        assert_eq!(condition.message, hung);
+        // The last usage measured before the stop.
+        assert_eq!(stats.usage, measured.usage);
+    }
+    assert_eq!(h.driver().stats_gate.in_flight(), 1, "one measurement");
+    assert_eq!(threads_waiting_on_fuse(), 1, "one thread in the kernel");
+
+    // The daemon runs again: the measurement comes back and frees the slot, and the volume
+    // is measured, normal.
+    drop(stopped);
+    for _ in 0..300 {
+        if h.driver().stats_gate.in_flight() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(h.driver().stats_gate.in_flight(), 0);
+    let after = stats_call(&h, "stuck", &target).await;
+    assert!(!is_abnormal(&after), "{after:?}");
+    assert_eq!(threads_waiting_on_fuse(), 0);
+    assert_eq!(
+        std::fs::read(target.join("data.txt")).unwrap(),
+        b"before the stop"
+    );
+
+    h.unpublish("stuck", "pod").await.unwrap();
+    h.unstage("stuck").await.unwrap();
+    h.assert_clean().await;
+    h.remove_image("stuck");
+    h.remove_image("other");
+}
+
+/// A daemon stopped with SIGSTOP until this is dropped, also when the test fails: the
+/// harness's clean-up, and the runtime's shutdown waiting for its blocking threads, would
+/// otherwise wait on it for ever.
+struct Stopped(u32);
+
+impl Stopped {
+    fn new(pid: u32) -> Self {
+        signal(pid, "STOP");
+        Self(pid)
+    }
+}
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-CONT", &self.0.to_string()])
+            .status();
+    }
 }
 
 fn signal(pid: u32, name: &str) {

@@ -511,7 +511,7 @@ async fn key_files_a_killed_stage_left_are_swept_at_start_up_and_after_a_stage()
 
     let second = plant_key(&keys, "key-killed2");
     let live = h
-        .driver
+        .driver()
         .mappers
         .keys()
         .write(&Secret::new("AQBinuse=="))

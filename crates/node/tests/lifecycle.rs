@@ -80,16 +80,8 @@ async fn filesystem_lifecycle(fs_type: &str, size_mib: u64, grown_mib: u64) {
     let stats = h.stats(&image, &target).await.unwrap();
     let condition = stats.volume_condition.clone().unwrap();
     assert!(!condition.abnormal, "{condition:?}");
-    let bytes = stats
-        .usage
-        .iter()
-        .find(|u| u.unit == Unit::Bytes as i32)
-        .unwrap();
-    let inodes = stats
-        .usage
-        .iter()
-        .find(|u| u.unit == Unit::Inodes as i32)
-        .unwrap();
+    let bytes = usage(&stats, Unit::Bytes);
+    let inodes = usage(&stats, Unit::Inodes);
     assert_eq!(bytes.total as u64, fs_size(&target));
     assert!(bytes.used as u64 >= payload.len() as u64, "{bytes:?}");
     assert!(

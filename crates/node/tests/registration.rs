@@ -14,13 +14,7 @@ use harness::*;
 use node::error::NodeError;
 
 async fn registration_client(socket: &Path) -> RegistrationClient<tonic::transport::Channel> {
-    let channel = csi::client::connect(
-        &format!("unix://{}", socket.display()),
-        Duration::from_secs(10),
-    )
-    .await
-    .unwrap();
-    RegistrationClient::new(channel)
+    RegistrationClient::new(connect(socket).await)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -116,6 +116,8 @@ impl Controller {
             .arg(format!("--endpoint=unix://{}", socket.display()))
             .arg(format!("--driver-name={DRIVER}"))
             .arg(format!("--cluster-config={}", config_path.display()))
+            // What the manifests pass.
+            .arg("--alpha-capabilities=single-node-multi-writer,get-volume,volume-condition")
             .args(flags.extra)
             .env("RUST_LOG", "info")
             .env_remove("SEPIA_NATS_URL")

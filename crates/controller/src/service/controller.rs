@@ -60,8 +60,9 @@ impl ControllerService {
         ControllerService { state }
     }
 
-    /// Runs one RPC: budget, span, status mapping, one log line per failure.
-    async fn run<T>(
+    /// Runs one RPC: budget, span, status mapping, one log line per failure. Public so the
+    /// CephFS controller runs its RPCs the same way.
+    pub async fn run<T>(
         &self,
         rpc: &'static str,
         subject: &str,
@@ -90,7 +91,7 @@ impl ControllerService {
 
     /// [`ControllerService::run`] for a lifecycle RPC: publishes its outcome as an event.
     /// `enrich` adds what only the reply knows (a new volume's id, its size).
-    async fn run_reported<T>(
+    pub async fn run_reported<T>(
         &self,
         rpc: &'static str,
         subject: &str,
@@ -666,7 +667,7 @@ fn alpha_on(state: &State, alpha: Alpha, rpc: &'static str) -> Result<()> {
 }
 
 /// The request's content source, typed.
-fn content_source(source: Option<&VolumeContentSource>) -> Result<Option<ContentSource>> {
+pub fn content_source(source: Option<&VolumeContentSource>) -> Result<Option<ContentSource>> {
     let Some(source) = source else {
         return Ok(None);
     };

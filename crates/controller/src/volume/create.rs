@@ -427,7 +427,7 @@ async fn store_id(
 /// Whether a failure should undo the attempt: not a simulated crash (a crashed process cleans
 /// nothing), not a timeout or lost cluster (the call may still land; the retry repairs), and
 /// not a lost lock (another request may own the name's images now).
-pub(crate) fn should_roll_back(e: &Error) -> bool {
+pub fn should_roll_back(e: &Error) -> bool {
     if e.is_injected() {
         return false;
     }

@@ -34,7 +34,7 @@ impl ContentSource {
         }
     }
 
-    fn decode(text: &str) -> Option<ContentSource> {
+    pub fn decode(text: &str) -> Option<ContentSource> {
         if let Some(id) = text.strip_prefix("snapshot:") {
             return Some(ContentSource::Snapshot(id.to_owned()));
         }

@@ -24,6 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ceph::{Cluster, Credentials, Timeouts};
+use controller::advertised::AlphaCapabilities;
 use controller::settings::TrashPurge;
 use controller::{CloneDepth, Settings, State};
 use csi::v1::controller_client::ControllerClient;
@@ -80,6 +81,8 @@ impl Default for Builder {
             settings: Settings {
                 failpoints: Failpoints::new(),
                 trash_purge: TrashPurge::Direct,
+                // As the manifests run it.
+                alpha: AlphaCapabilities::shipped(),
                 ..Settings::default()
             },
             standing_credentials: true,

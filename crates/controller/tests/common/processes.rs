@@ -9,6 +9,7 @@
 //! fresh process). A process learns its failpoints from the hidden `--failpoints` flag and
 //! logs [`failpoint::REACHED`] when one acts, which is how a test knows it is there.
 
+use controller::advertised::AlphaCapabilities;
 use std::future::Future;
 use std::ops::Deref;
 use std::panic::AssertUnwindSafe;
@@ -132,6 +133,10 @@ impl Processes {
             ))
             // Direct purges: the bed's mgr runs trash tasks one at a time for everyone.
             .arg("--trash-purge=direct")
+            .arg(format!(
+                "--alpha-capabilities={}",
+                AlphaCapabilities::SHIPPED
+            ))
             .args(lock_duration_args())
             .env("RUST_LOG", "info")
             .env_remove("SEPIA_FAILPOINTS");

@@ -18,7 +18,9 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use super::{ImageSpec, MapRequest, Mapper, MapperKind, Mapping, conf_arg, connect_timeout_arg};
+use super::{
+    ImageSpec, MapRequest, Mapper, MapperKind, Mapping, Recovered, conf_arg, connect_timeout_arg,
+};
 use crate::error::NodeError;
 use crate::fuse_connection;
 use crate::loop_device;
@@ -171,6 +173,40 @@ impl Fuse {
             // ENOTCONN: the daemon is gone.
             Ok(Err(_)) => Health::Gone,
         })
+    }
+
+    /// After a restart: whether the rbd-fuse at `dir` still serves the image file. A FUSE
+    /// connection cannot be handed to a new daemon, so one whose daemon is gone stays lost
+    /// until the volume is unstaged and staged again.
+    pub async fn daemon_state(&self, dir: &Path, file: &Path) -> Result<Recovered, NodeError> {
+        let lost = |why: String| {
+            Ok(Recovered::Lost(format!(
+                "{why}; a new rbd-fuse cannot take over a FUSE connection: unstage the volume \
+                 (restart its pods) to map it again"
+            )))
+        };
+        match mountinfo::mount_at(dir).await? {
+            Some(mount) if mount.fs_type.starts_with("fuse") => {}
+            _ => return lost(format!("no rbd-fuse is mounted at {}", dir.display())),
+        }
+        let daemons = fuse_connection::daemons_serving("rbd-fuse", dir).await?;
+        if daemons.is_empty() {
+            return lost(format!("no rbd-fuse process serves {}", dir.display()));
+        }
+        if daemons
+            .iter()
+            .any(fuse_connection::Daemon::is_stopped_or_dead)
+        {
+            return lost(format!("the rbd-fuse serving {} is stopped", dir.display()));
+        }
+        match self.probe(file).await? {
+            Health::Answers => Ok(Recovered::DaemonAlive),
+            Health::Gone => lost(format!("the rbd-fuse serving {} is gone", dir.display())),
+            Health::Stuck => lost(format!(
+                "the rbd-fuse serving {} does not answer",
+                dir.display()
+            )),
+        }
     }
 
     /// Aborts the FUSE connection at `dir` and kills its daemon when the daemon is stopped,

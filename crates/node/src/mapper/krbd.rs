@@ -97,7 +97,7 @@ impl Krbd {
             ])
     }
 
-    async fn find_mapped(&self, image: &ImageSpec) -> Result<Option<String>, NodeError> {
+    pub(crate) async fn find_mapped(&self, image: &ImageSpec) -> Result<Option<String>, NodeError> {
         let output = ChildCommand::new("rbd", self.unmap_deadline)
             .arg("-c")
             .arg(&self.conf)

@@ -112,7 +112,7 @@ fn nbd_map_argv_follows_ceph_csi() {
     );
     assert_eq!(
         cmd.command_line(),
-        "rbd-nbd map replicapool/csi-vol-1 -c /dev/null --id csi-rbd-node -m 10.0.0.1:6789,10.0.0.2:6789 \
+        "rbd-nbd map replicapool/csi-vol-1 --cookie=0001-0009-rook-ceph-0000000000000002-1 -c /dev/null --id csi-rbd-node -m 10.0.0.1:6789,10.0.0.2:6789 \
          --keyfile /k/key --client_mount_timeout=45 --try-netlink --reattach-timeout=300 --io-timeout=0 --timeout=30"
     );
     assert_eq!(

@@ -52,8 +52,10 @@ impl Identity for IdentityService {
         }))
     }
 
-    /// Ready once a cluster config has been loaded and some mapper works here; otherwise
-    /// FAILED_PRECONDITION saying why (the spec's answer for an unhealthy plugin).
+    /// Ready once a cluster config has been loaded, some mapper works here and start-up
+    /// recovery is done. While recovery runs the answer is `ready: false` (the spec's "still
+    /// initializing, but healthy"); otherwise FAILED_PRECONDITION saying why (the spec's
+    /// answer for an unhealthy plugin).
     async fn probe(
         &self,
         _request: Request<ProbeRequest>,
@@ -73,6 +75,8 @@ impl Identity for IdentityService {
                 support.summary()
             )));
         }
-        Ok(Response::new(ProbeResponse { ready: Some(true) }))
+        Ok(Response::new(ProbeResponse {
+            ready: Some(!self.driver.recovery.is_pending()),
+        }))
     }
 }

@@ -1,6 +1,7 @@
 //! A real node plugin for one test: its own temp directory (state dir, sockets, kubelet-style
 //! staging and target paths), its own RADOS namespace on the bed, the gRPC server running
-//! in-process on a unix socket, and generated clients talking to it.
+//! in-process on a unix socket (or the `sepia-node` binary as a child process, for tests that
+//! kill and restart it), and generated clients talking to it.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
 
 use std::collections::HashMap;
@@ -19,7 +20,7 @@ use node::error::NodeError;
 use node::mapper::{MapperChoice, Support};
 use node::server::{ServeOptions, serve};
 use node::settings::{Deadlines, NodeSettings};
-use sepia_testbed::Bed;
+use sepia_testbed::{Bed, Process};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
@@ -39,11 +40,26 @@ pub struct Harness {
     pub namespace: String,
     pub node: NodeClient<Channel>,
     pub identity: IdentityClient<Channel>,
-    pub driver: Arc<NodeDriver>,
     pub registration_socket: PathBuf,
     pub csi_socket: PathBuf,
-    shutdown: CancellationToken,
-    server: Option<JoinHandle<Result<(), NodeError>>>,
+    plugin: Plugin,
+}
+
+/// Where the plugin under test runs.
+enum Plugin {
+    /// In this process: its state is at hand, and the server task is stopped on drop.
+    InProcess {
+        driver: Arc<NodeDriver>,
+        shutdown: CancellationToken,
+        server: Option<JoinHandle<Result<(), NodeError>>>,
+    },
+    /// The `sepia-node` binary: it can be killed (`kill -9`) and started again. `starts`
+    /// counts its runs (each logs to `sepia-node-<n>.log` in the test's directory).
+    Child {
+        process: Option<Box<Process>>,
+        args: Vec<String>,
+        starts: u32,
+    },
 }
 
 impl Harness {
@@ -62,25 +78,11 @@ impl Harness {
         deadlines: Deadlines,
         prepare: impl FnOnce(&Path),
     ) -> Self {
-        let bed = Bed::get();
-        let namespace = bed.unique_name(prefix);
-        bed.cli(
-            "rbd",
-            &["namespace", "create", &format!("{}/{namespace}", bed.pool)],
-        );
-        let dir = tempfile::tempdir().unwrap();
-        let root = std::fs::canonicalize(dir.path()).unwrap();
-        prepare(&root);
-
-        let config_path = root.join("config.json");
-        let config = serde_json::json!([
-            {"clusterID": CLUSTER_ID, "monitors": [bed.monitors], "rbd": {"radosNamespace": namespace}},
-            {"clusterID": DEAD_CLUSTER_ID, "monitors": ["127.0.0.1:1"]}
-        ]);
-        std::fs::write(&config_path, config.to_string()).unwrap();
-        let clusters = ClusterConfigWatcher::start(&config_path, Duration::from_secs(1)).await;
+        let setup = Setup::new(prefix, prepare).await;
+        let clusters =
+            ClusterConfigWatcher::start(&setup.config_path(), Duration::from_secs(1)).await;
         assert_eq!(clusters.last_error(), None);
-
+        let root = &setup.root;
         let settings = NodeSettings {
             node_id: "node-under-test".into(),
             driver_name: DRIVER.into(),
@@ -92,35 +94,148 @@ impl Harness {
             deadlines,
         };
         let driver = Arc::new(NodeDriver::new(settings, clusters, Support::detect()));
-        let csi_socket = root.join("plugin/csi.sock");
-        let registration_socket = root.join(format!("registry/{DRIVER}-reg.sock"));
         let options = ServeOptions {
-            csi_endpoint: format!("unix://{}", csi_socket.display()),
-            registration_socket: Some(registration_socket.clone()),
+            csi_endpoint: format!("unix://{}", setup.csi_socket().display()),
+            registration_socket: Some(setup.registration_socket()),
             kubelet_endpoint: KUBELET_ENDPOINT.into(),
         };
         let shutdown = CancellationToken::new();
         let server = tokio::spawn(serve(driver.clone(), options, shutdown.clone()));
-        let channel = connect(&csi_socket).await;
-        Self {
-            bed,
-            dir,
-            root,
-            namespace,
-            node: NodeClient::new(channel.clone()),
-            identity: IdentityClient::new(channel),
-            driver,
-            registration_socket,
-            csi_socket,
-            shutdown,
-            server: Some(server),
+        let channel = connect(&setup.csi_socket()).await;
+        setup.into_harness(
+            channel,
+            Plugin::InProcess {
+                driver,
+                shutdown,
+                server: Some(server),
+            },
+        )
+    }
+
+    /// The `sepia-node` binary as a child process with the same layout as [`Harness::start`]
+    /// (`extra` flags appended), serving once this returns; it has not necessarily finished
+    /// its start-up recovery ([`Harness::wait_ready`]).
+    pub async fn start_child(prefix: &str, extra: &[&str]) -> Self {
+        let setup = Setup::new(prefix, |_| {}).await;
+        let root = &setup.root;
+        let mut args: Vec<String> = [
+            "--endpoint".to_string(),
+            format!("unix://{}", setup.csi_socket().display()),
+            "--node-id=node-under-test".into(),
+            format!("--driver-name={DRIVER}"),
+            format!("--cluster-config={}", setup.config_path().display()),
+            "--cluster-config-poll=1s".into(),
+            format!("--registration-dir={}", root.join("registry").display()),
+            format!("--kubelet-socket-path={KUBELET_ENDPOINT}"),
+            format!("--kubelet-root={}", root.join("kubelet").display()),
+            format!("--state-dir={}", root.join("state").display()),
+        ]
+        .into();
+        args.extend(extra.iter().map(|a| a.to_string()));
+        let mut process = spawn_plugin(root, &args, 1);
+        process
+            .wait_for_unix_socket(&setup.csi_socket(), Duration::from_secs(60))
+            .await;
+        let channel = connect(&setup.csi_socket()).await;
+        setup.into_harness(
+            channel,
+            Plugin::Child {
+                process: Some(Box::new(process)),
+                args,
+                starts: 1,
+            },
+        )
+    }
+
+    /// The in-process plugin's state (panics for a child-process plugin: it has none here).
+    pub fn driver(&self) -> &Arc<NodeDriver> {
+        match &self.plugin {
+            Plugin::InProcess { driver, .. } => driver,
+            Plugin::Child { .. } => panic!("the plugin runs in a child process"),
         }
     }
 
-    /// Stops the server and returns how serving ended.
+    /// The child plugin's pid.
+    pub fn plugin_pid(&self) -> i32 {
+        match &self.plugin {
+            Plugin::Child {
+                process: Some(process),
+                ..
+            } => process.pid(),
+            _ => panic!("no child plugin is running"),
+        }
+    }
+
+    /// `kill -9` of the child plugin's process alone (what it started lives on, as far as the
+    /// kernel lets it), reaped.
+    pub async fn kill_plugin(&mut self) {
+        let Plugin::Child { process, .. } = &mut self.plugin else {
+            panic!("the plugin runs in this process");
+        };
+        let mut process = process.take().expect("the child plugin is running");
+        process.kill().await;
+    }
+
+    /// Starts the child plugin again with the same flags and reconnects the clients.
+    pub async fn restart_plugin(&mut self) {
+        let Plugin::Child {
+            process,
+            args,
+            starts,
+        } = &mut self.plugin
+        else {
+            panic!("the plugin runs in this process");
+        };
+        assert!(process.is_none(), "kill the plugin first");
+        *starts += 1;
+        let mut started = spawn_plugin(&self.root, args, *starts);
+        started
+            .wait_for_unix_socket(&self.csi_socket, Duration::from_secs(60))
+            .await;
+        *process = Some(Box::new(started));
+        let channel = connect(&self.csi_socket).await;
+        self.node = NodeClient::new(channel.clone());
+        self.identity = IdentityClient::new(channel);
+    }
+
+    /// Everything the running child plugin logged so far.
+    pub fn plugin_log(&self) -> String {
+        match &self.plugin {
+            Plugin::Child {
+                process: Some(process),
+                ..
+            } => process.log(),
+            _ => panic!("no child plugin is running"),
+        }
+    }
+
+    /// Waits (bounded) until Probe answers ready: start-up recovery is done.
+    pub async fn wait_ready(&mut self) {
+        for _ in 0..600 {
+            let probe = self
+                .identity
+                .probe(ProbeRequest {})
+                .await
+                .expect("Probe failed")
+                .into_inner();
+            if probe.ready == Some(true) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the plugin did not become ready within 60 s");
+    }
+
+    /// Stops the in-process server and returns how serving ended.
     pub async fn stop(&mut self) -> Result<(), NodeError> {
-        self.shutdown.cancel();
-        match self.server.take() {
+        let Plugin::InProcess {
+            shutdown, server, ..
+        } = &mut self.plugin
+        else {
+            panic!("the plugin runs in a child process");
+        };
+        shutdown.cancel();
+        match server.take() {
             Some(server) => tokio::time::timeout(Duration::from_secs(30), server)
                 .await
                 .expect("server did not stop within 30 s")
@@ -129,9 +244,12 @@ impl Harness {
         }
     }
 
-    /// Waits (bounded) for the server task to end on its own.
+    /// Waits (bounded) for the in-process server task to end on its own.
     pub async fn wait_server(&mut self) -> Result<(), NodeError> {
-        let server = self.server.take().unwrap();
+        let Plugin::InProcess { server, .. } = &mut self.plugin else {
+            panic!("the plugin runs in a child process");
+        };
+        let server = server.take().unwrap();
         tokio::time::timeout(Duration::from_secs(30), server)
             .await
             .expect("server did not stop within 30 s")
@@ -292,6 +410,18 @@ impl Harness {
         self.node.node_stage_volume(request).await.map(drop)
     }
 
+    /// Stages `image` and publishes it, writable, to pod `pod`; its target path.
+    pub async fn stage_and_publish(
+        &mut self,
+        image: &str,
+        pod: &str,
+        capability: VolumeCapability,
+    ) -> PathBuf {
+        self.stage(image, capability.clone()).await.unwrap();
+        self.publish(image, pod, capability, false).await.unwrap();
+        self.target_path(image, pod)
+    }
+
     pub async fn unstage(&mut self, image: &str) -> Result<(), tonic::Status> {
         let request = self.unstage_request(image);
         self.node.node_unstage_volume(request).await.map(drop)
@@ -357,6 +487,72 @@ impl Harness {
             .map(|r| r.into_inner().capacity_bytes)
     }
 
+    /// Replaces the plugin's stage record of `image` with the one ceph-csi would have written
+    /// for the same mapping: its exact JSON (`rbdImageMetadataStash` as Go renders it,
+    /// version 3, mode 0600), as if ceph-csi had staged the volume on this device.
+    pub fn rewrite_stash_as_ceph_csi(&self, image: &str) {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.staging_path(image).join("image-meta.json");
+        let ours: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        let field = |key: &str| serde_json::to_string(ours[key].as_str().unwrap_or("")).unwrap();
+        let text = format!(
+            r#"{{"Version":3,"pool":{},"radosNamespace":{},"image":{},"unmapOptions":"","accessType":{},"encrypted":false,"device":{},"logDir":"","logFileStrategy":""}}"#,
+            field("pool"),
+            field("radosNamespace"),
+            field("image"),
+            ours["mapper"] == "nbd",
+            field("device"),
+        );
+        std::fs::write(&path, text).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+
+    /// Reads `file` from the ext4 file system on `image` through a copy of the image made
+    /// now (`rbd export`, a loop device over the copy, mounted read-only: the journal is
+    /// replayed into the copy): independent of the plugin's mapping, so what it shows is what
+    /// reached Ceph. Unmounts and detaches what it made before returning.
+    pub fn read_from_image_fs(&self, image: &str, file: &str) -> Vec<u8> {
+        let copy = self.root.join(format!("export-{image}.img"));
+        let mount_point = self.root.join(format!("export-{image}"));
+        self.rbd(&[
+            "export",
+            "--no-progress",
+            &self.image_spec(image),
+            &copy.display().to_string(),
+        ]);
+        let losetup = std::process::Command::new("losetup")
+            .args(["--find", "--show"])
+            .arg(&copy)
+            .output()
+            .unwrap();
+        assert!(losetup.status.success(), "losetup {}", copy.display());
+        let device = String::from_utf8_lossy(&losetup.stdout).trim().to_string();
+        std::fs::create_dir_all(&mount_point).unwrap();
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "ext4", "-o", "ro", &device])
+            .arg(&mount_point)
+            .status()
+            .unwrap()
+            .success();
+        let content = mounted.then(|| std::fs::read(mount_point.join(file)));
+        if mounted {
+            unmount(&mount_point);
+        }
+        let detached = std::process::Command::new("losetup")
+            .args(["-d", &device])
+            .status()
+            .unwrap()
+            .success();
+        std::fs::remove_file(&copy).unwrap();
+        std::fs::remove_dir(&mount_point).unwrap();
+        assert!(mounted, "mount {device} (the copy of {image})");
+        assert!(detached, "losetup -d {device}");
+        content
+            .unwrap()
+            .unwrap_or_else(|e| panic!("{file} in the copy of {image}: {e}"))
+    }
+
     /// Everything this harness could have left on the node: mounts (file systems, binds,
     /// rbd-fuse) under its directory, loop devices over files under it, rbd-fuse processes
     /// serving it. Empty means clean.
@@ -400,7 +596,14 @@ impl Harness {
 
 impl Drop for Harness {
     fn drop(&mut self) {
-        self.shutdown.cancel();
+        match &mut self.plugin {
+            Plugin::InProcess { shutdown, .. } => shutdown.cancel(),
+            Plugin::Child { process, .. } => {
+                if let Some(process) = process {
+                    process.sigkill();
+                }
+            }
+        }
         // Best-effort clean-up of a failed test, so one failure does not cascade; never panics.
         let root = self.root.display().to_string();
         let mounts = || -> Vec<String> {
@@ -463,7 +666,80 @@ impl Drop for Harness {
     }
 }
 
-async fn connect(socket: &Path) -> Channel {
+/// What every harness has before its plugin runs: the test's directory, RADOS namespace and
+/// cluster config.
+struct Setup {
+    bed: &'static Bed,
+    dir: tempfile::TempDir,
+    root: PathBuf,
+    namespace: String,
+}
+
+impl Setup {
+    async fn new(prefix: &str, prepare: impl FnOnce(&Path)) -> Self {
+        let bed = Bed::get();
+        let namespace = bed.unique_name(prefix);
+        bed.cli(
+            "rbd",
+            &["namespace", "create", &format!("{}/{namespace}", bed.pool)],
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        prepare(&root);
+        let config = serde_json::json!([
+            {"clusterID": CLUSTER_ID, "monitors": [bed.monitors], "rbd": {"radosNamespace": namespace}},
+            {"clusterID": DEAD_CLUSTER_ID, "monitors": ["127.0.0.1:1"]}
+        ]);
+        std::fs::write(root.join("config.json"), config.to_string()).unwrap();
+        Self {
+            bed,
+            dir,
+            root,
+            namespace,
+        }
+    }
+
+    fn config_path(&self) -> PathBuf {
+        self.root.join("config.json")
+    }
+
+    fn csi_socket(&self) -> PathBuf {
+        self.root.join("plugin/csi.sock")
+    }
+
+    fn registration_socket(&self) -> PathBuf {
+        self.root.join(format!("registry/{DRIVER}-reg.sock"))
+    }
+
+    fn into_harness(self, channel: Channel, plugin: Plugin) -> Harness {
+        Harness {
+            csi_socket: self.csi_socket(),
+            registration_socket: self.registration_socket(),
+            bed: self.bed,
+            dir: self.dir,
+            root: self.root,
+            namespace: self.namespace,
+            node: NodeClient::new(channel.clone()),
+            identity: IdentityClient::new(channel),
+            plugin,
+        }
+    }
+}
+
+/// Starts the `sepia-node` binary (this package's) with `args`, logging to
+/// `<root>/sepia-node-<start>.log`.
+fn spawn_plugin(root: &Path, args: &[String], start: u32) -> Process {
+    Process::spawn(
+        &format!("sepia-node-{start}"),
+        Path::new(env!("CARGO_BIN_EXE_sepia-node")),
+        args,
+        root,
+    )
+}
+
+/// A channel to the plugin's socket at `socket`, once it answers (the file appears at bind,
+/// a moment before the listener accepts).
+pub async fn connect(socket: &Path) -> Channel {
     let endpoint = format!("unix://{}", socket.display());
     for _ in 0..100 {
         if socket.exists()
@@ -477,6 +753,15 @@ async fn connect(socket: &Path) -> Channel {
         "the node plugin did not start serving on {}",
         socket.display()
     );
+}
+
+/// The usage `stats` reports in `unit`.
+pub fn usage(stats: &NodeGetVolumeStatsResponse, unit: volume_usage::Unit) -> &VolumeUsage {
+    stats
+        .usage
+        .iter()
+        .find(|u| u.unit == unit as i32)
+        .unwrap_or_else(|| panic!("no {unit:?} usage in {stats:?}"))
 }
 
 /// Pids of rbd-fuse processes whose command line mentions `root`.

@@ -195,6 +195,15 @@ impl Env {
             "--trash-purge".into(),
             "direct".into(),
         ];
+        if !controller_args
+            .iter()
+            .any(|a| a.starts_with("--alpha-capabilities"))
+        {
+            // What the manifests pass.
+            args.push(
+                "--alpha-capabilities=single-node-multi-writer,get-volume,volume-condition".into(),
+            );
+        }
         args.extend(controller_args.iter().map(|a| (*a).to_owned()));
         let controller = Process::spawn(
             "controller",

@@ -18,6 +18,8 @@ pub const BINARIES: &[&str] = &[
     "sepia-snapshotter",
     "sepia-resizer",
     "sepia-attacher",
+    "sepia-cephfs-node",
+    "sepia-cephfs-controller",
 ];
 
 /// Where the binaries are: `SEPIA_BIN_DIR`, else the cargo target directory this test was

@@ -1,0 +1,610 @@
+//! `sepia orphans`: leftovers in one pool (and the cluster's RADOS namespace), each with why it
+//! is one and how old it is; `--delete` removes exactly the listed ones, each re-checked under
+//! the lock the controller itself takes for that object, through the controller's own code.
+//!
+//! Kinds of leftover:
+//! - an entry whose image is gone (a crash inside DeleteVolume after the image, before the
+//!   journal; or an image deleted behind the driver's back): removed by the controller's
+//!   DeleteVolume/DeleteSnapshot, under the request name's lock, so a CreateVolume in flight
+//!   (entry reserved, image not yet made) makes the removal skip it;
+//! - an entry object no directory key points at (ceph-csi reserves the object first): removed
+//!   the same way, but only while it has no image (its ID may still be in a PV);
+//! - a directory key whose entry object is gone: compare-and-removed under the name lock;
+//! - a `csi-vol-`/`csi-snap-` image (or its `-temp`) without an entry: no request can reach it
+//!   any more; removed (refused while a client watches it).
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, Write};
+use std::time::{Duration, SystemTime};
+
+use controller::cluster::Pool;
+use controller::locks::{self, Local};
+use indicatif::{ProgressBar, ProgressStyle};
+use journal::{Journal, Kind, Location};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::args::OrphansArgs;
+use crate::context::Context;
+use crate::error::{Error, Result};
+use crate::kube::PvHandle;
+use crate::render::{self, Table};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum What {
+    EntryWithoutImage,
+    UnreferencedEntry,
+    DanglingKey,
+    MalformedKey,
+    ImageWithoutEntry,
+    /// With a kubeconfig: a volume no PersistentVolume has as its handle.
+    NoPersistentVolume,
+    /// With a kubeconfig: a PersistentVolume whose volume has no journal entry.
+    PvWithoutVolume,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub what: What,
+    pub kind: &'static str,
+    /// The object or image, as `pool/namespace/name` or `object key`.
+    pub object: String,
+    /// The volume or snapshot ID, where there is one.
+    pub id: Option<String>,
+    /// The uuid the finding is about (its entry's, its image's, or the key's target).
+    pub uuid: Option<String>,
+    pub request_name: Option<String>,
+    pub why: String,
+    /// Seconds since it was last written (object mtime, image creation), when known.
+    pub age_seconds: Option<u64>,
+    /// Whether `--delete` removes it (else `why` says why not).
+    pub removable: bool,
+    #[serde(skip)]
+    location: Option<Location>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub pool: String,
+    pub findings: Vec<Finding>,
+    /// Per finding removed (`--delete`): `object: removed` or `object: <why not>`.
+    pub removed: Vec<String>,
+}
+
+pub async fn run(args: &OrphansArgs) -> Result<()> {
+    let cx = Context::connect(&args.shared).await?;
+    let pool = cx.pool("orphans").await?;
+    let findings = scan(&cx, &pool).await?;
+    let mut report = Report {
+        pool: pool.spec("").trim_end_matches('/').to_owned(),
+        findings,
+        removed: Vec::new(),
+    };
+    if args.delete && report.findings.iter().any(|f| f.removable) {
+        if !args.yes {
+            // The list goes to stderr with the question, so stdout keeps one report.
+            table(&report).write(&mut std::io::stderr())?;
+            if !confirm(report.findings.iter().filter(|f| f.removable).count())? {
+                return Err(Error::Usage {
+                    what: "nothing removed: not confirmed (pass --yes to skip the question)"
+                        .to_owned(),
+                });
+            }
+        }
+        report.removed = delete(&cx, &pool, &report.findings).await?;
+    }
+    render::print(args.shared.output, &report, table)
+}
+
+/// Every leftover of both journals and the images of `pool`.
+pub async fn scan(cx: &Context, pool: &Pool) -> Result<Vec<Finding>> {
+    let images: BTreeSet<String> = ceph::rbd::list(&pool.io)
+        .await
+        .map_err(|e| Error::ceph(format!("list images of {}", pool.spec("")), e))?
+        .into_iter()
+        .map(|spec| spec.name)
+        .collect();
+    let mut findings = Vec::new();
+    for kind in [Kind::Volume, Kind::Snapshot] {
+        let journal = match kind {
+            Kind::Volume => pool.volumes()?,
+            Kind::Snapshot => pool.snapshots()?,
+        };
+        journal_findings(cx, pool, &journal, &images, &mut findings).await?;
+    }
+    image_findings(cx, pool, &images, &mut findings).await?;
+    if let Some(kube) = &cx.kube {
+        let pvs = kube.persistent_volumes().await?;
+        kube_findings(cx, pool, &pvs, &mut findings).await?;
+        protect_referenced(&pvs, &mut findings);
+    }
+    for finding in &mut findings {
+        finding.uuid = finding.location.map(|l| l.uuid.to_string());
+    }
+    Ok(findings)
+}
+
+/// Volumes no PV references, and PVs (of this cluster and pool) whose volume has no entry.
+/// Neither is removed by `--delete`: a volume may be provisioned right now and its PV not made
+/// yet, and PVs are for Kubernetes' own reclaim.
+async fn kube_findings(
+    cx: &Context,
+    pool: &Pool,
+    pvs: &[PvHandle],
+    findings: &mut Vec<Finding>,
+) -> Result<()> {
+    let journal = pool.volumes()?;
+    let handles: BTreeSet<&str> = pvs.iter().map(|pv| pv.handle.as_str()).collect();
+    let listed: BTreeSet<String> = findings.iter().filter_map(|f| f.id.clone()).collect();
+    let mut start_after = String::new();
+    loop {
+        let page = journal
+            .list(&start_after, journal::listing::MAX_PAGE)
+            .await?;
+        for entry in &page.entries {
+            let Some(location) = entry.location.filter(|l| l.pool_id == pool.io.pool_id()) else {
+                continue;
+            };
+            let id = controller::lookup::volume_id(&cx.cluster, &location)?;
+            if handles.contains(id.as_str()) || listed.contains(&id) {
+                continue;
+            }
+            let oid = journal.layout().entry_oid(&location.uuid);
+            findings.push(Finding {
+                what: What::NoPersistentVolume,
+                kind: Kind::Volume.noun(),
+                age_seconds: age(pool, &oid).await?,
+                object: oid,
+                id: Some(id),
+                uuid: None,
+                request_name: Some(entry.request_name.clone()),
+                why: "no PersistentVolume has this volume handle; not removed by --delete (its PV \
+                      may not be made yet): delete it through its StorageClass's driver"
+                    .to_owned(),
+                removable: false,
+                location: Some(location),
+            });
+        }
+        match page.next {
+            Some(next) => start_after = next,
+            None => break,
+        }
+    }
+    for pv in pvs {
+        let Ok(composite) = journal::CompositeId::decode(&pv.handle) else {
+            continue;
+        };
+        let Ok(location) = controller::lookup::location_of(&composite) else {
+            continue;
+        };
+        if composite.cluster_id() != cx.cluster.id || location.pool_id != pool.io.pool_id() {
+            continue;
+        }
+        let oid = journal.layout().entry_oid(&location.uuid);
+        let exists = crate::context::object_exists(pool, &oid).await?;
+        if exists {
+            continue;
+        }
+        findings.push(Finding {
+            what: What::PvWithoutVolume,
+            kind: Kind::Volume.noun(),
+            object: format!("PersistentVolume {}", pv.name),
+            id: Some(pv.handle.clone()),
+            uuid: None,
+            request_name: None,
+            why: format!(
+                "its volume has no journal entry {oid}; not removed by --delete (a Kubernetes \
+                 object: delete the PV{})",
+                pv.claim
+                    .as_deref()
+                    .map(|c| format!(" and its claim {c}"))
+                    .unwrap_or_default()
+            ),
+            age_seconds: None,
+            removable: false,
+            location: Some(location),
+        });
+    }
+    Ok(())
+}
+
+/// Whatever a PV references is never removed.
+fn protect_referenced(pvs: &[PvHandle], findings: &mut [Finding]) {
+    for finding in findings.iter_mut().filter(|f| f.removable) {
+        let Some(id) = &finding.id else { continue };
+        if let Some(pv) = pvs.iter().find(|pv| &pv.handle == id) {
+            finding.removable = false;
+            finding.why = format!(
+                "{}; not removed: PersistentVolume {} references it",
+                finding.why, pv.name
+            );
+        }
+    }
+}
+
+async fn journal_findings(
+    cx: &Context,
+    pool: &Pool,
+    journal: &Journal,
+    images: &BTreeSet<String>,
+    findings: &mut Vec<Finding>,
+) -> Result<()> {
+    let kind = journal.kind();
+    let layout = journal.layout();
+    let scan = journal.scan().await?;
+    let unreferenced: BTreeSet<Uuid> = scan.orphans.iter().map(|l| l.uuid).collect();
+    for listed in scan.dangling {
+        findings.push(Finding {
+            what: What::DanglingKey,
+            kind: kind.noun(),
+            object: format!(
+                "{} {}",
+                layout.directory_oid(),
+                layout.directory_key(&listed.request_name)
+            ),
+            id: None,
+            uuid: None,
+            why: "the directory key points at an entry object that does not exist".to_owned(),
+            age_seconds: age(pool, layout.directory_oid()).await?,
+            removable: true,
+            location: listed.location,
+            request_name: Some(listed.request_name),
+        });
+    }
+    for request_name in scan.malformed {
+        findings.push(Finding {
+            what: What::MalformedKey,
+            kind: kind.noun(),
+            object: format!(
+                "{} {}",
+                layout.directory_oid(),
+                layout.directory_key(&request_name)
+            ),
+            id: None,
+            uuid: None,
+            why: "the directory key's value is not a uuid; left for a person to look at".to_owned(),
+            age_seconds: age(pool, layout.directory_oid()).await?,
+            removable: false,
+            location: None,
+            request_name: Some(request_name),
+        });
+    }
+    // Every entry object of this pool: the referenced ones from the directory, and the
+    // unreferenced ones the scan found.
+    let mut entries: Vec<Location> = scan.orphans;
+    let mut start_after = String::new();
+    loop {
+        let page = journal
+            .list(&start_after, journal::listing::MAX_PAGE)
+            .await?;
+        entries.extend(
+            page.entries
+                .iter()
+                .filter_map(|l| l.location)
+                .filter(|l| l.pool_id == pool.io.pool_id()),
+        );
+        match page.next {
+            Some(next) => start_after = next,
+            None => break,
+        }
+    }
+    for location in entries {
+        let oid = layout.entry_oid(&location.uuid);
+        let id = controller::lookup::volume_id(&cx.cluster, &location)?;
+        let unreferenced_entry = unreferenced.contains(&location.uuid);
+        let (request_name, image_name) = match journal.entry(&location).await {
+            Ok(entry) if cut_not_prepared(pool, images, &entry).await? => continue,
+            Ok(entry) => (Some(entry.request_name), entry.image_name),
+            Err(journal::Error::NotFound { .. }) => continue,
+            Err(journal::Error::Incomplete { .. }) => (
+                None,
+                format!(
+                    "{}{}",
+                    kind.default_image_prefix(),
+                    location.uuid.hyphenated()
+                ),
+            ),
+            Err(e) => return Err(e.into()),
+        };
+        let has_image = images.contains(&image_name);
+        let (what, why, removable) = match (unreferenced_entry, has_image) {
+            (false, true) => continue,
+            (false, false) => (
+                What::EntryWithoutImage,
+                format!("its image {image_name} does not exist"),
+                true,
+            ),
+            (true, false) => (
+                What::UnreferencedEntry,
+                format!("no directory key points at it and its image {image_name} does not exist"),
+                true,
+            ),
+            (true, true) => (
+                What::UnreferencedEntry,
+                format!(
+                    "no directory key points at it; not removed because its image {image_name} \
+                     exists and a PV may still use its ID"
+                ),
+                false,
+            ),
+        };
+        findings.push(Finding {
+            what,
+            kind: kind.noun(),
+            age_seconds: age(pool, &oid).await?,
+            object: oid,
+            id: Some(id),
+            uuid: None,
+            request_name,
+            why,
+            removable,
+            location: Some(location),
+        });
+    }
+    Ok(())
+}
+
+/// Whether `entry` is a snapshot cut on its source but not yet cloned into its own image
+/// (CreateSnapshot answers at the cut and prepares after the reply): not a leftover.
+async fn cut_not_prepared(
+    pool: &Pool,
+    images: &BTreeSet<String>,
+    entry: &journal::Entry,
+) -> Result<bool> {
+    let source = match (&entry.kind, &entry.source) {
+        (Kind::Snapshot, Some(source)) => source,
+        _ => return Ok(false),
+    };
+    if images.contains(&entry.image_name) || !images.contains(source) {
+        return Ok(false);
+    }
+    let Some(image) = controller::image::open(pool, source).await? else {
+        return Ok(false);
+    };
+    let snaps = controller::image::snapshots(pool, &image).await;
+    controller::image::close(pool, image).await?;
+    Ok(controller::image::has_user_snapshot(
+        &snaps?,
+        &entry.image_name,
+    ))
+}
+
+/// `csi-vol-<uuid>`, `csi-snap-<uuid>` and their `-temp` images without an entry object.
+async fn image_findings(
+    cx: &Context,
+    pool: &Pool,
+    images: &BTreeSet<String>,
+    findings: &mut Vec<Finding>,
+) -> Result<()> {
+    let candidates: Vec<(String, Kind, Uuid)> = images
+        .iter()
+        .filter_map(|name| {
+            let (kind, uuid) = driver_image(name)?;
+            Some((name.clone(), kind, uuid))
+        })
+        .collect();
+    let bar = progress(candidates.len(), "images");
+    for (name, kind, uuid) in candidates {
+        bar.inc(1);
+        let oid = controller::lookup::entry_oid(kind, &uuid);
+        let exists = crate::context::object_exists(pool, &oid).await?;
+        if exists {
+            continue;
+        }
+        let created = match controller::image::open(pool, &name).await? {
+            Some(image) => {
+                let created = image.create_timestamp().await.ok();
+                controller::image::close(pool, image).await?;
+                created
+            }
+            None => continue,
+        };
+        let location = Location {
+            pool_id: pool.io.pool_id(),
+            uuid,
+        };
+        findings.push(Finding {
+            what: What::ImageWithoutEntry,
+            kind: kind.noun(),
+            object: pool.spec(&name),
+            id: Some(controller::lookup::volume_id(&cx.cluster, &location)?),
+            uuid: None,
+            request_name: None,
+            why: format!("no journal entry {oid}: no request can reach this image"),
+            age_seconds: created.and_then(since),
+            removable: true,
+            location: Some(location),
+        });
+    }
+    bar.finish_and_clear();
+    Ok(())
+}
+
+/// The kind and uuid of an image named the way the driver names them.
+fn driver_image(name: &str) -> Option<(Kind, Uuid)> {
+    let base = name.strip_suffix("-temp").unwrap_or(name);
+    [Kind::Volume, Kind::Snapshot].into_iter().find_map(|kind| {
+        let uuid = base.strip_prefix(kind.default_image_prefix())?;
+        Some((kind, Uuid::parse_str(uuid).ok()?))
+    })
+}
+
+async fn age(pool: &Pool, oid: &str) -> Result<Option<u64>> {
+    let modified = pool
+        .io
+        .modified(oid)
+        .await
+        .map_err(|e| Error::ceph(format!("stat {oid}"), e))?;
+    Ok(modified.and_then(since))
+}
+
+fn since(time: SystemTime) -> Option<u64> {
+    SystemTime::now()
+        .duration_since(time)
+        .ok()
+        .map(|d| d.as_secs())
+}
+
+fn progress(len: usize, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(u64::try_from(len).unwrap_or(u64::MAX));
+    if let Ok(style) = ProgressStyle::with_template("{msg} {bar:30} {pos}/{len}") {
+        bar.set_style(style);
+    }
+    bar.set_message(format!("checking {what}"));
+    bar
+}
+
+fn confirm(count: usize) -> Result<bool> {
+    let mut err = std::io::stderr();
+    write!(err, "Remove these {count} leftovers? [y/N] ")?;
+    err.flush()?;
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(matches!(line.trim(), "y" | "Y" | "yes"))
+}
+
+/// Removes each removable finding, re-checking it under the controller's lock for it.
+async fn delete(cx: &Context, pool: &Pool, findings: &[Finding]) -> Result<Vec<String>> {
+    let secrets = cx.secrets().await?;
+    // Asked again right before removing: a PV made since the scan protects its volume too.
+    let pvs = match &cx.kube {
+        Some(kube) => kube.persistent_volumes().await?,
+        None => Vec::new(),
+    };
+    let mut removed = Vec::new();
+    for finding in findings.iter().filter(|f| f.removable) {
+        if let Some(pv) = pvs
+            .iter()
+            .find(|pv| Some(&pv.handle) == finding.id.as_ref())
+        {
+            removed.push(format!(
+                "{}: not removed: PersistentVolume {} references it",
+                finding.object, pv.name
+            ));
+            continue;
+        }
+        let outcome = match delete_one(cx, pool, finding, &secrets).await {
+            Ok(()) => "removed".to_owned(),
+            Err(e) => format!("not removed: {e}"),
+        };
+        removed.push(format!("{}: {outcome}", finding.object));
+    }
+    Ok(removed)
+}
+
+async fn delete_one(
+    cx: &Context,
+    pool: &Pool,
+    finding: &Finding,
+    secrets: &csi::SecretMap,
+) -> Result<()> {
+    let state = &cx.state;
+    let kind = if finding.kind == Kind::Snapshot.noun() {
+        Kind::Snapshot
+    } else {
+        Kind::Volume
+    };
+    let journal = match kind {
+        Kind::Volume => pool.volumes()?,
+        Kind::Snapshot => pool.snapshots()?,
+    };
+    let location = finding.location.ok_or_else(|| Error::Usage {
+        what: "the finding names no location".to_owned(),
+    })?;
+    // The request name's lock, as CreateVolume/CreateSnapshot take it: held by a request in
+    // flight, this fails (ABORTED) and the finding is left alone.
+    let _name = match &finding.request_name {
+        Some(name) => {
+            let key = match kind {
+                Kind::Volume => locks::create_volume_key(name),
+                Kind::Snapshot => locks::create_snapshot_key(name),
+            };
+            let local = Local::name(state, &key, format!("request {name}"))?;
+            Some(local.request_name(state, &journal, name).await?)
+        }
+        None => None,
+    };
+    match finding.what {
+        What::EntryWithoutImage | What::UnreferencedEntry => {
+            let id = finding.id.as_deref().unwrap_or_default();
+            if let Ok(entry) = journal.entry(&location).await
+                && controller::image::exists(pool, &entry.image_name).await?
+            {
+                return Err(Error::Usage {
+                    what: format!("its image {} exists now", entry.image_name),
+                });
+            }
+            match kind {
+                Kind::Volume => {
+                    controller::volume::delete::delete_volume(state, id, secrets).await?
+                }
+                Kind::Snapshot => {
+                    controller::snapshot::delete::delete_snapshot(state, id, secrets).await?
+                }
+            }
+        }
+        What::DanglingKey => {
+            let request_name = finding.request_name.as_deref().unwrap_or_default();
+            let oid = journal.layout().entry_oid(&location.uuid);
+            if crate::context::object_exists(pool, &oid).await? {
+                return Err(Error::Usage {
+                    what: format!("its entry object {oid} exists now"),
+                });
+            }
+            journal.undo(request_name, &location).await?;
+        }
+        What::ImageWithoutEntry => {
+            let oid = controller::lookup::entry_oid(kind, &location.uuid);
+            if crate::context::object_exists(pool, &oid).await? {
+                return Err(Error::Usage {
+                    what: format!("its entry {oid} exists now"),
+                });
+            }
+            let name = finding
+                .object
+                .rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            if let Some(image) = controller::image::open(pool, &name).await? {
+                let watched =
+                    controller::image::refuse_if_watched(pool, &image, || format!("image {name}"))
+                        .await;
+                controller::image::close(pool, image).await?;
+                watched?;
+            }
+            ceph::rbd::remove(&pool.io, &name)
+                .await
+                .map_err(|e| Error::ceph(format!("remove {}", pool.spec(&name)), e))?;
+        }
+        What::MalformedKey | What::NoPersistentVolume | What::PvWithoutVolume => {}
+    }
+    Ok(())
+}
+
+fn table(r: &Report) -> Table {
+    let mut t = Table::default();
+    let section = format!("orphans in {}", r.pool);
+    if r.findings.is_empty() {
+        t.row(&section, "none", "");
+    }
+    for f in &r.findings {
+        let age = f.age_seconds.map_or("age unknown".to_owned(), |s| {
+            format!("{} old", humantime::format_duration(Duration::from_secs(s)))
+        });
+        let id =
+            f.id.as_deref()
+                .map(|id| format!(" [{id}]"))
+                .unwrap_or_default();
+        t.row(
+            &section,
+            format!("{:?} {}", f.what, f.kind),
+            format!("{}{id}: {} ({age})", f.object, f.why),
+        );
+    }
+    for line in &r.removed {
+        t.row("removed", "", line);
+    }
+    t
+}
