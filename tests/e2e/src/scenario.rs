@@ -12,9 +12,9 @@ use kube::api::{DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 
 use crate::cluster::Cluster;
-use crate::{CEPHFS_DRIVER, DRIVER, DRIVERS};
 use crate::objects::{self, Kind};
 use crate::wait;
+use crate::{CEPHFS_DRIVER, DRIVER, DRIVERS};
 
 const GIB: u64 = 1 << 30;
 

@@ -69,7 +69,10 @@ impl CephFsScope {
     /// Subvolumes, journal objects and journal directory keys the run left.
     pub fn leftovers(&self, bed: &Bed) -> Vec<String> {
         let mut left: Vec<String> = match self.subvolumes(bed) {
-            Ok(names) => names.into_iter().map(|n| format!("subvolume {n}")).collect(),
+            Ok(names) => names
+                .into_iter()
+                .map(|n| format!("subvolume {n}"))
+                .collect(),
             Err(error) => vec![format!("subvolumes unknown: {error:#}")],
         };
         let scope = ["-p", &self.metadata_pool, "-N", &self.namespace];
@@ -98,7 +101,10 @@ impl CephFsScope {
                 .status();
         };
         run(&["ceph", "fs", "subvolumegroup", "rm", &self.fs, &self.group]);
-        for object in DIRECTORIES {
+        let scope = ["-p", &self.metadata_pool, "-N", &self.namespace];
+        let objects = bed.cli("rados", &[&scope[..], &["ls"]].concat());
+        // Only the directories a run made (a run without CephFS volumes has none).
+        for object in objects.lines().filter(|o| DIRECTORIES.contains(o)) {
             run(&[
                 "rados",
                 "-p",

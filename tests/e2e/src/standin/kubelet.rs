@@ -140,7 +140,8 @@ impl Kubelet {
             .accessible_topology
             .map(|t| t.segments.into_keys().collect())
             .unwrap_or_default();
-        let entry = json!({"name": driver, "nodeID": node_info.node_id, "topologyKeys": topology_keys});
+        let entry =
+            json!({"name": driver, "nodeID": node_info.node_id, "topologyKeys": topology_keys});
         Ok((reg, node, entry))
     }
 
@@ -175,7 +176,10 @@ impl Kubelet {
             .clone();
 
         // The attach/detach controller's part, when the CSIDriver asks for it (the default).
-        let csidriver = Kind::CsiDriver.api(&self.client, "").get_opt(&driver).await?;
+        let csidriver = Kind::CsiDriver
+            .api(&self.client, "")
+            .get_opt(&driver)
+            .await?;
         let attach_required = csidriver
             .as_ref()
             .and_then(|d| d.data["spec"]["attachRequired"].as_bool())

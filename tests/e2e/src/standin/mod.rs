@@ -31,10 +31,10 @@ use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
 use crate::cluster::Cluster;
-use crate::{CEPHFS_DRIVER, DRIVER, DRIVERS};
 use crate::objects::Kind;
 use crate::scenario;
 use crate::wait;
+use crate::{CEPHFS_DRIVER, DRIVER, DRIVERS};
 use cephfs::CephFsScope;
 use guard::Liveness;
 use kubelet::Kubelet;
