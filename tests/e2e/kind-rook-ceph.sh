@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End to end on a throw-away cluster, for people with Docker and a network:
 #   kind cluster → a loop device as the OSD → Rook (operator, single-node CephCluster, toolbox,
-#   HEALTH_OK, pool replicapool) → Sepia's images built and loaded → the rook-ceph overlay →
+#   HEALTH_OK, pool replicapool, filesystem myfs) → Sepia's images built and loaded → the rook-ceph overlay →
 #   `cargo test -p sepia-e2e` with KUBECONFIG pointing at the cluster.
 #
 #   tests/e2e/kind-rook-ceph.sh            # create (or reuse) the cluster and run the suite
@@ -69,7 +69,8 @@ for manifest in crds common operator; do
   curl -fsSL "$ROOK_URL/$manifest.yaml" -o "$WORK/$manifest.yaml"
 done
 k apply --server-side -f "$WORK/crds.yaml" -f "$WORK/common.yaml"
-# Loop devices are refused by default; CephFS is not needed (Sepia's RBD driver only).
+# Loop devices are refused by default. Rook's own CephFS CSI driver is not needed (Sepia's
+# cephfs.csi.sepia.io serves the filesystem; Rook still writes its rook-csi-cephfs-* secrets).
 sed -e 's/ROOK_CEPH_ALLOW_LOOP_DEVICES: "false"/ROOK_CEPH_ALLOW_LOOP_DEVICES: "true"/' \
     -e 's/ROOK_CSI_ENABLE_CEPHFS: "true"/ROOK_CSI_ENABLE_CEPHFS: "false"/' \
     "$WORK/operator.yaml" | k apply -f -
@@ -126,6 +127,27 @@ spec:
   replicated:
     size: 1
     requireSafeReplicaSize: false
+---
+# The filesystem of Rook's examples, which the overlay's sepia-cephfs StorageClass names.
+apiVersion: ceph.rook.io/v1
+kind: CephFilesystem
+metadata:
+  name: myfs
+  namespace: rook-ceph
+spec:
+  metadataPool:
+    replicated:
+      size: 1
+      requireSafeReplicaSize: false
+  dataPools:
+    - name: replicated
+      replicated:
+        size: 1
+        requireSafeReplicaSize: false
+  preserveFilesystemOnDelete: false
+  metadataServer:
+    activeCount: 1
+    activeStandby: false
 YAML
 curl -fsSL "$ROOK_URL/toolbox.yaml" | k apply -f -
 k -n rook-ceph rollout status deploy/rook-ceph-tools --timeout=600s
@@ -133,7 +155,9 @@ k -n rook-ceph rollout status deploy/rook-ceph-tools --timeout=600s
 log "waiting for HEALTH_OK and the pool"
 retry "k -n rook-ceph exec deploy/rook-ceph-tools -- ceph health | grep -q HEALTH_OK" 1200
 retry "k -n rook-ceph exec deploy/rook-ceph-tools -- rbd pool stats replicapool" 600
+retry "k -n rook-ceph exec deploy/rook-ceph-tools -- ceph fs status myfs | grep -q active" 600
 retry "k -n rook-ceph get secret rook-csi-rbd-provisioner rook-csi-rbd-node" 300
+retry "k -n rook-ceph get secret rook-csi-cephfs-provisioner rook-csi-cephfs-node" 300
 retry "k -n rook-ceph get configmap rook-ceph-csi-config -o jsonpath='{.data.csi-cluster-config-json}' | grep -q monitors" 300
 
 log "Sepia images"
@@ -143,10 +167,10 @@ if command -v buildah >/dev/null; then
   for archive in "$ARCHIVES"/*.tar; do kind load image-archive --name "$CLUSTER" "$archive"; done
 else
   # No buildah: docker with registry base images (this machine has a network).
-  for image in controller node provisioner snapshotter resizer attacher nats; do
+  for image in controller cephfs-controller node cephfs-node provisioner snapshotter resizer attacher nats; do
     docker build -f "$ROOT/images/Containerfile" --target "sepia-$image" \
       --build-arg BUILDER_IMAGE=rust:1-bookworm --build-arg BASE_IMAGE=debian:bookworm-slim \
-      --build-arg PACKAGES="-p sepia-controller -p sepia-node -p sepia-provisioner -p sepia-snapshotter -p sepia-resizer -p sepia-attacher" \
+      --build-arg PACKAGES="-p sepia-controller -p sepia-cephfs-controller -p sepia-node -p sepia-cephfs-node -p sepia-provisioner -p sepia-snapshotter -p sepia-resizer -p sepia-attacher" \
       -t "localhost/sepia-$image:0.1.0" "$ROOT"
     kind load docker-image --name "$CLUSTER" "localhost/sepia-$image:0.1.0"
   done
@@ -158,7 +182,8 @@ k wait --for condition=Established --timeout=60s \
   crd/volumesnapshots.snapshot.storage.k8s.io crd/volumesnapshotcontents.snapshot.storage.k8s.io \
   crd/volumesnapshotclasses.snapshot.storage.k8s.io
 k apply -k "$ROOT/deploy/kustomize/overlays/rook-ceph"
-for deployment in sepia-provisioner sepia-snapshotter sepia-resizer sepia-attacher; do
+for deployment in sepia-provisioner sepia-snapshotter sepia-resizer sepia-attacher \
+  sepia-cephfs-provisioner sepia-cephfs-snapshotter sepia-cephfs-resizer; do
   k -n rook-ceph rollout status "deploy/$deployment" --timeout=300s
 done
 k -n rook-ceph rollout status ds/sepia-node --timeout=300s

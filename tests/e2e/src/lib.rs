@@ -3,15 +3,16 @@
 //! and the in-process API stand-in with Sepia's real binaries and the local Ceph bed.
 //!
 //! # Module map
-//! - [`scenario`]: the user story step by step — PVC, write, snapshot, restore, clone, online
-//!   expansion, delete, nothing left. Generic over [`cluster::Cluster`]; only the Kubernetes
-//!   API and what a user can see.
+//! - [`scenario`]: the user stories step by step — RBD: PVC, write, snapshot, restore, clone,
+//!   online expansion, delete, nothing left; CephFS: an RWX claim shared by two pods, snapshot,
+//!   restore, expansion, delete, nothing left. Generic over [`cluster::Cluster`]; only the
+//!   Kubernetes API and what a user can see.
 //! - [`cluster`]: the [`cluster::Cluster`] trait: what differs between environments (running a
 //!   workload on a volume, listing Ceph images).
 //! - [`objects`]: the objects a user applies (PVCs, VolumeSnapshots), as JSON.
 //! - [`wait`]: polling an object until a condition holds, with a deadline and a clear message.
 //! - [`real`]: [`real::RealCluster`] — pods with busybox do the I/O, the Rook toolbox lists
-//!   images.
+//!   images and subvolumes.
 //! - [`standin`]: [`standin::StandInCluster`] — the stand-in API server holding the rendered
 //!   rook-ceph overlay (its RBAC enforced per ServiceAccount), each of the overlay's pods run as
 //!   processes with the container args and env as rendered, and small actors doing what Rook,
@@ -25,5 +26,9 @@ pub mod scenario;
 pub mod standin;
 pub mod wait;
 
-/// The driver name every environment deploys (deploy/kustomize/base).
+/// The RBD driver name every environment deploys (deploy/kustomize/base).
 pub const DRIVER: &str = "rbd.csi.sepia.io";
+/// The CephFS driver name every environment deploys (deploy/kustomize/base/cephfs).
+pub const CEPHFS_DRIVER: &str = "cephfs.csi.sepia.io";
+/// Both of Sepia's drivers.
+pub const DRIVERS: [&str; 2] = [DRIVER, CEPHFS_DRIVER];

@@ -18,6 +18,7 @@ pub enum Kind {
     Secret,
     Namespace,
     CsiNode,
+    CsiDriver,
     Node,
     Pod,
 }
@@ -45,6 +46,7 @@ impl Kind {
                 false,
             ),
             Kind::CsiNode => ("storage.k8s.io", "v1", "CSINode", "csinodes", false),
+            Kind::CsiDriver => ("storage.k8s.io", "v1", "CSIDriver", "csidrivers", false),
             Kind::VolumeAttachment => (
                 "storage.k8s.io",
                 "v1",
@@ -93,12 +95,21 @@ impl Kind {
 
 /// A ReadWriteOnce filesystem claim, optionally restored from a snapshot or cloned from a PVC.
 pub fn pvc(name: &str, class: &str, size: &str, source: Option<Value>) -> Value {
+    claim(name, "ReadWriteOnce", class, size, source)
+}
+
+/// A ReadWriteMany filesystem claim (a shared CephFS volume), optionally from a source.
+pub fn shared_pvc(name: &str, class: &str, size: &str, source: Option<Value>) -> Value {
+    claim(name, "ReadWriteMany", class, size, source)
+}
+
+fn claim(name: &str, mode: &str, class: &str, size: &str, source: Option<Value>) -> Value {
     let mut claim = json!({
         "apiVersion": "v1",
         "kind": "PersistentVolumeClaim",
         "metadata": {"name": name},
         "spec": {
-            "accessModes": ["ReadWriteOnce"],
+            "accessModes": [mode],
             "storageClassName": class,
             "volumeMode": "Filesystem",
             "resources": {"requests": {"storage": size}}

@@ -3,7 +3,9 @@
 //! Settings (environment, with the defaults `kind-rook-ceph.sh` sets up):
 //! `SEPIA_E2E_STORAGE_CLASS`/`SEPIA_E2E_SNAPSHOT_CLASS` (sepia-rbd), `SEPIA_E2E_POD_IMAGE`
 //! (busybox:1.36), `SEPIA_E2E_TOOLBOX` (rook-ceph/deploy/rook-ceph-tools), `SEPIA_E2E_POOL`
-//! (replicapool), `SEPIA_E2E_KUBECTL` (kubectl, used for `exec` into the toolbox).
+//! (replicapool), `SEPIA_E2E_KUBECTL` (kubectl, used for `exec` into the toolbox); for CephFS
+//! `SEPIA_E2E_CEPHFS_STORAGE_CLASS`/`SEPIA_E2E_CEPHFS_SNAPSHOT_CLASS` (sepia-cephfs),
+//! `SEPIA_E2E_FS` (myfs, Rook's example filesystem) and `SEPIA_E2E_SUBVOLUME_GROUP` (csi).
 
 use std::time::Duration;
 
@@ -24,10 +26,14 @@ pub struct RealCluster {
     namespace: String,
     storage_class: String,
     snapshot_class: String,
+    cephfs_storage_class: String,
+    cephfs_snapshot_class: String,
     pod_image: String,
     toolbox_namespace: String,
     toolbox: String,
     pool: String,
+    fs: String,
+    subvolume_group: String,
     kubectl: String,
 }
 
@@ -67,10 +73,14 @@ impl RealCluster {
             namespace,
             storage_class: setting("SEPIA_E2E_STORAGE_CLASS", "sepia-rbd"),
             snapshot_class: setting("SEPIA_E2E_SNAPSHOT_CLASS", "sepia-rbd"),
+            cephfs_storage_class: setting("SEPIA_E2E_CEPHFS_STORAGE_CLASS", "sepia-cephfs"),
+            cephfs_snapshot_class: setting("SEPIA_E2E_CEPHFS_SNAPSHOT_CLASS", "sepia-cephfs"),
             pod_image: setting("SEPIA_E2E_POD_IMAGE", "busybox:1.36"),
             toolbox_namespace,
             toolbox,
             pool: setting("SEPIA_E2E_POOL", "replicapool"),
+            fs: setting("SEPIA_E2E_FS", "myfs"),
+            subvolume_group: setting("SEPIA_E2E_SUBVOLUME_GROUP", "csi"),
             kubectl: setting("SEPIA_E2E_KUBECTL", "kubectl"),
         })
     }
@@ -150,6 +160,12 @@ impl Cluster for RealCluster {
     fn snapshot_class(&self) -> &str {
         &self.snapshot_class
     }
+    fn cephfs_storage_class(&self) -> &str {
+        &self.cephfs_storage_class
+    }
+    fn cephfs_snapshot_class(&self) -> &str {
+        &self.cephfs_snapshot_class
+    }
 
     async fn write(&self, pvc: &str, data: &str) -> Result<()> {
         let pod = self
@@ -165,6 +181,29 @@ impl Cluster for RealCluster {
     async fn read(&self, pvc: &str) -> Result<String> {
         let pod = self.start_pod(pvc, "cat /data/e2e.txt", &[]).await?;
         self.finish_pod(&pod).await
+    }
+
+    async fn exchange(&self, pvc: &str, first: &str, second: &str) -> Result<(String, String)> {
+        // Each file appears whole (written beside, then renamed); each pod waits for the
+        // other's, so both run at once (on whichever nodes the scheduler picks).
+        let wait_for = |file: &str| format!("while [ ! -f /data/{file} ]; do sleep 1; done");
+        let first_script = format!(
+            r#"printf %s "$DATA" > /data/.first && mv /data/.first /data/first.txt && sync && {} && cat /data/second.txt"#,
+            wait_for("second.txt")
+        );
+        let second_script = format!(
+            r#"{} && cat /data/first.txt && printf %s "$DATA" > /data/.second && mv /data/.second /data/second.txt && sync"#,
+            wait_for("first.txt")
+        );
+        let pod_a = self
+            .start_pod(pvc, &first_script, &[("DATA", first)])
+            .await?;
+        let pod_b = self
+            .start_pod(pvc, &second_script, &[("DATA", second)])
+            .await?;
+        let second_read = self.finish_pod(&pod_b).await?;
+        let first_read = self.finish_pod(&pod_a).await?;
+        Ok((second_read, first_read))
     }
 
     async fn expand_while_mounted(
@@ -189,6 +228,27 @@ impl Cluster for RealCluster {
             .rev()
             .find_map(|l| l.strip_prefix("size=")?.parse().ok())
             .context("the pod printed no size")
+    }
+
+    async fn cephfs_subvolumes(&self) -> Result<Vec<String>> {
+        let out = self
+            .toolbox(&[
+                "ceph",
+                "fs",
+                "subvolume",
+                "ls",
+                &self.fs,
+                &self.subvolume_group,
+                "--format",
+                "json",
+            ])
+            .await?;
+        let entries: Vec<serde_json::Value> = serde_json::from_str(&out)
+            .with_context(|| format!("unreadable `ceph fs subvolume ls` output: {out}"))?;
+        Ok(entries
+            .iter()
+            .filter_map(|e| e["name"].as_str().map(str::to_owned))
+            .collect())
     }
 
     async fn ceph_images(&self) -> Result<Vec<String>> {

@@ -1,5 +1,7 @@
 //! The user story of ARCHITECTURE §1, as a user would live it: only Kubernetes objects in, and
-//! only what a user can see out (object status, the bytes in a pod, the images in the pool).
+//! only what a user can see out (object status, the bytes in a pod, the images in the pool and
+//! the subvolumes in the filesystem). [`user_story`] is the RBD story, [`cephfs_story`] the
+//! shared-file one.
 //! Each step fails with the object and state it was waiting for.
 
 use std::collections::BTreeSet;
@@ -9,10 +11,10 @@ use kube::Api;
 use kube::api::{DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 
-use crate::DRIVER;
 use crate::cluster::Cluster;
 use crate::objects::{self, Kind};
 use crate::wait;
+use crate::{CEPHFS_DRIVER, DRIVER, DRIVERS};
 
 const GIB: u64 = 1 << 30;
 
@@ -43,7 +45,7 @@ pub async fn user_story<C: Cluster>(cluster: &C) -> Result<()> {
         objects::volume_snapshot("data-snap", "data", cluster.snapshot_class()),
     )
     .await?;
-    let snapshot = ready_snapshot(cluster, "data-snap").await?;
+    let snapshot = ready_snapshot(cluster, "data-snap", DRIVER).await?;
 
     let after_snapshot = format!("written after the snapshot {}", uuid::Uuid::new_v4());
     cluster.write("data", &after_snapshot).await?;
@@ -132,18 +134,145 @@ pub async fn user_story<C: Cluster>(cluster: &C) -> Result<()> {
     Ok(())
 }
 
-/// Every node that runs the node plugin has the driver in its CSINode, with a node ID.
+/// The shared-file story on one cluster: a ReadWriteMany CephFS claim used by two pods at once,
+/// snapshot, restore (the snapshot-time content only), expansion (the quota, no node step),
+/// delete, and neither Kubernetes nor Ceph keeps anything.
+pub async fn cephfs_story<C: Cluster>(cluster: &C) -> Result<()> {
+    let client = cluster.client();
+    let ns = cluster.namespace();
+    let pvcs = Kind::Pvc.api(&client, ns);
+    let snapshots = Kind::VolumeSnapshot.api(&client, ns);
+    let class = cluster.cephfs_storage_class();
+    let mut volumes = Vec::new();
+
+    step("CephFS: RWX PVC → bound PV of the CephFS driver");
+    create(&pvcs, objects::shared_pvc("shared", class, "1Gi", None)).await?;
+    volumes.push(bound_pv(cluster, "shared", CEPHFS_DRIVER, "subvolumeName").await?);
+
+    step("two pods mount it at once; each reads what the other wrote");
+    let run = uuid::Uuid::new_v4();
+    let (first, second) = (format!("pod A wrote {run}"), format!("pod B wrote {run}"));
+    let (second_read, first_read) = cluster.exchange("shared", &first, &second).await?;
+    ensure!(
+        second_read == first,
+        "pod B read {second_read:?} from pod A's file, expected {first:?}"
+    );
+    ensure!(
+        first_read == second,
+        "pod A read {first_read:?} from pod B's file, expected {second:?}"
+    );
+
+    step("a pod writes; VolumeSnapshot of the CephFS claim → readyToUse");
+    let before_snapshot = format!("written before the CephFS snapshot {run}");
+    cluster.write("shared", &before_snapshot).await?;
+    create(
+        &snapshots,
+        objects::volume_snapshot("shared-snap", "shared", cluster.cephfs_snapshot_class()),
+    )
+    .await?;
+    let snapshot = ready_snapshot(cluster, "shared-snap", CEPHFS_DRIVER).await?;
+    let after_snapshot = format!("written after the CephFS snapshot {run}");
+    cluster.write("shared", &after_snapshot).await?;
+
+    step("restore the snapshot into a new RWX PVC; a pod reads the snapshot-time data only");
+    create(
+        &pvcs,
+        objects::shared_pvc(
+            "shared-restored",
+            class,
+            "1Gi",
+            Some(objects::snapshot_source("shared-snap")),
+        ),
+    )
+    .await?;
+    volumes.push(bound_pv(cluster, "shared-restored", CEPHFS_DRIVER, "subvolumeName").await?);
+    let restored = cluster.read("shared-restored").await?;
+    ensure!(
+        restored == before_snapshot,
+        "restored CephFS PVC holds {restored:?}, expected the data of snapshot time \
+         {before_snapshot:?}"
+    );
+    let source = cluster.read("shared").await?;
+    ensure!(
+        source == after_snapshot,
+        "the CephFS source PVC holds {source:?} after the restore, expected {after_snapshot:?}"
+    );
+
+    step("expand the CephFS PVC to 2Gi while a pod uses it; df shows the new quota");
+    let seen = cluster
+        .expand_while_mounted("shared", "2Gi", GIB * 3 / 2)
+        .await?;
+    ensure!(
+        seen >= GIB * 3 / 2,
+        "the pod sees a {seen}-byte filesystem after expanding to 2Gi"
+    );
+    let capacity = wait::until(&pvcs, "shared", "PVC capacity 2Gi", |pvc| {
+        capacity_bytes(pvc, &["status", "capacity", "storage"]) >= Some(2 * GIB)
+    })
+    .await?;
+    ensure!(capacity.is_some(), "PVC shared vanished while expanding");
+    let pvs = Kind::Pv.api(&client, ns);
+    wait::until(&pvs, &volumes[0].pv, "PV capacity 2Gi", |pv| {
+        capacity_bytes(pv, &["spec", "capacity", "storage"]) >= Some(2 * GIB)
+    })
+    .await?;
+
+    step("Ceph holds a subvolume per claim");
+    let ours: BTreeSet<String> = volumes.iter().map(|v| v.image.clone()).collect();
+    let present: BTreeSet<String> = cluster.cephfs_subvolumes().await?.into_iter().collect();
+    ensure!(
+        ours.is_subset(&present),
+        "subvolumes {ours:?} of this run's PVs not all in Ceph's list {present:?}"
+    );
+
+    step("delete everything; no PV, VolumeSnapshotContent or subvolume is left");
+    snapshots
+        .delete("shared-snap", &DeleteParams::default())
+        .await?;
+    for name in ["shared-restored", "shared"] {
+        pvcs.delete(name, &DeleteParams::default()).await?;
+    }
+    for volume in &volumes {
+        wait::gone(&pvs, &volume.pv, "PersistentVolume").await?;
+    }
+    let contents = Kind::VolumeSnapshotContent.api(&client, ns);
+    wait::gone(&contents, &snapshot.content, "VolumeSnapshotContent").await?;
+    wait::until_some("CephFS subvolumes of this run removed", || async {
+        let left: Vec<String> = cluster
+            .cephfs_subvolumes()
+            .await?
+            .into_iter()
+            .filter(|name| ours.contains(name))
+            .collect();
+        if !left.is_empty() {
+            tracing::info!(?left, "subvolumes still in the group");
+        }
+        Ok(left.is_empty().then_some(()))
+    })
+    .await?;
+    Ok(())
+}
+
+/// Every node that runs the node plugins has both drivers in its CSINode, with a node ID.
 pub async fn driver_registered<C: Cluster>(cluster: &C) -> Result<()> {
+    for driver in DRIVERS {
+        registered(cluster, driver).await?;
+    }
+    Ok(())
+}
+
+async fn registered<C: Cluster>(cluster: &C, driver: &str) -> Result<()> {
     let client = cluster.client();
     let csinodes = Kind::CsiNode.api(&client, cluster.namespace());
-    let registered = wait::until_some("a CSINode listing the Sepia driver", || async {
+    let what = format!("a CSINode listing {driver}");
+    let registered = wait::until_some(&what, || async {
         let list = csinodes.list(&Default::default()).await?;
         let ids: Vec<String> = list
             .items
             .iter()
             .filter_map(|n| {
                 let drivers = n.data["spec"]["drivers"].as_array()?;
-                let ours = drivers.iter().find(|d| d["name"] == DRIVER)?;
+                let ours = drivers.iter().find(|d| d["name"] == driver)?;
                 Some(ours["nodeID"].as_str()?.to_owned())
             })
             .collect();
@@ -152,7 +281,7 @@ pub async fn driver_registered<C: Cluster>(cluster: &C) -> Result<()> {
     .await?;
     ensure!(
         registered.iter().all(|id| !id.is_empty()),
-        "a CSINode lists {DRIVER} with an empty nodeID: {registered:?}"
+        "a CSINode lists {driver} with an empty nodeID: {registered:?}"
     );
     Ok(())
 }
@@ -161,12 +290,24 @@ pub async fn driver_registered<C: Cluster>(cluster: &C) -> Result<()> {
 #[derive(Debug, Clone)]
 pub struct Volume {
     pub pv: String,
-    /// RBD image name from the PV's volume attributes (`imageName`, ceph-csi's key).
+    /// Its name in Ceph from the PV's volume attributes (ceph-csi's keys): the RBD image
+    /// (`imageName`) or the CephFS subvolume (`subvolumeName`).
     pub image: String,
 }
 
-/// Waits for `pvc` to be Bound and checks its PV is Sepia's.
+/// Waits for `pvc` to be Bound and checks its PV is Sepia's RBD driver's.
 pub async fn bound_volume<C: Cluster>(cluster: &C, pvc: &str) -> Result<Volume> {
+    bound_pv(cluster, pvc, DRIVER, "imageName").await
+}
+
+/// Waits for `pvc` to be Bound and checks its PV is `driver`'s, naming its Ceph object in
+/// volume attribute `name_key`.
+async fn bound_pv<C: Cluster>(
+    cluster: &C,
+    pvc: &str,
+    driver: &str,
+    name_key: &str,
+) -> Result<Volume> {
     let client = cluster.client();
     let pvcs = Kind::Pvc.api(&client, cluster.namespace());
     let claim = wait::until(&pvcs, pvc, "PVC Bound", |o| {
@@ -181,13 +322,13 @@ pub async fn bound_volume<C: Cluster>(cluster: &C, pvc: &str) -> Result<Volume> 
     let pv = Kind::Pv.api(&client, "").get(&pv_name).await?;
     let csi = &pv.data["spec"]["csi"];
     ensure!(
-        csi["driver"] == DRIVER,
-        "PV {pv_name} of PVC {pvc} belongs to driver {}, not {DRIVER}",
+        csi["driver"] == driver,
+        "PV {pv_name} of PVC {pvc} belongs to driver {}, not {driver}",
         csi["driver"]
     );
-    let image = csi["volumeAttributes"]["imageName"]
+    let image = csi["volumeAttributes"][name_key]
         .as_str()
-        .with_context(|| format!("PV {pv_name} has no volumeAttributes.imageName"))?
+        .with_context(|| format!("PV {pv_name} has no volumeAttributes.{name_key}"))?
         .to_owned();
     Ok(Volume { pv: pv_name, image })
 }
@@ -199,7 +340,7 @@ pub struct Snapshot {
     pub image: Option<String>,
 }
 
-async fn ready_snapshot<C: Cluster>(cluster: &C, name: &str) -> Result<Snapshot> {
+async fn ready_snapshot<C: Cluster>(cluster: &C, name: &str, driver: &str) -> Result<Snapshot> {
     let client = cluster.client();
     let snapshots = Kind::VolumeSnapshot.api(&client, cluster.namespace());
     let snapshot = wait::until(&snapshots, name, "VolumeSnapshot readyToUse", |o| {
@@ -227,7 +368,7 @@ async fn ready_snapshot<C: Cluster>(cluster: &C, name: &str) -> Result<Snapshot>
         .get(&content)
         .await?;
     ensure!(
-        vsc.data["spec"]["driver"] == DRIVER,
+        vsc.data["spec"]["driver"] == driver,
         "content {content} belongs to {}",
         vsc.data["spec"]["driver"]
     );
@@ -252,7 +393,8 @@ pub async fn request_size(pvcs: &Api<DynamicObject>, pvc: &str, size: &str) -> R
     Ok(())
 }
 
-fn capacity_bytes(object: Option<&Value>, path: &[&str]) -> Option<u64> {
+/// The quantity at `path` in `object`, in bytes.
+pub fn capacity_bytes(object: Option<&Value>, path: &[&str]) -> Option<u64> {
     let mut value = object?;
     for key in path {
         value = value.get(key)?;

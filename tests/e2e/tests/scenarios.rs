@@ -2,7 +2,8 @@
 //! real binaries and the local Ceph bed. A scenario whose environment is absent is reported as
 //! *ignored* with the reason, never as passed: no KUBECONFIG, or Sepia binaries not built
 //! (`cargo build -p sepia-controller -p sepia-node -p sepia-provisioner -p sepia-snapshotter
-//! -p sepia-resizer -p sepia-attacher`, or point SEPIA_BIN_DIR at them).
+//! -p sepia-resizer -p sepia-attacher -p sepia-cephfs-node -p sepia-cephfs-controller`, or
+//! point SEPIA_BIN_DIR at them).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use e2e::real::RealCluster;
@@ -37,6 +38,12 @@ fn main() {
         .with_ignored_flag(real.is_none()),
     );
     trials.push(
+        Trial::test("real_cluster::cephfs_story", || {
+            on_real(async |c| scenario::cephfs_story(c).await)
+        })
+        .with_ignored_flag(real.is_none()),
+    );
+    trials.push(
         Trial::test("real_cluster::driver_registered", || {
             on_real(async |c| scenario::driver_registered(c).await)
         })
@@ -45,6 +52,12 @@ fn main() {
     trials.push(
         Trial::test("standin::user_story", || {
             on_standin(async |c| scenario::user_story(c).await)
+        })
+        .with_ignored_flag(!missing.is_empty()),
+    );
+    trials.push(
+        Trial::test("standin::cephfs_story", || {
+            on_standin(async |c| scenario::cephfs_story(c).await)
         })
         .with_ignored_flag(!missing.is_empty()),
     );
@@ -96,7 +109,7 @@ fn on_standin(
         if left.is_empty() {
             Ok(())
         } else {
-            Err(format!("left in the RADOS namespace: {}", left.join(", ")).into())
+            Err(format!("left in Ceph: {}", left.join(", ")).into())
         }
     })
 }

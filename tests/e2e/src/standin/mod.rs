@@ -2,7 +2,8 @@
 //! that can be real here: the rendered rook-ceph overlay ([`manifests`]) applied to the API —
 //! its RBAC enforced, each binary running with its own ServiceAccount's token — and each of its
 //! pods run as processes with the container args and env as rendered ([`pods`]), against the
-//! local Ceph bed, kernel mounts through rbd-fuse/krbd. What a real cluster's own components do
+//! local Ceph bed, kernel mounts through rbd-fuse/krbd and ceph-fuse; the CephFS volumes in a
+//! subvolume group and journal namespace of the run's own ([`cephfs`]). What a real cluster's own components do
 //! is played by small actors, and only those: [`rook`] (what Rook and the cluster provide
 //! before the overlay), [`pv_controller`] (kube-controller-manager's PV binding) and [`kubelet`]
 //! (plugin registration, attach via VolumeAttachment, stage/publish/expand over CSI, the
@@ -12,6 +13,7 @@
 //! Not covered here, so only on a real cluster: the kubelet's own volume manager and mount
 //! handling, pods and images, scheduling, security contexts and read-only root filesystems.
 
+pub mod cephfs;
 pub mod guard;
 pub mod kubelet;
 pub mod manifests;
@@ -28,11 +30,12 @@ use sepia_testbed::Bed;
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
-use crate::DRIVER;
 use crate::cluster::Cluster;
 use crate::objects::Kind;
 use crate::scenario;
 use crate::wait;
+use crate::{CEPHFS_DRIVER, DRIVER, DRIVERS};
+use cephfs::CephFsScope;
 use guard::Liveness;
 use kubelet::Kubelet;
 use manifests::Rendered;
@@ -48,8 +51,11 @@ pub struct StandInCluster {
     client: kube::Client,
     bed: &'static Bed,
     rados_namespace: String,
+    cephfs: CephFsScope,
     storage_class: String,
     snapshot_class: String,
+    cephfs_storage_class: String,
+    cephfs_snapshot_class: String,
     processes: Processes,
     probes: Vec<(String, HttpProbe)>,
     kubelet: Kubelet,
@@ -57,19 +63,47 @@ pub struct StandInCluster {
     _dir: tempfile::TempDir,
 }
 
-/// The rendered object as applied here: the StorageClass's pool is the bed's, and its
+/// The rendered object as applied here: the RBD StorageClass's pool is the bed's, and its
 /// filesystem xfs — growing a mounted ext4 needs CAP_SYS_RESOURCE, which this sandbox's
-/// processes lack (sepia-node then refuses NodeExpandVolume with FAILED_PRECONDITION).
-/// Everything else as rendered.
+/// processes lack (sepia-node then refuses NodeExpandVolume with FAILED_PRECONDITION); the
+/// CephFS StorageClass's `fsName` is the bed's filesystem. Everything else as rendered.
 fn for_bed(object: &Value, bed: &Bed) -> Value {
     let mut object = object.clone();
-    if object["kind"] == "StorageClass" {
+    if object["kind"] == "StorageClass" && object["provisioner"] == DRIVER {
         object["parameters"]["pool"] = json!(bed.pool);
         if object["parameters"]["csi.storage.k8s.io/fstype"].is_string() {
             object["parameters"]["csi.storage.k8s.io/fstype"] = json!("xfs");
         }
     }
+    if object["kind"] == "StorageClass" && object["provisioner"] == CEPHFS_DRIVER {
+        object["parameters"]["fsName"] = json!(bed.fs);
+    }
     object
+}
+
+/// The names of the rendered StorageClass of `driver` and of its VolumeSnapshotClass with
+/// deletionPolicy Delete (the story deletes its snapshots and checks Ceph is empty; the Retain
+/// one beside it is for backups). Fails unless there is exactly one of each.
+fn classes<'a>(rendered: &'a Rendered, driver: &str) -> Result<(&'a Value, String)> {
+    let class = rendered.only_where("StorageClass", &format!(" of {driver}"), |c| {
+        c["provisioner"] == driver
+    })?;
+    let snapshot_class = rendered.only_where(
+        "VolumeSnapshotClass",
+        &format!(" of {driver} with deletionPolicy Delete"),
+        |c| c["driver"] == driver && c["deletionPolicy"] == "Delete",
+    )?["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    Ok((class, snapshot_class))
+}
+
+fn name(object: &Value) -> String {
+    object["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 impl StandInCluster {
@@ -92,23 +126,24 @@ impl StandInCluster {
 
         let standin = StandIn::start().await?;
         let client = standin.client()?;
-        let class = rendered.only("StorageClass")?;
-        let storage_class = class["metadata"]["name"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        // The story deletes its snapshots and checks Ceph is empty: the Delete class.
-        let snapshot_class =
-            rendered.only_where("VolumeSnapshotClass", " with deletionPolicy Delete", |c| {
-                c["deletionPolicy"] == "Delete"
-            })?["metadata"]["name"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned();
+        let (class, snapshot_class) = classes(&rendered, DRIVER)?;
+        let (cephfs_class, cephfs_snapshot_class) = classes(&rendered, CEPHFS_DRIVER)?;
         let cluster_id = class["parameters"]["clusterID"]
             .as_str()
-            .context("the StorageClass has no clusterID")?;
-        let cluster_config = json!([{"clusterID": cluster_id, "monitors": [bed.monitors], "rbd": {"radosNamespace": rados_namespace}}]);
+            .context("the RBD StorageClass has no clusterID")?;
+        anyhow::ensure!(
+            cephfs_class["parameters"]["clusterID"] == cluster_id,
+            "the CephFS StorageClass's clusterID {} is not the RBD one's {cluster_id}: the \
+             stand-in writes one cluster config entry",
+            cephfs_class["parameters"]["clusterID"]
+        );
+        let cephfs = CephFsScope::create(bed, &rados_namespace)?;
+        let cluster_config = json!([{
+            "clusterID": cluster_id,
+            "monitors": [bed.monitors],
+            "rbd": {"radosNamespace": rados_namespace},
+            "cephFS": cephfs.config(),
+        }]);
         rook::provide(
             &standin,
             &rendered,
@@ -147,13 +182,11 @@ impl StandInCluster {
             }
         }
         let host = node.host_root();
-        let registration = host
-            .join("var/lib/kubelet/plugins_registry")
-            .join(format!("{DRIVER}-reg.sock"));
+        let registry = host.join("var/lib/kubelet/plugins_registry");
         let kubelet_root = host.join("var/lib");
         let mut no_probes = Liveness::new(Vec::new());
         let registered = tokio::select! {
-            kubelet = Kubelet::register(client.clone(), &kubelet_root, &registration) => {
+            kubelet = Kubelet::register(client.clone(), &kubelet_root, &registry, &DRIVERS) => {
                 kubelet.context("registering the node plugin as kubelet would")
             }
             failure = guard::watch(&standin, &processes, &mut no_probes) => Err(failure),
@@ -171,8 +204,11 @@ impl StandInCluster {
             client,
             bed,
             rados_namespace,
-            storage_class,
+            cephfs,
+            storage_class: name(class),
             snapshot_class,
+            cephfs_storage_class: name(cephfs_class),
+            cephfs_snapshot_class,
             processes,
             probes,
             kubelet,
@@ -206,13 +242,15 @@ impl StandInCluster {
         outcome
     }
 
-    /// What this run left in its RADOS namespace, once the OSDs had time to trim: data objects
+    /// What this run left in its RADOS namespace and CephFS subvolume group and journal, once
+    /// the OSDs had time to trim: data objects
     /// of deleted images that had snapshots linger until the OSD's snap trimmer gets to them
     /// (seconds here), so only those are waited for, up to two minutes.
     pub async fn leftovers(&self) -> Vec<String> {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
         loop {
-            let left = self.leftovers_now();
+            let mut left = self.leftovers_now();
+            left.extend(self.cephfs.leftovers(self.bed));
             let trimming =
                 !left.is_empty() && left.iter().all(|l| l.starts_with("object rbd_data."));
             if !trimming || std::time::Instant::now() > deadline {
@@ -259,12 +297,18 @@ impl StandInCluster {
             actor.abort();
         }
         self.processes.stop().await;
+        self.cephfs.remove(self.bed);
         let spec = format!("{}/{}", self.bed.pool, self.rados_namespace);
         let _ = std::process::Command::new("rbd")
             .args(["namespace", "remove", &spec])
             .env("CEPH_CONF", &self.bed.conf_path)
             .status();
     }
+}
+
+/// The claim waits for kubelet's NodeExpandVolume (the resizer's `NodeResizePending`).
+fn node_resize_pending(claim: &Value) -> bool {
+    claim["status"]["allocatedResourceStatuses"]["storage"] == "NodeResizePending"
 }
 
 impl Cluster for StandInCluster {
@@ -280,27 +324,47 @@ impl Cluster for StandInCluster {
     fn snapshot_class(&self) -> &str {
         &self.snapshot_class
     }
+    fn cephfs_storage_class(&self) -> &str {
+        &self.cephfs_storage_class
+    }
+    fn cephfs_snapshot_class(&self) -> &str {
+        &self.cephfs_snapshot_class
+    }
 
     async fn write(&self, pvc: &str, data: &str) -> Result<()> {
         let mounted = self.kubelet.mount(USER_NAMESPACE, pvc).await?;
-        let written = std::fs::write(mounted.target.join("e2e.txt"), data)
-            .and_then(|()| std::fs::File::open(mounted.target.join("e2e.txt"))?.sync_all());
+        let written = std::fs::write(mounted.target().join("e2e.txt"), data)
+            .and_then(|()| std::fs::File::open(mounted.target().join("e2e.txt"))?.sync_all());
         self.kubelet.unmount(mounted).await?;
         written.context("writing /data/e2e.txt")
     }
 
     async fn read(&self, pvc: &str) -> Result<String> {
         let mounted = self.kubelet.mount(USER_NAMESPACE, pvc).await?;
-        let read = std::fs::read_to_string(mounted.target.join("e2e.txt"));
+        let read = std::fs::read_to_string(mounted.target().join("e2e.txt"));
         self.kubelet.unmount(mounted).await?;
         read.context("reading /data/e2e.txt")
+    }
+
+    async fn exchange(&self, pvc: &str, first: &str, second: &str) -> Result<(String, String)> {
+        let mounted = self.kubelet.mount_pods(USER_NAMESPACE, pvc, 2).await?;
+        let (pod_a, pod_b) = (&mounted.targets[0], &mounted.targets[1]);
+        let exchanged = (|| -> std::io::Result<(String, String)> {
+            std::fs::write(pod_a.join("first.txt"), first)?;
+            let second_read = std::fs::read_to_string(pod_b.join("first.txt"))?;
+            std::fs::write(pod_b.join("second.txt"), second)?;
+            let first_read = std::fs::read_to_string(pod_a.join("second.txt"))?;
+            Ok((second_read, first_read))
+        })();
+        self.kubelet.unmount(mounted).await?;
+        exchanged.context("writing and reading /data/first.txt and /data/second.txt")
     }
 
     async fn expand_while_mounted(
         &self,
         pvc: &str,
         new_size: &str,
-        _min_fs_bytes: u64,
+        min_fs_bytes: u64,
     ) -> Result<u64> {
         let mounted = self.kubelet.mount(USER_NAMESPACE, pvc).await?;
         let outcome = async {
@@ -315,15 +379,37 @@ impl Cluster for StandInCluster {
                     .is_some_and(|b| b >= bytes)
             })
             .await?;
-            // kubelet: grow the filesystem, then record the new capacity on the claim.
-            self.kubelet.expand(&mounted, bytes).await?;
-            let status = json!({"status": {"capacity": {"storage": new_size}, "allocatedResourceStatuses": null, "conditions": null}});
-            pvcs.patch_status(pvc, &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&status)).await?;
-            kubelet::filesystem_bytes(&mounted.target)
+            // The resizer either hands over to kubelet (NodeResizePending: RBD's filesystem)
+            // or finishes the claim itself (CephFS: the quota is all there is).
+            let claim = wait::until(&pvcs, pvc, "PVC resized or node resize pending", |c| {
+                c.is_some_and(|c| {
+                    node_resize_pending(c)
+                        || scenario::capacity_bytes(Some(c), &["status", "capacity", "storage"])
+                            >= Some(bytes)
+                })
+            })
+            .await?
+            .context("PVC vanished while expanding")?;
+            if node_resize_pending(&claim) {
+                // kubelet: grow the filesystem, then record the new capacity on the claim.
+                self.kubelet.expand(&mounted, bytes).await?;
+                let status = json!({"status": {"capacity": {"storage": new_size}, "allocatedResourceStatuses": null, "conditions": null}});
+                pvcs.patch_status(pvc, &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&status)).await?;
+            }
+            // What a pod's `df` shows; a FUSE client may answer from its cache for a moment.
+            wait::until_some("the mounted filesystem grown", || async {
+                let seen = kubelet::filesystem_bytes(mounted.target())?;
+                Ok((seen >= min_fs_bytes).then_some(seen))
+            })
+            .await
         }
         .await;
         self.kubelet.unmount(mounted).await?;
         outcome
+    }
+
+    async fn cephfs_subvolumes(&self) -> Result<Vec<String>> {
+        self.cephfs.subvolumes(self.bed)
     }
 
     async fn ceph_images(&self) -> Result<Vec<String>> {

@@ -8,7 +8,7 @@ use anyhow::Result;
 use kube::api::{ListParams, Patch, PatchParams};
 use serde_json::{Value, json};
 
-use crate::DRIVER;
+use crate::DRIVERS;
 use crate::objects::Kind;
 
 /// Runs until aborted; errors of one pass are logged and the next pass retries.
@@ -26,11 +26,15 @@ async fn pass(client: &kube::Client) -> Result<()> {
         .api(client, "")
         .list(&ListParams::default())
         .await?;
-    let ours: Vec<String> = classes
+    // Class name → its provisioner, for the classes of Sepia's drivers.
+    let ours: Vec<(String, &str)> = classes
         .items
         .iter()
-        .filter(|c| c.data["provisioner"] == DRIVER)
-        .filter_map(|c| c.metadata.name.clone())
+        .filter_map(|c| {
+            let provisioner = c.data["provisioner"].as_str()?;
+            let driver = DRIVERS.into_iter().find(|d| *d == provisioner)?;
+            Some((c.metadata.name.clone()?, driver))
+        })
         .collect();
     let claims = Kind::Pvc
         .api(client, "")
@@ -51,15 +55,16 @@ async fn pass(client: &kube::Client) -> Result<()> {
             .annotations
             .as_ref()
             .is_some_and(|a| a.contains_key("volume.kubernetes.io/storage-provisioner"));
-        if ours.iter().any(|c| c == class)
+        let driver = ours.iter().find(|(c, _)| c == class).map(|(_, d)| *d);
+        if let Some(driver) = driver
             && !annotated
             && claim.data["spec"]["volumeName"].is_null()
         {
             let ns = claim.metadata.namespace.as_deref().unwrap_or_default();
             let name = claim.metadata.name.as_deref().unwrap_or_default();
             let patch = json!({"metadata": {"annotations": {
-                "volume.kubernetes.io/storage-provisioner": DRIVER,
-                "volume.beta.kubernetes.io/storage-provisioner": DRIVER
+                "volume.kubernetes.io/storage-provisioner": driver,
+                "volume.beta.kubernetes.io/storage-provisioner": driver
             }}});
             Kind::Pvc
                 .api(client, ns)

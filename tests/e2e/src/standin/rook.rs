@@ -11,8 +11,15 @@ use serde_json::{Value, json};
 
 use super::manifests::Rendered;
 
-/// Rook's CSI Secrets (keys `userID`, `userKey`).
-const SECRETS: &[&str] = &["rook-csi-rbd-provisioner", "rook-csi-rbd-node"];
+/// Rook's CSI Secrets and the keys of their cephx user: the RBD ones and the CephFS node's
+/// carry `userID`/`userKey`, the CephFS provisioner's `adminID`/`adminKey`. All hold the bed's
+/// user here.
+const SECRETS: &[(&str, [&str; 2])] = &[
+    ("rook-csi-rbd-provisioner", ["userID", "userKey"]),
+    ("rook-csi-rbd-node", ["userID", "userKey"]),
+    ("rook-csi-cephfs-provisioner", ["adminID", "adminKey"]),
+    ("rook-csi-cephfs-node", ["userID", "userKey"]),
+];
 /// Rook's CSI cluster config: ConfigMap and key.
 const CSI_CONFIG: (&str, &str) = ("rook-ceph-csi-config", "csi-cluster-config-json");
 
@@ -47,11 +54,11 @@ pub fn provide(
         }));
     }
     for namespace in &driver_namespaces {
-        for name in SECRETS {
+        for (name, [id, key]) in SECRETS {
             objects.push(json!({
                 "apiVersion": "v1", "kind": "Secret",
                 "metadata": {"name": name, "namespace": namespace},
-                "data": {"userID": bytes(&bed.user), "userKey": bytes(&bed.key)}
+                "data": {*id: bytes(&bed.user), *key: bytes(&bed.key)}
             }));
         }
         objects.push(json!({
