@@ -92,7 +92,12 @@ pub async fn run(opts: &Options) -> Result<bool> {
         opts.namespace,
         opts.kubelet_dir.display()
     );
-    let mut story = Story::new(&PLAN);
+    let cephfs = opts.cephfs();
+    let mut plan = PLAN.to_vec();
+    if cephfs.is_some() {
+        plan.extend(crate::cephfs_flow::CEPHFS_PLAN);
+    }
+    let mut story = Story::new(&plan);
     let mut world = World {
         driver: None,
         node: None,
@@ -106,6 +111,13 @@ pub async fn run(opts: &Options) -> Result<bool> {
     if walked.is_err() {
         crate::cleanup::clean_up(&mut world).await;
     }
+    let walked = match (walked, &cephfs) {
+        (Ok(()), Some(cephfs)) => {
+            println!("\nCephFS: a volume many pods share");
+            crate::cephfs_flow::run(&mut story, opts, cephfs, &access).await
+        }
+        (walked, _) => walked,
+    };
     println!("\nSummary\n{}", story.summary());
     Ok(walked.is_ok() && story.succeeded())
 }
