@@ -321,7 +321,8 @@ async fn stage_and_publish(node: &NodeSide, attachments: &[Attachment]) -> Resul
     }
     let daemons = ceph_fuse_processes(root).await?;
     Ok(format!(
-        "{}\nceph-fuse processes serving it: {} (the key reached it through a file, never argv)\n\
+        "{}\nceph-fuse processes of the demo: {} (one per staged volume; the key reaches each \
+         through a short-lived file, never argv)\n\
          df -h in pod {}:\n{}",
         out.render(""),
         daemons.len(),
@@ -359,7 +360,7 @@ async fn share(alice: &Attachment, bob: &Attachment) -> Result<String> {
 
 /// CreateVolume from `source`, called again while it answers ABORTED (the mgr is still
 /// cloning), as the external-provisioner retries; each retry prints a progress line with the
-/// clone's state. The volume and the progress text.
+/// clone's state as it happens. The volume and a line saying how long it took.
 async fn create_while_cloning(
     driver: &Driver,
     place: &CephfsPlace,
@@ -367,14 +368,20 @@ async fn create_while_cloning(
     source: &Source,
 ) -> Result<(Volume, String)> {
     let start = Instant::now();
-    let mut progress = String::new();
+    let mut aborted = 0;
     let mut subvolume = None;
     loop {
         match driver.create_volume(claim, GIB, Some(source)).await {
             Ok(volume) => {
-                if !progress.is_empty() {
-                    println!();
-                }
+                let progress = if aborted == 0 {
+                    "the clone was complete at the first call\n".to_owned()
+                } else {
+                    format!(
+                        "CreateVolume answered ABORTED {aborted} time(s) while the mgr cloned; \
+                         complete after {:.1} s\n",
+                        start.elapsed().as_secs_f64()
+                    )
+                };
                 return Ok((volume, progress));
             }
             Err(Error::Rpc {
@@ -392,18 +399,21 @@ async fn create_while_cloning(
                         .unwrap_or_else(|e| format!("unreadable: {e}")),
                     None => "not in the journal yet".to_owned(),
                 };
-                let line = format!(
-                    "{:>5.1} s: CreateVolume answered ABORTED ({message}); fs clone status {}: \
-                     {state}",
+                // The whole answer once; then the clone's state only.
+                let said = if aborted == 0 {
+                    format!("ABORTED ({message})")
+                } else {
+                    "ABORTED again".to_owned()
+                };
+                aborted += 1;
+                if aborted == 1 {
+                    println!();
+                }
+                println!(
+                    "        {:>5.1} s: CreateVolume answered {said}; fs clone status {}: {state}",
                     start.elapsed().as_secs_f64(),
                     subvolume.as_deref().unwrap_or("?"),
                 );
-                if progress.is_empty() {
-                    println!();
-                }
-                println!("        {line}");
-                progress.push_str(&line);
-                progress.push('\n');
                 tokio::time::sleep(CLONE_POLL).await;
             }
             Err(e) => return Err(e),
@@ -535,7 +545,8 @@ async fn holdings(place: &CephfsPlace, made: &[Made]) -> Result<String> {
         })
         .map(|e| e.location.uuid.to_string());
     out.push_str(&format!(
-        "\nThe journal (ceph-csi's omap layout, pool id {}, namespace {}), decoded:\n{}\n{}\n\
+        "\nThe journal (ceph-csi's omap layout, pool id {}, namespace {}), decoded (CephFS \
+         entries have no csi.imageid: the subvolume name is the handle):\n{}\n{}\n\
          and raw:\n{}",
         place.metadata_pool_id,
         place.group,
