@@ -329,16 +329,18 @@ async fn through_csi(
     out
 }
 
-/// The mgr `volumes` module on one file system and group.
+/// The mgr `volumes` module on one file system and group (the demo reads Ceph through it too).
 #[derive(Clone)]
-struct Mgr {
-    cluster: Cluster,
-    fs: String,
-    group: String,
+pub struct Mgr {
+    pub cluster: Cluster,
+    pub fs: String,
+    pub group: String,
 }
 
 impl Mgr {
-    async fn call(&self, mut cmd: Value) -> std::result::Result<Value, ceph::Error> {
+    /// `cmd` on this file system (the group only where `cmd` names it), its JSON answer
+    /// (`null` when it prints nothing).
+    pub async fn call(&self, mut cmd: Value) -> std::result::Result<Value, ceph::Error> {
         cmd["vol_name"] = json!(self.fs);
         cmd["format"] = json!("json");
         let out = self.cluster.mgr_command(cmd).await?;
@@ -376,11 +378,17 @@ impl Mgr {
     }
 
     async fn subvolumes(&self) -> Result<Vec<String>> {
-        let listed = self
-            .call(json!({"prefix": "fs subvolume ls", "group_name": self.group}))
+        let cmd = json!({"prefix": "fs subvolume ls", "group_name": self.group});
+        self.names(cmd)
             .await
-            .map_err(|e| Error::ceph("fs subvolume ls", e))?;
-        Ok(listed
+            .map_err(|e| Error::ceph("fs subvolume ls", e))
+    }
+
+    /// The `name`s a listing command answers.
+    pub async fn names(&self, cmd: Value) -> std::result::Result<Vec<String>, ceph::Error> {
+        Ok(self
+            .call(cmd)
+            .await?
             .as_array()
             .into_iter()
             .flatten()

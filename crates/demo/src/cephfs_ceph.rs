@@ -3,6 +3,7 @@
 //! file system's metadata pool (through [`crate::journal_view`]); and the removal of the
 //! demo's subvolume group and journal namespace at the end.
 
+use bench::cephfs::Mgr;
 use ceph::{Cluster, IoCtx};
 use serde_json::{Value, json};
 
@@ -60,32 +61,30 @@ impl CephfsPlace {
         Ok(place)
     }
 
-    /// A mgr `volumes` command on this file system (and group, unless `cmd` is group-less),
-    /// its JSON answer (`null` when it prints nothing).
-    async fn mgr(&self, mut cmd: Value) -> Result<Value> {
-        cmd["vol_name"] = json!(self.fs);
-        cmd["format"] = json!("json");
+    /// A mgr `volumes` command on this file system (and group, where `cmd` names it).
+    async fn mgr(&self, cmd: Value) -> Result<Value> {
         let what = cmd["prefix"].as_str().unwrap_or("mgr command").to_owned();
-        let out = self
-            .cluster
-            .mgr_command(cmd)
+        self.mgr_of()
+            .call(cmd)
             .await
-            .map_err(|e| Error::ceph(what.clone(), e))?;
-        if out.data.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Value::Null);
-        }
-        out.json().map_err(|e| Error::ceph(what, e))
+            .map_err(|e| Error::ceph(what, e))
     }
 
     /// The `name`s of a listing command's answer.
     async fn names(&self, cmd: Value) -> Result<Vec<String>> {
-        let listed = self.mgr(cmd).await?;
-        Ok(listed
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|e| e["name"].as_str().map(str::to_owned))
-            .collect())
+        let what = cmd["prefix"].as_str().unwrap_or("mgr command").to_owned();
+        self.mgr_of()
+            .names(cmd)
+            .await
+            .map_err(|e| Error::ceph(what, e))
+    }
+
+    fn mgr_of(&self) -> Mgr {
+        Mgr {
+            cluster: self.cluster.clone(),
+            fs: self.fs.clone(),
+            group: self.group.clone(),
+        }
     }
 
     /// `ceph fs subvolume ls <fs> <group>`.
