@@ -6,7 +6,8 @@
 //! (3–12, with the node's side in [`crate::node_act`]), [`crate::inspect`] (13–14),
 //! [`crate::detach`] (15–17) and [`crate::teardown`] (18–25). The first failing step ends
 //! the story; [`crate::cleanup`] then unmounts what is mounted, deletes what was made and
-//! removes the namespace.
+//! removes the namespace. With the CephFS flags, the CephFS half ([`crate::cephfs_flow`])
+//! follows a successful RBD half, numbered on in the same story.
 
 use std::collections::HashSet;
 
