@@ -15,12 +15,14 @@
 //!   [`outcome`]: failures by gRPC code / Ceph class, "in use" refusals;
 //!   [`stats`]: nearest-rank percentiles and ops/s.
 //! - [`report`]: the results and the project's targets; [`render`]: the table.
+//! - [`cephfs`]: `--fs-name`, the CephFS mode (CSI vs the bare mgr `volumes` calls).
 //! - [`error`]: what stops a run.
 //!
 //! The demo (`sepia-demo`) reuses [`access`], [`csi_target`], [`scratch`], [`inventory`] and
 //! [`size`] to walk the same controller through the user's story.
 
 pub mod access;
+pub mod cephfs;
 pub mod controller;
 pub mod csi_run;
 pub mod csi_target;

@@ -9,7 +9,16 @@ use clap::Parser;
 #[tokio::main]
 async fn main() -> ExitCode {
     let opts = Options::parse();
-    match bench::run::run_until(&opts, interrupted()).await {
+    let run = async {
+        match &opts.fs_name {
+            Some(fs) => tokio::select! {
+                report = bench::cephfs::run(&opts, fs) => report,
+                () = interrupted() => Err(bench::Error::Interrupted),
+            },
+            None => bench::run::run_until(&opts, interrupted()).await,
+        }
+    };
+    match run.await {
         Ok(report) => {
             if opts.json {
                 match serde_json::to_string_pretty(&report) {

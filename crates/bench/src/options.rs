@@ -112,6 +112,10 @@ pub struct Options {
     /// Print the results as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// The CephFS mode, on this file system: --endpoint is a running CephFS controller (its
+    /// StorageClass: --cluster-id and this fsName), the floor the bare mgr `volumes` calls.
+    #[arg(long, conflicts_with = "spawn_controller")]
+    pub fs_name: Option<String>,
 }
 
 impl Options {

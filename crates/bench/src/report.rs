@@ -13,9 +13,11 @@ use crate::rss::MemoryReport;
 use crate::stats::ratio;
 
 /// Order of operations in the report.
-pub const OPS: [&str; 4] = [
+pub const OPS: [&str; 5] = [
     "CreateVolume",
     "CreateSnapshot",
+    // CreateVolume from a snapshot (the CephFS mode).
+    "Restore",
     "DeleteSnapshot",
     "DeleteVolume",
 ];

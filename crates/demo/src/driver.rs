@@ -65,17 +65,26 @@ pub struct Snapshot {
     pub calls: usize,
 }
 
+/// What the story's StorageClass and PVs say, whichever driver serves them.
+#[derive(Debug, Clone)]
+pub struct VolumeClass {
+    pub cluster_id: String,
+    /// The StorageClass's parameters (with `csi.storage.k8s.io/fstype` when it names one).
+    pub parameters: HashMap<String, String>,
+    /// The PVs' capability: access mode and mount.
+    pub capability: VolumeCapability,
+}
+
 /// A connected driver.
 pub struct Driver {
     channel: Channel,
-    class: StorageClass,
-    /// The StorageClass's `csi.storage.k8s.io/fstype`, as the PVs' mount capability.
-    fs_type: String,
+    class: VolumeClass,
     secrets: HashMap<String, String>,
     rpc_timeout: Duration,
 }
 
 impl Driver {
+    /// An RBD driver: `class` plus the `csi.storage.k8s.io/fstype` of its PVs, ReadWriteOnce.
     pub async fn connect(
         endpoint: &str,
         class: StorageClass,
@@ -83,10 +92,26 @@ impl Driver {
         secrets: HashMap<String, String>,
         rpc_timeout: Duration,
     ) -> Result<Driver> {
+        let mut parameters = class.parameters();
+        parameters.insert("csi.storage.k8s.io/fstype".to_owned(), fs_type.to_owned());
+        let class = VolumeClass {
+            cluster_id: class.cluster_id,
+            parameters,
+            capability: mount_capability_with_fs(fs_type),
+        };
+        Driver::connect_with(endpoint, class, secrets, rpc_timeout).await
+    }
+
+    /// A driver whose volumes `class` describes.
+    pub async fn connect_with(
+        endpoint: &str,
+        class: VolumeClass,
+        secrets: HashMap<String, String>,
+        rpc_timeout: Duration,
+    ) -> Result<Driver> {
         Ok(Driver {
             channel: csi::client::connect(endpoint, rpc_timeout).await?,
             class,
-            fs_type: fs_type.to_owned(),
             secrets,
             rpc_timeout,
         })
@@ -94,6 +119,11 @@ impl Driver {
 
     pub(crate) fn request<T>(&self, message: T) -> tonic::Request<T> {
         with_timeout(message, self.rpc_timeout)
+    }
+
+    /// The deadline of one RPC, also how long the story retries one.
+    pub(crate) fn rpc_timeout(&self) -> Duration {
+        self.rpc_timeout
     }
 
     pub(crate) fn controller(&self) -> ControllerClient<Channel> {
@@ -107,7 +137,7 @@ impl Driver {
 
     /// The mount capability of the story's PVs.
     pub(crate) fn capability(&self) -> VolumeCapability {
-        mount_capability_with_fs(&self.fs_type)
+        self.class.capability.clone()
     }
 
     /// Probe, GetPluginInfo, ControllerGetCapabilities.
@@ -145,9 +175,8 @@ impl Driver {
         size: u64,
         source: Option<&Source>,
     ) -> Result<Volume> {
-        let mut parameters = self.class.parameters();
+        let mut parameters = self.class.parameters.clone();
         parameters.extend([
-            ("csi.storage.k8s.io/fstype".to_owned(), self.fs_type.clone()),
             ("csi.storage.k8s.io/pvc/name".to_owned(), claim.name.clone()),
             (
                 "csi.storage.k8s.io/pvc/namespace".to_owned(),

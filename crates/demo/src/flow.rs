@@ -6,7 +6,8 @@
 //! (3–12, with the node's side in [`crate::node_act`]), [`crate::inspect`] (13–14),
 //! [`crate::detach`] (15–17) and [`crate::teardown`] (18–25). The first failing step ends
 //! the story; [`crate::cleanup`] then unmounts what is mounted, deletes what was made and
-//! removes the namespace.
+//! removes the namespace. With the CephFS flags, the CephFS half ([`crate::cephfs_flow`])
+//! follows a successful RBD half, numbered on in the same story.
 
 use std::collections::HashSet;
 
@@ -92,7 +93,12 @@ pub async fn run(opts: &Options) -> Result<bool> {
         opts.namespace,
         opts.kubelet_dir.display()
     );
-    let mut story = Story::new(&PLAN);
+    let cephfs = opts.cephfs();
+    let mut plan = PLAN.to_vec();
+    if cephfs.is_some() {
+        plan.extend(crate::cephfs_flow::CEPHFS_PLAN);
+    }
+    let mut story = Story::new(&plan);
     let mut world = World {
         driver: None,
         node: None,
@@ -106,6 +112,13 @@ pub async fn run(opts: &Options) -> Result<bool> {
     if walked.is_err() {
         crate::cleanup::clean_up(&mut world).await;
     }
+    let walked = match (walked, &cephfs) {
+        (Ok(()), Some(cephfs)) => {
+            println!("\nCephFS: a volume many pods share");
+            crate::cephfs_flow::run(&mut story, opts, cephfs, &access).await
+        }
+        (walked, _) => walked,
+    };
     println!("\nSummary\n{}", story.summary());
     Ok(walked.is_ok() && story.succeeded())
 }

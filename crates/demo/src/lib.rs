@@ -22,6 +22,10 @@
 //!   decoded through `sepia-journal` and raw; [`hexdump`]: `rados listomapvals` formatting;
 //!   [`ids`]: volume/snapshot IDs taken apart; [`table`]: aligned columns.
 //! - [`made`]: what the story created and the checks that Ceph holds exactly that.
+//! - CephFS, after the RBD story when its flags are given: [`cephfs_flow`] (its plan, what
+//!   it holds, clean-up), [`cephfs_act`] (its steps: a volume shared by two pods, snapshot,
+//!   restore retried while the mgr clones, clone, expansion, teardown), [`cephfs_ceph`]
+//!   (`fs subvolume ls/info`, clone status, the journal in the metadata pool).
 //! - [`error`]: the demo's error enum.
 //!
 //! `scripts/demo.sh` starts the bed, the controller and the node plugin (with a config.json
@@ -30,6 +34,9 @@
 
 pub mod attacher;
 pub mod bounded;
+pub mod cephfs_act;
+pub mod cephfs_ceph;
+pub mod cephfs_flow;
 pub mod cleanup;
 pub mod detach;
 pub mod driver;

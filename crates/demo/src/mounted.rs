@@ -129,21 +129,47 @@ pub async fn loop_devices() -> Result<Vec<LoopDevice>> {
 
 /// Every rbd-fuse process of this machine, with the image it serves.
 pub async fn rbd_fuse_processes() -> Result<Vec<RbdFuse>> {
+    Ok(command_lines()
+        .await?
+        .into_iter()
+        .filter_map(|(pid, cmdline)| parse_rbd_fuse(pid, &cmdline))
+        .collect())
+}
+
+/// The ceph-fuse processes whose command line names a path below `root` (their mount
+/// point): pid and arguments, space-separated.
+pub async fn ceph_fuse_processes(root: &Path) -> Result<Vec<(u32, String)>> {
+    let root = root.display().to_string();
+    Ok(command_lines()
+        .await?
+        .into_iter()
+        .filter_map(|(pid, cmdline)| {
+            let args: Vec<String> = cmdline
+                .split(|b| *b == 0)
+                .filter(|a| !a.is_empty())
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
+            let program = Path::new(args.first()?).file_name()?;
+            (program == "ceph-fuse" && args.iter().any(|a| a.starts_with(&root)))
+                .then(|| (pid, args.join(" ")))
+        })
+        .collect())
+}
+
+/// Every process of this machine with its raw command line, by pid.
+async fn command_lines() -> Result<Vec<(u32, Vec<u8>)>> {
     blocking("read processes from /proc", || {
         let mut found = Vec::new();
         for entry in std::fs::read_dir("/proc")? {
             let Some(pid) = entry?.file_name().to_str().and_then(|p| p.parse().ok()) else {
                 continue;
             };
-            // Gone between the listing and the read, or not ours to read: not an rbd-fuse.
-            let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
-                continue;
-            };
-            if let Some(fuse) = parse_rbd_fuse(pid, &cmdline) {
-                found.push(fuse);
+            // Gone between the listing and the read, or not ours to read: skipped.
+            if let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) {
+                found.push((pid, cmdline));
             }
         }
-        found.sort_by_key(|f| f.pid);
+        found.sort_by_key(|(pid, _)| *pid);
         Ok(found)
     })
     .await

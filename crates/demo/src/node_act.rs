@@ -64,7 +64,7 @@ impl Attachment {
             .map_or("", String::as_str)
     }
 
-    fn node_volume(&self) -> NodeVolume<'_> {
+    pub(crate) fn node_volume(&self) -> NodeVolume<'_> {
         NodeVolume {
             volume_id: &self.volume_id,
             volume_context: &self.volume_context,

@@ -57,10 +57,26 @@ impl NodeDriver {
         secrets: HashMap<String, String>,
         rpc_timeout: Duration,
     ) -> Result<NodeDriver> {
+        NodeDriver::connect_with(
+            endpoint,
+            mount_capability_with_fs(fs_type),
+            secrets,
+            rpc_timeout,
+        )
+        .await
+    }
+
+    /// A node plugin whose volumes have `capability` (e.g. CephFS's, shared by many pods).
+    pub async fn connect_with(
+        endpoint: &str,
+        capability: VolumeCapability,
+        secrets: HashMap<String, String>,
+        rpc_timeout: Duration,
+    ) -> Result<NodeDriver> {
         Ok(NodeDriver {
             channel: csi::client::connect(endpoint, rpc_timeout).await?,
             secrets,
-            capability: mount_capability_with_fs(fs_type),
+            capability,
             rpc_timeout,
         })
     }

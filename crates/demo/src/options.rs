@@ -45,4 +45,41 @@ pub struct Options {
     /// How long the mgr may take to purge the trash after the deletes.
     #[arg(long, default_value = "300s", value_parser = humantime::parse_duration)]
     pub purge_timeout: Duration,
+    /// CSI endpoint of the running CephFS controller (`sepia-cephfs-controller`): with the
+    /// three flags after it, the story goes on with a CephFS volume shared by two pods.
+    #[arg(long, requires_all = ["cephfs_node_endpoint", "fs_name", "subvolume_group"])]
+    pub cephfs_endpoint: Option<String>,
+    /// CSI endpoint of the running CephFS node plugin (`sepia-cephfs-node`), on this machine.
+    #[arg(long, requires = "cephfs_endpoint")]
+    pub cephfs_node_endpoint: Option<String>,
+    /// The CephFS file system (the StorageClass's `fsName`).
+    #[arg(long, requires = "cephfs_endpoint")]
+    pub fs_name: Option<String>,
+    /// Subvolume group, and journal RADOS namespace in the metadata pool, that the
+    /// controller's config.json names for the cluster (`cephFS.subvolumeGroup` and
+    /// `cephFS.radosNamespace`); it must not exist, and the demo removes it at the end.
+    #[arg(long, requires = "cephfs_endpoint")]
+    pub subvolume_group: Option<String>,
+}
+
+/// The CephFS half's flags, all given.
+#[derive(Debug, Clone)]
+pub struct CephfsOptions {
+    pub endpoint: String,
+    pub node_endpoint: String,
+    pub fs_name: String,
+    /// Also the journal's RADOS namespace.
+    pub group: String,
+}
+
+impl Options {
+    /// The CephFS half's flags, when it is asked for.
+    pub fn cephfs(&self) -> Option<CephfsOptions> {
+        Some(CephfsOptions {
+            endpoint: self.cephfs_endpoint.clone()?,
+            node_endpoint: self.cephfs_node_endpoint.clone()?,
+            fs_name: self.fs_name.clone()?,
+            group: self.subvolume_group.clone()?,
+        })
+    }
 }

@@ -16,7 +16,7 @@ use crate::show::volume_details;
 use crate::story::Story;
 
 /// The namespace (Kubernetes) of the story's PVCs, snapshots and pods.
-const K8S_NAMESPACE: &str = "demo";
+pub(crate) const K8S_NAMESPACE: &str = "demo";
 
 /// Runs steps 3–12, recording in `world.made` what each created and in `world.attached` what
 /// it published to the node.
@@ -156,7 +156,7 @@ pub(crate) async fn provision(story: &mut Story, world: &mut World) -> Result<()
 }
 
 /// What the story records of a created volume.
-fn made_volume(pvc: &Claim, volume: &Volume, source: Option<&Source>) -> Made {
+pub(crate) fn made_volume(pvc: &Claim, volume: &Volume, source: Option<&Source>) -> Made {
     Made {
         label: format!("PVC {K8S_NAMESPACE}/{}", pvc.name),
         kind: Kind::Volume,
@@ -172,7 +172,7 @@ fn made_volume(pvc: &Claim, volume: &Volume, source: Option<&Source>) -> Made {
 
 /// A PVC in the demo's Kubernetes namespace with a fresh PV name (the external-provisioner
 /// names PVs `pvc-<PVC uid>`).
-fn claim(name: &str) -> Claim {
+pub(crate) fn claim(name: &str) -> Claim {
     Claim {
         namespace: K8S_NAMESPACE.into(),
         name: name.into(),

@@ -1,7 +1,8 @@
-//! The whole demo against the real controller and node plugin (both started in-process on
-//! sockets of their own, configured like `scripts/demo.sh` configures the binaries) and the
-//! real bed: every step must succeed, the demo's namespace must be gone afterwards, and
-//! nothing of the demo may be left mounted or mapped on this machine.
+//! The whole demo against the real controllers and node plugins, RBD's and CephFS's (all
+//! started in-process on sockets of their own, configured like `scripts/demo.sh` configures
+//! the binaries) and the real bed: every step must succeed, the demo's RBD namespace and
+//! CephFS subvolume group must be gone afterwards, and nothing of the demo may be left
+//! mounted or mapped on this machine.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::os::unix::fs::PermissionsExt as _;
@@ -10,6 +11,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ceph::{Cluster, Credentials, Timeouts, rbd};
+use cephfs_node::driver::CephfsNode;
+use cephfs_node::mounter::MounterChoice;
+use cephfs_node::settings::CephfsNodeSettings;
 use clap::Parser as _;
 use cluster_config::ClusterConfigWatcher;
 use controller::{Settings, State};
@@ -24,6 +28,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 const DRIVER: &str = "rbd.csi.sepia.io";
+const CEPHFS_DRIVER: &str = "cephfs.csi.sepia.io";
 const NODE_ID: &str = "demo-test-node";
 
 /// Both plugins of one test, in a private directory: the controller serving
@@ -34,9 +39,13 @@ struct Plugins {
     controller_endpoint: String,
     node_endpoint: String,
     kubelet_dir: PathBuf,
+    cephfs_endpoint: String,
+    cephfs_node_endpoint: String,
     _stop_controller: tokio::sync::oneshot::Sender<()>,
+    _stop_cephfs_controller: tokio::sync::oneshot::Sender<()>,
     node_shutdown: CancellationToken,
     node_server: Option<JoinHandle<Result<(), NodeError>>>,
+    cephfs_node_server: Option<JoinHandle<Result<(), NodeError>>>,
 }
 
 impl Plugins {
@@ -48,12 +57,18 @@ impl Plugins {
         let monitors: Vec<&str> = bed.monitors.split(',').collect();
         let config = root.join("config.json");
         let clusters = serde_json::json!([
-            {"clusterID": "demo", "monitors": monitors, "rbd": {"radosNamespace": namespace}}
+            {
+                "clusterID": "demo",
+                "monitors": monitors,
+                "rbd": {"radosNamespace": namespace},
+                "cephFS": {"subvolumeGroup": namespace, "radosNamespace": namespace},
+            }
         ]);
         std::fs::write(&config, clusters.to_string()).unwrap();
 
         let watcher = ClusterConfigWatcher::start(&config, Duration::from_secs(1)).await;
         let state = State::new(Settings::default(), watcher.clone());
+        let cephfs_watcher = watcher.clone();
         let controller_endpoint = format!("unix://{}", root.join("csi.sock").display());
         let incoming = csi::server::bind(&controller_endpoint).await.unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -116,7 +131,65 @@ impl Plugins {
             node_socket.exists(),
             "the node plugin did not start serving"
         );
+
+        // The CephFS controller and node plugin, as `scripts/demo.sh` starts them.
+        let cephfs_state = State::new(
+            Settings {
+                driver_name: CEPHFS_DRIVER.into(),
+                ..Settings::default()
+            },
+            cephfs_watcher.clone(),
+        );
+        let cephfs_endpoint = format!("unix://{}", root.join("cephfs.sock").display());
+        let incoming = csi::server::bind(&cephfs_endpoint).await.unwrap();
+        let (stop_cephfs, cephfs_stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(cephfs_controller::server::serve(
+            cephfs_controller::Driver::new(cephfs_state),
+            incoming,
+            async {
+                let _ = cephfs_stopped.await;
+            },
+        ));
+        let cephfs_node = Arc::new(CephfsNode::new(
+            CephfsNodeSettings {
+                node_id: NODE_ID.into(),
+                driver_name: CEPHFS_DRIVER.into(),
+                state_dir: root.join("cephfs-node-state"),
+                kubelet_root: root.join("kubelet"),
+                ceph_conf: None,
+                mounter: MounterChoice::Fuse,
+                max_volumes_per_node: 0,
+                deadlines: cephfs_node::settings::Deadlines::default(),
+            },
+            cephfs_watcher,
+            cephfs_node::mounter::Support::detect(),
+        ));
+        let cephfs_node_socket = root.join("cephfs-node/csi.sock");
+        let cephfs_node_endpoint = format!("unix://{}", cephfs_node_socket.display());
+        let cephfs_node_server = tokio::spawn(cephfs_node::server::serve(
+            cephfs_node,
+            cephfs_node::server::ServeOptions {
+                csi_endpoint: cephfs_node_endpoint.clone(),
+                registration_socket: None,
+                kubelet_endpoint: cephfs_node_socket.display().to_string(),
+            },
+            node_shutdown.clone(),
+        ));
+        for _ in 0..100 {
+            if cephfs_node_socket.exists() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(
+            cephfs_node_socket.exists(),
+            "the CephFS node plugin did not start serving"
+        );
         Plugins {
+            cephfs_endpoint,
+            cephfs_node_endpoint,
+            _stop_cephfs_controller: stop_cephfs,
+            cephfs_node_server: Some(cephfs_node_server),
             kubelet_dir: root.join("kubelet"),
             root,
             controller_endpoint,
@@ -147,16 +220,27 @@ impl Plugins {
             namespace,
             "--purge-timeout",
             "300s",
+            "--cephfs-endpoint",
+            &self.cephfs_endpoint,
+            "--cephfs-node-endpoint",
+            &self.cephfs_node_endpoint,
+            "--fs-name",
+            &bed.fs,
+            "--subvolume-group",
+            namespace,
         ])
         .unwrap()
     }
 
     async fn stop_node(&mut self) {
         self.node_shutdown.cancel();
-        if let Some(server) = self.node_server.take() {
+        for server in [self.node_server.take(), self.cephfs_node_server.take()]
+            .into_iter()
+            .flatten()
+        {
             tokio::time::timeout(Duration::from_secs(30), server)
                 .await
-                .expect("the node plugin did not stop within 30 s")
+                .expect("a node plugin did not stop within 30 s")
                 .unwrap()
                 .unwrap();
         }
@@ -236,6 +320,30 @@ async fn the_demo_walks_the_whole_story_and_leaves_nothing() {
     // Not even the node plugin's registration record is left.
     let io = cluster.ioctx(&bed.pool, &namespace).await.unwrap();
     assert_eq!(io.list_objects().await.unwrap(), Vec::<String>::new());
+    // Nor the CephFS subvolume group, nor any object of the CephFS journal's namespace.
+    let groups = cluster
+        .mgr_command(serde_json::json!({
+            "prefix": "fs subvolumegroup ls", "vol_name": bed.fs, "format": "json",
+        }))
+        .await
+        .unwrap();
+    let groups: Vec<serde_json::Value> = groups.json().unwrap();
+    assert!(
+        groups.iter().all(|g| g["name"] != namespace.as_str()),
+        "{groups:?}"
+    );
+    let journal = cluster.ioctx("cephfs_metadata", &namespace).await.unwrap();
+    assert_eq!(journal.list_objects().await.unwrap(), Vec::<String>::new());
+    // No ceph-fuse of the demo is still running.
+    let root = plugins.root.display().to_string();
+    let daemons: Vec<String> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains("ceph-fuse") && c.contains(&root))
+        .collect();
+    assert_eq!(daemons, Vec::<String>::new());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
