@@ -18,6 +18,9 @@ use crate::error::{Error, Result};
 const QUIET: Duration = Duration::from_secs(2);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How often `--follow` looks for a stream that does not exist yet.
+const STREAM_POLL: Duration = Duration::from_secs(1);
+
 pub async fn run(args: &EventsArgs) -> Result<()> {
     let filter = Filter::new(args)?;
     let failed = |what: &str| {
@@ -37,10 +40,22 @@ pub async fn run(args: &EventsArgs) -> Result<()> {
     .and_then(|r| r.map_err(|e| e.to_string()))
     .map_err(failed("connect to NATS"))?;
     let js = async_nats::jetstream::new(client);
-    let mut stream = js
-        .get_stream(&args.stream)
-        .await
-        .map_err(|e| failed(&format!("stream {}", args.stream))(e.to_string()))?;
+    // Following, a stream no component has made yet is waited for: the first publisher
+    // creates it, and its events are then printed like any others.
+    let mut waiting = false;
+    let mut stream = loop {
+        match js.get_stream(&args.stream).await {
+            Ok(stream) => break stream,
+            Err(e) if args.follow => {
+                if !waiting {
+                    eprintln!("sepia: waiting for stream {}: {e}", args.stream);
+                    waiting = true;
+                }
+                tokio::time::sleep(STREAM_POLL).await;
+            }
+            Err(e) => return Err(failed(&format!("stream {}", args.stream))(e.to_string())),
+        }
+    };
     let stored = stream
         .info()
         .await
