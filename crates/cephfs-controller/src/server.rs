@@ -18,6 +18,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), tonic::transport::Error> {
     tonic::transport::Server::builder()
+        .layer(driver.state.settings.metrics.grpc.layer())
         .add_service(IdentityServer::new(IdentityService::new(Arc::clone(
             &driver.state,
         ))))

@@ -16,6 +16,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), tonic::transport::Error> {
     tonic::transport::Server::builder()
+        .layer(state.settings.metrics.grpc.layer())
         .add_service(IdentityServer::new(IdentityService::new(Arc::clone(
             &state,
         ))))
