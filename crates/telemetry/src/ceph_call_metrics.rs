@@ -1,7 +1,8 @@
-//! `ceph_call_seconds{operation,outcome}`: how long each librados/librbd call took, fed by the
-//! ceph crate's call observer (every Ceph call passes its one blocking-call wrapper). The
-//! operation is the wrapper's short name (`omap_get_by_keys`, `rbd_clone3`): a few dozen
-//! values, never an object or image name.
+//! `sepia_ceph_call_seconds{operation,outcome}`: how long each librados/librbd call took, fed
+//! by the ceph crate's call observer (every Ceph call passes its one blocking-call wrapper).
+//! The operation is the wrapper's short name (`omap_get_by_keys`, `rbd_clone3`): a few dozen
+//! values, never an object or image name. Prefixed, unlike the gRPC metrics, because the Ceph
+//! mgr's exporter owns the `ceph_` names.
 
 use std::time::Duration;
 
@@ -38,7 +39,7 @@ impl CephCallMetrics {
     pub fn register(registry: &mut Registry) -> Self {
         let durations = Durations::new_with_constructor(new_histogram);
         registry.register_with_unit(
-            "ceph_call",
+            "sepia_ceph_call",
             "Time taken by librados/librbd calls, by operation and outcome (ok, error, timeout)",
             Unit::Seconds,
             durations.clone(),
