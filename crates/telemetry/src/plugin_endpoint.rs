@@ -171,3 +171,75 @@ async fn probe_monitors(config: ClusterConfigWatcher, verdict: watch::Sender<Hea
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use cluster_config::ClusterConfig;
+    use sepia_testbed::http::{get, until};
+
+    use super::*;
+
+    const SETTLES: Duration = Duration::from_secs(10);
+
+    /// A plugin endpoint on a fixed config whose clusters' monitors are `monitors`.
+    async fn serving(telemetry: PluginTelemetry, monitors: &[(&str, String)]) -> SocketAddr {
+        let entries: Vec<_> = monitors
+            .iter()
+            .map(|(id, monitor)| format!(r#"{{"clusterID":"{id}","monitors":["{monitor}"]}}"#))
+            .collect();
+        let json = format!("[{}]", entries.join(","));
+        let config = ClusterConfig::parse(Path::new("config.json"), json.as_bytes()).unwrap();
+        let flag = HttpEndpointFlag {
+            http_endpoint: Some("127.0.0.1:0".parse().unwrap()),
+        };
+        telemetry
+            .serve(&flag, ClusterConfigWatcher::fixed(config), std::future::pending())
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn ready_when_every_cluster_has_a_listening_monitor() {
+        let monitor = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let telemetry = PluginTelemetry::new();
+        (telemetry.ceph_call_observer())("rbd_open", "ok", Duration::from_millis(3));
+        let addr = serving(telemetry, &[("up", monitor.local_addr().unwrap().to_string())]).await;
+        until(addr, "/readyz", SETTLES, |status, _| status == 200).await;
+        assert_eq!(get(addr, "/readyz/ceph").await.0, 200);
+        assert_eq!(get(addr, "/readyz/config").await.0, 200);
+        assert_eq!(get(addr, "/healthz").await.0, 200);
+        let (status, metrics) = get(addr, "/metrics").await;
+        assert_eq!(status, 200);
+        assert!(
+            metrics.contains(r#"sepia_ceph_call_seconds_count{operation="rbd_open",outcome="ok"} 1"#),
+            "{metrics}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_cluster_without_a_listening_monitor_is_unready_but_alive() {
+        let up = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let dead = closed.local_addr().unwrap().to_string();
+        drop(closed);
+        let addr = serving(PluginTelemetry::new(), &[
+            ("up", up.local_addr().unwrap().to_string()),
+            ("down", dead.clone()),
+        ])
+        .await;
+        let why = until(addr, "/readyz/ceph", SETTLES, |status, body| {
+            status == 500 && body.contains("no monitor")
+        })
+        .await;
+        assert!(why.contains(&format!("down ({dead})")), "{why}");
+        assert!(!why.contains("up ("), "{why}");
+        let (status, why) = get(addr, "/readyz").await;
+        assert_eq!(status, 500);
+        assert!(why.contains("ceph: no monitor"), "{why}");
+        assert_eq!(get(addr, "/readyz/config").await.0, 200);
+        assert_eq!(get(addr, "/healthz").await.0, 200);
+    }
+}
