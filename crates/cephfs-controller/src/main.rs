@@ -159,7 +159,7 @@ async fn run(flags: Flags) -> Result<(), String> {
         events: events.clone(),
         // No alpha RPCs on this side.
         alpha: AlphaCapabilities::none(),
-        metrics: controller::metrics::Metrics::register(telemetry.registry(), telemetry.grpc()),
+        metrics: controller::metrics::Metrics::register(&mut telemetry),
         ..Settings::default()
     };
     let config =

@@ -235,7 +235,7 @@ async fn run(flags: Flags) -> Result<(), String> {
         failpoints,
         events: events.clone(),
         alpha: flags.alpha_capabilities,
-        metrics: controller::metrics::Metrics::register(telemetry.registry(), telemetry.grpc()),
+        metrics: controller::metrics::Metrics::register(&mut telemetry),
     };
     let config =
         ClusterConfigWatcher::start(&flags.cluster_config, flags.cluster_config_poll).await;

@@ -88,8 +88,13 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// Registers the controller's families in `registry`, next to `grpc` registered there.
-    pub fn register(registry: &mut Registry, grpc: telemetry::GrpcMetrics) -> Self {
+    /// The plugin's gRPC metrics, and the controller's families registered next to them.
+    pub fn register(telemetry: &mut telemetry::PluginTelemetry) -> Self {
+        let grpc = telemetry.grpc();
+        Self::register_in(telemetry.registry(), grpc)
+    }
+
+    fn register_in(registry: &mut Registry, grpc: telemetry::GrpcMetrics) -> Self {
         let metrics = Self {
             grpc,
             ..Self::default()
@@ -185,7 +190,7 @@ mod tests {
     #[test]
     fn contention_and_tasks_are_counted_by_kind() {
         let mut registry = Registry::default();
-        let metrics = Metrics::register(&mut registry, telemetry::GrpcMetrics::default());
+        let metrics = Metrics::register_in(&mut registry, telemetry::GrpcMetrics::default());
         metrics.contended(Lock::id, Holder::this_process);
         metrics.contended(Lock::id, Holder::this_process);
         metrics.contended(Lock::request_name, Holder::other_process);

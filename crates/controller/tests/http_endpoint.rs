@@ -9,9 +9,11 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::processes::Processes;
+use common::calls;
+use common::processes::{Controller, Processes};
 use common::{CLUSTER_ID, bed, cluster_entry, write_config};
 use sepia_testbed::http::{self, get, logged_address, series_value};
+use controller::failpoints as points;
 use tonic::Code;
 
 /// How long a readiness change may take to show: the config is polled every 100 ms here and
@@ -123,6 +125,85 @@ async fn metrics_count_the_rpcs_made_and_readiness_follows_config_and_monitors()
             &[cluster_entry(CLUSTER_ID, &bed().monitors, &px.namespace)],
         );
         until_status(addr, "/readyz", 200).await;
+    })
+    .await;
+}
+
+/// `controller`'s `/metrics` now.
+async fn metrics_of(controller: &Controller) -> String {
+    let (status, metrics) = get(logged_address(&controller.log().await), "/metrics").await;
+    assert_eq!(status, 200);
+    metrics
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contention_in_flight_calls_and_background_preparations_are_counted() {
+    Processes::run(|px| async move {
+        let http = ["--http-endpoint=127.0.0.1:0".to_owned()];
+        let point = points::create::AFTER_IMAGE_CREATED;
+        let a = px
+            .start_with("a", &format!("{point}={}", px.hold("a")), &http)
+            .await;
+        let b = px.start_with("b", "", &http).await;
+        let create = |name: &str| px.create_request(name, 1 << 20);
+
+        // A holds a CreateVolume in flight, inside its request-name lock.
+        let held = tokio::spawn({
+            let mut client = a.client();
+            let request = create("pvc-held");
+            async move { client.create_volume(request).await }
+        });
+        a.wait_reached(point).await;
+        let in_flight = r#"grpc_server_in_flight_requests{grpc_service="csi.v1.Controller",grpc_method="CreateVolume"}"#;
+        assert_eq!(series_value(&metrics_of(&a).await, in_flight), Some(1.0));
+
+        // The same name again: refused by A's own lock, then by the RADOS lock A holds.
+        for via in [&a, &b] {
+            let refused = via.client().create_volume(create("pvc-held")).await.unwrap_err();
+            assert_eq!(refused.code(), Code::Aborted, "{}: {refused:?}", via.name);
+        }
+        px.release("a");
+        let volume = held.await.unwrap().unwrap().into_inner().volume.unwrap();
+
+        let (metrics_a, metrics_b) = (metrics_of(&a).await, metrics_of(&b).await);
+        println!("/metrics of A:\n{metrics_a}");
+        let aborted = r#"grpc_server_handled_total{grpc_service="csi.v1.Controller",grpc_method="CreateVolume",grpc_code="Aborted"}"#;
+        for (metrics, series, expected) in [
+            (&metrics_a, in_flight, 0.0),
+            (&metrics_a, aborted, 1.0),
+            (&metrics_b, aborted, 1.0),
+            (
+                &metrics_a,
+                r#"sepia_lock_contention_total{lock="request_name",holder="this_process"}"#,
+                1.0,
+            ),
+            (
+                &metrics_b,
+                r#"sepia_lock_contention_total{lock="request_name",holder="other_process"}"#,
+                1.0,
+            ),
+        ] {
+            assert_eq!(series_value(metrics, series), Some(expected), "{series}");
+        }
+
+        // A snapshot's preparation runs after the reply: counted when it ends.
+        let snapshot = calls::create_snapshot_until_ready(
+            a.client(),
+            px.snapshot_request("snapshot-metrics", &volume.volume_id),
+        )
+        .await;
+        let finished = r#"sepia_background_tasks_finished_total{task="snapshot_preparation",outcome="ok"}"#;
+        let addr = logged_address(&a.log().await);
+        let metrics = http::until(addr, "/metrics", SETTLES, |_, body| {
+            series_value(body, finished) == Some(1.0)
+        })
+        .await;
+        assert_eq!(
+            series_value(&metrics, r#"sepia_background_tasks_running{task="snapshot_preparation"}"#),
+            Some(0.0)
+        );
+        px.delete_all(&a, &[&volume.volume_id], &[&snapshot.snapshot_id])
+            .await;
     })
     .await;
 }
