@@ -298,7 +298,10 @@ mod tests {
                 HEARD.lock().unwrap().push((op, outcome));
             }
         }));
-        assert!(!observe_calls(|_, _, _| {}), "a second observer replaced the first");
+        assert!(
+            !observe_calls(|_, _, _| {}),
+            "a second observer replaced the first"
+        );
         let call = |op| Call::new(op, "thing", Duration::from_millis(100));
         call("observed_ok").run(|_| Ok(())).await.unwrap();
         call("observed_error")

@@ -197,9 +197,10 @@ mod tests {
         metrics.queued(Task::flatten);
         let done = metrics.running(Task::snapshot_preparation);
         let crashed = metrics.running(Task::snapshot_preparation);
-        assert!(encoded(&registry).contains(
-            "sepia_background_tasks_running{task=\"snapshot_preparation\"} 2"
-        ));
+        assert!(
+            encoded(&registry)
+                .contains("sepia_background_tasks_running{task=\"snapshot_preparation\"} 2")
+        );
         done.finish(true);
         drop(crashed);
         let text = encoded(&registry);

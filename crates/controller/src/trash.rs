@@ -154,7 +154,9 @@ pub async fn queue_removal(state: &State, pool: &Pool, image_id: &str) -> Result
     });
     match pool.cluster.rados.mgr_command(command).await {
         Ok(_) => {
-            pool.cluster.metrics.queued(crate::metrics::Task::trash_purge);
+            pool.cluster
+                .metrics
+                .queued(crate::metrics::Task::trash_purge);
             Ok(())
         }
         // Already purged (e.g. by the task an earlier attempt queued).

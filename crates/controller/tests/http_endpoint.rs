@@ -12,8 +12,8 @@ use std::time::Duration;
 use common::calls;
 use common::processes::{Controller, Processes};
 use common::{CLUSTER_ID, bed, cluster_entry, write_config};
-use sepia_testbed::http::{self, get, logged_address, series_value};
 use controller::failpoints as points;
+use sepia_testbed::http::{self, get, logged_address, series_value};
 use tonic::Code;
 
 /// How long a readiness change may take to show: the config is polled every 100 ms here and

@@ -156,7 +156,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
     ceph::observe_calls(telemetry.ceph_call_observer());
     let grpc = telemetry.grpc();
     let stop_http = shutdown.clone().cancelled_owned();
-    telemetry.serve(&args.http, clusters.clone(), stop_http).await?;
+    telemetry
+        .serve(&args.http, clusters.clone(), stop_http)
+        .await?;
     if let Some(error) = clusters.last_error() {
         tracing::warn!(%error, "starting without a usable cluster config; it is re-read when it changes");
     }

@@ -48,7 +48,10 @@ async fn node_metrics_count_its_rpcs_and_a_dead_cluster_makes_it_unready_not_dea
         series_value(&metrics, &node_rpc("NodeGetCapabilities", "OK")),
         Some(2.0)
     );
-    assert_eq!(series_value(&metrics, &node_rpc("NodeGetInfo", "OK")), Some(1.0));
+    assert_eq!(
+        series_value(&metrics, &node_rpc("NodeGetInfo", "OK")),
+        Some(1.0)
+    );
     assert_eq!(
         series_value(&metrics, &node_rpc("NodeStageVolume", "InvalidArgument")),
         Some(1.0)
@@ -65,7 +68,10 @@ async fn node_metrics_count_its_rpcs_and_a_dead_cluster_makes_it_unready_not_dea
         status == 500 && body.contains("no monitor accepts")
     })
     .await;
-    assert!(why.contains(&format!("{DEAD_CLUSTER_ID} (127.0.0.1:1)")), "{why}");
+    assert!(
+        why.contains(&format!("{DEAD_CLUSTER_ID} (127.0.0.1:1)")),
+        "{why}"
+    );
     assert!(!why.contains(&format!("{CLUSTER_ID} (")), "{why}");
     let (status, why) = get(addr, "/readyz").await;
     assert_eq!(status, 500, "{why}");

@@ -56,7 +56,9 @@ impl CephCallMetrics {
 
     /// The same as a closure, in the shape `ceph::observe_calls` takes (neither crate depends
     /// on the other).
-    pub fn observer(&self) -> impl Fn(&'static str, &'static str, Duration) + Send + Sync + 'static {
+    pub fn observer(
+        &self,
+    ) -> impl Fn(&'static str, &'static str, Duration) + Send + Sync + 'static {
         let metrics = self.clone();
         move |operation, outcome, took| metrics.observe(operation, outcome, took)
     }

@@ -49,11 +49,11 @@ pub use ceph_call_metrics::CephCallMetrics;
 pub use config::TelemetryConfig;
 pub use csi_operation_metrics::{CSI_OPERATION_BUCKETS, CsiOperationMetrics, grpc_code_name};
 pub use error::TelemetryError;
+pub use grpc_metrics::{GrpcMetrics, GrpcMetricsLayer};
 pub use grpc_trace::{
     extract_from_metadata, grpc_server_span, inject_into_metadata, inject_trace_context,
     set_parent_from_metadata,
 };
-pub use grpc_metrics::{GrpcMetrics, GrpcMetricsLayer};
 pub use health::{Health, HealthCheck, HealthChecks};
 pub use http_server::{HEALTHZ_PATH, MetricsServer, READYZ_PATH, serve_http};
 pub use listen_address::{InvalidListenAddress, ListenAddress};

@@ -195,7 +195,11 @@ mod tests {
             http_endpoint: Some("127.0.0.1:0".parse().unwrap()),
         };
         telemetry
-            .serve(&flag, ClusterConfigWatcher::fixed(config), std::future::pending())
+            .serve(
+                &flag,
+                ClusterConfigWatcher::fixed(config),
+                std::future::pending(),
+            )
             .await
             .unwrap()
             .unwrap()
@@ -206,7 +210,11 @@ mod tests {
         let monitor = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let telemetry = PluginTelemetry::new();
         (telemetry.ceph_call_observer())("rbd_open", "ok", Duration::from_millis(3));
-        let addr = serving(telemetry, &[("up", monitor.local_addr().unwrap().to_string())]).await;
+        let addr = serving(
+            telemetry,
+            &[("up", monitor.local_addr().unwrap().to_string())],
+        )
+        .await;
         until(addr, "/readyz", SETTLES, |status, _| status == 200).await;
         assert_eq!(get(addr, "/readyz/ceph").await.0, 200);
         assert_eq!(get(addr, "/readyz/config").await.0, 200);
@@ -214,7 +222,8 @@ mod tests {
         let (status, metrics) = get(addr, "/metrics").await;
         assert_eq!(status, 200);
         assert!(
-            metrics.contains(r#"sepia_ceph_call_seconds_count{operation="rbd_open",outcome="ok"} 1"#),
+            metrics
+                .contains(r#"sepia_ceph_call_seconds_count{operation="rbd_open",outcome="ok"} 1"#),
             "{metrics}"
         );
     }
@@ -225,10 +234,13 @@ mod tests {
         let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let dead = closed.local_addr().unwrap().to_string();
         drop(closed);
-        let addr = serving(PluginTelemetry::new(), &[
-            ("up", up.local_addr().unwrap().to_string()),
-            ("down", dead.clone()),
-        ])
+        let addr = serving(
+            PluginTelemetry::new(),
+            &[
+                ("up", up.local_addr().unwrap().to_string()),
+                ("down", dead.clone()),
+            ],
+        )
         .await;
         let why = until(addr, "/readyz/ceph", SETTLES, |status, body| {
             status == 500 && body.contains("no monitor")

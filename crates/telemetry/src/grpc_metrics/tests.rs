@@ -21,9 +21,7 @@ fn server() -> impl tower::Service<
     tower::service_fn(|request: http::Request<()>| async move {
         let mut response = http::Response::new(());
         if let Some(code) = request.headers().get("x-answer") {
-            response
-                .headers_mut()
-                .insert("grpc-status", code.clone());
+            response.headers_mut().insert("grpc-status", code.clone());
         }
         Ok::<_, Infallible>(response)
     })
