@@ -152,13 +152,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
 
     let clusters =
         ClusterConfigWatcher::start(&args.cluster_config, args.cluster_config_poll).await;
-    let telemetry = telemetry::PluginTelemetry::new();
-    ceph::observe_calls(telemetry.ceph_call_observer());
-    let grpc = telemetry.grpc();
-    let stop_http = shutdown.clone().cancelled_owned();
-    telemetry
-        .serve(&args.http, clusters.clone(), stop_http)
-        .await?;
+    let grpc = node::http_endpoint::start(&args.http, clusters.clone(), shutdown.clone()).await?;
     if let Some(error) = clusters.last_error() {
         tracing::warn!(%error, "starting without a usable cluster config; it is re-read when it changes");
     }
