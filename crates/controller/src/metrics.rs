@@ -2,10 +2,12 @@
 //! (`telemetry::plugin_endpoint`): lock contention and background work. Labels are kinds,
 //! never ids:
 //!
-//! - `sepia_lock_contention_total{lock,holder}` — requests refused ABORTED because a lock was
-//!   held: `lock` is `request_name`, `id` (a volume's or snapshot's shared/exclusive lock),
-//!   `prepare` or `publish`; `holder` is `this_process` (the in-memory half refused) or
-//!   `other_process` (RADOS refused: another controller holds it).
+//! - `sepia_lock_contention_total{lock,holder}` — attempts to take a lock that found it held,
+//!   without waiting: the request answers ABORTED (a repeated CreateSnapshot or the start-up
+//!   resume finding a preparation under way skip it instead). `lock` is `request_name`, `id`
+//!   (a volume's or snapshot's shared/exclusive lock), `prepare` or `publish`; `holder` is
+//!   `this_process` (the in-memory half refused) or `other_process` (RADOS refused: another
+//!   controller holds it).
 //! - `sepia_background_tasks_running{task}` — work this process runs after the reply
 //!   (`snapshot_preparation`);
 //! - `sepia_background_tasks_finished_total{task,outcome}` — the same when done (`ok`,
@@ -102,7 +104,7 @@ impl Metrics {
         let sepia = registry.sub_registry_with_prefix("sepia");
         sepia.register(
             "lock_contention",
-            "Requests refused ABORTED because a lock was held, by lock and where its holder is",
+            "Lock attempts that found the lock held (the request answers ABORTED), by lock and where its holder is",
             metrics.contention.clone(),
         );
         sepia.register(
