@@ -37,6 +37,16 @@ impl ReceivedSpan {
     pub fn is_root(&self) -> bool {
         self.parent_span_id.is_empty()
     }
+
+    /// The span's own fields (`rpc.method`, `claim`, ...), without what the tracing bridge adds
+    /// to every span (source location, thread, timings).
+    pub fn fields(&self) -> impl Iterator<Item = (&str, &str)> {
+        const BRIDGE: [&str; 5] = ["code.", "thread.", "target", "busy_ns", "idle_ns"];
+        self.attributes
+            .iter()
+            .filter(|(key, _)| !BRIDGE.iter().any(|prefix| key.starts_with(prefix)))
+            .map(|(key, value)| (key.as_str(), value.as_str()))
+    }
 }
 
 /// The receiving server; it stops when dropped.
@@ -132,7 +142,7 @@ impl Drop for OtlpReceiver {
     }
 }
 
-/// `spans` as indented trees, one line per span: service, name, span id, parent id. Roots
+/// `spans` as indented trees, one line per span: service, name{fields}, span id, parent id. Roots
 /// first in arrival order, children under their parent; spans whose parent was not received
 /// are shown as roots marked `(parent not received)`.
 pub fn span_tree(spans: &[ReceivedSpan]) -> String {
@@ -156,12 +166,21 @@ fn write_subtree(out: &mut String, spans: &[ReceivedSpan], span: &ReceivedSpan, 
         &span.parent_span_id
     };
     let orphan = !span.is_root() && !spans.iter().any(|s| s.span_id == span.parent_span_id);
+    let fields: Vec<String> = span
+        .fields()
+        .map(|(key, value)| format!("{key}={value}"))
+        .collect();
     let _ = writeln!(
         out,
-        "{:indent$}{} {} span={} parent={}{}",
+        "{:indent$}{} {}{} span={} parent={}{}",
         "",
         span.service_name,
         span.name,
+        if fields.is_empty() {
+            String::new()
+        } else {
+            format!("{{{}}}", fields.join(" "))
+        },
         span.span_id,
         parent,
         if orphan { " (parent not received)" } else { "" },

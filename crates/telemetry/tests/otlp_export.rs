@@ -48,7 +48,14 @@ async fn init_with_an_otlp_endpoint_exports_spans_with_their_trace_and_parent() 
     let tree = span_tree(&spans);
     assert!(
         tree.contains(&format!(
-            "    sepia-otlp-test rbd_create span={} parent={}",
+            "  sepia-otlp-test create_volume{{volume_id=0001-abc}} span={} parent=-\n",
+            operation.span_id
+        )),
+        "{tree}"
+    );
+    assert!(
+        tree.contains(&format!(
+            "    sepia-otlp-test rbd_create span={} parent={}\n",
             step.span_id, operation.span_id
         )),
         "{tree}"
