@@ -1,10 +1,10 @@
 //! One trace per user action across processes: a claim's provisioning, with the real
 //! `sepia-provisioner` and `sepia-controller` exporting over OTLP to a receiver inside the test
 //! (the collector's TraceService, [`telemetry::otlp_receiver`]), on the API stand-in, real Ceph
-//! and a real nats-server. The provisioner's reconcile span, the controller's CreateVolume
-//! request span under it (from the `traceparent` in gRPC metadata), and the provisioner's
-//! handling of the event the controller published in that request (from the `traceparent`
-//! NATS header) share one trace id, each a child of the one before. Work a request leaves
+//! and a real nats-server. The provisioner's reconcile span, its CSI call, the controller's
+//! CreateVolume request span under that (from the `traceparent` in gRPC metadata), and the
+//! provisioner's handling of the event the controller published in that request (from the
+//! `traceparent` NATS header) share one trace id, each a child of the one before. Work a request leaves
 //! running (a snapshot's preparation after the CreateSnapshot reply) stays in that request's
 //! trace, and so does the consumer of the event it publishes when done. The printed span tree
 //! is the evidence; the assertions are on structure only, never on timing.
@@ -24,6 +24,7 @@ const WAIT: Duration = Duration::from_secs(90);
 /// The spans of one provisioning, found by their structure.
 struct ProvisioningTrace<'a> {
     reconcile: &'a ReceivedSpan,
+    call: &'a ReceivedSpan,
     request: &'a ReceivedSpan,
     create_volume: &'a ReceivedSpan,
     consumed: &'a ReceivedSpan,
@@ -35,18 +36,21 @@ fn find(spans: &[ReceivedSpan]) -> Option<ProvisioningTrace<'_>> {
     let create_volume = spans.iter().find(|span| {
         span.service_name == "sepia-controller"
             && span.name == "csi"
-            && span.attributes.get("rpc").map(String::as_str) == Some("CreateVolume")
+            && span.field("rpc") == Some("CreateVolume")
     })?;
     let request = by_id(&create_volume.parent_span_id)?;
-    let reconcile = by_id(&request.parent_span_id)?;
+    let call = by_id(&request.parent_span_id)?;
+    let reconcile = by_id(&call.parent_span_id)?;
     let consumed = spans.iter().find(|span| {
         span.service_name == "sepia-provisioner"
             && span.name == "handle_event"
+            && span.field("event") == Some("volume.created")
             && span.trace_id == create_volume.trace_id
     })?;
     by_id(&consumed.parent_span_id)?;
     Some(ProvisioningTrace {
         reconcile,
+        call,
         request,
         create_volume,
         consumed,
@@ -72,6 +76,7 @@ fn find_preparation(spans: &[ReceivedSpan]) -> Option<PreparationTrace<'_>> {
         let consumed = spans.iter().find(|span| {
             span.service_name == "sepia-provisioner"
                 && span.name == "handle_event"
+                && span.field("event") == Some("snapshot.prepared")
                 && span.parent_span_id == preparation.span_id
         })?;
         Some(PreparationTrace {
@@ -124,16 +129,9 @@ async fn provision_and_check(listener: std::net::TcpListener, endpoint: String) 
 
     world.claim("traced", "64Mi", CLASS, None);
     let pv = world.wait_bound("traced", WAIT).await;
-    let volume_id = &pv
-        .spec
-        .as_ref()
-        .unwrap()
-        .csi
-        .as_ref()
-        .unwrap()
-        .volume_handle;
+    let volume_id = pv.spec.and_then(|spec| spec.csi).unwrap().volume_handle;
     // The test plays the snapshotter: its CreateSnapshot starts the background preparation.
-    put_ready_snapshot(&world, "default", "snap", volume_id).await;
+    put_ready_snapshot(&world, "default", "snap", &volume_id).await;
 
     let (complete, spans) = receiver
         .wait_for(WAIT, |spans| {
@@ -149,25 +147,26 @@ async fn provision_and_check(listener: std::net::TcpListener, endpoint: String) 
     );
     let trace = find(&spans).unwrap();
 
-    // provisioner: reconcile of the claim → controller: CreateVolume request → its RPC span.
+    // provisioner: reconcile of the claim → its CSI call → controller: the CreateVolume
+    // request → its RPC span.
     assert_eq!(trace.reconcile.service_name, "sepia-provisioner");
     assert_eq!(trace.reconcile.name, "claim");
+    assert_eq!(trace.reconcile.field("claim"), Some("default/traced"));
+    assert_eq!(trace.call.service_name, "sepia-provisioner");
+    assert_eq!(trace.call.name, "csi_call");
     assert_eq!(
-        trace.reconcile.attributes.get("claim").map(String::as_str),
-        Some("default/traced")
+        trace.call.field("rpc.method"),
+        Some("/csi.v1.Controller/CreateVolume")
     );
+    assert_eq!(trace.call.parent_span_id, trace.reconcile.span_id);
     assert_eq!(trace.request.service_name, "sepia-controller");
     assert_eq!(trace.request.name, "grpc_request");
     assert_eq!(
-        trace
-            .request
-            .attributes
-            .get("rpc.method")
-            .map(String::as_str),
+        trace.request.field("rpc.method"),
         Some("/csi.v1.Controller/CreateVolume")
     );
     assert_eq!(trace.create_volume.parent_span_id, trace.request.span_id);
-    assert_eq!(trace.request.parent_span_id, trace.reconcile.span_id);
+    assert_eq!(trace.request.parent_span_id, trace.call.span_id);
 
     // The event the controller published in that request is handled under the span that
     // published it.
@@ -185,6 +184,7 @@ async fn provision_and_check(listener: std::net::TcpListener, endpoint: String) 
     // One trace across the three services.
     let trace_id = &trace.reconcile.trace_id;
     for span in [
+        trace.call,
         trace.request,
         trace.create_volume,
         trace.consumed,
@@ -200,11 +200,7 @@ async fn provision_and_check(listener: std::net::TcpListener, endpoint: String) 
     assert_eq!(preparation.create_snapshot.service_name, "sepia-controller");
     assert_eq!(preparation.create_snapshot.name, "csi");
     assert_eq!(
-        preparation
-            .create_snapshot
-            .attributes
-            .get("rpc")
-            .map(String::as_str),
+        preparation.create_snapshot.field("rpc"),
         Some("CreateSnapshot")
     );
     for span in [preparation.preparation, preparation.consumed] {

@@ -97,7 +97,8 @@ impl Wakeups {
             };
             let Some(delivery) = delivery else { return };
             // A child of the span that published the event: the user's action's trace goes on.
-            let span = tracing::info_span!("handle_event", id = %delivery.event.id);
+            let span = tracing::info_span!("handle_event", id = %delivery.event.id,
+                event = %format!("{}.{}", delivery.event.object, delivery.event.verb));
             delivery.continue_trace(&span);
             let handling = span.enter();
             let event = &delivery.event;

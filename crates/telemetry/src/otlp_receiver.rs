@@ -38,6 +38,11 @@ impl ReceivedSpan {
         self.parent_span_id.is_empty()
     }
 
+    /// One string attribute, e.g. `field("rpc.method")`.
+    pub fn field(&self, key: &str) -> Option<&str> {
+        self.attributes.get(key).map(String::as_str)
+    }
+
     /// The span's own fields (`rpc.method`, `claim`, ...), without what the tracing bridge adds
     /// to every span (source location, thread, timings).
     pub fn fields(&self) -> impl Iterator<Item = (&str, &str)> {

@@ -41,10 +41,7 @@ async fn init_with_an_otlp_endpoint_exports_spans_with_their_trace_and_parent() 
     assert_eq!(step.parent_span_id, operation.span_id);
     assert!(operation.is_root());
     assert_eq!(operation.service_name, "sepia-otlp-test");
-    assert_eq!(
-        operation.attributes.get("volume_id").map(String::as_str),
-        Some("0001-abc")
-    );
+    assert_eq!(operation.field("volume_id"), Some("0001-abc"));
     let tree = span_tree(&spans);
     assert!(
         tree.contains(&format!(
