@@ -181,7 +181,7 @@ async fn provision_and_check(listener: std::net::TcpListener, endpoint: String) 
         publisher.span_id
     );
 
-    // One trace across the three services.
+    // One trace across the reconcile, the driver and the event consumer.
     let trace_id = &trace.reconcile.trace_id;
     for span in [
         trace.call,
