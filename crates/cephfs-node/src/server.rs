@@ -43,6 +43,8 @@ pub async fn serve(
         .map_err(|e| serve_error("the CSI socket")(e.to_string()))?;
     let stop = shutdown.child_token();
     let csi_server = Server::builder()
+        // Each request's span continues the caller's trace (its `traceparent`).
+        .trace_fn(telemetry::grpc_server_span)
         .add_service(IdentityServer::new(IdentityService::new(node.clone())))
         .add_service(NodeServer::new(NodeService::new(node.clone())))
         .serve_with_incoming_shutdown(csi_incoming, stop.clone().cancelled_owned());

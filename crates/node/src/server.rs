@@ -63,6 +63,8 @@ pub async fn serve(
     let csi_server = {
         let stop = stop.clone();
         let server = Server::builder()
+            // Each request's span continues the caller's trace (its `traceparent`).
+            .trace_fn(telemetry::grpc_server_span)
             .add_service(IdentityServer::new(IdentityService::new(driver.clone())))
             .add_service(NodeServer::new(NodeService::new(driver.clone())))
             .serve_with_incoming_shutdown(csi_incoming, stop.clone().cancelled_owned());

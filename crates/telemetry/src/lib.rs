@@ -4,6 +4,9 @@
 //!
 //! Module map:
 //! - [`config`] — [`TelemetryConfig`], what a binary's logging/tracing flags turn into.
+//! - [`env_config`] — the same from `RUST_LOG` and the standard OpenTelemetry variables, and
+//!   [`init_from_env`], the CSI plugins' whole telemetry start-up (no telemetry flags of their
+//!   own).
 //! - [`subscriber`] — [`init`] installs the process-wide `tracing` subscriber (text or JSON
 //!   logs, plus an OTLP exporter when an endpoint is given) and returns the [`TelemetryGuard`]
 //!   that flushes spans.
@@ -18,6 +21,8 @@
 //! - [`csi_operation_metrics`] — `csi_sidecar_operations_seconds`, named like the kubernetes-csi
 //!   sidecars' histogram so existing dashboards keep working.
 //! - [`error`] — [`TelemetryError`].
+//! - `otlp_receiver` (feature `otlp-receiver`, tests only) — an in-process OTLP trace
+//!   receiver and a span-tree printer, shared by every test that checks exported spans.
 //!
 //! How a request is traced: the caller's gRPC client runs [`inject_trace_context`] as an
 //! interceptor; the server's `trace_fn` ([`grpc_server_span`]) opens the request span as a child
@@ -28,16 +33,20 @@
 
 pub mod config;
 pub mod csi_operation_metrics;
+pub mod env_config;
 pub mod error;
 pub mod grpc_trace;
 pub mod health;
 pub mod http_server;
 pub mod listen_address;
+#[cfg(feature = "otlp-receiver")]
+pub mod otlp_receiver;
 pub mod subscriber;
 pub mod trace_context;
 
 pub use config::TelemetryConfig;
 pub use csi_operation_metrics::{CSI_OPERATION_BUCKETS, CsiOperationMetrics, grpc_code_name};
+pub use env_config::{init_from_env, otlp_endpoint_from};
 pub use error::TelemetryError;
 pub use grpc_trace::{
     extract_from_metadata, grpc_server_span, inject_into_metadata, inject_trace_context,
