@@ -1,5 +1,5 @@
-//! The attacher's control loop: reflectors over VolumeAttachments, PVs and CSINodes, a work
-//! queue of [`Key`]s, and workers running [`reconcile`].
+//! The attacher's watch loop: caches of VolumeAttachments, PVs and CSINodes whose changes
+//! queue [`Key`]s, and workers running [`reconcile`] on them (a [`sidecar::WatchQueue`]).
 //!
 //! Only changes that matter queue work: a VA's spec, deletion, finalizers and annotations
 //! (not its status — that is ours, and re-queueing on our own status writes would defeat
@@ -9,15 +9,13 @@
 
 use std::sync::Arc;
 
-use futures::StreamExt;
+use csi::v1::controller_service_capability::rpc::Type as ControllerCap;
 use k8s_openapi::api::core::v1::PersistentVolume;
 use k8s_openapi::api::storage::v1::{CSINode, VolumeAttachment};
 use kube::ResourceExt;
 use kube::runtime::reflector::Store;
-use kube::runtime::watcher;
 use sidecar::watch_cache::{WatchEvents, cache};
-use sidecar::workers::{resync, spawn_workers, until_synced};
-use sidecar::{LastSeen, LoopSettings, WorkQueue};
+use sidecar::{Change, Handles, LastSeen, LoopSettings, WatchQueue};
 use tokio_util::sync::CancellationToken;
 
 use crate::observed::NodeEntry;
@@ -68,13 +66,35 @@ fn pv_fingerprint(pv: &PersistentVolume) -> String {
     .to_string()
 }
 
+/// The pass's context: the runtime's `handles`, the driver's capabilities and the caches.
+fn context(handles: Handles, default_fs_type: String, caches: &Caches) -> Context {
+    let info = handles.csi.driver().clone();
+    Context {
+        finalizer: crate::keys::finalizer(&info.name),
+        driver: info.name.clone(),
+        trivial: !info.has_controller(ControllerCap::PublishUnpublishVolume),
+        single_node_multi_writer: info.has_controller(ControllerCap::SingleNodeMultiWriter),
+        publish_readonly: info.has_controller(ControllerCap::PublishReadonly),
+        default_fs_type,
+        client: handles.client,
+        csi: handles.csi,
+        recorder: handles.recorder,
+        publisher: handles.publisher,
+        attachments: caches.attachments.clone(),
+        volumes: caches.volumes.clone(),
+        csinodes: caches.csinodes.clone(),
+    }
+}
+
+/// Runs until `stop` fires.
 pub async fn run(
-    caches: Caches,
-    context_for: impl FnOnce(&Caches) -> Context,
+    handles: Handles,
+    default_fs_type: String,
     settings: LoopSettings,
     stop: CancellationToken,
 ) {
-    let ctx = Arc::new(context_for(&caches));
+    let caches = Caches::new(&handles.client);
+    let ctx = Arc::new(context(handles, default_fs_type, &caches));
     let Caches {
         attachments,
         volumes,
@@ -83,91 +103,48 @@ pub async fn run(
         volume_events,
         csinode_events,
     } = caches;
-    let queue: WorkQueue<Key> = WorkQueue::new(settings.backoff);
-    let mut watchers = tokio::task::JoinSet::new();
+    let mut watch: WatchQueue<Key> = WatchQueue::new(settings.backoff);
 
-    watchers.spawn({
-        let queue = queue.clone();
-        let seen: LastSeen<String, String> = LastSeen::new();
-        let driver = ctx.driver.clone();
-        attachment_events.for_each(move |event| {
-            match event {
-                Ok(watcher::Event::Apply(va) | watcher::Event::InitApply(va)) => {
-                    if va.spec.attacher == driver
-                        && seen.changed(va.name_any(), va_fingerprint(&va))
-                    {
-                        queue.add(Key::Attachment(va.name_any()));
-                    }
+    let (seen, driver) = (LastSeen::new(), ctx.driver.clone());
+    watch.follow(attachment_events, move |change, queue| {
+        if let Change::Applied(va) = change
+            && va.spec.attacher != driver
+        {
+            return;
+        }
+        match change.news(&seen, change.object().name_any(), va_fingerprint) {
+            Some(Change::Applied(va)) => queue.add(Key::Attachment(va.name_any())),
+            Some(Change::Deleted(va)) => {
+                if let Some(pv) = &va.spec.source.persistent_volume_name {
+                    queue.add(Key::Volume(pv.clone()));
                 }
-                Ok(watcher::Event::Delete(va)) => {
-                    seen.forget(&va.name_any());
-                    if let Some(pv) = va.spec.source.persistent_volume_name {
-                        queue.add(Key::Volume(pv));
-                    }
-                }
-                Ok(_) => {}
-                Err(error) => tracing::warn!(%error, "watching VolumeAttachments"),
             }
-            futures::future::ready(())
-        })
+            None => {}
+        }
     });
-    watchers.spawn({
-        let queue = queue.clone();
-        let seen: LastSeen<String, String> = LastSeen::new();
-        let attachments = attachments.clone();
-        volume_events.for_each(move |event| {
-            match event {
-                Ok(watcher::Event::Apply(pv) | watcher::Event::InitApply(pv)) => {
-                    let name = pv.name_any();
-                    if seen.changed(name.clone(), pv_fingerprint(&pv)) {
-                        queue.add(Key::Volume(name.clone()));
-                        for va in attachments.state() {
-                            if va.spec.source.persistent_volume_name.as_deref()
-                                == Some(name.as_str())
-                            {
-                                queue.add(Key::Attachment(va.name_any()));
-                            }
-                        }
-                    }
+    let (seen, vas) = (LastSeen::new(), attachments.clone());
+    watch.follow(volume_events, move |change, queue| {
+        let name = change.object().name_any();
+        if let Some(Change::Applied(_)) = change.news(&seen, name.clone(), pv_fingerprint) {
+            queue.add(Key::Volume(name.clone()));
+            for va in vas.state() {
+                if va.spec.source.persistent_volume_name.as_deref() == Some(name.as_str()) {
+                    queue.add(Key::Attachment(va.name_any()));
                 }
-                Ok(watcher::Event::Delete(pv)) => seen.forget(&pv.name_any()),
-                Ok(_) => {}
-                Err(error) => tracing::warn!(%error, "watching PersistentVolumes"),
             }
-            futures::future::ready(())
-        })
+        }
     });
-    watchers.spawn({
-        let queue = queue.clone();
-        let seen: LastSeen<String, NodeEntry> = LastSeen::new();
-        let attachments = attachments.clone();
-        let driver = ctx.driver.clone();
-        csinode_events.for_each(move |event| {
-            let changed_node = match event {
-                Ok(watcher::Event::Apply(node) | watcher::Event::InitApply(node)) => {
-                    let name = node.name_any();
-                    seen.changed(name.clone(), NodeEntry::of(Some(&node), &driver))
-                        .then_some(name)
-                }
-                Ok(watcher::Event::Delete(node)) => {
-                    seen.forget(&node.name_any());
-                    Some(node.name_any())
-                }
-                Ok(_) => None,
-                Err(error) => {
-                    tracing::warn!(%error, "watching CSINodes");
-                    None
-                }
-            };
-            if let Some(node) = changed_node {
-                for va in attachments.state() {
-                    if va.spec.node_name == node && va.spec.attacher == driver {
-                        queue.add(Key::Attachment(va.name_any()));
-                    }
+    let (seen, vas, driver) = (LastSeen::new(), attachments.clone(), ctx.driver.clone());
+    watch.follow(csinode_events, move |change, queue| {
+        let node = change.object().name_any();
+        let entry = |csinode: &CSINode| NodeEntry::of(Some(csinode), &driver);
+        if change.news(&seen, node.clone(), entry).is_some() {
+            for va in vas.state() {
+                if va.spec.node_name == node && va.spec.attacher == driver {
+                    queue.add(Key::Attachment(va.name_any()));
                 }
             }
-            futures::future::ready(())
-        })
+        }
     });
 
     let synced = async {
@@ -177,33 +154,26 @@ pub async fn run(
             csinodes.wait_until_ready()
         );
     };
-    if !until_synced(synced, &stop).await {
-        watchers.abort_all();
+    if !watch.until_synced(synced, &stop).await {
         return;
     }
     tracing::info!("caches synced; attaching");
 
-    watchers.spawn({
-        let queue = queue.clone();
-        let driver = ctx.driver.clone();
-        resync(settings.resync, move || {
-            for va in attachments.state() {
-                if va.spec.attacher == driver {
-                    queue.add(Key::Attachment(va.name_any()));
-                }
+    let driver = ctx.driver.clone();
+    let enqueue_all = move |queue: &sidecar::WorkQueue<Key>| {
+        for va in attachments.state() {
+            if va.spec.attacher == driver {
+                queue.add(Key::Attachment(va.name_any()));
             }
-            for pv in volumes.state() {
-                queue.add(Key::Volume(pv.name_any()));
-            }
+        }
+        for pv in volumes.state() {
+            queue.add(Key::Volume(pv.name_any()));
+        }
+    };
+    watch
+        .run(&settings, &stop, enqueue_all, move |key| {
+            let ctx = Arc::clone(&ctx);
+            async move { reconcile(&ctx, &key).await }
         })
-    });
-    let mut workers = tokio::task::JoinSet::new();
-    spawn_workers(&mut workers, &queue, settings.workers, move |key| {
-        let ctx = Arc::clone(&ctx);
-        async move { reconcile(&ctx, &key).await }
-    });
-    stop.cancelled().await;
-    queue.shut_down();
-    watchers.abort_all();
-    while workers.join_next().await.is_some() {}
+        .await;
 }

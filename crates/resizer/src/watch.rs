@@ -1,6 +1,6 @@
-//! The resizer's control loop: reflectors over claims, volumes and classes (no Pods — online
-//! expansion needs none, and a cluster-wide Pod cache is upstream's memory problem), a work
-//! queue of claims, and workers running [`reconcile`].
+//! The resizer's watch loop: caches of claims, volumes and classes (no Pods — online expansion
+//! needs none, and a cluster-wide Pod cache is upstream's memory problem) whose changes queue
+//! claims, and workers running [`reconcile`] on them (a [`sidecar::WatchQueue`]).
 //!
 //! A claim is queued when something the decision reads from the *user* or the binder changes
 //! (request, phase, volume name, deletion) or its volume changes, not on every update: our own
@@ -9,15 +9,12 @@
 
 use std::sync::Arc;
 
-use futures::StreamExt;
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::ResourceExt;
 use kube::runtime::reflector::Store;
-use kube::runtime::watcher;
 use sidecar::watch_cache::{WatchEvents, cache};
-use sidecar::workers::{resync, spawn_workers, until_synced};
-use sidecar::{LastSeen, LoopSettings, WorkQueue};
+use sidecar::{Change, Handles, LastSeen, LoopSettings, WatchQueue, WorkQueue};
 use tokio_util::sync::CancellationToken;
 
 use crate::observed::{ClaimView, VolumeView};
@@ -106,14 +103,19 @@ impl Caches {
     }
 }
 
-/// Runs until `stop` fires. `context_for` builds the shared context from the caches.
-pub async fn run(
-    caches: Caches,
-    context_for: impl FnOnce(&Caches) -> Context,
-    settings: LoopSettings,
-    stop: CancellationToken,
-) {
-    let ctx = Arc::new(context_for(&caches));
+/// Runs until `stop` fires.
+pub async fn run(handles: Handles, settings: LoopSettings, stop: CancellationToken) {
+    let caches = Caches::new(&handles.client);
+    let ctx = Arc::new(Context {
+        driver: handles.csi.driver_name().to_owned(),
+        client: handles.client,
+        csi: handles.csi,
+        recorder: handles.recorder,
+        publisher: handles.publisher,
+        claims: caches.claims.clone(),
+        volumes: caches.volumes.clone(),
+        classes: caches.classes.clone(),
+    });
     let Caches {
         claims,
         volumes,
@@ -122,63 +124,35 @@ pub async fn run(
         volume_events,
         class_events,
     } = caches;
-    let queue: WorkQueue<ClaimKey> = WorkQueue::new(settings.backoff);
-    let mut tasks = tokio::task::JoinSet::new();
-    tasks.spawn({
-        let queue = queue.clone();
-        let seen: LastSeen<ClaimKey, ClaimFingerprint> = LastSeen::new();
-        claim_events.for_each(move |event| {
-            match event {
-                Ok(watcher::Event::Apply(pvc) | watcher::Event::InitApply(pvc)) => {
-                    let key = claim_key(&pvc);
-                    if seen.changed(key.clone(), claim_fingerprint(&pvc)) {
-                        queue.add(key);
-                    }
-                }
-                Ok(watcher::Event::Delete(pvc)) => seen.forget(&claim_key(&pvc)),
-                Ok(watcher::Event::Init | watcher::Event::InitDone) => {}
-                Err(error) => tracing::warn!(%error, "watching PVCs"),
-            }
-            futures::future::ready(())
-        })
+    let mut watch: WatchQueue<ClaimKey> = WatchQueue::new(settings.backoff);
+    let seen: LastSeen<ClaimKey, ClaimFingerprint> = LastSeen::new();
+    watch.follow(claim_events, move |change, queue| {
+        let key = claim_key(change.object());
+        if let Some(Change::Applied(_)) = change.news(&seen, key.clone(), claim_fingerprint) {
+            queue.add(key);
+        }
     });
-    tasks.spawn({
-        let queue = queue.clone();
-        let seen: LastSeen<String, VolumeFingerprint> = LastSeen::new();
-        let driver = ctx.driver.clone();
-        volume_events.for_each(move |event| {
-            match event {
-                Ok(watcher::Event::Apply(pv) | watcher::Event::InitApply(pv)) => {
-                    if let Some(key) = claim_of(&pv, &driver)
-                        && seen.changed(pv.name_any(), volume_fingerprint(&pv))
-                    {
-                        queue.add(key);
-                    }
-                }
-                Ok(watcher::Event::Delete(pv)) => seen.forget(&pv.name_any()),
-                Ok(_) => {}
-                Err(error) => tracing::warn!(%error, "watching PVs"),
+    let seen: LastSeen<String, VolumeFingerprint> = LastSeen::new();
+    let driver = ctx.driver.clone();
+    watch.follow(volume_events, move |change, queue| match change {
+        Change::Applied(pv) => {
+            if let Some(key) = claim_of(pv, &driver)
+                && seen.changed(pv.name_any(), volume_fingerprint(pv))
+            {
+                queue.add(key);
             }
-            futures::future::ready(())
-        })
+        }
+        Change::Deleted(pv) => seen.forget(&pv.name_any()),
     });
-    tasks.spawn({
-        // A claim decided before its class reached the cache was refused as "expansion not
-        // allowed"; a class appearing or changing is news for exactly the claims of that class.
-        let queue = queue.clone();
-        let claims = claims.clone();
-        class_events.for_each(move |event| {
-            match event {
-                Ok(watcher::Event::Apply(class) | watcher::Event::InitApply(class)) => {
-                    for key in claims_of_class(&claims, &class.name_any()) {
-                        queue.add(key);
-                    }
-                }
-                Ok(_) => {}
-                Err(error) => tracing::warn!(%error, "watching StorageClasses"),
+    // A claim decided before its class reached the cache was refused as "expansion not
+    // allowed"; a class appearing or changing is news for exactly the claims of that class.
+    let class_claims = claims.clone();
+    watch.follow(class_events, move |change, queue| {
+        if let Change::Applied(class) = change {
+            for key in claims_of_class(&class_claims, &class.name_any()) {
+                queue.add(key);
             }
-            futures::future::ready(())
-        })
+        }
     });
 
     // Decisions need all three caches: a missing class would read as "expansion forbidden".
@@ -189,30 +163,23 @@ pub async fn run(
             classes.wait_until_ready()
         );
     };
-    if !until_synced(synced, &stop).await {
-        tasks.abort_all();
+    if !watch.until_synced(synced, &stop).await {
         return;
     }
     tracing::info!("caches synced; resizing");
 
-    tasks.spawn({
-        let queue = queue.clone();
-        resync(settings.resync, move || {
-            for pvc in claims.state() {
-                queue.add(claim_key(&pvc));
-            }
-        })
-    });
-    let mut workers = tokio::task::JoinSet::new();
-    spawn_workers(&mut workers, &queue, settings.workers, move |key| {
-        let ctx = Arc::clone(&ctx);
-        async move { reconcile(&ctx, &key).await }
-    });
-    stop.cancelled().await;
+    let enqueue_all = move |queue: &WorkQueue<ClaimKey>| {
+        for pvc in claims.state() {
+            queue.add(claim_key(&pvc));
+        }
+    };
     // Workers finish the claim in hand (the runtime bounds how long); watchers just stop.
-    queue.shut_down();
-    tasks.abort_all();
-    while workers.join_next().await.is_some() {}
+    watch
+        .run(&settings, &stop, enqueue_all, move |key| {
+            let ctx = Arc::clone(&ctx);
+            async move { reconcile(&ctx, &key).await }
+        })
+        .await;
 }
 
 #[cfg(test)]
@@ -220,7 +187,7 @@ mod tests {
     use super::*;
     use k8s_openapi::api::core::v1::PersistentVolumeClaimSpec;
     use kube::api::ObjectMeta;
-    use kube::runtime::reflector;
+    use kube::runtime::{reflector, watcher};
 
     fn claim(namespace: &str, name: &str, class: Option<&str>) -> PersistentVolumeClaim {
         PersistentVolumeClaim {
