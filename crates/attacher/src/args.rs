@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use clap::Parser;
+use sidecar::command::longer_than_zero;
 use sidecar::go_flag;
 use sidecar::{Gate, SidecarArgs, SidecarCommand};
 
@@ -56,10 +57,7 @@ impl SidecarCommand for Args {
     }
 
     fn validate_own(&self) -> Result<(), String> {
-        if self.resync.is_zero() {
-            return Err("invalid value for --resync: it must be longer than zero".into());
-        }
-        Ok(())
+        longer_than_zero("--resync", self.resync)
     }
 }
 

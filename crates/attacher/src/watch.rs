@@ -14,38 +14,11 @@ use k8s_openapi::api::core::v1::PersistentVolume;
 use k8s_openapi::api::storage::v1::{CSINode, VolumeAttachment};
 use kube::ResourceExt;
 use kube::runtime::reflector::Store;
-use sidecar::watch_cache::{WatchEvents, cache};
-use sidecar::{Change, Handles, LastSeen, LoopSettings, WatchQueue};
+use sidecar::{Change, Handles, LastSeen, LoopSettings, WatchQueue, WorkQueue};
 use tokio_util::sync::CancellationToken;
 
 use crate::observed::NodeEntry;
 use crate::reconcile::{Context, Key, reconcile};
-
-/// The caches of the three kinds and the watch events that fill them.
-pub struct Caches {
-    pub attachments: Store<VolumeAttachment>,
-    pub volumes: Store<PersistentVolume>,
-    pub csinodes: Store<CSINode>,
-    attachment_events: WatchEvents<VolumeAttachment>,
-    volume_events: WatchEvents<PersistentVolume>,
-    csinode_events: WatchEvents<CSINode>,
-}
-
-impl Caches {
-    pub fn new(client: &kube::Client) -> Self {
-        let (attachments, attachment_events) = cache(client);
-        let (volumes, volume_events) = cache(client);
-        let (csinodes, csinode_events) = cache(client);
-        Self {
-            attachments,
-            volumes,
-            csinodes,
-            attachment_events,
-            volume_events,
-            csinode_events,
-        }
-    }
-}
 
 fn va_fingerprint(va: &VolumeAttachment) -> String {
     serde_json::json!([
@@ -67,7 +40,13 @@ fn pv_fingerprint(pv: &PersistentVolume) -> String {
 }
 
 /// The pass's context: the runtime's `handles`, the driver's capabilities and the caches.
-fn context(handles: Handles, default_fs_type: String, caches: &Caches) -> Context {
+fn context(
+    handles: Handles,
+    default_fs_type: String,
+    attachments: Store<VolumeAttachment>,
+    volumes: Store<PersistentVolume>,
+    csinodes: Store<CSINode>,
+) -> Context {
     let info = handles.csi.driver().clone();
     Context {
         finalizer: crate::keys::finalizer(&info.name),
@@ -80,9 +59,9 @@ fn context(handles: Handles, default_fs_type: String, caches: &Caches) -> Contex
         csi: handles.csi,
         recorder: handles.recorder,
         publisher: handles.publisher,
-        attachments: caches.attachments.clone(),
-        volumes: caches.volumes.clone(),
-        csinodes: caches.csinodes.clone(),
+        attachments,
+        volumes,
+        csinodes,
     }
 }
 
@@ -93,22 +72,13 @@ pub async fn run(
     settings: LoopSettings,
     stop: CancellationToken,
 ) {
-    let caches = Caches::new(&handles.client);
-    let ctx = Arc::new(context(handles, default_fs_type, &caches));
-    let Caches {
-        attachments,
-        volumes,
-        csinodes,
-        attachment_events,
-        volume_events,
-        csinode_events,
-    } = caches;
-    let mut watch: WatchQueue<Key> = WatchQueue::new(settings.backoff);
+    let (client, driver) = (handles.client.clone(), handles.csi.driver_name().to_owned());
+    let mut watches: WatchQueue<Key> = WatchQueue::new(settings.backoff);
 
-    let (seen, driver) = (LastSeen::new(), ctx.driver.clone());
-    watch.follow(attachment_events, move |change, queue| {
+    let (seen, ours) = (LastSeen::new(), driver.clone());
+    let attachments = watches.cache::<VolumeAttachment>(&client, move |change, queue| {
         if let Change::Applied(va) = change
-            && va.spec.attacher != driver
+            && va.spec.attacher != ours
         {
             return;
         }
@@ -123,7 +93,7 @@ pub async fn run(
         }
     });
     let (seen, vas) = (LastSeen::new(), attachments.clone());
-    watch.follow(volume_events, move |change, queue| {
+    let volumes = watches.cache::<PersistentVolume>(&client, move |change, queue| {
         let name = change.object().name_any();
         if let Some(Change::Applied(_)) = change.news(&seen, name.clone(), pv_fingerprint) {
             queue.add(Key::Volume(name.clone()));
@@ -134,33 +104,32 @@ pub async fn run(
             }
         }
     });
-    let (seen, vas, driver) = (LastSeen::new(), attachments.clone(), ctx.driver.clone());
-    watch.follow(csinode_events, move |change, queue| {
+    let (seen, vas, ours) = (LastSeen::new(), attachments.clone(), driver.clone());
+    let csinodes = watches.cache::<CSINode>(&client, move |change, queue| {
         let node = change.object().name_any();
-        let entry = |csinode: &CSINode| NodeEntry::of(Some(csinode), &driver);
+        let entry = |csinode: &CSINode| NodeEntry::of(Some(csinode), &ours);
         if change.news(&seen, node.clone(), entry).is_some() {
             for va in vas.state() {
-                if va.spec.node_name == node && va.spec.attacher == driver {
+                if va.spec.node_name == node && va.spec.attacher == ours {
                     queue.add(Key::Attachment(va.name_any()));
                 }
             }
         }
     });
 
-    let synced = async {
-        let _ = tokio::join!(
-            attachments.wait_until_ready(),
-            volumes.wait_until_ready(),
-            csinodes.wait_until_ready()
-        );
-    };
-    if !watch.until_synced(synced, &stop).await {
+    if !watches.until_synced(&stop).await {
         return;
     }
     tracing::info!("caches synced; attaching");
 
-    let driver = ctx.driver.clone();
-    let enqueue_all = move |queue: &sidecar::WorkQueue<Key>| {
+    let ctx = Arc::new(context(
+        handles,
+        default_fs_type,
+        attachments.clone(),
+        volumes.clone(),
+        csinodes,
+    ));
+    let enqueue_all = move |queue: &WorkQueue<Key>| {
         for va in attachments.state() {
             if va.spec.attacher == driver {
                 queue.add(Key::Attachment(va.name_any()));
@@ -170,7 +139,7 @@ pub async fn run(
             queue.add(Key::Volume(pv.name_any()));
         }
     };
-    watch
+    watches
         .run(&settings, &stop, enqueue_all, move |key| {
             let ctx = Arc::clone(&ctx);
             async move { reconcile(&ctx, &key).await }

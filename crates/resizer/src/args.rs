@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use clap::builder::NonEmptyStringValueParser;
+use sidecar::command::longer_than_zero;
 use sidecar::go_flag;
 use sidecar::{Gate, SidecarArgs, SidecarCommand};
 
@@ -63,10 +64,7 @@ impl SidecarCommand for Args {
         if self.workers == Some(0) {
             return Err("invalid value for --workers: it must be at least 1".into());
         }
-        if self.resync_period.is_zero() {
-            return Err("invalid value for --resync-period: it must be longer than zero".into());
-        }
-        Ok(())
+        longer_than_zero("--resync-period", self.resync_period)
     }
 }
 

@@ -13,7 +13,6 @@ use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::ResourceExt;
 use kube::runtime::reflector::Store;
-use sidecar::watch_cache::{WatchEvents, cache};
 use sidecar::{Change, Handles, LastSeen, LoopSettings, WatchQueue, WorkQueue};
 use tokio_util::sync::CancellationToken;
 
@@ -77,66 +76,22 @@ fn claims_of_class(claims: &Store<PersistentVolumeClaim>, class: &str) -> Vec<Cl
         .collect()
 }
 
-/// The caches of the three kinds and the watch events that fill them.
-pub struct Caches {
-    pub claims: Store<PersistentVolumeClaim>,
-    pub volumes: Store<PersistentVolume>,
-    pub classes: Store<StorageClass>,
-    claim_events: WatchEvents<PersistentVolumeClaim>,
-    volume_events: WatchEvents<PersistentVolume>,
-    class_events: WatchEvents<StorageClass>,
-}
-
-impl Caches {
-    pub fn new(client: &kube::Client) -> Self {
-        let (claims, claim_events) = cache(client);
-        let (volumes, volume_events) = cache(client);
-        let (classes, class_events) = cache(client);
-        Self {
-            claims,
-            volumes,
-            classes,
-            claim_events,
-            volume_events,
-            class_events,
-        }
-    }
-}
-
 /// Runs until `stop` fires.
 pub async fn run(handles: Handles, settings: LoopSettings, stop: CancellationToken) {
-    let caches = Caches::new(&handles.client);
-    let ctx = Arc::new(Context {
-        driver: handles.csi.driver_name().to_owned(),
-        client: handles.client,
-        csi: handles.csi,
-        recorder: handles.recorder,
-        publisher: handles.publisher,
-        claims: caches.claims.clone(),
-        volumes: caches.volumes.clone(),
-        classes: caches.classes.clone(),
-    });
-    let Caches {
-        claims,
-        volumes,
-        classes,
-        claim_events,
-        volume_events,
-        class_events,
-    } = caches;
-    let mut watch: WatchQueue<ClaimKey> = WatchQueue::new(settings.backoff);
+    let (client, driver) = (handles.client.clone(), handles.csi.driver_name().to_owned());
+    let mut watches: WatchQueue<ClaimKey> = WatchQueue::new(settings.backoff);
     let seen: LastSeen<ClaimKey, ClaimFingerprint> = LastSeen::new();
-    watch.follow(claim_events, move |change, queue| {
+    let claims = watches.cache::<PersistentVolumeClaim>(&client, move |change, queue| {
         let key = claim_key(change.object());
         if let Some(Change::Applied(_)) = change.news(&seen, key.clone(), claim_fingerprint) {
             queue.add(key);
         }
     });
     let seen: LastSeen<String, VolumeFingerprint> = LastSeen::new();
-    let driver = ctx.driver.clone();
-    watch.follow(volume_events, move |change, queue| match change {
+    let ours = driver.clone();
+    let volumes = watches.cache::<PersistentVolume>(&client, move |change, queue| match change {
         Change::Applied(pv) => {
-            if let Some(key) = claim_of(pv, &driver)
+            if let Some(key) = claim_of(pv, &ours)
                 && seen.changed(pv.name_any(), volume_fingerprint(pv))
             {
                 queue.add(key);
@@ -147,7 +102,7 @@ pub async fn run(handles: Handles, settings: LoopSettings, stop: CancellationTok
     // A claim decided before its class reached the cache was refused as "expansion not
     // allowed"; a class appearing or changing is news for exactly the claims of that class.
     let class_claims = claims.clone();
-    watch.follow(class_events, move |change, queue| {
+    let classes = watches.cache::<StorageClass>(&client, move |change, queue| {
         if let Change::Applied(class) = change {
             for key in claims_of_class(&class_claims, &class.name_any()) {
                 queue.add(key);
@@ -156,25 +111,28 @@ pub async fn run(handles: Handles, settings: LoopSettings, stop: CancellationTok
     });
 
     // Decisions need all three caches: a missing class would read as "expansion forbidden".
-    let synced = async {
-        let _ = tokio::join!(
-            claims.wait_until_ready(),
-            volumes.wait_until_ready(),
-            classes.wait_until_ready()
-        );
-    };
-    if !watch.until_synced(synced, &stop).await {
+    if !watches.until_synced(&stop).await {
         return;
     }
     tracing::info!("caches synced; resizing");
 
+    let ctx = Arc::new(Context {
+        driver,
+        client: handles.client,
+        csi: handles.csi,
+        recorder: handles.recorder,
+        publisher: handles.publisher,
+        claims: claims.clone(),
+        volumes,
+        classes,
+    });
     let enqueue_all = move |queue: &WorkQueue<ClaimKey>| {
         for pvc in claims.state() {
             queue.add(claim_key(&pvc));
         }
     };
     // Workers finish the claim in hand (the runtime bounds how long); watchers just stop.
-    watch
+    watches
         .run(&settings, &stop, enqueue_all, move |key| {
             let ctx = Arc::clone(&ctx);
             async move { reconcile(&ctx, &key).await }

@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
+use std::time::Duration;
 
 use clap::Parser;
 
@@ -71,6 +72,19 @@ pub trait SidecarCommand: Parser {
         telemetry::validate(&self.shared().telemetry_config(Self::COMPONENT))
             .map_err(|e| e.to_string())
     }
+}
+
+/// The rule of a period flag such as a resync (`--resync-period`): zero would be a busy loop.
+///
+/// # Errors
+/// The message naming `flag` (`--resync-period`) and the rule.
+pub fn longer_than_zero(flag: &str, period: Duration) -> Result<(), String> {
+    if period.is_zero() {
+        return Err(format!(
+            "invalid value for {flag}: it must be longer than zero"
+        ));
+    }
+    Ok(())
 }
 
 /// Gates that were set to something Sepia does not do, or that this sidecar does not know.
@@ -263,6 +277,15 @@ mod tests {
         );
         let quiet: Cli = parse_from(["sepia-test", "--feature-gates=Fixed=true"]).unwrap();
         assert!(quiet.ignored().is_empty());
+    }
+
+    #[test]
+    fn a_period_of_zero_is_refused_naming_the_flag() {
+        assert_eq!(longer_than_zero("--resync", Duration::from_secs(1)), Ok(()));
+        assert_eq!(
+            longer_than_zero("--resync", Duration::ZERO),
+            Err("invalid value for --resync: it must be longer than zero".to_owned())
+        );
     }
 
     #[test]

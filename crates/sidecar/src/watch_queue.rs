@@ -13,14 +13,17 @@ use std::future::Future;
 use std::hash::Hash;
 
 use futures::StreamExt;
-use kube::Resource;
+use futures::future::{BoxFuture, join_all};
+use kube::runtime::reflector::Store;
 use kube::runtime::watcher;
+use kube::{Client, Resource};
+use serde::de::DeserializeOwned;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::last_seen::LastSeen;
 use crate::retry::Backoff;
-use crate::watch_cache::WatchEvents;
+use crate::watch_cache::{WatchEvents, cache};
 use crate::work_queue::WorkQueue;
 use crate::workers::{LoopSettings, Outcome, resync, spawn_workers, until_synced};
 
@@ -72,12 +75,14 @@ impl<'a, K> Change<'a, K> {
     }
 }
 
-/// One work queue and the watches feeding it: built by [`WatchQueue::follow`]ing the caches'
-/// events, started with [`WatchQueue::until_synced`], run with [`WatchQueue::run`].
+/// One work queue and the watches feeding it: built by making its caches
+/// ([`WatchQueue::cache`]) or [`WatchQueue::follow`]ing their events, started with [`WatchQueue::until_synced`], run with [`WatchQueue::run`].
 pub struct WatchQueue<Q> {
     queue: WorkQueue<Q>,
     /// The watches, and the resync once running; aborted when the loop stops.
     tasks: JoinSet<()>,
+    /// The first full list of each cache made here.
+    listed: Vec<BoxFuture<'static, ()>>,
 }
 
 impl<Q> WatchQueue<Q>
@@ -89,11 +94,33 @@ where
         Self {
             queue: WorkQueue::new(backoff),
             tasks: JoinSet::new(),
+            listed: Vec::new(),
         }
     }
 
     pub fn queue(&self) -> &WorkQueue<Q> {
         &self.queue
+    }
+
+    /// A cache of every `K` in the cluster ([`cache`]), whose watch events
+    /// [`WatchQueue::follow`] hands to `on_change`, and whose first full list
+    /// [`WatchQueue::until_synced`] waits for.
+    pub fn cache<K>(
+        &mut self,
+        client: &Client,
+        on_change: impl FnMut(Change<'_, K>, &WorkQueue<Q>) + Send + 'static,
+    ) -> Store<K>
+    where
+        K: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + Send + Sync + 'static,
+    {
+        let (store, events) = cache(client);
+        self.follow(events, on_change);
+        let listed = store.clone();
+        self.listed.push(Box::pin(async move {
+            // An error means the watch is gone; its task logged why.
+            let _ = listed.wait_until_ready().await;
+        }));
+        store
     }
 
     /// Drives `events` (which keeps their cache current) for as long as the loop runs, handing
@@ -123,15 +150,19 @@ where
         });
     }
 
-    /// Waits until `synced` (every cache's first list) finishes; `false`, with the watches
-    /// stopped, when `stop` came first. Nothing may be decided before: a cache still listing
-    /// reads as "object gone".
-    pub async fn until_synced(
-        &mut self,
-        synced: impl Future<Output = ()>,
-        stop: &CancellationToken,
-    ) -> bool {
-        if until_synced(synced, stop).await {
+    /// Waits until every cache made by [`WatchQueue::cache`] holds its first full list;
+    /// `false`, with the watches stopped, when `stop` came first. Nothing may be decided
+    /// before: a cache still listing reads as "object gone".
+    pub async fn until_synced(&mut self, stop: &CancellationToken) -> bool {
+        let listed = join_all(std::mem::take(&mut self.listed));
+        if until_synced(
+            async {
+                listed.await;
+            },
+            stop,
+        )
+        .await
+        {
             return true;
         }
         self.tasks.abort_all();
@@ -246,7 +277,7 @@ mod tests {
             }
         });
         let stop = CancellationToken::new();
-        assert!(loop_.until_synced(async {}, &stop).await);
+        assert!(loop_.until_synced(&stop).await, "no cache to wait for");
 
         let passes = Arc::new(Mutex::new(Vec::new()));
         let settings = LoopSettings {
@@ -287,9 +318,10 @@ mod tests {
             stream::pending::<watcher::Result<watcher::Event<ConfigMap>>>().boxed(),
             |_, _| {},
         );
+        loop_.listed.push(Box::pin(std::future::pending()));
         let stop = CancellationToken::new();
         stop.cancel();
-        assert!(!loop_.until_synced(std::future::pending(), &stop).await);
+        assert!(!loop_.until_synced(&stop).await);
         assert!(loop_.tasks.join_next().await.is_some_and(|r| r.is_err()));
     }
 }
