@@ -29,7 +29,7 @@
 //! - [`wakeups`]: the leader's NATS consumer of the controller's background-work events
 //!   (snapshot prepared or its preparation failed), handed to the binary once each to requeue waiters.
 //! - [`runtime`]: [`Sidecar`], which wires the above and runs the controllers while leading;
-//!   [`Handles`], what a controller loop calls through (kube client, driver, event outlets).
+//!   [`Handles`], what a watch loop calls through (kube client, driver, event outlets).
 //! - [`launch()`]: the `main` of every sidecar binary (telemetry, run, exit code).
 //! - [`error`] holds [`SidecarError`].
 //!

@@ -40,11 +40,11 @@ pub fn init_telemetry(args: &SidecarArgs, component: &str) -> Result<TelemetryGu
     Ok(telemetry::init(&args.telemetry_config(component))?)
 }
 
-/// What a sidecar's controller loop calls through: cloned out of the [`Sidecar`] before
+/// What a sidecar's watch loop calls through: cloned out of the [`Sidecar`] before
 /// [`Sidecar::run`] consumes it, and moved into the loop.
 #[derive(Clone)]
 pub struct Handles {
-    /// The throttled client for the controllers.
+    /// The throttled client.
     pub client: Client,
     pub csi: CsiConnection,
     pub recorder: EventRecorder,
@@ -112,7 +112,7 @@ impl Sidecar {
         })
     }
 
-    /// The client, driver connection and event outlets the controllers call through.
+    /// The client, driver connection and event outlets the watch loops call through.
     pub fn handles(&self) -> Handles {
         Handles {
             client: self.client.clone(),

@@ -1,4 +1,4 @@
-//! [`WatchQueue`]: the loop every sidecar's controllers share — watches of the kinds a
+//! [`WatchQueue`]: the watch loop every sidecar runs — watches of the kinds a
 //! decision reads queue the keys of what changed, and once every cache holds the whole cluster,
 //! `--worker-threads` workers drain the queue and a resync queues everything now and then,
 //! until the stop token fires.
@@ -76,7 +76,8 @@ impl<'a, K> Change<'a, K> {
 }
 
 /// One work queue and the watches feeding it: built by making its caches
-/// ([`WatchQueue::cache`]) or [`WatchQueue::follow`]ing their events, started with [`WatchQueue::until_synced`], run with [`WatchQueue::run`].
+/// ([`WatchQueue::cache`]) or [`WatchQueue::follow`]ing their events, started with
+/// [`WatchQueue::until_synced`], run with [`WatchQueue::run`].
 pub struct WatchQueue<Q> {
     queue: WorkQueue<Q>,
     /// The watches, and the resync once running; aborted when the loop stops.
@@ -155,18 +156,17 @@ where
     /// before: a cache still listing reads as "object gone".
     pub async fn until_synced(&mut self, stop: &CancellationToken) -> bool {
         let listed = join_all(std::mem::take(&mut self.listed));
-        if until_synced(
+        let synced = until_synced(
             async {
                 listed.await;
             },
             stop,
         )
-        .await
-        {
-            return true;
+        .await;
+        if !synced {
+            self.tasks.abort_all();
         }
-        self.tasks.abort_all();
-        false
+        synced
     }
 
     /// Runs the loop until `stop`: `settings.workers` workers pass the queue's keys to
