@@ -18,6 +18,8 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), tonic::transport::Error> {
     tonic::transport::Server::builder()
+        // Each request's span continues the caller's trace (its `traceparent`).
+        .trace_fn(telemetry::grpc_server_span)
         .layer(driver.state.settings.metrics.grpc.layer())
         .add_service(IdentityServer::new(IdentityService::new(Arc::clone(
             &driver.state,

@@ -118,11 +118,13 @@ async fn main() -> ExitCode {
     if args.check_args {
         return check_args(&args);
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(&args.log_level))
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    // Logs, and spans over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set; flushed when dropped.
+    let runtime = tokio::runtime::Handle::current();
+    let Some(_telemetry) =
+        telemetry::init_from_env(&runtime, "sepia-cephfs-node", Some(&args.log_level))
+    else {
+        return ExitCode::FAILURE;
+    };
     match run(args).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

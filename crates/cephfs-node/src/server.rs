@@ -53,6 +53,8 @@ pub async fn serve_with_metrics(
         .map_err(|e| serve_error("the CSI socket")(e.to_string()))?;
     let stop = shutdown.child_token();
     let csi_server = Server::builder()
+        // Each request's span continues the caller's trace (its `traceparent`).
+        .trace_fn(telemetry::grpc_server_span)
         .layer(metrics.layer())
         .add_service(IdentityServer::new(IdentityService::new(node.clone())))
         .add_service(NodeServer::new(NodeService::new(node.clone())))

@@ -165,12 +165,6 @@ fn limit_malloc_arenas() {
 
 fn main() -> ExitCode {
     limit_malloc_arenas();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
     let flags = Flags::parse();
     if flags.check_args {
         return check_args(&flags);
@@ -183,9 +177,14 @@ fn main() -> ExitCode {
     let runtime = match runtime {
         Ok(rt) => rt,
         Err(e) => {
-            error!(error = %e, "cannot start the async runtime");
+            eprintln!("sepia-controller: cannot start the async runtime: {e}");
             return ExitCode::FAILURE;
         }
+    };
+    // Logs, and spans over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set; flushed when dropped.
+    let Some(_telemetry) = telemetry::init_from_env(runtime.handle(), "sepia-controller", None)
+    else {
+        return ExitCode::FAILURE;
     };
     match runtime.block_on(run(flags)) {
         Ok(()) => ExitCode::SUCCESS,

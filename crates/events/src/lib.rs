@@ -15,6 +15,8 @@
 //! - `connection` — the NATS client (retrying, reconnecting) both directions use.
 //! - [`subscriber`] — [`Subscriber`], a durable per-process consumer handing events over to be
 //!   acted on and acked (the sidecars' wake-ups on background work).
+//! - [`trace_headers`] — NATS headers as a trace-context carrier, so a consumer's span
+//!   continues the publisher's ([`Delivery::continue_trace`]).
 //! - [`metrics`] — published / dropped / outbox depth / publish errors, in a caller's registry.
 //! - [`error`] — [`EventsError`].
 //!
@@ -37,6 +39,7 @@ mod sender;
 pub mod stream;
 pub mod subject;
 pub mod subscriber;
+pub mod trace_headers;
 pub mod vocabulary;
 
 pub use config::{Backoff, PublisherConfig};

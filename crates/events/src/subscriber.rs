@@ -26,6 +26,7 @@ use crate::error::EventsError;
 use crate::event::Event;
 use crate::stream::stream_config;
 use crate::subject::validate_token;
+use crate::trace_headers::HeaderExtractor;
 
 /// Where to subscribe and as whom.
 #[derive(Clone, Debug)]
@@ -66,6 +67,16 @@ pub struct Delivery {
 }
 
 impl Delivery {
+    /// Makes `span` (the consumer's handling span) a child of the span that published this
+    /// event, from the message's `traceparent` header; returns whether there was one. So the
+    /// trace of a user's action runs on through whoever acts on its events.
+    pub fn continue_trace(&self, span: &tracing::Span) -> bool {
+        self.message
+            .headers
+            .as_ref()
+            .is_some_and(|headers| telemetry::set_parent_from(span, &HeaderExtractor(headers)))
+    }
+
     /// Tells JetStream the event was handled. A lost ack only means a second delivery.
     pub async fn ack(self) {
         if let Err(error) = self.message.ack().await {

@@ -73,6 +73,8 @@ pub async fn serve_with_metrics(
     let csi_server = {
         let stop = stop.clone();
         let server = Server::builder()
+            // Each request's span continues the caller's trace (its `traceparent`).
+            .trace_fn(telemetry::grpc_server_span)
             .layer(metrics.layer())
             .add_service(IdentityServer::new(IdentityService::new(driver.clone())))
             .add_service(NodeServer::new(NodeService::new(driver.clone())))

@@ -4,7 +4,9 @@
 //! kubelet and kube-controller-manager read. Unlike upstream it watches no Pods.
 //!
 //! Module map (a claim flows top to bottom):
-//! - [`controller`]: reflectors over PVCs, PVs and StorageClasses, the work queue, workers.
+//! - [`args`]: the command line (shared sidecar flags, external-resizer's own).
+//! - [`watch`]: caches of PVCs, PVs and StorageClasses whose changes queue claims, and the
+//!   workers.
 //! - [`reconcile`]: one pass over one claim — decide, then write status / call / patch.
 //! - [`observed`]: the plain views of claim, volume and class the decision reads.
 //! - [`plan`]: the pure decision (target size per `allocatedResourceStatuses`).
@@ -14,20 +16,22 @@
 //! - [`keys`]: upstream's status values, conditions, annotations and event reasons.
 //! - [`error`]: the crate error, `ResizerError`.
 //!
-//! From `sepia-sidecar`: the watch caches, work queue and workers the loop runs on, and what
-//! the call carries (the PV's volume capability and secrets; sizes as quantities).
+//! From `sepia-sidecar`: the start-up, the watch caches and the watch → queue → workers loop
+//! ([`sidecar::WatchQueue`]), and what the call carries (the PV's volume capability and
+//! secrets; sizes as quantities).
 //!
-//! The binary (`main.rs`) parses flags, starts the shared sidecar runtime and runs
-//! [`controller::run`] while holding Lease `external-resizer-<sanitized driver>`.
+//! The binary (`main.rs`) parses [`args`], starts the shared sidecar runtime and runs
+//! [`watch::run`] while holding Lease `external-resizer-<sanitized driver>`.
 
 pub mod announce;
+pub mod args;
 pub mod claim_status;
-pub mod controller;
 pub mod error;
 pub mod failure;
 pub mod keys;
 pub mod observed;
 pub mod plan;
 pub mod reconcile;
+pub mod watch;
 
 pub use error::ResizerError;

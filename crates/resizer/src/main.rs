@@ -1,78 +1,11 @@
 //! `sepia-resizer`: flags and wiring only; see the library's module map.
 
 use std::process::ExitCode;
-use std::time::Duration;
 
-use clap::Parser;
-use clap::builder::NonEmptyStringValueParser;
 use csi::v1::controller_service_capability::rpc::Type as ControllerCap;
-use resizer::ResizerError;
-use resizer::controller::{self, Caches};
-use resizer::reconcile::Context;
-use sidecar::go_flag;
-use sidecar::{Gate, Sidecar, SidecarArgs, SidecarCommand, lease_name};
-
-/// Expands PersistentVolumeClaims through a CSI driver's ControllerExpandVolume.
-#[derive(Debug, Parser)]
-#[command(name = "sepia-resizer", version)]
-struct Args {
-    #[command(flatten)]
-    sidecar: SidecarArgs,
-
-    /// How often every claim is looked at again even without a change.
-    #[arg(long = "resync-period", value_parser = go_flag::duration, default_value = "10m")]
-    resync_period: Duration,
-
-    /// external-resizer's name for the number of concurrent claims; wins over
-    /// `--worker-threads`.
-    #[arg(long = "workers", value_parser = clap::value_parser!(usize))]
-    workers: Option<usize>,
-
-    #[command(flatten)]
-    upstream_only: ResizerOnly,
-}
-
-sidecar::upstream_only_flags! {
-    /// external-resizer's flags Sepia accepts and does not act on: it watches no Pods (so
-    /// there is no volume-in-use handling to switch) and has no ControllerModifyVolume.
-    struct ResizerOnly {
-        bools {
-            "handle-volume-inuse-error" => handle_volume_inuse_error,
-            "extra-modify-metadata" => extra_modify_metadata,
-        }
-        values {
-            "master" => master: String = NonEmptyStringValueParser::new(),
-        }
-    }
-}
-
-impl SidecarCommand for Args {
-    const COMPONENT: &'static str = "sepia-resizer";
-    const FEATURE_GATES: &'static [(&'static str, Gate)] = &[
-        ("AnnotateFsResize", Gate::Fixed(true)),
-        ("RecoverVolumeExpansionFailure", Gate::Fixed(true)),
-        ("ReleaseLeaderElectionOnExit", Gate::Fixed(true)),
-        ("VolumeAttributesClass", Gate::Fixed(false)),
-    ];
-
-    fn shared(&self) -> &SidecarArgs {
-        &self.sidecar
-    }
-
-    fn ignored_own(&self) -> Vec<String> {
-        self.upstream_only.given()
-    }
-
-    fn validate_own(&self) -> Result<(), String> {
-        if self.workers == Some(0) {
-            return Err("invalid value for --workers: it must be at least 1".into());
-        }
-        if self.resync_period.is_zero() {
-            return Err("invalid value for --resync-period: it must be longer than zero".into());
-        }
-        Ok(())
-    }
-}
+use resizer::args::Args;
+use resizer::{ResizerError, watch};
+use sidecar::lease_name;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -80,12 +13,10 @@ async fn main() -> ExitCode {
 }
 
 async fn run(mut args: Args) -> Result<(), ResizerError> {
-    args.validate_own()
-        .map_err(|rule| sidecar::SidecarError::InvalidArguments { rule })?;
     if let Some(workers) = args.workers {
         args.sidecar.worker_threads = workers;
     }
-    let sidecar = Sidecar::start(args.sidecar, Args::COMPONENT).await?;
+    let sidecar = sidecar::command::start(&args).await?;
     let driver = sidecar.csi.driver_name().to_owned();
     if !sidecar
         .csi
@@ -95,87 +26,11 @@ async fn run(mut args: Args) -> Result<(), ResizerError> {
         return Err(ResizerError::NoExpandCapability { driver });
     }
     let settings = sidecar.loop_settings(args.resync_period);
-    let caches = Caches::new(&sidecar.client);
-    let (client, csi, recorder, publisher) = (
-        sidecar.client.clone(),
-        sidecar.csi.clone(),
-        sidecar.recorder.clone(),
-        sidecar.publisher.clone(),
-    );
-    let lease = lease_name::resizer(&driver);
+    let handles = sidecar.handles();
     sidecar
-        .run(lease, move |stop| {
-            controller::run(
-                caches,
-                move |caches| Context {
-                    driver,
-                    client,
-                    csi,
-                    recorder,
-                    publisher,
-                    claims: caches.claims.clone(),
-                    volumes: caches.volumes.clone(),
-                    classes: caches.classes.clone(),
-                },
-                settings,
-                stop,
-            )
+        .run(lease_name::resizer(&driver), move |stop| {
+            watch::run(handles, settings, stop)
         })
         .await?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use sidecar::command::{check_status, parse_from};
-
-    use super::*;
-
-    /// The shared flags in upstream's spellings next to this binary's own: no clash.
-    #[test]
-    fn an_upstream_manifests_flags_parse() {
-        let argv = [
-            Args::COMPONENT,
-            "--leader-election=true",
-            "--v=5",
-            "--resync-period=5m",
-        ];
-        let args: Args = parse_from(argv).unwrap();
-        assert!(args.sidecar.leader_election);
-        assert_eq!(args.resync_period, Duration::from_secs(300));
-        assert_eq!(args.sidecar.timeout, Duration::from_secs(10), "upstream's");
-    }
-
-    /// ceph-csi's csi-resizer container, plus external-resizer's other flags.
-    #[test]
-    fn ceph_csi_and_upstream_command_lines_are_accepted() {
-        let argv = [
-            Args::COMPONENT,
-            "--csi-address=unix:///csi/csi-provisioner.sock",
-            "--v=1",
-            "--timeout=150s",
-            "--leader-election",
-            "--retry-interval-start=500ms",
-            "--handle-volume-inuse-error=false",
-            "--feature-gates=RecoverVolumeExpansionFailure=true",
-            "--http-endpoint=10.0.0.7:8091",
-            "--master=https://api:6443",
-            "--workers=7",
-            "--extra-modify-metadata",
-            "--metrics-path=/metrics",
-        ];
-        assert_eq!(check_status::<Args>(&argv), 0);
-        let args: Args = parse_from(argv).unwrap();
-        assert_eq!(args.workers, Some(7));
-        assert_eq!(
-            args.ignored(),
-            [
-                "--v",
-                "--handle-volume-inuse-error",
-                "--extra-modify-metadata",
-                "--master"
-            ]
-        );
-        assert_eq!(check_status::<Args>(&[Args::COMPONENT, "--workers=0"]), 2);
-    }
 }

@@ -2,14 +2,18 @@
 //! the shared flags (its upstream defaults, its own rules, its no-op flags, its upstream's
 //! feature gates), [`parse`] reads `argv` with those defaults and runs the parse-only mode
 //! (`--check-args` / `SEPIA_CHECK_ARGS=1`), and [`warn_ignored`] is the one start-up warning
-//! naming every flag that was accepted but does nothing.
+//! naming every flag that was accepted but does nothing. [`start`] begins every binary's run:
+//! its own rules checked, then the runtime started from the shared flags.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
+use std::time::Duration;
 
 use clap::Parser;
 
 use crate::args::SidecarArgs;
+use crate::error::SidecarError;
+use crate::runtime::Sidecar;
 
 /// What Sepia does about one of upstream's feature gates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +72,19 @@ pub trait SidecarCommand: Parser {
         telemetry::validate(&self.shared().telemetry_config(Self::COMPONENT))
             .map_err(|e| e.to_string())
     }
+}
+
+/// The rule of a period flag such as a resync (`--resync-period`): zero would be a busy loop.
+///
+/// # Errors
+/// The message naming `flag` (`--resync-period`) and the rule.
+pub fn longer_than_zero(flag: &str, period: Duration) -> Result<(), String> {
+    if period.is_zero() {
+        return Err(format!(
+            "invalid value for {flag}: it must be longer than zero"
+        ));
+    }
+    Ok(())
 }
 
 /// Gates that were set to something Sepia does not do, or that this sidecar does not know.
@@ -155,6 +172,18 @@ pub fn warn_ignored<C: SidecarCommand>(command: &C) {
             C::COMPONENT
         );
     }
+}
+
+/// Checks `command`'s own rules, then starts the runtime ([`Sidecar::start`], which checks
+/// the shared ones) from its shared flags as `C::COMPONENT`.
+///
+/// # Errors
+/// [`SidecarError::InvalidArguments`] naming the broken rule, or [`Sidecar::start`]'s.
+pub async fn start<C: SidecarCommand>(command: &C) -> Result<Sidecar, SidecarError> {
+    command
+        .validate_own()
+        .map_err(|rule| SidecarError::InvalidArguments { rule })?;
+    Sidecar::start(command.shared().clone(), C::COMPONENT).await
 }
 
 /// The exit status a parse-only run of `argv` ends with (for the binaries' tests).
@@ -248,6 +277,15 @@ mod tests {
         );
         let quiet: Cli = parse_from(["sepia-test", "--feature-gates=Fixed=true"]).unwrap();
         assert!(quiet.ignored().is_empty());
+    }
+
+    #[test]
+    fn a_period_of_zero_is_refused_naming_the_flag() {
+        assert_eq!(longer_than_zero("--resync", Duration::from_secs(1)), Ok(()));
+        assert_eq!(
+            longer_than_zero("--resync", Duration::ZERO),
+            Err("invalid value for --resync: it must be longer than zero".to_owned())
+        );
     }
 
     #[test]

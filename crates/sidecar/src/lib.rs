@@ -7,7 +7,8 @@
 //!   `--leader-election*`, `--kube-api-qps`, `--http-endpoint`, `--retry-interval-*`, ...),
 //!   read in Go's syntaxes ([`go_flag`]).
 //! - [`command`]: [`SidecarCommand`], a binary's whole command line (its upstream defaults,
-//!   no-op flags and feature gates), [`command::parse`] and the parse-only `--check-args`;
+//!   no-op flags and feature gates), [`command::parse`], the parse-only `--check-args` and
+//!   [`command::start`] (own rules, then [`Sidecar::start`]);
 //!   [`upstream_only`]: `upstream_only_flags!`, a binary's flags kept only for upstream's
 //!   command lines.
 //! - [`kube_client`] + [`rate_limit`]: kube clients from `--kubeconfig` or in-cluster, behind a
@@ -27,7 +28,8 @@
 //! - [`nats`]: the NATS JetStream event publisher from `--nats-url`.
 //! - [`wakeups`]: the leader's NATS consumer of the controller's background-work events
 //!   (snapshot prepared or its preparation failed), handed to the binary once each to requeue waiters.
-//! - [`runtime`]: [`Sidecar`], which wires the above and runs the controllers while leading.
+//! - [`runtime`]: [`Sidecar`], which wires the above and runs the controllers while leading;
+//!   [`Handles`], what a watch loop calls through (kube client, driver, event outlets).
 //! - [`launch()`]: the `main` of every sidecar binary (telemetry, run, exit code).
 //! - [`error`] holds [`SidecarError`].
 //!
@@ -35,6 +37,8 @@
 //! - [`watch_cache`]: cluster-wide caches of one kind and the watch events that fill them.
 //! - [`last_seen`]: per-object fingerprints, so only relevant changes queue work.
 //! - [`workers`]: waiting for the caches, the workers over a [`WorkQueue`], periodic resync.
+//! - [`watch_queue`]: [`WatchQueue`], the above as one loop — watch events ([`Change`]s) queue
+//!   keys, workers drain the queue until the stop token.
 //!
 //! What CSI calls carry, built from Kubernetes objects the same way in every sidecar:
 //! - [`volume_capability`]: access modes and volume modes as CSI capabilities.
@@ -45,9 +49,9 @@
 //!
 //! A binary: [`command::parse`] its [`SidecarCommand`] (flattening [`SidecarArgs`]) →
 //! [`launch()`] (telemetry, ignored-flag warning) →
-//! [`Sidecar::start`] (kube client, CSI handshake, NATS) → register its metrics in
-//! `sidecar.registry` → [`Sidecar::run`] with its controllers, which build on
-//! [`watch_cache`], [`last_seen`] and [`workers`].
+//! [`command::start`] (its own rules, then [`Sidecar::start`]: kube client, CSI handshake, NATS)
+//! → register its metrics in `sidecar.registry` → [`Sidecar::run`] with its controllers, which
+//! get [`Sidecar::handles`] and build on [`watch_cache`] and [`watch_queue`].
 
 pub mod args;
 pub mod command;
@@ -74,6 +78,7 @@ pub mod upstream_only;
 pub mod volume_capability;
 pub mod wakeups;
 pub mod watch_cache;
+pub mod watch_queue;
 pub mod work_queue;
 pub mod workers;
 
@@ -85,7 +90,8 @@ pub use k8s_events::EventRecorder;
 pub use last_seen::LastSeen;
 pub use launch::launch;
 pub use retry::{Backoff, Progress, classify};
-pub use runtime::Sidecar;
+pub use runtime::{Handles, Sidecar};
 pub use wakeups::{Acted, Wakeups};
+pub use watch_queue::{Change, WatchQueue};
 pub use work_queue::WorkQueue;
 pub use workers::{LoopSettings, Outcome};

@@ -40,6 +40,17 @@ pub fn init_telemetry(args: &SidecarArgs, component: &str) -> Result<TelemetryGu
     Ok(telemetry::init(&args.telemetry_config(component))?)
 }
 
+/// What a sidecar's watch loop calls through: cloned out of the [`Sidecar`] before
+/// [`Sidecar::run`] consumes it, and moved into the loop.
+#[derive(Clone)]
+pub struct Handles {
+    /// The throttled client.
+    pub client: Client,
+    pub csi: CsiConnection,
+    pub recorder: EventRecorder,
+    pub publisher: Publisher,
+}
+
 /// Everything a sidecar's controllers use.
 pub struct Sidecar {
     pub args: SidecarArgs,
@@ -99,6 +110,16 @@ impl Sidecar {
             registry,
             shutdown,
         })
+    }
+
+    /// The client, driver connection and event outlets the watch loops call through.
+    pub fn handles(&self) -> Handles {
+        Handles {
+            client: self.client.clone(),
+            csi: self.csi.clone(),
+            recorder: self.recorder.clone(),
+            publisher: self.publisher.clone(),
+        }
     }
 
     /// The per-object retry policy from `--retry-interval-start` / `--retry-interval-max`.

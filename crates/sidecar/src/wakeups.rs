@@ -96,6 +96,11 @@ impl Wakeups {
                 delivery = subscriber.next() => delivery,
             };
             let Some(delivery) = delivery else { return };
+            // A child of the span that published the event: the user's action's trace goes on.
+            let span = tracing::info_span!("handle_event", id = %delivery.event.id,
+                event = %format!("{}.{}", delivery.event.object, delivery.event.verb));
+            delivery.continue_trace(&span);
+            let handling = span.enter();
             let event = &delivery.event;
             let result = if !background::is_background(&event.component, &event.object, &event.verb)
             {
@@ -115,6 +120,7 @@ impl Wakeups {
                     result,
                 })
                 .inc();
+            drop(handling);
             delivery.ack().await;
         }
     }

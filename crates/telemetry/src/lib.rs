@@ -4,6 +4,9 @@
 //!
 //! Module map:
 //! - [`config`] — [`TelemetryConfig`], what a binary's logging/tracing flags turn into.
+//! - [`env_config`] — the same from `RUST_LOG` and the standard OpenTelemetry variables, and
+//!   [`init_from_env`], the CSI plugins' whole telemetry start-up (no telemetry flags of their
+//!   own).
 //! - [`subscriber`] — [`init`] installs the process-wide `tracing` subscriber (text or JSON
 //!   logs, plus an OTLP exporter when an endpoint is given) and returns the [`TelemetryGuard`]
 //!   that flushes spans.
@@ -24,6 +27,8 @@
 //!   what it serves ([`PluginTelemetry`]): the metrics above, liveness, and readiness from the
 //!   cluster config and a monitor probe.
 //! - [`error`] — [`TelemetryError`].
+//! - `otlp_receiver` (feature `otlp-receiver`, tests only) — an in-process OTLP trace
+//!   receiver and a span-tree printer, shared by every test that checks exported spans.
 //!
 //! How a request is traced: the caller's gRPC client runs [`inject_trace_context`] as an
 //! interceptor; the server's `trace_fn` ([`grpc_server_span`]) opens the request span as a child
@@ -35,12 +40,15 @@
 pub mod ceph_call_metrics;
 pub mod config;
 pub mod csi_operation_metrics;
+pub mod env_config;
 pub mod error;
 pub mod grpc_metrics;
 pub mod grpc_trace;
 pub mod health;
 pub mod http_server;
 pub mod listen_address;
+#[cfg(feature = "otlp-receiver")]
+pub mod otlp_receiver;
 pub mod plugin_endpoint;
 pub mod subscriber;
 pub mod trace_context;
@@ -48,6 +56,7 @@ pub mod trace_context;
 pub use ceph_call_metrics::CephCallMetrics;
 pub use config::TelemetryConfig;
 pub use csi_operation_metrics::{CSI_OPERATION_BUCKETS, CsiOperationMetrics, grpc_code_name};
+pub use env_config::{init_from_env, otlp_endpoint_from};
 pub use error::TelemetryError;
 pub use grpc_metrics::{GrpcMetrics, GrpcMetricsLayer};
 pub use grpc_trace::{

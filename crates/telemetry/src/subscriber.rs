@@ -3,6 +3,7 @@
 //! exporter. Without an endpoint the OpenTelemetry layer is `None`, which `tracing-subscriber`
 //! treats as absent, so spans cost what plain `tracing` costs.
 
+use std::io::IsTerminal as _;
 use std::time::Duration;
 
 use opentelemetry::trace::TracerProvider as _;
@@ -74,7 +75,10 @@ pub fn init(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> 
             .with_span_list(false)
             .boxed()
     } else {
-        fmt::layer().boxed()
+        // Colours only for a person at a terminal, never into a container's log file.
+        fmt::layer()
+            .with_ansi(std::io::stdout().is_terminal())
+            .boxed()
     };
     let otel_layer = provider.as_ref().map(|provider| {
         tracing_opentelemetry::layer().with_tracer(provider.tracer(config.service_name.clone()))
