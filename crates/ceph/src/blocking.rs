@@ -17,12 +17,36 @@
 
 use std::os::raw::c_int;
 use std::sync::Arc;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tracing::Instrument as _;
 
 use crate::error::{Error, Result};
+
+/// Told about every finished call: its operation name, its outcome (`ok`, `error`, `timeout`)
+/// and how long its caller waited. Process-wide, like the blocking pool the calls share.
+type Observer = Box<dyn Fn(&'static str, &'static str, Duration) + Send + Sync>;
+
+static OBSERVER: OnceLock<Observer> = OnceLock::new();
+
+/// Installs the process's call observer (metrics: `telemetry::CephCallMetrics::observer`). Once
+/// per process; returns false, leaving the first one in place, when one was installed already.
+/// It runs on the caller's task after each call, so it must be quick and must not block.
+pub fn observe_calls(
+    observer: impl Fn(&'static str, &'static str, Duration) + Send + Sync + 'static,
+) -> bool {
+    OBSERVER.set(Box::new(observer)).is_ok()
+}
+
+fn outcome<T>(result: &Result<T>) -> &'static str {
+    match result {
+        Ok(_) => "ok",
+        Err(Error::TimedOut { .. }) => "timeout",
+        Err(_) => "error",
+    }
+}
 
 /// What is being done to what, under which deadline: the context for spans, errors and errno
 /// mapping of one Ceph call.
@@ -78,9 +102,14 @@ impl Call {
         let span = tracing::debug_span!("ceph", op = self.op, target = %self.target);
         let op = self.describe();
         let deadline = self.deadline;
+        let name = self.op;
+        let started = Instant::now();
         let result = run(op, deadline, move || f(&self))
             .instrument(span.clone())
             .await;
+        if let Some(observer) = OBSERVER.get() {
+            observer(name, outcome(&result), started.elapsed());
+        }
         if let Err(e) = &result {
             span.in_scope(|| tracing::debug!(error = %e, "ceph call failed"));
         }
@@ -258,5 +287,44 @@ mod tests {
             other => panic!("expected NotFound, got {other:?}"),
         }
         assert_eq!(call.check(7).ok(), Some(7));
+    }
+
+    #[tokio::test]
+    async fn the_observer_hears_each_call_with_its_outcome() {
+        static HEARD: std::sync::Mutex<Vec<(&'static str, &'static str)>> =
+            std::sync::Mutex::new(Vec::new());
+        assert!(observe_calls(|op, outcome, _took| {
+            if op.starts_with("observed_") {
+                HEARD.lock().unwrap().push((op, outcome));
+            }
+        }));
+        assert!(
+            !observe_calls(|_, _, _| {}),
+            "a second observer replaced the first"
+        );
+        let call = |op| Call::new(op, "thing", Duration::from_millis(100));
+        call("observed_ok").run(|_| Ok(())).await.unwrap();
+        call("observed_error")
+            .run(|call| -> Result<()> { Err(call.error(libc::ENOENT)) })
+            .await
+            .unwrap_err();
+        // Blocks until the test lets it go: a hung librados call.
+        let (release, hung) = std::sync::mpsc::channel::<()>();
+        call("observed_timeout")
+            .run(move |_| {
+                let _ = hung.recv_timeout(Duration::from_secs(5));
+                Ok(())
+            })
+            .await
+            .unwrap_err();
+        drop(release);
+        assert_eq!(
+            *HEARD.lock().unwrap(),
+            [
+                ("observed_ok", "ok"),
+                ("observed_error", "error"),
+                ("observed_timeout", "timeout"),
+            ]
+        );
     }
 }

@@ -16,7 +16,8 @@
 //!   piece of work holds, known to every call it makes: in-flight counts, automatic fences,
 //!   stopping the work when a lease is lost), `lock_admin` (who holds a lock; breaking it)
 //! - [`rbd`]: images, snapshots, clones, trash, rbd namespaces
-//! - `blocking`: the only path into the C libraries — spawn_blocking + deadline + span
+//! - `blocking`: the only path into the C libraries — spawn_blocking + deadline + span, and
+//!   the process's call observer ([`observe_calls`], for latency metrics)
 //! - `c_text`: strings across the C boundary; `error`: the crate's [`Error`]
 //!
 //! Ownership: `Image` → `IoCtx` → `Cluster` each hold an `Arc` of the next, and every blocking
@@ -43,6 +44,7 @@ pub mod rbd;
 mod timeouts;
 mod write_op;
 
+pub use blocking::observe_calls;
 pub use cache::{ConnectLimits, ConnectionCache};
 pub use cls_lock::LockKind;
 pub use cluster::Cluster;

@@ -11,7 +11,6 @@ use controller::advertised::AlphaCapabilities;
 use controller::{Settings, State};
 use events::{Publisher, PublisherConfig};
 use failpoint::Failpoints;
-use prometheus_client::registry::Registry;
 use tracing::{error, info, warn};
 
 /// How long a shutdown waits for queued events to reach NATS.
@@ -70,6 +69,8 @@ struct Flags {
     /// Parse and check the flags, then exit: 0 when fine, 2 when not. Connects nowhere.
     #[arg(long, env = "SEPIA_CHECK_ARGS", value_parser = clap::builder::BoolishValueParser::new())]
     check_args: bool,
+    #[command(flatten)]
+    http: telemetry::HttpEndpointFlag,
 }
 
 fn check_args(flags: &Flags) -> ExitCode {
@@ -131,13 +132,15 @@ async fn run(flags: Flags) -> Result<(), String> {
         Some(spec) => Failpoints::from_spec(spec).map_err(|e| e.to_string())?,
         None => Failpoints::disabled(),
     };
+    let mut telemetry = telemetry::PluginTelemetry::new();
+    ceph::observe_calls(telemetry.ceph_call_observer());
     let events = match &flags.nats_url {
         Some(url) => {
             let config = PublisherConfig {
                 client_name: Some("sepia-cephfs-controller".to_owned()),
                 ..PublisherConfig::new(url.clone())
             };
-            Publisher::start(config, &mut Registry::default()).map_err(|e| e.to_string())?
+            Publisher::start(config, telemetry.registry()).map_err(|e| e.to_string())?
         }
         None => Publisher::disabled(),
     };
@@ -156,6 +159,7 @@ async fn run(flags: Flags) -> Result<(), String> {
         events: events.clone(),
         // No alpha RPCs on this side.
         alpha: AlphaCapabilities::none(),
+        metrics: controller::metrics::Metrics::register(&mut telemetry),
         ..Settings::default()
     };
     let config =
@@ -163,6 +167,10 @@ async fn run(flags: Flags) -> Result<(), String> {
     if let Some(e) = config.last_error() {
         warn!(error = %e, "cluster config not loaded yet; Probe reports not ready until it is");
     }
+    telemetry
+        .serve(&flags.http, config.clone(), std::future::pending())
+        .await
+        .map_err(|e| e.to_string())?;
     let driver = Driver::new(State::new(settings, config));
     let incoming = csi::server::bind(&flags.endpoint)
         .await

@@ -20,6 +20,7 @@ pub async fn serve(
     tonic::transport::Server::builder()
         // Each request's span continues the caller's trace (its `traceparent`).
         .trace_fn(telemetry::grpc_server_span)
+        .layer(driver.state.settings.metrics.grpc.layer())
         .add_service(IdentityServer::new(IdentityService::new(Arc::clone(
             &driver.state,
         ))))

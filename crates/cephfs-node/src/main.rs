@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use cephfs_node::driver::CephfsNode;
 use cephfs_node::mounter::{MounterChoice, Support};
-use cephfs_node::server::{ServeOptions, serve};
+use cephfs_node::server::{ServeOptions, serve_with_metrics};
 use cephfs_node::settings::{CephfsNodeSettings, Deadlines};
 use clap::Parser;
 use cluster_config::ClusterConfigWatcher;
@@ -79,6 +79,8 @@ struct Args {
     /// when not. Touches nothing (scripts/validate-manifests.sh runs the manifests' args so).
     #[arg(long, env = "SEPIA_CHECK_ARGS", value_parser = clap::builder::BoolishValueParser::new())]
     check_args: bool,
+    #[command(flatten)]
+    http: telemetry::HttpEndpointFlag,
 }
 
 /// `--check-args`: the rules `run` would apply before serving.
@@ -138,6 +140,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
 
     let clusters =
         ClusterConfigWatcher::start(&args.cluster_config, args.cluster_config_poll).await;
+    let grpc = node::http_endpoint::start(&args.http, clusters.clone(), shutdown.clone()).await?;
     if let Some(error) = clusters.last_error() {
         tracing::warn!(%error, "starting without a usable cluster config; it is re-read when it changes");
     }
@@ -177,7 +180,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         registration_socket,
         kubelet_endpoint,
     };
-    serve(node, options, shutdown.clone()).await?;
+    serve_with_metrics(node, options, grpc, shutdown.clone()).await?;
     shutdown.cancel();
     tracing::info!("sepia-cephfs-node stopped; sockets removed");
     Ok(())

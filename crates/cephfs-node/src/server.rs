@@ -36,6 +36,16 @@ pub async fn serve(
     options: ServeOptions,
     shutdown: CancellationToken,
 ) -> Result<(), NodeError> {
+    serve_with_metrics(node, options, telemetry::GrpcMetrics::default(), shutdown).await
+}
+
+/// [`serve`], counting the CSI socket's RPCs in `metrics` (the binary's served registry).
+pub async fn serve_with_metrics(
+    node: Arc<CephfsNode>,
+    options: ServeOptions,
+    metrics: telemetry::GrpcMetrics,
+    shutdown: CancellationToken,
+) -> Result<(), NodeError> {
     // Nothing a killed predecessor left may stay on disk.
     node.sweep_keys().await;
     let csi_incoming = csi::server::bind(&options.csi_endpoint)
@@ -45,6 +55,7 @@ pub async fn serve(
     let csi_server = Server::builder()
         // Each request's span continues the caller's trace (its `traceparent`).
         .trace_fn(telemetry::grpc_server_span)
+        .layer(metrics.layer())
         .add_service(IdentityServer::new(IdentityService::new(node.clone())))
         .add_service(NodeServer::new(NodeService::new(node.clone())))
         .serve_with_incoming_shutdown(csi_incoming, stop.clone().cancelled_owned());

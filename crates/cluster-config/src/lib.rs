@@ -11,6 +11,8 @@
 //!   ConfigMap update swaps a symlink) and hands out the last good value cheaply, together with
 //!   the last error so a Probe can say why the plugin is not ready.
 //! - [`error`]: [`ConfigError`], naming the file, entry and field at fault.
+//! - [`reachability`]: whether a cluster's monitors accept a TCP connection (a dead cluster
+//!   versus a wrong key; readiness probes).
 //!
 //! Flow: a binary starts a watcher on the file; request handlers call
 //! `watcher.current().get(cluster_id)` and get the entry without touching the disk.
@@ -18,6 +20,7 @@
 pub mod config;
 pub mod entry;
 pub mod error;
+pub mod reachability;
 pub mod watcher;
 
 pub use config::ClusterConfig;

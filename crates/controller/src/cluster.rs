@@ -18,6 +18,8 @@ pub struct Cluster {
     pub entry: ClusterEntry,
     pub rados: ceph::Cluster,
     journal: journal::Config,
+    /// For work this cluster's mgr takes over (flatten, trash purge).
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl Cluster {
@@ -39,6 +41,7 @@ impl Cluster {
             entry,
             rados,
             journal: state.journal.clone(),
+            metrics: state.settings.metrics.clone(),
         })
     }
 

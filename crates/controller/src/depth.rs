@@ -94,6 +94,7 @@ pub async fn queue_flatten(pool: &Pool, name: &str) -> Result<bool> {
     });
     match pool.cluster.rados.mgr_command(command).await {
         Ok(_) => {
+            pool.cluster.metrics.queued(crate::metrics::Task::flatten);
             info!(%image_spec, "queued background flatten");
             Ok(true)
         }

@@ -25,6 +25,7 @@
 //!   names, volume/snapshot ids, preparations, publications — in RADOS, with an in-process fast
 //!   path; the lock design is in its docs), [`failpoints`] (crash points between Ceph writes),
 //!   [`error`] (the one error enum), [`server`] (serving on a unix socket), [`settings`],
+//!   [`metrics`] (lock contention and background work, for `/metrics`),
 //!   [`advertised`] (the controller capabilities, alpha ones only when `--alpha-capabilities`
 //!   names them).
 //!
@@ -46,10 +47,12 @@ pub mod listing;
 pub mod locks;
 pub mod lookup;
 pub mod metadata;
+pub mod metrics;
 pub mod node_registry;
 pub mod params;
 pub mod publish;
-pub mod reachability;
+/// Moved to the cluster config crate, which the node plugins' readiness probe shares.
+pub use cluster_config::reachability;
 pub mod secrets;
 pub mod server;
 pub mod service;

@@ -40,6 +40,7 @@ use parking_lot::Mutex;
 
 use crate::error::{Error, Result};
 use crate::lookup::Found;
+use crate::metrics::{Holder, Lock};
 use crate::state::State;
 
 /// cls_lock name of the shared/exclusive lock on a volume or snapshot entry.
@@ -105,6 +106,30 @@ impl EntryLock {
             EntryLock::Publish => (PUBLISH_LOCK, LockKind::Exclusive),
         }
     }
+
+    fn metric(self) -> Lock {
+        match self {
+            EntryLock::Shared | EntryLock::Exclusive => Lock::id,
+            EntryLock::Prepare => Lock::prepare,
+            EntryLock::Publish => Lock::publish,
+        }
+    }
+}
+
+/// The metric label of an in-process lock key (see the `*_key` functions).
+fn key_metric(key: &str) -> Lock {
+    match key.split_once('/').map(|(kind, _)| kind) {
+        Some("create-volume" | "create-snapshot") => Lock::request_name,
+        Some("snapshot-prepare") => Lock::prepare,
+        Some("publish") => Lock::publish,
+        _ => Lock::id,
+    }
+}
+
+/// ABORTED for a request that found `lock` held, counted in `sepia_lock_contention_total`.
+fn refused(state: &State, lock: Lock, holder: Holder, what: String) -> Error {
+    state.settings.metrics.contended(lock, holder);
+    Error::InProgress { what }
 }
 
 /// A lock held in this process and in RADOS. Dropping it lets go of both: the RADOS lock is
@@ -156,7 +181,7 @@ impl Local {
         let guard = state
             .names
             .try_acquire(key)
-            .map_err(|_| Error::InProgress { what: what.clone() })?;
+            .map_err(|_| refused(state, key_metric(key), Holder::this_process, what.clone()))?;
         Ok(Local {
             guard: LocalGuard::Name(guard),
             what,
@@ -173,7 +198,10 @@ impl Local {
 
     /// An id lock held alone, or ABORTED.
     pub fn exclusive(state: &State, key: &str, what: String) -> Result<Local> {
-        let guard = state.ids.try_exclusive(key, &what)?;
+        let guard = state
+            .ids
+            .try_exclusive(key, &what)
+            .inspect_err(|_| counted_here(state, key))?;
         Ok(Local {
             guard: LocalGuard::Id(guard),
             what,
@@ -182,7 +210,10 @@ impl Local {
 
     /// An id lock shared with other shared holders, or ABORTED.
     pub fn shared(state: &State, key: &str, what: String) -> Result<Local> {
-        let guard = state.ids.try_shared(key, &what)?;
+        let guard = state
+            .ids
+            .try_shared(key, &what)
+            .inspect_err(|_| counted_here(state, key))?;
         Ok(Local {
             guard: LocalGuard::Id(guard),
             what,
@@ -202,7 +233,12 @@ impl Local {
             .await
         {
             Ok(lease) => Ok(self.attach(lease)),
-            Err(journal::Error::InProgress { .. }) => Err(Error::InProgress { what: self.what }),
+            Err(journal::Error::InProgress { .. }) => Err(refused(
+                state,
+                Lock::request_name,
+                Holder::other_process,
+                self.what,
+            )),
             Err(e) => Err(e.into()),
         }
     }
@@ -219,7 +255,12 @@ impl Local {
         match self.attempt(state, journal, location, lock).await? {
             Attempt::Locked(lease) => Ok(Some(self.attach(lease))),
             Attempt::Gone => Ok(None),
-            Attempt::Busy => Err(Error::InProgress { what: self.what }),
+            Attempt::Busy => Err(refused(
+                state,
+                lock.metric(),
+                Holder::other_process,
+                self.what,
+            )),
         }
     }
 
@@ -320,6 +361,14 @@ fn gone(found: &Found) -> Error {
             why,
         },
     }
+}
+
+/// Counts an id lock this process holds against the request.
+fn counted_here(state: &State, key: &str) {
+    state
+        .settings
+        .metrics
+        .contended(key_metric(key), Holder::this_process);
 }
 
 /// One try at an entry lock.

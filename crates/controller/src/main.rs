@@ -11,7 +11,6 @@ use controller::settings::TrashPurge;
 use controller::{CloneDepth, Settings, State};
 use events::{Publisher, PublisherConfig};
 use failpoint::Failpoints;
-use prometheus_client::registry::Registry;
 use tracing::{error, info, warn};
 
 /// How long a shutdown waits for queued events to reach NATS.
@@ -81,6 +80,8 @@ struct Flags {
     /// Async worker threads (Ceph calls run on the blocking pool, not here).
     #[arg(long, default_value_t = 2)]
     worker_threads: usize,
+    #[command(flatten)]
+    http: telemetry::HttpEndpointFlag,
     /// Upper bound of threads running blocking Ceph calls.
     #[arg(long, default_value_t = 32)]
     max_blocking_threads: usize,
@@ -204,14 +205,15 @@ async fn run(flags: Flags) -> Result<(), String> {
         Some(spec) => Failpoints::from_spec(spec).map_err(|e| e.to_string())?,
         None => Failpoints::disabled(),
     };
+    let mut telemetry = telemetry::PluginTelemetry::new();
+    ceph::observe_calls(telemetry.ceph_call_observer());
     let events = match &flags.nats_url {
         Some(url) => {
             let config = PublisherConfig {
                 client_name: Some("sepia-controller".to_owned()),
                 ..PublisherConfig::new(url.clone())
             };
-            // No metrics endpoint yet: the event counters live in a registry nobody scrapes.
-            Publisher::start(config, &mut Registry::default()).map_err(|e| e.to_string())?
+            Publisher::start(config, telemetry.registry()).map_err(|e| e.to_string())?
         }
         None => Publisher::disabled(),
     };
@@ -232,12 +234,17 @@ async fn run(flags: Flags) -> Result<(), String> {
         failpoints,
         events: events.clone(),
         alpha: flags.alpha_capabilities,
+        metrics: controller::metrics::Metrics::register(&mut telemetry),
     };
     let config =
         ClusterConfigWatcher::start(&flags.cluster_config, flags.cluster_config_poll).await;
     if let Some(e) = config.last_error() {
         warn!(error = %e, "cluster config not loaded yet; Probe reports not ready until it is");
     }
+    telemetry
+        .serve(&flags.http, config.clone(), std::future::pending())
+        .await
+        .map_err(|e| e.to_string())?;
     let state = State::new(settings, config);
     // Only with standing credentials: requests' secrets are not kept after the request.
     if state.settings.controller_credentials_dir.is_some() {

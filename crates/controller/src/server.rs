@@ -18,6 +18,7 @@ pub async fn serve(
     tonic::transport::Server::builder()
         // Each request's span continues the caller's trace (its `traceparent`).
         .trace_fn(telemetry::grpc_server_span)
+        .layer(state.settings.metrics.grpc.layer())
         .add_service(IdentityServer::new(IdentityService::new(Arc::clone(
             &state,
         ))))

@@ -98,6 +98,8 @@ pub struct Settings {
     pub events: Publisher,
     /// Alpha CSI capabilities advertised and served (`--alpha-capabilities`).
     pub alpha: AlphaCapabilities,
+    /// Counted RPCs, lock contention and background work; registered nowhere by default.
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl Default for Settings {
@@ -116,6 +118,7 @@ impl Default for Settings {
             failpoints: Failpoints::default(),
             events: Publisher::disabled(),
             alpha: AlphaCapabilities::default(),
+            metrics: crate::metrics::Metrics::default(),
         }
     }
 }

@@ -153,7 +153,12 @@ pub async fn queue_removal(state: &State, pool: &Pool, image_id: &str) -> Result
         "format": "json",
     });
     match pool.cluster.rados.mgr_command(command).await {
-        Ok(_) => Ok(()),
+        Ok(_) => {
+            pool.cluster
+                .metrics
+                .queued(crate::metrics::Task::trash_purge);
+            Ok(())
+        }
         // Already purged (e.g. by the task an earlier attempt queued).
         Err(ceph::Error::Command { errno, .. }) if errno == libc::ENOENT => Ok(()),
         Err(ceph::Error::Command { errno, status, .. }) => {

@@ -24,7 +24,8 @@
 //!   at a time), [`access`] (capability → what to do).
 //! - Plumbing: [`process`] (every child process, deadline-bound), [`syscall`] (blocking calls
 //!   off the executor, deadline-bound), [`secret`] (keys, key files and their sweep),
-//!   [`volume_lock`] (one operation per volume), [`settings`], [`error`].
+//!   [`volume_lock`] (one operation per volume), [`settings`], [`error`], [`http_endpoint`]
+//!   (`--http-endpoint`: metrics and probes, for this plugin and the CephFS one).
 
 pub mod access;
 pub mod ceph_csi_stash;
@@ -35,6 +36,7 @@ pub mod expand;
 pub mod filesystem;
 pub mod fuse_connection;
 pub mod health;
+pub mod http_endpoint;
 pub mod kubelet;
 pub mod kubelet_paths;
 pub mod loop_device;

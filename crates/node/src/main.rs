@@ -11,7 +11,7 @@ use cluster_config::ClusterConfigWatcher;
 use node::driver::NodeDriver;
 use node::mapper::{MapperChoice, Support};
 use node::node_registry::{NodeRegistrar, RegistrarSettings};
-use node::server::{ServeOptions, serve};
+use node::server::{ServeOptions, serve_with_metrics};
 use node::settings::{Deadlines, NodeSettings};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
@@ -100,6 +100,8 @@ struct Args {
     /// when not. Touches nothing (scripts/validate-manifests.sh runs the manifests' args so).
     #[arg(long, env = "SEPIA_CHECK_ARGS", value_parser = clap::builder::BoolishValueParser::new())]
     check_args: bool,
+    #[command(flatten)]
+    http: telemetry::HttpEndpointFlag,
 }
 
 /// `--check-args`: the rules `run` would apply before serving.
@@ -151,6 +153,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
 
     let clusters =
         ClusterConfigWatcher::start(&args.cluster_config, args.cluster_config_poll).await;
+    let grpc = node::http_endpoint::start(&args.http, clusters.clone(), shutdown.clone()).await?;
     if let Some(error) = clusters.last_error() {
         tracing::warn!(%error, "starting without a usable cluster config; it is re-read when it changes");
     }
@@ -218,7 +221,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         registration_socket,
         kubelet_endpoint,
     };
-    serve(driver, options, shutdown.clone()).await?;
+    serve_with_metrics(driver, options, grpc, shutdown.clone()).await?;
     shutdown.cancel();
     tracing::info!("sepia-node stopped; sockets removed");
     Ok(())

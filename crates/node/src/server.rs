@@ -32,6 +32,16 @@ pub async fn serve(
     options: ServeOptions,
     shutdown: CancellationToken,
 ) -> Result<(), NodeError> {
+    serve_with_metrics(driver, options, telemetry::GrpcMetrics::default(), shutdown).await
+}
+
+/// [`serve`], counting the CSI socket's RPCs in `metrics` (the binary's served registry).
+pub async fn serve_with_metrics(
+    driver: Arc<NodeDriver>,
+    options: ServeOptions,
+    metrics: telemetry::GrpcMetrics,
+    shutdown: CancellationToken,
+) -> Result<(), NodeError> {
     let serve_err = |what: &'static str| {
         move |e: csi::Error| NodeError::Serve {
             what,
@@ -65,6 +75,7 @@ pub async fn serve(
         let server = Server::builder()
             // Each request's span continues the caller's trace (its `traceparent`).
             .trace_fn(telemetry::grpc_server_span)
+            .layer(metrics.layer())
             .add_service(IdentityServer::new(IdentityService::new(driver.clone())))
             .add_service(NodeServer::new(NodeService::new(driver.clone())))
             .serve_with_incoming_shutdown(csi_incoming, stop.clone().cancelled_owned());

@@ -1,6 +1,8 @@
 //! The small HTTP server every Sepia process runs for Prometheus and the kubelet: the metrics
 //! path (configurable, like the kubernetes-csi sidecars' `--metrics-path`), `/healthz` (every
-//! check) and `/healthz/<name>` (one named check, e.g. `/healthz/leader-election`).
+//! check) and `/healthz/<name>` (one named check, e.g. `/healthz/leader-election`), and for
+//! components whose liveness and readiness differ (the CSI plugins: a dead Ceph cluster makes
+//! them unready, not worth a restart) `/readyz` and `/readyz/<name>` the same way.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -22,6 +24,9 @@ use crate::listen_address::ListenAddress;
 /// Fixed, because liveness probes in the manifests point at it.
 pub const HEALTHZ_PATH: &str = "/healthz";
 
+/// Fixed, because readiness probes in the manifests point at it.
+pub const READYZ_PATH: &str = "/readyz";
+
 /// prometheus-client encodes OpenMetrics text; saying so lets Prometheus parse it as such.
 const OPENMETRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
@@ -29,6 +34,7 @@ const OPENMETRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.
 struct Endpoints {
     registry: Arc<Registry>,
     health: HealthChecks,
+    readiness: HealthChecks,
 }
 
 /// A bound but not yet serving endpoint. Binding and serving are split so a caller (or a test
@@ -50,6 +56,18 @@ impl MetricsServer {
         registry: Arc<Registry>,
         health: impl Into<HealthChecks>,
     ) -> Result<Self, TelemetryError> {
+        Self::bind_with_readiness(addr, metrics_path, registry, health, None).await
+    }
+
+    /// [`MetricsServer::bind`], plus [`READYZ_PATH`] and `/readyz/<name>` when `readiness` is
+    /// given: ready when every liveness check and every readiness check is healthy.
+    pub async fn bind_with_readiness(
+        addr: ListenAddress,
+        metrics_path: &str,
+        registry: Arc<Registry>,
+        health: impl Into<HealthChecks>,
+        readiness: Option<HealthChecks>,
+    ) -> Result<Self, TelemetryError> {
         validate_metrics_path(metrics_path)?;
         let bind_error = |source| TelemetryError::BindHttp {
             addr: addr.to_string(),
@@ -57,14 +75,20 @@ impl MetricsServer {
         };
         let listener = addr.bind().await.map_err(bind_error)?;
         let local_addr = listener.local_addr().map_err(bind_error)?;
-        let router = Router::new()
+        let mut router = Router::new()
             .route(metrics_path, get(metrics))
             .route(HEALTHZ_PATH, get(healthz))
-            .route(&format!("{HEALTHZ_PATH}/{{name}}"), get(healthz_named))
-            .with_state(Endpoints {
-                registry,
-                health: health.into(),
-            });
+            .route(&format!("{HEALTHZ_PATH}/{{name}}"), get(healthz_named));
+        if readiness.is_some() {
+            router = router
+                .route(READYZ_PATH, get(readyz))
+                .route(&format!("{READYZ_PATH}/{{name}}"), get(readyz_named));
+        }
+        let router = router.with_state(Endpoints {
+            registry,
+            health: health.into(),
+            readiness: readiness.unwrap_or_default(),
+        });
         Ok(Self {
             listener,
             local_addr,
@@ -112,7 +136,7 @@ fn validate_metrics_path(path: &str) -> Result<(), TelemetryError> {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '-' | '_' | '.'))
         && !path.contains("//");
-    if plain && path != HEALTHZ_PATH {
+    if plain && path != HEALTHZ_PATH && path != READYZ_PATH {
         Ok(())
     } else {
         Err(TelemetryError::InvalidMetricsPath {
@@ -142,6 +166,21 @@ async fn healthz_named(State(endpoints): State<Endpoints>, Path(name): Path<Stri
     match endpoints.health.named(&name) {
         Some(check) => answer(check.check()),
         None => (StatusCode::NOT_FOUND, "no such health check\n").into_response(),
+    }
+}
+
+/// Ready: alive and every readiness check healthy.
+async fn readyz(State(endpoints): State<Endpoints>) -> Response {
+    answer(match endpoints.health.check() {
+        Health::Healthy => endpoints.readiness.check(),
+        unhealthy => unhealthy,
+    })
+}
+
+async fn readyz_named(State(endpoints): State<Endpoints>, Path(name): Path<String>) -> Response {
+    match endpoints.readiness.named(&name) {
+        Some(check) => answer(check.check()),
+        None => (StatusCode::NOT_FOUND, "no such readiness check\n").into_response(),
     }
 }
 

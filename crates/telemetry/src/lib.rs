@@ -20,6 +20,12 @@
 //! - [`http_server`] — the small HTTP server for `/metrics` and `/healthz`.
 //! - [`csi_operation_metrics`] — `csi_sidecar_operations_seconds`, named like the kubernetes-csi
 //!   sidecars' histogram so existing dashboards keep working.
+//! - [`grpc_metrics`] — [`GrpcMetrics`], the CSI plugins' server side: a tower layer counting
+//!   and timing every RPC by method and code, and the calls in flight.
+//! - [`ceph_call_metrics`] — [`CephCallMetrics`], librados/librbd call latencies.
+//! - [`plugin_endpoint`] — the four CSI plugins' `--http-endpoint` ([`HttpEndpointFlag`]) and
+//!   what it serves ([`PluginTelemetry`]): the metrics above, liveness, and readiness from the
+//!   cluster config and a monitor probe.
 //! - [`error`] — [`TelemetryError`].
 //! - `otlp_receiver` (feature `otlp-receiver`, tests only) — an in-process OTLP trace
 //!   receiver and a span-tree printer, shared by every test that checks exported spans.
@@ -31,30 +37,36 @@
 //! Nothing here is global except the one subscriber [`init`] installs: the propagator is built per
 //! call and metrics live in a `Registry` the binary owns and passes in.
 
+pub mod ceph_call_metrics;
 pub mod config;
 pub mod csi_operation_metrics;
 pub mod env_config;
 pub mod error;
+pub mod grpc_metrics;
 pub mod grpc_trace;
 pub mod health;
 pub mod http_server;
 pub mod listen_address;
 #[cfg(feature = "otlp-receiver")]
 pub mod otlp_receiver;
+pub mod plugin_endpoint;
 pub mod subscriber;
 pub mod trace_context;
 
+pub use ceph_call_metrics::CephCallMetrics;
 pub use config::TelemetryConfig;
 pub use csi_operation_metrics::{CSI_OPERATION_BUCKETS, CsiOperationMetrics, grpc_code_name};
 pub use env_config::{init_from_env, otlp_endpoint_from};
 pub use error::TelemetryError;
+pub use grpc_metrics::{GrpcMetrics, GrpcMetricsLayer};
 pub use grpc_trace::{
     extract_from_metadata, grpc_server_span, inject_into_metadata, inject_trace_context,
     set_parent_from_metadata,
 };
 pub use health::{Health, HealthCheck, HealthChecks};
-pub use http_server::{HEALTHZ_PATH, MetricsServer, serve_http};
+pub use http_server::{HEALTHZ_PATH, MetricsServer, READYZ_PATH, serve_http};
 pub use listen_address::{InvalidListenAddress, ListenAddress};
+pub use plugin_endpoint::{HttpEndpointFlag, PluginTelemetry};
 pub use subscriber::{TelemetryGuard, init, validate};
 pub use trace_context::{
     Extractor, Injector, current_trace_headers, current_trace_id, extract_context, inject_context,

@@ -13,6 +13,7 @@
 //! - this file: [`Bed`], where the bed is and how to reach it (and its Ceph CLIs).
 //! - [`process`]: child processes of real binaries (killed on drop, logged to a file), the
 //!   workspace's binaries, free ports.
+//! - [`http`]: GETs of a process's `/metrics`, `/healthz`, `/readyz`, and the address it logged.
 //! - [`mounts`]: mounts a test left under its directory, for clean-up after a failure.
 //! - [`nats`]: a nats-server of a test's own, for tests that stop and restart NATS or must
 //!   not share the bed's stream.
@@ -20,6 +21,7 @@
 //!   test can prove a snapshot, restore or clone holds the data written before its cut.
 #![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)] // test support: a missing bed or a failed set-up must stop the test run loudly
 
+pub mod http;
 pub mod image_data;
 pub mod mounts;
 pub mod nats;

@@ -29,6 +29,7 @@ use crate::failpoints::snapshot as points;
 use crate::image;
 use crate::locks::{self, EntryLock, Held, Local};
 use crate::lookup::{self, Volume};
+use crate::metrics::Task;
 use crate::params::SnapshotParams;
 use crate::secrets::Source;
 use crate::snapshot::announce;
@@ -278,6 +279,7 @@ fn spawn_prepare(
     let state = Arc::clone(state);
     let span = tracing::info_span!("prepare_snapshot", uuid = %entry.location.uuid, image = %entry.image_name);
     let budget = state.settings.rpc_timeout;
+    let running = state.settings.metrics.running(Task::snapshot_preparation);
     tokio::spawn(
         async move {
             let attempts = async {
@@ -317,6 +319,7 @@ fn spawn_prepare(
                 }
             };
             let prepared = announced.is_ok();
+            running.finish(prepared);
             // Announced after the locks are released: a restore woken by it must find them free.
             announce::preparation_ended(&state, &pool, &entry, &tags, announced, started.elapsed());
             if prepared {

@@ -121,6 +121,11 @@ impl Processes {
     /// Starts a controller named `name` (its socket and log are named after it) with the
     /// failpoint spec `failpoints` (`name=action;…`, may be empty) and waits until it serves.
     pub async fn start(&self, name: &str, failpoints: &str) -> Controller {
+        self.start_with(name, failpoints, &[]).await
+    }
+
+    /// [`Processes::start`] with `extra` flags appended.
+    pub async fn start_with(&self, name: &str, failpoints: &str, extra: &[String]) -> Controller {
         let socket = self.dir.path().join(format!("{name}.sock"));
         let endpoint = format!("unix://{}", socket.display());
         let mut command = Command::new(BINARY);
@@ -138,6 +143,7 @@ impl Processes {
                 AlphaCapabilities::SHIPPED
             ))
             .args(lock_duration_args())
+            .args(extra)
             .env("RUST_LOG", "info")
             .env_remove("SEPIA_FAILPOINTS");
         if !failpoints.is_empty() {
@@ -155,6 +161,11 @@ impl Processes {
             client: ControllerClient::new(channel),
             process,
         }
+    }
+
+    /// The cluster config file every process reads (tests rewrite it).
+    pub fn config_path(&self) -> &std::path::Path {
+        &self.config_path
     }
 
     /// The action `pause_until(<file>)` of a hold named `label`: a process reaching a point

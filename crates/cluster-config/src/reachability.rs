@@ -1,7 +1,8 @@
 //! Telling a wrong key from a dead cluster. With a key cephx rejects, librados does not fail: it
 //! retries authentication until its mount timeout, exactly as with monitors that never answer.
 //! When a connect times out we therefore try a plain TCP connection to each monitor: one that
-//! accepts means the cluster is there and refused who we said we were.
+//! accepts means the cluster is there and refused who we said we were. The plugins' readiness
+//! probe asks the same question periodically (`telemetry::plugin_endpoint`).
 
 use std::time::Duration;
 
