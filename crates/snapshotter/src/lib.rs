@@ -15,9 +15,9 @@
 //!   [`secrets`]).
 //!
 //! Execution (Kubernetes and CSI I/O):
-//! - [`run`]: wiring — watches ([`watch`], over `sidecar::watch_cache`) feed stores and
-//!   queues; `sidecar::workers` sync keys. [`controller_lease`]: the controller half under
-//!   its own Lease.
+//! - [`run`]: wiring — each half is a `sidecar::WatchQueue`: watches fill its caches and
+//!   queue keys, its workers sync them. [`controller_lease`]: the controller half under its
+//!   own Lease.
 //! - [`csi_half`]: CreateSnapshot / ListSnapshots / DeleteSnapshot for our driver's contents.
 //! - [`controller_half`]: VolumeSnapshots, contents and source PVCs (keys from [`controller_half::fan_out`]).
 //! - [`kube_writes`]: finalizer, annotation and status writes; [`secrets`]: CSI secrets.
@@ -54,7 +54,6 @@ pub mod secrets;
 pub mod snapshot_plan;
 pub mod status_mirror;
 pub mod wakeup;
-pub mod watch;
 
 #[cfg(test)]
 mod test_fixtures;
