@@ -1,6 +1,6 @@
 //! Wiring: the watch loops of both halves ([`sidecar::WatchQueue`]s), run while the process
 //! holds the csi-snapshotter Lease (`external-snapshotter-leader-<driver>`, via the sidecar
-//! runtime); the controller half additionally under its own Lease ([`crate::controller_lease`]).
+//! runtime); the binding half additionally under its own Lease ([`crate::binding_lease`]).
 
 use std::sync::Arc;
 
@@ -11,8 +11,8 @@ use snapshot_api::{VolumeSnapshot, VolumeSnapshotClass, VolumeSnapshotContent};
 use tokio_util::sync::CancellationToken;
 
 use crate::args::SnapshotterArgs;
-use crate::controller_half::{ControllerHalf, ControllerKey, ControllerStores, fan_out};
-use crate::controller_lease;
+use crate::binding_half::{BindingHalf, BindingKey, BindingStores, fan_out};
+use crate::binding_lease;
 use crate::csi_half::{CsiHalf, CsiHalfParts};
 use crate::metrics::SnapshotMetrics;
 use crate::notify::Notifier;
@@ -43,14 +43,14 @@ impl RunParts {
     }
 }
 
-/// Where content changes are passed to the controller half while it runs.
-pub(crate) type ControllerInbox = Arc<Mutex<Option<WorkQueue<ControllerKey>>>>;
+/// Where content changes are passed to the binding half while it runs.
+pub(crate) type BindingInbox = Arc<Mutex<Option<WorkQueue<BindingKey>>>>;
 
 /// Runs both halves until `stop`.
 pub async fn run(parts: RunParts, stop: CancellationToken) {
     let client = parts.handles.client.clone();
     let driver = parts.handles.csi.driver_name().to_owned();
-    let inbox: ControllerInbox = Arc::default();
+    let inbox: BindingInbox = Arc::default();
 
     let mut watches: WatchQueue<String> = WatchQueue::new(parts.settings.backoff);
     let contents = watches.cache::<VolumeSnapshotContent>(&client, {
@@ -67,12 +67,12 @@ pub async fn run(parts: RunParts, stop: CancellationToken) {
                 // gone (a deleted content has no sync of its own left to pass it on).
                 let reference = &content.spec.volume_snapshot_ref;
                 if let (Some(namespace), Some(snapshot)) = (&reference.namespace, &reference.name) {
-                    queue.add(ControllerKey::Snapshot {
+                    queue.add(BindingKey::Snapshot {
                         namespace: namespace.clone(),
                         name: snapshot.clone(),
                     });
                 }
-                queue.add(ControllerKey::Content(name));
+                queue.add(BindingKey::Content(name));
             }
         }
     });
@@ -93,7 +93,7 @@ pub async fn run(parts: RunParts, stop: CancellationToken) {
                 }
             }
             if let Some(queue) = inbox.lock().as_ref() {
-                queue.add(ControllerKey::Class(name));
+                queue.add(BindingKey::Class(name));
             }
         }
     });
@@ -151,27 +151,27 @@ pub async fn run(parts: RunParts, stop: CancellationToken) {
     let csi = async {
         tokio::join!(csi_loop, wakeups);
     };
-    let controller = async {
+    let binding = async {
         if parts.args.enable_snapshot_controller {
             let shared = SharedStores { contents, classes };
-            controller_lease::run_controller(&parts, shared, inbox.clone(), stop.clone()).await
+            binding_lease::run(&parts, shared, inbox.clone(), stop.clone()).await
         } else {
             stop.cancelled().await;
             Ok(())
         }
     };
-    tokio::pin!(csi, controller);
+    tokio::pin!(csi, binding);
     tokio::select! {
         () = &mut csi => {
-            if let Err(error) = controller.await {
-                tracing::error!(%error, "the snapshot controller failed while stopping");
+            if let Err(error) = binding.await {
+                tracing::error!(%error, "the binding half failed while stopping");
             }
         }
-        result = &mut controller => match result {
+        result = &mut binding => match result {
             Ok(()) => csi.await,
             // Returning drops the CSI half's workers (aborted); the runtime then exits the
             // process, so the pod restarts as a standby of both Leases.
-            Err(error) => tracing::error!(%error, "the snapshot controller stopped; stopping the snapshotter"),
+            Err(error) => tracing::error!(%error, "the binding half stopped; stopping the snapshotter"),
         },
     }
 }
@@ -183,15 +183,15 @@ pub(crate) struct SharedStores {
     classes: kube::runtime::reflector::Store<VolumeSnapshotClass>,
 }
 
-/// The controller half's watch loop, until `stop`.
-pub(crate) async fn run_controller_half(
+/// The binding half's watch loop, until `stop`.
+pub(crate) async fn run_binding_half(
     parts: &RunParts,
     shared: SharedStores,
-    inbox: ControllerInbox,
+    inbox: BindingInbox,
     stop: CancellationToken,
 ) {
     let client = parts.handles.client.clone();
-    let mut watches: WatchQueue<ControllerKey> = WatchQueue::new(parts.settings.backoff);
+    let mut watches: WatchQueue<BindingKey> = WatchQueue::new(parts.settings.backoff);
     let snapshots = watches.cache::<VolumeSnapshot>(&client, |change, queue| {
         for key in fan_out::for_snapshot(change.object()) {
             queue.add(key);
@@ -212,34 +212,34 @@ pub(crate) async fn run_controller_half(
     let queue = watches.queue().clone();
     *inbox.lock() = Some(queue.clone());
     for content in shared.contents.state() {
-        queue.add(ControllerKey::Content(
+        queue.add(BindingKey::Content(
             content.metadata.name.clone().unwrap_or_default(),
         ));
     }
-    tracing::info!("snapshot controller started");
+    tracing::info!("binding half started");
 
-    let stores = ControllerStores {
+    let stores = BindingStores {
         snapshots: snapshots.clone(),
         contents: shared.contents.clone(),
         classes: shared.classes,
         claims: claims.clone(),
         volumes,
     };
-    let half = ControllerHalf::new(client, stores, queue, parts.notify(), parts.metrics.clone());
+    let half = BindingHalf::new(client, stores, queue, parts.notify(), parts.metrics.clone());
     let contents = shared.contents;
-    let enqueue_all = move |queue: &WorkQueue<ControllerKey>| {
+    let enqueue_all = move |queue: &WorkQueue<BindingKey>| {
         for snapshot in snapshots.state() {
             fan_out::for_snapshot(&snapshot)
                 .into_iter()
                 .for_each(|k| queue.add(k));
         }
         for content in contents.state() {
-            queue.add(ControllerKey::Content(
+            queue.add(BindingKey::Content(
                 content.metadata.name.clone().unwrap_or_default(),
             ));
         }
         for claim in claims.state() {
-            queue.add(ControllerKey::Claim {
+            queue.add(BindingKey::Claim {
                 namespace: claim.metadata.namespace.clone().unwrap_or_default(),
                 name: claim.metadata.name.clone().unwrap_or_default(),
             });
@@ -252,5 +252,5 @@ pub(crate) async fn run_controller_half(
         })
         .await;
     *inbox.lock() = None;
-    tracing::info!("snapshot controller stopped");
+    tracing::info!("binding half stopped");
 }
