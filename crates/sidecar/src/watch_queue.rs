@@ -75,6 +75,21 @@ impl<'a, K> Change<'a, K> {
     }
 }
 
+/// Ends once `store` holds its first full list. A store whose writer is gone before that (its
+/// watch task ended) never holds one: it reads as "object gone" for every object it missed, so
+/// this waits on for ever (until the loop's stop) rather than let anything be decided on it.
+fn first_list<K>(store: Store<K>) -> BoxFuture<'static, ()>
+where
+    K: Resource<DynamicType = ()> + Clone + Send + Sync + 'static,
+{
+    Box::pin(async move {
+        if store.wait_until_ready().await.is_err() {
+            tracing::error!(kind = %K::kind(&()), "watch ended before its first list; nothing is decided until stop");
+            std::future::pending::<()>().await;
+        }
+    })
+}
+
 /// One work queue and the watches feeding it: built by making its caches
 /// ([`WatchQueue::cache`]) or [`WatchQueue::follow`]ing their events, started with
 /// [`WatchQueue::until_synced`], run with [`WatchQueue::run`].
@@ -116,11 +131,7 @@ where
     {
         let (store, events) = cache(client);
         self.follow(events, on_change);
-        let listed = store.clone();
-        self.listed.push(Box::pin(async move {
-            // An error means the watch is gone; its task logged why.
-            let _ = listed.wait_until_ready().await;
-        }));
+        self.listed.push(first_list(store.clone()));
         store
     }
 
@@ -151,9 +162,10 @@ where
         });
     }
 
-    /// Waits until every cache made by [`WatchQueue::cache`] holds its first full list;
-    /// `false`, with the watches stopped, when `stop` came first. Nothing may be decided
-    /// before: a cache still listing reads as "object gone".
+    /// Waits until every cache made by [`WatchQueue::cache`] holds its first full list (one
+    /// whose watch ended before that never does); `false`, with the watches stopped, when
+    /// `stop` came first. Nothing may be decided before: a cache still listing reads as
+    /// "object gone".
     pub async fn until_synced(&mut self, stop: &CancellationToken) -> bool {
         let listed = join_all(std::mem::take(&mut self.listed));
         let synced = until_synced(
@@ -200,7 +212,7 @@ mod tests {
     use std::sync::Arc;
     use std::time::Duration;
 
-    use futures::stream;
+    use futures::{FutureExt, stream};
     use k8s_openapi::api::core::v1::ConfigMap;
     use kube::api::ObjectMeta;
     use parking_lot::Mutex;
@@ -309,6 +321,27 @@ mod tests {
         assert!(passes.lock().contains(&"resync".to_owned()));
         stop.cancel();
         running.await.expect("the loop stops with its token");
+    }
+
+    /// A cache whose watch ended before its first list is never synced (deciding on it would
+    /// read every object it missed as gone); a listed one is, and a stop still ends the wait.
+    #[tokio::test(start_paused = true)]
+    async fn a_cache_whose_watch_ended_before_its_first_list_never_syncs() {
+        let stop = CancellationToken::new();
+        let (listed, mut writer) = kube::runtime::reflector::store::<ConfigMap>();
+        writer.apply_watcher_event(&watcher::Event::InitDone);
+        let mut loop_: WatchQueue<String> = WatchQueue::new(Backoff::default());
+        loop_.listed.push(first_list(listed));
+        assert_eq!(loop_.until_synced(&stop).now_or_never(), Some(true));
+
+        let (orphaned, writer) = kube::runtime::reflector::store::<ConfigMap>();
+        drop(writer);
+        let mut loop_: WatchQueue<String> = WatchQueue::new(Backoff::default());
+        loop_.listed.push(first_list(orphaned));
+        let mut waiting = Box::pin(loop_.until_synced(&stop));
+        assert_eq!((&mut waiting).now_or_never(), None, "not synced");
+        stop.cancel();
+        assert!(!waiting.await, "the stop ends the wait");
     }
 
     #[tokio::test(start_paused = true)]

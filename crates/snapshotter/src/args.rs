@@ -91,7 +91,7 @@ pub struct SnapshotterArgs {
 sidecar::upstream_only_flags! {
     /// Flags of csi-snapshotter (group snapshots, node deployment, and ceph-csi's older
     /// `--enable-volume-group-snapshots`) and of snapshot-controller (distributed
-    /// snapshotting, CRD wait, volume-mode conversion, which the controller half always
+    /// snapshotting, CRD wait, volume-mode conversion, which the binding half always
     /// records as upstream's default does) that Sepia accepts and does not act on.
     pub struct SnapshotterOnly {
         bools {

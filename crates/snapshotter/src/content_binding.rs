@@ -1,4 +1,4 @@
-//! The snapshot controller's side of a VolumeSnapshotContent (upstream's common-controller
+//! The binding half's side of a VolumeSnapshotContent (upstream's common-controller
 //! `syncContent`): a bound content carries the bound finalizer, and learns through
 //! `volumesnapshot-being-deleted` that its snapshot is going away.
 //!
@@ -12,7 +12,7 @@
 
 use snapshot_api::{VolumeSnapshot, VolumeSnapshotContent, keys};
 
-/// A write the controller half owes the content.
+/// A write the binding half owes the content.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ContentBindingAction {
     /// Add `volumesnapshotcontent-bound-protection`.

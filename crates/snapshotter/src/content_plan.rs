@@ -3,8 +3,8 @@
 //! the object (the being-created annotation is the persisted "a call may be in flight").
 //!
 //! Upstream's rules (`sidecar-controller/snapshot_controller.go`), plus one repair:
-//! - deletion goes ahead for an unbound pre-provisioned content, or once the snapshot
-//!   controller set `volumesnapshot-being-deleted` — but never while a CreateSnapshot may still
+//! - deletion goes ahead for an unbound pre-provisioned content, or once the binding half
+//!   (or upstream's snapshot-controller) set `volumesnapshot-being-deleted` — but never while a CreateSnapshot may still
 //!   be running (being-created): that call is repeated until it answers finally, or the
 //!   snapshot it makes would leak;
 //! - Delete policy → DeleteSnapshot, then the status is cleared and the finalizer removed;
@@ -45,7 +45,7 @@ pub fn plan_content(content: &VolumeSnapshotContent, driver: &str) -> ContentPla
     let dynamic = content.spec.source.volume_handle.is_some();
     let pre_provisioned = content.spec.source.snapshot_handle.is_some();
     if dynamic == pre_provisioned {
-        // Neither or both: the CRD forbids it; the snapshot controller reports it.
+        // Neither or both: the CRD forbids it; the binding half reports it.
         return if content.metadata.deletion_timestamp.is_some() {
             remove_finalizer_if_present(content)
         } else {

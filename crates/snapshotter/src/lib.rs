@@ -5,7 +5,7 @@
 //! Decisions (pure: observed objects in, intended actions out; table-tested):
 //! - [`snapshot_plan`]: a VolumeSnapshot → default class, finalizers, content creation or
 //!   binding, status mirroring, deletion.
-//! - [`content_binding`]: the controller's side of a content (finalizer, being-deleted; never
+//! - [`content_binding`]: the binding half's side of a content (finalizer, being-deleted; never
 //!   released while its VolumeSnapshot is gone).
 //! - [`claim_protection`]: when a source PVC's `pvc-as-source-protection` may go.
 //! - [`content_plan`]: the CSI half — which CSI call a content of our driver needs.
@@ -15,11 +15,12 @@
 //!   [`secrets`]).
 //!
 //! Execution (Kubernetes and CSI I/O):
-//! - [`run`]: wiring — watches ([`watch`], over `sidecar::watch_cache`) feed stores and
-//!   queues; `sidecar::workers` sync keys. [`controller_lease`]: the controller half under
-//!   its own Lease.
+//! - [`run`]: wiring — each half is a `sidecar::WatchQueue`: watches fill its caches and
+//!   queue keys, its workers sync them. [`binding_lease`]: the binding half under its
+//!   own Lease.
 //! - [`csi_half`]: CreateSnapshot / ListSnapshots / DeleteSnapshot for our driver's contents.
-//! - [`controller_half`]: VolumeSnapshots, contents and source PVCs (keys from [`controller_half::fan_out`]).
+//! - [`binding_half`]: upstream snapshot-controller's job — binds VolumeSnapshots and contents,
+//!   protects source PVCs (keys from [`binding_half::fan_out`]).
 //! - [`kube_writes`]: finalizer, annotation and status writes; [`secrets`]: CSI secrets.
 //! - [`wakeup`]: the controller's background-work events (snapshot prepared) requeue the
 //!   content and are told on its VolumeSnapshot (fed by `sidecar::wakeups`).
@@ -27,18 +28,18 @@
 //!   histogram; [`clock`]: times in the objects' units.
 //! - [`args`]: the flags; [`error`]: the crate error, [`SnapshotterError`].
 //!
-//! A VolumeSnapshot flows: watch → `controller_half` → `snapshot_plan` → content created →
+//! A VolumeSnapshot flows: watch → `binding_half` → `snapshot_plan` → content created →
 //! watch → `csi_half` → `content_plan` → CreateSnapshot → content status → watch →
-//! `controller_half` mirrors it into the VolumeSnapshot.
+//! `binding_half` mirrors it into the VolumeSnapshot.
 
 pub mod args;
+pub mod binding_half;
+pub mod binding_lease;
 pub mod claim_protection;
 pub mod clock;
 pub mod content_binding;
 pub mod content_plan;
 pub mod content_status;
-pub mod controller_half;
-pub mod controller_lease;
 pub mod create_request;
 pub mod csi_half;
 pub mod csi_progress;
@@ -54,7 +55,6 @@ pub mod secrets;
 pub mod snapshot_plan;
 pub mod status_mirror;
 pub mod wakeup;
-pub mod watch;
 
 #[cfg(test)]
 mod test_fixtures;

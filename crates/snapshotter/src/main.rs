@@ -5,11 +5,10 @@
 use std::process::ExitCode;
 
 use csi::v1::controller_service_capability::rpc::Type as ControllerCap;
-use sidecar::{Sidecar, SidecarCommand, SidecarError, lease_name};
+use sidecar::{SidecarCommand, SidecarError, lease_name};
 use snapshotter::SnapshotterError;
 use snapshotter::args::{Cli, Command};
 use snapshotter::metrics::SnapshotMetrics;
-use snapshotter::notify::Notifier;
 use snapshotter::run::{self, RunParts};
 
 const COMPONENT: &str = Cli::COMPONENT;
@@ -37,9 +36,7 @@ fn print_crds() -> ExitCode {
 }
 
 async fn serve(cli: Cli) -> Result<(), SnapshotterError> {
-    let args = cli.args;
-    args.validate()?;
-    let mut sidecar = Sidecar::start(args.sidecar.clone(), COMPONENT).await?;
+    let mut sidecar = sidecar::command::start(&cli).await?;
     let driver = sidecar.csi.driver().clone();
     if !driver.has_controller(ControllerCap::CreateDeleteSnapshot) {
         return Err(SidecarError::DriverUnusable {
@@ -50,19 +47,17 @@ async fn serve(cli: Cli) -> Result<(), SnapshotterError> {
     }
     let metrics = SnapshotMetrics::register(&mut sidecar.registry);
     let parts = RunParts {
-        args,
-        client: sidecar.client.clone(),
-        csi: sidecar.csi.clone(),
-        notify: Notifier::new(sidecar.recorder.clone(), sidecar.publisher.clone()),
+        settings: sidecar.loop_settings(cli.args.resync_period),
+        handles: sidecar.handles(),
         metrics,
-        backoff: sidecar.backoff(),
         identity: sidecar.identity.clone(),
         wakeups: sidecar.wakeups.clone(),
-        recorder: sidecar.recorder.clone(),
+        args: cli.args,
     };
-    let lease = lease_name::snapshotter(&driver.name);
     sidecar
-        .run(lease, move |stop| run::run(parts, stop))
+        .run(lease_name::snapshotter(&driver.name), move |stop| {
+            run::run(parts, stop)
+        })
         .await?;
     Ok(())
 }

@@ -1,4 +1,4 @@
-//! The VolumeSnapshotContent the snapshot controller creates for a dynamic VolumeSnapshot,
+//! The VolumeSnapshotContent the binding half creates for a dynamic VolumeSnapshot,
 //! field by field as upstream's `createSnapshotContent` does — plus the bound finalizer from
 //! the start, which upstream adds in a second write (a window in which a content could be
 //! deleted without its backend snapshot being handled).

@@ -58,7 +58,7 @@ pub fn class_secret(
 }
 
 /// The Secret for CreateSnapshot / DeleteSnapshot of `content`: its annotations (resolved by
-/// the snapshot controller, which saw the VolumeSnapshot), else its class's parameters
+/// the binding half, which saw the VolumeSnapshot), else its class's parameters
 /// resolved with what the content knows of its snapshot.
 ///
 /// # Errors

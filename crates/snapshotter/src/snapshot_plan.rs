@@ -1,4 +1,4 @@
-//! The snapshot controller's decision for one VolumeSnapshot: from the snapshot and the
+//! The binding half's decision for one VolumeSnapshot: from the snapshot and the
 //! objects around it (its content, source PVC and PV, the classes, whether a PVC restores from
 //! it) to the writes that move it forward. Pure; the executor performs the actions in order
 //! and stops at the first failure, and every action is idempotent, so a crash or a conflict

@@ -1,6 +1,7 @@
 //! DeleteSnapshot for a released content of policy Delete, then the status is cleared (the
 //! mark that the backend snapshot is gone) and the bound finalizer removed, which lets the
-//! API server remove the content and, through the snapshot controller, the VolumeSnapshot.
+//! API server remove the content and, through the binding half (or upstream's
+//! snapshot-controller), the VolumeSnapshot.
 
 use std::time::Instant;
 

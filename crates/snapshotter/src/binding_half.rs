@@ -1,4 +1,4 @@
-//! The snapshot controller half (upstream's cluster-wide snapshot-controller): one queue of
+//! The binding half (the job of upstream's cluster-wide snapshot-controller): one queue of
 //! keys — VolumeSnapshots, contents and source PVCs — each synced by deciding with a pure
 //! plan ([`crate::snapshot_plan`], [`crate::content_binding`], [`crate::claim_protection`])
 //! and performing it ([`snapshot_sync`], [`content_sync`], [`claim_sync`]). [`fan_out`] says
@@ -26,9 +26,9 @@ use crate::notify::Notifier;
 /// that version within milliseconds).
 const CONFLICT_RETRY: std::time::Duration = std::time::Duration::from_millis(50);
 
-/// What the controller half syncs.
+/// What the binding half syncs.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum ControllerKey {
+pub enum BindingKey {
     Snapshot {
         namespace: String,
         name: String,
@@ -42,9 +42,9 @@ pub enum ControllerKey {
     Class(String),
 }
 
-/// The stores the controller half reads.
+/// The stores the binding half reads.
 #[derive(Clone)]
-pub struct ControllerStores {
+pub struct BindingStores {
     pub snapshots: Store<VolumeSnapshot>,
     pub contents: Store<VolumeSnapshotContent>,
     pub classes: Store<VolumeSnapshotClass>,
@@ -52,20 +52,20 @@ pub struct ControllerStores {
     pub volumes: Store<PersistentVolume>,
 }
 
-/// Everything the controller half needs. Shared by its workers.
-pub struct ControllerHalf {
+/// Everything the binding half needs. Shared by its workers.
+pub struct BindingHalf {
     client: Client,
-    stores: ControllerStores,
-    queue: WorkQueue<ControllerKey>,
+    stores: BindingStores,
+    queue: WorkQueue<BindingKey>,
     notify: Notifier,
     metrics: SnapshotMetrics,
 }
 
-impl ControllerHalf {
+impl BindingHalf {
     pub fn new(
         client: Client,
-        stores: ControllerStores,
-        queue: WorkQueue<ControllerKey>,
+        stores: BindingStores,
+        queue: WorkQueue<BindingKey>,
         notify: Notifier,
         metrics: SnapshotMetrics,
     ) -> Arc<Self> {
@@ -79,15 +79,13 @@ impl ControllerHalf {
     }
 
     /// One sync of `key`.
-    pub async fn sync(&self, key: ControllerKey) -> Outcome {
+    pub async fn sync(&self, key: BindingKey) -> Outcome {
         tracing::trace!(?key, "sync");
         match key {
-            ControllerKey::Snapshot { namespace, name } => {
-                self.sync_snapshot(&namespace, &name).await
-            }
-            ControllerKey::Content(name) => self.sync_content(&name).await,
-            ControllerKey::Claim { namespace, name } => self.sync_claim(&namespace, &name).await,
-            ControllerKey::Class(name) => {
+            BindingKey::Snapshot { namespace, name } => self.sync_snapshot(&namespace, &name).await,
+            BindingKey::Content(name) => self.sync_content(&name).await,
+            BindingKey::Claim { namespace, name } => self.sync_claim(&namespace, &name).await,
+            BindingKey::Class(name) => {
                 for key in fan_out::for_class(&name, &self.stores.snapshots) {
                     self.queue.add(key);
                 }

@@ -10,7 +10,7 @@ use serde_json::json;
 use sidecar::Progress;
 use snapshot_api::{VolumeSnapshot, VolumeSnapshotClass, VolumeSnapshotContent, keys};
 
-use super::ControllerHalf;
+use super::BindingHalf;
 use crate::claim_protection::restores_from;
 use crate::clock;
 use crate::error::{Result, SnapshotterError};
@@ -22,7 +22,7 @@ use sidecar::workers::Outcome;
 /// Decisions repeated after a conflict within one sync.
 const ATTEMPTS: usize = 3;
 
-impl ControllerHalf {
+impl BindingHalf {
     pub(super) async fn sync_snapshot(&self, namespace: &str, name: &str) -> Outcome {
         let Some(cached) = self
             .stores

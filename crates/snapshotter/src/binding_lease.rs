@@ -1,9 +1,9 @@
-//! The controller half under upstream snapshot-controller's Lease (`snapshot-controller-leader`,
+//! The binding half under upstream snapshot-controller's Lease (`snapshot-controller-leader`,
 //! in the `--leader-election-namespace`, the namespace rule upstream's controller uses) when
-//! `--leader-election` is on. The controller half is cluster-wide and driver-agnostic: with
+//! `--leader-election` is on. The binding half is cluster-wide and driver-agnostic: with
 //! several drivers' snapshotters (RBD, CephFS) in one cluster, exactly one of them binds
 //! snapshots. It leads fail-stop like the sidecar itself ([`sidecar::leadership`]): losing this
-//! Lease aborts the controller half at once, and the caller then ends the whole process, as
+//! Lease aborts the binding half at once, and the caller then ends the whole process, as
 //! upstream's snapshot-controller exits on a lost Lease.
 
 use sidecar::leader::LeaderElector;
@@ -11,39 +11,39 @@ use sidecar::leadership::lead;
 use sidecar::{SidecarArgs, SidecarError, kube_client};
 use tokio_util::sync::CancellationToken;
 
-use crate::run::{ControllerInbox, RunParts, SharedStores, run_controller_half};
+use crate::run::{BindingInbox, RunParts, SharedStores, run_binding_half};
 
-/// upstream snapshot-controller's Lease.
-pub const CONTROLLER_LEASE: &str = "snapshot-controller-leader";
+/// upstream snapshot-controller's Lease (the name is upstream's: Kubernetes sees it).
+pub const BINDING_LEASE: &str = "snapshot-controller-leader";
 
-/// The controller half until `stop`, under `snapshot-controller-leader` when leader election
+/// The binding half until `stop`, under `snapshot-controller-leader` when leader election
 /// is on.
 ///
 /// # Errors
 /// [`SidecarError::LeadershipLost`] (the half was aborted; the process must exit), or no
 /// client for the election.
-pub(crate) async fn run_controller(
+pub(crate) async fn run(
     parts: &RunParts,
     shared: SharedStores,
-    inbox: ControllerInbox,
+    inbox: BindingInbox,
     stop: CancellationToken,
 ) -> Result<(), SidecarError> {
     let sidecar_args = &parts.args.sidecar;
     if !sidecar_args.leader_election {
-        run_controller_half(parts, shared, inbox, stop).await;
+        run_binding_half(parts, shared, inbox, stop).await;
         return Ok(());
     }
-    let mut elector = controller_elector(sidecar_args, &parts.identity).await?;
+    let mut elector = binding_elector(sidecar_args, &parts.identity).await?;
     let parts = parts.clone();
     lead(
         &mut elector,
-        move |leading| async move { run_controller_half(&parts, shared, inbox, leading).await },
+        move |leading| async move { run_binding_half(&parts, shared, inbox, leading).await },
         &stop,
     )
     .await
 }
 
-async fn controller_elector(
+async fn binding_elector(
     args: &SidecarArgs,
     identity: &str,
 ) -> Result<LeaderElector, SidecarError> {
@@ -56,6 +56,6 @@ async fn controller_elector(
     )?;
     Ok(LeaderElector::new(
         client,
-        args.election_config(CONTROLLER_LEASE.to_owned(), identity),
+        args.election_config(BINDING_LEASE.to_owned(), identity),
     ))
 }

@@ -7,13 +7,13 @@ use sidecar::Progress;
 use snapshot_api::keys;
 
 use super::CONFLICT_RETRY;
-use super::{ControllerHalf, ControllerKey};
+use super::{BindingHalf, BindingKey};
 use crate::claim_protection::{claim_in_use, should_release};
 use crate::kube_writes::{self, finalizers_with};
 use crate::snapshot_plan::content_name_for;
 use sidecar::workers::Outcome;
 
-impl ControllerHalf {
+impl BindingHalf {
     pub(super) async fn sync_claim(&self, namespace: &str, name: &str) -> Outcome {
         let Some(claim) = self
             .stores
@@ -45,7 +45,7 @@ impl ControllerHalf {
             Err(error) => {
                 if error.is_conflict() {
                     // The newer version is on its way through the watch.
-                    let key = ControllerKey::Claim {
+                    let key = BindingKey::Claim {
                         namespace: namespace.to_owned(),
                         name: name.to_owned(),
                     };

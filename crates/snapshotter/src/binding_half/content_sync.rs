@@ -7,7 +7,7 @@ use sidecar::Progress;
 use snapshot_api::{VolumeSnapshotContent, keys};
 
 use super::CONFLICT_RETRY;
-use super::{ControllerHalf, ControllerKey, fan_out};
+use super::{BindingHalf, BindingKey, fan_out};
 use crate::content_binding::{
     ContentBindingAction, ORPHANED_REASON, orphaned_message, plan_content_binding,
 };
@@ -16,7 +16,7 @@ use crate::kube_writes::{self, finalizers_with};
 use crate::snapshot_plan::EventType;
 use sidecar::workers::Outcome;
 
-impl ControllerHalf {
+impl BindingHalf {
     pub(super) async fn sync_content(&self, name: &str) -> Outcome {
         let Some(cached) = self.stores.contents.get(&ObjectRef::new(name)) else {
             return Outcome::Done;
@@ -38,7 +38,7 @@ impl ControllerHalf {
                 if error.is_conflict() {
                     // The newer version is on its way through the watch.
                     self.queue
-                        .add_after(ControllerKey::Content(name.to_owned()), CONFLICT_RETRY);
+                        .add_after(BindingKey::Content(name.to_owned()), CONFLICT_RETRY);
                     Outcome::Done
                 } else {
                     Outcome::Retry(Progress::Final)

@@ -1,4 +1,4 @@
-//! Which controller keys an object change touches. Besides the object itself:
+//! Which [`BindingKey`]s an object change touches. Besides the object itself:
 //! - a snapshot's change may free or need its source PVC (the Claim key);
 //! - a content's change is mirrored into its snapshot (fast readyToUse) and may free the PVC;
 //! - a PVC's change may unblock its snapshots (it bound) or a snapshot it restores from;
@@ -8,17 +8,17 @@ use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 use kube::runtime::reflector::Store;
 use snapshot_api::{VolumeSnapshot, VolumeSnapshotContent, keys};
 
-use super::ControllerKey;
+use super::BindingKey;
 
 /// Keys for a changed (or deleted) snapshot.
-pub fn for_snapshot(snapshot: &VolumeSnapshot) -> Vec<ControllerKey> {
+pub fn for_snapshot(snapshot: &VolumeSnapshot) -> Vec<BindingKey> {
     let namespace = snapshot.metadata.namespace.clone().unwrap_or_default();
-    let mut out = vec![ControllerKey::Snapshot {
+    let mut out = vec![BindingKey::Snapshot {
         namespace: namespace.clone(),
         name: snapshot.metadata.name.clone().unwrap_or_default(),
     }];
     if let Some(claim) = &snapshot.spec.source.persistent_volume_claim_name {
-        out.push(ControllerKey::Claim {
+        out.push(BindingKey::Claim {
             namespace,
             name: claim.clone(),
         });
@@ -31,8 +31,8 @@ pub fn for_snapshot(snapshot: &VolumeSnapshot) -> Vec<ControllerKey> {
 pub fn for_content(
     content: &VolumeSnapshotContent,
     snapshots: &Store<VolumeSnapshot>,
-) -> Vec<ControllerKey> {
-    let mut out = vec![ControllerKey::Content(
+) -> Vec<BindingKey> {
+    let mut out = vec![BindingKey::Content(
         content.metadata.name.clone().unwrap_or_default(),
     )];
     let reference = &content.spec.volume_snapshot_ref;
@@ -41,7 +41,7 @@ pub fn for_content(
             snapshots.get(&kube::runtime::reflector::ObjectRef::new(name).within(namespace));
         match snapshot {
             Some(snapshot) => out.extend(for_snapshot(&snapshot)),
-            None => out.push(ControllerKey::Snapshot {
+            None => out.push(BindingKey::Snapshot {
                 namespace: namespace.clone(),
                 name: name.clone(),
             }),
@@ -52,7 +52,7 @@ pub fn for_content(
 
 /// Keys for a changed class: the not-ready snapshots that name it or name none (a default
 /// class may have appeared).
-pub fn for_class(class: &str, snapshots: &Store<VolumeSnapshot>) -> Vec<ControllerKey> {
+pub fn for_class(class: &str, snapshots: &Store<VolumeSnapshot>) -> Vec<BindingKey> {
     snapshots
         .state_filter(|s| {
             !s.is_ready()
@@ -62,7 +62,7 @@ pub fn for_class(class: &str, snapshots: &Store<VolumeSnapshot>) -> Vec<Controll
                     .is_none_or(|c| c == class)
         })
         .iter()
-        .map(|s| ControllerKey::Snapshot {
+        .map(|s| BindingKey::Snapshot {
             namespace: s.metadata.namespace.clone().unwrap_or_default(),
             name: s.metadata.name.clone().unwrap_or_default(),
         })
@@ -74,10 +74,10 @@ pub fn for_class(class: &str, snapshots: &Store<VolumeSnapshot>) -> Vec<Controll
 pub fn for_claim(
     claim: &PersistentVolumeClaim,
     snapshots: &Store<VolumeSnapshot>,
-) -> Vec<ControllerKey> {
+) -> Vec<BindingKey> {
     let namespace = claim.metadata.namespace.clone().unwrap_or_default();
     let name = claim.metadata.name.clone().unwrap_or_default();
-    let mut out = vec![ControllerKey::Claim {
+    let mut out = vec![BindingKey::Claim {
         namespace: namespace.clone(),
         name: name.clone(),
     }];
@@ -85,7 +85,7 @@ pub fn for_claim(
         s.metadata.namespace.as_deref() == Some(namespace.as_str())
             && s.spec.source.persistent_volume_claim_name.as_deref() == Some(name.as_str())
     }) {
-        out.push(ControllerKey::Snapshot {
+        out.push(BindingKey::Snapshot {
             namespace: namespace.clone(),
             name: snapshot.metadata.name.clone().unwrap_or_default(),
         });
@@ -105,7 +105,7 @@ pub fn for_claim(
             })
         });
     if let Some((Some(keys::GROUP), keys::VOLUME_SNAPSHOT_KIND, snapshot)) = source {
-        out.push(ControllerKey::Snapshot {
+        out.push(BindingKey::Snapshot {
             namespace,
             name: snapshot,
         });
