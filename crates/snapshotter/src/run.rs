@@ -131,8 +131,9 @@ pub async fn run(parts: RunParts, stop: CancellationToken) {
             (parts.wakeups.clone(), parts.recorder.clone(), stop.clone());
         async move {
             wakeups
-                .run(stop, |event| {
-                    wakeup::act(event, &driver, &contents.state(), &queue, &recorder)
+                .run(stop, &driver, |event| {
+                    let acted = wakeup::act(&event, &driver, &contents.state(), &queue, &recorder);
+                    std::future::ready(acted)
                 })
                 .await;
         }

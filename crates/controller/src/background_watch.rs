@@ -1,0 +1,115 @@
+//! Watching work Ceph finishes after the CSI reply, to announce its end: a mgr flatten at the
+//! hard clone-depth limit ([`crate::flatten_watch`]), a CephFS clone (the CephFS controller).
+//! Neither the mgr's task queue nor its clone status says when something ends, so a watcher
+//! looks again and again ([`Watches::start`]): with a growing pause, each look bounded by the
+//! Ceph op timeout, giving up (and announcing that) after [`DEADLINE`]. The waiting claim keeps
+//! its backoff either way: an announcement only shortens a wait.
+//!
+//! One watcher per key (an image, a subvolume) in this process, whatever the number of requests
+//! waiting on it; it holds no request lock (the request that started it has answered), and all
+//! stop when the controller's [`Watches`] is dropped.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use events::{Event, EventsError, Outcome};
+use parking_lot::Mutex;
+use tokio::sync::watch;
+use tracing::{Instrument as _, debug, info, warn};
+
+use crate::error::Result;
+use crate::settings::Settings;
+
+/// How long a piece of work is watched before it is announced as failed.
+pub const DEADLINE: Duration = Duration::from_secs(30 * 60);
+/// First and longest pause between two looks.
+const FIRST_PAUSE: Duration = Duration::from_millis(250);
+const LONGEST_PAUSE: Duration = Duration::from_secs(4);
+
+/// The keys this process watches; dropping it stops every watcher (their receivers see the
+/// sender gone).
+pub struct Watches {
+    keys: Arc<Mutex<HashSet<String>>>,
+    stop: watch::Sender<()>,
+}
+
+impl Default for Watches {
+    fn default() -> Self {
+        Self {
+            keys: Arc::default(),
+            stop: watch::Sender::new(()),
+        }
+    }
+}
+
+impl Watches {
+    /// Watches `key` unless this process already does: `look` answers `Some(outcome)` once the
+    /// work has ended, `None` while it runs; `announce` turns the outcome (and how long the
+    /// watch took) into the event published through `settings.events` (`None`: nothing to
+    /// say).
+    pub fn start<L, F, A>(&self, key: String, settings: &Settings, mut look: L, announce: A)
+    where
+        L: FnMut() -> F + Send + 'static,
+        F: Future<Output = Result<Option<Outcome>>> + Send,
+        A: FnOnce(Outcome, Duration) -> Option<Event> + Send + 'static,
+    {
+        if !self.keys.lock().insert(key.clone()) {
+            debug!(%key, "already watched");
+            return;
+        }
+        let keys = Arc::clone(&self.keys);
+        let mut stop = self.stop.subscribe();
+        let op_timeout = settings.ceph_timeouts.op;
+        let events = settings.events.clone();
+        let span = tracing::info_span!("watch_background", %key);
+        let task = async move {
+            let started = Instant::now();
+            let mut pause = FIRST_PAUSE;
+            let outcome = loop {
+                tokio::select! {
+                    // The controller is going away (its only sender dropped).
+                    _ = stop.changed() => break None,
+                    () = tokio::time::sleep(pause) => {}
+                }
+                match tokio::time::timeout(op_timeout, look()).await {
+                    Ok(Ok(Some(outcome))) => break Some(outcome),
+                    Ok(Ok(None)) => {}
+                    Ok(Err(error)) => debug!(%error, "not checked this time"),
+                    Err(_) => debug!(?op_timeout, "check timed out"),
+                }
+                if started.elapsed() >= DEADLINE {
+                    break Some(Outcome::error(
+                        "DeadlineExceeded",
+                        format!("not seen to finish within {DEADLINE:?}"),
+                    ));
+                }
+                pause = (pause * 2).min(LONGEST_PAUSE);
+            };
+            keys.lock().remove(&key);
+            let Some(outcome) = outcome else { return };
+            if outcome.is_ok() {
+                info!(elapsed = ?started.elapsed(), "background work finished");
+            } else {
+                warn!(reason = ?outcome.message, "background work did not finish");
+            }
+            if let Some(event) = announce(outcome, started.elapsed()) {
+                events.publish(&event);
+            }
+        };
+        tokio::spawn(task.instrument(span));
+    }
+
+    /// Whether `key` is being watched.
+    pub fn is_watching(&self, key: &str) -> bool {
+        self.keys.lock().contains(key)
+    }
+}
+
+/// `built`, or `None` with a warning: an event that cannot be built is not announced.
+pub fn built(built: std::result::Result<Event, EventsError>) -> Option<Event> {
+    built
+        .map_err(|error| warn!(%error, "background event not built"))
+        .ok()
+}
