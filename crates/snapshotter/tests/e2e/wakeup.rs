@@ -1,13 +1,13 @@
-//! The snapshotter's wake-up: a snapshot whose background preparation is held stays not ready
-//! (its readiness poll set to a minute); when the preparation ends the controller announces it
-//! on NATS and the snapshotter syncs the content at once — matched by the snapshot handle, as
-//! the snapshotter here passes no `--extra-create-metadata` — recording SnapshotPrepared on the
-//! VolumeSnapshot.
+//! The snapshotter's wake-up: a snapshot is ready at the cut while the controller brings it to
+//! ceph-csi's layout in the background (held here by a failpoint); when that preparation ends
+//! the controller announces it on NATS and the snapshotter — passing no
+//! `--extra-create-metadata`, so matching by the snapshot handle — syncs the content again and
+//! records SnapshotPrepared on the VolumeSnapshot.
 
 use std::time::Instant;
 
 use sepia_testbed::NatsServer;
-use snapshot_api::{DeletionPolicy, VolumeSnapshot};
+use snapshot_api::DeletionPolicy;
 
 use crate::harness::*;
 
@@ -27,7 +27,7 @@ async fn prepared_events(port: u16, result: &str) -> u64 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_snapshot_whose_preparation_ends_is_ready_on_its_event() {
+async fn the_end_of_a_snapshots_preparation_is_told_on_its_volume_snapshot_at_once() {
     // A NATS of this test's own: no other test's events reach its snapshotter.
     let nats = NatsServer::start().await;
     let nats_flag = format!("--nats-url={}", nats.url());
@@ -38,58 +38,39 @@ async fn a_snapshot_whose_preparation_ends_is_ready_on_its_event() {
     let port = free_port();
     env.start_snapshotter(
         "snapshotter",
-        &[
-            &nats_flag,
-            &format!("--http-endpoint=127.0.0.1:{port}"),
-            // Without the event, readiness would show a minute after the preparation.
-            "--ready-poll-start=60s",
-            "--ready-poll-max=60s",
-        ],
+        &[&nats_flag, &format!("--http-endpoint=127.0.0.1:{port}")],
     );
     let volume_id = env.create_volume("pvc-wakeup-source", 16 * MIB).await;
     env.put_bound_claim("apps", "data", &volume_id, "16Mi");
     env.put_class("rbd-default", DeletionPolicy::Delete, true);
     env.put_snapshot("apps", "held", "data", None);
-    // The cut is made (the content has its handle) while the preparation waits.
-    let started = Instant::now();
-    let content = loop {
-        let snapshot: Option<VolumeSnapshot> = env.get("apps", "held");
-        let bound = snapshot
-            .as_ref()
-            .and_then(|s| s.status.as_ref())
-            .and_then(|s| s.bound_volume_snapshot_content_name.clone());
-        if let Some(snapshot) = snapshot.filter(|_| bound.is_some()) {
-            let content = env.content_of(&snapshot);
-            if content.status_snapshot_handle().is_some() {
-                break content;
-            }
-        }
-        assert!(started.elapsed() < WAIT, "no content with a handle");
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    };
-    assert_ne!(
-        content.status.as_ref().and_then(|s| s.ready_to_use),
-        Some(true),
-        "ready while its preparation is held"
+    // Ready at the cut, while the preparation waits.
+    let ready = env.wait_ready("apps", "held").await;
+    assert!(env.content_of(&ready).status_snapshot_handle().is_some());
+    assert!(
+        !env.event_reasons("apps", "held")
+            .contains(&"SnapshotPrepared".to_owned()),
+        "prepared while held"
     );
 
     std::fs::write(&release, b"go").unwrap();
     let released = Instant::now();
-    env.wait_ready("apps", "held").await;
-    let woken = released.elapsed();
     env.wait_events("apps", "held", &["SnapshotPrepared"]).await;
+    let told = released.elapsed();
+    let log = env.process("snapshotter").log_text();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("requeued by a background event")
+                && l.contains(&format!("{}", ready.bound_content_name().unwrap()))),
+        "{log}"
+    );
     assert_eq!(
         prepared_events(port, "acted").await,
         1,
         "the content was not requeued by the event"
     );
-    assert!(
-        env.process("snapshotter")
-            .log_text()
-            .contains("requeued by a background event")
-    );
     println!(
-        "wake-up: preparation released → VolumeSnapshot ready {:.0} ms with NATS (readiness poll: 60 s)",
-        woken.as_secs_f64() * 1000.0
+        "wake-up: preparation released → SnapshotPrepared on the VolumeSnapshot {:.0} ms after, with NATS",
+        told.as_secs_f64() * 1000.0
     );
 }
