@@ -389,3 +389,52 @@ async fn an_event_published_while_nats_is_down_arrives_once_after_it_returns() {
     );
     assert!(stored[0].csi.snapshot_id.is_some());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_nats_down_the_claim_binds_by_backoff_and_the_late_event_changes_nothing() {
+    let mut nats = NatsServer::start().await;
+    let url = nats.url();
+    let run = Run::start(Some(&url), "3s").await;
+    run.claim_waiting_on_preparation().await;
+
+    nats.stop().await;
+    let released = run.release_preparation();
+    // No event can arrive: the claim binds when its backoff runs out.
+    run.world.wait_bound("restored", WAIT).await;
+    let by_backoff = released.elapsed();
+    run.world
+        .eventually("the controller kept the event queued", WAIT, || {
+            run.world
+                .controller
+                .log()
+                .contains("event not published; keeping it queued")
+        })
+        .await;
+
+    // Back: the queued event is stored and delivered, once; the claim it was about is bound,
+    // so nothing is requeued and no Kubernetes Event recorded.
+    nats.run().await;
+    let deadline = Instant::now() + WAIT;
+    while run.prepared_events("unrelated").await == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the late event was not delivered\n{}",
+            run.world.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(run.prepared_events("unrelated").await, 1);
+    assert_eq!(run.prepared_events("acted").await, 0);
+    assert_eq!(run.prepared_events("duplicate").await, 0);
+    assert!(
+        run.prepared_notes().is_empty(),
+        "{:?}",
+        run.prepared_notes()
+    );
+    let stored = stored_events(&nats, PREPARED).await;
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    println!(
+        "wake-up: preparation released with NATS down → claim bound {:.1} s after (backoff from 3 s); the late event arrived once and changed nothing",
+        by_backoff.as_secs_f64()
+    );
+}
