@@ -113,3 +113,94 @@ pub fn built(built: std::result::Result<Event, EventsError>) -> Option<Event> {
         .map_err(|error| warn!(%error, "background event not built"))
         .ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    /// A look that says "running" until `done` looks were made, counting them.
+    fn counted(
+        looks: &Arc<AtomicUsize>,
+        done: usize,
+    ) -> impl FnMut() -> std::future::Ready<Result<Option<Outcome>>> + Send + 'static {
+        let looks = Arc::clone(looks);
+        move || {
+            let n = looks.fetch_add(1, Ordering::SeqCst) + 1;
+            std::future::ready(Ok((n >= done).then(Outcome::ok)))
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn one_watcher_per_key_until_the_work_ends() {
+        let watches = Watches::default();
+        let settings = Settings::default();
+        let (first, second) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let announced = Arc::new(AtomicUsize::new(0));
+        let announce = |announced: &Arc<AtomicUsize>| {
+            let announced = Arc::clone(announced);
+            move |outcome: Outcome, _elapsed| {
+                assert!(outcome.is_ok());
+                announced.fetch_add(1, Ordering::SeqCst);
+                None
+            }
+        };
+        watches.start(
+            "k".into(),
+            &settings,
+            counted(&first, 3),
+            announce(&announced),
+        );
+        watches.start(
+            "k".into(),
+            &settings,
+            counted(&second, 1),
+            announce(&announced),
+        );
+        assert!(watches.is_watching("k"));
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        assert_eq!(first.load(Ordering::SeqCst), 3, "looked until done");
+        assert_eq!(
+            second.load(Ordering::SeqCst),
+            0,
+            "a second watcher of the same key"
+        );
+        assert_eq!(announced.load(Ordering::SeqCst), 1);
+        assert!(!watches.is_watching("k"));
+        // Over: the key can be watched again.
+        watches.start(
+            "k".into(),
+            &settings,
+            counted(&second, 1),
+            announce(&announced),
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(announced.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn dropping_the_watches_stops_the_watchers_without_an_announcement() {
+        let watches = Watches::default();
+        let looks = Arc::new(AtomicUsize::new(0));
+        let announced = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&announced);
+        watches.start(
+            "k".into(),
+            &Settings::default(),
+            counted(&looks, usize::MAX),
+            move |_, _| {
+                counter.fetch_add(1, Ordering::SeqCst);
+                None
+            },
+        );
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        drop(watches);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let stopped_at = looks.load(Ordering::SeqCst);
+        assert!(stopped_at > 0);
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        assert_eq!(looks.load(Ordering::SeqCst), stopped_at, "still looking");
+        assert_eq!(announced.load(Ordering::SeqCst), 0);
+    }
+}

@@ -1,10 +1,13 @@
-//! Wake-ups on background work: the controller announces work that ends after its CSI reply
-//! (a snapshot's preparation; [`events::vocabulary::background`]), and the sidecar
-//! requeues the object waiting on it at once instead of after its backoff.
+//! Wake-ups on background work: the controllers announce work that ends after its CSI reply
+//! (a snapshot's preparation, a flatten, a purge, a CephFS clone;
+//! [`events::vocabulary::background`]), and the sidecar requeues the object waiting on it at
+//! once instead of after its backoff.
 //!
-//! One durable JetStream consumer per process ([`events::Subscriber`]) on the controller's
-//! subjects, started only while this replica leads (the caller runs [`Wakeups::run`] among its
-//! controllers), so only the leader acts. Each event is handed to the binary's `act` once: the
+//! One durable JetStream consumer per process ([`events::Subscriber`]) on every Sepia subject
+//! (one filter covering both controllers), started only while this replica leads (the caller
+//! runs [`Wakeups::run`] among its controllers), so only the leader acts. Only background events
+//! of this sidecar's driver are handed on (two drivers may share one NATS; the payload names
+//! its publisher's driver). Each event is handed to the binary's `act` once: the
 //! ids of handled events are remembered ([`Seen`]), so a redelivery (a lost ack, NATS back
 //! after a restart) does nothing twice. Without `--nats-url`, or while NATS is away, nothing
 //! here runs and every waiter keeps its backoff: wake-ups only ever shorten a wait.
