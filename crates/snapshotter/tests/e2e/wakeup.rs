@@ -61,7 +61,7 @@ async fn the_end_of_a_snapshots_preparation_is_told_on_its_volume_snapshot_at_on
     assert!(
         log.lines()
             .any(|l| l.contains("requeued by a background event")
-                && l.contains(&format!("{}", ready.bound_content_name().unwrap()))),
+                && l.contains(ready.bound_content_name().unwrap())),
         "{log}"
     );
     assert_eq!(
