@@ -12,15 +12,16 @@
 use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use events::{Event, EventsError, Outcome};
+use events::{Event, EventsError, KubernetesRef, Outcome};
 use parking_lot::Mutex;
 use tokio::sync::watch;
 use tracing::{Instrument as _, debug, info, warn};
 
 use crate::error::Result;
 use crate::settings::Settings;
+use crate::volume::source::ContentSource;
 
 /// How long a piece of work is watched before it is announced as failed.
 pub const DEADLINE: Duration = Duration::from_secs(30 * 60);
@@ -105,6 +106,66 @@ impl Watches {
     pub fn is_watching(&self, key: &str) -> bool {
         self.keys.lock().contains(key)
     }
+}
+
+/// The Kubernetes kind the `csi.storage.k8s.io/pvc/*` parameters name.
+const CLAIM: &str = "PersistentVolumeClaim";
+
+/// Who waits on background work: the CreateVolume answered ABORTED while it runs.
+#[derive(Debug, Clone, Default)]
+pub struct Waiter {
+    pub request_name: String,
+    /// Its content source: the snapshot or volume whose image (or subvolume) the work is on.
+    pub source: Option<ContentSource>,
+    /// From `csi.storage.k8s.io/pvc/name` and `/pvc/namespace` (`--extra-create-metadata`).
+    pub claim_name: Option<String>,
+    pub claim_namespace: Option<String>,
+}
+
+/// The event announcing the end of the work `what` (`flatten/<image>`, `clone/<subvolume>`)
+/// that `waiter` waits on: `verbs.0` on success, `verbs.1` on failure. Pure.
+pub fn ending_event(
+    component: &str,
+    verbs: (&str, &str),
+    what: &str,
+    driver: &str,
+    waiter: &Waiter,
+    outcome: Outcome,
+    elapsed: Duration,
+) -> std::result::Result<Event, EventsError> {
+    let (verb, key) = if outcome.is_ok() {
+        // The work ends once: a second watcher of it (another process) sends the same event.
+        (verbs.0, what.to_owned())
+    } else {
+        // Each failure is its own event: a retry starts the work again.
+        (verbs.1, format!("{what}/failed/{}", now_millis()))
+    };
+    let mut builder = Event::builder(component, events::vocabulary::object::VOLUME, verb)
+        .operation_key(key)
+        .driver(driver)
+        .request_name(waiter.request_name.clone())
+        .duration(elapsed)
+        .outcome(outcome);
+    match &waiter.source {
+        Some(ContentSource::Snapshot(id)) => builder = builder.snapshot_id(id.clone()),
+        Some(ContentSource::Volume(id)) => builder = builder.volume_id(id.clone()),
+        None => {}
+    }
+    if let Some(name) = &waiter.claim_name {
+        builder = builder.kubernetes(KubernetesRef {
+            kind: CLAIM.to_owned(),
+            namespace: waiter.claim_namespace.clone(),
+            name: name.clone(),
+            uid: None,
+        });
+    }
+    builder.build()
+}
+
+fn now_millis() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis())
 }
 
 /// `built`, or `None` with a warning: an event that cannot be built is not announced.

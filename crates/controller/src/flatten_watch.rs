@@ -3,33 +3,17 @@
 //! ABORTED is retried at once instead of after its backoff. Watched through
 //! [`crate::background_watch`]: a flattened image has no parent.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use events::vocabulary::{component, object, verb};
-use events::{Event, KubernetesRef, Outcome};
+use events::vocabulary::{component, verb};
+use events::{Event, Outcome};
 
-use crate::background_watch::built;
+pub use crate::background_watch::Waiter;
+use crate::background_watch::{built, ending_event};
 use crate::cluster::Pool;
 use crate::error::{Error, Result};
 use crate::image;
 use crate::state::State;
-
-/// The Kubernetes kind of the claim a CreateVolume's `csi.storage.k8s.io/pvc/*` parameters name.
-const CLAIM: &str = "PersistentVolumeClaim";
-
-/// What waits on a flatten: the CreateVolume that hit the hard limit. Its content source says
-/// which volume or snapshot's image is flattened; the rest names the request and its claim.
-#[derive(Debug, Clone, Default)]
-pub struct Waiter {
-    pub request_name: Option<String>,
-    /// The CreateVolume's source snapshot (a restore).
-    pub snapshot_id: Option<String>,
-    /// The CreateVolume's source volume (a clone).
-    pub volume_id: Option<String>,
-    /// From `csi.storage.k8s.io/pvc/name` and `/pvc/namespace` (`--extra-create-metadata`).
-    pub claim_name: Option<String>,
-    pub claim_namespace: Option<String>,
-}
 
 /// Watches the flatten of image `name` of `pool` (unless this process already does) and
 /// announces its end to `waiter`.
@@ -72,55 +56,26 @@ pub fn event(
     outcome: Outcome,
     elapsed: Duration,
 ) -> std::result::Result<Event, events::EventsError> {
-    let (verb, key) = if outcome.is_ok() {
-        // An image is flattened once: the same watch in another process is the same event.
-        (verb::FLATTENED, format!("flatten/{spec}"))
-    } else {
-        (
-            verb::FLATTEN_FAILED,
-            format!("flatten-failed/{spec}/{}", now_millis()),
-        )
-    };
-    let mut builder = Event::builder(component::CONTROLLER, object::VOLUME, verb)
-        .operation_key(key)
-        .driver(driver)
-        .duration(elapsed)
-        .outcome(outcome);
-    if let Some(id) = &waiter.volume_id {
-        builder = builder.volume_id(id.clone());
-    }
-    if let Some(id) = &waiter.snapshot_id {
-        builder = builder.snapshot_id(id.clone());
-    }
-    if let Some(name) = &waiter.request_name {
-        builder = builder.request_name(name.clone());
-    }
-    if let Some(name) = &waiter.claim_name {
-        builder = builder.kubernetes(KubernetesRef {
-            kind: CLAIM.to_owned(),
-            namespace: waiter.claim_namespace.clone(),
-            name: name.clone(),
-            uid: None,
-        });
-    }
-    builder.build()
-}
-
-fn now_millis() -> u128 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| since.as_millis())
+    ending_event(
+        component::CONTROLLER,
+        (verb::FLATTENED, verb::FLATTEN_FAILED),
+        &format!("flatten/{spec}"),
+        driver,
+        waiter,
+        outcome,
+        elapsed,
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::volume::source::ContentSource;
 
     fn waiter() -> Waiter {
         Waiter {
-            request_name: Some("pvc-1".into()),
-            snapshot_id: Some("0001-snap".into()),
-            volume_id: None,
+            request_name: "pvc-1".into(),
+            source: Some(ContentSource::Snapshot("0001-snap".into())),
             claim_name: Some("restored".into()),
             claim_namespace: Some("default".into()),
         }

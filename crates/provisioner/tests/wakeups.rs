@@ -132,6 +132,18 @@ impl Run {
         Instant::now()
     }
 
+    /// Waits until the controller says it keeps an event it could not publish (NATS away).
+    async fn event_kept_queued(&self) {
+        self.world
+            .eventually("the controller kept the event queued", WAIT, || {
+                self.world
+                    .controller
+                    .log()
+                    .contains("event not published; keeping it queued")
+            })
+            .await;
+    }
+
     /// `sidecar_background_events_total{verb="prepared",result=…}`, 0 when absent.
     async fn prepared_events(&self, result: &str) -> u64 {
         background_events(self.metrics_port, "prepared", result).await
@@ -354,14 +366,7 @@ async fn an_event_published_while_nats_is_down_arrives_once_after_it_returns() {
     nats.stop().await;
     run.release_preparation();
     // The controller produced the event while NATS was away: it waits in its outbox.
-    run.world
-        .eventually("the controller kept the event queued", WAIT, || {
-            run.world
-                .controller
-                .log()
-                .contains("event not published; keeping it queued")
-        })
-        .await;
+    run.event_kept_queued().await;
     nats.run().await;
 
     run.world.wait_bound("restored", WAIT).await;
@@ -402,14 +407,7 @@ async fn with_nats_down_the_claim_binds_by_backoff_and_the_late_event_changes_no
     // No event can arrive: the claim binds when its backoff runs out.
     run.world.wait_bound("restored", WAIT).await;
     let by_backoff = released.elapsed();
-    run.world
-        .eventually("the controller kept the event queued", WAIT, || {
-            run.world
-                .controller
-                .log()
-                .contains("event not published; keeping it queued")
-        })
-        .await;
+    run.event_kept_queued().await;
 
     // Back: the queued event is stored and delivered, once; the claim it was about is bound,
     // so nothing is requeued and no Kubernetes Event recorded.

@@ -5,37 +5,24 @@
 
 use std::time::Duration;
 
-use controller::background_watch::built;
+pub use controller::background_watch::Waiter;
+use controller::background_watch::{built, ending_event};
 use controller::error::Result;
-use controller::volume::source::ContentSource;
-use events::vocabulary::{component, object, verb};
-use events::{Event, EventsError, KubernetesRef, Outcome};
+use events::vocabulary::{component, verb};
+use events::{Event, EventsError, Outcome};
 
 use crate::driver::Driver;
 use crate::fs::Fs;
 use crate::mgr::CloneState;
 use crate::volume::create::CreateRequest;
 
-/// The Kubernetes kind the `csi.storage.k8s.io/pvc/*` parameters name.
-const CLAIM: &str = "PersistentVolumeClaim";
-
-/// Who waits on a clone: the CreateVolume that started it.
-#[derive(Debug, Clone, Default)]
-pub struct Waiter {
-    pub request_name: String,
-    pub source: Option<ContentSource>,
-    pub claim_name: Option<String>,
-    pub claim_namespace: Option<String>,
-}
-
-impl Waiter {
-    pub fn of(req: &CreateRequest) -> Self {
-        Self {
-            request_name: req.name.clone(),
-            source: req.source.clone(),
-            claim_name: req.params.claim_name.clone(),
-            claim_namespace: req.params.owner.clone(),
-        }
+/// Who waits on the clone `req` started.
+pub fn waiter(req: &CreateRequest) -> Waiter {
+    Waiter {
+        request_name: req.name.clone(),
+        source: req.source.clone(),
+        claim_name: req.params.claim_name.clone(),
+        claim_namespace: req.params.owner.clone(),
     }
 }
 
@@ -46,7 +33,7 @@ pub fn watch(driver: &Driver, req: &CreateRequest, fs: &Fs, target: &str) {
     let spec = fs.spec(target);
     let (look_fs, look_target) = (fs.clone(), target.to_owned());
     let name = state.settings.driver_name.clone();
-    let waiter = Waiter::of(req);
+    let waiter = waiter(req);
     state.background.start(
         format!("clone/{spec}"),
         &state.settings,
@@ -86,46 +73,21 @@ pub fn event(
     outcome: Outcome,
     elapsed: Duration,
 ) -> std::result::Result<Event, EventsError> {
-    let (verb, key) = if outcome.is_ok() {
-        // A clone completes once: a second watcher of it (another process) is the same event.
-        (verb::CLONED, format!("clone/{spec}"))
-    } else {
-        // A failed clone is started again by the retry; each failure is its own event.
-        (
-            verb::CLONE_FAILED,
-            format!("clone-failed/{spec}/{}", now_millis()),
-        )
-    };
-    let mut builder = Event::builder(component::CEPHFS_CONTROLLER, object::VOLUME, verb)
-        .operation_key(key)
-        .driver(driver)
-        .request_name(waiter.request_name.clone())
-        .duration(elapsed)
-        .outcome(outcome);
-    match &waiter.source {
-        Some(ContentSource::Snapshot(id)) => builder = builder.snapshot_id(id.clone()),
-        Some(ContentSource::Volume(id)) => builder = builder.volume_id(id.clone()),
-        None => {}
-    }
-    if let Some(name) = &waiter.claim_name {
-        builder = builder.kubernetes(KubernetesRef {
-            kind: CLAIM.to_owned(),
-            namespace: waiter.claim_namespace.clone(),
-            name: name.clone(),
-            uid: None,
-        });
-    }
-    builder.build()
-}
-
-fn now_millis() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |since| since.as_millis())
+    ending_event(
+        component::CEPHFS_CONTROLLER,
+        (verb::CLONED, verb::CLONE_FAILED),
+        &format!("clone/{spec}"),
+        driver,
+        waiter,
+        outcome,
+        elapsed,
+    )
 }
 
 #[cfg(test)]
 mod tests {
+    use controller::volume::source::ContentSource;
+
     use super::*;
 
     #[test]

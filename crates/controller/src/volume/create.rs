@@ -49,15 +49,9 @@ pub struct CreateRequest {
 impl CreateRequest {
     /// Who waits when this request meets a flatten at the hard clone-depth limit.
     pub fn flatten_waiter(&self) -> crate::flatten_watch::Waiter {
-        let (snapshot_id, volume_id) = match &self.source {
-            Some(ContentSource::Snapshot(id)) => (Some(id.clone()), None),
-            Some(ContentSource::Volume(id)) => (None, Some(id.clone())),
-            None => (None, None),
-        };
         crate::flatten_watch::Waiter {
-            request_name: Some(self.name.clone()),
-            snapshot_id,
-            volume_id,
+            request_name: self.name.clone(),
+            source: self.source.clone(),
             claim_name: self.params.tags.pvc_name.clone(),
             claim_namespace: self.params.tags.pvc_namespace.clone(),
         }
