@@ -23,7 +23,8 @@ pub const DEFAULT_GROUP: &str = "csi";
 /// RADOS namespace of the journal when the cluster config names none (ceph-csi's).
 pub const DEFAULT_NAMESPACE: &str = "csi";
 
-/// A filesystem ready for requests.
+/// A filesystem ready for requests. Cheap to clone (a background watch keeps one).
+#[derive(Clone)]
 pub struct Fs {
     pub cluster: Arc<Cluster>,
     pub name: String,

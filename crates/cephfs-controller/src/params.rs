@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 use controller::error::{Error, Result};
-use controller::params::{K8S_PREFIX, PVC_NAMESPACE};
+use controller::params::{K8S_PREFIX, PVC_NAME, PVC_NAMESPACE};
 use csi::quote::quote;
 
 /// Mounters the node plugin knows (ceph-csi's names).
@@ -35,6 +35,8 @@ pub struct VolumeParams {
     pub volume_name_prefix: Option<String>,
     /// PVC namespace (`csi.volume.owner`), from the provisioner's extra metadata.
     pub owner: Option<String>,
+    /// PVC name, from the same metadata: the claim a clone's end is announced to.
+    pub claim_name: Option<String>,
 }
 
 impl VolumeParams {
@@ -58,6 +60,7 @@ impl VolumeParams {
                 "fuseMountOptions" => out.fuse_mount_options = Some(value.clone()),
                 "volumeNamePrefix" => out.volume_name_prefix = Some(name_prefix(key, value)?),
                 PVC_NAMESPACE => out.owner = Some(value.clone()).filter(|v| !v.is_empty()),
+                PVC_NAME => out.claim_name = Some(value.clone()).filter(|v| !v.is_empty()),
                 k if k.starts_with(K8S_PREFIX) => {}
                 k => return Err(refused(k)),
             }

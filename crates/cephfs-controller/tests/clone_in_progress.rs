@@ -120,3 +120,75 @@ async fn a_canceled_clone_is_removed_and_started_again() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_end_of_a_clone_is_announced_on_nats_with_its_request_and_claim() {
+    let _serial = SERIAL.lock().await;
+    // A NATS of this test's own: what it stored is this clone's announcement only.
+    let nats = sepia_testbed::NatsServer::start().await;
+    let url = nats.url();
+    Builder::default()
+        .nats(url)
+        .run(|fx| async move {
+            let volume = fx.create_volume("pvc-told-src", 4 * MIB).await;
+            let snapshot = fx.create_snapshot("snap-told", &volume.volume_id).await;
+            let delay = CloneDelay::set(2);
+            let mut req = fx.restore_request("pvc-told", 4 * MIB, &snapshot.snapshot_id);
+            req.parameters
+                .insert("csi.storage.k8s.io/pvc/name".into(), "told".into());
+            req.parameters
+                .insert("csi.storage.k8s.io/pvc/namespace".into(), "apps".into());
+            let s = status(fx.client().create_volume(req.clone()).await);
+            assert_eq!(s.code(), Code::Aborted, "{}", s.message());
+            let source = subvolume_of(&volume.volume_id);
+            let target = fx.subvolumes().into_iter().find(|s| *s != source).unwrap();
+
+            // Nobody retries: the controller watches the clone on its own and announces its end.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+            let stored = loop {
+                let stored =
+                    sidecar_testkit::nats::stored_events(&nats, "sepia.cephfs-controller.volume.>")
+                        .await;
+                if !stored.is_empty() {
+                    break stored;
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "no clone announcement; the clone is {}",
+                    fx.clone_state(&target)
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            };
+            assert_eq!(stored.len(), 1, "{stored:?}");
+            let event = &stored[0];
+            assert_eq!(event.verb, "cloned", "{event:?}");
+            assert!(event.outcome.is_ok(), "{event:?}");
+            // Announced only once the mgr says the copy is complete.
+            assert_eq!(fx.clone_state(&target), "complete");
+            assert_eq!(event.driver.as_deref(), Some("cephfs.csi.sepia.io"));
+            assert_eq!(event.csi.request_name.as_deref(), Some("pvc-told"));
+            assert_eq!(
+                event.csi.snapshot_id.as_deref(),
+                Some(snapshot.snapshot_id.as_str())
+            );
+            let claim = event.kubernetes.as_ref().unwrap();
+            assert_eq!(
+                (
+                    claim.kind.as_str(),
+                    claim.namespace.as_deref(),
+                    claim.name.as_str()
+                ),
+                ("PersistentVolumeClaim", Some("apps"), "told")
+            );
+            drop(delay);
+
+            // The retry the event triggers finds the clone done.
+            let restored = create(fx.client(), req).await;
+            assert_eq!(subvolume_of(&restored.volume_id), target);
+            fx.delete_volume(&restored.volume_id).await;
+            fx.delete_snapshot(&snapshot.snapshot_id).await;
+            fx.delete_volume(&volume.volume_id).await;
+            assert!(fx.subvolumes().is_empty());
+        })
+        .await;
+}

@@ -11,8 +11,10 @@ use tracing::{info, warn};
 
 use crate::cluster::{Pool, spec};
 use crate::error::{Error, Result};
+use crate::flatten_watch::{self, Waiter};
 use crate::image;
 use crate::settings::CloneDepth;
+use crate::state::State;
 
 /// What the depth of an image means for a new clone of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,9 +109,11 @@ pub async fn queue_flatten(pool: &Pool, name: &str) -> Result<bool> {
 }
 
 /// Applies the verdict for cloning image `name` (open as `image`): queues a flatten at either
-/// limit and refuses at the hard one. Without the mgr, the hard limit flattens synchronously
+/// limit and refuses at the hard one, where the flatten is watched so `waiter` hears when it
+/// ends ([`crate::flatten_watch`]). Without the mgr, the hard limit flattens synchronously
 /// (bounded by the op deadline) instead of refusing forever.
-pub async fn enforce(limits: CloneDepth, pool: &Pool, image: &Image) -> Result<()> {
+pub async fn enforce(state: &State, pool: &Pool, image: &Image, waiter: Waiter) -> Result<()> {
+    let limits = state.settings.clone_depth;
     let depth = depth(pool, image).await?;
     match verdict(limits, depth) {
         Verdict::Fine => Ok(()),
@@ -119,6 +123,7 @@ pub async fn enforce(limits: CloneDepth, pool: &Pool, image: &Image) -> Result<(
         }
         Verdict::TooDeep => {
             if queue_flatten(pool, image.name()).await? {
+                flatten_watch::watch(state, pool, image.name(), waiter);
                 return Err(Error::FlattenPending {
                     image: pool.spec(image.name()),
                     depth,

@@ -17,7 +17,8 @@
 //!   types), [`size`] (ceph-csi rounding), [`secrets`] (who we are towards Ceph).
 //! - Ceph-facing helpers: [`lookup`] (ID → cluster, pool, journal entry), [`cluster`]
 //!   (connections, pools; [`reachability`] tells a wrong key from a dead cluster), [`image`] (open/close/ids/snapshots), [`trash`] (delete via trash
-//!   and mgr purge), [`depth`] (clone depth, mgr flatten), [`metadata`] (image tags),
+//!   and mgr purge), [`depth`] (clone depth, mgr flatten; [`flatten_watch`] announces
+//!   the end of a flatten a request waits for, through [`background_watch`]), [`metadata`] (image tags),
 //!   [`listing`] (paged directory walks), [`verified_clone`] (clones proven complete before a
 //!   source snapshot goes: used by snapshot preparation, restore and PVC clone).
 //! - Plumbing: [`state`] (everything a request shares: settings, config watcher, connection
@@ -36,12 +37,14 @@
 //! volume context.
 
 pub mod advertised;
+pub mod background_watch;
 pub mod capabilities;
 pub mod capacity;
 pub mod cluster;
 pub mod depth;
 pub mod error;
 pub mod failpoints;
+pub mod flatten_watch;
 pub mod image;
 pub mod listing;
 pub mod locks;

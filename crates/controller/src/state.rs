@@ -33,6 +33,8 @@ pub struct State {
     /// `cluster/pool/namespace` whose trash purge schedule this process has added
     /// (`--trash-purge=schedule`); the lock is never held across an await.
     pub purge_schedules: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// Background work requests wait for (flattens, CephFS clones), announced when it ends.
+    pub background: crate::background_watch::Watches,
 }
 
 impl State {
@@ -61,6 +63,7 @@ impl State {
             journal,
             settings,
             purge_schedules: Default::default(),
+            background: Default::default(),
         })
     }
 

@@ -12,11 +12,17 @@
 //! trashed it. The mgr retries its task; and whoever purges the last clone also purges a parent
 //! that waits in the trash, so the pair goes in one pass. An image someone still watches is
 //! different: a direct purge fails the delete (retried by the CO) rather than leave it behind.
+//!
+//! A deleted volume's image leaving the trash is announced (`sepia.controller.volume.purged`),
+//! watched through [`crate::background_watch`]; nothing waits on it but an operator.
 
 use ceph::rbd::{self, Image};
+use events::vocabulary::{component, object, verb};
+use events::{Event, Outcome};
 use serde_json::json;
 use tracing::{debug, warn};
 
+use crate::background_watch::built;
 use crate::cluster::{Pool, spec};
 use crate::error::{Error, Result};
 use crate::settings::TrashPurge;
@@ -36,6 +42,8 @@ pub struct Doomed {
     pub id: String,
     /// Id of its parent image when that waits in the trash of the same pool and namespace.
     pub parent_in_trash: Option<String>,
+    /// The CSI volume whose image it is: its purge's end is announced.
+    pub volume_id: Option<String>,
 }
 
 impl Doomed {
@@ -57,6 +65,7 @@ impl Doomed {
         Ok(Doomed {
             id,
             parent_in_trash,
+            volume_id: None,
         })
     }
 }
@@ -77,6 +86,9 @@ pub async fn purge(
     }
     state.maybe_failpoint(points.after_move).await?;
     queue_removal(state, pool, &doomed.id).await?;
+    if let Some(volume_id) = &doomed.volume_id {
+        watch_purge(state, pool, &doomed.id, volume_id);
+    }
     if let Some(parent) = &doomed.parent_in_trash {
         debug!(image = %pool.spec(name), parent, "also purging the trashed parent");
         queue_removal(state, pool, parent).await?;
@@ -167,6 +179,50 @@ pub async fn queue_removal(state: &State, pool: &Pool, image_id: &str) -> Result
         }
         Err(e) => Err(Error::ceph("queue trash purge", image_id_spec, e)),
     }
+}
+
+/// Announces the end of the purge of trashed image `image_id`, volume `volume_id`'s, once it
+/// is gone from the trash. A purge the watch does not see end (an image kept while clones of
+/// its snapshots live) is not announced.
+fn watch_purge(state: &State, pool: &Pool, image_id: &str, volume_id: &str) {
+    let key = format!(
+        "purge/{}",
+        spec(pool.io.pool_name(), pool.io.namespace(), image_id)
+    );
+    let (look_pool, look_id) = (pool.clone(), image_id.to_owned());
+    let (driver, volume_id) = (state.settings.driver_name.clone(), volume_id.to_owned());
+    state.background.start(
+        key,
+        &state.settings,
+        move || {
+            let (pool, id) = (look_pool.clone(), look_id.clone());
+            async move {
+                let entries = rbd::trash_list(&pool.io)
+                    .await
+                    .map_err(|e| Error::ceph("list trash", pool.spec(""), e))?;
+                Ok((!entries.iter().any(|e| e.id == id)).then(Outcome::ok))
+            }
+        },
+        move |outcome, elapsed| {
+            outcome.is_ok().then_some(())?;
+            built(purged_event(&driver, &volume_id, elapsed))
+        },
+    );
+}
+
+/// `sepia.controller.volume.purged` for volume `volume_id`. Pure.
+pub fn purged_event(
+    driver: &str,
+    volume_id: &str,
+    elapsed: std::time::Duration,
+) -> std::result::Result<Event, events::EventsError> {
+    Event::builder(component::CONTROLLER, object::VOLUME, verb::PURGED)
+        // A volume is purged once.
+        .operation_key("purge")
+        .driver(driver)
+        .volume_id(volume_id)
+        .duration(elapsed)
+        .build()
 }
 
 /// Every how often the mgr purges the trash of a scheduled namespace (the schedule's unit is

@@ -78,7 +78,13 @@ async fn create_and_delete_publish_volume_events_with_the_volume_id() {
         .await
         .expect("all events acknowledged");
 
-    let events = stored(&nats.url()).await;
+    // The lifecycle events only: the purge's end is announced when the watch sees it, which
+    // may be after the controller stopped (see the purge test below).
+    let events: Vec<_> = stored(&nats.url())
+        .await
+        .into_iter()
+        .filter(|(subject, _, _)| subject != "sepia.controller.volume.purged")
+        .collect();
     let subjects: Vec<&str> = events.iter().map(|(s, _, _)| s.as_str()).collect();
     assert_eq!(
         subjects,
@@ -103,4 +109,48 @@ async fn create_and_delete_publish_volume_events_with_the_volume_id() {
     for (subject, raw, _) in &events {
         assert!(!raw.contains(&bed().key), "{subject} carries the cephx key");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mgrs_purge_of_a_deleted_volume_is_announced_once_its_image_left_the_trash() {
+    let nats = NatsServer::start().await;
+    let url = nats.url();
+    let publisher = Publisher::start(PublisherConfig::new(url.clone()), &mut Registry::default())
+        .expect("publisher starts");
+    Fixture::builder()
+        .mgr_purge()
+        .events(publisher.clone())
+        .run(|fx| async move {
+            let volume = fx.create_volume("pvc-purged", 64 << 20).await;
+            fx.delete_volume(&volume.volume_id).await;
+            // The mgr's task queue is the bed's (one task at a time for every suite): wait.
+            let deadline = std::time::Instant::now() + Duration::from_secs(240);
+            let purged = loop {
+                let found: Vec<Event> = stored(&url)
+                    .await
+                    .into_iter()
+                    .filter(|(subject, _, _)| subject == "sepia.controller.volume.purged")
+                    .map(|(_, _, event)| event)
+                    .collect();
+                if !found.is_empty() {
+                    break found;
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "no purge announced; trash: {:?}",
+                    fx.trash().await
+                );
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            };
+            assert_eq!(purged.len(), 1, "{purged:?}");
+            assert_eq!(
+                purged[0].csi.volume_id.as_deref(),
+                Some(volume.volume_id.as_str())
+            );
+            assert_eq!(purged[0].outcome.status, OutcomeStatus::Ok);
+            // Announced only once the image had left the trash.
+            let trash = fx.trash().await;
+            assert!(trash.is_empty(), "{trash:?}");
+        })
+        .await;
 }

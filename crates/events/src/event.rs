@@ -24,6 +24,11 @@ pub struct Event {
     pub component: String,
     pub object: String,
     pub verb: String,
+    /// The CSI driver name of the publisher (GetPluginInfo's), so a consumer shared by two
+    /// drivers on one NATS acts only on its own driver's events. Absent from publishers that
+    /// predate it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub driver: Option<String>,
     /// When the operation finished, RFC 3339 in UTC with milliseconds.
     #[serde(with = "rfc3339")]
     pub time: SystemTime,

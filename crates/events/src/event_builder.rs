@@ -15,6 +15,7 @@ pub struct EventBuilder {
     component: String,
     object: String,
     verb: String,
+    driver: Option<String>,
     operation_key: Option<String>,
     time: Option<SystemTime>,
     csi: CsiIds,
@@ -35,6 +36,7 @@ impl EventBuilder {
             component: component.into(),
             object: object.into(),
             verb: verb.into(),
+            driver: None,
             operation_key: None,
             time: None,
             csi: CsiIds::default(),
@@ -53,6 +55,12 @@ impl EventBuilder {
     /// failures. Required: without it, a retry could not be told from a new operation.
     pub fn operation_key(mut self, key: impl Into<String>) -> Self {
         self.operation_key = Some(key.into());
+        self
+    }
+
+    /// The publisher's CSI driver name (see [`Event::driver`]).
+    pub fn driver(mut self, driver: impl Into<String>) -> Self {
+        self.driver = Some(driver.into()).filter(|d| !d.is_empty());
         self
     }
 
@@ -131,6 +139,7 @@ impl EventBuilder {
             component: self.component,
             object: self.object,
             verb: self.verb,
+            driver: self.driver,
             time: whole_millis(self.time.unwrap_or_else(SystemTime::now)),
             csi: self.csi,
             kubernetes: self.kubernetes,

@@ -4,6 +4,9 @@
 /// Which process published the event (second subject token).
 pub mod component {
     pub const CONTROLLER: &str = "controller";
+    /// The CephFS driver's controller, for what only it announces (a clone's end); its
+    /// lifecycle events are the RBD controller's ([`CONTROLLER`]).
+    pub const CEPHFS_CONTROLLER: &str = "cephfs-controller";
     pub const NODE: &str = "node";
     pub const PROVISIONER: &str = "provisioner";
     pub const SNAPSHOTTER: &str = "snapshotter";
@@ -33,30 +36,64 @@ pub mod verb {
     /// Background work that finishes after the CSI reply (see [`background`]).
     pub const PREPARED: &str = "prepared";
     pub const PREPARATION_FAILED: &str = "preparation-failed";
+    pub const FLATTENED: &str = "flattened";
+    pub const FLATTEN_FAILED: &str = "flatten-failed";
+    pub const PURGED: &str = "purged";
+    pub const CLONED: &str = "cloned";
+    pub const CLONE_FAILED: &str = "clone-failed";
 }
 
 /// The events of work that ends after its CSI reply, which sidecars subscribe to so the object
-/// waiting on it is requeued at once instead of after its backoff:
+/// waiting on it is requeued at once instead of after its backoff. Each carries the publisher's
+/// driver name, the CSI ids and, when the request named it, the Kubernetes object it serves:
 /// - `sepia.controller.snapshot.prepared` / `.preparation-failed`: a snapshot's background
 ///   preparation (ceph-csi's layout) ended; carries the snapshot id, the CreateSnapshot name
 ///   and, with `--extra-create-metadata`, the VolumeSnapshot.
-///
-/// Not announced yet: the end of a mgr flatten queued at the hard clone-depth limit, and of a
-/// trash purge (both run in the mgr, which the controller does not watch).
+/// - `sepia.controller.volume.flattened` / `.flatten-failed`: the mgr flatten queued at the
+///   clone-depth limit ended; carries the id of the volume or snapshot whose image was
+///   flattened and, when the request that hit the hard limit was a CreateVolume with
+///   `--extra-create-metadata`, its claim (PersistentVolumeClaim) and request name.
+/// - `sepia.controller.volume.purged`: the mgr `trash remove` of a deleted volume's image
+///   ended (the image is gone from Ceph).
+/// - `sepia.cephfs-controller.volume.cloned` / `.clone-failed`: a CephFS clone (a restore or a
+///   volume clone answered ABORTED while the mgr copies) ended; carries the new volume's
+///   request name and, with `--extra-create-metadata`, its claim.
 pub mod background {
     use super::{component, object, verb};
 
-    /// The subjects a sidecar's consumer filters on (one JetStream consumer, several filters).
-    pub const SUBJECTS: [&str; 2] = [
+    /// Every background subject.
+    pub const SUBJECTS: [&str; 7] = [
         "sepia.controller.snapshot.prepared",
         "sepia.controller.snapshot.preparation-failed",
+        "sepia.controller.volume.flattened",
+        "sepia.controller.volume.flatten-failed",
+        "sepia.controller.volume.purged",
+        "sepia.cephfs-controller.volume.cloned",
+        "sepia.cephfs-controller.volume.clone-failed",
     ];
+
+    /// The one filter subject a sidecar's consumer takes (Debian's nats-server 2.9 allows one
+    /// per consumer): the two controllers' components differ in the second token, so nothing
+    /// narrower than every Sepia subject covers both; [`is_background`] skips the rest.
+    pub const FILTER: &str = "sepia.>";
 
     /// Whether `(component, object, verb)` is one of [`SUBJECTS`].
     pub fn is_background(component_name: &str, object_name: &str, verb_name: &str) -> bool {
-        component_name == component::CONTROLLER
-            && object_name == object::SNAPSHOT
-            && matches!(verb_name, verb::PREPARED | verb::PREPARATION_FAILED)
+        match (component_name, object_name) {
+            (component::CONTROLLER, object::SNAPSHOT) => {
+                matches!(verb_name, verb::PREPARED | verb::PREPARATION_FAILED)
+            }
+            (component::CONTROLLER, object::VOLUME) => {
+                matches!(
+                    verb_name,
+                    verb::FLATTENED | verb::FLATTEN_FAILED | verb::PURGED
+                )
+            }
+            (component::CEPHFS_CONTROLLER, object::VOLUME) => {
+                matches!(verb_name, verb::CLONED | verb::CLONE_FAILED)
+            }
+            _ => false,
+        }
     }
 
     #[cfg(test)]
@@ -69,9 +106,15 @@ pub mod background {
                 let parts: Vec<&str> = subject.split('.').collect();
                 assert_eq!(parts.len(), 4, "{subject}");
                 assert!(is_background(parts[1], parts[2], parts[3]), "{subject}");
+                let filter = FILTER.trim_end_matches('>');
+                assert!(subject.starts_with(filter), "{subject} escapes {FILTER}");
             }
             assert!(!is_background("controller", "snapshot", "created"));
             assert!(!is_background("controller", "snapshot", "failed"));
+            assert!(!is_background("controller", "volume", "created"));
+            assert!(!is_background("controller", "snapshot", "flattened"));
+            assert!(!is_background("controller", "volume", "cloned"));
+            assert!(!is_background("cephfs-controller", "volume", "flattened"));
             assert!(!is_background("provisioner", "snapshot", "prepared"));
         }
     }

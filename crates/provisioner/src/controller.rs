@@ -207,7 +207,12 @@ pub async fn run(parts: Parts, stop: CancellationToken) {
     watches.spawn({
         let ctx = Arc::clone(&ctx);
         let stop = stop.clone();
-        async move { wakeups.run(stop, |event| wakeup::act(&ctx, event)).await }
+        async move {
+            let driver = ctx.driver.clone();
+            wakeups
+                .run(stop, &driver, |event| wakeup::act(Arc::clone(&ctx), event))
+                .await;
+        }
     });
 
     stop.cancelled().await;

@@ -75,6 +75,15 @@ pub mod reason {
     /// Sepia addition — PVC: the background preparation of its source snapshot failed; the
     /// restore prepares it itself.
     pub const BACKGROUND_PREPARATION_FAILED: &str = "BackgroundPreparationFailed";
+    /// Sepia addition — PVC: the flatten its restore or clone waited for at the hard
+    /// clone-depth limit finished.
+    pub const FLATTEN_FINISHED: &str = "FlattenFinished";
+    /// Sepia addition — PVC: that flatten failed (or was not seen to finish in time).
+    pub const FLATTEN_FAILED: &str = "FlattenFailed";
+    /// Sepia addition — PVC: the CephFS clone of its data source finished.
+    pub const CLONE_FINISHED: &str = "CloneFinished";
+    /// Sepia addition — PVC: the CephFS clone of its data source failed.
+    pub const CLONE_FAILED: &str = "CloneFailed";
 }
 
 /// Sepia addition — PVC: the data source CreateVolume was given (`snapshot:<id>` or

@@ -27,8 +27,9 @@
 //! - [`topology`]: accessibility requirements from the selected node (topology drivers).
 //! - [`csi_calls`]: CreateVolume / DeleteVolume through the sidecar's metered connection.
 //! - [`context`]: what all workers share (clients, caches, queues, sinks).
-//! - [`wakeup`]: the claims a controller background event (snapshot prepared) wakes, requeued
-//!   at once with a Kubernetes Event (fed by `sidecar::wakeups`).
+//! - [`wakeup`]: the claims a controller background event (snapshot prepared, flatten or CephFS
+//!   clone finished) wakes, requeued at once with a Kubernetes Event (fed by
+//!   `sidecar::wakeups`); matched by what the event names or by CSI ids.
 //! - [`volume_worker`]: acts on a PV decision (DeleteVolume, finalizers).
 //! - [`secrets`]: CSI secrets from the Secrets a class names (read by `sidecar::secrets`).
 //! - [`outcome`]: Kubernetes Events, NATS events and metrics for each operation.

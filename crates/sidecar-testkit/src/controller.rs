@@ -85,6 +85,16 @@ impl Controller {
     /// A second controller process on `first`'s RADOS namespace and cluster config (as every
     /// sidecar pod runs its own), in a directory of its own, logging as `label`.
     pub async fn start_beside(first: &Controller, label: &str, failpoints: Option<&str>) -> Self {
+        Self::start_beside_with(first, label, failpoints, &[]).await
+    }
+
+    /// [`Controller::start_beside`] with `extra` flags (other clone-depth limits, say).
+    pub async fn start_beside_with(
+        first: &Controller,
+        label: &str,
+        failpoints: Option<&str>,
+        extra: &[&str],
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         Self::launch(
             first.bed,
@@ -92,10 +102,7 @@ impl Controller {
             first.namespace.clone(),
             first.config_path.clone(),
             label,
-            Flags {
-                failpoints,
-                extra: &[],
-            },
+            Flags { failpoints, extra },
             false,
         )
         .await

@@ -1,15 +1,19 @@
-//! Wake-ups on background work: the controller announces work that ends after its CSI reply
-//! (a snapshot's preparation; [`events::vocabulary::background`]), and the sidecar
-//! requeues the object waiting on it at once instead of after its backoff.
+//! Wake-ups on background work: the controllers announce work that ends after its CSI reply
+//! (a snapshot's preparation, a flatten, a purge, a CephFS clone;
+//! [`events::vocabulary::background`]), and the sidecar requeues the object waiting on it at
+//! once instead of after its backoff.
 //!
-//! One durable JetStream consumer per process ([`events::Subscriber`]) on the controller's
-//! subjects, started only while this replica leads (the caller runs [`Wakeups::run`] among its
-//! controllers), so only the leader acts. Each event is handed to the binary's `act` once: the
+//! One durable JetStream consumer per process ([`events::Subscriber`]) on every Sepia subject
+//! (one filter covering both controllers), started only while this replica leads (the caller
+//! runs [`Wakeups::run`] among its controllers), so only the leader acts. Only background events
+//! of this sidecar's driver are handed on (two drivers may share one NATS; the payload names
+//! its publisher's driver). Each event is handed to the binary's `act` once: the
 //! ids of handled events are remembered ([`Seen`]), so a redelivery (a lost ack, NATS back
 //! after a restart) does nothing twice. Without `--nats-url`, or while NATS is away, nothing
 //! here runs and every waiter keeps its backoff: wake-ups only ever shorten a wait.
 
 use std::collections::{HashSet, VecDeque};
+use std::future::Future;
 
 use events::vocabulary::background;
 use events::{Event, PublisherConfig, Subscriber, SubscriberConfig};
@@ -19,8 +23,9 @@ use prometheus_client::metrics::family::Family;
 use telemetry::prometheus_client::registry::Registry;
 use tokio_util::sync::CancellationToken;
 
-/// The controller's subjects (one filter: Debian's nats-server 2.9 takes one per consumer).
-const FILTER: &str = "sepia.controller.>";
+/// Every Sepia subject: the RBD and the CephFS controller publish under different components,
+/// and Debian's nats-server 2.9 takes one filter per consumer (see [`background::FILTER`]).
+const FILTER: &str = background::FILTER;
 
 /// Handled event ids remembered for de-duplication; far more than the events of the
 /// consumer's `ack_wait`, the window in which a redelivery can come.
@@ -30,7 +35,8 @@ const REMEMBERED: usize = 4096;
 struct WakeupLabels {
     verb: String,
     /// `acted` (the binary requeued something), `unrelated` (nothing waits on it here),
-    /// `duplicate` (seen before), `ignored` (not a background event).
+    /// `duplicate` (seen before), `ignored` (not a background event), `other-driver` (a
+    /// background event of another driver sharing this NATS).
     result: &'static str,
 }
 
@@ -76,9 +82,13 @@ impl Wakeups {
         self.config.is_some()
     }
 
-    /// Hands every new background event to `act` until `stop` is cancelled; acks each after
-    /// `act` returns. Returns at once without NATS.
-    pub async fn run(&self, stop: CancellationToken, act: impl Fn(&Event) -> Acted) {
+    /// Hands every new background event of `driver` to `act` until `stop` is cancelled; acks
+    /// each after `act` returns. Returns at once without NATS.
+    pub async fn run<F, Fut>(&self, stop: CancellationToken, driver: &str, act: F)
+    where
+        F: Fn(Event) -> Fut,
+        Fut: Future<Output = Acted>,
+    {
         let Some(config) = &self.config else {
             return;
         };
@@ -105,10 +115,12 @@ impl Wakeups {
             let result = if !background::is_background(&event.component, &event.object, &event.verb)
             {
                 "ignored"
+            } else if !is_for(event, driver) {
+                "other-driver"
             } else if !seen.insert(&event.id) {
                 "duplicate"
             } else {
-                match act(event) {
+                match act(event.clone()).await {
                     Acted::Requeued => "acted",
                     Acted::Unrelated => "unrelated",
                 }
@@ -124,6 +136,12 @@ impl Wakeups {
             delivery.ack().await;
         }
     }
+}
+
+/// Whether `event` was published by `driver`'s controller. An event without a driver name
+/// (a publisher that predates the field) is taken: matching by CSI ids still applies.
+fn is_for(event: &Event, driver: &str) -> bool {
+    event.driver.as_deref().is_none_or(|d| d == driver)
 }
 
 /// The ids of the last `capacity` handled events.
@@ -173,6 +191,25 @@ mod tests {
         assert!(!seen.insert("b"));
         assert!(!seen.insert("c"));
         assert!(seen.insert("a"), "a was forgotten after two newer ids");
+    }
+
+    #[test]
+    fn only_our_drivers_events_are_ours() {
+        let event = |driver: Option<&str>| {
+            let mut builder = Event::builder("controller", "snapshot", "prepared")
+                .operation_key("prepare")
+                .snapshot_id("0001-id");
+            if let Some(driver) = driver {
+                builder = builder.driver(driver);
+            }
+            builder.build().expect("valid event")
+        };
+        assert!(is_for(&event(Some("rbd.csi.ceph.com")), "rbd.csi.ceph.com"));
+        assert!(!is_for(
+            &event(Some("other.rbd.csi.ceph.com")),
+            "rbd.csi.ceph.com"
+        ));
+        assert!(is_for(&event(None), "rbd.csi.ceph.com"));
     }
 
     #[test]

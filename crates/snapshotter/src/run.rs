@@ -127,8 +127,9 @@ pub async fn run(parts: RunParts, stop: CancellationToken) {
         );
         async move {
             wakeups
-                .run(stop, |event| {
-                    wakeup::act(event, &driver, &contents.state(), &csi_queue, &recorder)
+                .run(stop, &driver, |event| {
+                    let acted = wakeup::act(&event, &driver, &contents.state(), &csi_queue, &recorder);
+                    std::future::ready(acted)
                 })
                 .await;
         }

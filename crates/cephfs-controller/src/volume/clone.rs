@@ -21,6 +21,7 @@ use crate::fs::Fs;
 use crate::lookup::{self, Found};
 use crate::mgr::CloneState;
 use crate::secrets::Creds;
+use crate::volume::clone_watch;
 use crate::volume::create::CreateRequest;
 
 /// A restore: clone the snapshot's subvolume snapshot.
@@ -134,16 +135,25 @@ async fn finish_clone(
             fs.spec(parent)
         ),
     };
+    // The waiting claim hears when the clone ends (`sepia.cephfs-controller.volume.cloned`).
+    let watch = || clone_watch::watch(driver, req, fs, target);
     match fs.clone_status(target).await? {
         Some(CloneState::Complete) => {}
-        Some(CloneState::Pending) => return Err(in_progress("pending")),
-        Some(CloneState::InProgress) => return Err(in_progress("in progress")),
+        Some(CloneState::Pending) => {
+            watch();
+            return Err(in_progress("pending"));
+        }
+        Some(CloneState::InProgress) => {
+            watch();
+            return Err(in_progress("in progress"));
+        }
         None => return Err(in_progress("not started")),
         Some(failed @ (CloneState::Failed(_) | CloneState::Canceled)) => {
             warn!(clone = %fs.spec(target), state = ?failed, "clone failed; removing it and starting again");
             fs.remove(target, false, true).await?;
             fs.clone_snapshot(parent, snap, target, req.params.pool.as_deref())
                 .await?;
+            watch();
             return Err(in_progress("started again after a failure"));
         }
     }

@@ -1,6 +1,8 @@
-//! Volumes: create (empty here, from content in `clone`), delete, expand, get/validate.
+//! Volumes: create (empty here, from content in `clone`, whose end `clone_watch` announces),
+//! delete, expand, get/validate.
 
 pub mod clone;
+pub mod clone_watch;
 pub mod context;
 pub mod create;
 pub mod delete;

@@ -59,9 +59,16 @@ impl Drop for Fixture {
 #[derive(Default)]
 pub struct Builder {
     connect_timeout: Option<Duration>,
+    nats_url: Option<String>,
 }
 
 impl Builder {
+    /// Publishes the controller's events to the NATS at `url`.
+    pub fn nats(mut self, url: String) -> Self {
+        self.nats_url = Some(url);
+        self
+    }
+
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = Some(timeout);
         self
@@ -114,6 +121,14 @@ impl Builder {
         settings.ceph_timeouts.op = Duration::from_secs(240);
         if let Some(connect) = self.connect_timeout {
             settings.ceph_timeouts.connect = connect;
+        }
+        if let Some(url) = &self.nats_url {
+            let config = events::PublisherConfig::new(url.clone());
+            settings.events = events::Publisher::start(
+                config,
+                &mut prometheus_client::registry::Registry::default(),
+            )
+            .unwrap();
         }
         let failpoints = settings.failpoints.clone();
         let (driver, channel, stop) =

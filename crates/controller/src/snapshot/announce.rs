@@ -35,12 +35,20 @@ pub fn preparation_ended(
     outcome: Outcome,
     elapsed: Duration,
 ) {
-    if let Some(event) = preparation_event(pool, entry, tags, outcome, elapsed) {
+    if let Some(event) = preparation_event(
+        &state.settings.driver_name,
+        pool,
+        entry,
+        tags,
+        outcome,
+        elapsed,
+    ) {
         state.settings.events.publish(&event);
     }
 }
 
 fn preparation_event(
+    driver: &str,
     pool: &Pool,
     entry: &Entry,
     tags: &SnapshotTags,
@@ -66,6 +74,7 @@ fn preparation_event(
     };
     let mut builder = Event::builder(component::CONTROLLER, object::SNAPSHOT, verb)
         .operation_key(key)
+        .driver(driver)
         .snapshot_id(snapshot_id)
         .request_name(entry.request_name.clone())
         .duration(elapsed)

@@ -219,10 +219,10 @@ async fn clone_from_temp(
     name: &str,
     temp: &str,
 ) -> Result<()> {
-    let limits = state.settings.clone_depth;
+    let waiter = req.flatten_waiter();
     let temp_img = image::open_existing(pool, temp).await?;
     image::with_closed(pool, temp_img, |img| async move {
-        depth::enforce(limits, pool, &img).await?;
+        depth::enforce(state, pool, &img, waiter).await?;
         if image::ensure_snapshot(pool, &img, name).await? {
             state.failpoint(points::AFTER_TEMP_SNAPSHOT).await?;
         }

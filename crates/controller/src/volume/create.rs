@@ -46,6 +46,18 @@ pub struct CreateRequest {
     pub secrets: SecretMap,
 }
 
+impl CreateRequest {
+    /// Who waits when this request meets a flatten at the hard clone-depth limit.
+    pub fn flatten_waiter(&self) -> crate::flatten_watch::Waiter {
+        crate::flatten_watch::Waiter {
+            request_name: self.name.clone(),
+            source: self.source.clone(),
+            claim_name: self.params.tags.pvc_name.clone(),
+            claim_namespace: self.params.tags.pvc_namespace.clone(),
+        }
+    }
+}
+
 /// What CreateVolume answers.
 #[derive(Debug, Clone)]
 pub struct Created {

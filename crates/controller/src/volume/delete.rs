@@ -74,6 +74,10 @@ pub async fn delete_volume(state: &State, volume_id: &str, secrets: &SecretMap) 
                 after_move: Some(points::AFTER_TRASH_MOVE),
                 after_queue: Some(points::AFTER_PURGE_QUEUED),
             };
+            let doomed = Doomed {
+                volume_id: Some(volume_id.to_owned()),
+                ..doomed
+            };
             trash::purge(state, pool, name, &doomed, points).await?;
         }
         None => {

@@ -61,9 +61,9 @@ pub async fn restore(
             why: format!("its image {} is gone", snap_pool.spec(snap_name)),
         });
     };
-    let limits = state.settings.clone_depth;
+    let waiter = req.flatten_waiter();
     let snap_size = image::with_closed(snap_pool, snap_img, |img| async move {
-        depth::enforce(limits, snap_pool, &img).await?;
+        depth::enforce(state, snap_pool, &img, waiter).await?;
         image::size(snap_pool, &img).await
     })
     .await?;

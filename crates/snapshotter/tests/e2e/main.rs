@@ -17,3 +17,4 @@ mod pre_provisioned;
 mod restore;
 mod retain;
 mod snapshot_query;
+mod wakeup;
