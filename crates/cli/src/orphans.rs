@@ -1,5 +1,5 @@
-//! `sepia orphans`: leftovers in one pool (and the cluster's RADOS namespace), each with why it
-//! is one and how old it is; `--delete` removes exactly the listed ones, each re-checked under
+//! `sepia orphans`: leftovers in `--pool`, or in every RBD pool of the cluster (each in the
+//! cluster's RADOS namespace, see [`pools`]), each with why it is one and how old it is; `--delete` removes exactly the listed ones, each re-checked under
 //! the lock the controller itself takes for that object, through the controller's own code.
 //!
 //! Kinds of leftover:
@@ -11,7 +11,12 @@
 //!   the same way, but only while it has no image (its ID may still be in a PV);
 //! - a directory key whose entry object is gone: compare-and-removed under the name lock;
 //! - a `csi-vol-`/`csi-snap-` image (or its `-temp`) without an entry: no request can reach it
-//!   any more; removed (refused while a client watches it).
+//!   any more; removed (refused while a client watches it);
+//! - trashed driver images past their deferment end, and deleted sources kept in the trash by
+//!   their clones: see [`trash`].
+
+pub mod pools;
+pub mod trash;
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, Write};
@@ -38,6 +43,10 @@ pub enum What {
     DanglingKey,
     MalformedKey,
     ImageWithoutEntry,
+    /// A trashed driver image past its deferment end that nothing keeps: its purge was lost.
+    TrashExpired,
+    /// A deleted volume or snapshot whose image the trash keeps for its clones.
+    KeptByClones,
     /// With a kubeconfig: a volume no PersistentVolume has as its handle.
     NoPersistentVolume,
     /// With a kubeconfig: a PersistentVolume whose volume has no journal entry.
@@ -46,8 +55,12 @@ pub enum What {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
+    /// `rbd` or `cephfs`.
+    pub driver: &'static str,
     pub what: What,
     pub kind: &'static str,
+    /// `pool` or `pool/namespace`.
+    pub pool: String,
     /// The object or image, as `pool/namespace/name` or `object key`.
     pub object: String,
     /// The volume or snapshot ID, where there is one.
@@ -61,12 +74,16 @@ pub struct Finding {
     /// Whether `--delete` removes it (else `why` says why not).
     pub removable: bool,
     #[serde(skip)]
-    location: Option<Location>,
+    pub(crate) location: Option<Location>,
+    /// The trash id of a trashed image.
+    #[serde(skip)]
+    pub(crate) trash_id: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
 pub struct Report {
-    pub pool: String,
+    /// The pools scanned, as `pool` or `pool/namespace`.
+    pub pools: Vec<String>,
     pub findings: Vec<Finding>,
     /// Per finding removed (`--delete`): `object: removed` or `object: <why not>`.
     pub removed: Vec<String>,
@@ -74,10 +91,25 @@ pub struct Report {
 
 pub async fn run(args: &OrphansArgs) -> Result<()> {
     let cx = Context::connect(&args.shared).await?;
-    let pool = cx.pool("orphans").await?;
-    let findings = scan(&cx, &pool).await?;
+    let pools = pools::scanned(&cx).await?;
+    let grace = Duration::from(args.trash_grace);
+    let mut findings = Vec::new();
+    for pool in &pools {
+        findings.extend(scan(&cx, pool, grace).await?);
+    }
+    let mut filesystems = Vec::new();
+    for name in &args.filesystems {
+        let fs = crate::cephfs::open_named(&cx, name).await?;
+        findings.extend(crate::cephfs::orphans::scan(&fs).await?);
+        filesystems.push(fs);
+    }
+    if let Some(kube) = &cx.kube {
+        protect_referenced(&kube.persistent_volumes().await?, &mut findings);
+    }
+    let mut places: Vec<String> = pools.iter().map(pool_label).collect();
+    places.extend(filesystems.iter().map(crate::cephfs::orphans::label));
     let mut report = Report {
-        pool: pool.spec("").trim_end_matches('/').to_owned(),
+        pools: places,
         findings,
         removed: Vec::new(),
     };
@@ -92,13 +124,19 @@ pub async fn run(args: &OrphansArgs) -> Result<()> {
                 });
             }
         }
-        report.removed = delete(&cx, &pool, &report.findings).await?;
+        report.removed = delete(&cx, &pools, &filesystems, &report.findings).await?;
     }
     render::print(args.shared.output, &report, table)
 }
 
-/// Every leftover of both journals and the images of `pool`.
-pub async fn scan(cx: &Context, pool: &Pool) -> Result<Vec<Finding>> {
+/// `pool` or `pool/namespace`, as findings name their pool.
+fn pool_label(pool: &Pool) -> String {
+    pool.spec("").trim_end_matches('/').to_owned()
+}
+
+/// Every leftover of both journals, the images and the trash of `pool`; trashed images count
+/// once `grace` has passed since their deferment end.
+pub async fn scan(cx: &Context, pool: &Pool, grace: Duration) -> Result<Vec<Finding>> {
     let images: BTreeSet<String> = ceph::rbd::list(&pool.io)
         .await
         .map_err(|e| Error::ceph(format!("list images of {}", pool.spec("")), e))?
@@ -114,6 +152,7 @@ pub async fn scan(cx: &Context, pool: &Pool) -> Result<Vec<Finding>> {
         journal_findings(cx, pool, &journal, &images, &mut findings).await?;
     }
     image_findings(cx, pool, &images, &mut findings).await?;
+    trash::findings(cx, pool, &images, grace, &mut findings).await?;
     if let Some(kube) = &cx.kube {
         let pvs = kube.persistent_volumes().await?;
         kube_findings(cx, pool, &pvs, &mut findings).await?;
@@ -121,6 +160,7 @@ pub async fn scan(cx: &Context, pool: &Pool) -> Result<Vec<Finding>> {
     }
     for finding in &mut findings {
         finding.uuid = finding.location.map(|l| l.uuid.to_string());
+        finding.pool = pool_label(pool);
     }
     Ok(findings)
 }
@@ -152,6 +192,9 @@ async fn kube_findings(
             }
             let oid = journal.layout().entry_oid(&location.uuid);
             findings.push(Finding {
+                driver: "rbd",
+                pool: String::new(),
+                trash_id: None,
                 what: What::NoPersistentVolume,
                 kind: Kind::Volume.noun(),
                 age_seconds: age(pool, &oid).await?,
@@ -187,6 +230,9 @@ async fn kube_findings(
             continue;
         }
         findings.push(Finding {
+            driver: "rbd",
+            pool: String::new(),
+            trash_id: None,
             what: What::PvWithoutVolume,
             kind: Kind::Volume.noun(),
             object: format!("PersistentVolume {}", pv.name),
@@ -236,6 +282,9 @@ async fn journal_findings(
     let unreferenced: BTreeSet<Uuid> = scan.orphans.iter().map(|l| l.uuid).collect();
     for listed in scan.dangling {
         findings.push(Finding {
+            driver: "rbd",
+            pool: String::new(),
+            trash_id: None,
             what: What::DanglingKey,
             kind: kind.noun(),
             object: format!(
@@ -254,6 +303,9 @@ async fn journal_findings(
     }
     for request_name in scan.malformed {
         findings.push(Finding {
+            driver: "rbd",
+            pool: String::new(),
+            trash_id: None,
             what: What::MalformedKey,
             kind: kind.noun(),
             object: format!(
@@ -330,6 +382,9 @@ async fn journal_findings(
             ),
         };
         findings.push(Finding {
+            driver: "rbd",
+            pool: String::new(),
+            trash_id: None,
             what,
             kind: kind.noun(),
             age_seconds: age(pool, &oid).await?,
@@ -405,6 +460,9 @@ async fn image_findings(
             uuid,
         };
         findings.push(Finding {
+            driver: "rbd",
+            pool: String::new(),
+            trash_id: None,
             what: What::ImageWithoutEntry,
             kind: kind.noun(),
             object: pool.spec(&name),
@@ -422,7 +480,7 @@ async fn image_findings(
 }
 
 /// The kind and uuid of an image named the way the driver names them.
-fn driver_image(name: &str) -> Option<(Kind, Uuid)> {
+pub(crate) fn driver_image(name: &str) -> Option<(Kind, Uuid)> {
     let base = name.strip_suffix("-temp").unwrap_or(name);
     [Kind::Volume, Kind::Snapshot].into_iter().find_map(|kind| {
         let uuid = base.strip_prefix(kind.default_image_prefix())?;
@@ -430,7 +488,7 @@ fn driver_image(name: &str) -> Option<(Kind, Uuid)> {
     })
 }
 
-async fn age(pool: &Pool, oid: &str) -> Result<Option<u64>> {
+pub(crate) async fn age(pool: &Pool, oid: &str) -> Result<Option<u64>> {
     let modified = pool
         .io
         .modified(oid)
@@ -439,14 +497,14 @@ async fn age(pool: &Pool, oid: &str) -> Result<Option<u64>> {
     Ok(modified.and_then(since))
 }
 
-fn since(time: SystemTime) -> Option<u64> {
+pub(crate) fn since(time: SystemTime) -> Option<u64> {
     SystemTime::now()
         .duration_since(time)
         .ok()
         .map(|d| d.as_secs())
 }
 
-fn progress(len: usize, what: &str) -> ProgressBar {
+pub(crate) fn progress(len: usize, what: &str) -> ProgressBar {
     let bar = ProgressBar::new(u64::try_from(len).unwrap_or(u64::MAX));
     if let Ok(style) = ProgressStyle::with_template("{msg} {bar:30} {pos}/{len}") {
         bar.set_style(style);
@@ -464,8 +522,14 @@ fn confirm(count: usize) -> Result<bool> {
     Ok(matches!(line.trim(), "y" | "Y" | "yes"))
 }
 
-/// Removes each removable finding, re-checking it under the controller's lock for it.
-async fn delete(cx: &Context, pool: &Pool, findings: &[Finding]) -> Result<Vec<String>> {
+/// Removes each removable finding, re-checking it under the controller's lock for it; trashed
+/// images last, in passes (a trashed clone must go before its trashed parent can).
+async fn delete(
+    cx: &Context,
+    pools: &[Pool],
+    filesystems: &[cephfs_controller::fs::Fs],
+    findings: &[Finding],
+) -> Result<Vec<String>> {
     let secrets = cx.secrets().await?;
     // Asked again right before removing: a PV made since the scan protects its volume too.
     let pvs = match &cx.kube {
@@ -473,6 +537,7 @@ async fn delete(cx: &Context, pool: &Pool, findings: &[Finding]) -> Result<Vec<S
         None => Vec::new(),
     };
     let mut removed = Vec::new();
+    let mut trashed = Vec::new();
     for finding in findings.iter().filter(|f| f.removable) {
         if let Some(pv) = pvs
             .iter()
@@ -484,12 +549,30 @@ async fn delete(cx: &Context, pool: &Pool, findings: &[Finding]) -> Result<Vec<S
             ));
             continue;
         }
+        if let Some(fs) = filesystems.iter().find(|fs| {
+            finding.driver == "cephfs" && crate::cephfs::orphans::label(fs) == finding.pool
+        }) {
+            let outcome = match crate::cephfs::orphans::remove(cx, fs, finding).await {
+                Ok(()) => "removed".to_owned(),
+                Err(e) => format!("not removed: {e}"),
+            };
+            removed.push(format!("{}: {outcome}", finding.object));
+            continue;
+        }
+        let Some(pool) = pools.iter().find(|p| pool_label(p) == finding.pool) else {
+            continue;
+        };
+        if finding.what == What::TrashExpired {
+            trashed.push((pool, finding));
+            continue;
+        }
         let outcome = match delete_one(cx, pool, finding, &secrets).await {
             Ok(()) => "removed".to_owned(),
             Err(e) => format!("not removed: {e}"),
         };
         removed.push(format!("{}: {outcome}", finding.object));
     }
+    removed.extend(trash::remove(&trashed).await);
     Ok(removed)
 }
 
@@ -578,14 +661,18 @@ async fn delete_one(
                 .await
                 .map_err(|e| Error::ceph(format!("remove {}", pool.spec(&name)), e))?;
         }
-        What::MalformedKey | What::NoPersistentVolume | What::PvWithoutVolume => {}
+        What::MalformedKey
+        | What::NoPersistentVolume
+        | What::PvWithoutVolume
+        | What::TrashExpired
+        | What::KeptByClones => {}
     }
     Ok(())
 }
 
 fn table(r: &Report) -> Table {
     let mut t = Table::default();
-    let section = format!("orphans in {}", r.pool);
+    let section = format!("orphans in {}", r.pools.join(", "));
     if r.findings.is_empty() {
         t.row(&section, "none", "");
     }
@@ -600,7 +687,7 @@ fn table(r: &Report) -> Table {
         t.row(
             &section,
             format!("{:?} {}", f.what, f.kind),
-            format!("{}{id}: {} ({age})", f.object, f.why),
+            format!("{}: {}{id}: {} ({age})", f.pool, f.object, f.why),
         );
     }
     for line in &r.removed {

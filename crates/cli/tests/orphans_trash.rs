@@ -1,0 +1,161 @@
+//! `sepia orphans` and the trash: driver images left there past their deferment end with no
+//! journal entry are listed and `--delete` removes exactly those; one still deferred is not
+//! listed; a deleted source the trash keeps for its snapshot's clone is listed as such and never
+//! removed. Without `--pool` the scan covers every RBD pool holding the cluster's namespace.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use common::{Fixture, bed, uuid_of};
+use serde_json::Value;
+
+fn findings(report: &Value) -> BTreeSet<(String, String, bool)> {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["what"].as_str().unwrap().to_owned(),
+                f["uuid"].as_str().unwrap().to_owned(),
+                f["removable"].as_bool().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn finding(what: &str, uuid: &str, removable: bool) -> (String, String, bool) {
+    (what.to_owned(), uuid.to_owned(), removable)
+}
+
+/// Deletes volume `request_name`'s journal (entry object and directory key) behind the
+/// controller's back and moves its image to the trash for `delay`: a delete whose purge was lost.
+async fn trash_behind_its_back(fx: &Fixture, request_name: &str, volume_id: &str, delay: u64) {
+    let io = &fx.ns.io;
+    let uuid = uuid_of(volume_id);
+    ceph::rbd::trash_move_deferred(io, &format!("csi-vol-{uuid}"), Duration::from_secs(delay))
+        .await
+        .unwrap();
+    io.remove(&format!("csi.volume.{uuid}")).await.unwrap();
+    io.omap_remove_keys(
+        "csi.volumes.default",
+        &[&format!("csi.volume.{request_name}")],
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orphans_lists_trash_past_its_time_and_sources_kept_by_clones_and_deletes_only_the_first() {
+    Fixture::run(|fx| async move {
+        let pool = bed().pool.clone();
+        let healthy = fx.create_volume("pvc-healthy").await;
+
+        // Trashed without deferment, its purge lost: past its time at once.
+        let expired = fx.create_volume("pvc-expired").await;
+        trash_behind_its_back(&fx, "pvc-expired", &expired.volume_id, 0).await;
+        // Deferred for a second: listed once that second is over.
+        let short = fx.create_volume("pvc-short").await;
+        trash_behind_its_back(&fx, "pvc-short", &short.volume_id, 1).await;
+        // Deferred for an hour: not listed.
+        let deferred = fx.create_volume("pvc-deferred").await;
+        trash_behind_its_back(&fx, "pvc-deferred", &deferred.volume_id, 3600).await;
+        // A volume with a snapshot, deleted through the controller: the trash keeps its image
+        // for the snapshot's clone.
+        let source = fx.create_volume("pvc-source").await;
+        let snapshot = fx
+            .create_snapshot("snap-of-source", &source.volume_id)
+            .await;
+        fx.ns
+            .wait_image_id(&snapshot.snapshot_id, Duration::from_secs(60))
+            .await;
+        let mut client = fx.controller.clone();
+        client
+            .delete_volume(fx.ns.delete_volume_request(&source.volume_id))
+            .await
+            .unwrap();
+
+        let expected = BTreeSet::from([
+            finding("trash-expired", &uuid_of(&expired.volume_id), true),
+            finding("trash-expired", &uuid_of(&short.volume_id), true),
+            finding("kept-by-clones", &uuid_of(&source.volume_id), false),
+        ]);
+        let scan = ["orphans", "--trash-grace", "0s"];
+        // The one-second deferment ends on its own: poll until it has.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let (listed, last) = loop {
+            let last = fx.sepia_json(&scan).await;
+            if findings(&last) == expected {
+                break (true, last);
+            }
+            if tokio::time::Instant::now() > deadline {
+                break (false, last);
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        assert!(listed, "{last:#}");
+        // Without --pool: every RBD pool holding the namespace, here the bed's one.
+        let label = format!("{pool}/{}", fx.ns.namespace);
+        assert_eq!(last["pools"], serde_json::json!([label]), "{last:#}");
+        for f in last["findings"].as_array().unwrap() {
+            assert!(f["age_seconds"].is_u64(), "{f:#}");
+            assert!(
+                f["object"].as_str().unwrap().contains("(trash id "),
+                "{f:#}"
+            );
+        }
+        let kept = last["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["what"] == "kept-by-clones")
+            .unwrap();
+        let snapshot_image = format!("csi-snap-{}", uuid_of(&snapshot.snapshot_id));
+        assert!(
+            kept["why"].as_str().unwrap().contains(&snapshot_image),
+            "names the clone that keeps it: {kept:#}"
+        );
+        // The default grace covers a purge in flight: nothing is listed yet.
+        let fresh = fx.sepia_json(&["orphans", "--pool", &pool]).await;
+        assert_eq!(findings(&fresh), BTreeSet::new(), "{fresh:#}");
+
+        let deleted = fx
+            .sepia_json(&["orphans", "--trash-grace", "0s", "--delete", "--yes"])
+            .await;
+        let removed: Vec<&str> = deleted["removed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_str().unwrap())
+            .collect();
+        assert_eq!(removed.len(), 2, "{deleted:#}");
+        assert!(
+            removed.iter().all(|r| r.ends_with(": removed")),
+            "{deleted:#}"
+        );
+
+        let trash: BTreeSet<String> = fx.ns.trash().await.into_iter().collect();
+        let want: BTreeSet<String> = [&deferred.volume_id, &source.volume_id]
+            .iter()
+            .map(|id| format!("csi-vol-{}", uuid_of(id)))
+            .collect();
+        assert_eq!(trash, want, "exactly the expired entries went");
+        let images: BTreeSet<String> = fx.ns.images().await.into_iter().collect();
+        assert!(images.contains(&format!("csi-vol-{}", uuid_of(&healthy.volume_id))));
+        assert!(images.contains(&snapshot_image));
+        let after = fx.sepia_json(&scan).await;
+        assert_eq!(
+            findings(&after),
+            BTreeSet::from([finding(
+                "kept-by-clones",
+                &uuid_of(&source.volume_id),
+                false
+            )]),
+            "{after:#}"
+        );
+    })
+    .await;
+}
