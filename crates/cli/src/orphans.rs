@@ -670,6 +670,15 @@ async fn delete_one(
     Ok(())
 }
 
+/// `pool: ` before an object whose name does not say its pool (journal objects).
+fn place(f: &Finding) -> String {
+    if f.object.starts_with(&f.pool) {
+        String::new()
+    } else {
+        format!("{}: ", f.pool)
+    }
+}
+
 fn table(r: &Report) -> Table {
     let mut t = Table::default();
     let section = format!("orphans in {}", r.pools.join(", "));
@@ -687,7 +696,7 @@ fn table(r: &Report) -> Table {
         t.row(
             &section,
             format!("{:?} {}", f.what, f.kind),
-            format!("{}: {}{id}: {} ({age})", f.pool, f.object, f.why),
+            format!("{}{}{id}: {} ({age})", place(f), f.object, f.why),
         );
     }
     for line in &r.removed {
