@@ -121,18 +121,7 @@ async fn inspect_resolved(cx: &Context, handle: &str, resolved: &str) -> Result<
         Kind::Volume => pool.volumes()?,
         Kind::Snapshot => pool.snapshots()?,
     };
-    let mut report_journal = JournalReport {
-        entry_object: journal.layout().entry_oid(&uuid),
-        ..JournalReport::default()
-    };
-    let raw = read_all_keys(&pool.io, &report_journal.entry_object).await?;
-    report_journal.exists = raw.is_some();
-    let raw = raw.unwrap_or_default();
-    report_journal.records = decode_records(kind, &raw);
-    report_journal.keys = raw
-        .iter()
-        .map(|(k, v)| (k.clone(), String::from_utf8_lossy(v).into_owned()))
-        .collect();
+    let mut report_journal = read_entry(&pool.io, &journal, uuid).await?;
     let mut image_name = format!("{}{}", kind.default_image_prefix(), uuid.hyphenated());
     if report_journal.exists {
         match journal.entry(&location).await {
@@ -259,11 +248,31 @@ async fn resolve_id(
     Ok((pool, kind, location.uuid, Some(id)))
 }
 
-/// Every omap key of `oid`, or `None` when the object does not exist.
-pub(crate) async fn read_all_keys(
+/// Every key of `journal`'s entry object for `uuid` in `io`, as text and with Sepia's records
+/// decoded (the directory key is read once the entry is known: [`directory_in`]).
+pub(crate) async fn read_entry(
     io: &IoCtx,
-    oid: &str,
-) -> Result<Option<BTreeMap<String, Vec<u8>>>> {
+    journal: &journal::Journal,
+    uuid: Uuid,
+) -> Result<JournalReport> {
+    let entry_object = journal.layout().entry_oid(&uuid);
+    let raw = read_all_keys(io, &entry_object).await?;
+    let exists = raw.is_some();
+    let raw = raw.unwrap_or_default();
+    Ok(JournalReport {
+        entry_object,
+        exists,
+        records: decode_records(journal.kind(), &raw),
+        keys: raw
+            .iter()
+            .map(|(k, v)| (k.clone(), String::from_utf8_lossy(v).into_owned()))
+            .collect(),
+        ..JournalReport::default()
+    })
+}
+
+/// Every omap key of `oid`, or `None` when the object does not exist.
+async fn read_all_keys(io: &IoCtx, oid: &str) -> Result<Option<BTreeMap<String, Vec<u8>>>> {
     let mut keys = BTreeMap::new();
     let mut after = String::new();
     loop {
@@ -283,10 +292,7 @@ pub(crate) async fn read_all_keys(
 }
 
 /// Sepia's `sepia.*` keys in words.
-pub(crate) fn decode_records(
-    kind: Kind,
-    raw: &BTreeMap<String, Vec<u8>>,
-) -> BTreeMap<String, String> {
+fn decode_records(kind: Kind, raw: &BTreeMap<String, Vec<u8>>) -> BTreeMap<String, String> {
     let mut records = BTreeMap::new();
     let text = |key: &str| {
         raw.get(key)

@@ -325,22 +325,7 @@ async fn journal_findings(
     // Every entry object of this pool: the referenced ones from the directory, and the
     // unreferenced ones the scan found.
     let mut entries: Vec<Location> = scan.orphans;
-    let mut start_after = String::new();
-    loop {
-        let page = journal
-            .list(&start_after, journal::listing::MAX_PAGE)
-            .await?;
-        entries.extend(
-            page.entries
-                .iter()
-                .filter_map(|l| l.location)
-                .filter(|l| l.pool_id == pool.io.pool_id()),
-        );
-        match page.next {
-            Some(next) => start_after = next,
-            None => break,
-        }
-    }
+    entries.extend(listed_locations(journal, pool.io.pool_id()).await?);
     for location in entries {
         let oid = layout.entry_oid(&location.uuid);
         let id = controller::lookup::volume_id(&cx.cluster, &location)?;
@@ -398,6 +383,27 @@ async fn journal_findings(
         });
     }
     Ok(())
+}
+
+/// The entry locations in pool `pool_id` that `journal`'s directory lists, every page.
+pub(crate) async fn listed_locations(journal: &Journal, pool_id: i64) -> Result<Vec<Location>> {
+    let mut locations = Vec::new();
+    let mut start_after = String::new();
+    loop {
+        let page = journal
+            .list(&start_after, journal::listing::MAX_PAGE)
+            .await?;
+        locations.extend(
+            page.entries
+                .iter()
+                .filter_map(|l| l.location)
+                .filter(|l| l.pool_id == pool_id),
+        );
+        match page.next {
+            Some(next) => start_after = next,
+            None => return Ok(locations),
+        }
+    }
 }
 
 /// Whether `entry` is a snapshot cut on its source but not yet cloned into its own image

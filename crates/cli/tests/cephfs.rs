@@ -5,12 +5,15 @@
 
 #[path = "../../cephfs-controller/tests/common/mod.rs"]
 mod cephfs_common;
+#[path = "common/findings.rs"]
+mod findings;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use cephfs_common::{CLUSTER_ID, Fixture, METADATA_POOL, MIB, bed, ceph, uuid_of};
+use findings::{finding, findings};
 use serde_json::{Value, json};
 
 const SEPIA: &str = env!("CARGO_BIN_EXE_sepia");
@@ -113,24 +116,8 @@ async fn inspect_a_cephfs_volume_snapshot_and_subvolume_name() {
     .await;
 }
 
-fn findings(report: &Value) -> BTreeSet<(String, String, String)> {
-    report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            (
-                f["what"].as_str().unwrap().to_owned(),
-                f["kind"].as_str().unwrap().to_owned(),
-                f["uuid"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
-}
-
-fn finding(what: &str, kind: &str, uuid: &str) -> (String, String, String) {
-    (what.to_owned(), kind.to_owned(), uuid.to_owned())
-}
+/// The fields the findings are compared by.
+const FIELDS: &[&str] = &["what", "kind", "uuid"];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn orphans_lists_cephfs_leftovers_and_delete_removes_exactly_those() {
@@ -196,11 +183,11 @@ async fn orphans_lists_cephfs_leftovers_and_delete_removes_exactly_those() {
             "{report:#}"
         );
         let expected = BTreeSet::from([
-            finding("entry-without-image", "volume", &lost_uuid),
-            finding("image-without-entry", "volume", &unjournaled_uuid),
-            finding("entry-without-image", "snapshot", &snap_uuid),
+            finding(&["entry-without-image", "volume", &lost_uuid]),
+            finding(&["image-without-entry", "volume", &unjournaled_uuid]),
+            finding(&["entry-without-image", "snapshot", &snap_uuid]),
         ]);
-        assert_eq!(findings(&report), expected, "{report:#}");
+        assert_eq!(findings(&report, FIELDS), expected, "{report:#}");
         for f in report["findings"].as_array().unwrap() {
             assert_eq!(f["driver"], "cephfs");
             assert_eq!(f["removable"], true, "{f:#}");
@@ -219,7 +206,11 @@ async fn orphans_lists_cephfs_leftovers_and_delete_removes_exactly_those() {
             "{deleted:#}"
         );
         let after = sepia_json(&fx, dir.path(), &scan).await;
-        assert_eq!(findings(&after), BTreeSet::new(), "{after:#}");
+        assert_eq!(
+            findings(&after, FIELDS),
+            BTreeSet::<Vec<String>>::new(),
+            "{after:#}"
+        );
 
         // Exactly those went.
         let subvolumes: BTreeSet<String> = fx.subvolumes().into_iter().collect();

@@ -7,6 +7,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
+use common::doctor::fails_only;
 use common::{CLUSTER_ID, Fixture, bed};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
@@ -117,28 +118,7 @@ async fn doctor(
         kubeconfig.to_str().unwrap(),
     ];
     let out = fx.sepia(&args).await;
-    let report: Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("no JSON ({e}): {}", String::from_utf8_lossy(&out.stderr)));
-    let checks = report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| (c["name"].as_str().unwrap().to_owned(), c.clone()))
-        .collect();
-    (out.status.success(), checks)
-}
-
-/// The only failed check is `name`, with a fix that says `fix_says`.
-fn fails_only(ok: bool, checks: &BTreeMap<String, Value>, name: &str, fix_says: &str) {
-    assert!(!ok, "doctor exited 0 with {name} broken: {checks:#?}");
-    let failed: Vec<&String> = checks
-        .iter()
-        .filter(|(_, c)| c["ok"] == false)
-        .map(|(n, _)| n)
-        .collect();
-    assert_eq!(failed, vec![name], "{checks:#?}");
-    let fix = checks[name]["fix"].as_str().unwrap();
-    assert!(fix.contains(fix_says), "fix of {name}: {fix}");
+    common::doctor::checks(&out)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

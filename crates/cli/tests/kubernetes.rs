@@ -7,6 +7,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
+use common::findings::{finding, findings};
 use common::{Fixture, bed, uuid_of};
 use kube_standin::StandIn;
 use serde_json::{Value, json};
@@ -25,20 +26,8 @@ fn pv(name: &str, handle: &str, claim: Option<(&str, &str)>) -> Value {
     json!({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": name}, "spec": spec})
 }
 
-fn findings(report: &Value) -> BTreeSet<(String, String, bool)> {
-    report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            (
-                f["what"].as_str().unwrap().to_owned(),
-                f["uuid"].as_str().unwrap().to_owned(),
-                f["removable"].as_bool().unwrap(),
-            )
-        })
-        .collect()
-}
+/// The fields the findings are compared by.
+const FIELDS: &[&str] = &["what", "uuid", "removable"];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubeconfig_resolves_pvc_and_pv_and_protects_what_a_pv_references() {
@@ -106,16 +95,14 @@ async fn kubeconfig_resolves_pvc_and_pv_and_protects_what_a_pv_references() {
 
         let args = ["orphans", "--pool", &pool, "--kubeconfig", &kubeconfig];
         let report = fx.sepia_json(&args).await;
+        let unclaimed_uuid = uuid_of(&unclaimed.volume_id);
+        let gone_uuid = gone_uuid.to_string();
         let expected = BTreeSet::from([
-            (
-                "no-persistent-volume".to_owned(),
-                uuid_of(&unclaimed.volume_id),
-                false,
-            ),
-            ("entry-without-image".to_owned(), broken_uuid.clone(), false),
-            ("pv-without-volume".to_owned(), gone_uuid.to_string(), false),
+            finding(&["no-persistent-volume", &unclaimed_uuid, "false"]),
+            finding(&["entry-without-image", &broken_uuid, "false"]),
+            finding(&["pv-without-volume", &gone_uuid, "false"]),
         ]);
-        assert_eq!(findings(&report), expected, "{report:#}");
+        assert_eq!(findings(&report, FIELDS), expected, "{report:#}");
 
         let mut delete = args.to_vec();
         delete.extend(["--delete", "--yes"]);
@@ -128,7 +115,7 @@ async fn kubeconfig_resolves_pvc_and_pv_and_protects_what_a_pv_references() {
                 .await
                 .unwrap()
         );
-        assert_eq!(findings(&after), expected);
+        assert_eq!(findings(&after, FIELDS), expected);
     })
     .await;
 }

@@ -9,26 +9,14 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use common::findings::findings;
 use common::{Fixture, bed, uuid_of};
-use serde_json::Value;
 
-fn findings(report: &Value) -> BTreeSet<(String, String, bool)> {
-    report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            (
-                f["what"].as_str().unwrap().to_owned(),
-                f["uuid"].as_str().unwrap().to_owned(),
-                f["removable"].as_bool().unwrap(),
-            )
-        })
-        .collect()
-}
+/// The fields the findings are compared by.
+const FIELDS: &[&str] = &["what", "uuid", "removable"];
 
-fn finding(what: &str, uuid: &str, removable: bool) -> (String, String, bool) {
-    (what.to_owned(), uuid.to_owned(), removable)
+fn finding(what: &str, uuid: &str, removable: bool) -> Vec<String> {
+    common::findings::finding(&[what, uuid, &removable.to_string()])
 }
 
 /// Deletes volume `request_name`'s journal (entry object and directory key) behind the
@@ -88,7 +76,7 @@ async fn orphans_lists_trash_past_its_time_and_sources_kept_by_clones_and_delete
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         let (listed, last) = loop {
             let last = fx.sepia_json(&scan).await;
-            if findings(&last) == expected {
+            if findings(&last, FIELDS) == expected {
                 break (true, last);
             }
             if tokio::time::Instant::now() > deadline {
@@ -120,7 +108,11 @@ async fn orphans_lists_trash_past_its_time_and_sources_kept_by_clones_and_delete
         );
         // The default grace covers a purge in flight: nothing is listed yet.
         let fresh = fx.sepia_json(&["orphans", "--pool", &pool]).await;
-        assert_eq!(findings(&fresh), BTreeSet::new(), "{fresh:#}");
+        assert_eq!(
+            findings(&fresh, FIELDS),
+            BTreeSet::<Vec<String>>::new(),
+            "{fresh:#}"
+        );
 
         let deleted = fx
             .sepia_json(&["orphans", "--trash-grace", "0s", "--delete", "--yes"])
@@ -148,7 +140,7 @@ async fn orphans_lists_trash_past_its_time_and_sources_kept_by_clones_and_delete
         assert!(images.contains(&snapshot_image));
         let after = fx.sepia_json(&scan).await;
         assert_eq!(
-            findings(&after),
+            findings(&after, FIELDS),
             BTreeSet::from([finding(
                 "kept-by-clones",
                 &uuid_of(&source.volume_id),

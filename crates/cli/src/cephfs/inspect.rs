@@ -10,8 +10,7 @@ use uuid::Uuid;
 use crate::context::{Context, object_exists_in};
 use crate::error::Result;
 use crate::inspect::{
-    IdReport, JournalReport, decode_records, directory_in, id_rows, journal_rows, kube_rows,
-    read_all_keys,
+    IdReport, JournalReport, directory_in, id_rows, journal_rows, kube_rows, read_entry,
 };
 use crate::kube::References;
 use crate::render::Table;
@@ -138,18 +137,7 @@ async fn inspect(
         Kind::Snapshot => &fs.snapshots,
     };
     let location = fs.location(uuid);
-    let mut report_journal = JournalReport {
-        entry_object: journal.layout().entry_oid(&uuid),
-        ..JournalReport::default()
-    };
-    let raw = read_all_keys(&fs.io, &report_journal.entry_object).await?;
-    report_journal.exists = raw.is_some();
-    let raw = raw.unwrap_or_default();
-    report_journal.records = decode_records(kind, &raw);
-    report_journal.keys = raw
-        .iter()
-        .map(|(k, v)| (k.clone(), String::from_utf8_lossy(v).into_owned()))
-        .collect();
+    let mut report_journal = read_entry(&fs.io, journal, uuid).await?;
     let mut own_name = format!("{}{}", kind.default_image_prefix(), uuid.hyphenated());
     let mut source = None;
     if report_journal.exists {

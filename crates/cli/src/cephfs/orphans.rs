@@ -17,7 +17,7 @@ use journal::{Journal, Kind, Location};
 
 use crate::context::{Context, object_exists_in};
 use crate::error::{Error, Result};
-use crate::orphans::{Finding, What, driver_image, since};
+use crate::orphans::{Finding, What, driver_image, listed_locations, since};
 
 /// `fs/group`, as CephFS findings name their place.
 pub fn label(fs: &Fs) -> String {
@@ -118,22 +118,8 @@ pub async fn scan(fs: &Fs) -> Result<Vec<Finding>> {
 /// Every entry object of `journal`: those its directory names, and those it does not.
 async fn entries(journal: &Journal, fs: &Fs) -> Result<Vec<Location>> {
     let mut all: Vec<Location> = journal.scan().await?.orphans;
-    let mut start_after = String::new();
-    loop {
-        let page = journal
-            .list(&start_after, journal::listing::MAX_PAGE)
-            .await?;
-        all.extend(
-            page.entries
-                .iter()
-                .filter_map(|l| l.location)
-                .filter(|l| l.pool_id == fs.io.pool_id()),
-        );
-        match page.next {
-            Some(next) => start_after = next,
-            None => return Ok(all),
-        }
-    }
+    all.extend(listed_locations(journal, fs.io.pool_id()).await?);
+    Ok(all)
 }
 
 async fn entry_finding(
