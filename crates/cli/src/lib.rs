@@ -8,7 +8,7 @@
 //! - [`inspect`] (+ [`image_info`]): one volume or snapshot, everything known about it.
 //! - [`events`]: the NATS JetStream events stream, filtered, followed.
 //! - [`doctor`] (+ `doctor::kubernetes`): setup checks, a fix per failure.
-//! - [`orphans`] (+ `orphans::pools`, `orphans::trash`): leftovers in the RBD pools, and their
+//! - [`orphans`] (+ `pools`, `trash`, `kubernetes`, `delete`): leftovers in the RBD pools, and their
 //!   removal under the controller's locks.
 //! - [`cephfs`]: CephFS volumes for `inspect` and `orphans --fs`, through the CephFS
 //!   controller's own lookup, mgr calls and deletes.

@@ -13,17 +13,21 @@
 //! - a `csi-vol-`/`csi-snap-` image (or its `-temp`) without an entry: no request can reach it
 //!   any more; removed (refused while a client watches it);
 //! - trashed driver images past their deferment end, and deleted sources kept in the trash by
-//!   their clones: see [`trash`].
+//!   their clones: see [`trash`];
+//! - with a kubeconfig, volumes no PV references and PVs whose volume is gone: see
+//!   [`kubernetes`].
+//!
+//! Removal is [`delete`]'s.
 
+pub mod delete;
+pub mod kubernetes;
 pub mod pools;
 pub mod trash;
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, Write};
 use std::time::{Duration, SystemTime};
 
 use controller::cluster::Pool;
-use controller::locks::{self, Local};
 use indicatif::{ProgressBar, ProgressStyle};
 use journal::{Journal, Kind, Location};
 use serde::Serialize;
@@ -32,7 +36,6 @@ use uuid::Uuid;
 use crate::args::OrphansArgs;
 use crate::context::Context;
 use crate::error::{Error, Result};
-use crate::kube::PvHandle;
 use crate::render::{self, Table};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -104,7 +107,7 @@ pub async fn run(args: &OrphansArgs) -> Result<()> {
         filesystems.push(fs);
     }
     if let Some(kube) = &cx.kube {
-        protect_referenced(&kube.persistent_volumes().await?, &mut findings);
+        kubernetes::protect_referenced(&kube.persistent_volumes().await?, &mut findings);
     }
     let mut places: Vec<String> = pools.iter().map(pool_label).collect();
     places.extend(filesystems.iter().map(crate::cephfs::orphans::label));
@@ -117,20 +120,20 @@ pub async fn run(args: &OrphansArgs) -> Result<()> {
         if !args.yes {
             // The list goes to stderr with the question, so stdout keeps one report.
             table(&report).write(&mut std::io::stderr())?;
-            if !confirm(report.findings.iter().filter(|f| f.removable).count())? {
+            if !delete::confirm(report.findings.iter().filter(|f| f.removable).count())? {
                 return Err(Error::Usage {
                     what: "nothing removed: not confirmed (pass --yes to skip the question)"
                         .to_owned(),
                 });
             }
         }
-        report.removed = delete(&cx, &pools, &filesystems, &report.findings).await?;
+        report.removed = delete::delete(&cx, &pools, &filesystems, &report.findings).await?;
     }
     render::print(args.shared.output, &report, table)
 }
 
 /// `pool` or `pool/namespace`, as findings name their pool.
-fn pool_label(pool: &Pool) -> String {
+pub(crate) fn pool_label(pool: &Pool) -> String {
     pool.spec("").trim_end_matches('/').to_owned()
 }
 
@@ -155,118 +158,14 @@ pub async fn scan(cx: &Context, pool: &Pool, grace: Duration) -> Result<Vec<Find
     trash::findings(cx, pool, &images, grace, &mut findings).await?;
     if let Some(kube) = &cx.kube {
         let pvs = kube.persistent_volumes().await?;
-        kube_findings(cx, pool, &pvs, &mut findings).await?;
-        protect_referenced(&pvs, &mut findings);
+        kubernetes::findings(cx, pool, &pvs, &mut findings).await?;
+        kubernetes::protect_referenced(&pvs, &mut findings);
     }
     for finding in &mut findings {
         finding.uuid = finding.location.map(|l| l.uuid.to_string());
         finding.pool = pool_label(pool);
     }
     Ok(findings)
-}
-
-/// Volumes no PV references, and PVs (of this cluster and pool) whose volume has no entry.
-/// Neither is removed by `--delete`: a volume may be provisioned right now and its PV not made
-/// yet, and PVs are for Kubernetes' own reclaim.
-async fn kube_findings(
-    cx: &Context,
-    pool: &Pool,
-    pvs: &[PvHandle],
-    findings: &mut Vec<Finding>,
-) -> Result<()> {
-    let journal = pool.volumes()?;
-    let handles: BTreeSet<&str> = pvs.iter().map(|pv| pv.handle.as_str()).collect();
-    let listed: BTreeSet<String> = findings.iter().filter_map(|f| f.id.clone()).collect();
-    let mut start_after = String::new();
-    loop {
-        let page = journal
-            .list(&start_after, journal::listing::MAX_PAGE)
-            .await?;
-        for entry in &page.entries {
-            let Some(location) = entry.location.filter(|l| l.pool_id == pool.io.pool_id()) else {
-                continue;
-            };
-            let id = controller::lookup::volume_id(&cx.cluster, &location)?;
-            if handles.contains(id.as_str()) || listed.contains(&id) {
-                continue;
-            }
-            let oid = journal.layout().entry_oid(&location.uuid);
-            findings.push(Finding {
-                driver: "rbd",
-                pool: String::new(),
-                trash_id: None,
-                what: What::NoPersistentVolume,
-                kind: Kind::Volume.noun(),
-                age_seconds: age(pool, &oid).await?,
-                object: oid,
-                id: Some(id),
-                uuid: None,
-                request_name: Some(entry.request_name.clone()),
-                why: "no PersistentVolume has this volume handle; not removed by --delete (its PV \
-                      may not be made yet): delete it through its StorageClass's driver"
-                    .to_owned(),
-                removable: false,
-                location: Some(location),
-            });
-        }
-        match page.next {
-            Some(next) => start_after = next,
-            None => break,
-        }
-    }
-    for pv in pvs {
-        let Ok(composite) = journal::CompositeId::decode(&pv.handle) else {
-            continue;
-        };
-        let Ok(location) = controller::lookup::location_of(&composite) else {
-            continue;
-        };
-        if composite.cluster_id() != cx.cluster.id || location.pool_id != pool.io.pool_id() {
-            continue;
-        }
-        let oid = journal.layout().entry_oid(&location.uuid);
-        let exists = crate::context::object_exists(pool, &oid).await?;
-        if exists {
-            continue;
-        }
-        findings.push(Finding {
-            driver: "rbd",
-            pool: String::new(),
-            trash_id: None,
-            what: What::PvWithoutVolume,
-            kind: Kind::Volume.noun(),
-            object: format!("PersistentVolume {}", pv.name),
-            id: Some(pv.handle.clone()),
-            uuid: None,
-            request_name: None,
-            why: format!(
-                "its volume has no journal entry {oid}; not removed by --delete (a Kubernetes \
-                 object: delete the PV{})",
-                pv.claim
-                    .as_deref()
-                    .map(|c| format!(" and its claim {c}"))
-                    .unwrap_or_default()
-            ),
-            age_seconds: None,
-            removable: false,
-            location: Some(location),
-        });
-    }
-    Ok(())
-}
-
-/// Whatever a PV references is never removed.
-fn protect_referenced(pvs: &[PvHandle], findings: &mut [Finding]) {
-    for finding in findings.iter_mut().filter(|f| f.removable) {
-        let Some(id) = &finding.id else { continue };
-        if let Some(pv) = pvs.iter().find(|pv| &pv.handle == id) {
-            finding.removable = false;
-            finding.why = format!(
-                "{}; not removed: PersistentVolume {} references it",
-                finding.why, pv.name
-            );
-        }
-    }
 }
 
 async fn journal_findings(
@@ -517,163 +416,6 @@ pub(crate) fn progress(len: usize, what: &str) -> ProgressBar {
     }
     bar.set_message(format!("checking {what}"));
     bar
-}
-
-fn confirm(count: usize) -> Result<bool> {
-    let mut err = std::io::stderr();
-    write!(err, "Remove these {count} leftovers? [y/N] ")?;
-    err.flush()?;
-    let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line)?;
-    Ok(matches!(line.trim(), "y" | "Y" | "yes"))
-}
-
-/// Removes each removable finding, re-checking it under the controller's lock for it; trashed
-/// images last, in passes (a trashed clone must go before its trashed parent can).
-async fn delete(
-    cx: &Context,
-    pools: &[Pool],
-    filesystems: &[cephfs_controller::fs::Fs],
-    findings: &[Finding],
-) -> Result<Vec<String>> {
-    let secrets = cx.secrets().await?;
-    // Asked again right before removing: a PV made since the scan protects its volume too.
-    let pvs = match &cx.kube {
-        Some(kube) => kube.persistent_volumes().await?,
-        None => Vec::new(),
-    };
-    let mut removed = Vec::new();
-    let mut trashed = Vec::new();
-    for finding in findings.iter().filter(|f| f.removable) {
-        if let Some(pv) = pvs
-            .iter()
-            .find(|pv| Some(&pv.handle) == finding.id.as_ref())
-        {
-            removed.push(format!(
-                "{}: not removed: PersistentVolume {} references it",
-                finding.object, pv.name
-            ));
-            continue;
-        }
-        if let Some(fs) = filesystems.iter().find(|fs| {
-            finding.driver == "cephfs" && crate::cephfs::orphans::label(fs) == finding.pool
-        }) {
-            let outcome = match crate::cephfs::orphans::remove(cx, fs, finding).await {
-                Ok(()) => "removed".to_owned(),
-                Err(e) => format!("not removed: {e}"),
-            };
-            removed.push(format!("{}: {outcome}", finding.object));
-            continue;
-        }
-        let Some(pool) = pools.iter().find(|p| pool_label(p) == finding.pool) else {
-            continue;
-        };
-        if finding.what == What::TrashExpired {
-            trashed.push((pool, finding));
-            continue;
-        }
-        let outcome = match delete_one(cx, pool, finding, &secrets).await {
-            Ok(()) => "removed".to_owned(),
-            Err(e) => format!("not removed: {e}"),
-        };
-        removed.push(format!("{}: {outcome}", finding.object));
-    }
-    removed.extend(trash::remove(&trashed).await);
-    Ok(removed)
-}
-
-async fn delete_one(
-    cx: &Context,
-    pool: &Pool,
-    finding: &Finding,
-    secrets: &csi::SecretMap,
-) -> Result<()> {
-    let state = &cx.state;
-    let kind = if finding.kind == Kind::Snapshot.noun() {
-        Kind::Snapshot
-    } else {
-        Kind::Volume
-    };
-    let journal = match kind {
-        Kind::Volume => pool.volumes()?,
-        Kind::Snapshot => pool.snapshots()?,
-    };
-    let location = finding.location.ok_or_else(|| Error::Usage {
-        what: "the finding names no location".to_owned(),
-    })?;
-    // The request name's lock, as CreateVolume/CreateSnapshot take it: held by a request in
-    // flight, this fails (ABORTED) and the finding is left alone.
-    let _name = match &finding.request_name {
-        Some(name) => {
-            let key = match kind {
-                Kind::Volume => locks::create_volume_key(name),
-                Kind::Snapshot => locks::create_snapshot_key(name),
-            };
-            let local = Local::name(state, &key, format!("request {name}"))?;
-            Some(local.request_name(state, &journal, name).await?)
-        }
-        None => None,
-    };
-    match finding.what {
-        What::EntryWithoutImage | What::UnreferencedEntry => {
-            let id = finding.id.as_deref().unwrap_or_default();
-            if let Ok(entry) = journal.entry(&location).await
-                && controller::image::exists(pool, &entry.image_name).await?
-            {
-                return Err(Error::Usage {
-                    what: format!("its image {} exists now", entry.image_name),
-                });
-            }
-            match kind {
-                Kind::Volume => {
-                    controller::volume::delete::delete_volume(state, id, secrets).await?
-                }
-                Kind::Snapshot => {
-                    controller::snapshot::delete::delete_snapshot(state, id, secrets).await?
-                }
-            }
-        }
-        What::DanglingKey => {
-            let request_name = finding.request_name.as_deref().unwrap_or_default();
-            let oid = journal.layout().entry_oid(&location.uuid);
-            if crate::context::object_exists(pool, &oid).await? {
-                return Err(Error::Usage {
-                    what: format!("its entry object {oid} exists now"),
-                });
-            }
-            journal.undo(request_name, &location).await?;
-        }
-        What::ImageWithoutEntry => {
-            let oid = controller::lookup::entry_oid(kind, &location.uuid);
-            if crate::context::object_exists(pool, &oid).await? {
-                return Err(Error::Usage {
-                    what: format!("its entry {oid} exists now"),
-                });
-            }
-            let name = finding
-                .object
-                .rsplit('/')
-                .next()
-                .unwrap_or_default()
-                .to_owned();
-            if let Some(image) = controller::image::open(pool, &name).await? {
-                let watched =
-                    controller::image::refuse_if_watched(pool, &image, || format!("image {name}"))
-                        .await;
-                controller::image::close(pool, image).await?;
-                watched?;
-            }
-            ceph::rbd::remove(&pool.io, &name)
-                .await
-                .map_err(|e| Error::ceph(format!("remove {}", pool.spec(&name)), e))?;
-        }
-        What::MalformedKey
-        | What::NoPersistentVolume
-        | What::PvWithoutVolume
-        | What::TrashExpired
-        | What::KeptByClones => {}
-    }
-    Ok(())
 }
 
 /// `pool: ` before an object whose name does not say its pool (journal objects).
