@@ -116,6 +116,67 @@ async fn inspect_a_cephfs_volume_snapshot_and_subvolume_name() {
     .await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inspect_reads_a_cephfs_entry_ceph_csi_wrote() {
+    Fixture::run(|fx| async move {
+        let dir = tempfile::tempdir().unwrap();
+        // The FSCID, from an ID the controller composed.
+        let made = fx.create_volume("pvc-fs-made", MIB).await;
+        let fscid = journal::CompositeId::decode(&made.volume_id)
+            .unwrap()
+            .location_id();
+        let uuid = "7f6e1d6c-5b0a-11ee-9b4c-0242ac120002";
+        let pvc = "pvc-0b6e3d52-8a3c-4f4e-a0d7-1c2d3e4f5a6b";
+        let subvolume = format!("csi-vol-{uuid}");
+        ceph(&[
+            "fs",
+            "subvolume",
+            "create",
+            &bed().fs,
+            &subvolume,
+            "--group_name",
+            &fx.group,
+            "--size",
+            "1048576",
+        ]);
+        let ns = fx.namespace.clone();
+        let setomapval = |object: &str, key: &str, value: &str| {
+            bed().cli(
+                "rados",
+                &[
+                    "-p",
+                    METADATA_POOL,
+                    "-N",
+                    &ns,
+                    "setomapval",
+                    object,
+                    key,
+                    value,
+                ],
+            );
+        };
+        setomapval("csi.volumes.default", &format!("csi.volume.{pvc}"), uuid);
+        let entry = format!("csi.volume.{uuid}");
+        setomapval(&entry, "csi.volname", pvc);
+        setomapval(&entry, "csi.imagename", &subvolume);
+        setomapval(&entry, "csi.volume.owner", "team-b");
+        let id = journal::CompositeId::new(CLUSTER_ID, fscid, uuid.parse().unwrap())
+            .unwrap()
+            .encode();
+
+        let r = sepia_json(&fx, dir.path(), &["inspect", &id]).await;
+        assert_eq!(r["driver"], "cephfs", "{r:#}");
+        assert_eq!(r["kind"], "volume");
+        assert_eq!(r["journal"]["request_name"], pvc);
+        assert_eq!(r["journal"]["directory_points_here"], true);
+        assert_eq!(r["journal"]["keys"]["csi.volume.owner"], "team-b");
+        assert_eq!(r["subvolume_name"], subvolume.as_str());
+        assert_eq!(r["subvolume"]["state"], "complete");
+        assert_eq!(r["subvolume"]["size"], MIB);
+    })
+    .await;
+}
+
 /// The fields the findings are compared by.
 const FIELDS: &[&str] = &["what", "kind", "uuid"];
 
@@ -142,6 +203,22 @@ async fn orphans_lists_cephfs_leftovers_and_delete_removes_exactly_those() {
             "--group_name",
             &group,
         ]);
+
+        // DeleteVolume crashed after the subvolume went, before the journal: entry without
+        // subvolume.
+        let crashed = fx.create_volume("pvc-fs-crashed-delete", MIB).await;
+        let crashed_uuid = uuid_of(&crashed.volume_id);
+        let point = cephfs_controller::failpoints::delete::AFTER_SUBVOLUME_REMOVED;
+        fx.failpoints.set(point, failpoint::Action::Fail);
+        let failed = fx
+            .client()
+            .delete_volume(csi::v1::DeleteVolumeRequest {
+                volume_id: crashed.volume_id.clone(),
+                secrets: cephfs_common::secrets(),
+            })
+            .await;
+        fx.failpoints.set(point, failpoint::Action::Off);
+        assert!(failed.is_err(), "the failpoint did not crash DeleteVolume");
 
         // Journal entry removed behind its back: subvolume without entry.
         let unjournaled = fx.create_volume("pvc-fs-unjournaled", MIB).await;
@@ -184,6 +261,7 @@ async fn orphans_lists_cephfs_leftovers_and_delete_removes_exactly_those() {
         );
         let expected = BTreeSet::from([
             finding(&["entry-without-image", "volume", &lost_uuid]),
+            finding(&["entry-without-image", "volume", &crashed_uuid]),
             finding(&["image-without-entry", "volume", &unjournaled_uuid]),
             finding(&["entry-without-image", "snapshot", &snap_uuid]),
         ]);
@@ -198,7 +276,7 @@ async fn orphans_lists_cephfs_leftovers_and_delete_removes_exactly_those() {
         delete.extend(["--delete", "--yes"]);
         let deleted = sepia_json(&fx, dir.path(), &delete).await;
         let removed = deleted["removed"].as_array().unwrap();
-        assert_eq!(removed.len(), 3, "{deleted:#}");
+        assert_eq!(removed.len(), 4, "{deleted:#}");
         assert!(
             removed
                 .iter()

@@ -123,6 +123,49 @@ async fn inspect_reads_an_entry_ceph_csi_wrote_and_says_its_image_is_missing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inspect_reads_a_snapshot_entry_ceph_csi_wrote() {
+    Fixture::run(|fx| async move {
+        let uuid = "1c2b3a49-6e0f-11ed-b5c4-6efb82c232c4";
+        let request = "snapshot-4a1e0c55-9a3b-4c1e-8f0d-2b3c4d5e6f70";
+        let image = format!("csi-snap-{uuid}");
+        let source = "csi-vol-566a36f5-6e0f-11ed-b5c4-6efb82c232c4";
+        let io = &fx.ns.io;
+        io.omap_set_creating(
+            "csi.snaps.default",
+            &[(&format!("csi.snap.{request}"), uuid.as_bytes())],
+        )
+        .await
+        .unwrap();
+        io.omap_set_creating(
+            &format!("csi.snap.{uuid}"),
+            &[
+                ("csi.snapname", request.as_bytes()),
+                ("csi.imagename", image.as_bytes()),
+                ("csi.source", source.as_bytes()),
+                ("csi.imageid", b"10336c8b4567"),
+            ],
+        )
+        .await
+        .unwrap();
+        let id = journal::CompositeId::new(
+            "bed",
+            u64::try_from(io.pool_id()).unwrap(),
+            uuid.parse().unwrap(),
+        )
+        .unwrap()
+        .encode();
+        let r = fx.sepia_json(&["inspect", &id]).await;
+        assert_eq!(r["kind"], "snapshot", "{r:#}");
+        assert_eq!(r["journal"]["request_name"], request);
+        assert_eq!(r["journal"]["directory_points_here"], true);
+        assert_eq!(r["journal"]["keys"]["csi.source"], source);
+        assert_eq!(r["image_name"], image.as_str());
+        assert!(r["image"].is_null(), "{r:#}");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inspect_refuses_what_is_not_a_handle_naming_the_rule() {
     Fixture::run(|fx| async move {
         let out = fx

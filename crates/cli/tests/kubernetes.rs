@@ -58,6 +58,18 @@ async fn kubeconfig_resolves_pvc_and_pv_and_protects_what_a_pv_references() {
             )
             .unwrap();
         let unclaimed = fx.create_volume("pvc-no-pv").await;
+        // Its PV was removed on the API server (a reclaim policy Retain PV deleted by hand).
+        standin
+            .put_any(pv("pv-removed", &unclaimed.volume_id, None))
+            .unwrap();
+        let gone = standin
+            .delete_object(
+                &kube_standin::Gvr::of::<k8s_openapi::api::core::v1::PersistentVolume>(),
+                "",
+                "pv-removed",
+            )
+            .unwrap();
+        assert!(gone);
         let broken = fx.create_volume("pvc-broken").await;
         let broken_uuid = uuid_of(&broken.volume_id);
         standin
