@@ -54,7 +54,9 @@ impl TrashSource {
 
 /// A `time_t` of librbd (seconds since the epoch; never negative for trash times).
 fn from_time_t(secs: sys::time_t) -> SystemTime {
-    SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(secs).unwrap_or(0))
+    SystemTime::UNIX_EPOCH
+        .checked_add(Duration::from_secs(u64::try_from(secs).unwrap_or(0)))
+        .unwrap_or(SystemTime::UNIX_EPOCH)
 }
 
 /// Moves image `name` to the trash, removable immediately (no deferment).

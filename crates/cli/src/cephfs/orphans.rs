@@ -95,7 +95,8 @@ pub async fn scan(fs: &Fs) -> Result<Vec<Finding>> {
             .as_deref()
             .and_then(cephfs_controller::snapshot::time::parse)
             .and_then(|t| u64::try_from(t.seconds).ok())
-            .and_then(|secs| since(SystemTime::UNIX_EPOCH + Duration::from_secs(secs)));
+            .and_then(|secs| SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(secs)))
+            .and_then(since);
         findings.push(Finding {
             driver: "cephfs",
             what,

@@ -43,7 +43,9 @@ pub async fn findings(
         let Some((kind, uuid)) = driver_image(&entry.name) else {
             continue;
         };
-        if entry.deferment_end_time + grace > now {
+        // A grace too long to add up never ends.
+        let due = entry.deferment_end_time.checked_add(grace);
+        if due.is_none_or(|due| due > now) {
             continue;
         }
         let oid = controller::lookup::entry_oid(kind, &uuid);
