@@ -24,7 +24,8 @@ pub async fn open_named(cx: &Context, name: &str) -> Result<Fs> {
         .await?
         .ok_or_else(|| Error::Usage {
             what: format!(
-                "--fs {name:?}: the cluster has no such CephFS filesystem (`ceph fs ls`)"
+                "--fs {name:?}: cluster {} has no such CephFS filesystem (`ceph fs ls`)",
+                cx.cluster.id
             ),
         })
 }

@@ -60,6 +60,8 @@ pub enum What {
 pub struct Finding {
     /// `rbd` or `cephfs`.
     pub driver: &'static str,
+    /// The clusterID of config.json it was found in.
+    pub cluster_id: String,
     pub what: What,
     pub kind: &'static str,
     /// `pool` or `pool/namespace`.
@@ -85,37 +87,66 @@ pub struct Finding {
 
 #[derive(Debug, Serialize)]
 pub struct Report {
-    /// The pools scanned, as `pool` or `pool/namespace`.
+    /// The clusters of config.json scanned: `--cluster-id`, or every one.
+    pub clusters: Vec<String>,
+    /// The pools scanned, as `pool` or `pool/namespace` (CephFS: `fs/group`).
     pub pools: Vec<String>,
     pub findings: Vec<Finding>,
     /// Per finding removed (`--delete`): `object: removed` or `object: <why not>`.
     pub removed: Vec<String>,
 }
 
+/// One cluster of config.json, connected, with what was scanned in it.
+struct Scanned {
+    cx: Context,
+    pools: Vec<Pool>,
+    filesystems: Vec<cephfs_controller::fs::Fs>,
+}
+
 pub async fn run(args: &OrphansArgs) -> Result<()> {
-    let cx = Context::connect(&args.shared).await?;
-    let pools = pools::scanned(&cx).await?;
     let grace = Duration::from(args.trash_grace);
-    let mut findings = Vec::new();
-    for pool in &pools {
-        findings.extend(scan(&cx, pool, grace).await?);
-    }
-    let mut filesystems = Vec::new();
-    for name in &args.filesystems {
-        let fs = crate::cephfs::open_named(&cx, name).await?;
-        findings.extend(crate::cephfs::orphans::scan(&fs).await?);
-        filesystems.push(fs);
-    }
-    if let Some(kube) = &cx.kube {
-        kubernetes::protect_referenced(&kube.persistent_volumes().await?, &mut findings);
-    }
-    let mut places: Vec<String> = pools.iter().map(pool_label).collect();
-    places.extend(filesystems.iter().map(crate::cephfs::orphans::label));
     let mut report = Report {
-        pools: places,
-        findings,
+        clusters: Vec::new(),
+        pools: Vec::new(),
+        findings: Vec::new(),
         removed: Vec::new(),
     };
+    let mut scanned = Vec::new();
+    for cluster_id in cluster_ids(args)? {
+        let shared = crate::args::Shared {
+            cluster_id: Some(cluster_id.clone()),
+            ..args.shared.clone()
+        };
+        let cx = Context::connect(&shared).await?;
+        let pools = pools::scanned(&cx).await?;
+        let mut findings = Vec::new();
+        for pool in &pools {
+            findings.extend(scan(&cx, pool, grace).await?);
+        }
+        let mut filesystems = Vec::new();
+        for name in &args.filesystems {
+            let fs = crate::cephfs::open_named(&cx, name).await?;
+            findings.extend(crate::cephfs::orphans::scan(&fs).await?);
+            filesystems.push(fs);
+        }
+        if let Some(kube) = &cx.kube {
+            kubernetes::protect_referenced(&kube.persistent_volumes().await?, &mut findings);
+        }
+        for finding in &mut findings {
+            finding.cluster_id.clone_from(&cluster_id);
+        }
+        report.clusters.push(cluster_id);
+        report.pools.extend(pools.iter().map(pool_label));
+        report
+            .pools
+            .extend(filesystems.iter().map(crate::cephfs::orphans::label));
+        report.findings.extend(findings);
+        scanned.push(Scanned {
+            cx,
+            pools,
+            filesystems,
+        });
+    }
     if args.delete && report.findings.iter().any(|f| f.removable) {
         if !args.yes {
             // The list goes to stderr with the question, so stdout keeps one report.
@@ -127,9 +158,42 @@ pub async fn run(args: &OrphansArgs) -> Result<()> {
                 });
             }
         }
-        report.removed = delete::delete(&cx, &pools, &filesystems, &report.findings).await?;
+        for Scanned {
+            cx,
+            pools,
+            filesystems,
+        } in &scanned
+        {
+            let own: Vec<Finding> = report
+                .findings
+                .iter()
+                .filter(|f| f.cluster_id == cx.cluster.id)
+                .cloned()
+                .collect();
+            let removed = delete::delete(cx, pools, filesystems, &own).await?;
+            report.removed.extend(removed);
+        }
     }
     render::print(args.shared.output, &report, table)
+}
+
+/// `--cluster-id`, or every cluster config.json names (each its own RADOS namespaces).
+fn cluster_ids(args: &OrphansArgs) -> Result<Vec<String>> {
+    if let Some(id) = &args.shared.cluster_id {
+        return Ok(vec![id.clone()]);
+    }
+    let config = crate::context::load_config(&args.shared.cluster_config)?;
+    let ids: Vec<String> = config
+        .entries()
+        .iter()
+        .map(|e| e.cluster_id.clone())
+        .collect();
+    if ids.is_empty() {
+        return Err(Error::Config {
+            what: format!("{} names no cluster", args.shared.cluster_config.display()),
+        });
+    }
+    Ok(ids)
 }
 
 /// `pool` or `pool/namespace`, as findings name their pool.
@@ -182,6 +246,7 @@ async fn journal_findings(
     for listed in scan.dangling {
         findings.push(Finding {
             driver: "rbd",
+            cluster_id: String::new(),
             pool: String::new(),
             trash_id: None,
             what: What::DanglingKey,
@@ -203,6 +268,7 @@ async fn journal_findings(
     for request_name in scan.malformed {
         findings.push(Finding {
             driver: "rbd",
+            cluster_id: String::new(),
             pool: String::new(),
             trash_id: None,
             what: What::MalformedKey,
@@ -267,6 +333,7 @@ async fn journal_findings(
         };
         findings.push(Finding {
             driver: "rbd",
+            cluster_id: String::new(),
             pool: String::new(),
             trash_id: None,
             what,
@@ -366,6 +433,7 @@ async fn image_findings(
         };
         findings.push(Finding {
             driver: "rbd",
+            cluster_id: String::new(),
             pool: String::new(),
             trash_id: None,
             what: What::ImageWithoutEntry,

@@ -1,7 +1,8 @@
 //! `sepia orphans` and the trash: driver images left there past their deferment end with no
 //! journal entry are listed and `--delete` removes exactly those; one still deferred is not
 //! listed; a deleted source the trash keeps for its snapshot's clone is listed as such and never
-//! removed. Without `--pool` the scan covers every RBD pool holding the cluster's namespace.
+//! removed. Without `--pool` the scan covers every RBD pool holding the cluster's namespace;
+//! without `--cluster-id`, every cluster of config.json.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -148,6 +149,77 @@ async fn orphans_lists_trash_past_its_time_and_sources_kept_by_clones_and_delete
             )]),
             "{after:#}"
         );
+    })
+    .await;
+}
+
+/// `sepia orphans` without `--cluster-id` over a config.json of two clusterIDs on the same Ceph
+/// (each its own RBD namespace, as multi-tenant setups have): both are scanned, each finding
+/// names its cluster, and `--delete` removes in each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orphans_scans_every_cluster_of_the_config_without_cluster_id() {
+    Fixture::run(|fx| async move {
+        let other = format!("{}-b", fx.ns.namespace);
+        ceph::rbd::namespace_create(&fx.ns.pool_io, &other)
+            .await
+            .unwrap();
+        let other_io = fx.ns.rados.ioctx(&bed().pool, &other).await.unwrap();
+        let (a, b) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+        let options = ceph::rbd::CreateOptions::default();
+        ceph::rbd::create(&fx.ns.io, &format!("csi-vol-{a}"), 1 << 20, &options)
+            .await
+            .unwrap();
+        ceph::rbd::create(&other_io, &format!("csi-vol-{b}"), 1 << 20, &options)
+            .await
+            .unwrap();
+        let config = fx.dir().join("two-clusters.json");
+        let monitors: Vec<&str> = bed().monitors.split(',').collect();
+        let body = serde_json::json!([
+            {"clusterID": "bed", "monitors": monitors, "rbd": {"radosNamespace": fx.ns.namespace}},
+            {"clusterID": "bed-b", "monitors": monitors, "rbd": {"radosNamespace": other}},
+        ]);
+        std::fs::write(&config, body.to_string()).unwrap();
+        let run = |extra: &'static [&'static str]| {
+            let config = config.clone();
+            let fx = &fx;
+            async move {
+                let mut args = vec!["orphans", "-o", "json"];
+                args.extend(extra);
+                let out = fx.sepia_with(&args, &config, &fx.creds_dir).await;
+                assert!(
+                    out.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+            }
+        };
+        let fields = &["cluster_id", "what", "uuid"];
+        let report = run(&[]).await;
+        assert_eq!(
+            report["clusters"],
+            serde_json::json!(["bed", "bed-b"]),
+            "{report:#}"
+        );
+        assert_eq!(
+            findings(&report, fields),
+            BTreeSet::from([
+                common::findings::finding(&["bed", "image-without-entry", &a.to_string()]),
+                common::findings::finding(&["bed-b", "image-without-entry", &b.to_string()]),
+            ]),
+            "{report:#}"
+        );
+        let deleted = run(&["--delete", "--yes"]).await;
+        assert_eq!(
+            deleted["removed"].as_array().unwrap().len(),
+            2,
+            "{deleted:#}"
+        );
+        assert!(fx.ns.images().await.is_empty());
+        assert!(ceph::rbd::list(&other_io).await.unwrap().is_empty());
+        ceph::rbd::namespace_remove(&fx.ns.pool_io, &other)
+            .await
+            .unwrap();
     })
     .await;
 }

@@ -99,6 +99,7 @@ pub async fn scan(fs: &Fs) -> Result<Vec<Finding>> {
             .and_then(since);
         findings.push(Finding {
             driver: "cephfs",
+            cluster_id: String::new(),
             what,
             kind: Kind::Volume.noun(),
             pool: label(fs),
@@ -142,6 +143,7 @@ async fn entry_finding(
         .map_err(|e| Error::ceph(format!("stat {oid}"), e))?;
     Ok(Finding {
         driver: "cephfs",
+        cluster_id: String::new(),
         what: What::EntryWithoutImage,
         kind: kind.noun(),
         pool: label(fs),

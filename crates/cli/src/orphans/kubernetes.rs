@@ -39,6 +39,7 @@ pub(super) async fn findings(
             let oid = journal.layout().entry_oid(&location.uuid);
             findings.push(Finding {
                 driver: "rbd",
+                cluster_id: String::new(),
                 pool: String::new(),
                 trash_id: None,
                 what: What::NoPersistentVolume,
@@ -77,6 +78,7 @@ pub(super) async fn findings(
         }
         findings.push(Finding {
             driver: "rbd",
+            cluster_id: String::new(),
             pool: String::new(),
             trash_id: None,
             what: What::PvWithoutVolume,

@@ -86,6 +86,7 @@ pub async fn findings(
         };
         findings.push(Finding {
             driver: "rbd",
+            cluster_id: String::new(),
             what,
             kind: kind.noun(),
             pool: String::new(),
