@@ -275,14 +275,7 @@ async fn orphans_lists_cephfs_leftovers_and_delete_removes_exactly_those() {
         let mut delete = scan.to_vec();
         delete.extend(["--delete", "--yes"]);
         let deleted = sepia_json(&fx, dir.path(), &delete).await;
-        let removed = deleted["removed"].as_array().unwrap();
-        assert_eq!(removed.len(), 4, "{deleted:#}");
-        assert!(
-            removed
-                .iter()
-                .all(|r| r.as_str().unwrap().ends_with(": removed")),
-            "{deleted:#}"
-        );
+        findings::assert_all_removed(&deleted, 4);
         let after = sepia_json(&fx, dir.path(), &scan).await;
         assert_eq!(
             findings(&after, FIELDS),

@@ -90,14 +90,7 @@ async fn orphans_lists_exactly_the_leftovers_made_and_delete_removes_exactly_tho
         let deleted = fx
             .sepia_json(&["orphans", "--pool", &pool, "--delete", "--yes"])
             .await;
-        let removed = deleted["removed"].as_array().unwrap();
-        assert_eq!(removed.len(), 4, "{deleted:#}");
-        assert!(
-            removed
-                .iter()
-                .all(|r| r.as_str().unwrap().ends_with(": removed")),
-            "{deleted:#}"
-        );
+        common::findings::assert_all_removed(&deleted, 4);
         let after = fx.sepia_json(&["orphans", "--pool", &pool]).await;
         assert_eq!(
             findings(&after, WHAT_UUID),

@@ -27,3 +27,15 @@ fn text(value: &Value) -> String {
         other => other.to_string(),
     }
 }
+
+/// `--delete` removed `count` findings, every one of them.
+pub fn assert_all_removed(report: &Value, count: usize) {
+    let removed = report["removed"].as_array().expect("a removed list");
+    assert_eq!(removed.len(), count, "{report:#}");
+    assert!(
+        removed
+            .iter()
+            .all(|r| r.as_str().is_some_and(|r| r.ends_with(": removed"))),
+        "{report:#}"
+    );
+}
