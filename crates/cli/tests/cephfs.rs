@@ -252,6 +252,14 @@ async fn orphans_lists_cephfs_leftovers_and_delete_removes_exactly_those() {
             &group,
         ]);
 
+        // A volume deleted while it has a snapshot: its subvolume stays, retained for the
+        // snapshot, without an entry; listed, never removed.
+        let retained = fx.create_volume("pvc-fs-retained", MIB).await;
+        let retained_uuid = uuid_of(&retained.volume_id);
+        fx.create_snapshot("snap-fs-retained", &retained.volume_id)
+            .await;
+        fx.delete_volume(&retained.volume_id).await;
+
         let scan = ["orphans", "--fs", fs.as_str()];
         let report = sepia_json(&fx, dir.path(), &scan).await;
         assert_eq!(
@@ -264,12 +272,16 @@ async fn orphans_lists_cephfs_leftovers_and_delete_removes_exactly_those() {
             finding(&["entry-without-image", "volume", &crashed_uuid]),
             finding(&["image-without-entry", "volume", &unjournaled_uuid]),
             finding(&["entry-without-image", "snapshot", &snap_uuid]),
+            finding(&["kept-by-clones", "volume", &retained_uuid]),
         ]);
         assert_eq!(findings(&report, FIELDS), expected, "{report:#}");
         for f in report["findings"].as_array().unwrap() {
             assert_eq!(f["driver"], "cephfs");
-            assert_eq!(f["removable"], true, "{f:#}");
-            assert!(f["age_seconds"].is_u64(), "no age: {f:#}");
+            assert_eq!(f["removable"], f["what"] != "kept-by-clones", "{f:#}");
+            // The mgr keeps no creation time for a retained subvolume.
+            if f["removable"] == true {
+                assert!(f["age_seconds"].is_u64(), "no age: {f:#}");
+            }
         }
 
         let mut delete = scan.to_vec();
@@ -279,13 +291,13 @@ async fn orphans_lists_cephfs_leftovers_and_delete_removes_exactly_those() {
         let after = sepia_json(&fx, dir.path(), &scan).await;
         assert_eq!(
             findings(&after, FIELDS),
-            BTreeSet::<Vec<String>>::new(),
+            BTreeSet::from([finding(&["kept-by-clones", "volume", &retained_uuid])]),
             "{after:#}"
         );
 
         // Exactly those went.
         let subvolumes: BTreeSet<String> = fx.subvolumes().into_iter().collect();
-        let want: BTreeSet<String> = [&healthy.volume_id, &source.volume_id]
+        let want: BTreeSet<String> = [&healthy.volume_id, &source.volume_id, &retained.volume_id]
             .iter()
             .map(|id| format!("csi-vol-{}", uuid_of(id)))
             .collect();

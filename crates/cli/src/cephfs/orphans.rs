@@ -79,7 +79,8 @@ pub async fn scan(fs: &Fs) -> Result<Vec<Finding>> {
         let (what, why, removable) = if info.is_retained() {
             (
                 What::KeptByClones,
-                "deleted with its snapshots retained: it goes with the last of them (not removed)"
+                "deleted with its snapshots retained: it goes with the last of them (not \
+                 removed; the mgr keeps no age for it)"
                     .to_owned(),
                 false,
             )
