@@ -20,6 +20,45 @@ fn layered() -> CreateOptions {
 }
 
 #[tokio::test]
+async fn trash_entries_carry_source_and_times_and_a_deferment_holds_off_removal() {
+    common::in_namespace("rbd-trash", true, |ns| async move {
+        let io = &ns.io;
+        rbd::create(io, "now", MIB, &layered()).await.unwrap();
+        rbd::create(io, "later", MIB, &layered()).await.unwrap();
+        rbd::trash_move(io, "now").await.unwrap();
+        rbd::trash_move_deferred(io, "later", Duration::from_secs(3600))
+            .await
+            .unwrap();
+        let trash = rbd::trash_list(io).await.unwrap();
+        let entry = |name: &str| trash.iter().find(|e| e.name == name).unwrap().clone();
+        let (now, later) = (entry("now"), entry("later"));
+        for e in [&now, &later] {
+            assert_eq!(e.source, rbd::TrashSource::User, "{e:?}");
+            assert!(e.deletion_time > std::time::UNIX_EPOCH, "{e:?}");
+        }
+        assert_eq!(
+            now.deferment_end_time, now.deletion_time,
+            "no deferment: {now:?}"
+        );
+        assert_eq!(
+            later
+                .deferment_end_time
+                .duration_since(later.deletion_time)
+                .unwrap(),
+            Duration::from_secs(3600),
+            "{later:?}"
+        );
+        // librbd refuses to remove a deferred entry unless forced.
+        let err = rbd::trash_remove(io, &later.id, false).await.unwrap_err();
+        assert!(!err.is_not_found(), "{err:?}");
+        rbd::trash_remove(io, &now.id, false).await.unwrap();
+        rbd::trash_remove(io, &later.id, true).await.unwrap();
+        assert!(rbd::trash_list(io).await.unwrap().is_empty());
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn clone_flatten_trash_and_mgr_purge() {
     common::in_namespace("rbd-life", true, |ns| async move {
         let io = &ns.io;

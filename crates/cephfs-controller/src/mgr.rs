@@ -20,6 +20,9 @@ pub struct Info {
     pub bytes_quota: Option<Value>,
     #[serde(default)]
     pub path: Option<String>,
+    /// `YYYY-MM-DD HH:MM:SS`, UTC on the mgr's clock (see [`crate::snapshot::time`]).
+    #[serde(default)]
+    pub created_at: Option<String>,
 }
 
 impl Info {
@@ -245,6 +248,24 @@ impl Fs {
         {
             Ok(data) => parse(&data, "fs subvolume snapshot info").map(Some),
             Err((libc::ENOENT, _)) => Ok(None),
+            Err((_, e)) => Err(e),
+        }
+    }
+
+    /// Names of the subvolumes of the group (none when the group does not exist).
+    pub async fn subvolumes(&self) -> Result<Vec<String>> {
+        let cmd = json!({
+            "prefix": "fs subvolume ls",
+            "group_name": self.group,
+            "format": "json",
+        });
+        let object = format!("{}/{}", self.name, self.group);
+        match self.mgr("fs subvolume ls", object, cmd).await {
+            Ok(data) => {
+                let named: Vec<Named> = parse(&data, "fs subvolume ls")?;
+                Ok(named.into_iter().map(|n| n.name).collect())
+            }
+            Err((libc::ENOENT, _)) => Ok(Vec::new()),
             Err((_, e)) => Err(e),
         }
     }

@@ -51,7 +51,7 @@ pub struct Shared {
     /// Cluster of the config to use; may be left out when the config has one cluster.
     #[arg(long)]
     pub cluster_id: Option<String>,
-    /// RBD pool (for image names and scans).
+    /// RBD pool (for image names; `orphans` scans every RBD pool without it).
     #[arg(long)]
     pub pool: Option<String>,
     /// A kubeconfig: then PVC (`namespace/name`) and PV names are handles too, and what
@@ -71,8 +71,12 @@ pub enum Output {
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
-    /// A volume or snapshot ID, or an RBD image name (with `--pool`).
+    /// A volume or snapshot ID (RBD or CephFS), an RBD image name (with `--pool`), or a
+    /// CephFS subvolume name (with `--fs`).
     pub handle: String,
+    /// The CephFS filesystem of a subvolume name.
+    #[arg(long)]
+    pub fs: Option<String>,
     #[command(flatten)]
     pub shared: Shared,
 }
@@ -85,6 +89,13 @@ pub struct OrphansArgs {
     /// Do not ask before removing.
     #[arg(long, requires = "delete")]
     pub yes: bool,
+    /// How long past its deferment end a trashed driver image may wait for the purge its
+    /// delete queued (the mgr's task or its minutely schedule) before it counts as left behind.
+    #[arg(long, default_value = "10m")]
+    pub trash_grace: humantime::Duration,
+    /// CephFS filesystems to scan too (their subvolume group and journal of the cluster config).
+    #[arg(long = "fs")]
+    pub filesystems: Vec<String>,
     #[command(flatten)]
     pub shared: Shared,
 }
@@ -94,6 +105,13 @@ pub struct DoctorArgs {
     /// NATS server of the events stream (the plugins' `--nats-url`); not checked without.
     #[arg(long, env = "SEPIA_NATS_URL")]
     pub nats_url: Option<String>,
+    /// The RBD driver's name (`--driver-name` of its plugins): with `--kubeconfig`, its
+    /// CSIDriver and StorageClasses are checked.
+    #[arg(long, default_value = "rbd.csi.sepia.io")]
+    pub driver_name: String,
+    /// The CephFS driver's name: checked as the RBD one once a StorageClass names it.
+    #[arg(long, default_value = "cephfs.csi.sepia.io")]
+    pub cephfs_driver_name: String,
     #[command(flatten)]
     pub shared: Shared,
 }

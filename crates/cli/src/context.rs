@@ -125,8 +125,12 @@ pub fn state(config: ClusterConfig, shared: &Shared, settings: Settings) -> Arc<
 
 /// Whether object `oid` exists in `pool` (an entry object, before a removal re-checks it).
 pub async fn object_exists(pool: &Pool, oid: &str) -> Result<bool> {
-    pool.io
-        .exists(oid)
+    object_exists_in(&pool.io, oid).await
+}
+
+/// Whether object `oid` exists in `io`'s pool and namespace.
+pub async fn object_exists_in(io: &ceph::IoCtx, oid: &str) -> Result<bool> {
+    io.exists(oid)
         .await
         .map_err(|e| Error::ceph(format!("stat {oid}"), e))
 }

@@ -1,5 +1,8 @@
 //! `sepia doctor`: the checks for what users get wrong, in the order a fix is needed (a
-//! config that does not parse hides everything after it), each failure with its fix.
+//! config that does not parse hides everything after it), each failure with its fix. With
+//! `--kubeconfig`, also the Kubernetes objects that must agree with it ([`kubernetes`]).
+
+pub mod kubernetes;
 
 use std::time::Duration;
 
@@ -22,7 +25,7 @@ const NATS_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Serialize)]
 pub struct Check {
-    pub name: &'static str,
+    pub name: String,
     pub ok: bool,
     pub detail: String,
     /// What to do, when it failed.
@@ -35,18 +38,18 @@ pub struct Report {
 }
 
 impl Report {
-    fn pass(&mut self, name: &'static str, detail: impl Into<String>) {
+    fn pass(&mut self, name: impl Into<String>, detail: impl Into<String>) {
         self.checks.push(Check {
-            name,
+            name: name.into(),
             ok: true,
             detail: detail.into(),
             fix: None,
         });
     }
 
-    fn fail(&mut self, name: &'static str, detail: impl ToString, fix: impl Into<String>) {
+    fn fail(&mut self, name: impl Into<String>, detail: impl ToString, fix: impl Into<String>) {
         self.checks.push(Check {
-            name,
+            name: name.into(),
             ok: false,
             detail: detail.to_string(),
             fix: Some(fix.into()),
@@ -60,10 +63,12 @@ impl Report {
 
 pub async fn run(args: &DoctorArgs) -> Result<()> {
     let mut report = Report::default();
-    ceph_checks(args, &mut report).await;
+    let mut reached = kubernetes::Reached::default();
+    ceph_checks(args, &mut report, &mut reached).await;
     if let Some(url) = &args.nats_url {
         nats_check(url, &mut report).await;
     }
+    kubernetes::checks(args, &reached, &mut report).await;
     render::print(args.shared.output, &report, table)?;
     if report.healthy() {
         Ok(())
@@ -75,7 +80,7 @@ pub async fn run(args: &DoctorArgs) -> Result<()> {
     }
 }
 
-async fn ceph_checks(args: &DoctorArgs, report: &mut Report) {
+async fn ceph_checks(args: &DoctorArgs, report: &mut Report, reached: &mut kubernetes::Reached) {
     let shared = &args.shared;
     let config = match context::load_config(&shared.cluster_config) {
         Ok(config) => config,
@@ -105,6 +110,7 @@ async fn ceph_checks(args: &DoctorArgs, report: &mut Report) {
             shared.cluster_config.display()
         ),
     );
+    reached.config = Some(config.clone());
     let Ok(entry) = config.get(&cluster_id).cloned() else {
         return;
     };
@@ -158,6 +164,7 @@ async fn ceph_checks(args: &DoctorArgs, report: &mut Report) {
     let cluster = match state.cluster(&cluster_id, SOURCE).await {
         Ok(cluster) => {
             report.pass("authenticate", format!("client.{user} connected"));
+            reached.cluster = Some(std::sync::Arc::clone(&cluster));
             cluster
         }
         Err(e) => {

@@ -1,9 +1,12 @@
 //! `sepia inspect`: from a volume or snapshot ID (or an image name) to everything Sepia and
 //! Ceph know about it — the decoded ID, every key of its journal entry (Sepia's own records
-//! decoded), its directory key, the image, trash leftovers and publication records.
+//! decoded), its directory key, the image, trash leftovers and publication records. An ID of a
+//! CephFS volume or snapshot (or a subvolume name with `--fs`) is shown by
+//! [`crate::cephfs::inspect`] instead.
 
 use std::collections::BTreeMap;
 
+use ceph::IoCtx;
 use controller::cluster::Pool;
 use controller::publish::{self, Publication};
 use journal::{CompositeId, Kind, Location};
@@ -64,18 +67,52 @@ pub struct JournalReport {
     pub defect: Option<String>,
 }
 
-pub async fn run(args: &InspectArgs) -> Result<()> {
-    let cx = Context::connect(&args.shared).await?;
-    let report = inspect(&cx, &args.handle).await?;
-    render::print(args.shared.output, &report, table)
+/// An RBD or a CephFS report.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum Inspected {
+    Rbd(Box<Report>),
+    CephFs(Box<crate::cephfs::inspect::Report>),
 }
 
-/// Everything about `handle`.
-pub async fn inspect(cx: &Context, handle: &str) -> Result<Report> {
-    let (pool, kind, uuid, id) = match kube_handle(cx, handle).await? {
-        Some(volume_id) => resolve(cx, &volume_id).await?,
-        None => resolve(cx, handle).await?,
+pub async fn run(args: &InspectArgs) -> Result<()> {
+    let cx = Context::connect(&args.shared).await?;
+    match inspect_any(&cx, &args.handle, args.fs.as_deref()).await? {
+        Inspected::Rbd(report) => render::print(args.shared.output, &*report, table),
+        Inspected::CephFs(report) => {
+            render::print(args.shared.output, &*report, crate::cephfs::inspect::table)
+        }
+    }
+}
+
+/// Everything about `handle`: a CephFS subvolume name when `fs` names a filesystem, an ID of
+/// whichever driver has its entry, else an RBD image name.
+pub async fn inspect_any(cx: &Context, handle: &str, fs: Option<&str>) -> Result<Inspected> {
+    let resolved = match kube_handle(cx, handle).await? {
+        Some(volume_id) => volume_id,
+        None => handle.to_owned(),
     };
+    if let Some(report) = crate::cephfs::inspect::try_inspect(cx, handle, &resolved, fs).await? {
+        return Ok(Inspected::CephFs(Box::new(report)));
+    }
+    Ok(Inspected::Rbd(Box::new(
+        inspect_resolved(cx, handle, &resolved).await?,
+    )))
+}
+
+/// Everything about `handle` (RBD).
+pub async fn inspect(cx: &Context, handle: &str) -> Result<Report> {
+    let resolved = match kube_handle(cx, handle).await? {
+        Some(volume_id) => volume_id,
+        None => handle.to_owned(),
+    };
+    inspect_resolved(cx, handle, &resolved).await
+}
+
+/// Everything about the RBD volume or snapshot `resolved` (`handle`, or the ID its PVC or PV
+/// stands for).
+async fn inspect_resolved(cx: &Context, handle: &str, resolved: &str) -> Result<Report> {
+    let (pool, kind, uuid, id) = resolve(cx, resolved).await?;
     let location = Location {
         pool_id: pool.io.pool_id(),
         uuid,
@@ -84,18 +121,7 @@ pub async fn inspect(cx: &Context, handle: &str) -> Result<Report> {
         Kind::Volume => pool.volumes()?,
         Kind::Snapshot => pool.snapshots()?,
     };
-    let mut report_journal = JournalReport {
-        entry_object: journal.layout().entry_oid(&uuid),
-        ..JournalReport::default()
-    };
-    let raw = read_all_keys(&pool, &report_journal.entry_object).await?;
-    report_journal.exists = raw.is_some();
-    let raw = raw.unwrap_or_default();
-    report_journal.records = decode_records(kind, &raw);
-    report_journal.keys = raw
-        .iter()
-        .map(|(k, v)| (k.clone(), String::from_utf8_lossy(v).into_owned()))
-        .collect();
+    let mut report_journal = read_entry(&pool.io, &journal, uuid).await?;
     let mut image_name = format!("{}{}", kind.default_image_prefix(), uuid.hyphenated());
     if report_journal.exists {
         match journal.entry(&location).await {
@@ -144,7 +170,7 @@ pub async fn inspect(cx: &Context, handle: &str) -> Result<Report> {
 }
 
 /// With a kubeconfig, the volume ID a PVC (`namespace/name`) or PV name stands for.
-async fn kube_handle(cx: &Context, handle: &str) -> Result<Option<String>> {
+pub(crate) async fn kube_handle(cx: &Context, handle: &str) -> Result<Option<String>> {
     let Some(kube) = &cx.kube else {
         return Ok(None);
     };
@@ -222,12 +248,35 @@ async fn resolve_id(
     Ok((pool, kind, location.uuid, Some(id)))
 }
 
+/// Every key of `journal`'s entry object for `uuid` in `io`, as text and with Sepia's records
+/// decoded (the directory key is read once the entry is known: [`directory_in`]).
+pub(crate) async fn read_entry(
+    io: &IoCtx,
+    journal: &journal::Journal,
+    uuid: Uuid,
+) -> Result<JournalReport> {
+    let entry_object = journal.layout().entry_oid(&uuid);
+    let raw = read_all_keys(io, &entry_object).await?;
+    let exists = raw.is_some();
+    let raw = raw.unwrap_or_default();
+    Ok(JournalReport {
+        entry_object,
+        exists,
+        records: decode_records(journal.kind(), &raw),
+        keys: raw
+            .iter()
+            .map(|(k, v)| (k.clone(), String::from_utf8_lossy(v).into_owned()))
+            .collect(),
+        ..JournalReport::default()
+    })
+}
+
 /// Every omap key of `oid`, or `None` when the object does not exist.
-async fn read_all_keys(pool: &Pool, oid: &str) -> Result<Option<BTreeMap<String, Vec<u8>>>> {
+async fn read_all_keys(io: &IoCtx, oid: &str) -> Result<Option<BTreeMap<String, Vec<u8>>>> {
     let mut keys = BTreeMap::new();
     let mut after = String::new();
     loop {
-        let (page, more) = match pool.io.omap_list(oid, &after, "", PAGE).await {
+        let (page, more) = match io.omap_list(oid, &after, "", PAGE).await {
             Ok(page) => page,
             Err(e) if e.is_not_found() => return Ok(None),
             Err(e) => return Err(Error::ceph(format!("read {oid}"), e)),
@@ -290,14 +339,21 @@ async fn directory(
             .map_err(|e| Error::ceph(format!("open journal pool id {id}"), e))?,
         _ => pool.clone(),
     };
+    directory_in(&directory_pool.io, own, entry, report).await
+}
+
+/// The directory key of `entry`'s request name in `io` (the pool and namespace of the journal's
+/// directory object).
+pub(crate) async fn directory_in(
+    io: &IoCtx,
+    own: &journal::Journal,
+    entry: &journal::Entry,
+    report: &mut JournalReport,
+) -> Result<()> {
     let layout = own.layout();
     let key = layout.directory_key(&entry.request_name);
     let oid = layout.directory_oid();
-    let value = match directory_pool
-        .io
-        .omap_get_by_keys(oid, &[key.as_str()])
-        .await
-    {
+    let value = match io.omap_get_by_keys(oid, &[key.as_str()]).await {
         Ok(mut found) => found.remove(&key),
         Err(e) if e.is_not_found() => None,
         Err(e) => return Err(Error::ceph(format!("read {oid}"), e)),
@@ -305,27 +361,47 @@ async fn directory(
     report.directory_points_here = value
         .as_deref()
         .and_then(journal::layout::decode_directory_value)
-        .is_some_and(|target| target.location(directory_pool.io.pool_id()) == entry.location);
+        .is_some_and(|target| target.location(io.pool_id()) == entry.location);
     report.directory_value = value.map(|v| String::from_utf8_lossy(&v).into_owned());
     report.request_name = Some(entry.request_name.clone());
     report.directory_key = Some(format!("{oid} {key}"));
     Ok(())
 }
 
-fn table(r: &Report) -> Table {
+pub fn table(r: &Report) -> Table {
     let mut t = Table::default();
     t.row("handle", r.kind, &r.handle);
     if let Some(id) = &r.id {
-        t.row("id", "version", id.version);
-        t.row("id", "clusterID", &id.cluster_id);
-        t.row(
-            "id",
-            "pool",
-            format!("{} (id {})", id.pool_name, id.pool_id),
-        );
-        t.row("id", "uuid", &id.uuid);
+        id_rows(&mut t, id, "pool");
     }
-    let j = &r.journal;
+    journal_rows(&mut t, &r.journal);
+    image_rows(&mut t, r);
+    if let Some(k) = &r.kubernetes {
+        kube_rows(&mut t, k);
+    }
+    for (node, p) in &r.publications {
+        t.row(
+            "publications",
+            node,
+            format!("{} readonly={}", p.access_mode, p.readonly),
+        );
+    }
+    t
+}
+
+/// The decoded ID; `location` names its location field (pool, or filesystem).
+pub(crate) fn id_rows(t: &mut Table, id: &IdReport, location: &str) {
+    t.row("id", "version", id.version);
+    t.row("id", "clusterID", &id.cluster_id);
+    t.row(
+        "id",
+        location,
+        format!("{} (id {})", id.pool_name, id.pool_id),
+    );
+    t.row("id", "uuid", &id.uuid);
+}
+
+pub(crate) fn journal_rows(t: &mut Table, j: &JournalReport) {
     let entry = if j.exists { "" } else { " (missing)" };
     t.row(
         "journal",
@@ -353,6 +429,9 @@ fn table(r: &Report) -> Table {
     for (k, v) in &j.records {
         t.row("sepia records", k, v);
     }
+}
+
+fn image_rows(t: &mut Table, r: &Report) {
     let section = format!("image {}/{}", r.pool, r.image_name);
     match &r.image {
         None => t.row(&section, "exists", "no"),
@@ -390,7 +469,10 @@ fn table(r: &Report) -> Table {
     for entry in &r.trash {
         t.row("trash", "entry", entry);
     }
-    if let Some(k) = &r.kubernetes {
+}
+
+pub(crate) fn kube_rows(t: &mut Table, k: &References) {
+    {
         let rows = [
             ("PersistentVolume", &k.persistent_volumes),
             ("PersistentVolumeClaim", &k.claims),
@@ -407,12 +489,4 @@ fn table(r: &Report) -> Table {
             t.row("kubernetes", kind, names);
         }
     }
-    for (node, p) in &r.publications {
-        t.row(
-            "publications",
-            node,
-            format!("{} readonly={}", p.access_mode, p.readonly),
-        );
-    }
-    t
 }

@@ -1,11 +1,14 @@
 //! Optional Kubernetes access (`--kubeconfig`): which PV, PVC, VolumeAttachment and
 //! VolumeSnapshot(Content) reference a volume or snapshot ID, and PVC/PV names as handles.
-//! Read-only: the tool never writes to Kubernetes.
+//! Read-only: the tool never writes to Kubernetes. For `doctor`: CSIDrivers, StorageClasses,
+//! and which keys a Secret holds (never the values).
 
 use std::path::Path;
 
-use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
-use k8s_openapi::api::storage::v1::VolumeAttachment;
+use std::collections::BTreeSet;
+
+use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, Secret};
+use k8s_openapi::api::storage::v1::{CSIDriver, StorageClass, VolumeAttachment};
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
 use kube::{Client, Resource};
 use serde::Serialize;
@@ -101,6 +104,52 @@ impl Kube {
             .iter()
             .filter_map(pv_handle)
             .collect())
+    }
+
+    /// Whether a CSIDriver object named `name` exists.
+    pub async fn csi_driver_exists(&self, name: &str) -> Result<bool> {
+        let drivers: Api<CSIDriver> = Api::all(self.client.clone());
+        let found = drivers
+            .get_opt(name)
+            .await
+            .map_err(kube_error(format!("get CSIDriver {name}")))?;
+        Ok(found.is_some())
+    }
+
+    /// Every StorageClass.
+    pub async fn storage_classes(&self) -> Result<Vec<StorageClass>> {
+        let classes: Api<StorageClass> = Api::all(self.client.clone());
+        list_all(&classes, "StorageClasses").await
+    }
+
+    /// The keys with non-empty values of Secret `namespace/name`, or `None` when it does not
+    /// exist. The values are dropped here, unread.
+    pub async fn secret_keys(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<BTreeSet<String>>> {
+        let secrets: Api<Secret> = Api::namespaced(self.client.clone(), namespace);
+        let Some(secret) = secrets
+            .get_opt(name)
+            .await
+            .map_err(kube_error(format!("get Secret {namespace}/{name}")))?
+        else {
+            return Ok(None);
+        };
+        let data = secret
+            .data
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(_, v)| !v.0.is_empty())
+            .map(|(k, _)| k);
+        let string_data = secret
+            .string_data
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, _)| k);
+        Ok(Some(data.chain(string_data).collect()))
     }
 
     /// What references `id` (a volume or snapshot ID).

@@ -7,12 +7,16 @@
 //! - [`kube`]: optional, read-only Kubernetes access (what references an ID; PVC/PV handles).
 //! - [`inspect`] (+ [`image_info`]): one volume or snapshot, everything known about it.
 //! - [`events`]: the NATS JetStream events stream, filtered, followed.
-//! - [`doctor`]: setup checks, a fix per failure.
-//! - [`orphans`]: leftovers in a pool, and their removal under the controller's locks.
+//! - [`doctor`] (+ `doctor::kubernetes`): setup checks, a fix per failure.
+//! - [`orphans`] (+ `pools`, `trash`, `kubernetes`, `delete`): leftovers in the RBD pools, and their
+//!   removal under the controller's locks.
+//! - [`cephfs`]: CephFS volumes for `inspect` and `orphans --fs`, through the CephFS
+//!   controller's own lookup, mgr calls and deletes.
 //! - [`render`]: tables for people, JSON for scripts (progress bars live with the scans).
 //! - [`error`]: the one error type.
 
 pub mod args;
+pub mod cephfs;
 pub mod context;
 pub mod doctor;
 pub mod error;

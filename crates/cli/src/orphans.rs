@@ -1,5 +1,5 @@
-//! `sepia orphans`: leftovers in one pool (and the cluster's RADOS namespace), each with why it
-//! is one and how old it is; `--delete` removes exactly the listed ones, each re-checked under
+//! `sepia orphans`: leftovers in `--pool`, or in every RBD pool of the cluster (each in the
+//! cluster's RADOS namespace, see [`pools`]), each with why it is one and how old it is; `--delete` removes exactly the listed ones, each re-checked under
 //! the lock the controller itself takes for that object, through the controller's own code.
 //!
 //! Kinds of leftover:
@@ -11,14 +11,23 @@
 //!   the same way, but only while it has no image (its ID may still be in a PV);
 //! - a directory key whose entry object is gone: compare-and-removed under the name lock;
 //! - a `csi-vol-`/`csi-snap-` image (or its `-temp`) without an entry: no request can reach it
-//!   any more; removed (refused while a client watches it).
+//!   any more; removed (refused while a client watches it);
+//! - trashed driver images past their deferment end, and deleted sources kept in the trash by
+//!   their clones: see [`trash`];
+//! - with a kubeconfig, volumes no PV references and PVs whose volume is gone: see
+//!   [`kubernetes`].
+//!
+//! Removal is [`delete`]'s.
+
+pub mod delete;
+pub mod kubernetes;
+pub mod pools;
+pub mod trash;
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, Write};
 use std::time::{Duration, SystemTime};
 
 use controller::cluster::Pool;
-use controller::locks::{self, Local};
 use indicatif::{ProgressBar, ProgressStyle};
 use journal::{Journal, Kind, Location};
 use serde::Serialize;
@@ -27,7 +36,6 @@ use uuid::Uuid;
 use crate::args::OrphansArgs;
 use crate::context::Context;
 use crate::error::{Error, Result};
-use crate::kube::PvHandle;
 use crate::render::{self, Table};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -38,6 +46,10 @@ pub enum What {
     DanglingKey,
     MalformedKey,
     ImageWithoutEntry,
+    /// A trashed driver image past its deferment end that nothing keeps: its purge was lost.
+    TrashExpired,
+    /// A deleted volume or snapshot whose image the trash keeps for its clones.
+    KeptByClones,
     /// With a kubeconfig: a volume no PersistentVolume has as its handle.
     NoPersistentVolume,
     /// With a kubeconfig: a PersistentVolume whose volume has no journal entry.
@@ -46,8 +58,14 @@ pub enum What {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
+    /// `rbd` or `cephfs`.
+    pub driver: &'static str,
+    /// The clusterID of config.json it was found in.
+    pub cluster_id: String,
     pub what: What,
     pub kind: &'static str,
+    /// `pool` or `pool/namespace`.
+    pub pool: String,
     /// The object or image, as `pool/namespace/name` or `object key`.
     pub object: String,
     /// The volume or snapshot ID, where there is one.
@@ -61,44 +79,131 @@ pub struct Finding {
     /// Whether `--delete` removes it (else `why` says why not).
     pub removable: bool,
     #[serde(skip)]
-    location: Option<Location>,
+    pub(crate) location: Option<Location>,
+    /// The trash id of a trashed image.
+    #[serde(skip)]
+    pub(crate) trash_id: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
 pub struct Report {
-    pub pool: String,
+    /// The clusters of config.json scanned: `--cluster-id`, or every one.
+    pub clusters: Vec<String>,
+    /// The pools scanned, as `pool` or `pool/namespace` (CephFS: `fs/group`).
+    pub pools: Vec<String>,
     pub findings: Vec<Finding>,
     /// Per finding removed (`--delete`): `object: removed` or `object: <why not>`.
     pub removed: Vec<String>,
 }
 
+/// One cluster of config.json, connected, with what was scanned in it.
+struct Scanned {
+    cx: Context,
+    pools: Vec<Pool>,
+    filesystems: Vec<cephfs_controller::fs::Fs>,
+}
+
 pub async fn run(args: &OrphansArgs) -> Result<()> {
-    let cx = Context::connect(&args.shared).await?;
-    let pool = cx.pool("orphans").await?;
-    let findings = scan(&cx, &pool).await?;
+    let grace = Duration::from(args.trash_grace);
     let mut report = Report {
-        pool: pool.spec("").trim_end_matches('/').to_owned(),
-        findings,
+        clusters: Vec::new(),
+        pools: Vec::new(),
+        findings: Vec::new(),
         removed: Vec::new(),
     };
+    let mut scanned = Vec::new();
+    for cluster_id in cluster_ids(args)? {
+        let shared = crate::args::Shared {
+            cluster_id: Some(cluster_id.clone()),
+            ..args.shared.clone()
+        };
+        let cx = Context::connect(&shared).await?;
+        let pools = pools::scanned(&cx).await?;
+        let mut findings = Vec::new();
+        for pool in &pools {
+            findings.extend(scan(&cx, pool, grace).await?);
+        }
+        let mut filesystems = Vec::new();
+        for name in &args.filesystems {
+            let fs = crate::cephfs::open_named(&cx, name).await?;
+            findings.extend(crate::cephfs::orphans::scan(&fs).await?);
+            filesystems.push(fs);
+        }
+        if let Some(kube) = &cx.kube {
+            kubernetes::protect_referenced(&kube.persistent_volumes().await?, &mut findings);
+        }
+        for finding in &mut findings {
+            finding.cluster_id.clone_from(&cluster_id);
+        }
+        report.clusters.push(cluster_id);
+        report.pools.extend(pools.iter().map(pool_label));
+        report
+            .pools
+            .extend(filesystems.iter().map(crate::cephfs::orphans::label));
+        report.findings.extend(findings);
+        scanned.push(Scanned {
+            cx,
+            pools,
+            filesystems,
+        });
+    }
     if args.delete && report.findings.iter().any(|f| f.removable) {
         if !args.yes {
             // The list goes to stderr with the question, so stdout keeps one report.
             table(&report).write(&mut std::io::stderr())?;
-            if !confirm(report.findings.iter().filter(|f| f.removable).count())? {
+            if !delete::confirm(report.findings.iter().filter(|f| f.removable).count())? {
                 return Err(Error::Usage {
                     what: "nothing removed: not confirmed (pass --yes to skip the question)"
                         .to_owned(),
                 });
             }
         }
-        report.removed = delete(&cx, &pool, &report.findings).await?;
+        for Scanned {
+            cx,
+            pools,
+            filesystems,
+        } in &scanned
+        {
+            let own: Vec<Finding> = report
+                .findings
+                .iter()
+                .filter(|f| f.cluster_id == cx.cluster.id)
+                .cloned()
+                .collect();
+            let removed = delete::delete(cx, pools, filesystems, &own).await?;
+            report.removed.extend(removed);
+        }
     }
     render::print(args.shared.output, &report, table)
 }
 
-/// Every leftover of both journals and the images of `pool`.
-pub async fn scan(cx: &Context, pool: &Pool) -> Result<Vec<Finding>> {
+/// `--cluster-id`, or every cluster config.json names (each its own RADOS namespaces).
+fn cluster_ids(args: &OrphansArgs) -> Result<Vec<String>> {
+    if let Some(id) = &args.shared.cluster_id {
+        return Ok(vec![id.clone()]);
+    }
+    let config = crate::context::load_config(&args.shared.cluster_config)?;
+    let ids: Vec<String> = config
+        .entries()
+        .iter()
+        .map(|e| e.cluster_id.clone())
+        .collect();
+    if ids.is_empty() {
+        return Err(Error::Config {
+            what: format!("{} names no cluster", args.shared.cluster_config.display()),
+        });
+    }
+    Ok(ids)
+}
+
+/// `pool` or `pool/namespace`, as findings name their pool.
+pub(crate) fn pool_label(pool: &Pool) -> String {
+    pool.spec("").trim_end_matches('/').to_owned()
+}
+
+/// Every leftover of both journals, the images and the trash of `pool`; trashed images count
+/// once `grace` has passed since their deferment end.
+pub async fn scan(cx: &Context, pool: &Pool, grace: Duration) -> Result<Vec<Finding>> {
     let images: BTreeSet<String> = ceph::rbd::list(&pool.io)
         .await
         .map_err(|e| Error::ceph(format!("list images of {}", pool.spec("")), e))?
@@ -114,113 +219,17 @@ pub async fn scan(cx: &Context, pool: &Pool) -> Result<Vec<Finding>> {
         journal_findings(cx, pool, &journal, &images, &mut findings).await?;
     }
     image_findings(cx, pool, &images, &mut findings).await?;
+    trash::findings(cx, pool, &images, grace, &mut findings).await?;
     if let Some(kube) = &cx.kube {
         let pvs = kube.persistent_volumes().await?;
-        kube_findings(cx, pool, &pvs, &mut findings).await?;
-        protect_referenced(&pvs, &mut findings);
+        kubernetes::findings(cx, pool, &pvs, &mut findings).await?;
+        kubernetes::protect_referenced(&pvs, &mut findings);
     }
     for finding in &mut findings {
         finding.uuid = finding.location.map(|l| l.uuid.to_string());
+        finding.pool = pool_label(pool);
     }
     Ok(findings)
-}
-
-/// Volumes no PV references, and PVs (of this cluster and pool) whose volume has no entry.
-/// Neither is removed by `--delete`: a volume may be provisioned right now and its PV not made
-/// yet, and PVs are for Kubernetes' own reclaim.
-async fn kube_findings(
-    cx: &Context,
-    pool: &Pool,
-    pvs: &[PvHandle],
-    findings: &mut Vec<Finding>,
-) -> Result<()> {
-    let journal = pool.volumes()?;
-    let handles: BTreeSet<&str> = pvs.iter().map(|pv| pv.handle.as_str()).collect();
-    let listed: BTreeSet<String> = findings.iter().filter_map(|f| f.id.clone()).collect();
-    let mut start_after = String::new();
-    loop {
-        let page = journal
-            .list(&start_after, journal::listing::MAX_PAGE)
-            .await?;
-        for entry in &page.entries {
-            let Some(location) = entry.location.filter(|l| l.pool_id == pool.io.pool_id()) else {
-                continue;
-            };
-            let id = controller::lookup::volume_id(&cx.cluster, &location)?;
-            if handles.contains(id.as_str()) || listed.contains(&id) {
-                continue;
-            }
-            let oid = journal.layout().entry_oid(&location.uuid);
-            findings.push(Finding {
-                what: What::NoPersistentVolume,
-                kind: Kind::Volume.noun(),
-                age_seconds: age(pool, &oid).await?,
-                object: oid,
-                id: Some(id),
-                uuid: None,
-                request_name: Some(entry.request_name.clone()),
-                why: "no PersistentVolume has this volume handle; not removed by --delete (its PV \
-                      may not be made yet): delete it through its StorageClass's driver"
-                    .to_owned(),
-                removable: false,
-                location: Some(location),
-            });
-        }
-        match page.next {
-            Some(next) => start_after = next,
-            None => break,
-        }
-    }
-    for pv in pvs {
-        let Ok(composite) = journal::CompositeId::decode(&pv.handle) else {
-            continue;
-        };
-        let Ok(location) = controller::lookup::location_of(&composite) else {
-            continue;
-        };
-        if composite.cluster_id() != cx.cluster.id || location.pool_id != pool.io.pool_id() {
-            continue;
-        }
-        let oid = journal.layout().entry_oid(&location.uuid);
-        let exists = crate::context::object_exists(pool, &oid).await?;
-        if exists {
-            continue;
-        }
-        findings.push(Finding {
-            what: What::PvWithoutVolume,
-            kind: Kind::Volume.noun(),
-            object: format!("PersistentVolume {}", pv.name),
-            id: Some(pv.handle.clone()),
-            uuid: None,
-            request_name: None,
-            why: format!(
-                "its volume has no journal entry {oid}; not removed by --delete (a Kubernetes \
-                 object: delete the PV{})",
-                pv.claim
-                    .as_deref()
-                    .map(|c| format!(" and its claim {c}"))
-                    .unwrap_or_default()
-            ),
-            age_seconds: None,
-            removable: false,
-            location: Some(location),
-        });
-    }
-    Ok(())
-}
-
-/// Whatever a PV references is never removed.
-fn protect_referenced(pvs: &[PvHandle], findings: &mut [Finding]) {
-    for finding in findings.iter_mut().filter(|f| f.removable) {
-        let Some(id) = &finding.id else { continue };
-        if let Some(pv) = pvs.iter().find(|pv| &pv.handle == id) {
-            finding.removable = false;
-            finding.why = format!(
-                "{}; not removed: PersistentVolume {} references it",
-                finding.why, pv.name
-            );
-        }
-    }
 }
 
 async fn journal_findings(
@@ -236,6 +245,10 @@ async fn journal_findings(
     let unreferenced: BTreeSet<Uuid> = scan.orphans.iter().map(|l| l.uuid).collect();
     for listed in scan.dangling {
         findings.push(Finding {
+            driver: "rbd",
+            cluster_id: String::new(),
+            pool: String::new(),
+            trash_id: None,
             what: What::DanglingKey,
             kind: kind.noun(),
             object: format!(
@@ -254,6 +267,10 @@ async fn journal_findings(
     }
     for request_name in scan.malformed {
         findings.push(Finding {
+            driver: "rbd",
+            cluster_id: String::new(),
+            pool: String::new(),
+            trash_id: None,
             what: What::MalformedKey,
             kind: kind.noun(),
             object: format!(
@@ -273,22 +290,7 @@ async fn journal_findings(
     // Every entry object of this pool: the referenced ones from the directory, and the
     // unreferenced ones the scan found.
     let mut entries: Vec<Location> = scan.orphans;
-    let mut start_after = String::new();
-    loop {
-        let page = journal
-            .list(&start_after, journal::listing::MAX_PAGE)
-            .await?;
-        entries.extend(
-            page.entries
-                .iter()
-                .filter_map(|l| l.location)
-                .filter(|l| l.pool_id == pool.io.pool_id()),
-        );
-        match page.next {
-            Some(next) => start_after = next,
-            None => break,
-        }
-    }
+    entries.extend(listed_locations(journal, pool.io.pool_id()).await?);
     for location in entries {
         let oid = layout.entry_oid(&location.uuid);
         let id = controller::lookup::volume_id(&cx.cluster, &location)?;
@@ -330,6 +332,10 @@ async fn journal_findings(
             ),
         };
         findings.push(Finding {
+            driver: "rbd",
+            cluster_id: String::new(),
+            pool: String::new(),
+            trash_id: None,
             what,
             kind: kind.noun(),
             age_seconds: age(pool, &oid).await?,
@@ -343,6 +349,27 @@ async fn journal_findings(
         });
     }
     Ok(())
+}
+
+/// The entry locations in pool `pool_id` that `journal`'s directory lists, every page.
+pub(crate) async fn listed_locations(journal: &Journal, pool_id: i64) -> Result<Vec<Location>> {
+    let mut locations = Vec::new();
+    let mut start_after = String::new();
+    loop {
+        let page = journal
+            .list(&start_after, journal::listing::MAX_PAGE)
+            .await?;
+        locations.extend(
+            page.entries
+                .iter()
+                .filter_map(|l| l.location)
+                .filter(|l| l.pool_id == pool_id),
+        );
+        match page.next {
+            Some(next) => start_after = next,
+            None => return Ok(locations),
+        }
+    }
 }
 
 /// Whether `entry` is a snapshot cut on its source but not yet cloned into its own image
@@ -405,6 +432,10 @@ async fn image_findings(
             uuid,
         };
         findings.push(Finding {
+            driver: "rbd",
+            cluster_id: String::new(),
+            pool: String::new(),
+            trash_id: None,
             what: What::ImageWithoutEntry,
             kind: kind.noun(),
             object: pool.spec(&name),
@@ -422,7 +453,7 @@ async fn image_findings(
 }
 
 /// The kind and uuid of an image named the way the driver names them.
-fn driver_image(name: &str) -> Option<(Kind, Uuid)> {
+pub(crate) fn driver_image(name: &str) -> Option<(Kind, Uuid)> {
     let base = name.strip_suffix("-temp").unwrap_or(name);
     [Kind::Volume, Kind::Snapshot].into_iter().find_map(|kind| {
         let uuid = base.strip_prefix(kind.default_image_prefix())?;
@@ -430,7 +461,7 @@ fn driver_image(name: &str) -> Option<(Kind, Uuid)> {
     })
 }
 
-async fn age(pool: &Pool, oid: &str) -> Result<Option<u64>> {
+pub(crate) async fn age(pool: &Pool, oid: &str) -> Result<Option<u64>> {
     let modified = pool
         .io
         .modified(oid)
@@ -439,14 +470,14 @@ async fn age(pool: &Pool, oid: &str) -> Result<Option<u64>> {
     Ok(modified.and_then(since))
 }
 
-fn since(time: SystemTime) -> Option<u64> {
+pub(crate) fn since(time: SystemTime) -> Option<u64> {
     SystemTime::now()
         .duration_since(time)
         .ok()
         .map(|d| d.as_secs())
 }
 
-fn progress(len: usize, what: &str) -> ProgressBar {
+pub(crate) fn progress(len: usize, what: &str) -> ProgressBar {
     let bar = ProgressBar::new(u64::try_from(len).unwrap_or(u64::MAX));
     if let Ok(style) = ProgressStyle::with_template("{msg} {bar:30} {pos}/{len}") {
         bar.set_style(style);
@@ -455,137 +486,18 @@ fn progress(len: usize, what: &str) -> ProgressBar {
     bar
 }
 
-fn confirm(count: usize) -> Result<bool> {
-    let mut err = std::io::stderr();
-    write!(err, "Remove these {count} leftovers? [y/N] ")?;
-    err.flush()?;
-    let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line)?;
-    Ok(matches!(line.trim(), "y" | "Y" | "yes"))
-}
-
-/// Removes each removable finding, re-checking it under the controller's lock for it.
-async fn delete(cx: &Context, pool: &Pool, findings: &[Finding]) -> Result<Vec<String>> {
-    let secrets = cx.secrets().await?;
-    // Asked again right before removing: a PV made since the scan protects its volume too.
-    let pvs = match &cx.kube {
-        Some(kube) => kube.persistent_volumes().await?,
-        None => Vec::new(),
-    };
-    let mut removed = Vec::new();
-    for finding in findings.iter().filter(|f| f.removable) {
-        if let Some(pv) = pvs
-            .iter()
-            .find(|pv| Some(&pv.handle) == finding.id.as_ref())
-        {
-            removed.push(format!(
-                "{}: not removed: PersistentVolume {} references it",
-                finding.object, pv.name
-            ));
-            continue;
-        }
-        let outcome = match delete_one(cx, pool, finding, &secrets).await {
-            Ok(()) => "removed".to_owned(),
-            Err(e) => format!("not removed: {e}"),
-        };
-        removed.push(format!("{}: {outcome}", finding.object));
-    }
-    Ok(removed)
-}
-
-async fn delete_one(
-    cx: &Context,
-    pool: &Pool,
-    finding: &Finding,
-    secrets: &csi::SecretMap,
-) -> Result<()> {
-    let state = &cx.state;
-    let kind = if finding.kind == Kind::Snapshot.noun() {
-        Kind::Snapshot
+/// `pool: ` before an object whose name does not say its pool (journal objects).
+fn place(f: &Finding) -> String {
+    if f.object.starts_with(&f.pool) {
+        String::new()
     } else {
-        Kind::Volume
-    };
-    let journal = match kind {
-        Kind::Volume => pool.volumes()?,
-        Kind::Snapshot => pool.snapshots()?,
-    };
-    let location = finding.location.ok_or_else(|| Error::Usage {
-        what: "the finding names no location".to_owned(),
-    })?;
-    // The request name's lock, as CreateVolume/CreateSnapshot take it: held by a request in
-    // flight, this fails (ABORTED) and the finding is left alone.
-    let _name = match &finding.request_name {
-        Some(name) => {
-            let key = match kind {
-                Kind::Volume => locks::create_volume_key(name),
-                Kind::Snapshot => locks::create_snapshot_key(name),
-            };
-            let local = Local::name(state, &key, format!("request {name}"))?;
-            Some(local.request_name(state, &journal, name).await?)
-        }
-        None => None,
-    };
-    match finding.what {
-        What::EntryWithoutImage | What::UnreferencedEntry => {
-            let id = finding.id.as_deref().unwrap_or_default();
-            if let Ok(entry) = journal.entry(&location).await
-                && controller::image::exists(pool, &entry.image_name).await?
-            {
-                return Err(Error::Usage {
-                    what: format!("its image {} exists now", entry.image_name),
-                });
-            }
-            match kind {
-                Kind::Volume => {
-                    controller::volume::delete::delete_volume(state, id, secrets).await?
-                }
-                Kind::Snapshot => {
-                    controller::snapshot::delete::delete_snapshot(state, id, secrets).await?
-                }
-            }
-        }
-        What::DanglingKey => {
-            let request_name = finding.request_name.as_deref().unwrap_or_default();
-            let oid = journal.layout().entry_oid(&location.uuid);
-            if crate::context::object_exists(pool, &oid).await? {
-                return Err(Error::Usage {
-                    what: format!("its entry object {oid} exists now"),
-                });
-            }
-            journal.undo(request_name, &location).await?;
-        }
-        What::ImageWithoutEntry => {
-            let oid = controller::lookup::entry_oid(kind, &location.uuid);
-            if crate::context::object_exists(pool, &oid).await? {
-                return Err(Error::Usage {
-                    what: format!("its entry {oid} exists now"),
-                });
-            }
-            let name = finding
-                .object
-                .rsplit('/')
-                .next()
-                .unwrap_or_default()
-                .to_owned();
-            if let Some(image) = controller::image::open(pool, &name).await? {
-                let watched =
-                    controller::image::refuse_if_watched(pool, &image, || format!("image {name}"))
-                        .await;
-                controller::image::close(pool, image).await?;
-                watched?;
-            }
-            ceph::rbd::remove(&pool.io, &name)
-                .await
-                .map_err(|e| Error::ceph(format!("remove {}", pool.spec(&name)), e))?;
-        }
-        What::MalformedKey | What::NoPersistentVolume | What::PvWithoutVolume => {}
+        format!("{}: ", f.pool)
     }
-    Ok(())
 }
 
 fn table(r: &Report) -> Table {
     let mut t = Table::default();
-    let section = format!("orphans in {}", r.pool);
+    let section = format!("orphans in {}", r.pools.join(", "));
     if r.findings.is_empty() {
         t.row(&section, "none", "");
     }
@@ -600,7 +512,7 @@ fn table(r: &Report) -> Table {
         t.row(
             &section,
             format!("{:?} {}", f.what, f.kind),
-            format!("{}{id}: {} ({age})", f.object, f.why),
+            format!("{}{}{id}: {} ({age})", place(f), f.object, f.why),
         );
     }
     for line in &r.removed {

@@ -7,6 +7,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use common::doctor::fails_only;
 use common::{CLUSTER_ID, Fixture, bed, write_credentials};
 use serde_json::Value;
 
@@ -20,15 +21,7 @@ async fn doctor(
     let mut args = vec!["doctor", "-o", "json"];
     args.extend(extra);
     let out = fx.sepia_with(&args, config, creds).await;
-    let report: Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("no JSON ({e}): {}", String::from_utf8_lossy(&out.stderr)));
-    let checks = report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| (c["name"].as_str().unwrap().to_owned(), c.clone()))
-        .collect();
-    (out.status.success(), checks)
+    common::doctor::checks(&out)
 }
 
 fn config_with(fx: &Fixture, name: &str, monitors: &[&str], namespace: &str) -> std::path::PathBuf {
@@ -37,19 +30,6 @@ fn config_with(fx: &Fixture, name: &str, monitors: &[&str], namespace: &str) -> 
         "rbd": {"radosNamespace": namespace}}]);
     std::fs::write(&path, serde_json::to_vec(&config).unwrap()).unwrap();
     path
-}
-
-/// The only failed check is `name`, and it carries a fix mentioning `fix_says`.
-fn fails_only(ok: bool, checks: &BTreeMap<String, Value>, name: &str, fix_says: &str) {
-    assert!(!ok, "doctor exited 0 with {name} broken: {checks:#?}");
-    let failed: Vec<&String> = checks
-        .iter()
-        .filter(|(_, c)| c["ok"] == false)
-        .map(|(n, _)| n)
-        .collect();
-    assert_eq!(failed, vec![name], "{checks:#?}");
-    let fix = checks[name]["fix"].as_str().unwrap();
-    assert!(fix.contains(fix_says), "fix of {name}: {fix}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,6 +7,34 @@ mod common;
 use common::{Fixture, bed, uuid_of};
 use serde_json::Value;
 
+/// Writes a journal entry the way ceph-csi does (directory key, then the entry object with
+/// `keys`) into the test's namespace and returns its ID.
+async fn ceph_csi_entry(
+    fx: &Fixture,
+    kind: &str,
+    request: &str,
+    uuid: &str,
+    keys: &[(&str, &[u8])],
+) -> String {
+    let io = &fx.ns.io;
+    io.omap_set_creating(
+        &format!("csi.{kind}s.default"),
+        &[(&format!("csi.{kind}.{request}"), uuid.as_bytes())],
+    )
+    .await
+    .unwrap();
+    io.omap_set_creating(&format!("csi.{kind}.{uuid}"), keys)
+        .await
+        .unwrap();
+    journal::CompositeId::new(
+        "bed",
+        u64::try_from(io.pool_id()).unwrap(),
+        uuid.parse().unwrap(),
+    )
+    .unwrap()
+    .encode()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inspect_a_volume_id_decodes_the_id_and_shows_entry_image_and_directory() {
     Fixture::run(|fx| async move {
@@ -84,38 +112,45 @@ async fn inspect_reads_an_entry_ceph_csi_wrote_and_says_its_image_is_missing() {
         let uuid = "566a36f5-6e0f-11ed-b5c4-6efb82c232c4";
         let pvc = "pvc-3603c558-1c1b-4e4e-9d4c-1f4b5a0b7f8e";
         let image = format!("csi-vol-{uuid}");
-        let io = &fx.ns.io;
-        io.omap_set_creating(
-            "csi.volumes.default",
-            &[(&format!("csi.volume.{pvc}"), uuid.as_bytes())],
-        )
-        .await
-        .unwrap();
-        io.omap_set_creating(
-            &format!("csi.volume.{uuid}"),
-            &[
-                ("csi.volname", pvc.as_bytes()),
-                ("csi.imagename", image.as_bytes()),
-                ("csi.imageid", b"10226b8b4567"),
-                ("csi.volume.owner", b"team-a"),
-                ("csi.groupid", b"group-1"),
-            ],
-        )
-        .await
-        .unwrap();
-        let id = journal::CompositeId::new(
-            "bed",
-            u64::try_from(io.pool_id()).unwrap(),
-            uuid.parse().unwrap(),
-        )
-        .unwrap()
-        .encode();
+        let keys: [(&str, &[u8]); 5] = [
+            ("csi.volname", pvc.as_bytes()),
+            ("csi.imagename", image.as_bytes()),
+            ("csi.imageid", b"10226b8b4567"),
+            ("csi.volume.owner", b"team-a"),
+            ("csi.groupid", b"group-1"),
+        ];
+        let id = ceph_csi_entry(&fx, "volume", pvc, uuid, &keys).await;
         let r = fx.sepia_json(&["inspect", &id]).await;
         assert_eq!(r["kind"], "volume");
         assert_eq!(r["journal"]["request_name"], pvc);
         assert_eq!(r["journal"]["directory_points_here"], true);
         assert_eq!(r["journal"]["keys"]["csi.groupid"], "group-1");
         assert_eq!(r["journal"]["keys"]["csi.volume.owner"], "team-a");
+        assert_eq!(r["image_name"], image.as_str());
+        assert!(r["image"].is_null(), "{r:#}");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inspect_reads_a_snapshot_entry_ceph_csi_wrote() {
+    Fixture::run(|fx| async move {
+        let uuid = "1c2b3a49-6e0f-11ed-b5c4-6efb82c232c4";
+        let request = "snapshot-4a1e0c55-9a3b-4c1e-8f0d-2b3c4d5e6f70";
+        let image = format!("csi-snap-{uuid}");
+        let source = "csi-vol-566a36f5-6e0f-11ed-b5c4-6efb82c232c4";
+        let keys: [(&str, &[u8]); 4] = [
+            ("csi.snapname", request.as_bytes()),
+            ("csi.imagename", image.as_bytes()),
+            ("csi.source", source.as_bytes()),
+            ("csi.imageid", b"10336c8b4567"),
+        ];
+        let id = ceph_csi_entry(&fx, "snap", request, uuid, &keys).await;
+        let r = fx.sepia_json(&["inspect", &id]).await;
+        assert_eq!(r["kind"], "snapshot", "{r:#}");
+        assert_eq!(r["journal"]["request_name"], request);
+        assert_eq!(r["journal"]["directory_points_here"], true);
+        assert_eq!(r["journal"]["keys"]["csi.source"], source);
         assert_eq!(r["image_name"], image.as_str());
         assert!(r["image"].is_null(), "{r:#}");
     })

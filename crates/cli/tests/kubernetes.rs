@@ -7,6 +7,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
+use common::findings::{finding, findings};
 use common::{Fixture, bed, uuid_of};
 use kube_standin::StandIn;
 use serde_json::{Value, json};
@@ -25,20 +26,8 @@ fn pv(name: &str, handle: &str, claim: Option<(&str, &str)>) -> Value {
     json!({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": name}, "spec": spec})
 }
 
-fn findings(report: &Value) -> BTreeSet<(String, String, bool)> {
-    report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            (
-                f["what"].as_str().unwrap().to_owned(),
-                f["uuid"].as_str().unwrap().to_owned(),
-                f["removable"].as_bool().unwrap(),
-            )
-        })
-        .collect()
-}
+/// The fields the findings are compared by.
+const FIELDS: &[&str] = &["what", "uuid", "removable"];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubeconfig_resolves_pvc_and_pv_and_protects_what_a_pv_references() {
@@ -69,6 +58,18 @@ async fn kubeconfig_resolves_pvc_and_pv_and_protects_what_a_pv_references() {
             )
             .unwrap();
         let unclaimed = fx.create_volume("pvc-no-pv").await;
+        // Its PV was removed on the API server (a reclaim policy Retain PV deleted by hand).
+        standin
+            .put_any(pv("pv-removed", &unclaimed.volume_id, None))
+            .unwrap();
+        let gone = standin
+            .delete_object(
+                &kube_standin::Gvr::of::<k8s_openapi::api::core::v1::PersistentVolume>(),
+                "",
+                "pv-removed",
+            )
+            .unwrap();
+        assert!(gone);
         let broken = fx.create_volume("pvc-broken").await;
         let broken_uuid = uuid_of(&broken.volume_id);
         standin
@@ -106,16 +107,14 @@ async fn kubeconfig_resolves_pvc_and_pv_and_protects_what_a_pv_references() {
 
         let args = ["orphans", "--pool", &pool, "--kubeconfig", &kubeconfig];
         let report = fx.sepia_json(&args).await;
+        let unclaimed_uuid = uuid_of(&unclaimed.volume_id);
+        let gone_uuid = gone_uuid.to_string();
         let expected = BTreeSet::from([
-            (
-                "no-persistent-volume".to_owned(),
-                uuid_of(&unclaimed.volume_id),
-                false,
-            ),
-            ("entry-without-image".to_owned(), broken_uuid.clone(), false),
-            ("pv-without-volume".to_owned(), gone_uuid.to_string(), false),
+            finding(&["no-persistent-volume", &unclaimed_uuid, "false"]),
+            finding(&["entry-without-image", &broken_uuid, "false"]),
+            finding(&["pv-without-volume", &gone_uuid, "false"]),
         ]);
-        assert_eq!(findings(&report), expected, "{report:#}");
+        assert_eq!(findings(&report, FIELDS), expected, "{report:#}");
 
         let mut delete = args.to_vec();
         delete.extend(["--delete", "--yes"]);
@@ -128,7 +127,7 @@ async fn kubeconfig_resolves_pvc_and_pv_and_protects_what_a_pv_references() {
                 .await
                 .unwrap()
         );
-        assert_eq!(findings(&after), expected);
+        assert_eq!(findings(&after, FIELDS), expected);
     })
     .await;
 }

@@ -7,28 +7,12 @@ mod common;
 
 use std::collections::BTreeSet;
 
+use common::findings::{finding, findings};
 use common::{Fixture, bed, uuid_of};
 use failpoint::Action;
-use serde_json::Value;
 
-/// (what, uuid) of each finding.
-fn findings(report: &Value) -> BTreeSet<(String, String)> {
-    report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            (
-                f["what"].as_str().unwrap().to_owned(),
-                f["uuid"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
-}
-
-fn pair(what: &str, uuid: &str) -> (String, String) {
-    (what.to_owned(), uuid.to_owned())
-}
+/// The fields the findings are compared by.
+const WHAT_UUID: &[&str] = &["what", "uuid"];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn orphans_lists_exactly_the_leftovers_made_and_delete_removes_exactly_those() {
@@ -85,12 +69,12 @@ async fn orphans_lists_exactly_the_leftovers_made_and_delete_removes_exactly_tho
 
         let report = fx.sepia_json(&["orphans", "--pool", &pool]).await;
         let expected = BTreeSet::from([
-            pair("entry-without-image", &lost_uuid),
-            pair("entry-without-image", &crashed_uuid),
-            pair("dangling-key", &dangling_uuid),
-            pair("image-without-entry", &unjournaled_uuid),
+            finding(&["entry-without-image", &lost_uuid]),
+            finding(&["entry-without-image", &crashed_uuid]),
+            finding(&["dangling-key", &dangling_uuid]),
+            finding(&["image-without-entry", &unjournaled_uuid]),
         ]);
-        assert_eq!(findings(&report), expected, "{report:#}");
+        assert_eq!(findings(&report, WHAT_UUID), expected, "{report:#}");
         for finding in report["findings"].as_array().unwrap() {
             assert!(finding["why"].as_str().is_some_and(|w| !w.is_empty()));
             assert!(finding["age_seconds"].is_u64(), "no age: {finding:#}");
@@ -101,21 +85,18 @@ async fn orphans_lists_exactly_the_leftovers_made_and_delete_removes_exactly_tho
         let out = fx.sepia(&["orphans", "--pool", &pool, "--delete"]).await;
         assert!(!out.status.success());
         let again = fx.sepia_json(&["orphans", "--pool", &pool]).await;
-        assert_eq!(findings(&again), expected);
+        assert_eq!(findings(&again, WHAT_UUID), expected);
 
         let deleted = fx
             .sepia_json(&["orphans", "--pool", &pool, "--delete", "--yes"])
             .await;
-        let removed = deleted["removed"].as_array().unwrap();
-        assert_eq!(removed.len(), 4, "{deleted:#}");
-        assert!(
-            removed
-                .iter()
-                .all(|r| r.as_str().unwrap().ends_with(": removed")),
-            "{deleted:#}"
-        );
+        common::findings::assert_all_removed(&deleted, 4);
         let after = fx.sepia_json(&["orphans", "--pool", &pool]).await;
-        assert_eq!(findings(&after), BTreeSet::new(), "{after:#}");
+        assert_eq!(
+            findings(&after, WHAT_UUID),
+            BTreeSet::<Vec<String>>::new(),
+            "{after:#}"
+        );
 
         // Exactly those went: Ceph holds the healthy volume and snapshot, and none of the rest.
         let images: BTreeSet<String> = fx.ns.images().await.into_iter().collect();

@@ -2,9 +2,10 @@
 //! make, with a pod's files written and read on the node, a look into Ceph in the middle and
 //! a proof that nothing is left at the end, neither in Ceph nor on the node.
 //!
-//! It runs in five acts, one file each: [`crate::setup`] (steps 1–2), [`crate::provision`]
+//! It runs in six acts, one file each: [`crate::setup`] (steps 1–2), [`crate::provision`]
 //! (3–12, with the node's side in [`crate::node_act`]), [`crate::inspect`] (13–14),
-//! [`crate::detach`] (15–17) and [`crate::teardown`] (18–25). The first failing step ends
+//! [`crate::detach`] (15–17), [`crate::operator_tool`] (18–19: `sepia inspect` and `sepia
+//! orphans`) and [`crate::teardown`] (20–27). The first failing step ends
 //! the story; [`crate::cleanup`] then unmounts what is mounted, deletes what was made and
 //! removes the namespace. With the CephFS flags, the CephFS half ([`crate::cephfs_flow`])
 //! follows a successful RBD half, numbered on in the same story.
@@ -29,7 +30,7 @@ use crate::story::Story;
 pub const FS_TYPE: &str = "xfs";
 
 /// Every step, in order.
-pub const PLAN: [&str; 25] = [
+pub const PLAN: [&str; 27] = [
     "Both plugins: Probe, GetPluginInfo; ControllerGetCapabilities, NodeGetInfo, NodeGetCapabilities",
     "Create an empty RBD namespace for the demo",
     "CreateVolume: PVC demo/data, 1 GiB, xfs",
@@ -47,6 +48,8 @@ pub const PLAN: [&str; 25] = [
     "NodeUnpublish, NodeUnstage, ControllerUnpublish PVC demo/data-restored, each twice",
     "NodeUnpublish, NodeUnstage, ControllerUnpublish PVC demo/data, each twice",
     "Check that nothing is left mounted or mapped on the node",
+    "sepia inspect PVC demo/data: its ID, journal entry and image, as an operator sees them",
+    "sepia orphans: no leftovers in the demo's namespace",
     "DeleteVolume: PVC demo/data-clone",
     "DeleteVolume: PVC demo/data-restored",
     "DeleteSnapshot: VolumeSnapshot demo/data-snap",
@@ -128,5 +131,6 @@ async fn walk(story: &mut Story, world: &mut World, opts: &Options, access: &Acc
     crate::provision::provision(story, world).await?;
     crate::inspect::inspect(story, world, opts, pool_id).await?;
     crate::detach::detach(story, world).await?;
+    crate::operator_tool::look(story, world, opts, access).await?;
     crate::teardown::teardown(story, world, opts).await
 }

@@ -6,9 +6,9 @@
 //! node has mounted (`findmnt`, `losetup`, `df`).
 //!
 //! Module map:
-//! - [`options`]: the flags; [`flow`]: the story and its plan, run in five acts —
+//! - [`options`]: the flags; [`flow`]: the story and its plan, run in six acts —
 //!   [`setup`], [`provision`] (with the node's side in [`node_act`]), [`inspect`],
-//!   [`detach`], [`teardown`] — with [`cleanup`] after a failure; [`story`]: numbered
+//!   [`detach`], [`operator_tool`] (`sepia inspect`, `sepia orphans`), [`teardown`] — with [`cleanup`] after a failure; [`story`]: numbered
 //!   steps, timings, the summary table; [`show`]: the text under a Ceph step.
 //! - [`driver`]: the controller's CSI calls as the provisioner, snapshotter and resizer make
 //!   them; [`attacher`]: ControllerPublish/Unpublish as the external-attacher makes them;
@@ -54,6 +54,7 @@ pub mod mounted;
 pub mod node_act;
 pub mod node_driver;
 pub mod node_leftovers;
+pub mod operator_tool;
 pub mod options;
 pub mod provision;
 pub mod setup;

@@ -1,4 +1,4 @@
-//! Act five (steps 18–25): the deletes, in the order a user cleaning up would cause them, the
+//! Act six (steps 20–27): the deletes, in the order a user cleaning up would cause them, the
 //! same deletes again (CSI: deleting what is gone succeeds), the mgr's trash purge, the proof
 //! that nothing is left, and the namespace's removal.
 

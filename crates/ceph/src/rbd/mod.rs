@@ -33,5 +33,7 @@ pub use namespace::{namespace_create, namespace_list, namespace_remove};
 pub use options::CreateOptions;
 pub use parent::ParentInfo;
 pub use snapshot::{SnapInfo, SnapNamespace};
-pub use trash::{TrashEntry, trash_list, trash_move, trash_remove};
+pub use trash::{
+    TrashEntry, TrashSource, trash_list, trash_move, trash_move_deferred, trash_remove,
+};
 pub use watchers::Watcher;

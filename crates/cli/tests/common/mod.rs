@@ -6,6 +6,8 @@
 
 #[path = "../../../controller/tests/common/calls.rs"]
 pub mod calls;
+pub mod doctor;
+pub mod findings;
 #[path = "../../../controller/tests/common/namespace.rs"]
 pub mod namespace;
 
