@@ -28,9 +28,11 @@ use crate::secrets::Source;
 use crate::state::State;
 use crate::verified_clone::{self, CloneStep, Cloned, Parent};
 use crate::volume::create::{
-    CreateRequest, Created, Tail, created, finish_content_volume, rollback, should_roll_back,
+    CreateRequest, Created, Tail, created, finish_content_volume, journal_request, rollback,
+    should_roll_back,
 };
-use crate::volume::source::{self, ContentSource};
+use crate::volume::source;
+use journal::records::source::ContentSource;
 
 /// Features of the intermediate image (ceph-csi's).
 const TEMP_FEATURES: Features = Features::LAYERING.union(Features::DEEP_FLATTEN);
@@ -88,7 +90,14 @@ pub async fn clone_volume(
         journal,
         entry,
         had_image,
-    } = source::reserve(state, req, pool, &wanted, points::AFTER_SOURCE_RECORDED).await?;
+    } = source::reserve(
+        state,
+        &journal_request(req),
+        pool,
+        &wanted,
+        points::AFTER_SOURCE_RECORDED,
+    )
+    .await?;
     match build(state, req, pool, &journal, &entry, &source, size).await {
         Ok(capacity) => created(req, pool, &entry, capacity),
         Err(e) => {
