@@ -1,8 +1,8 @@
 //! The floor: what a CSI operation costs in Ceph when nothing but the necessary librados and
 //! librbd calls are made, at the same concurrency, with no gRPC, no driver logic, no locks.
 //!
-//! The calls are those a ceph-csi compatible driver cannot avoid (docs/architecture.md §4, §6), in
-//! ceph-csi's order and journal layout, issued straight through `sepia-ceph`:
+//! The calls are those a ceph-csi compatible driver cannot avoid (docs/architecture.md §4,
+//! §6), in ceph-csi's order and journal layout, issued straight through `sepia-ceph`:
 //! - `volume`: CreateVolume (directory key read by key, reservation writes, `rbd create`, image
 //!   id, `csi.imageid`) and DeleteVolume (entry read, watcher check, trash move, mgr purge
 //!   task, journal removal);
