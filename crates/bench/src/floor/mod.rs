@@ -27,7 +27,7 @@ use parking_lot::Mutex;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::outcome::{OpError, OpResult};
 
 pub use snapshot::FloorSnapshot;
@@ -52,7 +52,7 @@ impl Floor {
     /// journaling under ceph-csi's default instance id.
     pub fn new(cluster: Cluster, io: IoCtx, size: u64, features: Features) -> Result<Floor> {
         let layout = |kind| {
-            Layout::new(kind, DEFAULT_INSTANCE).map_err(|e| Error::InvalidArgument {
+            Layout::new(kind, DEFAULT_INSTANCE).map_err(|e| rig::Error::InvalidArgument {
                 field: "instance",
                 rule: e.to_string(),
             })
