@@ -86,13 +86,14 @@ pub async fn clone_volume(
     let size = req.capacity.content_volume_size(source_size)?;
 
     let wanted = ContentSource::Volume(source_id.to_owned());
+    let request = journal_request(req);
     let source::Reserved {
         journal,
         entry,
         had_image,
     } = source::reserve(
         state,
-        &journal_request(req),
+        &request,
         pool,
         &wanted,
         points::AFTER_SOURCE_RECORDED,

@@ -72,13 +72,14 @@ pub async fn restore(
     let size = req.capacity.content_volume_size(snap_size)?;
 
     let wanted = ContentSource::Snapshot(snapshot_id.to_owned());
+    let request = journal_request(req);
     let source::Reserved {
         journal,
         entry,
         had_image,
     } = source::reserve(
         state,
-        &journal_request(req),
+        &request,
         pool,
         &wanted,
         points::AFTER_SOURCE_RECORDED,
