@@ -23,12 +23,13 @@ use csi::v1::{
 use serde_json::{Value, json};
 use tonic::transport::Channel;
 
-use crate::csi_target::{plugin_info, with_timeout};
 use crate::error::{Error, Result};
 use crate::options::Options;
 use crate::outcome::OpError;
 use crate::phase::{Done, Phase, PhaseSpec, run_phase};
 use crate::report::Report;
+use rig::csi_call::{plugin_info, with_timeout};
+use rig::mgr::Mgr;
 
 /// Pause between calls while a clone is not complete, on both sides.
 const CLONE_POLL: Duration = Duration::from_millis(200);
@@ -102,10 +103,11 @@ pub async fn run(opts: &Options, fs: &str) -> Result<Report> {
     }
     if opts.mode.csi() {
         let Some(endpoint) = &opts.endpoint else {
-            return Err(Error::InvalidArgument {
+            return Err(rig::Error::InvalidArgument {
                 field: "endpoint",
                 rule: "the CephFS mode drives a running controller at --endpoint".into(),
-            });
+            }
+            .into());
         };
         let channel = csi::client::connect(endpoint, opts.rpc_timeout).await?;
         let info = plugin_info(&channel, opts.rpc_timeout).await?;
@@ -329,27 +331,15 @@ async fn through_csi(
     out
 }
 
-/// The mgr `volumes` module on one file system and group (the demo reads Ceph through it too).
-#[derive(Clone)]
-pub struct Mgr {
-    pub cluster: Cluster,
-    pub fs: String,
-    pub group: String,
+/// What the bench does with the mgr beyond the rig's plain commands: timed operations in its
+/// group, clone waits, the group's subvolumes.
+trait BenchMgr {
+    async fn op(&self, cmd: Value) -> std::result::Result<Value, OpError>;
+    async fn wait_clone(&self, name: &str) -> std::result::Result<(), OpError>;
+    async fn subvolumes(&self) -> Result<Vec<String>>;
 }
 
-impl Mgr {
-    /// `cmd` on this file system (the group only where `cmd` names it), its JSON answer
-    /// (`null` when it prints nothing).
-    pub async fn call(&self, mut cmd: Value) -> std::result::Result<Value, ceph::Error> {
-        cmd["vol_name"] = json!(self.fs);
-        cmd["format"] = json!("json");
-        let out = self.cluster.mgr_command(cmd).await?;
-        if out.data.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Value::Null);
-        }
-        out.json()
-    }
-
+impl BenchMgr for Mgr {
     /// A timed operation in the bench's group.
     async fn op(&self, mut cmd: Value) -> std::result::Result<Value, OpError> {
         let prefix = cmd["prefix"].as_str().unwrap_or("mgr").to_owned();
@@ -382,18 +372,6 @@ impl Mgr {
         self.names(cmd)
             .await
             .map_err(|e| Error::ceph("fs subvolume ls", e))
-    }
-
-    /// The `name`s a listing command answers.
-    pub async fn names(&self, cmd: Value) -> std::result::Result<Vec<String>, ceph::Error> {
-        Ok(self
-            .call(cmd)
-            .await?
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|e| e["name"].as_str().map(str::to_owned))
-            .collect())
     }
 }
 

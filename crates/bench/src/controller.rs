@@ -67,7 +67,7 @@ impl SpawnedController {
         let dir = tempfile::Builder::new()
             .prefix("sepia-bench-controller-")
             .tempdir()
-            .map_err(|source| Error::Io {
+            .map_err(|source| rig::Error::Io {
                 what: "creating a directory for",
                 path: binary.to_owned(),
                 source,
@@ -76,12 +76,12 @@ impl SpawnedController {
         write(&config, &cluster.config_json().to_string())?;
         let socket = dir.path().join("csi.sock");
         let log = dir.path().join("controller.log");
-        let log_file = std::fs::File::create(&log).map_err(|source| Error::Io {
+        let log_file = std::fs::File::create(&log).map_err(|source| rig::Error::Io {
             what: "creating",
             path: log.clone(),
             source,
         })?;
-        let log_err = log_file.try_clone().map_err(|source| Error::Io {
+        let log_err = log_file.try_clone().map_err(|source| rig::Error::Io {
             what: "opening",
             path: log.clone(),
             source,
@@ -167,10 +167,13 @@ impl SpawnedController {
 }
 
 fn write(path: &Path, text: &str) -> Result<()> {
-    std::fs::write(path, text).map_err(|source| Error::Io {
-        what: "writing",
-        path: path.to_owned(),
-        source,
+    std::fs::write(path, text).map_err(|source| {
+        rig::Error::Io {
+            what: "writing",
+            path: path.to_owned(),
+            source,
+        }
+        .into()
     })
 }
 

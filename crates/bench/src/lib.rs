@@ -2,11 +2,9 @@
 //! the bare librados/librbd calls the same work needs — at the same concurrency.
 //!
 //! Module map (a run flows top to bottom):
-//! - [`options`]: the flags; [`access`]: monitors, cephx identity, CSI secrets (bed env file or
-//!   flags; the key is never printed); [`size`]: `1Gi`-style sizes.
+//! - [`options`]: the flags (access, sizes and the scratch namespace are `sepia-rig`'s, shared
+//!   with the demo).
 //! - [`run`]: one run — scratch namespace, floor, controller, CSI phases, purge, leftovers.
-//! - [`scratch`]: the throw-away RBD namespace and the wait for the mgr's trash purge;
-//!   [`inventory`]: what a namespace holds (images, trash, journal keys and objects).
 //! - [`controller`]: `--spawn-controller` (generated config.json, own socket, SIGTERM on stop);
 //!   [`rss`]: VmRSS/VmHWM sampling of the controller.
 //! - [`csi_target`]: the CSI requests; [`csi_run`]: the four CSI phases.
@@ -17,11 +15,7 @@
 //! - [`report`]: the results and the project's targets; [`render`]: the table.
 //! - [`cephfs`]: `--fs-name`, the CephFS mode (CSI vs the bare mgr `volumes` calls).
 //! - [`error`]: what stops a run.
-//!
-//! The demo (`sepia-demo`) reuses [`access`], [`csi_target`], [`scratch`], [`inventory`] and
-//! [`size`] to walk the same controller through the user's story.
 
-pub mod access;
 pub mod cephfs;
 pub mod controller;
 pub mod csi_run;
@@ -29,7 +23,6 @@ pub mod csi_target;
 pub mod error;
 pub mod floor;
 pub mod floor_run;
-pub mod inventory;
 pub mod options;
 pub mod outcome;
 pub mod phase;
@@ -37,8 +30,6 @@ pub mod render;
 pub mod report;
 pub mod rss;
 pub mod run;
-pub mod scratch;
-pub mod size;
 pub mod stats;
 
 pub use error::{Error, Result};

@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
-use crate::access::{Access, default_bed_env};
-use crate::error::{Error, Result};
-use crate::size::parse_size;
+use crate::error::Result;
+use rig::access::{Access, default_bed_env};
+use rig::size::parse_size;
 
 /// What to measure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -122,10 +122,11 @@ impl Options {
     /// Rules clap cannot express.
     pub fn validate(&self) -> Result<()> {
         let invalid = |field, rule: &str| {
-            Err(Error::InvalidArgument {
+            Err(rig::Error::InvalidArgument {
                 field,
                 rule: rule.to_owned(),
-            })
+            }
+            .into())
         };
         if self.count == 0 {
             return invalid("count", "must be at least 1");
@@ -162,7 +163,7 @@ impl Options {
                     Some(monitors) => monitors.clone(),
                     None => Access::from_bed_env(&bed_env)?.credentials.monitors,
                 };
-                Access::from_flags(&monitors, user, key_file)
+                Ok(Access::from_flags(&monitors, user, key_file)?)
             }
             _ => {
                 let mut access = Access::from_bed_env(&bed_env)?;

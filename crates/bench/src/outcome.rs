@@ -6,8 +6,8 @@
 
 use std::collections::BTreeMap;
 
+use rig::csi_call::code_name;
 use serde::Serialize;
-use tonic::Code;
 
 /// Messages kept per phase, so a failing run shows what went wrong without flooding the table.
 const KEPT_MESSAGES: usize = 3;
@@ -50,29 +50,6 @@ impl OpError {
             || self.code == "Busy"
             || message.contains("in use")
             || message.contains("being used")
-    }
-}
-
-/// The spec's name of a gRPC code, as the CSI spec and `grpcurl` print it.
-pub fn code_name(code: Code) -> &'static str {
-    match code {
-        Code::Ok => "OK",
-        Code::Cancelled => "CANCELLED",
-        Code::Unknown => "UNKNOWN",
-        Code::InvalidArgument => "INVALID_ARGUMENT",
-        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
-        Code::NotFound => "NOT_FOUND",
-        Code::AlreadyExists => "ALREADY_EXISTS",
-        Code::PermissionDenied => "PERMISSION_DENIED",
-        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
-        Code::FailedPrecondition => "FAILED_PRECONDITION",
-        Code::Aborted => "ABORTED",
-        Code::OutOfRange => "OUT_OF_RANGE",
-        Code::Unimplemented => "UNIMPLEMENTED",
-        Code::Internal => "INTERNAL",
-        Code::Unavailable => "UNAVAILABLE",
-        Code::DataLoss => "DATA_LOSS",
-        Code::Unauthenticated => "UNAUTHENTICATED",
     }
 }
 

@@ -4,8 +4,8 @@ use std::fmt::Write as _;
 
 use crate::phase::PhaseResult;
 use crate::report::{OPS, Report};
-use crate::size::format_size;
 use crate::stats::{Summary, ratio};
+use rig::size::format_size;
 
 /// Renders the whole report.
 pub fn render(report: &Report) -> String {

@@ -7,10 +7,10 @@
 
 use serde::Serialize;
 
-use crate::inventory::Inventory;
 use crate::phase::PhaseResult;
 use crate::rss::MemoryReport;
 use crate::stats::ratio;
+use rig::inventory::Inventory;
 
 /// Order of operations in the report.
 pub const OPS: [&str; 5] = [

@@ -8,7 +8,7 @@ use ceph::{Cluster, IoCtx, Timeouts};
 
 use crate::controller::{ClusterSpec, SpawnedController};
 use crate::csi_run::run_csi;
-use crate::csi_target::{CsiTarget, StorageClass};
+use crate::csi_target::CsiTarget;
 use crate::error::{Error, Result};
 use crate::floor::Floor;
 use crate::floor_run::run_floor;
@@ -16,7 +16,8 @@ use crate::options::Options;
 use crate::outcome::OpError;
 use crate::report::{Purge, Report};
 use crate::rss::{self, Sampler};
-use crate::scratch::{ScratchNamespace, wait_for_trash_purge};
+use rig::csi_call::StorageClass;
+use rig::scratch::{ScratchNamespace, wait_for_trash_purge};
 
 /// How long a spawned controller may answer Probe with `ready: false`.
 const READY_WAIT: Duration = Duration::from_secs(30);
@@ -41,10 +42,11 @@ pub async fn run(opts: &Options) -> Result<Report> {
 pub async fn run_until(opts: &Options, interrupted: impl Future<Output = ()>) -> Result<Report> {
     opts.validate()?;
     let access = opts.access()?;
-    let features = Features::parse(&opts.image_features).map_err(|e| Error::InvalidArgument {
-        field: "image-features",
-        rule: e.to_string(),
-    })?;
+    let features =
+        Features::parse(&opts.image_features).map_err(|e| rig::Error::InvalidArgument {
+            field: "image-features",
+            rule: e.to_string(),
+        })?;
     let run_id = opts
         .run_id
         .clone()
@@ -101,7 +103,7 @@ pub async fn run_until(opts: &Options, interrupted: impl Future<Output = ()>) ->
         let removed = scratch.remove().await;
         match removed {
             Ok(before) => report.leftovers = Some(before),
-            Err(e) if outcome.is_ok() => return Err(e),
+            Err(e) if outcome.is_ok() => return Err(e.into()),
             Err(_) => {}
         }
     }
@@ -113,7 +115,7 @@ pub async fn run_until(opts: &Options, interrupted: impl Future<Output = ()>) ->
 /// What every mode needs to know.
 struct Context<'a> {
     opts: &'a Options,
-    access: &'a crate::access::Access,
+    access: &'a rig::access::Access,
     run_id: &'a str,
     namespace: &'a str,
     owns_namespace: bool,
@@ -166,10 +168,11 @@ async fn run_modes(
             (Some(c), _) => c.endpoint.clone(),
             (None, Some(endpoint)) => endpoint.clone(),
             (None, None) => {
-                return Err(Error::InvalidArgument {
+                return Err(rig::Error::InvalidArgument {
                     field: "endpoint",
                     rule: "is required without --spawn-controller".into(),
-                });
+                }
+                .into());
             }
         };
         let pid = controller.as_ref().map(|c| c.pid).or(opts.controller_pid);
@@ -227,7 +230,7 @@ async fn run_csi_mode(
 }
 
 /// Probe until the plugin says it is ready (or leaves `ready` unset).
-async fn wait_until_ready(target: &CsiTarget) -> Result<crate::csi_target::PluginInfo> {
+async fn wait_until_ready(target: &CsiTarget) -> Result<rig::csi_call::PluginInfo> {
     let start = std::time::Instant::now();
     loop {
         let info = target.identify().await?;
@@ -235,14 +238,15 @@ async fn wait_until_ready(target: &CsiTarget) -> Result<crate::csi_target::Plugi
             return Ok(info);
         }
         if start.elapsed() > READY_WAIT {
-            return Err(Error::Rpc {
+            return Err(rig::Error::Rpc {
                 rpc: "Probe",
                 code: "NOT_READY",
                 message: format!(
                     "{} still answers ready=false after {READY_WAIT:?}",
                     info.name
                 ),
-            });
+            }
+            .into());
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }

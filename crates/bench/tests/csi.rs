@@ -7,14 +7,14 @@
 use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
-use bench::inventory::Inventory;
-use bench::scratch::{ScratchNamespace, wait_for_trash_purge};
 use bench::{Mode, Options};
 use ceph::{Cluster, Credentials, Timeouts};
 use clap::Parser as _;
 use cluster_config::ClusterConfigWatcher;
 use controller::{Settings, State};
 use futures::FutureExt as _;
+use rig::inventory::Inventory;
+use rig::scratch::{ScratchNamespace, wait_for_trash_purge};
 use sepia_testbed::Bed;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -8,15 +8,15 @@ use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
 use bench::floor::{Floor, FloorSnapshot, FloorVolume};
-use bench::inventory::Inventory;
 use bench::phase::{PhaseSpec, run_phase};
-use bench::scratch::{ScratchNamespace, wait_for_trash_purge};
 use bench::{Mode, Options};
 use ceph::rbd::{self, Features, SnapNamespace};
 use ceph::{Cluster, Credentials, Timeouts};
 use clap::Parser as _;
 use futures::FutureExt as _;
 use journal::{Config, Journal, Request};
+use rig::inventory::Inventory;
+use rig::scratch::{ScratchNamespace, wait_for_trash_purge};
 use sepia_testbed::Bed;
 
 const SIZE: u64 = 64 << 20;

@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 
 use ceph::IoCtx;
 use controller::cluster::Pool;
-use controller::publish::{self, Publication};
+use journal::records::publication::{self, Publication};
+use journal::records::{snapshot, source};
 use journal::{CompositeId, Kind, Location};
 use serde::Serialize;
 use uuid::Uuid;
@@ -144,7 +145,7 @@ async fn inspect_resolved(cx: &Context, handle: &str, resolved: &str) -> Result<
         .map(|t| format!("{} {}", t.id, t.name))
         .collect();
     let publications = match kind {
-        Kind::Volume => publish::read_all(&pool, &uuid).await?,
+        Kind::Volume => publication::read_all(&pool.io, &uuid).await?,
         Kind::Snapshot => BTreeMap::new(),
     };
     let kubernetes = match &cx.kube {
@@ -231,7 +232,7 @@ async fn resolve_id(
         .map_err(|e| Error::ceph(format!("open pool id {}", location.pool_id), e))?;
     let mut kind = Kind::Volume;
     for candidate in [Kind::Volume, Kind::Snapshot] {
-        let oid = controller::lookup::entry_oid(candidate, &location.uuid);
+        let oid = journal::records::entry_oid(candidate, &location.uuid);
         let exists = crate::context::object_exists(&pool, &oid).await?;
         if exists {
             kind = candidate;
@@ -300,20 +301,20 @@ fn decode_records(kind: Kind, raw: &BTreeMap<String, Vec<u8>>) -> BTreeMap<Strin
     };
     match kind {
         Kind::Snapshot => {
-            if let Some(record) = controller::snapshot::record::decode_map(raw) {
+            if let Some(record) = snapshot::decode_map(raw) {
                 let created = humantime::format_rfc3339_seconds(record.created);
                 records.insert("snapshot cut".to_owned(), created.to_string());
                 records.insert("source size".to_owned(), record.size.to_string());
             }
         }
         Kind::Volume => {
-            if let Some(value) = text(controller::volume::source::KEY) {
-                let source = controller::volume::source::ContentSource::decode(&value)
+            if let Some(value) = text(source::KEY) {
+                let source = source::ContentSource::decode(&value)
                     .map_or_else(|| format!("unreadable: {value:?}"), |s| s.to_string());
                 records.insert("created from".to_owned(), source);
             }
             for (key, value) in raw {
-                if let Some(node) = key.strip_prefix(publish::KEY_PREFIX) {
+                if let Some(node) = key.strip_prefix(publication::KEY_PREFIX) {
                     records.insert(
                         format!("published to {node}"),
                         String::from_utf8_lossy(value).into_owned(),

@@ -241,6 +241,26 @@ impl Error {
         }
     }
 
+    /// A failed read or write of one of [`journal::records`]: Ceph failures keep the wording
+    /// and handling of the controller's other Ceph steps, an unreadable record is INTERNAL.
+    pub fn record(e: journal::Error) -> Error {
+        match e {
+            journal::Error::Ceph {
+                step,
+                object,
+                source,
+            } => Error::Ceph {
+                step,
+                object,
+                source,
+            },
+            journal::Error::BadRecord { .. } => Error::Internal {
+                what: e.to_string(),
+            },
+            other => Error::from(other),
+        }
+    }
+
     /// Builds [`Error::Invalid`].
     pub fn invalid(field: impl Into<String>, rule: impl Into<String>) -> Error {
         Error::Invalid {

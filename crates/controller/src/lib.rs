@@ -7,11 +7,14 @@
 //!   into statuses through [`status`]; `lifecycle` publishes each mutating RPC's final outcome
 //!   as a `sepia.controller.<object>.<verb>` event (through `settings.events`).
 //! - Domain, one concept per file:
-//!   - [`volume`]: create (empty, `restore` from snapshot, `clone` from volume), delete,
-//!     expand, get, list, validate;
+//!   - [`volume`]: create (`provision` picks the kind: empty, `restore` from snapshot, `clone`
+//!     from volume), delete, expand, get, list, validate, and when to write the `source`
+//!     record;
 //!   - [`snapshot`]: create (the cut), prepare (the clone-based layout, after the reply),
-//!     delete, list, and the per-snapshot `record`;
-//!   - [`publish`] + [`node_registry`]: publication records and known nodes;
+//!     delete, list, and when to write the per-snapshot `record`;
+//!   - [`publish`] + [`node_registry`]: publication records and known nodes (the records'
+//!     format, reads and writes are `journal::records`'; these decide when and under which
+//!     lock);
 //!   - [`capacity`] answers GetCapacity.
 //! - Request inputs: [`params`] (StorageClass parameters), [`capabilities`] (access modes and
 //!   types), [`size`] (ceph-csi rounding), [`secrets`] (who we are towards Ceph).
@@ -31,7 +34,7 @@
 //!   names them).
 //!
 //! Example: CreateVolume → `service::controller` parses `params`, `capabilities`, `size` and
-//! opens a lock scope → `volume::create` takes the name lock (here, then in RADOS), resolves the
+//! opens a lock scope → `volume::provision` takes the name lock (here, then in RADOS), resolves the
 //! pool via `state`/`cluster`, reserves the name in the journal (writes fenced by the lock),
 //! creates the image, stores its id → the lock is released → the reply carries the ID and the
 //! volume context.

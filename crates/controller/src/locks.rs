@@ -1,5 +1,5 @@
 //! Locks that keep two requests apart — in this process and in every other controller process
-//! on the cluster (ARCHITECTURE §13: every sidecar pod runs its own controller).
+//! on the cluster (docs/architecture.md §9: every sidecar pod runs its own controller).
 //!
 //! Design:
 //! - **What is locked where.** Request names (CreateVolume, CreateSnapshot): an exclusive

@@ -215,8 +215,5 @@ pub fn compose(cluster_id: &str, pool_id: i64, uuid: Uuid) -> Result<String> {
         .map_err(|e| Error::invalid("clusterID", e.to_string()))
 }
 
-/// The journal attribute object of an entry (`csi.volume.<uuid>` / `csi.snap.<uuid>`), where
-/// Sepia keeps its own `sepia.*` records next to ceph-csi's `csi.*` keys.
-pub fn entry_oid(kind: Kind, uuid: &Uuid) -> String {
-    format!("{}{}", kind.entry_prefix(), uuid.hyphenated())
-}
+/// Kept at its old path for branches in flight (crates/cli); the journal owns it.
+pub use journal::records::entry_oid;

@@ -2,8 +2,8 @@
 //! object so a single-node volume is never attached to two nodes at once (ceph-csi's long-open
 //! gap, issue #578).
 //!
-//! Records are omap keys `sepia.publish.<node id>` → `{"readonly": bool, "accessMode": "..."}` on
-//! `csi.volume.<uuid>`; ceph-csi reads only its `csi.*` keys there. Publish and unpublish of one
+//! Records are omap keys `sepia.publish.<node id>` on `csi.volume.<uuid>`
+//! ([`journal::records::publication`] owns their format). Publish and unpublish of one
 //! volume are serialised by a RADOS lock on that object (`sepia.publish`, see [`crate::locks`]),
 //! which the record's write asserts, so two attachers — in two processes, during a leader
 //! hand-over — cannot both see "free" and both record.
@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use csi::SecretMap;
 use csi::v1::volume_capability::access_mode::Mode;
-use serde::{Deserialize, Serialize};
+use journal::records::publication::{self as record, Publication};
 use tracing::info;
 
 use crate::capabilities::{self, Capability};
@@ -24,19 +24,8 @@ use crate::lookup::{self, Lookup};
 use crate::node_registry;
 use crate::secrets::Source;
 use crate::state::State;
-use crate::volume::source;
 use journal::Kind;
-
-/// Prefix of the record keys.
-pub const KEY_PREFIX: &str = "sepia.publish.";
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Publication {
-    pub readonly: bool,
-    /// The CSI access mode's name, e.g. `SINGLE_NODE_WRITER`.
-    pub access_mode: String,
-}
+use journal::records::source;
 
 /// A validated ControllerPublishVolume.
 #[derive(Debug, Clone)]
@@ -64,8 +53,9 @@ pub async fn publish(state: &State, req: &PublishRequest) -> Result<HashMap<Stri
         });
     };
     let pool = &volume.pool;
-    let has_source = source::read(pool, &volume.entry.location.uuid)
-        .await?
+    let has_source = source::read(&pool.io, &volume.entry.location.uuid)
+        .await
+        .map_err(Error::record)?
         .is_some();
     if let Some(rule) = req.capability.unsupported(has_source) {
         return Err(Error::invalid("volume_capability", rule));
@@ -110,16 +100,10 @@ pub async fn publish(state: &State, req: &PublishRequest) -> Result<HashMap<Stri
             });
         }
     }
-    let oid = lookup::entry_oid(Kind::Volume, &volume.entry.location.uuid);
-    let key = format!("{KEY_PREFIX}{}", req.node_id);
-    let value = serde_json::to_vec(&wanted).map_err(|e| Error::Internal {
-        what: e.to_string(),
-    })?;
     state.failpoint(points::BEFORE_RECORD).await?;
-    pool.io
-        .omap_set(&oid, &[(key.as_str(), value.as_slice())])
+    record::write(&pool.io, &volume.entry.location.uuid, &req.node_id, &wanted)
         .await
-        .map_err(|e| Error::ceph("record publication", oid, e))?;
+        .map_err(Error::record)?;
     state.failpoint(points::AFTER_RECORD).await?;
     info!(volume_id = %req.volume_id, node_id = %req.node_id, mode = %wanted.access_mode, "volume published");
     Ok(HashMap::new())
@@ -149,25 +133,17 @@ pub async fn unpublish(
     };
     let pool = &volume.pool;
     let uuid = volume.entry.location.uuid;
-    let keys: Vec<String> = if node_id.is_empty() {
-        read_all(pool, &uuid)
-            .await?
-            .keys()
-            .map(|n| format!("{KEY_PREFIX}{n}"))
-            .collect()
+    let nodes: Vec<String> = if node_id.is_empty() {
+        read_all(pool, &uuid).await?.into_keys().collect()
     } else {
-        vec![format!("{KEY_PREFIX}{node_id}")]
+        vec![node_id.to_owned()]
     };
-    if keys.is_empty() {
+    if nodes.is_empty() {
         return Ok(());
     }
-    let oid = lookup::entry_oid(Kind::Volume, &uuid);
-    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-    match pool.io.omap_remove_keys(&oid, &keys).await {
-        Ok(()) => {}
-        Err(e) if e.is_not_found() => {}
-        Err(e) => return Err(Error::ceph("remove publication", oid, e)),
-    }
+    record::remove(&pool.io, &uuid, &nodes)
+        .await
+        .map_err(Error::record)?;
     info!(volume_id, node_id, "volume unpublished");
     Ok(())
 }
@@ -177,40 +153,9 @@ pub async fn published_nodes(pool: &Pool, uuid: &uuid::Uuid) -> Result<Vec<Strin
     Ok(read_all(pool, uuid).await?.into_keys().collect())
 }
 
-/// Node ids in raw keys of an entry object (from a listing).
-pub fn nodes_in(keys: &BTreeMap<String, Vec<u8>>) -> Vec<String> {
-    keys.keys()
-        .filter_map(|k| k.strip_prefix(KEY_PREFIX))
-        .map(str::to_owned)
-        .collect()
-}
-
 /// Every publication record of the volume `uuid`, by node id.
 pub async fn read_all(pool: &Pool, uuid: &uuid::Uuid) -> Result<BTreeMap<String, Publication>> {
-    let oid = lookup::entry_oid(Kind::Volume, uuid);
-    let mut records = BTreeMap::new();
-    let mut after = String::new();
-    loop {
-        let (page, more) = match pool.io.omap_list(&oid, &after, KEY_PREFIX, 256).await {
-            Ok(page) => page,
-            Err(e) if e.is_not_found() => return Ok(records),
-            Err(e) => return Err(Error::ceph("read publications", oid, e)),
-        };
-        if let Some((last, _)) = page.last() {
-            after.clone_from(last);
-        }
-        let empty = page.is_empty();
-        for (key, value) in page {
-            let Some(node) = key.strip_prefix(KEY_PREFIX) else {
-                continue;
-            };
-            let record = serde_json::from_slice(&value).map_err(|e| Error::Internal {
-                what: format!("publication record {key} on {oid} is not valid: {e}"),
-            })?;
-            records.insert(node.to_owned(), record);
-        }
-        if !more || empty {
-            return Ok(records);
-        }
-    }
+    record::read_all(&pool.io, uuid)
+        .await
+        .map_err(Error::record)
 }

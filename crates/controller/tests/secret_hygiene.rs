@@ -123,8 +123,8 @@ fn no_request_type_formats_its_secrets() {
     use controller::size::Capacity;
     use controller::snapshot::create::CreateSnapshot;
     use controller::volume::create::CreateRequest;
-    use controller::volume::source::ContentSource;
     use csi::SecretMap;
+    use journal::records::source::ContentSource;
     use std::collections::HashMap;
 
     const USER: &str = "tenant-user-7f3a";

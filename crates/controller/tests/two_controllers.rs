@@ -385,7 +385,7 @@ async fn a_single_node_volume_is_published_to_one_node_across_controllers() {
             let record = fx.omap(&format!("csi.volume.{}", uuid_of(&id))).await;
             let nodes: Vec<&String> = record
                 .keys()
-                .filter(|k| k.starts_with(controller::publish::KEY_PREFIX))
+                .filter(|k| k.starts_with(journal::records::publication::KEY_PREFIX))
                 .collect();
             assert_eq!(nodes.len(), 1, "{record:?}");
             assert_eq!(

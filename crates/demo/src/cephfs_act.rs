@@ -6,10 +6,10 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use bench::access::Access;
-use bench::size::{GIB, format_size};
 use ceph::Timeouts;
 use journal::Kind;
+use rig::access::Access;
+use rig::size::{GIB, format_size};
 
 use crate::cephfs_ceph::{CephfsPlace, info_line};
 use crate::cephfs_flow::{CephfsWorld, admin_secrets, shared_capability};
@@ -384,11 +384,11 @@ async fn create_while_cloning(
                 };
                 return Ok((volume, progress));
             }
-            Err(Error::Rpc {
+            Err(Error::Rig(rig::Error::Rpc {
                 code: "ABORTED",
                 message,
                 ..
-            }) if start.elapsed() < driver.rpc_timeout() => {
+            })) if start.elapsed() < driver.rpc_timeout() => {
                 if subvolume.is_none() {
                     subvolume = clone_target(place, &claim.pv_name).await?;
                 }

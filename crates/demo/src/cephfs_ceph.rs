@@ -3,8 +3,8 @@
 //! file system's metadata pool (through [`crate::journal_view`]); and the removal of the
 //! demo's subvolume group and journal namespace at the end.
 
-use bench::cephfs::Mgr;
 use ceph::{Cluster, IoCtx};
+use rig::mgr::Mgr;
 use serde_json::{Value, json};
 
 use crate::error::{Error, Result};

@@ -8,10 +8,10 @@
 
 use std::collections::{HashMap, HashSet};
 
-use bench::access::Access;
 use csi::v1::VolumeCapability;
 use csi::v1::volume_capability::access_mode::Mode;
 use csi::v1::volume_capability::{AccessMode, AccessType, MountVolume};
+use rig::access::Access;
 
 use crate::cephfs_ceph::CephfsPlace;
 use crate::driver::Driver;

@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use bench::scratch::wait_for_trash_purge;
 use journal::Kind;
+use rig::scratch::wait_for_trash_purge;
 
 use crate::driver::Driver;
 use crate::error::Result;

@@ -6,7 +6,6 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use bench::csi_target::{StorageClass, mount_capability_with_fs, plugin_info, with_timeout};
 use csi::v1::controller_client::ControllerClient;
 use csi::v1::controller_service_capability::{Rpc, rpc};
 use csi::v1::volume_content_source::{SnapshotSource, Type, VolumeSource};
@@ -15,6 +14,7 @@ use csi::v1::{
     CreateSnapshotRequest, CreateVolumeRequest, DeleteSnapshotRequest, DeleteVolumeRequest,
     VolumeCapability, VolumeContentSource,
 };
+use rig::csi_call::{StorageClass, mount_capability_with_fs, plugin_info, with_timeout};
 use tonic::transport::Channel;
 
 use crate::error::{Error, Result};

@@ -8,31 +8,15 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Set-up shared with the bench: flags, bed env file, scratch namespace, inventory.
+    /// What the bench shares (`sepia-rig`): bed env file, scratch namespace, inventory, dialing
+    /// the CSI endpoint, a CSI call that answered an error, a Ceph call of the inspection.
     #[error(transparent)]
-    Bench(#[from] bench::Error),
-    /// Dialing the CSI endpoint failed.
-    #[error(transparent)]
-    Connect(#[from] csi::Error),
-    /// A CSI call answered an error.
-    #[error("{rpc} failed with {code}: {message}")]
-    Rpc {
-        rpc: &'static str,
-        code: &'static str,
-        message: String,
-    },
+    Rig(#[from] rig::Error),
     /// A CSI call answered success but not what the spec requires.
     #[error("{rpc} answered without {missing}")]
     BadReply {
         rpc: &'static str,
         missing: &'static str,
-    },
-    /// A Ceph call of the demo's own inspection.
-    #[error("{step}: {source}")]
-    Ceph {
-        step: String,
-        #[source]
-        source: ceph::Error,
     },
     /// Reading the journal for the inspection.
     #[error("{step}: {source}")]
@@ -60,20 +44,19 @@ pub enum Error {
     OnNode { problems: Vec<String> },
 }
 
+impl From<csi::Error> for Error {
+    fn from(e: csi::Error) -> Self {
+        Error::Rig(rig::Error::Connect(e))
+    }
+}
+
 impl Error {
     pub(crate) fn rpc(rpc: &'static str, status: &tonic::Status) -> Error {
-        Error::Rpc {
-            rpc,
-            code: bench::outcome::code_name(status.code()),
-            message: status.message().to_owned(),
-        }
+        Error::Rig(rig::Error::rpc(rpc, status))
     }
 
     pub(crate) fn ceph(step: impl Into<String>, source: ceph::Error) -> Error {
-        Error::Ceph {
-            step: step.into(),
-            source,
-        }
+        Error::Rig(rig::Error::ceph(step, source))
     }
 
     pub(crate) fn local(what: impl Into<String>, source: std::io::Error) -> Error {

@@ -12,9 +12,9 @@
 
 use std::collections::HashSet;
 
-use bench::access::{Access, default_bed_env};
-use bench::scratch::ScratchNamespace;
 use ceph::Cluster;
+use rig::access::{Access, default_bed_env};
+use rig::scratch::ScratchNamespace;
 
 use crate::driver::Driver;
 use crate::error::Result;

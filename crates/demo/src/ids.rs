@@ -1,4 +1,4 @@
-//! Volume and snapshot IDs taken apart, field by field, as ARCHITECTURE.md §5 describes them:
+//! Volume and snapshot IDs taken apart, field by field, as docs/architecture.md §5 describes them:
 //! `VVVV-LLLL-<clusterID>-<16 hex pool id>-<uuid>`.
 
 use crate::made::Made;

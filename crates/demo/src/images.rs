@@ -4,7 +4,7 @@
 use ceph::IoCtx;
 use ceph::rbd::{self, SnapNamespace};
 
-use bench::size::format_size;
+use rig::size::format_size;
 
 use crate::error::{Error, Result};
 use crate::table::Table;

@@ -11,7 +11,7 @@ use crate::table::Table;
 
 /// Prefix of the controller's publication records on a volume's journal entry, completed by
 /// the node ID (a Sepia extension; ceph-csi reads only the `csi.*` keys there).
-pub const PUBLICATION_PREFIX: &str = "sepia.publish.";
+pub use journal::records::publication::KEY_PREFIX as PUBLICATION_PREFIX;
 /// More nodes than a demo volume is ever published to.
 const PUBLICATIONS_READ: u32 = 64;
 

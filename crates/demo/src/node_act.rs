@@ -5,8 +5,8 @@
 
 use std::collections::HashMap;
 
-use bench::size::{GIB, format_size};
 use ceph::IoCtx;
+use rig::size::{GIB, format_size};
 
 use crate::driver::{Driver, Volume};
 use crate::error::{Error, Result};

@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
-use bench::csi_target::{mount_capability_with_fs, plugin_info, with_timeout};
 use csi::v1::node_client::NodeClient;
 use csi::v1::node_service_capability::{Rpc, rpc};
 use csi::v1::{
@@ -14,6 +13,7 @@ use csi::v1::{
     NodePublishVolumeRequest, NodeStageVolumeRequest, NodeUnpublishVolumeRequest,
     NodeUnstageVolumeRequest, VolumeCapability,
 };
+use rig::csi_call::{mount_capability_with_fs, plugin_info, with_timeout};
 use tonic::transport::Channel;
 
 use crate::error::{Error, Result};

@@ -7,7 +7,7 @@
 use std::os::unix::fs::PermissionsExt as _;
 use std::time::Duration;
 
-use bench::access::Access;
+use rig::access::Access;
 use sepia_cli::args::{Output, Shared};
 use sepia_cli::context::Context;
 

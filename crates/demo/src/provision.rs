@@ -3,8 +3,8 @@
 //! (holding only the first file), a clone of the PVC, and the PVC grown while mounted. The
 //! node's side of each step is in [`crate::node_act`].
 
-use bench::size::{GIB, format_size};
 use journal::Kind;
+use rig::size::{GIB, format_size};
 
 use crate::driver::{Claim, Source, Volume};
 use crate::error::{Error, Result};

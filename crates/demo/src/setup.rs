@@ -1,9 +1,9 @@
 //! Act one (steps 1–2): both plugins answer, and the demo gets an RBD namespace of its own.
 
-use bench::access::Access;
-use bench::csi_target::StorageClass;
-use bench::scratch::ScratchNamespace;
 use ceph::{Cluster, Timeouts};
+use rig::access::Access;
+use rig::csi_call::StorageClass;
+use rig::scratch::ScratchNamespace;
 
 use crate::driver::Driver;
 use crate::error::{Error, Result};

@@ -1,8 +1,8 @@
 //! The text under the steps: a created volume, what Ceph holds, and what is left at the end.
 
-use bench::inventory::Inventory;
-use bench::size::format_size;
 use journal::{CompositeId, Kind};
+use rig::inventory::Inventory;
+use rig::size::format_size;
 
 use crate::driver::Volume;
 use crate::ids::{ids_list, ids_table};

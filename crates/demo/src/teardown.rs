@@ -4,9 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use bench::inventory::Inventory;
-use bench::scratch::wait_for_trash_purge;
 use ceph::{IoCtx, rbd};
+use rig::inventory::Inventory;
+use rig::scratch::wait_for_trash_purge;
 
 use crate::cleanup::delete;
 use crate::error::{Error, Result};

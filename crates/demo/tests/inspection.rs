@@ -5,7 +5,6 @@
 
 use std::panic::AssertUnwindSafe;
 
-use bench::scratch::ScratchNamespace;
 use ceph::rbd::{self, CreateOptions, Features};
 use ceph::{Cluster, Credentials, IoCtx, Timeouts};
 use demo::images::{PVC_NAME_KEY, images_table, list_images};
@@ -13,6 +12,7 @@ use demo::journal_view::JournalView;
 use demo::made::{Made, check};
 use futures::FutureExt as _;
 use journal::{CompositeId, Config, Journal, Kind, Request};
+use rig::scratch::ScratchNamespace;
 use sepia_testbed::Bed;
 
 const SIZE: u64 = 64 << 20;

@@ -92,6 +92,19 @@ pub enum Error {
         rule: &'static str,
     },
 
+    /// (gRPC INTERNAL) One of Sepia's own `sepia.*` records cannot be encoded or decoded.
+    #[error("{what} {key} on {object} is not valid: {why}")]
+    BadRecord {
+        /// Which record, e.g. "publication record".
+        what: &'static str,
+        /// The RADOS object.
+        object: String,
+        /// The omap key.
+        key: String,
+        /// What the decoder said.
+        why: String,
+    },
+
     /// (gRPC INTERNAL) Freshly drawn uuids kept colliding, or a caller-chosen uuid is taken.
     #[error("no free uuid for {request_name}: {uuid} already exists")]
     UuidTaken {

@@ -27,7 +27,7 @@
 //!
 //! # Several processes
 //!
-//! Many controller processes share a pool (ARCHITECTURE §13), so the order above is not
+//! Many controller processes share a pool (docs/architecture.md §9), so the order above is not
 //! enough: a second writer may act between our read and our write. Every write therefore
 //! carries, in the same op, what it relies on: the directory key is written only while still
 //! absent, removed only while it still holds the value read; `csi.imageid` is written only while

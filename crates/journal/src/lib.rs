@@ -18,6 +18,8 @@
 //! - [`failpoints`]: names of the crash points between the journal's Ceph writes.
 //! - [`journal`]: the [`Journal`] handle and, in its docs, the write ordering that makes every
 //!   crash repairable by a retry.
+//! - [`records`]: Sepia's own `sepia.*` records next to ceph-csi's keys (a volume's source, a
+//!   snapshot's cut, publications, the node registry): their format, reads and writes.
 //! - `lookup`, `reserve`, `by_uuid`, `removal`, [`listing`]: the operations, one file each.
 //!
 //! Every write is fenced: writes to entry objects assert the object exists (a late writer never
@@ -47,6 +49,7 @@ pub mod listing;
 pub mod locks;
 mod lookup;
 mod rados_locks;
+pub mod records;
 mod removal;
 pub mod request;
 mod reserve;

@@ -2,37 +2,20 @@
 //! answer NOT_FOUND for a node that has no plugin (CSI hands secrets only per request; the
 //! node therefore uses standing credentials from a mounted Secret).
 //!
-//! Record (shared contract with the controller): omap object `sepia.nodes.<instance-id>` in
-//! each cluster's registry pool + RADOS namespace, key = node id, value =
-//! `{"nodeId", "driver", "updatedAt"}` (RFC 3339, UTC). Registered in every cluster of the
-//! cluster config at start-up and refreshed every interval, so `updatedAt` tells the
-//! controller the plugin is alive.
+//! The record's format is [`journal::records::node_registry`]'s (the contract with the
+//! controller). Registered in every cluster of the cluster config at start-up and refreshed
+//! every interval, so `updatedAt` tells the controller the plugin is alive.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use cluster_config::{ClusterConfigWatcher, ClusterEntry};
-use serde::{Deserialize, Serialize};
+use journal::records::node_registry::{self as registry, NodeRecord};
 use tokio_util::sync::CancellationToken;
 
 use crate::error::NodeError;
 use crate::secret::Secret;
 use crate::syscall;
-
-pub const OBJECT_PREFIX: &str = "sepia.nodes.";
-
-/// The omap object holding the registrations of one instance (driver deployment).
-pub fn object_name(instance_id: &str) -> String {
-    format!("{OBJECT_PREFIX}{instance_id}")
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct NodeRecord {
-    pub node_id: String,
-    pub driver: String,
-    pub updated_at: String,
-}
 
 #[derive(Debug, Clone)]
 pub struct RegistrarSettings {
@@ -114,17 +97,15 @@ impl NodeRegistrar {
             driver: self.settings.driver_name.clone(),
             updated_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
         };
-        let value = serde_json::to_vec(&record).map_err(|e| NodeError::Registry {
-            cluster_id: entry.cluster_id.clone(),
-            message: e.to_string(),
-        })?;
-        ioctx
-            .omap_set_creating(
-                &object_name(&self.settings.instance_id),
-                &[(self.settings.node_id.as_str(), value.as_slice())],
-            )
+        registry::register(&ioctx, &self.settings.instance_id, &record)
             .await
-            .map_err(|e| failed("write registration", e))
+            .map_err(|e| match e {
+                journal::Error::Ceph { step, source, .. } => failed(step, source),
+                other => NodeError::Registry {
+                    cluster_id: entry.cluster_id.clone(),
+                    message: other.to_string(),
+                },
+            })
     }
 
     /// Registers now and then every interval until `shutdown`. Failures are logged and retried

@@ -5,9 +5,8 @@
 use std::time::{Duration, SystemTime};
 
 use cluster_config::ClusterConfigWatcher;
-use node::node_registry::{
-    NodeRecord, NodeRegistrar, RegistrarSettings, object_name, read_credentials,
-};
+use journal::records::node_registry::{NodeRecord, object_name};
+use node::node_registry::{NodeRegistrar, RegistrarSettings, read_credentials};
 use sepia_testbed::Bed;
 use tokio_util::sync::CancellationToken;
 

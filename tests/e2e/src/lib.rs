@@ -1,4 +1,4 @@
-//! Sepia's users' scenarios (ARCHITECTURE §1), written once and run against two kinds of
+//! Sepia's users' scenarios (docs/architecture.md §1), written once and run against two kinds of
 //! cluster: a real one named by KUBECONFIG (kind + Rook from `kind-rook-ceph.sh`, or yours),
 //! and the in-process API stand-in with Sepia's real binaries and the local Ceph bed.
 //!

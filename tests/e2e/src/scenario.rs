@@ -1,4 +1,4 @@
-//! The user story of ARCHITECTURE §1, as a user would live it: only Kubernetes objects in, and
+//! The user story of docs/architecture.md §1, as a user would live it: only Kubernetes objects in, and
 //! only what a user can see out (object status, the bytes in a pod, the images in the pool and
 //! the subvolumes in the filesystem). [`user_story`] is the RBD story, [`cephfs_story`] the
 //! shared-file one.
@@ -375,7 +375,7 @@ async fn ready_snapshot<C: Cluster>(cluster: &C, name: &str, driver: &str) -> Re
     let handle = vsc.data["status"]["snapshotHandle"]
         .as_str()
         .context("bound content without status.snapshotHandle")?;
-    // The ID ends in the 36-character uuid; the image is csi-snap-<uuid> (ARCHITECTURE §4, §5).
+    // The ID ends in the 36-character uuid; the image is csi-snap-<uuid> (docs/architecture.md §4, §5).
     let image = handle
         .len()
         .checked_sub(36)

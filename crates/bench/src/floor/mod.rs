@@ -1,8 +1,8 @@
 //! The floor: what a CSI operation costs in Ceph when nothing but the necessary librados and
 //! librbd calls are made, at the same concurrency, with no gRPC, no driver logic, no locks.
 //!
-//! The calls are those a ceph-csi compatible driver cannot avoid (ARCHITECTURE.md §4, §6), in
-//! ceph-csi's order and journal layout, issued straight through `sepia-ceph`:
+//! The calls are those a ceph-csi compatible driver cannot avoid (docs/architecture.md §4,
+//! §6), in ceph-csi's order and journal layout, issued straight through `sepia-ceph`:
 //! - `volume`: CreateVolume (directory key read by key, reservation writes, `rbd create`, image
 //!   id, `csi.imageid`) and DeleteVolume (entry read, watcher check, trash move, mgr purge
 //!   task, journal removal);
@@ -27,7 +27,7 @@ use parking_lot::Mutex;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::outcome::{OpError, OpResult};
 
 pub use snapshot::FloorSnapshot;
@@ -52,7 +52,7 @@ impl Floor {
     /// journaling under ceph-csi's default instance id.
     pub fn new(cluster: Cluster, io: IoCtx, size: u64, features: Features) -> Result<Floor> {
         let layout = |kind| {
-            Layout::new(kind, DEFAULT_INSTANCE).map_err(|e| Error::InvalidArgument {
+            Layout::new(kind, DEFAULT_INSTANCE).map_err(|e| rig::Error::InvalidArgument {
                 field: "instance",
                 rule: e.to_string(),
             })

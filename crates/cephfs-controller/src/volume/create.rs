@@ -13,10 +13,10 @@ use controller::error::{Error, Result};
 use controller::locks::{self, Local};
 use controller::size::Capacity;
 use controller::volume::create::should_roll_back;
-use controller::volume::source::ContentSource;
 use csi::SecretMap;
 use csi::quote::quote;
 use journal::Entry;
+use journal::records::source::ContentSource;
 use tracing::{info, warn};
 
 use crate::driver::Driver;

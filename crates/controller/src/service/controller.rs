@@ -13,6 +13,7 @@ use csi::v1::controller_service_capability;
 use csi::v1::volume_content_source::{self, SnapshotSource, VolumeSource};
 use csi::v1::*;
 use events::vocabulary::{object, verb};
+use journal::records::source::ContentSource;
 use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status};
 use tracing::{Instrument as _, debug, info_span, warn};
@@ -34,14 +35,15 @@ use crate::size::{self, Capacity};
 use crate::snapshot::create::{CreateSnapshot, SnapshotInfo, create_snapshot};
 use crate::snapshot::delete::delete_snapshot;
 use crate::snapshot::list::{Filter, list_snapshots};
+use crate::snapshot::record;
 use crate::state::State;
 use crate::status::to_status;
-use crate::volume::create::{CreateRequest, create_volume};
+use crate::volume::create::CreateRequest;
 use crate::volume::delete::delete_volume;
 use crate::volume::expand::expand_volume;
 use crate::volume::get::get_volume;
 use crate::volume::list::list_volumes;
-use crate::volume::source::ContentSource;
+use crate::volume::provision::create_volume;
 use crate::volume::validate::validate;
 
 /// Runs one RPC's work in its own lock scope (`ceph::lock_scope`): its journal writes assert
@@ -698,7 +700,7 @@ fn snapshot_message(info: SnapshotInfo) -> csi::v1::Snapshot {
         size_bytes: size::to_csi(info.record.size),
         snapshot_id: info.snapshot_id,
         source_volume_id: info.source_volume_id,
-        creation_time: Some(info.record.timestamp()),
+        creation_time: Some(record::timestamp(&info.record)),
         ready_to_use: info.ready,
         group_snapshot_id: String::new(),
     }

@@ -34,9 +34,10 @@ use crate::params::SnapshotParams;
 use crate::secrets::Source;
 use crate::snapshot::announce;
 use crate::snapshot::prepare::{flatten_if_deep, prepare};
-use crate::snapshot::record::{self, Record};
+use crate::snapshot::record;
 use crate::state::State;
 use crate::volume::create::should_roll_back;
+use journal::records::snapshot::Record;
 
 /// A validated CreateSnapshot.
 #[derive(Debug, Clone)]

@@ -4,16 +4,18 @@
 
 use csi::SecretMap;
 
+use journal::records::entry_oid;
 use journal::{Kind, Listed, Location};
 
 use crate::cluster::Pool;
 use crate::error::{Error, Result};
 use crate::listing::{self, Token};
-use crate::lookup::{self, Lookup, entry_oid};
+use crate::lookup::{self, Lookup};
 use crate::secrets::Source;
 use crate::snapshot::create::SnapshotInfo;
 use crate::snapshot::record;
 use crate::state::State;
+use journal::records::snapshot::decode_map;
 
 /// ListSnapshots' filters.
 #[derive(Debug, Clone, Default)]
@@ -114,8 +116,8 @@ async fn resolve(
     }
     // Ready at the cut (recorded) or, for ceph-csi's snapshots, once the image id is stored.
     let prepared = listing::text(&keys, journal::attributes::IMAGE_ID).is_some();
-    let ready = prepared || record::decode_map(&keys).is_some();
-    let record = match record::decode_map(&keys) {
+    let ready = prepared || decode_map(&keys).is_some();
+    let record = match decode_map(&keys) {
         Some(record) => record,
         None if prepared => {
             let image_name = listing::text(&keys, journal::attributes::IMAGE_NAME)

@@ -28,9 +28,11 @@ use crate::secrets::Source;
 use crate::state::State;
 use crate::verified_clone::{self, CloneStep, Cloned, Parent};
 use crate::volume::create::{
-    CreateRequest, Created, Tail, created, finish_content_volume, rollback, should_roll_back,
+    CreateRequest, Created, Tail, created, finish_content_volume, journal_request, rollback,
+    should_roll_back,
 };
-use crate::volume::source::{self, ContentSource};
+use crate::volume::source;
+use journal::records::source::ContentSource;
 
 /// Features of the intermediate image (ceph-csi's).
 const TEMP_FEATURES: Features = Features::LAYERING.union(Features::DEEP_FLATTEN);
@@ -84,11 +86,19 @@ pub async fn clone_volume(
     let size = req.capacity.content_volume_size(source_size)?;
 
     let wanted = ContentSource::Volume(source_id.to_owned());
+    let request = journal_request(req);
     let source::Reserved {
         journal,
         entry,
         had_image,
-    } = source::reserve(state, req, pool, &wanted, points::AFTER_SOURCE_RECORDED).await?;
+    } = source::reserve(
+        state,
+        &request,
+        pool,
+        &wanted,
+        points::AFTER_SOURCE_RECORDED,
+    )
+    .await?;
     match build(state, req, pool, &journal, &entry, &source, size).await {
         Ok(capacity) => created(req, pool, &entry, capacity),
         Err(e) => {

@@ -1,10 +1,11 @@
-//! CreateVolume: validation and placement shared by the three kinds, and the empty volume.
+//! CreateVolume: what the three kinds share (the request, the reply, the finishing steps, the
+//! rollback), and the empty volume. The entry point, [`super::provision`], picks the kind.
 //!
 //! Every kind follows the journal's recipe: take the name lock, reserve the name (or find the
 //! earlier reservation), bring the image to the state the request asks for, record the image id
 //! last. The stored image id marks a finished volume: a reservation without it belongs to an
 //! attempt that crashed or timed out, and the retry completes it from whatever step it reached
-//! (ARCHITECTURE §4). A finished volume is only compared with the request (ALREADY_EXISTS when
+//! (docs/architecture.md §10). A finished volume is only compared with the request (ALREADY_EXISTS when
 //! it does not satisfy it).
 //!
 //! On a real failure (not a simulated crash, not a timeout that a retry will repair) everything
@@ -14,26 +15,23 @@ use std::collections::HashMap;
 
 use ceph::rbd::{self, Features};
 use csi::SecretMap;
-use csi::quote::quote;
 use journal::{Entry, Journal};
 use tracing::{info, warn};
 
-use crate::capabilities::{self, Capability};
+use crate::capabilities::Capability;
 use crate::cluster::Pool;
 use crate::error::{Error, Result};
 use crate::failpoints;
 use crate::image;
-use crate::locks::{self, Local};
 use crate::lookup::volume_id;
 use crate::metadata;
 use crate::params::{VolumeParams, VolumeTags};
-use crate::secrets::Source;
 use crate::size::Capacity;
 use crate::state::State;
 use crate::trash::{self, PurgePoints};
 use crate::volume::context::volume_context;
-use crate::volume::source::{self, ContentSource};
-use crate::volume::{clone, restore};
+use crate::volume::source;
+use journal::records::source::ContentSource;
 
 /// A validated CreateVolume.
 #[derive(Debug, Clone)]
@@ -76,79 +74,6 @@ const COMPARED_FEATURES: Features = Features::LAYERING
     .union(Features::DEEP_FLATTEN)
     .union(Features::JOURNALING);
 
-pub async fn create_volume(state: &State, req: CreateRequest) -> Result<Created> {
-    capabilities::check_supported(&req.capabilities, req.source.is_some())?;
-    let name = Local::name(
-        state,
-        &locks::create_volume_key(&req.name),
-        format!("volume name {}", req.name),
-    )?;
-    let pool = placement(state, &req).await?;
-    let _name = name
-        .request_name(state, &pool.volumes()?, &req.name)
-        .await?;
-    match req.source.clone() {
-        None => create_empty(state, &req, &pool).await,
-        Some(ContentSource::Snapshot(id)) => restore::restore(state, &req, &pool, &id).await,
-        Some(ContentSource::Volume(id)) => clone::clone_volume(state, &req, &pool, &id).await,
-    }
-}
-
-/// The pool the parameters name, in the cluster they name.
-async fn placement(state: &State, req: &CreateRequest) -> Result<Pool> {
-    let params = &req.params;
-    let cluster = state
-        .cluster(&params.cluster_id, Source::Request(&req.secrets))
-        .await
-        .map_err(|e| match e {
-            Error::UnknownCluster { cluster_id } => Error::parameter(
-                "clusterID",
-                format!("{} is not in the cluster config", quote(&cluster_id)),
-            ),
-            other => other,
-        })?;
-    if let Some(ns) = &params.rados_namespace
-        && ns != cluster.namespace()
-    {
-        return Err(Error::parameter(
-            "radosNamespace",
-            format!(
-                "{} differs from the cluster config's {:?} for clusterID {:?}, which is where volumes go",
-                quote(ns),
-                cluster.namespace(),
-                cluster.id
-            ),
-        ));
-    }
-    let missing = |key: &str, pool: &str| {
-        Error::parameter(
-            key,
-            format!(
-                "pool {} does not exist in cluster {:?}",
-                quote(pool),
-                cluster.id
-            ),
-        )
-    };
-    // librbd would only find out in its create, after the reservation (ENOENT, INTERNAL).
-    if let Some(data_pool) = &params.data_pool {
-        cluster.rados.pool_id(data_pool).await.map_err(|e| {
-            if e.is_not_found() {
-                missing("dataPool", data_pool)
-            } else {
-                Error::ceph("look up pool", quote(data_pool).to_string(), e)
-            }
-        })?;
-    }
-    cluster.pool(&params.pool).await.map_err(|e| {
-        if e.is_not_found() {
-            missing("pool", &params.pool)
-        } else {
-            Error::ceph("open pool", quote(&params.pool).to_string(), e)
-        }
-    })
-}
-
 /// The journal request of a CreateVolume.
 pub(super) fn journal_request(req: &CreateRequest) -> journal::Request {
     let mut request = journal::Request::new(req.name.clone());
@@ -177,7 +102,11 @@ pub(super) fn created(
 }
 
 /// An empty volume.
-async fn create_empty(state: &State, req: &CreateRequest, pool: &Pool) -> Result<Created> {
+pub(super) async fn create_empty(
+    state: &State,
+    req: &CreateRequest,
+    pool: &Pool,
+) -> Result<Created> {
     let size = req.capacity.new_volume_size()?;
     let journal = pool.volumes()?;
     let reservation = journal.reserve(&journal_request(req)).await?;

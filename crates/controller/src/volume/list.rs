@@ -5,13 +5,13 @@
 
 use std::collections::HashMap;
 
+use journal::records::{entry_oid, publication};
 use journal::{Kind, Listed};
 
 use crate::cluster::Pool;
 use crate::error::Result;
 use crate::listing::{self, Token};
-use crate::lookup::{self, entry_oid};
-use crate::publish;
+use crate::lookup;
 use crate::secrets::Source;
 use crate::state::State;
 use crate::volume::get::basic_context;
@@ -68,6 +68,6 @@ async fn resolve(directory: &Pool, listed: &Listed) -> Result<Option<ListedVolum
     Ok(Some(ListedVolume {
         volume_id: lookup::volume_id(&pool.cluster, &location)?,
         context: basic_context(&pool, &image_name),
-        published_nodes: publish::nodes_in(&keys),
+        published_nodes: publication::nodes_in(&keys),
     }))
 }

@@ -22,9 +22,11 @@ use crate::snapshot::prepare::prepare;
 use crate::state::State;
 use crate::verified_clone::{self, CloneStep, Cloned, Parent};
 use crate::volume::create::{
-    CreateRequest, Created, Tail, created, finish_content_volume, rollback, should_roll_back,
+    CreateRequest, Created, Tail, created, finish_content_volume, journal_request, rollback,
+    should_roll_back,
 };
-use crate::volume::source::{self, ContentSource};
+use crate::volume::source;
+use journal::records::source::ContentSource;
 
 /// The clone of the snapshot image's snapshot into the new volume.
 const CLONE_STEP: CloneStep = CloneStep {
@@ -70,11 +72,19 @@ pub async fn restore(
     let size = req.capacity.content_volume_size(snap_size)?;
 
     let wanted = ContentSource::Snapshot(snapshot_id.to_owned());
+    let request = journal_request(req);
     let source::Reserved {
         journal,
         entry,
         had_image,
-    } = source::reserve(state, req, pool, &wanted, points::AFTER_SOURCE_RECORDED).await?;
+    } = source::reserve(
+        state,
+        &request,
+        pool,
+        &wanted,
+        points::AFTER_SOURCE_RECORDED,
+    )
+    .await?;
     let outcome = build(state, req, pool, &journal, &entry, &snapshot, size).await;
     match outcome {
         Ok(capacity) => created(req, pool, &entry, capacity),

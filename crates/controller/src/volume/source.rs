@@ -1,56 +1,17 @@
-//! Which content a volume was created from, recorded next to its journal entry.
+//! Which content a volume was created from, recorded next to its journal entry
+//! ([`journal::records::source`] owns the record's format; this file decides when to write it).
 //!
-//! The key `sepia.volume.source` on `csi.volume.<uuid>` holds `snapshot:<id>` or `volume:<id>`.
-//! ceph-csi reads only its own `csi.*` keys there, so the record is invisible to it. It answers
-//! two questions ceph-csi cannot: is a repeated CreateVolume asking for the same content (else
-//! ALREADY_EXISTS), and may the volume be used with a reader-only access mode.
+//! The record answers two questions ceph-csi cannot: is a repeated CreateVolume asking for the
+//! same content (else ALREADY_EXISTS), and may the volume be used with a reader-only access
+//! mode.
 
-use std::fmt;
-
-use journal::{Entry, Journal, Kind};
+use journal::records::source::{self as record, ContentSource};
+use journal::{Entry, Journal};
 
 use crate::cluster::Pool;
 use crate::error::{Error, Result};
 use crate::image;
-use crate::lookup;
 use crate::state::State;
-use crate::volume::create::{CreateRequest, journal_request};
-
-/// The omap key of the record.
-pub const KEY: &str = "sepia.volume.source";
-
-/// CreateVolume's `volume_content_source`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ContentSource {
-    Snapshot(String),
-    Volume(String),
-}
-
-impl ContentSource {
-    fn encode(&self) -> String {
-        match self {
-            ContentSource::Snapshot(id) => format!("snapshot:{id}"),
-            ContentSource::Volume(id) => format!("volume:{id}"),
-        }
-    }
-
-    pub fn decode(text: &str) -> Option<ContentSource> {
-        if let Some(id) = text.strip_prefix("snapshot:") {
-            return Some(ContentSource::Snapshot(id.to_owned()));
-        }
-        text.strip_prefix("volume:")
-            .map(|id| ContentSource::Volume(id.to_owned()))
-    }
-}
-
-impl fmt::Display for ContentSource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ContentSource::Snapshot(id) => write!(f, "snapshot {id}"),
-            ContentSource::Volume(id) => write!(f, "volume {id}"),
-        }
-    }
-}
 
 /// A restore's or clone's reservation: the journal, the entry with its source recorded, and
 /// whether the image already existed (a retry: a failure must not roll that image back).
@@ -64,17 +25,17 @@ pub struct Reserved {
 /// `after_recorded` is the caller's failpoint once the record is written.
 pub async fn reserve(
     state: &State,
-    req: &CreateRequest,
+    request: &journal::Request,
     pool: &Pool,
     wanted: &ContentSource,
     after_recorded: &'static str,
 ) -> Result<Reserved> {
     let journal = pool.volumes()?;
-    let reservation = journal.reserve(&journal_request(req)).await?;
+    let reservation = journal.reserve(request).await?;
     let entry = reservation.entry;
     if ensure(
         pool,
-        &req.name,
+        &request.request_name,
         &entry.location.uuid,
         reservation.fresh,
         Some(wanted),
@@ -93,15 +54,7 @@ pub async fn reserve(
 
 /// The recorded source of the volume `uuid` in `pool`, if any.
 pub async fn read(pool: &Pool, uuid: &uuid::Uuid) -> Result<Option<ContentSource>> {
-    let oid = lookup::entry_oid(Kind::Volume, uuid);
-    match pool.io.omap_get_by_keys(&oid, &[KEY]).await {
-        Ok(found) => Ok(found
-            .get(KEY)
-            .and_then(|v| std::str::from_utf8(v).ok())
-            .and_then(ContentSource::decode)),
-        Err(e) if e.is_not_found() => Ok(None),
-        Err(e) => Err(Error::ceph("read content source", oid, e)),
-    }
+    record::read(&pool.io, uuid).await.map_err(Error::record)
 }
 
 /// Makes sure the entry records `wanted` (None for an empty volume): writes it when the entry
@@ -125,29 +78,10 @@ pub async fn ensure(
         }),
         (None, None) => Ok(false),
         (None, Some(wanted)) => {
-            let oid = lookup::entry_oid(Kind::Volume, uuid);
-            let value = wanted.encode();
-            pool.io
-                .omap_set(&oid, &[(KEY, value.as_bytes())])
+            record::write(&pool.io, uuid, wanted)
                 .await
-                .map_err(|e| Error::ceph("record content source", oid, e))?;
+                .map_err(Error::record)?;
             Ok(true)
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn records_round_trip() {
-        for source in [
-            ContentSource::Snapshot("0001-0001-c-0000000000000001-x".into()),
-            ContentSource::Volume("0001-0001-c-0000000000000001-y".into()),
-        ] {
-            assert_eq!(ContentSource::decode(&source.encode()), Some(source));
-        }
-        assert_eq!(ContentSource::decode("bogus"), None);
     }
 }

@@ -6,12 +6,12 @@
 use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
-use bench::inventory::Inventory;
-use bench::scratch::{ScratchNamespace, wait_for_trash_purge};
 use ceph::rbd::{self, CreateOptions, Features};
 use ceph::{Cluster, Credentials, Timeouts};
 use futures::FutureExt as _;
 use journal::{Config, Journal, Request};
+use rig::inventory::Inventory;
+use rig::scratch::{ScratchNamespace, wait_for_trash_purge};
 use sepia_testbed::Bed;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
