@@ -21,7 +21,7 @@ use tracing::{Instrument as _, debug, info, warn};
 
 use crate::error::Result;
 use crate::settings::Settings;
-use crate::volume::source::ContentSource;
+use journal::records::source::ContentSource;
 
 /// How long a piece of work is watched before it is announced as failed.
 pub const DEADLINE: Duration = Duration::from_secs(30 * 60);

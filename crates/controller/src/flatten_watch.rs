@@ -70,7 +70,7 @@ pub fn event(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::volume::source::ContentSource;
+    use journal::records::source::ContentSource;
 
     fn waiter() -> Waiter {
         Waiter {

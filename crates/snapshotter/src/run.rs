@@ -128,7 +128,8 @@ pub async fn run(parts: RunParts, stop: CancellationToken) {
         async move {
             wakeups
                 .run(stop, &driver, |event| {
-                    let acted = wakeup::act(&event, &driver, &contents.state(), &csi_queue, &recorder);
+                    let acted =
+                        wakeup::act(&event, &driver, &contents.state(), &csi_queue, &recorder);
                     std::future::ready(acted)
                 })
                 .await;

@@ -86,7 +86,7 @@ pub fn event(
 
 #[cfg(test)]
 mod tests {
-    use controller::volume::source::ContentSource;
+    use journal::records::source::ContentSource;
 
     use super::*;
 
