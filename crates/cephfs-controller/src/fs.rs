@@ -6,9 +6,9 @@
 use std::sync::Arc;
 
 use ceph::IoCtx;
-use controller::cluster::Cluster;
 use controller::error::{Error, Result};
-use controller::lookup::compose;
+use controller::pool::cluster::Cluster;
+use controller::pool::lookup::compose;
 use controller::state::State;
 use csi::quote::quote;
 use journal::{Journal, Location};

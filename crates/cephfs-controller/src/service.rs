@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use controller::capabilities::Capability;
 use controller::error::Error;
-use controller::listing::{self, Token};
+use controller::pool::listing::{self, Token};
 use controller::service::ControllerService as Runner;
 use controller::service::controller::content_source;
 use controller::service::lifecycle::Report;

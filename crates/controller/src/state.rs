@@ -10,9 +10,9 @@ use cluster_config::ClusterConfigWatcher;
 use failpoint::Failpoints;
 use journal::OperationLocks;
 
-use crate::cluster::Cluster;
 use crate::error::{Error, Result};
 use crate::locks::{self, IdLocks};
+use crate::pool::cluster::Cluster;
 use crate::secrets::{Source, StandingCredentials};
 use crate::settings::Settings;
 
