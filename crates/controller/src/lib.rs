@@ -2,10 +2,11 @@
 //! controller, with the same journal, IDs, parameters and image layout.
 //!
 //! Module map — a request flows top to bottom:
-//! - [`service`]: the gRPC layer. `identity` and `controller` validate and translate each RPC
-//!   (`require`), run the domain function within the RPC's budget (`deadline`), and turn errors
-//!   into statuses through [`status`]; `lifecycle` publishes each mutating RPC's final outcome
-//!   as a `sepia.controller.<object>.<verb>` event (through `settings.events`).
+//! - [`service`]: the gRPC layer. `identity` and `controller` (its RPCs split by kind:
+//!   `volumes`, `snapshots`, `publication`) validate and translate each RPC (`require`), run
+//!   the domain function within the RPC's budget (`deadline`), and turn errors into statuses
+//!   through [`status`]; `lifecycle` publishes each mutating RPC's final outcome as a
+//!   `sepia.controller.<object>.<verb>` event (through `settings.events`).
 //! - Domain, one concept per file:
 //!   - [`volume`]: create (`provision` picks the kind: empty, `restore` from snapshot, `clone`
 //!     from volume), delete, expand, get, list, validate, and when to write the `source`
@@ -34,7 +35,7 @@
 //!   [`advertised`] (the controller capabilities, alpha ones only when `--alpha-capabilities`
 //!   names them).
 //!
-//! Example: CreateVolume → `service::controller` parses `params`, `capabilities`, `size` and
+//! Example: CreateVolume → `service::controller::volumes` parses `params`, `capabilities`, `size` and
 //! opens a lock scope → `volume::provision` takes the name lock (here, then in RADOS), resolves the
 //! pool via `state`/`pool::cluster`, reserves the name in the journal (writes fenced by the lock),
 //! creates the image, stores its id → the lock is released → the reply carries the ID and the
