@@ -74,10 +74,16 @@ pub async fn connect(state: &State, cluster_id: &str, creds: Creds<'_>) -> Resul
         })?
         .clone();
     let identity = secrets::identity(state, creds).await?;
-    Cluster::connect(state, entry, &identity)
-        .await
-        .map(Arc::new)
-        .map_err(secrets::rename_keys)
+    Cluster::connect(
+        &state.connections,
+        &state.journal,
+        &state.settings.metrics,
+        entry,
+        &identity,
+    )
+    .await
+    .map(Arc::new)
+    .map_err(secrets::rename_keys)
 }
 
 impl Fs {

@@ -96,7 +96,15 @@ impl State {
             })?
             .clone();
         let identity = self.standing.resolve(source).await?;
-        Cluster::connect(self, entry, &identity).await.map(Arc::new)
+        Cluster::connect(
+            &self.connections,
+            &self.journal,
+            &self.settings.metrics,
+            entry,
+            &identity,
+        )
+        .await
+        .map(Arc::new)
     }
 
     /// Snapshot of the configured clusters.
