@@ -6,9 +6,9 @@
 use std::sync::Arc;
 
 use ceph::IoCtx;
-use controller::cluster::Cluster;
 use controller::error::{Error, Result};
-use controller::lookup::compose;
+use controller::pool::cluster::Cluster;
+use controller::pool::lookup::compose;
 use controller::state::State;
 use csi::quote::quote;
 use journal::{Journal, Location};
@@ -74,10 +74,16 @@ pub async fn connect(state: &State, cluster_id: &str, creds: Creds<'_>) -> Resul
         })?
         .clone();
     let identity = secrets::identity(state, creds).await?;
-    Cluster::connect(state, entry, &identity)
-        .await
-        .map(Arc::new)
-        .map_err(secrets::rename_keys)
+    Cluster::connect(
+        &state.connections,
+        &state.journal,
+        &state.settings.metrics,
+        entry,
+        &identity,
+    )
+    .await
+    .map(Arc::new)
+    .map_err(secrets::rename_keys)
 }
 
 impl Fs {

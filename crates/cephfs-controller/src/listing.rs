@@ -1,10 +1,10 @@
 //! ListVolumes and ListSnapshots, from the journals: every configured cluster (standing
 //! credentials: CSI sends these RPCs no secrets), every filesystem in it, the directory of each
-//! in request-name order. The token (`controller::listing::Token`) names the cluster, the
+//! in request-name order. The token (`controller::pool::listing::Token`) names the cluster, the
 //! FSCID (in its pool field) and the last request name given out.
 
 use controller::error::Result;
-use controller::listing::Token;
+use controller::pool::listing::Token;
 use journal::{Journal, Kind, Listed};
 use serde::Deserialize;
 use serde_json::json;

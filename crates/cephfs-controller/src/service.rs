@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use controller::capabilities::Capability;
 use controller::error::Error;
-use controller::listing::{self, Token};
+use controller::pool::listing::{self, Token};
 use controller::service::ControllerService as Runner;
-use controller::service::controller::content_source;
+use controller::service::controller::volumes::content_source;
 use controller::service::lifecycle::Report;
 use controller::service::require::{Required, present};
 use controller::size::{self, Capacity};

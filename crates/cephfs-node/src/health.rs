@@ -13,7 +13,7 @@ use std::time::Duration;
 use node::NodeError;
 use node::fuse_connection::{self, Daemon};
 use node::mountinfo::MountEntry;
-use node::stats::Usage;
+use node::operation::stats::Usage;
 use node::syscall;
 
 use crate::driver::CephfsNode;

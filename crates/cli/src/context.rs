@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use cluster_config::{ClusterConfig, ClusterConfigWatcher};
-use controller::cluster::{Cluster, Pool};
+use controller::pool::cluster::{Cluster, Pool};
 use controller::secrets::{Identity, Source};
 use controller::{Settings, State};
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use ceph::Timeouts;
 use controller::Settings;
-use controller::cluster::Cluster;
+use controller::pool::cluster::Cluster;
 use serde::Serialize;
 
 use crate::args::DoctorArgs;

@@ -3,7 +3,7 @@
 use std::time::SystemTime;
 
 use ceph::rbd::{self, Image, SnapNamespace};
-use controller::cluster::Pool;
+use controller::pool::cluster::Pool;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -44,11 +44,11 @@ pub struct SnapReport {
 
 /// The image `name` in `pool`, or `None` when there is none.
 pub async fn read(pool: &Pool, name: &str) -> Result<Option<ImageReport>> {
-    let Some(image) = controller::image::open(pool, name).await? else {
+    let Some(image) = controller::pool::image::open(pool, name).await? else {
         return Ok(None);
     };
     let report = describe(pool, &image).await;
-    controller::image::close(pool, image).await?;
+    controller::pool::image::close(pool, image).await?;
     report.map(Some)
 }
 
@@ -112,8 +112,11 @@ async fn parent_chain(pool: &Pool, image: &Image) -> Result<Vec<ParentReport>> {
         .await
         .map_err(|e| Error::ceph(format!("parent of {}", image.name()), e))?;
     while let Some(parent) = next.take() {
-        let spec =
-            controller::cluster::spec(&parent.pool_name, &parent.namespace, &parent.image_name);
+        let spec = controller::pool::cluster::spec(
+            &parent.pool_name,
+            &parent.namespace,
+            &parent.image_name,
+        );
         chain.push(ParentReport {
             spec: spec.clone(),
             snapshot: parent.snap_name.clone(),

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use ceph::IoCtx;
-use controller::cluster::Pool;
+use controller::pool::cluster::Pool;
 use journal::records::publication::{self, Publication};
 use journal::records::{snapshot, source};
 use journal::{CompositeId, Kind, Location};
@@ -150,8 +150,11 @@ async fn inspect_resolved(cx: &Context, handle: &str, resolved: &str) -> Result<
     };
     let kubernetes = match &cx.kube {
         Some(kube) => Some(
-            kube.references(&controller::lookup::volume_id(&cx.cluster, &location)?)
-                .await?,
+            kube.references(&controller::pool::lookup::volume_id(
+                &cx.cluster,
+                &location,
+            )?)
+            .await?,
         ),
         None => None,
     };
@@ -222,9 +225,10 @@ async fn resolve_id(
             ),
         });
     }
-    let location = controller::lookup::location_of(composite).map_err(|what| Error::Usage {
-        what: format!("the ID is malformed: {what}"),
-    })?;
+    let location =
+        controller::pool::lookup::location_of(composite).map_err(|what| Error::Usage {
+            what: format!("the ID is malformed: {what}"),
+        })?;
     let pool = cx
         .cluster
         .pool_by_id(location.pool_id)

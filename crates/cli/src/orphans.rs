@@ -27,7 +27,7 @@ pub mod trash;
 use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime};
 
-use controller::cluster::Pool;
+use controller::pool::cluster::Pool;
 use indicatif::{ProgressBar, ProgressStyle};
 use journal::{Journal, Kind, Location};
 use serde::Serialize;
@@ -293,7 +293,7 @@ async fn journal_findings(
     entries.extend(listed_locations(journal, pool.io.pool_id()).await?);
     for location in entries {
         let oid = layout.entry_oid(&location.uuid);
-        let id = controller::lookup::volume_id(&cx.cluster, &location)?;
+        let id = controller::pool::lookup::volume_id(&cx.cluster, &location)?;
         let unreferenced_entry = unreferenced.contains(&location.uuid);
         let (request_name, image_name) = match journal.entry(&location).await {
             Ok(entry) if cut_not_prepared(pool, images, &entry).await? => continue,
@@ -386,12 +386,12 @@ async fn cut_not_prepared(
     if images.contains(&entry.image_name) || !images.contains(source) {
         return Ok(false);
     }
-    let Some(image) = controller::image::open(pool, source).await? else {
+    let Some(image) = controller::pool::image::open(pool, source).await? else {
         return Ok(false);
     };
-    let snaps = controller::image::snapshots(pool, &image).await;
-    controller::image::close(pool, image).await?;
-    Ok(controller::image::has_user_snapshot(
+    let snaps = controller::pool::image::snapshots(pool, &image).await;
+    controller::pool::image::close(pool, image).await?;
+    Ok(controller::pool::image::has_user_snapshot(
         &snaps?,
         &entry.image_name,
     ))
@@ -414,15 +414,15 @@ async fn image_findings(
     let bar = progress(candidates.len(), "images");
     for (name, kind, uuid) in candidates {
         bar.inc(1);
-        let oid = controller::lookup::entry_oid(kind, &uuid);
+        let oid = controller::pool::lookup::entry_oid(kind, &uuid);
         let exists = crate::context::object_exists(pool, &oid).await?;
         if exists {
             continue;
         }
-        let created = match controller::image::open(pool, &name).await? {
+        let created = match controller::pool::image::open(pool, &name).await? {
             Some(image) => {
                 let created = image.create_timestamp().await.ok();
-                controller::image::close(pool, image).await?;
+                controller::pool::image::close(pool, image).await?;
                 created
             }
             None => continue,
@@ -439,7 +439,7 @@ async fn image_findings(
             what: What::ImageWithoutEntry,
             kind: kind.noun(),
             object: pool.spec(&name),
-            id: Some(controller::lookup::volume_id(&cx.cluster, &location)?),
+            id: Some(controller::pool::lookup::volume_id(&cx.cluster, &location)?),
             uuid: None,
             request_name: None,
             why: format!("no journal entry {oid}: no request can reach this image"),

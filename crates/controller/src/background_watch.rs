@@ -1,5 +1,5 @@
 //! Watching work Ceph finishes after the CSI reply, to announce its end: a mgr flatten at the
-//! hard clone-depth limit ([`crate::flatten_watch`]), a CephFS clone (the CephFS controller).
+//! hard clone-depth limit ([`crate::pool::flatten_watch`]), a CephFS clone (the CephFS controller).
 //! Neither the mgr's task queue nor its clone status says when something ends, so a watcher
 //! looks again and again ([`Watches::start`]): with a growing pause, each look bounded by the
 //! Ceph op timeout, giving up (and announcing that) after [`DEADLINE`]. The waiting claim keeps

@@ -11,7 +11,7 @@
 //!   write). Tests hold a process there (`pause`) to race another process against it, or
 //!   `kill -9` it there to crash with the call about to be in flight.
 //! - `after_half_made_*_removed`: after a clone that failed its proof was removed, before it
-//!   is cloned again ([`crate::verified_clone`]).
+//!   is cloned again ([`crate::pool::verified_clone`]).
 
 /// CreateVolume (empty volume).
 pub mod create {

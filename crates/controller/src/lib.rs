@@ -2,10 +2,11 @@
 //! controller, with the same journal, IDs, parameters and image layout.
 //!
 //! Module map — a request flows top to bottom:
-//! - [`service`]: the gRPC layer. `identity` and `controller` validate and translate each RPC
-//!   (`require`), run the domain function within the RPC's budget (`deadline`), and turn errors
-//!   into statuses through [`status`]; `lifecycle` publishes each mutating RPC's final outcome
-//!   as a `sepia.controller.<object>.<verb>` event (through `settings.events`).
+//! - [`service`]: the gRPC layer. `identity` and `controller` (its RPCs split by kind:
+//!   `volumes`, `snapshots`, `publication`) validate and translate each RPC (`require`), run
+//!   the domain function within the RPC's budget (`deadline`), and turn errors into statuses
+//!   through [`status`]; `lifecycle` publishes each mutating RPC's final outcome as a
+//!   `sepia.controller.<object>.<verb>` event (through `settings.events`).
 //! - Domain, one concept per file:
 //!   - [`volume`]: create (`provision` picks the kind: empty, `restore` from snapshot, `clone`
 //!     from volume), delete, expand, get, list, validate, and when to write the `source`
@@ -18,12 +19,13 @@
 //!   - [`capacity`] answers GetCapacity.
 //! - Request inputs: [`params`] (StorageClass parameters), [`capabilities`] (access modes and
 //!   types), [`size`] (ceph-csi rounding), [`secrets`] (who we are towards Ceph).
-//! - Ceph-facing helpers: [`lookup`] (ID → cluster, pool, journal entry), [`cluster`]
-//!   (connections, pools; [`reachability`] tells a wrong key from a dead cluster), [`image`] (open/close/ids/snapshots), [`trash`] (delete via trash
-//!   and mgr purge), [`depth`] (clone depth, mgr flatten; [`flatten_watch`] announces
-//!   the end of a flatten a request waits for, through [`background_watch`]), [`metadata`] (image tags),
-//!   [`listing`] (paged directory walks), [`verified_clone`] (clones proven complete before a
-//!   source snapshot goes: used by snapshot preparation, restore and PVC clone).
+//! - Ceph-facing helpers, [`pool`]: what is done to one pool and its images — `cluster`
+//!   (connections, pools; [`reachability`] tells a wrong key from a dead cluster), `lookup` (ID →
+//!   cluster, pool, journal entry), `listing` (paged directory walks), `image`
+//!   (open/close/ids/snapshots), `verified_clone` (clones proven complete before a source
+//!   snapshot goes: used by snapshot preparation, restore and PVC clone), `depth` (clone depth,
+//!   mgr flatten; `flatten_watch` announces the end of a flatten a request waits for, through
+//!   [`background_watch`]), `metadata` (image tags), `trash` (delete via trash and mgr purge).
 //! - Plumbing: [`state`] (everything a request shares: settings, config watcher, connection
 //!   cache, locks, failpoints), [`locks`] (locks that hold across controller processes: request
 //!   names, volume/snapshot ids, preparations, publications — in RADOS, with an in-process fast
@@ -33,9 +35,9 @@
 //!   [`advertised`] (the controller capabilities, alpha ones only when `--alpha-capabilities`
 //!   names them).
 //!
-//! Example: CreateVolume → `service::controller` parses `params`, `capabilities`, `size` and
+//! Example: CreateVolume → `service::controller::volumes` parses `params`, `capabilities`, `size` and
 //! opens a lock scope → `volume::provision` takes the name lock (here, then in RADOS), resolves the
-//! pool via `state`/`cluster`, reserves the name in the journal (writes fenced by the lock),
+//! pool via `state`/`pool::cluster`, reserves the name in the journal (writes fenced by the lock),
 //! creates the image, stores its id → the lock is released → the reply carries the ID and the
 //! volume context.
 
@@ -43,19 +45,13 @@ pub mod advertised;
 pub mod background_watch;
 pub mod capabilities;
 pub mod capacity;
-pub mod cluster;
-pub mod depth;
 pub mod error;
 pub mod failpoints;
-pub mod flatten_watch;
-pub mod image;
-pub mod listing;
 pub mod locks;
-pub mod lookup;
-pub mod metadata;
 pub mod metrics;
 pub mod node_registry;
 pub mod params;
+pub mod pool;
 pub mod publish;
 /// Moved to the cluster config crate, which the node plugins' readiness probe shares.
 pub use cluster_config::reachability;
@@ -67,8 +63,6 @@ pub mod size;
 pub mod snapshot;
 pub mod state;
 pub mod status;
-pub mod trash;
-pub mod verified_clone;
 pub mod volume;
 
 pub use error::{Error, Result};

@@ -39,8 +39,8 @@ use journal::{Journal, Kind, Location, LockGuard};
 use parking_lot::Mutex;
 
 use crate::error::{Error, Result};
-use crate::lookup::Found;
 use crate::metrics::{Holder, Lock};
+use crate::pool::lookup::Found;
 use crate::state::State;
 
 /// cls_lock name of the shared/exclusive lock on a volume or snapshot entry.

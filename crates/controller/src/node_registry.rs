@@ -7,8 +7,8 @@
 
 use journal::records::node_registry;
 
-use crate::cluster::Cluster;
 use crate::error::{Error, Result};
+use crate::pool::cluster::Cluster;
 use crate::state::State;
 
 pub async fn is_registered(state: &State, cluster: &Cluster, node_id: &str) -> Result<bool> {

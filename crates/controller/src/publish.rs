@@ -16,12 +16,12 @@ use journal::records::publication::{self as record, Publication};
 use tracing::info;
 
 use crate::capabilities::{self, Capability};
-use crate::cluster::Pool;
 use crate::error::{Error, Result};
 use crate::failpoints::publish as points;
 use crate::locks::{self, EntryLock, Local};
-use crate::lookup::{self, Lookup};
 use crate::node_registry;
+use crate::pool::cluster::Pool;
+use crate::pool::lookup::{self, Lookup};
 use crate::secrets::Source;
 use crate::state::State;
 use journal::Kind;

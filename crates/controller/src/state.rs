@@ -10,9 +10,9 @@ use cluster_config::ClusterConfigWatcher;
 use failpoint::Failpoints;
 use journal::OperationLocks;
 
-use crate::cluster::Cluster;
 use crate::error::{Error, Result};
 use crate::locks::{self, IdLocks};
+use crate::pool::cluster::Cluster;
 use crate::secrets::{Source, StandingCredentials};
 use crate::settings::Settings;
 
@@ -96,7 +96,15 @@ impl State {
             })?
             .clone();
         let identity = self.standing.resolve(source).await?;
-        Cluster::connect(self, entry, &identity).await.map(Arc::new)
+        Cluster::connect(
+            &self.connections,
+            &self.journal,
+            &self.settings.metrics,
+            entry,
+            &identity,
+        )
+        .await
+        .map(Arc::new)
     }
 
     /// Snapshot of the configured clusters.

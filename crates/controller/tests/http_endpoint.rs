@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::calls;
-use common::processes::{Controller, Processes};
+use common::processes::{Processes, Replica};
 use common::{CLUSTER_ID, bed, cluster_entry, write_config};
 use controller::failpoints as points;
 use sepia_testbed::http::{self, get, logged_address, series_value};
@@ -129,9 +129,9 @@ async fn metrics_count_the_rpcs_made_and_readiness_follows_config_and_monitors()
     .await;
 }
 
-/// `controller`'s `/metrics` now.
-async fn metrics_of(controller: &Controller) -> String {
-    let (status, metrics) = get(logged_address(&controller.log().await), "/metrics").await;
+/// `replica`'s `/metrics` now.
+async fn metrics_of(replica: &Replica) -> String {
+    let (status, metrics) = get(logged_address(&replica.log().await), "/metrics").await;
     assert_eq!(status, 200);
     metrics
 }

@@ -12,7 +12,7 @@
 mod common;
 
 use common::calls::{self, until_ok};
-use common::processes::{CONVERGE, Controller, Processes};
+use common::processes::{CONVERGE, Processes, Replica};
 use common::{BEFORE_CUT, DATA_OFFSET, DATA_VOLUME, snapshot_image, uuid_of, volume_image};
 use controller::failpoints as points;
 use csi::v1::{CreateVolumeRequest, Snapshot};
@@ -43,7 +43,7 @@ impl Death {
     }
 
     /// Starts the process that will die.
-    async fn doomed(self, px: &Processes) -> Controller {
+    async fn doomed(self, px: &Processes) -> Replica {
         let action = match self {
             Death::At(_) => "pause".to_owned(),
             Death::InsideClone(_) => px.hold(CLONE_HOLD),
@@ -54,7 +54,7 @@ impl Death {
 
     /// Kills `process` where this death says (`image` is what its clone makes), and starts
     /// its successor.
-    async fn strike(self, px: &Processes, process: Controller, image: &str) -> Controller {
+    async fn strike(self, px: &Processes, process: Replica, image: &str) -> Replica {
         process.wait_reached(self.point()).await;
         if let Death::InsideClone(_) = self {
             px.release(CLONE_HOLD);
@@ -74,14 +74,14 @@ impl Death {
 }
 
 /// Sends CreateVolume through the doomed process; its answer never comes.
-fn send_create(process: &Controller, req: &CreateVolumeRequest) {
+fn send_create(process: &Replica, req: &CreateVolumeRequest) {
     let mut client = process.client();
     let req = req.clone();
     drop(tokio::spawn(async move { client.create_volume(req).await }));
 }
 
 /// Says (for the test log) whether the successor found a half-made clone.
-async fn report_half_made(successor: &Controller) {
+async fn report_half_made(successor: &Replica) {
     let remade = successor.log().await.contains(HALF_MADE);
     eprintln!(
         "the successor {}",
@@ -131,7 +131,7 @@ async fn exactly(px: &Processes, expected: &[String], source: &str, volumes: usi
 
 /// The end of every snapshot scenario: exactly the source and the snapshot image, a restore
 /// that holds the data, and nothing left after deleting it all.
-async fn snapshot_is_whole(px: &Processes, via: &Controller, source: &str, snapshot: &Snapshot) {
+async fn snapshot_is_whole(px: &Processes, via: &Replica, source: &str, snapshot: &Snapshot) {
     exactly(
         px,
         &[volume_image(source), snapshot_image(&snapshot.snapshot_id)],

@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use common::calls::{self, until_ok, until_settled};
-use common::processes::{CONVERGE, Controller, Processes};
+use common::processes::{CONVERGE, Processes, Replica};
 use common::{DATA_VOLUME, mount_cap, uuid_of, volume_image};
 use controller::failpoints as points;
 use csi::v1::volume_capability::access_mode::Mode;
@@ -27,7 +27,7 @@ use tonic::Code;
 const HOLD: &str = "a";
 
 /// Process A, held at `point` until [`HOLD`] is released, and process B, free.
-async fn a_held_at(px: &Processes, point: &str) -> (Controller, Controller) {
+async fn a_held_at(px: &Processes, point: &str) -> (Replica, Replica) {
     let a = px.start("a", &format!("{point}={}", px.hold(HOLD))).await;
     let b = px.start("b", "").await;
     (a, b)
@@ -35,10 +35,7 @@ async fn a_held_at(px: &Processes, point: &str) -> (Controller, Controller) {
 
 /// A and B as [`a_held_at`], a source volume holding data, and a snapshot of it answered
 /// through A, whose preparation A holds at `point`.
-async fn snapshot_held_in_a(
-    px: &Processes,
-    point: &str,
-) -> (Controller, Controller, String, Snapshot) {
+async fn snapshot_held_in_a(px: &Processes, point: &str) -> (Replica, Replica, String, Snapshot) {
     let (a, b) = a_held_at(px, point).await;
     let source = px.volume_with_data(&b, "pvc-source").await;
     let snapshot =

@@ -7,7 +7,7 @@
 //!   ([`mkfs_options`], [`map_options`], sharing `option_rules`). Beside it: [`kubelet`]
 //!   (the plugin-registration service kubelet dials), [`server`] (sockets,
 //!   shutdown), [`node_registry`] (this node's record in RADOS for the controller).
-//! - Operations: [`stage`], [`unstage`], [`publish`], [`expand`], [`stats`], each a plain
+//! - Operations, [`operation`]: `stage`, `unstage`, `publish`, `expand`, `stats`, each a plain
 //!   async function over the [`driver::NodeDriver`] state, testable without gRPC. All but
 //!   stage first prove the path is this volume's own ([`ownership`]). [`recovery`] runs once
 //!   at start-up, before Probe answers ready: it re-establishes what a restart cut (rbd-nbd
@@ -17,11 +17,11 @@
 //!   [`fuse_connection`] (cutting off an rbd-fuse that is gone or stuck).
 //! - Local state and the kernel: [`stash`] (the stage record beside the staging path;
 //!   [`ceph_csi_stash`] reads ceph-csi's, so the volumes it staged can be taken over),
-//!   [`filesystem`] (blkid probe, mkfs, grow), [`prepare`] (what stage does to the file system
-//!   before mounting it), [`mount`] + [`mountinfo`], [`target`]
-//!   (mount targets), [`device`] (sizes and names from sysfs), [`health`] (is the device
-//!   behind a volume alive), [`stats_gate`] (one stats measurement per volume in the kernel
-//!   at a time), [`access`] (capability → what to do).
+//!   [`filesystem`] (blkid probe, mkfs, grow; `operation::prepare` decides what stage does with
+//!   it), [`mount`] + [`mountinfo`], [`target`] (mount targets), [`device`] (sizes and names
+//!   from sysfs), [`health`] (is the device behind a volume alive; `operation::stats_gate`
+//!   keeps one stats measurement per volume in the kernel at a time), [`access`] (capability →
+//!   what to do).
 //! - Plumbing: [`process`] (every child process, deadline-bound), [`syscall`] (blocking calls
 //!   off the executor, deadline-bound), [`secret`] (keys, key files and their sweep),
 //!   [`volume_lock`] (one operation per volume), [`settings`], [`error`], [`http_endpoint`]
@@ -32,7 +32,6 @@ pub mod ceph_csi_stash;
 pub mod device;
 pub mod driver;
 pub mod error;
-pub mod expand;
 pub mod filesystem;
 pub mod fuse_connection;
 pub mod health;
@@ -47,24 +46,19 @@ pub mod mount;
 pub mod mountinfo;
 pub mod names;
 pub mod node_registry;
+pub mod operation;
 pub mod option_rules;
 pub mod ownership;
-pub mod prepare;
 pub mod process;
-pub mod publish;
 pub mod recovery;
 pub mod secret;
 pub mod server;
 pub mod service;
 pub mod settings;
-pub mod stage;
 pub mod stash;
-pub mod stats;
-pub mod stats_gate;
 mod status;
 pub mod syscall;
 pub mod target;
-pub mod unstage;
 pub mod volume_lock;
 
 pub use error::NodeError;

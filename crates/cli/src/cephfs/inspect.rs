@@ -97,7 +97,7 @@ pub async fn try_inspect(
 
 /// Whether the RBD journal of the pool with this ID's location id has its entry.
 async fn rbd_entry_exists(cx: &Context, composite: &CompositeId) -> Result<bool> {
-    let Ok(location) = controller::lookup::location_of(composite) else {
+    let Ok(location) = controller::pool::lookup::location_of(composite) else {
         return Ok(false);
     };
     let pool = match cx.cluster.pool_by_id(location.pool_id).await {
@@ -106,7 +106,7 @@ async fn rbd_entry_exists(cx: &Context, composite: &CompositeId) -> Result<bool>
         Err(e) => return Err(crate::error::Error::ceph("open pool by id", e)),
     };
     for kind in [Kind::Volume, Kind::Snapshot] {
-        let oid = controller::lookup::entry_oid(kind, &location.uuid);
+        let oid = controller::pool::lookup::entry_oid(kind, &location.uuid);
         if object_exists_in(&pool.io, &oid).await? {
             return Ok(true);
         }

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use cluster_config::ClusterConfig;
-use controller::cluster::Cluster;
+use controller::pool::cluster::Cluster;
 use k8s_openapi::api::storage::v1::StorageClass;
 use serde::Deserialize;
 

@@ -4,8 +4,8 @@
 
 use std::io::{BufRead, Write};
 
-use controller::cluster::Pool;
 use controller::locks::{self, Local};
+use controller::pool::cluster::Pool;
 use journal::Kind;
 
 use super::{Finding, What, pool_label, trash};
@@ -111,7 +111,7 @@ async fn delete_one(
         What::EntryWithoutImage | What::UnreferencedEntry => {
             let id = finding.id.as_deref().unwrap_or_default();
             if let Ok(entry) = journal.entry(&location).await
-                && controller::image::exists(pool, &entry.image_name).await?
+                && controller::pool::image::exists(pool, &entry.image_name).await?
             {
                 return Err(Error::Usage {
                     what: format!("its image {} exists now", entry.image_name),
@@ -137,7 +137,7 @@ async fn delete_one(
             journal.undo(request_name, &location).await?;
         }
         What::ImageWithoutEntry => {
-            let oid = controller::lookup::entry_oid(kind, &location.uuid);
+            let oid = controller::pool::lookup::entry_oid(kind, &location.uuid);
             if crate::context::object_exists(pool, &oid).await? {
                 return Err(Error::Usage {
                     what: format!("its entry {oid} exists now"),
@@ -149,11 +149,12 @@ async fn delete_one(
                 .next()
                 .unwrap_or_default()
                 .to_owned();
-            if let Some(image) = controller::image::open(pool, &name).await? {
-                let watched =
-                    controller::image::refuse_if_watched(pool, &image, || format!("image {name}"))
-                        .await;
-                controller::image::close(pool, image).await?;
+            if let Some(image) = controller::pool::image::open(pool, &name).await? {
+                let watched = controller::pool::image::refuse_if_watched(pool, &image, || {
+                    format!("image {name}")
+                })
+                .await;
+                controller::pool::image::close(pool, image).await?;
                 watched?;
             }
             ceph::rbd::remove(&pool.io, &name)

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use controller::cluster::Pool;
+use controller::pool::cluster::Pool;
 use journal::Kind;
 
 use super::{Finding, What, age};
@@ -32,7 +32,7 @@ pub(super) async fn findings(
             let Some(location) = entry.location.filter(|l| l.pool_id == pool.io.pool_id()) else {
                 continue;
             };
-            let id = controller::lookup::volume_id(&cx.cluster, &location)?;
+            let id = controller::pool::lookup::volume_id(&cx.cluster, &location)?;
             if handles.contains(id.as_str()) || listed.contains(&id) {
                 continue;
             }
@@ -65,7 +65,7 @@ pub(super) async fn findings(
         let Ok(composite) = journal::CompositeId::decode(&pv.handle) else {
             continue;
         };
-        let Ok(location) = controller::lookup::location_of(&composite) else {
+        let Ok(location) = controller::pool::lookup::location_of(&composite) else {
             continue;
         };
         if composite.cluster_id() != cx.cluster.id || location.pool_id != pool.io.pool_id() {

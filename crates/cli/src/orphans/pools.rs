@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use controller::cluster::Pool;
+use controller::pool::cluster::Pool;
 use serde::Deserialize;
 
 use crate::context::Context;

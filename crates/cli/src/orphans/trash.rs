@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime};
 
 use ceph::rbd::TrashSource;
-use controller::cluster::Pool;
+use controller::pool::cluster::Pool;
 use journal::Location;
 
 use super::{Finding, What, driver_image, progress, since};
@@ -48,7 +48,7 @@ pub async fn findings(
         if due.is_none_or(|due| due > now) {
             continue;
         }
-        let oid = controller::lookup::entry_oid(kind, &uuid);
+        let oid = controller::pool::lookup::entry_oid(kind, &uuid);
         if object_exists(pool, &oid).await? {
             continue;
         }
@@ -91,7 +91,7 @@ pub async fn findings(
             kind: kind.noun(),
             pool: String::new(),
             object: format!("{} (trash id {})", pool.spec(&entry.name), entry.id),
-            id: Some(controller::lookup::volume_id(&cx.cluster, &location)?),
+            id: Some(controller::pool::lookup::volume_id(&cx.cluster, &location)?),
             uuid: None,
             request_name: None,
             why,
@@ -114,11 +114,11 @@ async fn clones_of_trashed(
     let bar = progress(images.len(), "clones of trashed images");
     for name in images {
         bar.inc(1);
-        let Some(image) = controller::image::open(pool, name).await? else {
+        let Some(image) = controller::pool::image::open(pool, name).await? else {
             continue;
         };
         let parent = image.parent().await;
-        controller::image::close(pool, image).await?;
+        controller::pool::image::close(pool, image).await?;
         let parent =
             parent.map_err(|e| Error::ceph(format!("parent of {}", pool.spec(name)), e))?;
         if let Some(parent) = parent.filter(|p| {
@@ -175,7 +175,7 @@ async fn remove_one(pool: &Pool, finding: &Finding) -> Result<()> {
     } else {
         journal::Kind::Volume
     };
-    let oid = controller::lookup::entry_oid(kind, &location.uuid);
+    let oid = controller::pool::lookup::entry_oid(kind, &location.uuid);
     if object_exists(pool, &oid).await? {
         return Err(Error::Usage {
             what: format!("its journal entry {oid} exists now"),

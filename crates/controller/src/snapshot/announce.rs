@@ -10,10 +10,10 @@ use events::{Event, KubernetesRef, Outcome};
 use journal::Entry;
 use tracing::warn;
 
-use crate::cluster::Pool;
 use crate::error::Error;
-use crate::lookup;
 use crate::params::SnapshotTags;
+use crate::pool::cluster::Pool;
+use crate::pool::lookup;
 use crate::state::State;
 use crate::status;
 

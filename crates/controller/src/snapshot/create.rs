@@ -23,14 +23,14 @@ use events::Outcome;
 use journal::{Entry, Journal};
 use tracing::{Instrument as _, info, warn};
 
-use crate::cluster::Pool;
 use crate::error::{Error, Result};
 use crate::failpoints::snapshot as points;
-use crate::image;
 use crate::locks::{self, EntryLock, Held, Local};
-use crate::lookup::{self, Volume};
 use crate::metrics::Task;
 use crate::params::SnapshotParams;
+use crate::pool::cluster::Pool;
+use crate::pool::image;
+use crate::pool::lookup::{self, Volume};
 use crate::secrets::Source;
 use crate::snapshot::announce;
 use crate::snapshot::prepare::{flatten_if_deep, prepare};

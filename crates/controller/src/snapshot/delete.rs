@@ -7,12 +7,12 @@ use tracing::info;
 
 use crate::error::Result;
 use crate::failpoints::delete_snapshot as points;
-use crate::image;
 use crate::locks::{self, EntryLock, Local};
-use crate::lookup::{self, Lookup};
+use crate::pool::image;
+use crate::pool::lookup::{self, Lookup};
+use crate::pool::trash::{self, Doomed, PurgePoints};
 use crate::secrets::Source;
 use crate::state::State;
-use crate::trash::{self, Doomed, PurgePoints};
 
 pub async fn delete_snapshot(
     state: &State,

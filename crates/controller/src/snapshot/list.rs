@@ -7,10 +7,10 @@ use csi::SecretMap;
 use journal::records::entry_oid;
 use journal::{Kind, Listed, Location};
 
-use crate::cluster::Pool;
 use crate::error::{Error, Result};
-use crate::listing::{self, Token};
-use crate::lookup::{self, Lookup};
+use crate::pool::cluster::Pool;
+use crate::pool::listing::{self, Token};
+use crate::pool::lookup::{self, Lookup};
 use crate::secrets::Source;
 use crate::snapshot::create::SnapshotInfo;
 use crate::snapshot::record;

@@ -8,21 +8,21 @@
 //! runs afterwards: in the background after the first call, inline when a retry or a restore
 //! finds it unfinished (after a restart). Each step checks before it writes, so any crash point
 //! is resumed; the cut is removed only after the clone is proven complete
-//! ([`crate::verified_clone`]). The stored image id marks the snapshot ready.
+//! ([`crate::pool::verified_clone`]). The stored image id marks the snapshot ready.
 
 use ceph::rbd::{self, Features};
 use journal::{Entry, Journal};
 use tracing::{info, warn};
 
-use crate::cluster::Pool;
-use crate::depth;
 use crate::error::{Error, Result};
 use crate::failpoints::snapshot as points;
-use crate::image;
-use crate::metadata;
 use crate::params::SnapshotTags;
+use crate::pool::cluster::Pool;
+use crate::pool::depth;
+use crate::pool::image;
+use crate::pool::metadata;
+use crate::pool::verified_clone::{self, CloneStep, Cloned, Parent};
 use crate::state::State;
-use crate::verified_clone::{self, CloneStep, Cloned, Parent};
 
 /// Features of the snapshot image (ceph-csi's): layering to be restorable, deep-flatten so the
 /// image and its snapshot can be flattened off the source when the chain gets deep.

@@ -10,9 +10,9 @@ use std::time::SystemTime;
 use journal::Entry;
 use journal::records::snapshot::{self as stored, Record};
 
-use crate::cluster::Pool;
 use crate::error::{Error, Result};
-use crate::image;
+use crate::pool::cluster::Pool;
+use crate::pool::image;
 
 /// The record's cut time as protobuf's Timestamp.
 pub fn timestamp(record: &Record) -> prost_types::Timestamp {

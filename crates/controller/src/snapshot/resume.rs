@@ -21,9 +21,9 @@ use journal::Kind;
 use tracing::{info, warn};
 
 use crate::error::{Error, Result};
-use crate::listing::{self, Token};
 use crate::locks::{self, EntryLock, Local};
 use crate::params::SnapshotTags;
+use crate::pool::listing::{self, Token};
 use crate::secrets::Source;
 use crate::snapshot::announce;
 use crate::snapshot::prepare::prepare;

@@ -11,22 +11,22 @@
 //! The source keeps no snapshot and the new volume depends only on the intermediate image, which
 //! is what gets flattened when the chain gets deep (never the source or the new volume, which
 //! applications map). A retry resumes from whatever step it finds done. Each clone is proven
-//! complete before its source snapshot goes ([`crate::verified_clone`]).
+//! complete before its source snapshot goes ([`crate::pool::verified_clone`]).
 
 use ceph::rbd::{self, Features};
 use journal::Entry;
 use tracing::warn;
 
-use crate::cluster::Pool;
-use crate::depth;
 use crate::error::{Error, Result};
 use crate::failpoints::clone as points;
-use crate::image;
 use crate::locks::{self, EntryLock};
-use crate::lookup::{self, Volume, temp_image_name};
+use crate::pool::cluster::Pool;
+use crate::pool::depth;
+use crate::pool::image;
+use crate::pool::lookup::{self, Volume, temp_image_name};
+use crate::pool::verified_clone::{self, CloneStep, Cloned, Parent};
 use crate::secrets::Source;
 use crate::state::State;
-use crate::verified_clone::{self, CloneStep, Cloned, Parent};
 use crate::volume::create::{
     CreateRequest, Created, Tail, created, finish_content_volume, journal_request, rollback,
     should_roll_back,

@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 
-use crate::cluster::Pool;
 use crate::params::VolumeParams;
+use crate::pool::cluster::Pool;
 
 /// StorageClass parameters (minus Kubernetes' own) plus `clusterID`, `pool`, `imageName`,
 /// `journalPool`, `radosNamespace` (and `dataPool` when set).

@@ -19,16 +19,16 @@ use journal::{Entry, Journal};
 use tracing::{info, warn};
 
 use crate::capabilities::Capability;
-use crate::cluster::Pool;
 use crate::error::{Error, Result};
 use crate::failpoints;
-use crate::image;
-use crate::lookup::volume_id;
-use crate::metadata;
 use crate::params::{VolumeParams, VolumeTags};
+use crate::pool::cluster::Pool;
+use crate::pool::image;
+use crate::pool::lookup::volume_id;
+use crate::pool::metadata;
+use crate::pool::trash::{self, PurgePoints};
 use crate::size::Capacity;
 use crate::state::State;
-use crate::trash::{self, PurgePoints};
 use crate::volume::context::volume_context;
 use crate::volume::source;
 use journal::records::source::ContentSource;
@@ -46,8 +46,8 @@ pub struct CreateRequest {
 
 impl CreateRequest {
     /// Who waits when this request meets a flatten at the hard clone-depth limit.
-    pub fn flatten_waiter(&self) -> crate::flatten_watch::Waiter {
-        crate::flatten_watch::Waiter {
+    pub fn flatten_waiter(&self) -> crate::pool::flatten_watch::Waiter {
+        crate::pool::flatten_watch::Waiter {
             request_name: self.name.clone(),
             source: self.source.clone(),
             claim_name: self.params.tags.pvc_name.clone(),

@@ -8,17 +8,17 @@ use csi::SecretMap;
 use journal::{Kind, Location};
 use tracing::info;
 
-use crate::cluster::Pool;
 use crate::error::Result;
 use crate::failpoints::delete as points;
-use crate::image;
 use crate::locks::{self, EntryLock, Local};
-use crate::lookup::{self, Lookup, temp_image_name};
 use crate::params::SnapshotTags;
+use crate::pool::cluster::Pool;
+use crate::pool::image;
+use crate::pool::lookup::{self, Lookup, temp_image_name};
+use crate::pool::trash::{self, Doomed, PurgePoints};
 use crate::secrets::Source;
 use crate::snapshot::prepare::prepare;
 use crate::state::State;
-use crate::trash::{self, Doomed, PurgePoints};
 
 pub async fn delete_volume(state: &State, volume_id: &str, secrets: &SecretMap) -> Result<()> {
     if lookup::decode(volume_id).is_err() {

@@ -7,9 +7,9 @@ use tracing::info;
 
 use crate::error::{Error, Result};
 use crate::failpoints::expand as points;
-use crate::image;
 use crate::locks::{self, EntryLock, Local};
-use crate::lookup;
+use crate::pool::image;
+use crate::pool::lookup;
 use crate::secrets::Source;
 use crate::size::Capacity;
 use crate::state::State;

@@ -3,10 +3,10 @@
 
 use std::collections::HashMap;
 
-use crate::cluster::Pool;
 use crate::error::Result;
-use crate::image;
-use crate::lookup;
+use crate::pool::cluster::Pool;
+use crate::pool::image;
+use crate::pool::lookup;
 use crate::publish;
 use crate::secrets::Source;
 use crate::state::State;

@@ -8,10 +8,10 @@ use std::collections::HashMap;
 use journal::records::{entry_oid, publication};
 use journal::{Kind, Listed};
 
-use crate::cluster::Pool;
 use crate::error::Result;
-use crate::listing::{self, Token};
-use crate::lookup;
+use crate::pool::cluster::Pool;
+use crate::pool::listing::{self, Token};
+use crate::pool::lookup;
 use crate::secrets::Source;
 use crate::state::State;
 use crate::volume::get::basic_context;

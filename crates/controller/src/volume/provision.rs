@@ -5,9 +5,9 @@ use csi::quote::quote;
 use journal::records::source::ContentSource;
 
 use crate::capabilities;
-use crate::cluster::Pool;
 use crate::error::{Error, Result};
 use crate::locks::{self, Local};
+use crate::pool::cluster::Pool;
 use crate::secrets::Source;
 use crate::state::State;
 use crate::volume::create::{CreateRequest, Created, create_empty};

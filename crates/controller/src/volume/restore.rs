@@ -1,6 +1,6 @@
 //! CreateVolume from a snapshot: a clone (format 2, no protection needed) of
 //! `csi-snap-<u>@csi-snap-<u>`, grown when the request is larger than the snapshot. The clone
-//! is proven complete before the volume is ([`crate::verified_clone`]), so a later
+//! is proven complete before the volume is ([`crate::pool::verified_clone`]), so a later
 //! DeleteSnapshot cannot take data it still reads.
 //!
 //! A snapshot whose preparation has not finished (its first CreateSnapshot answered "not
@@ -9,18 +9,18 @@
 
 use journal::Entry;
 
-use crate::cluster::Pool;
-use crate::depth;
 use crate::error::{Error, Result};
 use crate::failpoints::restore as points;
-use crate::image;
 use crate::locks::{self, EntryLock};
-use crate::lookup::{self, Snapshot};
 use crate::params::SnapshotTags;
+use crate::pool::cluster::Pool;
+use crate::pool::depth;
+use crate::pool::image;
+use crate::pool::lookup::{self, Snapshot};
+use crate::pool::verified_clone::{self, CloneStep, Cloned, Parent};
 use crate::secrets::Source;
 use crate::snapshot::prepare::prepare;
 use crate::state::State;
-use crate::verified_clone::{self, CloneStep, Cloned, Parent};
 use crate::volume::create::{
     CreateRequest, Created, Tail, created, finish_content_volume, journal_request, rollback,
     should_roll_back,

@@ -8,9 +8,9 @@
 use journal::records::source::{self as record, ContentSource};
 use journal::{Entry, Journal};
 
-use crate::cluster::Pool;
 use crate::error::{Error, Result};
-use crate::image;
+use crate::pool::cluster::Pool;
+use crate::pool::image;
 use crate::state::State;
 
 /// A restore's or clone's reservation: the journal, the entry with its source recorded, and

@@ -6,8 +6,8 @@ use csi::SecretMap;
 
 use crate::capabilities::Capability;
 use crate::error::{Error, Result};
-use crate::image;
-use crate::lookup;
+use crate::pool::image;
+use crate::pool::lookup;
 use crate::secrets::Source;
 use crate::state::State;
 use crate::volume::source;

@@ -1,5 +1,5 @@
 //! Real `sepia-controller` processes (this package's built binary) on one shared namespace:
-//! what production runs, one process per sidecar pod, all acting on the same pool and RADOS
+//! what production runs, one replica per sidecar pod, all acting on the same pool and RADOS
 //! namespace. Each process serves its own socket and has its own log; every process shares the
 //! test's cluster config and standing credentials, so each also runs the start-up resume pass.
 //!
@@ -57,7 +57,7 @@ const PASSING_CREATE: [Code; 2] = [Code::Aborted, Code::DeadlineExceeded];
 /// after a `kill -9` does not wait out the 30 s default.
 const LOCK_DURATION: &str = "--lock-duration=5s";
 
-/// The test's namespace and the controller processes started on it.
+/// The test's namespace and the controller replicas (processes) started on it.
 pub struct Processes {
     pub ns: Namespace,
     dir: tempfile::TempDir,
@@ -118,14 +118,14 @@ impl Processes {
         }
     }
 
-    /// Starts a controller named `name` (its socket and log are named after it) with the
+    /// Starts a replica named `name` (its socket and log are named after it) with the
     /// failpoint spec `failpoints` (`name=action;…`, may be empty) and waits until it serves.
-    pub async fn start(&self, name: &str, failpoints: &str) -> Controller {
+    pub async fn start(&self, name: &str, failpoints: &str) -> Replica {
         self.start_with(name, failpoints, &[]).await
     }
 
     /// [`Processes::start`] with `extra` flags appended.
-    pub async fn start_with(&self, name: &str, failpoints: &str, extra: &[String]) -> Controller {
+    pub async fn start_with(&self, name: &str, failpoints: &str, extra: &[String]) -> Replica {
         let socket = self.dir.path().join(format!("{name}.sock"));
         let endpoint = format!("unix://{}", socket.display());
         let mut command = Command::new(BINARY);
@@ -156,7 +156,7 @@ impl Processes {
             .unwrap_or_else(|e| panic!("connect to {name}: {e}\n{}", process.log_tail()));
         let process = Arc::new(tokio::sync::Mutex::new(process));
         self.started.lock().push(Arc::clone(&process));
-        Controller {
+        Replica {
             name: name.to_owned(),
             client: ControllerClient::new(channel),
             process,
@@ -187,7 +187,7 @@ impl Processes {
 /// What the tests do through the processes, with the retries a sidecar makes.
 impl Processes {
     /// A volume made through `via`, holding [`BEFORE_CUT`]; its id.
-    pub async fn volume_with_data(&self, via: &Controller, name: &str) -> String {
+    pub async fn volume_with_data(&self, via: &Replica, name: &str) -> String {
         let volume =
             calls::create_volume(via.client(), self.create_request(name, DATA_VOLUME)).await;
         self.write_data(&volume_image(&volume.volume_id), DATA_OFFSET, BEFORE_CUT);
@@ -204,7 +204,7 @@ impl Processes {
     /// restored volume holds [`BEFORE_CUT`]; the new volume's id.
     pub async fn restore_holds_the_data(
         &self,
-        via: &Controller,
+        via: &Replica,
         snapshot_id: &str,
         size: i64,
     ) -> String {
@@ -229,11 +229,7 @@ impl Processes {
 
     /// CreateSnapshot through `via`, repeated as the snapshotter does (what passes retried),
     /// until the reply is ready and the entry records the image id (prepared).
-    pub async fn snapshot_prepared(
-        &self,
-        via: &Controller,
-        req: CreateSnapshotRequest,
-    ) -> Snapshot {
+    pub async fn snapshot_prepared(&self, via: &Replica, req: CreateSnapshotRequest) -> Snapshot {
         let oid_of = |id: &str| format!("csi.snap.{}", uuid_of(id));
         let deadline = tokio::time::Instant::now() + CONVERGE;
         loop {
@@ -262,7 +258,7 @@ impl Processes {
 
     /// Deletes the snapshots, then the volumes, through `via` (retrying what passes), then
     /// checks that nothing the controller made is left in the namespace.
-    pub async fn delete_all(&self, via: &Controller, volumes: &[&str], snapshots: &[&str]) {
+    pub async fn delete_all(&self, via: &Replica, volumes: &[&str], snapshots: &[&str]) {
         for snapshot in snapshots {
             let req = self.delete_snapshot_request(snapshot);
             until_ok("DeleteSnapshot", CONVERGE, &PASSING, async || {
@@ -298,14 +294,15 @@ fn lock_duration_args() -> &'static [String] {
     })
 }
 
-/// One controller process.
-pub struct Controller {
+/// One `sepia-controller` process among the test's replicas: a name, a client, its log, and
+/// `kill -9`.
+pub struct Replica {
     pub name: String,
     pub client: ControllerClient<Channel>,
     process: Arc<tokio::sync::Mutex<Process>>,
 }
 
-impl Controller {
+impl Replica {
     pub fn client(&self) -> ControllerClient<Channel> {
         self.client.clone()
     }

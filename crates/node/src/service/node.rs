@@ -24,14 +24,14 @@ use super::fields::{Required, entry, optional};
 use crate::access::{Access, check_volume_id};
 use crate::driver::NodeDriver;
 use crate::error::NodeError;
-use crate::expand::{self, ExpandRequest};
 use crate::kubelet_paths::Role;
 use crate::mapper::{ImageSpec, MapperKind};
-use crate::publish::{self, PublishRequest, UnpublishRequest};
+use crate::operation::expand::{self, ExpandRequest};
+use crate::operation::publish::{self, PublishRequest, UnpublishRequest};
+use crate::operation::stage::{self, StageRequest};
+use crate::operation::stats::{self, StatsRequest, Usage};
+use crate::operation::unstage::{self, UnstageRequest};
 use crate::secret::Secret;
-use crate::stage::{self, StageRequest};
-use crate::stats::{self, StatsRequest, Usage};
-use crate::unstage::{self, UnstageRequest};
 use crate::{map_options, mkfs_options, names};
 
 /// Capabilities this node plugin implements, all of them for real.

@@ -9,10 +9,10 @@ use ceph::rbd::Image;
 use serde_json::json;
 use tracing::{info, warn};
 
-use crate::cluster::{Pool, spec};
 use crate::error::{Error, Result};
-use crate::flatten_watch::{self, Waiter};
-use crate::image;
+use crate::pool::cluster::{Pool, spec};
+use crate::pool::flatten_watch::{self, Waiter};
+use crate::pool::image;
 use crate::settings::CloneDepth;
 use crate::state::State;
 
@@ -110,7 +110,7 @@ pub async fn queue_flatten(pool: &Pool, name: &str) -> Result<bool> {
 
 /// Applies the verdict for cloning image `name` (open as `image`): queues a flatten at either
 /// limit and refuses at the hard one, where the flatten is watched so `waiter` hears when it
-/// ends ([`crate::flatten_watch`]). Without the mgr, the hard limit flattens synchronously
+/// ends ([`crate::pool::flatten_watch`]). Without the mgr, the hard limit flattens synchronously
 /// (bounded by the op deadline) instead of refusing forever.
 pub async fn enforce(state: &State, pool: &Pool, image: &Image, waiter: Waiter) -> Result<()> {
     let limits = state.settings.clone_depth;

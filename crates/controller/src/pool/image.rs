@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use ceph::rbd::{self, Features, Image, SnapInfo, SnapNamespace};
 
-use crate::cluster::Pool;
 use crate::error::{Error, Result};
+use crate::pool::cluster::Pool;
 
 /// Opens `name`, or `None` when it does not exist.
 pub async fn open(pool: &Pool, name: &str) -> Result<Option<Image>> {

@@ -8,7 +8,7 @@ use std::time::Instant;
 use crate::driver::NodeDriver;
 use crate::error::NodeError;
 use crate::filesystem::{self, Content, FsType};
-use crate::stage::StageRequest;
+use crate::operation::stage::StageRequest;
 
 /// mkfs only on a device with no signature at all; a device holding something else than the
 /// capability asks for is refused rather than reformatted.

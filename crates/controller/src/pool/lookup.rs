@@ -8,8 +8,8 @@ use csi::quote::quote;
 use journal::{CompositeId, Journal, Kind, Location};
 use uuid::Uuid;
 
-use crate::cluster::{Cluster, Pool};
 use crate::error::{Error, Result};
+use crate::pool::cluster::{Cluster, Pool};
 use crate::secrets::Source;
 use crate::state::State;
 

@@ -10,9 +10,9 @@ use events::{Event, Outcome};
 
 pub use crate::background_watch::Waiter;
 use crate::background_watch::{built, ending_event};
-use crate::cluster::Pool;
 use crate::error::{Error, Result};
-use crate::image;
+use crate::pool::cluster::Pool;
+use crate::pool::image;
 use crate::state::State;
 
 /// Watches the flatten of image `name` of `pool` (unless this process already does) and

@@ -17,7 +17,7 @@ use std::time::SystemTime;
 
 use parking_lot::Mutex;
 
-use crate::stats::VolumeStats;
+use crate::operation::stats::VolumeStats;
 
 #[derive(Debug, Clone, Default)]
 pub struct StatsGate {
@@ -157,7 +157,7 @@ impl Drop for Ticket {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stats::Usage;
+    use crate::operation::stats::Usage;
 
     fn measured(total: u64) -> VolumeStats {
         VolumeStats {

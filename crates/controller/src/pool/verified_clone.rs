@@ -16,9 +16,9 @@ use std::time::Duration;
 use ceph::rbd::{self, CreateOptions, Image};
 use tracing::warn;
 
-use crate::cluster::Pool;
 use crate::error::{Error, Result};
-use crate::image;
+use crate::pool::cluster::Pool;
+use crate::pool::image;
 use crate::state::State;
 
 /// A snapshot `image@snap` in `pool`: what a clone is made from.

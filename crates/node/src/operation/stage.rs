@@ -16,12 +16,12 @@ use crate::map_options::MapperOptions;
 use crate::mapper::{ImageSpec, MapRequest, MapperKind};
 use crate::mount;
 use crate::mountinfo::{self, MountEntry};
+use crate::operation::prepare;
+use crate::operation::unstage;
 use crate::ownership;
-use crate::prepare;
 use crate::secret::{CephAccess, Secret};
 use crate::stash::{self, AccessKind, Stash};
 use crate::target;
-use crate::unstage;
 
 /// NodeStage in domain terms (validated by the gRPC layer: names follow [`crate::names`],
 /// options the allowlists, the staging path is confined to kubelet's root).

@@ -6,9 +6,9 @@
 
 use ceph::rbd::Image;
 
-use crate::cluster::Pool;
 use crate::error::{Error, Result};
 use crate::params::{self, SnapshotTags, VolumeTags};
+use crate::pool::cluster::Pool;
 
 const VOLUME_KEYS: [&str; 3] = [params::PVC_NAME, params::PVC_NAMESPACE, params::PV_NAME];
 const SNAPSHOT_KEYS: [&str; 3] = [

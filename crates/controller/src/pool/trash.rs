@@ -23,8 +23,8 @@ use serde_json::json;
 use tracing::{debug, warn};
 
 use crate::background_watch::built;
-use crate::cluster::{Pool, spec};
 use crate::error::{Error, Result};
+use crate::pool::cluster::{Pool, spec};
 use crate::settings::TrashPurge;
 use crate::state::State;
 

@@ -3,14 +3,14 @@
 
 use std::sync::Arc;
 
-use ceph::IoCtx;
+use ceph::{ConnectionCache, IoCtx};
 use cluster_config::ClusterEntry;
 use journal::Journal;
 
 use crate::error::{Error, Result};
+use crate::metrics::Metrics;
 use crate::reachability::reachable_monitor;
 use crate::secrets::{Identity, USER_ID, USER_KEY};
-use crate::state::State;
 
 /// One configured cluster, connected as one identity.
 pub struct Cluster {
@@ -19,18 +19,23 @@ pub struct Cluster {
     pub rados: ceph::Cluster,
     journal: journal::Config,
     /// For work this cluster's mgr takes over (flatten, trash purge).
-    pub metrics: crate::metrics::Metrics,
+    pub metrics: Metrics,
 }
 
 impl Cluster {
+    /// Connects to `entry` as `identity`, through the process's connection cache. Takes only
+    /// what a cluster keeps (journal config, metrics), not the controller's whole state, so
+    /// whoever holds a cache can connect.
     pub async fn connect(
-        state: &State,
+        connections: &ConnectionCache,
+        journal: &journal::Config,
+        metrics: &Metrics,
         entry: ClusterEntry,
         identity: &Identity,
     ) -> Result<Cluster> {
         let monitors = entry.monitors_arg();
         let creds = identity.credentials(monitors.clone());
-        let rados = match state.connections.get(&creds).await {
+        let rados = match connections.get(&creds).await {
             Ok(rados) => rados,
             Err(e) => {
                 return Err(connect_error(&entry.cluster_id, &monitors, &identity.user, e).await);
@@ -40,8 +45,8 @@ impl Cluster {
             id: entry.cluster_id.clone(),
             entry,
             rados,
-            journal: state.journal.clone(),
-            metrics: state.settings.metrics.clone(),
+            journal: journal.clone(),
+            metrics: metrics.clone(),
         })
     }
 

@@ -12,8 +12,8 @@ use journal::{Kind, Listed};
 use serde::Deserialize;
 use tracing::info;
 
-use crate::cluster::{Cluster, Pool};
 use crate::error::{Error, Result};
+use crate::pool::cluster::{Cluster, Pool};
 use crate::secrets::Source;
 use crate::state::State;
 
