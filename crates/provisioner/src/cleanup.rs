@@ -12,13 +12,13 @@ use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::Api;
 
 use crate::claim_decision;
-use crate::claim_worker::{finish, record_error};
 use crate::context::Context;
 use crate::csi_calls::{create_volume, delete_volume};
 use crate::error::ProvisionerError;
 use crate::in_flight;
 use crate::outcome;
 use crate::plan::plan;
+use crate::reconcile::claim::{finish, record_error};
 use crate::recorded_call::RecordedCall;
 use crate::secrets;
 

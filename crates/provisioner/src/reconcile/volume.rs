@@ -6,8 +6,10 @@ use std::time::Instant;
 
 use k8s_openapi::api::core::v1::PersistentVolume;
 use kube::api::{Api, DeleteParams};
+use sidecar::Outcome;
 use sidecar::patch::{self, Part};
 use sidecar::secret_template::{Scope, SecretRef, resolve};
+use tracing::Instrument;
 
 use crate::class_params;
 use crate::class_params::SecretKind;
@@ -19,8 +21,24 @@ use crate::outcome;
 use crate::secrets;
 use crate::volume_decision::{self, VolumeAction};
 
+/// One pass over the PV `name`, as a worker of the volume queue runs it: a failure gets its
+/// Event and metrics and is retried after the key's backoff.
+pub async fn reconcile(ctx: &Context, name: &str) -> Outcome {
+    let span = tracing::info_span!("volume", pv = %name);
+    match pass(ctx, name).instrument(span).await {
+        Ok(()) => Outcome::Done,
+        Err((error, pv)) => {
+            if let Some(pv) = &pv {
+                outcome::delete_failed(ctx, pv, &class_of(pv), &error);
+            }
+            tracing::warn!(pv = %name, %error, "volume deletion failed; will retry");
+            Outcome::Retry(error.progress())
+        }
+    }
+}
+
 /// One pass over one PV. On error, the PV (for the failure event) and the error.
-pub async fn reconcile(
+async fn pass(
     ctx: &Context,
     name: &str,
 ) -> Result<(), (ProvisionerError, Option<PersistentVolume>)> {

@@ -8,7 +8,9 @@ use csi::v1::plugin_capability::service::Type as PluginCap;
 use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim};
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::{Api, PostParams};
+use sidecar::Outcome;
 use sidecar::patch::{self, Part};
+use tracing::Instrument;
 
 use crate::claim_decision::{self, ClaimAction, ClaimFacts, SelectedNode};
 use crate::class_params::SecretKind;
@@ -35,14 +37,36 @@ pub struct FailureContext {
     pub source: String,
 }
 
+/// One pass over the claim `key`, as a worker of the claim queue runs it: a failure gets its
+/// Event and metrics (with the attempt it was) and is retried after the key's backoff.
+pub async fn reconcile(ctx: &Context, key: &ClaimKey) -> Outcome {
+    let span = tracing::info_span!("claim", claim = %format!("{}/{}", key.0, key.1));
+    match pass(ctx, key).instrument(span).await {
+        Ok(()) => Outcome::Done,
+        Err((error, failure)) => {
+            let attempt = ctx.claim_queue.failures(key) + 1;
+            if let Some(claim) = &failure.claim {
+                outcome::provision_failed(
+                    ctx,
+                    claim,
+                    &failure.class,
+                    &failure.source,
+                    &error,
+                    attempt,
+                );
+            }
+            tracing::warn!(claim = %format!("{}/{}", key.0, key.1), %error, attempt,
+                "provisioning failed; will retry");
+            Outcome::Retry(error.progress())
+        }
+    }
+}
+
 /// One pass over one claim.
 ///
 /// # Errors
-/// Anything that needs a retry; the caller records the failure and requeues with backoff.
-pub async fn reconcile(
-    ctx: &Context,
-    key: &ClaimKey,
-) -> Result<(), (ProvisionerError, FailureContext)> {
+/// Anything that needs a retry; [`reconcile`] records the failure and requeues with backoff.
+async fn pass(ctx: &Context, key: &ClaimKey) -> Result<(), (ProvisionerError, FailureContext)> {
     let Some(claim) = ctx.claim(key) else {
         return Ok(());
     };
