@@ -11,7 +11,7 @@
 //! - [`source_ref`]: which object `dataSource` / `dataSourceRef` names, and whether a claim
 //!   may read it from another namespace (feature gate + ReferenceGrant).
 //! - [`data_source`]: restore and clone source rules (volume mode, size, driver, readiness),
-//!   over [`snapshot_view`].
+//!   over `snapshot_api`'s VolumeSnapshot and VolumeSnapshotContent.
 //! - [`pv_builder`]: the PV for a created volume.
 //! - [`keys`]: every annotation, finalizer and parameter key.
 //!
@@ -76,7 +76,6 @@ pub mod pv_builder;
 pub mod reconcile;
 pub mod recorded_call;
 pub mod secrets;
-pub mod snapshot_view;
 pub mod source_protection;
 pub mod source_ref;
 pub mod sources;
