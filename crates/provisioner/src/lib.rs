@@ -33,7 +33,7 @@
 //!   clone finished) wakes, requeued at once with a Kubernetes Event (fed by
 //!   `sidecar::wakeups`); matched by what the event names or by CSI ids.
 //! - [`secrets`]: CSI secrets from the Secrets a class names (read by `sidecar::secrets`).
-//! - [`outcome`]: Kubernetes Events, NATS events and metrics for each operation.
+//! - [`announce`]: Kubernetes Events, NATS events and metrics for each operation.
 //! - [`metrics`]: upstream's `controller_persistentvolumeclaim_provision_*` counters.
 //! - [`args`] holds the binary's flags, [`error`] the [`ProvisionerError`].
 //!
@@ -58,6 +58,7 @@
 //! been deleted. So neither a restart nor a claim deleted mid-call can orphan a volume
 //! (upstream keeps this state only in memory: external-provisioner#486).
 
+pub mod announce;
 pub mod args;
 pub mod capabilities;
 pub mod claim_decision;
@@ -70,7 +71,6 @@ pub mod error;
 pub mod in_flight;
 pub mod keys;
 pub mod metrics;
-pub mod outcome;
 pub mod plan;
 pub mod pv_builder;
 pub mod reconcile;

@@ -12,6 +12,7 @@ use sidecar::Outcome;
 use sidecar::patch::{self, Part};
 use tracing::Instrument;
 
+use crate::announce;
 use crate::claim_decision::{self, ClaimAction, ClaimFacts, SelectedNode};
 use crate::class_params::SecretKind;
 use crate::cleanup;
@@ -20,7 +21,6 @@ use crate::csi_calls::{create_volume, delete_volume};
 use crate::error::ProvisionerError;
 use crate::in_flight;
 use crate::keys::ANN_SELECTED_NODE;
-use crate::outcome;
 use crate::plan::{plan, request_name};
 use crate::pv_builder::build_pv;
 use crate::recorded_call::RecordedCall;
@@ -46,7 +46,7 @@ pub async fn reconcile(ctx: &Context, key: &ClaimKey) -> Outcome {
         Err((error, failure)) => {
             let attempt = ctx.claim_queue.failures(key) + 1;
             if let Some(claim) = &failure.claim {
-                outcome::provision_failed(
+                announce::provision_failed(
                     ctx,
                     claim,
                     &failure.class,
@@ -100,10 +100,10 @@ async fn pass(ctx: &Context, key: &ClaimKey) -> Result<(), (ProvisionerError, Fa
     let result = match action {
         ClaimAction::Ignore(_) | ClaimAction::WaitForNode | ClaimAction::LookUpNode(_) => Ok(()),
         ClaimAction::Reschedule(node) => reschedule(ctx, &claim).await.map(|()| {
-            outcome::rescheduled(ctx, &claim, &failure.class, &node);
+            announce::rescheduled(ctx, &claim, &failure.class, &node);
         }),
         ClaimAction::Refuse(why) => {
-            outcome::refused(ctx, &claim, &failure.class, &why);
+            announce::refused(ctx, &claim, &failure.class, &why);
             Ok(())
         }
         ClaimAction::Fail(why) => Err(ProvisionerError::Claim(why)),
@@ -137,7 +137,7 @@ async fn provision(
     class: &StorageClass,
 ) -> Result<(), ProvisionerError> {
     let started = Instant::now();
-    outcome::provisioning(ctx, claim);
+    announce::provisioning(ctx, claim);
     let mut plan = plan(claim, class, &ctx.settings)?;
     let source = sources::resolve(
         &ctx.client,
@@ -235,9 +235,9 @@ async fn provision(
             ));
         }
     }
-    outcome::provisioned(
+    announce::provisioned(
         ctx,
-        &outcome::Provisioned {
+        &announce::Provisioned {
             claim: &claim,
             class: class.metadata.name.as_deref().unwrap_or(""),
             source: source.as_ref().map_or("", |s| s.object.kind()),

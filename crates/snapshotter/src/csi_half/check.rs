@@ -13,9 +13,9 @@ use csi::v1::{GetSnapshotRequest, ListSnapshotsRequest, Snapshot};
 use snapshot_api::VolumeSnapshotContent;
 
 use super::{CsiHalf, csi_error};
+use crate::announce::{SnapshotEvent, failure_key, verbs};
 use crate::content_status::{self, SnapshotAnswer};
 use crate::error::Result;
-use crate::notify::{SnapshotEvent, failure_key, verbs};
 use crate::{clock, kube_writes, secrets};
 use sidecar::workers::Outcome;
 

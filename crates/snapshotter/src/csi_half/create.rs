@@ -10,11 +10,11 @@ use std::time::Instant;
 use snapshot_api::{VolumeSnapshotContent, keys};
 
 use super::{CsiHalf, csi_error};
+use crate::announce::{SnapshotEvent, failure_key, verbs};
 use crate::content_status::{self, SnapshotAnswer};
 use crate::create_request::create_snapshot_request;
 use crate::csi_progress::{create_snapshot_progress, is_final};
 use crate::error::{Result, SnapshotterError};
-use crate::notify::{SnapshotEvent, failure_key, verbs};
 use crate::{clock, kube_writes, secrets};
 use sidecar::workers::Outcome;
 

@@ -9,9 +9,9 @@ use csi::v1::DeleteSnapshotRequest;
 use snapshot_api::VolumeSnapshotContent;
 
 use super::{CsiHalf, csi_error};
+use crate::announce::{SnapshotEvent, failure_key, verbs};
 use crate::content_status;
 use crate::error::{Result, SnapshotterError};
-use crate::notify::{SnapshotEvent, failure_key, verbs};
 use crate::snapshot_plan::EventType;
 use crate::{kube_writes, secrets};
 use sidecar::workers::Outcome;
