@@ -184,7 +184,7 @@ impl CsiHalf {
         }
         let old = content.status.as_ref();
         let new = content_status::after_error(old, message, clock::now_time());
-        kube_writes::write_status(&self.api(), content, old, &new).await?;
+        kube_writes::write_status(&self.api(), content, &new).await?;
         self.notify
             .content_event(content, EventType::Warning, reason, message);
         Ok(())

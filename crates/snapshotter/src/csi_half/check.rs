@@ -123,7 +123,7 @@ impl CsiHalf {
         };
         let old = content.status.as_ref();
         let new = content_status::after_answer(old, &answer, clock::now_ns());
-        kube_writes::write_status(&self.api(), content, old, &new).await?;
+        kube_writes::write_status(&self.api(), content, &new).await?;
         if answer.ready {
             self.notify.publish(SnapshotEvent {
                 verb: verbs::READY,

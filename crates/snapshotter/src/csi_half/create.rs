@@ -86,9 +86,7 @@ impl CsiHalf {
             .and_then(|s| s.snapshot_handle.as_ref())
             .is_none();
         let new = content_status::after_answer(old.as_ref(), &answer, clock::now_ns());
-        if let Some(written) =
-            kube_writes::write_status(&self.api(), &current, old.as_ref(), &new).await?
-        {
+        if let Some(written) = kube_writes::write_status(&self.api(), &current, &new).await? {
             current = written;
         }
         if has_annotation(&current, keys::BEING_CREATED_ANNOTATION) {

@@ -88,7 +88,7 @@ impl CsiHalf {
         tracing::info!(content = %name, %snapshot_id, ?took, "DeleteSnapshot done");
         let old = content.status.as_ref();
         let cleared = content_status::after_delete(old);
-        let current = kube_writes::write_status(&self.api(), content, old, &cleared)
+        let current = kube_writes::write_status(&self.api(), content, &cleared)
             .await?
             .unwrap_or_else(|| content.clone());
         self.remove_finalizer(&current).await?;
