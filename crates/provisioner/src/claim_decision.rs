@@ -1,5 +1,6 @@
-//! What to do about one claim — the pure core of the claim controller. Everything it needs is
-//! passed in ([`ClaimFacts`]); it returns an [`ClaimAction`] and the controller carries it out.
+//! What to do about one claim — the pure core of a claim's reconcile pass. Everything it needs
+//! is passed in ([`ClaimFacts`]); it returns an [`ClaimAction`] and [`crate::reconcile::claim`]
+//! carries it out.
 //!
 //! Upstream's `shouldProvision` rules, plus the durable in-flight record (see
 //! [`crate::keys::ANN_PROVISIONING`]): a claim that carries the record is finished (PV exists)
@@ -20,7 +21,7 @@ use crate::keys::{
 };
 use crate::source_ref::{SourceKind, claim_source};
 
-/// What the controller knows about a claim when deciding.
+/// What the reconcile pass knows about a claim when deciding.
 #[derive(Debug, Clone, Copy)]
 pub struct ClaimFacts<'a> {
     pub claim: &'a PersistentVolumeClaim,

@@ -11,14 +11,14 @@ use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::Api;
 
+use crate::announce;
 use crate::claim_decision;
-use crate::claim_worker::{finish, record_error};
 use crate::context::Context;
 use crate::csi_calls::{create_volume, delete_volume};
 use crate::error::ProvisionerError;
 use crate::in_flight;
-use crate::outcome;
 use crate::plan::plan;
+use crate::reconcile::claim::{finish, record_error};
 use crate::recorded_call::RecordedCall;
 use crate::secrets;
 
@@ -68,12 +68,12 @@ pub async fn clean_up(
             delete_volume(ctx, &volume.volume_id, secrets).await?;
             tracing::info!(request_name = %pv_name, volume_id = %volume.volume_id,
                 "deleted the volume of a claim that went away during provisioning");
-            outcome::volume_deleted(
+            announce::volume_deleted(
                 ctx,
-                &outcome::Deleted {
+                &announce::Deleted {
                     request_name: pv_name,
                     volume_id: &volume.volume_id,
-                    claim: Some(outcome::claim_reference(claim)),
+                    claim: Some(announce::claim_reference(claim)),
                     class: claim_decision::class_name(claim).unwrap_or(""),
                     took: started.elapsed(),
                     operation: "cleanup",

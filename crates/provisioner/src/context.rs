@@ -1,4 +1,4 @@
-//! What every worker shares: clients, caches, queues and the outcome sinks.
+//! What every worker shares: clients, caches, queues and the outlets [`crate::announce`] uses.
 
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
 use k8s_openapi::api::storage::v1::{StorageClass, VolumeAttachment};

@@ -1,13 +1,13 @@
 //! Validation of a claim's data source against the objects it names — external-provisioner's
-//! rules for restores (VolumeSnapshot) and clones (PVC). Pure: the controller fetches the
-//! objects and passes them in. Whether the claim may read a source in another namespace at
+//! rules for restores (VolumeSnapshot) and clones (PVC). Pure: [`crate::sources`] fetches the
+//! objects (as `snapshot_api`'s types) and passes them in. Whether the claim may read a source in another namespace at
 //! all is [`crate::source_ref`]'s question, answered before these rules run.
 
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
 use sidecar::quantity::parse_bytes;
+use snapshot_api::{VolumeSnapshot, VolumeSnapshotContent};
 
 use crate::keys::ANN_ALLOW_VOLUME_MODE_CHANGE;
-use crate::snapshot_view::{ContentView, SnapshotView};
 
 /// Why a source cannot be used (yet). Retried with backoff and reported as ProvisioningFailed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -77,18 +77,20 @@ fn claim_error(name: &str, rule: impl Into<String>) -> SourceError {
     }
 }
 
-/// Checks a restore source; returns the CSI snapshot id.
+/// Checks a restore source; returns the CSI snapshot id. Every field it reads may be missing:
+/// a missing status reads as not bound, not ready, no handle and no size.
 pub fn check_snapshot(
-    snapshot: &SnapshotView,
-    content: Option<&ContentView>,
+    snapshot: &VolumeSnapshot,
+    content: Option<&VolumeSnapshotContent>,
     request: &RestoreRequest<'_>,
 ) -> Result<String, SourceError> {
-    let name = &snapshot.name;
+    let name = snapshot.metadata.name.as_deref().unwrap_or_default();
+    let status = snapshot.status.clone().unwrap_or_default();
     let driver = request.driver;
-    if snapshot.deleting && !request.in_use_by_us {
+    if snapshot.metadata.deletion_timestamp.is_some() && !request.in_use_by_us {
         return Err(snapshot_error(name, "it is being deleted"));
     }
-    let Some(content_name) = snapshot.bound_content_name.as_deref() else {
+    let Some(content_name) = status.bound_volume_snapshot_content_name.as_deref() else {
         return Err(snapshot_error(
             name,
             "it is not bound to a VolumeSnapshotContent yet",
@@ -100,36 +102,39 @@ pub fn check_snapshot(
             format!("its VolumeSnapshotContent {content_name:?} does not exist"),
         ));
     };
-    let points_back = content.snapshot_ref_name.as_deref() == Some(name.as_str())
-        && content.snapshot_ref_namespace.as_deref() == Some(snapshot.namespace.as_str())
-        && content
-            .snapshot_ref_uid
+    let reference = &content.spec.volume_snapshot_ref;
+    let points_back = reference.name.as_deref() == Some(name)
+        && reference.namespace.as_deref()
+            == Some(snapshot.metadata.namespace.as_deref().unwrap_or_default())
+        && reference
+            .uid
             .as_deref()
-            .is_none_or(|uid| uid == snapshot.uid);
+            .is_none_or(|uid| uid == snapshot.metadata.uid.as_deref().unwrap_or_default());
     if !points_back {
         return Err(snapshot_error(
             name,
             format!("VolumeSnapshotContent {content_name:?} is bound to another snapshot"),
         ));
     }
-    if content.driver != driver {
+    if content.spec.driver != driver {
         return Err(snapshot_error(
             name,
             format!(
                 "it was taken by driver {:?}, not {driver:?}",
-                content.driver
+                content.spec.driver
             ),
         ));
     }
-    if !(snapshot.ready_to_use && content.ready_to_use) {
+    if !(snapshot.is_ready() && content.is_ready()) {
         return Err(snapshot_error(name, "it is not ready to use"));
     }
-    let Some(handle) = content.snapshot_handle.clone().filter(|h| !h.is_empty()) else {
+    let content_status = content.status.clone().unwrap_or_default();
+    let Some(handle) = content_status.snapshot_handle.filter(|h| !h.is_empty()) else {
         return Err(snapshot_error(name, "its content has no snapshot handle"));
     };
-    let restore_size = match (&snapshot.restore_size, content.restore_size) {
+    let restore_size = match (&status.restore_size, content_status.restore_size) {
         (Some(quantity), _) => Some(
-            parse_bytes(quantity)
+            parse_bytes(&quantity.0)
                 .map_err(|e| snapshot_error(name, format!("status.restoreSize: {e}")))?,
         ),
         (None, Some(bytes)) => u64::try_from(bytes).ok(),
@@ -158,10 +163,10 @@ pub fn check_snapshot(
 /// the reverse) are how a user could reach data the filesystem hid.
 fn check_mode_change(
     name: &str,
-    content: &ContentView,
+    content: &VolumeSnapshotContent,
     volume_mode: &str,
 ) -> Result<(), SourceError> {
-    let Some(source_mode) = content.source_volume_mode.as_deref() else {
+    let Some(source_mode) = content.spec.source_volume_mode.as_deref() else {
         return Ok(());
     };
     if source_mode == volume_mode {
@@ -176,23 +181,23 @@ fn check_mode_change(
             ),
         ))
     };
+    let content_name = content.metadata.name.as_deref().unwrap_or_default();
     match content
-        .allow_volume_mode_change
-        .as_deref()
-        .map(parse_go_bool)
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(ANN_ALLOW_VOLUME_MODE_CHANGE))
+        .map(|value| parse_go_bool(value))
     {
         Some(Some(true)) => Ok(()),
         Some(Some(false)) => refuse(format!(
-            "VolumeSnapshotContent {:?} sets {ANN_ALLOW_VOLUME_MODE_CHANGE} to false",
-            content.name
+            "VolumeSnapshotContent {content_name:?} sets {ANN_ALLOW_VOLUME_MODE_CHANGE} to false"
         )),
         Some(None) => refuse(format!(
-            "{ANN_ALLOW_VOLUME_MODE_CHANGE} on VolumeSnapshotContent {:?} is not a boolean",
-            content.name
+            "{ANN_ALLOW_VOLUME_MODE_CHANGE} on VolumeSnapshotContent {content_name:?} is not a boolean"
         )),
         None => refuse(format!(
-            "VolumeSnapshotContent {:?} lacks {ANN_ALLOW_VOLUME_MODE_CHANGE}: \"true\"",
-            content.name
+            "VolumeSnapshotContent {content_name:?} lacks {ANN_ALLOW_VOLUME_MODE_CHANGE}: \"true\""
         )),
     }
 }

@@ -11,14 +11,16 @@
 //! - [`source_ref`]: which object `dataSource` / `dataSourceRef` names, and whether a claim
 //!   may read it from another namespace (feature gate + ReferenceGrant).
 //! - [`data_source`]: restore and clone source rules (volume mode, size, driver, readiness),
-//!   over [`snapshot_view`].
+//!   over `snapshot_api`'s VolumeSnapshot and VolumeSnapshotContent.
 //! - [`pv_builder`]: the PV for a created volume.
 //! - [`keys`]: every annotation, finalizer and parameter key.
 //!
 //! Plumbing (observe → decide → act):
-//! - [`controller`]: watchers, caches and the two work queues, run while leading (on
-//!   `sidecar::watch_cache` and `sidecar::workers`).
-//! - [`claim_worker`]: acts on a claim decision (CreateVolume, PV create, the in-flight record).
+//! - [`watch`]: watches, caches and the two work queues (claims, PVs), run while leading (two
+//!   `sidecar::WatchQueue`s).
+//! - [`reconcile`]: one pass over a queued key — [`reconcile::claim`] acts on a claim decision
+//!   (CreateVolume, PV create, the in-flight record), [`reconcile::volume`] on a PV decision
+//!   (DeleteVolume, finalizers).
 //! - [`in_flight`]: the durable in-flight record on the claim (Sepia's leak fix), with
 //!   [`recorded_call`]: the CreateVolume it names, repeated as it was made; and [`cleanup`]:
 //!   what happens when a claim with a record no longer wants the volume.
@@ -30,13 +32,12 @@
 //! - [`wakeup`]: the claims a controller background event (snapshot prepared, flatten or CephFS
 //!   clone finished) wakes, requeued at once with a Kubernetes Event (fed by
 //!   `sidecar::wakeups`); matched by what the event names or by CSI ids.
-//! - [`volume_worker`]: acts on a PV decision (DeleteVolume, finalizers).
 //! - [`secrets`]: CSI secrets from the Secrets a class names (read by `sidecar::secrets`).
-//! - [`outcome`]: Kubernetes Events, NATS events and metrics for each operation.
+//! - [`announce`]: Kubernetes Events, NATS events and metrics for each operation.
 //! - [`metrics`]: upstream's `controller_persistentvolumeclaim_provision_*` counters.
 //! - [`args`] holds the binary's flags, [`error`] the [`ProvisionerError`].
 //!
-//! A claim flows: watch event → claim queue → `claim_worker` reads caches → `claim_decision`
+//! A claim flows: watch event → claim queue → `reconcile::claim` reads caches → `claim_decision`
 //! → (record intent on the claim) → `plan` + `data_source` → CreateVolume → `pv_builder` →
 //! PV created → intent dropped. A PV flows: watch event → volume queue → `volume_decision` →
 //! DeleteVolume → PV deleted → finalizer dropped.
@@ -57,32 +58,30 @@
 //! been deleted. So neither a restart nor a claim deleted mid-call can orphan a volume
 //! (upstream keeps this state only in memory: external-provisioner#486).
 
+pub mod announce;
 pub mod args;
 pub mod capabilities;
 pub mod claim_decision;
-pub mod claim_worker;
 pub mod class_params;
 pub mod cleanup;
 pub mod context;
-pub mod controller;
 pub mod csi_calls;
 pub mod data_source;
 pub mod error;
 pub mod in_flight;
 pub mod keys;
 pub mod metrics;
-pub mod outcome;
 pub mod plan;
 pub mod pv_builder;
+pub mod reconcile;
 pub mod recorded_call;
 pub mod secrets;
-pub mod snapshot_view;
 pub mod source_protection;
 pub mod source_ref;
 pub mod sources;
 pub mod topology;
 pub mod volume_decision;
-pub mod volume_worker;
 pub mod wakeup;
+pub mod watch;
 
 pub use error::ProvisionerError;

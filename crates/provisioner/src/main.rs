@@ -1,14 +1,14 @@
 //! `sepia-provisioner`: flags → telemetry → sidecar runtime (kube client, CSI handshake,
-//! NATS) → the provisioner's controllers, run while holding the Lease. Wiring only.
+//! NATS) → the provisioner's watch loops, run while holding the Lease. Wiring only.
 
 use std::process::ExitCode;
 
 use csi::v1::controller_service_capability::rpc::Type as ControllerCap;
 use provisioner::args::Args;
-use provisioner::controller::{self, Parts};
 use provisioner::data_source::SourceRules;
 use provisioner::metrics::ProvisionerMetrics;
 use provisioner::plan::PlanSettings;
+use provisioner::watch::{self, Parts};
 use sidecar::{Sidecar, SidecarCommand, lease_name};
 
 #[tokio::main]
@@ -29,10 +29,7 @@ async fn run(args: Args) -> Result<(), sidecar::SidecarError> {
     }
     let metrics = ProvisionerMetrics::register(&mut sidecar.registry);
     let parts = Parts {
-        client: sidecar.client.clone(),
-        csi: sidecar.csi.clone(),
-        recorder: sidecar.recorder.clone(),
-        publisher: sidecar.publisher.clone(),
+        handles: sidecar.handles(),
         wakeups: sidecar.wakeups.clone(),
         metrics,
         settings: PlanSettings {
@@ -54,6 +51,6 @@ async fn run(args: Args) -> Result<(), sidecar::SidecarError> {
     };
     let lease = lease_name::provisioner(&driver.name);
     sidecar
-        .run(lease, move |stop| controller::run(parts, stop))
+        .run(lease, move |stop| watch::run(parts, stop))
         .await
 }

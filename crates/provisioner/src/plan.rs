@@ -1,7 +1,7 @@
 //! From claim + class to the volume we will ask for: request name, size, capabilities,
 //! driver parameters (class parameters minus reserved keys, plus the extra metadata) and the
-//! resolved secret references. Pure; the controller adds the secret *values*, the data source
-//! and topology, which need API reads.
+//! resolved secret references. Pure; [`crate::reconcile::claim`] adds the secret *values*, the
+//! data source and topology, which need API reads.
 
 use std::collections::{BTreeMap, HashMap};
 

@@ -2,15 +2,19 @@
 //! deleted while CreateVolume reads from them (upstream's keys). Added before CreateVolume;
 //! removed after the PV exists, unless another pending claim still reads from the same source.
 
+use std::fmt::Debug;
+
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
-use kube::Client;
-use kube::api::{Api, DynamicObject};
+use kube::api::Api;
 use kube::runtime::reflector::Store;
+use kube::{Client, Resource};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use sidecar::patch::{self, Part};
+use snapshot_api::VolumeSnapshot;
 
 use crate::error::ProvisionerError;
 use crate::keys::{FINALIZER_CLONING_PROTECTION, FINALIZER_SNAPSHOT_SOURCE_PROTECTION};
-use crate::snapshot_view::volume_snapshot_resource;
 use crate::sources::{SourceObject, source_object};
 
 /// Adds the protection finalizer if missing.
@@ -53,51 +57,51 @@ async fn set(
         SourceObject::Claim { namespace, name } => {
             let api: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), namespace);
             let op = format!("updating {FINALIZER_CLONING_PROTECTION} on claim {namespace}/{name}");
-            let Some(current) = api
-                .get_opt(name)
-                .await
-                .map_err(|e| ProvisionerError::kube(op.clone(), e))?
-            else {
-                return missing(present, &op);
-            };
-            let mut claim = current.clone();
-            if toggle(
-                &mut claim.metadata.finalizers,
-                FINALIZER_CLONING_PROTECTION,
-                present,
-            ) {
-                patch::write_changes(&api, &current, &claim, Part::Object)
-                    .await
-                    .map_err(|e| ProvisionerError::kube(op, e))?;
-            }
-            Ok(())
+            toggle_on(&api, name, FINALIZER_CLONING_PROTECTION, present, op).await
         }
         SourceObject::Snapshot { namespace, name } => {
-            let api: Api<DynamicObject> =
-                Api::namespaced_with(client.clone(), namespace, &volume_snapshot_resource());
+            let api: Api<VolumeSnapshot> = Api::namespaced(client.clone(), namespace);
             let op = format!(
                 "updating {FINALIZER_SNAPSHOT_SOURCE_PROTECTION} on VolumeSnapshot {namespace}/{name}"
             );
-            let Some(current) = api
-                .get_opt(name)
-                .await
-                .map_err(|e| ProvisionerError::kube(op.clone(), e))?
-            else {
-                return missing(present, &op);
-            };
-            let mut snapshot = current.clone();
-            if toggle(
-                &mut snapshot.metadata.finalizers,
+            toggle_on(
+                &api,
+                name,
                 FINALIZER_SNAPSHOT_SOURCE_PROTECTION,
                 present,
-            ) {
-                patch::write_changes(&api, &current, &snapshot, Part::Object)
-                    .await
-                    .map_err(|e| ProvisionerError::kube(op, e))?;
-            }
-            Ok(())
+                op,
+            )
+            .await
         }
     }
+}
+
+/// Reads object `name` and adds or removes `finalizer` on it with a conditional write; `op`
+/// names the write in errors.
+async fn toggle_on<K>(
+    api: &Api<K>,
+    name: &str,
+    finalizer: &str,
+    present: bool,
+    op: String,
+) -> Result<(), ProvisionerError>
+where
+    K: Resource + Clone + Serialize + DeserializeOwned + Debug,
+{
+    let Some(current) = api
+        .get_opt(name)
+        .await
+        .map_err(|e| ProvisionerError::kube(op.clone(), e))?
+    else {
+        return missing(present, &op);
+    };
+    let mut object = current.clone();
+    if toggle(&mut object.meta_mut().finalizers, finalizer, present) {
+        patch::write_changes(api, &current, &object, Part::Object)
+            .await
+            .map_err(|e| ProvisionerError::kube(op, e))?;
+    }
+    Ok(())
 }
 
 fn missing(present: bool, op: &str) -> Result<(), ProvisionerError> {

@@ -7,13 +7,11 @@ use csi::v1::volume_content_source::{SnapshotSource, Type, VolumeSource};
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
 use kube::Client;
 use kube::api::{Api, DynamicObject, ListParams};
+use snapshot_api::{VolumeSnapshot, VolumeSnapshotContent};
 
 use crate::data_source::{RestoreRequest, SourceRules, check_claim, check_snapshot, volume_mode};
 use crate::error::ProvisionerError;
 use crate::keys::{FINALIZER_SNAPSHOT_SOURCE_PROTECTION, KIND_PVC, KIND_VOLUME_SNAPSHOT};
-use crate::snapshot_view::{
-    ContentView, SnapshotView, volume_snapshot_content_resource, volume_snapshot_resource,
-};
 use crate::source_ref::{Grant, SourceKind, claim_source, permit, reference_grant_resource};
 
 /// The object a clone or restore reads from, which must not go away meanwhile.
@@ -95,8 +93,7 @@ pub async fn resolve(
     permit(claim, &source, rules.cross_namespace, &grants)?;
     let namespace = source.namespace.clone();
     if source.kind() == SourceKind::Snapshot {
-        let snapshots: Api<DynamicObject> =
-            Api::namespaced_with(client.clone(), &namespace, &volume_snapshot_resource());
+        let snapshots: Api<VolumeSnapshot> = Api::namespaced(client.clone(), &namespace);
         let snapshot = snapshots
             .get_opt(&source.name)
             .await
@@ -111,22 +108,25 @@ pub async fn resolve(
                     rule: "it does not exist".to_owned(),
                 })
             })?;
-        let snapshot = SnapshotView::from_object(&snapshot);
-        let content = match &snapshot.bound_content_name {
+        let bound = snapshot
+            .status
+            .as_ref()
+            .and_then(|s| s.bound_volume_snapshot_content_name.as_deref());
+        let content = match bound {
             Some(name) => {
-                let contents: Api<DynamicObject> =
-                    Api::all_with(client.clone(), &volume_snapshot_content_resource());
+                let contents: Api<VolumeSnapshotContent> = Api::all(client.clone());
                 contents
                     .get_opt(name)
                     .await
                     .map_err(kube_err(format!("reading VolumeSnapshotContent {name}")))?
-                    .map(|c| ContentView::from_object(&c))
             }
             None => None,
         };
         let in_use_by_us = snapshot
+            .metadata
             .finalizers
             .iter()
+            .flatten()
             .any(|f| f == FINALIZER_SNAPSHOT_SOURCE_PROTECTION);
         let snapshot_id = check_snapshot(
             &snapshot,

@@ -21,8 +21,8 @@ use events::Event;
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 use sidecar::Acted;
 
+use crate::announce::claim_ref;
 use crate::context::{ClaimKey, Context};
-use crate::outcome::claim_ref;
 use crate::source_ref::{SourceKind, claim_source};
 
 pub use matching::{

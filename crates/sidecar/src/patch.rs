@@ -12,11 +12,13 @@
 //! - [`merge_diff`]: the merge patch turning one JSON value into another;
 //! - [`patch_if_unchanged`]: sends a merge patch to an object or to its status subresource,
 //!   conditional on the resourceVersion of the copy it came from;
-//! - [`write_changes`]: both at once, for a locally edited copy of an object.
+//! - [`write_changes`]: both at once, for a locally edited copy of an object;
+//! - [`write_status`]: the same for a new status of an object.
 
 use std::fmt::Debug;
 
 use kube::api::{Api, Patch, PatchParams};
+use kube::core::object::HasStatus;
 use kube::{Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -144,6 +146,24 @@ where
     patch_if_unchanged(api, current, part, patch)
         .await
         .map(Some)
+}
+
+/// Writes `status` as `current`'s status: the fields that differ from the status it has,
+/// conditional on `current`'s resourceVersion. `Ok(None)` without a request when none differs.
+///
+/// # Errors
+/// As [`patch_if_unchanged`].
+pub async fn write_status<K>(
+    api: &Api<K>,
+    current: &K,
+    status: K::Status,
+) -> kube::Result<Option<K>>
+where
+    K: Resource + HasStatus + Clone + DeserializeOwned + Serialize + Debug,
+{
+    let mut desired = current.clone();
+    *desired.status_mut() = Some(status);
+    write_changes(api, current, &desired, Part::Status).await
 }
 
 #[cfg(test)]

@@ -19,8 +19,8 @@ use sidecar::WorkQueue;
 use sidecar::workers::Outcome;
 use snapshot_api::{VolumeSnapshot, VolumeSnapshotClass, VolumeSnapshotContent};
 
+use crate::announce::Announcer;
 use crate::metrics::SnapshotMetrics;
-use crate::notify::Notifier;
 
 /// How soon a key whose write met a newer version is looked at again (the watch delivers
 /// that version within milliseconds).
@@ -57,7 +57,7 @@ pub struct BindingHalf {
     client: Client,
     stores: BindingStores,
     queue: WorkQueue<BindingKey>,
-    notify: Notifier,
+    notify: Announcer,
     metrics: SnapshotMetrics,
 }
 
@@ -66,7 +66,7 @@ impl BindingHalf {
         client: Client,
         stores: BindingStores,
         queue: WorkQueue<BindingKey>,
-        notify: Notifier,
+        notify: Announcer,
         metrics: SnapshotMetrics,
     ) -> Arc<Self> {
         Arc::new(Self {

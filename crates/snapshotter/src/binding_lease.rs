@@ -11,7 +11,7 @@ use sidecar::leadership::lead;
 use sidecar::{SidecarArgs, SidecarError, kube_client};
 use tokio_util::sync::CancellationToken;
 
-use crate::run::{BindingInbox, RunParts, SharedStores, run_binding_half};
+use crate::watch::{BindingInbox, RunParts, SharedStores, run_binding_half};
 
 /// upstream snapshot-controller's Lease (the name is upstream's: Kubernetes sees it).
 pub const BINDING_LEASE: &str = "snapshot-controller-leader";

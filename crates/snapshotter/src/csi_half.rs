@@ -20,6 +20,7 @@ use parking_lot::Mutex;
 use sidecar::{CsiConnection, Progress, WorkQueue};
 use snapshot_api::{VolumeSnapshotClass, VolumeSnapshotContent, keys};
 
+use crate::announce::Announcer;
 use crate::clock;
 use crate::content_plan::{ContentPlan, plan_content};
 use crate::content_status;
@@ -27,7 +28,6 @@ use crate::create_request::NamingOptions;
 use crate::error::{Result, SnapshotterError};
 use crate::kube_writes;
 use crate::metrics::SnapshotMetrics;
-use crate::notify::Notifier;
 use crate::ready_poll::PollSchedule;
 use crate::snapshot_plan::EventType;
 use sidecar::workers::Outcome;
@@ -43,7 +43,7 @@ pub struct CsiHalf {
     classes: Store<VolumeSnapshotClass>,
     naming: NamingOptions,
     poll: PollSchedule,
-    notify: Notifier,
+    notify: Announcer,
     metrics: SnapshotMetrics,
     /// The half's own queue, for polls on our schedule rather than the failure backoff.
     queue: WorkQueue<String>,
@@ -59,7 +59,7 @@ pub struct CsiHalfParts {
     pub classes: Store<VolumeSnapshotClass>,
     pub naming: NamingOptions,
     pub poll: PollSchedule,
-    pub notify: Notifier,
+    pub notify: Announcer,
     pub metrics: SnapshotMetrics,
     pub queue: WorkQueue<String>,
 }
@@ -184,7 +184,7 @@ impl CsiHalf {
         }
         let old = content.status.as_ref();
         let new = content_status::after_error(old, message, clock::now_time());
-        kube_writes::write_status(&self.api(), content, old, &new).await?;
+        kube_writes::write_status(&self.api(), content, &new).await?;
         self.notify
             .content_event(content, EventType::Warning, reason, message);
         Ok(())

@@ -12,6 +12,7 @@ use std::fmt::Debug;
 
 use kube::Resource;
 use kube::api::{Api, DeleteParams, PostParams};
+use kube::core::object::HasStatus;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -97,36 +98,15 @@ where
         .map_err(|e| SnapshotterError::kube(format!("{what} on {}", describe(object)), e))
 }
 
-/// Writes the status fields that differ between `old` and `new`, if `object` is unchanged
-/// since read; `None` if no field differs.
-pub async fn write_status<K, S>(
-    api: &Api<K>,
-    object: &K,
-    old: Option<&S>,
-    new: &S,
-) -> Result<Option<K>>
+/// Writes the status fields that differ between `object`'s status and `new`, if `object` is
+/// unchanged since read (`sidecar::patch::write_status`); `None` if no field differs.
+pub async fn write_status<K>(api: &Api<K>, object: &K, new: &K::Status) -> Result<Option<K>>
 where
-    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
-    S: Serialize,
+    K: Resource<DynamicType = ()> + HasStatus + Clone + Serialize + DeserializeOwned + Debug,
+    K::Status: Clone,
 {
-    let as_json = |status| {
-        serde_json::to_value(status).map_err(|e| {
-            SnapshotterError::kube(
-                format!("encoding the status of {}", describe(object)),
-                kube::Error::SerdeError(e),
-            )
-        })
-    };
-    let old = match old {
-        Some(old) => as_json(old)?,
-        None => Value::Null,
-    };
-    let Some(diff) = patch::merge_diff(&old, &as_json(new)?) else {
-        return Ok(None);
-    };
-    patch::patch_if_unchanged(api, object, Part::Status, json!({ "status": diff }))
+    patch::write_status(api, object, new.clone())
         .await
-        .map(Some)
         .map_err(|e| {
             SnapshotterError::kube(format!("writing the status of {}", describe(object)), e)
         })

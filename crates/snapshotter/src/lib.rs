@@ -15,7 +15,7 @@
 //!   [`secrets`]).
 //!
 //! Execution (Kubernetes and CSI I/O):
-//! - [`run`]: wiring — each half is a `sidecar::WatchQueue`: watches fill its caches and
+//! - [`watch`]: the watch loops — each half is a `sidecar::WatchQueue`: watches fill its caches and
 //!   queue keys, its workers sync them. [`binding_lease`]: the binding half under its
 //!   own Lease.
 //! - [`csi_half`]: CreateSnapshot / ListSnapshots / DeleteSnapshot for our driver's contents.
@@ -24,7 +24,7 @@
 //! - [`kube_writes`]: finalizer, annotation and status writes; [`secrets`]: CSI secrets.
 //! - [`wakeup`]: the controller's background-work events (snapshot prepared) requeue the
 //!   content and are told on its VolumeSnapshot (fed by `sidecar::wakeups`).
-//! - [`notify`]: Kubernetes Events and NATS events; [`metrics`]: upstream's operation
+//! - [`announce`]: Kubernetes Events and NATS events; [`metrics`]: upstream's operation
 //!   histogram; [`clock`]: times in the objects' units.
 //! - [`args`]: the flags; [`error`]: the crate error, [`SnapshotterError`].
 //!
@@ -32,6 +32,7 @@
 //! watch → `csi_half` → `content_plan` → CreateSnapshot → content status → watch →
 //! `binding_half` mirrors it into the VolumeSnapshot.
 
+pub mod announce;
 pub mod args;
 pub mod binding_half;
 pub mod binding_lease;
@@ -48,13 +49,12 @@ pub mod error;
 pub mod kube_writes;
 pub mod metrics;
 pub mod new_content;
-pub mod notify;
 pub mod ready_poll;
-pub mod run;
 pub mod secrets;
 pub mod snapshot_plan;
 pub mod status_mirror;
 pub mod wakeup;
+pub mod watch;
 
 #[cfg(test)]
 mod test_fixtures;

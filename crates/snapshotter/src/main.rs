@@ -9,7 +9,7 @@ use sidecar::{SidecarCommand, SidecarError, lease_name};
 use snapshotter::SnapshotterError;
 use snapshotter::args::{Cli, Command};
 use snapshotter::metrics::SnapshotMetrics;
-use snapshotter::run::{self, RunParts};
+use snapshotter::watch::{self, RunParts};
 
 const COMPONENT: &str = Cli::COMPONENT;
 
@@ -56,7 +56,7 @@ async fn serve(cli: Cli) -> Result<(), SnapshotterError> {
     };
     sidecar
         .run(lease_name::snapshotter(&driver.name), move |stop| {
-            run::run(parts, stop)
+            watch::run(parts, stop)
         })
         .await?;
     Ok(())

@@ -8,36 +8,47 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use k8s_openapi::jiff::Timestamp;
 
+use serde_json::json;
+use snapshot_api::{VolumeSnapshotContentStatus, VolumeSnapshotStatus};
+
 use super::*;
 
 const DRIVER: &str = "rbd.csi.sepia.io";
 const GI: u64 = 1 << 30;
 
-fn snapshot() -> SnapshotView {
-    SnapshotView {
-        name: "snap".into(),
-        namespace: "ns".into(),
-        uid: "s-uid".into(),
-        bound_content_name: Some("content".into()),
-        ready_to_use: true,
-        restore_size: Some("1Gi".into()),
-        ..SnapshotView::default()
-    }
+fn snapshot() -> VolumeSnapshot {
+    serde_json::from_value(json!({
+        "apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshot",
+        "metadata": {"name": "snap", "namespace": "ns", "uid": "s-uid"},
+        "spec": {"source": {"persistentVolumeClaimName": "origin"}},
+        "status": {"boundVolumeSnapshotContentName": "content", "readyToUse": true,
+            "restoreSize": "1Gi"},
+    }))
+    .unwrap()
 }
 
-fn content() -> ContentView {
-    ContentView {
-        name: "content".into(),
-        driver: DRIVER.into(),
-        snapshot_handle: Some("snap-id".into()),
-        ready_to_use: true,
-        restore_size: Some(GI as i64),
-        snapshot_ref_name: Some("snap".into()),
-        snapshot_ref_namespace: Some("ns".into()),
-        snapshot_ref_uid: Some("s-uid".into()),
-        source_volume_mode: Some("Filesystem".into()),
-        allow_volume_mode_change: None,
-    }
+fn content() -> VolumeSnapshotContent {
+    serde_json::from_value(json!({
+        "apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshotContent",
+        "metadata": {"name": "content"},
+        "spec": {"driver": DRIVER, "deletionPolicy": "Delete",
+            "source": {"volumeHandle": "vol-1"}, "sourceVolumeMode": "Filesystem",
+            "volumeSnapshotRef": {"name": "snap", "namespace": "ns", "uid": "s-uid"}},
+        "status": {"snapshotHandle": "snap-id", "readyToUse": true, "restoreSize": GI},
+    }))
+    .unwrap()
+}
+
+fn status(snapshot: &mut VolumeSnapshot) -> &mut VolumeSnapshotStatus {
+    snapshot.status.get_or_insert_default()
+}
+
+fn content_status(content: &mut Option<VolumeSnapshotContent>) -> &mut VolumeSnapshotContentStatus {
+    content.as_mut().unwrap().status.get_or_insert_default()
+}
+
+fn deleting(snapshot: &mut VolumeSnapshot) {
+    snapshot.metadata.deletion_timestamp = Some(Time(Timestamp::now()));
 }
 
 fn restore(requested_bytes: u64) -> RestoreRequest<'static> {
@@ -65,41 +76,45 @@ fn a_ready_bound_snapshot_of_our_driver_restores() {
 
 #[test]
 fn every_snapshot_rule_is_checked() {
-    type Spoil = fn(&mut SnapshotView, &mut Option<ContentView>);
+    type Spoil = fn(&mut VolumeSnapshot, &mut Option<VolumeSnapshotContent>);
     let cases: Vec<(&str, Spoil, u64)> = vec![
-        ("being deleted", |s, _| s.deleting = true, GI),
-        ("not bound", |s, _| s.bound_content_name = None, GI),
+        ("being deleted", |s, _| deleting(s), GI),
+        (
+            "not bound",
+            |s, _| status(s).bound_volume_snapshot_content_name = None,
+            GI,
+        ),
         ("does not exist", |_, c| *c = None, GI),
         (
             "another snapshot",
-            |_, c| c.as_mut().unwrap().snapshot_ref_uid = Some("x".into()),
+            |_, c| c.as_mut().unwrap().spec.volume_snapshot_ref.uid = Some("x".into()),
             GI,
         ),
         (
             "another snapshot",
-            |_, c| c.as_mut().unwrap().snapshot_ref_name = Some("x".into()),
+            |_, c| c.as_mut().unwrap().spec.volume_snapshot_ref.name = Some("x".into()),
             GI,
         ),
         (
             "driver",
-            |_, c| c.as_mut().unwrap().driver = "other".into(),
+            |_, c| c.as_mut().unwrap().spec.driver = "other".into(),
             GI,
         ),
-        ("not ready", |s, _| s.ready_to_use = false, GI),
+        ("not ready", |s, _| status(s).ready_to_use = Some(false), GI),
         (
             "not ready",
-            |_, c| c.as_mut().unwrap().ready_to_use = false,
+            |_, c| content_status(c).ready_to_use = Some(false),
             GI,
         ),
         (
             "no snapshot handle",
-            |_, c| c.as_mut().unwrap().snapshot_handle = None,
+            |_, c| content_status(c).snapshot_handle = None,
             GI,
         ),
         ("smaller than the snapshot", |_, _| {}, GI - 1),
         (
             "restoreSize",
-            |s, _| s.restore_size = Some("lots".into()),
+            |s, _| status(s).restore_size = Some(Quantity("lots".into())),
             GI,
         ),
     ];
@@ -115,7 +130,7 @@ fn every_snapshot_rule_is_checked() {
 #[test]
 fn a_deleting_snapshot_we_already_protect_may_still_be_restored() {
     let mut s = snapshot();
-    s.deleting = true;
+    deleting(&mut s);
     let request = RestoreRequest {
         in_use_by_us: true,
         ..restore(GI)
@@ -126,9 +141,33 @@ fn a_deleting_snapshot_we_already_protect_may_still_be_restored() {
 #[test]
 fn restore_size_falls_back_to_the_content() {
     let mut s = snapshot();
-    s.restore_size = None;
+    status(&mut s).restore_size = None;
     let err = check_snapshot(&s, Some(&content()), &restore(GI - 1)).unwrap_err();
     assert!(err.rule.contains("smaller"));
+}
+
+/// Read as the API serves them: fields this version does not know are ignored, and a
+/// snapshot without a status (or a content without one) is simply not bound (not ready).
+#[test]
+fn unknown_fields_are_ignored_and_a_missing_status_reads_as_not_there_yet() {
+    let mut s: serde_json::Value = serde_json::to_value(snapshot()).unwrap();
+    s["status"]["someFutureField"] = json!({"x": 1});
+    s["spec"]["anotherOne"] = json!(true);
+    let s: VolumeSnapshot = serde_json::from_value(s).unwrap();
+    assert_eq!(
+        check_snapshot(&s, Some(&content()), &restore(GI)),
+        Ok("snap-id".into())
+    );
+
+    let mut bare = snapshot();
+    bare.status = None;
+    let err = check_snapshot(&bare, Some(&content()), &restore(GI)).unwrap_err();
+    assert!(err.rule.contains("not bound"), "{err}");
+
+    let mut c = Some(content());
+    c.as_mut().unwrap().status = None;
+    let err = check_snapshot(&snapshot(), c.as_ref(), &restore(GI)).unwrap_err();
+    assert!(err.rule.contains("not ready"), "{err}");
 }
 
 #[test]
@@ -168,8 +207,9 @@ fn a_restore_keeps_the_volume_mode_unless_the_content_allows_a_change() {
     ];
     for (mode, source_mode, annotation, prevent, want) in rows {
         let mut c = content();
-        c.source_volume_mode = source_mode.map(Into::into);
-        c.allow_volume_mode_change = annotation.map(Into::into);
+        c.spec.source_volume_mode = source_mode.map(Into::into);
+        c.metadata.annotations = annotation
+            .map(|value| BTreeMap::from([(ANN_ALLOW_VOLUME_MODE_CHANGE.to_owned(), value.into())]));
         let request = RestoreRequest {
             volume_mode: mode,
             prevent_volume_mode_conversion: prevent,

@@ -7,11 +7,9 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 use kube::Client;
-use kube::api::{Api, DynamicObject};
+use kube::api::Api;
+use snapshot_api::{VolumeSnapshot, VolumeSnapshotContent};
 
-use crate::snapshot_view::{
-    ContentView, SnapshotView, volume_snapshot_content_resource, volume_snapshot_resource,
-};
 use crate::source_ref::claim_source;
 
 /// Each read's bound: a slow API server delays a wake-up, never the consumer for long.
@@ -54,21 +52,24 @@ async fn handle_of(
     namespace: &str,
     name: &str,
 ) -> Result<Option<String>, String> {
-    let snapshots: Api<DynamicObject> =
-        Api::namespaced_with(client.clone(), namespace, &volume_snapshot_resource());
+    let snapshots: Api<VolumeSnapshot> = Api::namespaced(client.clone(), namespace);
     let Some(snapshot) = read(snapshots.get_opt(name)).await? else {
         return Ok(None);
     };
-    let Some(content_name) = SnapshotView::from_object(&snapshot).bound_content_name else {
+    let Some(content_name) = snapshot
+        .status
+        .and_then(|s| s.bound_volume_snapshot_content_name)
+    else {
         return Ok(None);
     };
-    let contents: Api<DynamicObject> =
-        Api::all_with(client.clone(), &volume_snapshot_content_resource());
+    let contents: Api<VolumeSnapshotContent> = Api::all(client.clone());
     let Some(content) = read(contents.get_opt(&content_name)).await? else {
         return Ok(None);
     };
-    let content = ContentView::from_object(&content);
-    Ok(content.snapshot_handle.filter(|_| content.driver == driver))
+    Ok(content
+        .status
+        .and_then(|s| s.snapshot_handle)
+        .filter(|_| content.spec.driver == driver))
 }
 
 async fn read<T>(call: impl Future<Output = Result<T, kube::Error>>) -> Result<T, String> {

@@ -194,7 +194,7 @@ impl BindingHalf {
                 SnapshotAction::WriteStatus(status) => {
                     let old = current.status.clone();
                     if let Some(updated) =
-                        kube_writes::write_status(api, &current, old.as_ref(), &*status).await?
+                        kube_writes::write_status(api, &current, &*status).await?
                     {
                         let turned_ready = status.ready_to_use == Some(true)
                             && old.as_ref().and_then(|s| s.ready_to_use) != Some(true);

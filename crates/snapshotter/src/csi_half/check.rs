@@ -13,9 +13,9 @@ use csi::v1::{GetSnapshotRequest, ListSnapshotsRequest, Snapshot};
 use snapshot_api::VolumeSnapshotContent;
 
 use super::{CsiHalf, csi_error};
+use crate::announce::{SnapshotEvent, failure_key, verbs};
 use crate::content_status::{self, SnapshotAnswer};
 use crate::error::Result;
-use crate::notify::{SnapshotEvent, failure_key, verbs};
 use crate::{clock, kube_writes, secrets};
 use sidecar::workers::Outcome;
 
@@ -123,7 +123,7 @@ impl CsiHalf {
         };
         let old = content.status.as_ref();
         let new = content_status::after_answer(old, &answer, clock::now_ns());
-        kube_writes::write_status(&self.api(), content, old, &new).await?;
+        kube_writes::write_status(&self.api(), content, &new).await?;
         if answer.ready {
             self.notify.publish(SnapshotEvent {
                 verb: verbs::READY,

@@ -10,11 +10,11 @@ use std::time::Instant;
 use snapshot_api::{VolumeSnapshotContent, keys};
 
 use super::{CsiHalf, csi_error};
+use crate::announce::{SnapshotEvent, failure_key, verbs};
 use crate::content_status::{self, SnapshotAnswer};
 use crate::create_request::create_snapshot_request;
 use crate::csi_progress::{create_snapshot_progress, is_final};
 use crate::error::{Result, SnapshotterError};
-use crate::notify::{SnapshotEvent, failure_key, verbs};
 use crate::{clock, kube_writes, secrets};
 use sidecar::workers::Outcome;
 
@@ -86,9 +86,7 @@ impl CsiHalf {
             .and_then(|s| s.snapshot_handle.as_ref())
             .is_none();
         let new = content_status::after_answer(old.as_ref(), &answer, clock::now_ns());
-        if let Some(written) =
-            kube_writes::write_status(&self.api(), &current, old.as_ref(), &new).await?
-        {
+        if let Some(written) = kube_writes::write_status(&self.api(), &current, &new).await? {
             current = written;
         }
         if has_annotation(&current, keys::BEING_CREATED_ANNOTATION) {

@@ -9,9 +9,9 @@ use csi::v1::DeleteSnapshotRequest;
 use snapshot_api::VolumeSnapshotContent;
 
 use super::{CsiHalf, csi_error};
+use crate::announce::{SnapshotEvent, failure_key, verbs};
 use crate::content_status;
 use crate::error::{Result, SnapshotterError};
-use crate::notify::{SnapshotEvent, failure_key, verbs};
 use crate::snapshot_plan::EventType;
 use crate::{kube_writes, secrets};
 use sidecar::workers::Outcome;
@@ -88,7 +88,7 @@ impl CsiHalf {
         tracing::info!(content = %name, %snapshot_id, ?took, "DeleteSnapshot done");
         let old = content.status.as_ref();
         let cleared = content_status::after_delete(old);
-        let current = kube_writes::write_status(&self.api(), content, old, &cleared)
+        let current = kube_writes::write_status(&self.api(), content, &cleared)
             .await?
             .unwrap_or_else(|| content.clone());
         self.remove_finalizer(&current).await?;

@@ -19,7 +19,7 @@ pub const VERB_READY: &str = "ready";
 
 /// Kubernetes Events and NATS events. Cheap to clone.
 #[derive(Clone, Debug)]
-pub struct Notifier {
+pub struct Announcer {
     recorder: EventRecorder,
     publisher: Publisher,
 }
@@ -40,7 +40,7 @@ pub struct SnapshotEvent<'a> {
     pub operation_key: String,
 }
 
-impl Notifier {
+impl Announcer {
     pub fn new(recorder: EventRecorder, publisher: Publisher) -> Self {
         Self {
             recorder,

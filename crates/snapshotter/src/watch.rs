@@ -1,4 +1,4 @@
-//! Wiring: the watch loops of both halves ([`sidecar::WatchQueue`]s), run while the process
+//! The snapshotter's watch loops: both halves ([`sidecar::WatchQueue`]s), run while the process
 //! holds the csi-snapshotter Lease (`external-snapshotter-leader-<driver>`, via the sidecar
 //! runtime); the binding half additionally under its own Lease ([`crate::binding_lease`]).
 
@@ -10,12 +10,12 @@ use sidecar::{Handles, LoopSettings, WatchQueue, WorkQueue};
 use snapshot_api::{VolumeSnapshot, VolumeSnapshotClass, VolumeSnapshotContent};
 use tokio_util::sync::CancellationToken;
 
+use crate::announce::Announcer;
 use crate::args::SnapshotterArgs;
 use crate::binding_half::{BindingHalf, BindingKey, BindingStores, fan_out};
 use crate::binding_lease;
 use crate::csi_half::{CsiHalf, CsiHalfParts};
 use crate::metrics::SnapshotMetrics;
-use crate::notify::Notifier;
 use crate::ready_poll::PollSchedule;
 use crate::wakeup;
 
@@ -35,8 +35,8 @@ pub struct RunParts {
 }
 
 impl RunParts {
-    fn notify(&self) -> Notifier {
-        Notifier::new(
+    fn announcer(&self) -> Announcer {
+        Announcer::new(
             self.handles.recorder.clone(),
             self.handles.publisher.clone(),
         )
@@ -113,7 +113,7 @@ pub async fn run(parts: RunParts, stop: CancellationToken) {
             fast: parts.args.ready_poll(),
             ceiling: parts.args.sidecar.retry_interval_max,
         },
-        notify: parts.notify(),
+        notify: parts.announcer(),
         metrics: parts.metrics.clone(),
         queue: csi_queue.clone(),
     });
@@ -227,7 +227,13 @@ pub(crate) async fn run_binding_half(
         claims: claims.clone(),
         volumes,
     };
-    let half = BindingHalf::new(client, stores, queue, parts.notify(), parts.metrics.clone());
+    let half = BindingHalf::new(
+        client,
+        stores,
+        queue,
+        parts.announcer(),
+        parts.metrics.clone(),
+    );
     let contents = shared.contents;
     let enqueue_all = move |queue: &WorkQueue<BindingKey>| {
         for snapshot in snapshots.state() {

@@ -8,8 +8,11 @@ use csi::v1::plugin_capability::service::Type as PluginCap;
 use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim};
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::{Api, PostParams};
+use sidecar::Outcome;
 use sidecar::patch::{self, Part};
+use tracing::Instrument;
 
+use crate::announce;
 use crate::claim_decision::{self, ClaimAction, ClaimFacts, SelectedNode};
 use crate::class_params::SecretKind;
 use crate::cleanup;
@@ -18,7 +21,6 @@ use crate::csi_calls::{create_volume, delete_volume};
 use crate::error::ProvisionerError;
 use crate::in_flight;
 use crate::keys::ANN_SELECTED_NODE;
-use crate::outcome;
 use crate::plan::{plan, request_name};
 use crate::pv_builder::build_pv;
 use crate::recorded_call::RecordedCall;
@@ -35,14 +37,36 @@ pub struct FailureContext {
     pub source: String,
 }
 
+/// One pass over the claim `key`, as a worker of the claim queue runs it: a failure gets its
+/// Event and metrics (with the attempt it was) and is retried after the key's backoff.
+pub async fn reconcile(ctx: &Context, key: &ClaimKey) -> Outcome {
+    let span = tracing::info_span!("claim", claim = %format!("{}/{}", key.0, key.1));
+    match pass(ctx, key).instrument(span).await {
+        Ok(()) => Outcome::Done,
+        Err((error, failure)) => {
+            let attempt = ctx.claim_queue.failures(key) + 1;
+            if let Some(claim) = &failure.claim {
+                announce::provision_failed(
+                    ctx,
+                    claim,
+                    &failure.class,
+                    &failure.source,
+                    &error,
+                    attempt,
+                );
+            }
+            tracing::warn!(claim = %format!("{}/{}", key.0, key.1), %error, attempt,
+                "provisioning failed; will retry");
+            Outcome::Retry(error.progress())
+        }
+    }
+}
+
 /// One pass over one claim.
 ///
 /// # Errors
-/// Anything that needs a retry; the caller records the failure and requeues with backoff.
-pub async fn reconcile(
-    ctx: &Context,
-    key: &ClaimKey,
-) -> Result<(), (ProvisionerError, FailureContext)> {
+/// Anything that needs a retry; [`reconcile`] records the failure and requeues with backoff.
+async fn pass(ctx: &Context, key: &ClaimKey) -> Result<(), (ProvisionerError, FailureContext)> {
     let Some(claim) = ctx.claim(key) else {
         return Ok(());
     };
@@ -76,10 +100,10 @@ pub async fn reconcile(
     let result = match action {
         ClaimAction::Ignore(_) | ClaimAction::WaitForNode | ClaimAction::LookUpNode(_) => Ok(()),
         ClaimAction::Reschedule(node) => reschedule(ctx, &claim).await.map(|()| {
-            outcome::rescheduled(ctx, &claim, &failure.class, &node);
+            announce::rescheduled(ctx, &claim, &failure.class, &node);
         }),
         ClaimAction::Refuse(why) => {
-            outcome::refused(ctx, &claim, &failure.class, &why);
+            announce::refused(ctx, &claim, &failure.class, &why);
             Ok(())
         }
         ClaimAction::Fail(why) => Err(ProvisionerError::Claim(why)),
@@ -113,7 +137,7 @@ async fn provision(
     class: &StorageClass,
 ) -> Result<(), ProvisionerError> {
     let started = Instant::now();
-    outcome::provisioning(ctx, claim);
+    announce::provisioning(ctx, claim);
     let mut plan = plan(claim, class, &ctx.settings)?;
     let source = sources::resolve(
         &ctx.client,
@@ -211,9 +235,9 @@ async fn provision(
             ));
         }
     }
-    outcome::provisioned(
+    announce::provisioned(
         ctx,
-        &outcome::Provisioned {
+        &announce::Provisioned {
             claim: &claim,
             class: class.metadata.name.as_deref().unwrap_or(""),
             source: source.as_ref().map_or("", |s| s.object.kind()),

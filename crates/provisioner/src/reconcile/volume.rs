@@ -6,21 +6,39 @@ use std::time::Instant;
 
 use k8s_openapi::api::core::v1::PersistentVolume;
 use kube::api::{Api, DeleteParams};
+use sidecar::Outcome;
 use sidecar::patch::{self, Part};
 use sidecar::secret_template::{Scope, SecretRef, resolve};
+use tracing::Instrument;
 
+use crate::announce;
 use crate::class_params;
 use crate::class_params::SecretKind;
 use crate::context::Context;
 use crate::csi_calls::delete_volume;
 use crate::error::ProvisionerError;
 use crate::keys::{ANN_DELETION_SECRET_NAME, ANN_DELETION_SECRET_NAMESPACE, FINALIZER_PV};
-use crate::outcome;
 use crate::secrets;
 use crate::volume_decision::{self, VolumeAction};
 
+/// One pass over the PV `name`, as a worker of the volume queue runs it: a failure gets its
+/// Event and metrics and is retried after the key's backoff.
+pub async fn reconcile(ctx: &Context, name: &str) -> Outcome {
+    let span = tracing::info_span!("volume", pv = %name);
+    match pass(ctx, name).instrument(span).await {
+        Ok(()) => Outcome::Done,
+        Err((error, pv)) => {
+            if let Some(pv) = &pv {
+                announce::delete_failed(ctx, pv, &class_of(pv), &error);
+            }
+            tracing::warn!(pv = %name, %error, "volume deletion failed; will retry");
+            Outcome::Retry(error.progress())
+        }
+    }
+}
+
 /// One pass over one PV. On error, the PV (for the failure event) and the error.
-pub async fn reconcile(
+async fn pass(
     ctx: &Context,
     name: &str,
 ) -> Result<(), (ProvisionerError, Option<PersistentVolume>)> {
@@ -34,7 +52,7 @@ pub async fn reconcile(
         VolumeAction::AddFinalizer => set_finalizer(ctx, name, true).await,
         VolumeAction::RemoveFinalizer => set_finalizer(ctx, name, false).await,
         VolumeAction::DeletePending => {
-            outcome::delete_pending(ctx, &pv);
+            announce::delete_pending(ctx, &pv);
             Ok(())
         }
         VolumeAction::Delete => delete(ctx, &pv).await,
@@ -78,9 +96,9 @@ async fn delete(ctx: &Context, pv: &PersistentVolume) -> Result<(), ProvisionerE
     }
     set_finalizer(ctx, &name, false).await?;
     tracing::info!(pv = %name, %volume_id, "deleted volume and PV");
-    outcome::volume_deleted(
+    announce::volume_deleted(
         ctx,
-        &outcome::Deleted {
+        &announce::Deleted {
             request_name: &name,
             volume_id: &volume_id,
             claim: None,
