@@ -16,6 +16,21 @@ pub fn exit_code<E: Error + 'static>(component: &str, result: Result<(), E>) -> 
     }
 }
 
+/// The exit status of a plugin's parse-only mode (`--check-args`): 0 when the flags are fine,
+/// 2 with the broken rule on stderr when not. Nothing is set up to log to then.
+pub fn checked(component: &str, checked: Result<(), String>) -> ExitCode {
+    match checked {
+        Ok(()) => {
+            eprintln!("{component}: arguments OK");
+            ExitCode::SUCCESS
+        }
+        Err(rule) => {
+            eprintln!("{component}: {rule}");
+            ExitCode::from(2)
+        }
+    }
+}
+
 /// Logs `error` with its causes as the reason `component` stops: through the log once it is
 /// set up, else on stderr as `<component>: <error>` (before telemetry is up, or when it could
 /// not be).
@@ -81,5 +96,7 @@ mod tests {
     fn ok_is_success_and_an_error_is_failure() {
         assert_eq!(exit_code::<Leaf>("sepia-test", Ok(())), ExitCode::SUCCESS);
         assert_eq!(exit_code("sepia-test", Err(Leaf)), ExitCode::FAILURE);
+        assert_eq!(checked("sepia-test", Ok(())), ExitCode::SUCCESS);
+        assert_eq!(checked("sepia-test", Err("bad".into())), ExitCode::from(2));
     }
 }

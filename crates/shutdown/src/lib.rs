@@ -4,7 +4,7 @@
 //! - [`signal`]: the first SIGTERM (kubelet stopping the pod) or SIGINT, as a future
 //!   ([`requested`]) or a cancellation token ([`on_request`]).
 //! - [`exit`]: a start-up or serving failure logged with its causes, as the exit code
-//!   ([`exit_code`]).
+//!   ([`exit_code`]); the parse-only mode's exit code ([`exit::checked`]).
 
 pub mod exit;
 pub mod signal;
