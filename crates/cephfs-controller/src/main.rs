@@ -6,7 +6,7 @@ use std::time::Duration;
 use cephfs_controller::Driver;
 use clap::Parser;
 use controller::State;
-use controller::settings::flags::ControllerFlags;
+use controller::settings::flags::{ControllerFlags, run_to_exit};
 use tracing::{info, warn};
 
 const COMPONENT: &str = "sepia-cephfs-controller";
@@ -50,15 +50,8 @@ fn main() -> ExitCode {
     if flags.shared.check_args {
         return shutdown::exit::checked(COMPONENT, flags.shared.check());
     }
-    let runtime = match flags.shared.runtime() {
-        Ok(runtime) => runtime,
-        Err(e) => return shutdown::exit_code(COMPONENT, Err(StartError::Runtime(e))),
-    };
-    // Logs, and spans over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set; flushed when dropped.
-    let Some(_telemetry) = telemetry::init_from_env(runtime.handle(), COMPONENT, None) else {
-        return ExitCode::FAILURE;
-    };
-    shutdown::exit_code(COMPONENT, runtime.block_on(run(flags)))
+    let runtime = flags.shared.runtime().map_err(StartError::Runtime);
+    run_to_exit(COMPONENT, runtime, run(flags))
 }
 
 async fn run(flags: Flags) -> Result<(), StartError> {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use clap::Parser;
 use controller::advertised::AlphaCapabilities;
 use controller::settings::TrashPurge;
-use controller::settings::flags::ControllerFlags;
+use controller::settings::flags::{ControllerFlags, run_to_exit};
 use controller::{CloneDepth, Settings, State};
 use tracing::{info, warn};
 
@@ -126,15 +126,8 @@ fn main() -> ExitCode {
             .and_then(|()| own_rules(&flags).map(drop));
         return shutdown::exit::checked(COMPONENT, checked);
     }
-    let runtime = match flags.shared.runtime() {
-        Ok(runtime) => runtime,
-        Err(e) => return shutdown::exit_code(COMPONENT, Err(StartError::Runtime(e))),
-    };
-    // Logs, and spans over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set; flushed when dropped.
-    let Some(_telemetry) = telemetry::init_from_env(runtime.handle(), COMPONENT, None) else {
-        return ExitCode::FAILURE;
-    };
-    shutdown::exit_code(COMPONENT, runtime.block_on(run(flags)))
+    let runtime = flags.shared.runtime().map_err(StartError::Runtime);
+    run_to_exit(COMPONENT, runtime, run(flags))
 }
 
 async fn run(flags: Flags) -> Result<(), StartError> {

@@ -12,7 +12,7 @@ use node::driver::NodeDriver;
 use node::mapper::{MapperChoice, Support};
 use node::node_registry::{NodeRegistrar, RegistrarSettings};
 use node::server::{ServeOptions, serve_with_metrics};
-use node::settings::flags::NodeFlags;
+use node::settings::flags::{NodeFlags, Started, run_to_exit};
 use node::settings::{Deadlines, NodeSettings};
 
 const COMPONENT: &str = "sepia-node";
@@ -85,23 +85,17 @@ async fn main() -> ExitCode {
         // The rules `run` would apply before serving.
         return shutdown::exit::checked(COMPONENT, args.shared.check());
     }
-    // Logs, and spans over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set; flushed when dropped.
-    let runtime = tokio::runtime::Handle::current();
-    let Some(_telemetry) =
-        telemetry::init_from_env(&runtime, COMPONENT, Some(&args.shared.log_level))
-    else {
-        return ExitCode::FAILURE;
-    };
-    shutdown::exit_code(COMPONENT, run(args).await)
+    let log_level = args.shared.log_level.clone();
+    run_to_exit(COMPONENT, &log_level, run(args)).await
 }
 
 async fn run(args: Args) -> Result<(), StartError> {
-    let shutdown = shutdown::on_request();
     let shared = args.shared;
-    let clusters = shared.cluster_config().await;
-    let grpc = node::http_endpoint::start(&shared.http, clusters.clone(), shutdown.clone())
-        .await
-        .map_err(StartError::MetricsEndpoint)?;
+    let Started {
+        shutdown,
+        clusters,
+        grpc,
+    } = shared.start().await.map_err(StartError::MetricsEndpoint)?;
     let support = Support::detect();
     tracing::info!(mappers = %support.summary(), "mapper support on this node");
 

@@ -3,7 +3,10 @@
 //! Each binary flattens [`ControllerFlags`] into its own flags and adds its driver name (the
 //! default differs) and what only it has.
 
+use std::error::Error;
+use std::future::Future;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use cluster_config::ClusterConfigWatcher;
@@ -165,4 +168,23 @@ impl ControllerFlags {
         }
         config
     }
+}
+
+/// A controller plugin's `main` after its flags: `run` on `runtime` (from
+/// [`ControllerFlags::runtime`], its error as the binary's) with telemetry from the environment,
+/// and the exit code ([`shutdown::exit_code`]).
+pub fn run_to_exit<E: Error + 'static>(
+    component: &str,
+    runtime: Result<tokio::runtime::Runtime, E>,
+    run: impl Future<Output = Result<(), E>>,
+) -> ExitCode {
+    let runtime = match runtime {
+        Ok(runtime) => runtime,
+        Err(error) => return shutdown::exit_code(component, Err(error)),
+    };
+    // Logs, and spans over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set; flushed when dropped.
+    let Some(_telemetry) = telemetry::init_from_env(runtime.handle(), component, None) else {
+        return ExitCode::FAILURE;
+    };
+    shutdown::exit_code(component, runtime.block_on(run))
 }

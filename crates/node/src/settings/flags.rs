@@ -3,10 +3,15 @@
 //! flattens [`NodeFlags`] into its own flags and adds its driver name and state directory (the
 //! defaults differ) and what only it has.
 
+use std::error::Error;
+use std::future::Future;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use cluster_config::ClusterConfigWatcher;
+use telemetry::{GrpcMetrics, TelemetryError};
+use tokio_util::sync::CancellationToken;
 
 /// The shared flags of the node plugins.
 #[derive(Debug, clap::Args)]
@@ -54,6 +59,15 @@ pub struct NodeFlags {
     pub http: telemetry::HttpEndpointFlag,
 }
 
+/// What [`NodeFlags::start`] started.
+pub struct Started {
+    /// Cancelled on SIGTERM or SIGINT, and when serving ends.
+    pub shutdown: CancellationToken,
+    pub clusters: ClusterConfigWatcher,
+    /// What the CSI server records into, served on `--http-endpoint`.
+    pub grpc: GrpcMetrics,
+}
+
 impl NodeFlags {
     /// `--check-args`: the shared rules (the endpoint, the log filter).
     ///
@@ -66,15 +80,26 @@ impl NodeFlags {
             .map_err(|e| format!("--log-level {:?}: {e}", self.log_level))
     }
 
-    /// The watched `--cluster-config`. A file not usable yet is only a warning: it is re-read
-    /// when it changes.
-    pub async fn cluster_config(&self) -> ClusterConfigWatcher {
+    /// What both plugins start before their driver: the stop request, the watched
+    /// `--cluster-config` (a file not usable yet is only a warning: it is re-read when it
+    /// changes) and the `--http-endpoint`.
+    ///
+    /// # Errors
+    /// The HTTP endpoint cannot be bound.
+    pub async fn start(&self) -> Result<Started, TelemetryError> {
+        let shutdown = shutdown::on_request();
         let clusters =
             ClusterConfigWatcher::start(&self.cluster_config, self.cluster_config_poll).await;
+        let grpc =
+            crate::http_endpoint::start(&self.http, clusters.clone(), shutdown.clone()).await?;
         if let Some(error) = clusters.last_error() {
             tracing::warn!(%error, "starting without a usable cluster config; it is re-read when it changes");
         }
-        clusters
+        Ok(Started {
+            shutdown,
+            clusters,
+            grpc,
+        })
     }
 
     /// The CSI socket's path as kubelet sees it (GetInfo): `--kubelet-socket-path`, else the
@@ -97,4 +122,19 @@ impl NodeFlags {
                 .join(format!("{driver_name}-reg.sock"))
         })
     }
+}
+
+/// A node plugin's `main` after its flags: telemetry from the environment and `log_level`
+/// (`--log-level`), `run`, and the exit code ([`shutdown::exit_code`]).
+pub async fn run_to_exit<E: Error + 'static>(
+    component: &str,
+    log_level: &str,
+    run: impl Future<Output = Result<(), E>>,
+) -> ExitCode {
+    // Logs, and spans over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set; flushed when dropped.
+    let runtime = tokio::runtime::Handle::current();
+    let Some(_telemetry) = telemetry::init_from_env(&runtime, component, Some(log_level)) else {
+        return ExitCode::FAILURE;
+    };
+    shutdown::exit_code(component, run.await)
 }
