@@ -44,18 +44,8 @@ async fn main() -> ExitCode {
     }
 }
 
-/// Ctrl-C or SIGTERM.
+/// Ctrl-C or SIGTERM ([`shutdown::requested`]); said on stderr, as the run has no log.
 async fn interrupted() {
-    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
+    shutdown::requested().await;
     eprintln!("sepia-bench: interrupted; removing what the run made");
 }

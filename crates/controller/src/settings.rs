@@ -1,4 +1,7 @@
 //! What the controller is told at start-up (from flags in the binary, from a fixture in tests).
+//! [`flags`]: the flags both controller plugins share.
+
+pub mod flags;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -1,4 +1,7 @@
 //! The node plugin's configuration as a value (built by `main` from flags, by tests directly).
+//! [`flags`]: the flags both node plugins share.
+
+pub mod flags;
 
 use std::path::PathBuf;
 use std::time::Duration;

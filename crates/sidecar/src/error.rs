@@ -96,12 +96,4 @@ pub enum SidecarError {
     /// The NATS event publisher could not start (bad URL or settings; an absent server is fine).
     #[error(transparent)]
     Events(#[from] events::EventsError),
-
-    /// A signal handler could not be installed.
-    #[error("installing the {signal} handler: {source}")]
-    Signal {
-        signal: &'static str,
-        #[source]
-        source: std::io::Error,
-    },
 }

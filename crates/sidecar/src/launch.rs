@@ -3,7 +3,7 @@
 //! other), then the one warning about ignored flags; every failure becomes a non-zero exit so
 //! Kubernetes restarts the pod.
 
-use std::fmt::Display;
+use std::error::Error;
 use std::future::Future;
 use std::process::ExitCode;
 
@@ -11,21 +11,21 @@ use crate::command::{SidecarCommand, warn_ignored};
 use crate::runtime::init_telemetry;
 
 /// Installs telemetry from the shared flags of `command`, warns about ignored flags, runs
-/// `run(command)` and turns its result into the exit code. Before telemetry is up, an error
-/// can only go to stderr.
+/// `run(command)` and turns its result into the exit code, the error logged with its causes
+/// ([`shutdown::log_failure`]; before telemetry is up, on stderr).
 ///
 /// A failure exits the process here and now (status 1), without waiting for the runtime's
 /// blocking threads: after a lost Lease nothing of this process may outlive its deadline.
 pub async fn launch<C, E, Fut>(command: C, run: impl FnOnce(C) -> Fut) -> ExitCode
 where
     C: SidecarCommand,
-    E: Display,
+    E: Error + 'static,
     Fut: Future<Output = Result<(), E>>,
 {
     let telemetry = match init_telemetry(command.shared(), C::COMPONENT) {
         Ok(guard) => guard,
         Err(error) => {
-            eprintln!("{}: {error}", C::COMPONENT);
+            shutdown::log_failure(C::COMPONENT, &error);
             return ExitCode::FAILURE;
         }
     };
@@ -33,7 +33,7 @@ where
     match run(command).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            tracing::error!(%error, "{} stops", C::COMPONENT);
+            shutdown::log_failure(C::COMPONENT, &error);
             drop(telemetry);
             std::process::exit(1);
         }

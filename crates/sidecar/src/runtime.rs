@@ -85,8 +85,7 @@ impl Sidecar {
         let config = load_config(args.kubeconfig.as_deref()).await?;
         let user_agent = format!("{component}/{identity}");
         let client = throttled_client(config, args.kube_api_qps, args.kube_api_burst, &user_agent)?;
-        let shutdown = CancellationToken::new();
-        spawn_signal_handler(shutdown.clone())?;
+        let shutdown = shutdown::on_request();
         let mut registry = Registry::default();
         let csi = tokio::select! {
             connected = CsiConnection::connect(&args.csi_address, args.timeout, &mut registry) => connected?,
@@ -222,24 +221,4 @@ async fn elector(
         election_client,
         args.election_config(lease_name, identity),
     ))
-}
-
-fn spawn_signal_handler(shutdown: CancellationToken) -> Result<(), SidecarError> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).map_err(|source| SidecarError::Signal {
-        signal: "SIGTERM",
-        source,
-    })?;
-    let mut int = signal(SignalKind::interrupt()).map_err(|source| SidecarError::Signal {
-        signal: "SIGINT",
-        source,
-    })?;
-    tokio::spawn(async move {
-        tokio::select! {
-            _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
-            _ = int.recv() => tracing::info!("SIGINT: shutting down"),
-        }
-        shutdown.cancel();
-    });
-    Ok(())
 }
