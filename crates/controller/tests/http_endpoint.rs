@@ -91,16 +91,21 @@ async fn metrics_count_the_rpcs_made_and_readiness_follows_config_and_monitors()
             assert!(!metrics.contains(volume_id.as_str()), "a volume id in a label");
         }
 
-        // Ready with the bed's config; alive throughout.
+        // Ready and healthy with the bed's config; alive throughout.
         until_status(addr, "/readyz", 200).await;
         assert_eq!(get(addr, "/healthz").await.0, 200);
+        assert_eq!(get(addr, "/livez").await.0, 200);
 
-        // A config file that does not parse: unready (the last good config still serves), alive.
+        // A config file that does not parse: unready and unhealthy (the last good config still
+        // serves), alive.
         std::fs::write(px.config_path(), b"[{not json").unwrap();
         let why = until_status(addr, "/readyz", 500).await;
         assert!(why.contains("config:"), "{why}");
         assert_eq!(get(addr, "/readyz/config").await.0, 500);
-        assert_eq!(get(addr, "/healthz").await.0, 200);
+        let (status, why) = get(addr, "/healthz").await;
+        assert_eq!(status, 500);
+        assert!(why.contains("config:"), "{why}");
+        assert_eq!(get(addr, "/livez").await.0, 200);
 
         // A config naming a cluster whose monitors nobody listens for: parsed, but unready.
         let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -117,7 +122,8 @@ async fn metrics_count_the_rpcs_made_and_readiness_follows_config_and_monitors()
         assert!(why.contains(&format!("ghost ({dead_monitor})")), "{why}");
         assert!(!why.contains(&format!("{CLUSTER_ID} (")), "the bed's cluster is reachable: {why}");
         assert_eq!(get(addr, "/readyz/config").await.0, 200);
-        assert_eq!(get(addr, "/healthz").await.0, 200);
+        assert_eq!(get(addr, "/healthz/ceph").await.0, 500);
+        assert_eq!(get(addr, "/livez").await.0, 200);
 
         // Fixed: ready again.
         write_config(
@@ -125,6 +131,7 @@ async fn metrics_count_the_rpcs_made_and_readiness_follows_config_and_monitors()
             &[cluster_entry(CLUSTER_ID, &bed().monitors, &px.namespace)],
         );
         until_status(addr, "/readyz", 200).await;
+        assert_eq!(get(addr, "/healthz").await.0, 200);
     })
     .await;
 }

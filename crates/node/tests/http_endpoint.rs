@@ -1,6 +1,6 @@
 //! `sepia-node --http-endpoint`: the real binary answers `/metrics` with the RPCs it served by
-//! method and code, `/healthz` while it runs, and `/readyz` only while every configured
-//! cluster's monitors accept connections — the harness's config names a cluster (`dead`)
+//! method and code, `/livez` while it runs, and `/readyz` and `/healthz` only while every
+//! configured cluster's monitors accept connections — the harness's config names a cluster (`dead`)
 //! whose only monitor refuses them, so this plugin is alive and not ready, for that reason.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -62,7 +62,7 @@ async fn node_metrics_count_its_rpcs_and_a_dead_cluster_makes_it_unready_not_dea
     );
 
     // Alive; the config parses; the `dead` cluster keeps it unready, and only that one.
-    assert_eq!(get(addr, "/healthz").await.0, 200);
+    assert_eq!(get(addr, "/livez").await.0, 200);
     assert_eq!(get(addr, "/readyz/config").await.0, 200);
     let why = until(addr, "/readyz/ceph", SETTLES, |status, body| {
         status == 500 && body.contains("no monitor accepts")
@@ -74,6 +74,9 @@ async fn node_metrics_count_its_rpcs_and_a_dead_cluster_makes_it_unready_not_dea
     );
     assert!(!why.contains(&format!("{CLUSTER_ID} (")), "{why}");
     let (status, why) = get(addr, "/readyz").await;
+    assert_eq!(status, 500, "{why}");
+    assert!(why.contains("ceph:"), "{why}");
+    let (status, why) = get(addr, "/healthz").await;
     assert_eq!(status, 500, "{why}");
     assert!(why.contains("ceph:"), "{why}");
 }

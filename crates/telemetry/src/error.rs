@@ -34,7 +34,7 @@ pub enum TelemetryError {
 
     #[error(
         "metrics_path {path:?} is invalid: it must start with '/', use only letters, digits, \
-         '/', '-', '_' and '.', and differ from /healthz and /readyz"
+         '/', '-', '_' and '.', and differ from /healthz, /readyz and /livez"
     )]
     InvalidMetricsPath { path: String },
 

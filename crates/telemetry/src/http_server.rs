@@ -1,8 +1,9 @@
 //! The small HTTP server every Sepia process runs for Prometheus and the kubelet: the metrics
 //! path (configurable, like the kubernetes-csi sidecars' `--metrics-path`), `/healthz` (every
-//! check) and `/healthz/<name>` (one named check, e.g. `/healthz/leader-election`), and for
-//! components whose liveness and readiness differ (the CSI plugins: a dead Ceph cluster makes
-//! them unready, not worth a restart) `/readyz` and `/readyz/<name>` the same way.
+//! check) and `/healthz/<name>` (one named check, e.g. `/healthz/leader-election`), `/livez`
+//! (the process serves: nothing more, as the API server's own `/livez`), and for components
+//! whose liveness and readiness differ (the CSI plugins: a dead Ceph cluster makes them
+//! unready, not worth a restart) `/readyz` and `/readyz/<name>` the same way.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -26,6 +27,10 @@ pub const HEALTHZ_PATH: &str = "/healthz";
 
 /// Fixed, because readiness probes in the manifests point at it.
 pub const READYZ_PATH: &str = "/readyz";
+
+/// Fixed, because the CSI plugins' liveness probes point at it: answered whenever the process
+/// serves HTTP, whatever its checks say.
+pub const LIVEZ_PATH: &str = "/livez";
 
 /// prometheus-client encodes OpenMetrics text; saying so lets Prometheus parse it as such.
 const OPENMETRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -78,7 +83,8 @@ impl MetricsServer {
         let mut router = Router::new()
             .route(metrics_path, get(metrics))
             .route(HEALTHZ_PATH, get(healthz))
-            .route(&format!("{HEALTHZ_PATH}/{{name}}"), get(healthz_named));
+            .route(&format!("{HEALTHZ_PATH}/{{name}}"), get(healthz_named))
+            .route(LIVEZ_PATH, get(livez));
         if readiness.is_some() {
             router = router
                 .route(READYZ_PATH, get(readyz))
@@ -136,7 +142,7 @@ fn validate_metrics_path(path: &str) -> Result<(), TelemetryError> {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '-' | '_' | '.'))
         && !path.contains("//");
-    if plain && path != HEALTHZ_PATH && path != READYZ_PATH {
+    if plain && path != HEALTHZ_PATH && path != READYZ_PATH && path != LIVEZ_PATH {
         Ok(())
     } else {
         Err(TelemetryError::InvalidMetricsPath {
@@ -159,6 +165,10 @@ async fn metrics(State(endpoints): State<Endpoints>) -> Response {
 
 async fn healthz(State(endpoints): State<Endpoints>) -> Response {
     answer(endpoints.health.check())
+}
+
+async fn livez() -> Response {
+    answer(Health::Healthy)
 }
 
 /// One named check; 404 for a name nobody registered, as a mux without that path answers.

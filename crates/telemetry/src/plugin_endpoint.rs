@@ -4,12 +4,15 @@
 //! - `/metrics`: [`GrpcMetrics`] of the CSI server, [`CephCallMetrics`] of every Ceph call, and
 //!   whatever the binary registers in [`PluginTelemetry::registry`] (events, locks, background
 //!   work);
-//! - `/healthz` (liveness): the process serves HTTP. Nothing else on purpose: restarting a
+//! - `/healthz` and `/healthz/<name>`, and the same under `/readyz` (readiness): `config` (the
+//!   cluster config file as it is now parsed and is the one in use) and `ceph` (every
+//!   configured cluster has a monitor that accepts a TCP connection, probed every
+//!   [`PROBE_INTERVAL`]);
+//! - `/livez` (liveness): the process serves HTTP. Nothing else on purpose: restarting a
 //!   plugin fixes neither a broken config file (the watcher keeps serving the last good one)
-//!   nor an unreachable cluster, and a restart loop would only add a gap in service;
-//! - `/readyz` (readiness) and `/readyz/<name>`: `config` (the cluster config file as it is now
-//!   parsed and is the one in use) and `ceph` (every configured cluster has a monitor that
-//!   accepts a TCP connection, probed every [`PROBE_INTERVAL`]).
+//!   nor an unreachable cluster, and a restart loop would only add a gap in service. So the
+//!   manifests probe `/livez` for liveness and `/readyz` for readiness; `/healthz` tells a
+//!   human or a monitoring system what is wrong.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -34,9 +37,10 @@ pub const PROBE_INTERVAL: Duration = Duration::from_secs(10);
 /// The flag, shared by the four plugins (`#[command(flatten)]`), spelled as the sidecars'.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct HttpEndpointFlag {
-    /// Where `/metrics`, `/healthz` (liveness: the process serves) and `/readyz` (readiness:
-    /// the cluster config parses, and every configured cluster's monitors accept connections;
-    /// also `/readyz/config`, `/readyz/ceph`) are served: `:port` (every interface),
+    /// Where `/metrics`, `/healthz` and `/readyz` (the cluster config parses, and every
+    /// configured cluster's monitors accept connections; also `/healthz/config`,
+    /// `/healthz/ceph` and the same under `/readyz`) and `/livez` (liveness: the process
+    /// serves) are served: `:port` (every interface),
     /// `host:port` or `[ipv6]:port`; none when unset. Ceph being down makes the plugin unready,
     /// never restarts it.
     #[arg(long = "http-endpoint", value_name = "ADDR:PORT")]
@@ -99,12 +103,13 @@ impl PluginTelemetry {
         let Some(addr) = flag.http_endpoint.clone() else {
             return Ok(None);
         };
+        let checks = checks(config);
         let server = MetricsServer::bind_with_readiness(
             addr,
             "/metrics",
             Arc::new(self.registry),
-            HealthCheck::always_healthy(),
-            Some(readiness(config)),
+            checks.clone(),
+            Some(checks),
         )
         .await?;
         let local = server.local_addr();
@@ -113,13 +118,13 @@ impl PluginTelemetry {
                 tracing::error!(%error, "the HTTP endpoint stopped; /metrics and probes fail");
             }
         });
-        tracing::info!(address = %local, "serving /metrics, /healthz and /readyz");
+        tracing::info!(address = %local, "serving /metrics, /healthz, /readyz and /livez");
         Ok(Some(local))
     }
 }
 
 /// `config` and `ceph`, see the module doc.
-fn readiness(config: ClusterConfigWatcher) -> HealthChecks {
+fn checks(config: ClusterConfigWatcher) -> HealthChecks {
     let (verdict, seen) = watch::channel(Health::Unhealthy("not probed yet".to_owned()));
     tokio::spawn(probe_monitors(config.clone(), verdict));
     HealthChecks::default()
@@ -219,6 +224,8 @@ mod tests {
         assert_eq!(get(addr, "/readyz/ceph").await.0, 200);
         assert_eq!(get(addr, "/readyz/config").await.0, 200);
         assert_eq!(get(addr, "/healthz").await.0, 200);
+        assert_eq!(get(addr, "/healthz/ceph").await.0, 200);
+        assert_eq!(get(addr, "/livez").await.0, 200);
         let (status, metrics) = get(addr, "/metrics").await;
         assert_eq!(status, 200);
         assert!(
@@ -229,7 +236,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_cluster_without_a_listening_monitor_is_unready_but_alive() {
+    async fn a_cluster_without_a_listening_monitor_is_unready_and_unhealthy_but_alive() {
         let up = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let dead = closed.local_addr().unwrap().to_string();
@@ -252,6 +259,10 @@ mod tests {
         assert_eq!(status, 500);
         assert!(why.contains("ceph: no monitor"), "{why}");
         assert_eq!(get(addr, "/readyz/config").await.0, 200);
-        assert_eq!(get(addr, "/healthz").await.0, 200);
+        let (status, why) = get(addr, "/healthz").await;
+        assert_eq!(status, 500);
+        assert!(why.contains("ceph: no monitor"), "{why}");
+        assert_eq!(get(addr, "/healthz/config").await.0, 200);
+        assert_eq!(get(addr, "/livez").await.0, 200);
     }
 }
