@@ -17,7 +17,7 @@ use std::path::{Component, Path, PathBuf};
 use csi::quote::quote;
 
 use crate::error::NodeError;
-use crate::mountinfo;
+use crate::mount::mountinfo;
 use crate::syscall;
 
 /// Linux' PATH_MAX: a longer path is never one kubelet made.

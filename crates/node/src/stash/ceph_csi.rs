@@ -24,7 +24,7 @@ use sha2::{Digest, Sha256};
 
 use crate::filesystem::FsType;
 use crate::mapper::MapperKind;
-use crate::mountinfo::MountEntry;
+use crate::mount::mountinfo::MountEntry;
 use crate::stash::{self, AccessKind, Origin, Stash};
 
 /// The newest record version ceph-csi writes; earlier ones lack fields, which default.

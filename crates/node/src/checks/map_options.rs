@@ -11,9 +11,9 @@
 
 use csi::quote::quote;
 
+use crate::checks::option_rules::{Rule, number_in, one_of};
 use crate::error::NodeError;
 use crate::mapper::MapperKind;
-use crate::option_rules::{Rule, number_in, one_of};
 
 /// Options per mapper, each checked.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

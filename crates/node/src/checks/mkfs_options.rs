@@ -8,9 +8,9 @@
 
 use csi::quote::quote;
 
+use crate::checks::option_rules::{Rule, number_in, one_of};
 use crate::error::NodeError;
 use crate::filesystem::FsType;
-use crate::option_rules::{Rule, number_in, one_of};
 
 const FIELD: &str = "volume_context.mkfsOptions";
 

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use crate::error::NodeError;
 use crate::mount;
-use crate::mountinfo::{self, MountEntry};
+use crate::mount::mountinfo::{self, MountEntry};
 use crate::process::ChildCommand;
 use crate::syscall;
 
