@@ -6,7 +6,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::defaults;
+use crate::mutations::defaults;
 use crate::object_meta::{
     self, carry, finalizers, generate_name, is_deleting, meta_mut, name_problem, now_rfc3339,
 };

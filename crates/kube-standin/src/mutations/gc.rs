@@ -9,10 +9,10 @@
 
 use serde_json::Value;
 
-use crate::history::ChangeKind;
 use crate::object_meta;
+use crate::store::history::ChangeKind;
+use crate::store::write_log::WriteContext;
 use crate::store::{ObjectKey, Store};
-use crate::write_log::WriteContext;
 
 fn owner_uids(obj: &Value) -> Vec<&str> {
     obj.get("metadata")

@@ -3,7 +3,12 @@
 //!
 //! One mutex guards it all (held only for the synchronous part of a request), which gives the
 //! same guarantee as etcd behind the real server: changes are totally ordered by revision, and a
-//! watch that starts at revision N sees exactly the changes after N.
+//! watch that starts at revision N sees exactly the changes after N. The change history
+//! ([`history`]) and the write log ([`write_log`]) are here because they are written under
+//! that same mutex, in the same commit as the object.
+
+pub(crate) mod history;
+pub(crate) mod write_log;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -11,12 +16,12 @@ use std::sync::Arc;
 use serde_json::Value;
 use tokio::sync::watch;
 
-use crate::history::{Change, ChangeKind, History};
-use crate::managed_fields::ManagedFields;
+use crate::mutations::managed_fields::ManagedFields;
 use crate::object_meta::{self, meta_mut};
 use crate::resources::{Gvr, ResourceInfo, ResourceTable};
 use crate::status::ApiError;
-use crate::write_log::{WriteContext, WriteEffect, WriteRecord};
+use history::{Change, ChangeKind, History};
+use write_log::{WriteContext, WriteEffect, WriteRecord};
 
 /// Where an object lives. Ordered like the real server's storage keys, so lists come out sorted
 /// by namespace, then name, and `continue` tokens can name a position.

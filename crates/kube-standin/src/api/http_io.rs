@@ -9,11 +9,11 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use serde_json::Value;
 
-use crate::metadata_only;
-use crate::routing::Query;
+use crate::api::metadata_only;
+use crate::api::routing::Query;
 use crate::selectors::{FieldSelector, LabelSelector, Selectors};
 use crate::status::ApiError;
-use crate::write_log::{Verb, WriteContext};
+use crate::store::write_log::{Verb, WriteContext};
 
 pub(crate) type Body = BoxBody<Bytes, Infallible>;
 

@@ -2,6 +2,15 @@
 //!
 //! Reads and writes lock the store only for their synchronous part; watches run as their own
 //! task feeding a streamed body.
+//!
+//! The HTTP side every handler shares is here too: [`routing`] (URL path and query → route),
+//! [`http_io`] (what a handler reads from a request, JSON responses), [`metadata_only`]
+//! (PartialObjectMetadata responses) and [`discovery`] (`/version`, `/api`, `/apis`).
+
+pub(crate) mod discovery;
+pub(crate) mod http_io;
+pub(crate) mod metadata_only;
+pub(crate) mod routing;
 
 use std::sync::Arc;
 
@@ -9,20 +18,18 @@ use http::{Method, Response, StatusCode};
 use serde_json::Value;
 
 use crate::access;
-use crate::discovery;
-use crate::http_io::{ApiRequest, Body, json_response};
-use crate::identity::UserInfo;
+use crate::access::identity::UserInfo;
 use crate::list::{ListRequest, list};
-use crate::metadata_only;
+use crate::mutations::patch::PatchKind;
+use crate::mutations::write_rules::WriteScope;
 use crate::mutations::{DeleteOptions, Deleted, UpdateOp};
-use crate::patch::PatchKind;
 use crate::resources::ResourceInfo;
-use crate::routing::{Route, route};
 use crate::server::Shared;
 use crate::status::ApiError;
+use crate::store::write_log::Verb;
 use crate::watch;
-use crate::write_log::Verb;
-use crate::write_rules::WriteScope;
+use http_io::{ApiRequest, Body, json_response};
+use routing::{Route, route};
 
 /// Serve one request.
 pub(crate) async fn handle(

@@ -20,8 +20,8 @@ mod tests;
 
 pub(crate) use policy::Policy;
 
-use crate::identity::UserInfo;
-use crate::request_info::Attributes;
+use crate::access::identity::UserInfo;
+use crate::access::request_info::Attributes;
 
 /// The outcome for one request.
 #[derive(Debug, Clone, PartialEq, Eq)]

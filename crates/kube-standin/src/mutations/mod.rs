@@ -3,18 +3,30 @@
 //! Every update goes through one path, as in the real server: compute a candidate from the
 //! current object, check the resourceVersion precondition, compose the stored object under the
 //! write rules, skip no-ops, and finish a pending deletion once the last finalizer is gone.
+//!
+//! What that one path applies lives beside it: [`write_rules`] (server metadata, status
+//! isolation, generation, finalizers, the resourceVersion precondition) with the field
+//! [`defaults`] the real server fills in, [`patch`] (merge, JSON, strategic-as-merge and apply
+//! merge), [`managed_fields`] (server-side apply ownership and conflicts) and [`gc`]
+//! (ownerReference garbage collection, run inline after a delete).
+
+pub(crate) mod defaults;
+pub(crate) mod gc;
+pub(crate) mod managed_fields;
+pub(crate) mod patch;
+pub(crate) mod write_rules;
 
 use serde_json::Value;
 
-use crate::history::ChangeKind;
-use crate::managed_fields::{ManagedFields, dotted};
 use crate::object_meta::{self, finalizers, is_deleting};
-use crate::patch::{PatchKind, apply_merge, json_patch, merge_patch};
 use crate::resources::ResourceInfo;
 use crate::status::{self, ApiError};
+use crate::store::history::ChangeKind;
+use crate::store::write_log::WriteContext;
 use crate::store::{ObjectKey, Store};
-use crate::write_log::WriteContext;
-use crate::write_rules::{
+use managed_fields::{ManagedFields, dotted};
+use patch::{PatchKind, apply_merge, json_patch, merge_patch};
+use write_rules::{
     WriteScope, check_resource_version, compose_update, mark_deleting, prepare_create,
 };
 

@@ -1,14 +1,20 @@
 //! Who sent a request and whether they may do it: authentication by bearer token
-//! ([`crate::identity`]), then RBAC ([`crate::rbac`]) on the request's attributes, before the
-//! request is routed, as the real server's filter chain does.
+//! ([`identity`]), then RBAC ([`rbac`]) on the request's attributes ([`request_info`]), before
+//! the request is routed, as the real server's filter chain does. The three are grouped as
+//! that one gate; the rest of the stand-in only takes its outcome (the user, or the
+//! attributes a refusal's wording names) and, in the public handle, mints tokens.
 
-use crate::http_io::ApiRequest;
-use crate::identity::UserInfo;
-use crate::rbac::{self, Decision, Policy};
-use crate::request_info::{self, Attributes, ResourceAttributes};
+pub(crate) mod identity;
+pub(crate) mod rbac;
+pub(crate) mod request_info;
+
+use crate::api::http_io::ApiRequest;
 use crate::resources::Gvr;
 use crate::server::Shared;
 use crate::status::ApiError;
+use identity::UserInfo;
+use rbac::{Decision, Policy};
+use request_info::{Attributes, ResourceAttributes};
 
 /// The request's user: 401 for an unknown token or one whose ServiceAccount is gone.
 pub(crate) fn authenticate(shared: &Shared, req: &ApiRequest) -> Result<UserInfo, ApiError> {

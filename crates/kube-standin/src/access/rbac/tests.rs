@@ -2,7 +2,7 @@
 //! corner cases, and for each request whether it is allowed.
 
 use super::*;
-use crate::request_info::ResourceAttributes;
+use crate::access::request_info::ResourceAttributes;
 use crate::yaml::parse_yaml;
 
 const POLICY: &str = r#"

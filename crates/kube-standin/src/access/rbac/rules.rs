@@ -1,9 +1,9 @@
 //! Whether one rule allows one request, and whether one binding names one user: the real
 //! authorizer's matching, clause by clause (`k8s.io/kubernetes/pkg/apis/rbac/v1/evaluation_helpers.go`).
 
-use crate::identity::{UserInfo, service_account_user};
-use crate::rbac::policy::{PolicyRule, Subject};
-use crate::request_info::Attributes;
+use crate::access::identity::{UserInfo, service_account_user};
+use crate::access::rbac::policy::{PolicyRule, Subject};
+use crate::access::request_info::Attributes;
 
 const ALL: &str = "*";
 
