@@ -6,7 +6,7 @@ use journal::listing::MAX_PAGE;
 use journal::{CompositeId, Config, Entry, Journal, Kind};
 
 use crate::error::{Error, Result};
-use crate::hexdump::listomapvals_entry;
+use crate::in_ceph::hexdump::listomapvals_entry;
 use crate::table::Table;
 
 /// Prefix of the controller's publication records on a volume's journal entry, completed by

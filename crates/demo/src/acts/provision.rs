@@ -1,17 +1,17 @@
 //! Act two (steps 3–12): the user's story through CSI — a PVC mounted in a pod that writes a
 //! file, a snapshot of it, another file, a restore of the snapshot mounted in a second pod
 //! (holding only the first file), a clone of the PVC, and the PVC grown while mounted. The
-//! node's side of each step is in [`crate::node_act`].
+//! node's side of each step is in [`crate::acts::node_act`].
 
 use journal::Kind;
 use rig::size::{GIB, format_size};
 
-use crate::driver::{Claim, Source, Volume};
+use crate::acts::node_act::{self, Attachment, Content, GROWN};
+use crate::drivers::controller::{Claim, Source, Volume};
 use crate::error::{Error, Result};
-use crate::files::{AFTER_SNAPSHOT, BEFORE_SNAPSHOT};
 use crate::flow::World;
 use crate::made::Made;
-use crate::node_act::{self, Attachment, Content, GROWN};
+use crate::on_node::files::{AFTER_SNAPSHOT, BEFORE_SNAPSHOT};
 use crate::show::volume_details;
 use crate::story::Story;
 

@@ -1,6 +1,6 @@
 //! What Ceph holds of the CephFS half, read as a Ceph user would (`ceph fs subvolume ls`,
 //! `info`, `snapshot ls`, `clone status`, all mgr `volumes` commands) and the journal in the
-//! file system's metadata pool (through [`crate::journal_view`]); and the removal of the
+//! file system's metadata pool (through [`crate::in_ceph::journal_view`]); and the removal of the
 //! demo's subvolume group and journal namespace at the end.
 
 use ceph::{Cluster, IoCtx};
@@ -8,7 +8,7 @@ use rig::mgr::Mgr;
 use serde_json::{Value, json};
 
 use crate::error::{Error, Result};
-use crate::journal_view::JournalView;
+use crate::in_ceph::journal_view::JournalView;
 
 /// The demo's subvolume group of one file system, and the journal's namespace (same name) in
 /// its metadata pool.

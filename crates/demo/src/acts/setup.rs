@@ -5,11 +5,11 @@ use rig::access::Access;
 use rig::csi_call::StorageClass;
 use rig::scratch::ScratchNamespace;
 
-use crate::driver::Driver;
+use crate::drivers::controller::Driver;
+use crate::drivers::kubelet::Kubelet;
+use crate::drivers::node_plugin::NodeDriver;
 use crate::error::{Error, Result};
 use crate::flow::{FS_TYPE, NodeSide, World};
-use crate::kubelet::Kubelet;
-use crate::node_driver::NodeDriver;
 use crate::options::Options;
 use crate::story::Story;
 

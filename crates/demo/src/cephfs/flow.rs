@@ -2,7 +2,7 @@
 //! ceph-fuse and published into two pods that read each other's files, a snapshot, a restore
 //! (the mgr clones for a while: CreateVolume answers ABORTED until it is done, and is
 //! retried), a clone, an expansion seen by `df`, what Ceph holds, and the teardown down to
-//! nothing. The steps are in [`crate::cephfs_act`]; Ceph is read in [`crate::cephfs_ceph`].
+//! nothing. The steps are in [`crate::cephfs::act`]; Ceph is read in [`crate::cephfs::in_ceph`].
 //! The first failing step ends the half; [`clean_up`] then unmounts and deletes what it made
 //! and removes the group.
 
@@ -13,12 +13,12 @@ use csi::v1::volume_capability::access_mode::Mode;
 use csi::v1::volume_capability::{AccessMode, AccessType, MountVolume};
 use rig::access::Access;
 
-use crate::cephfs_ceph::CephfsPlace;
-use crate::driver::Driver;
+use crate::acts::node_act::Attachment;
+use crate::cephfs::in_ceph::CephfsPlace;
+use crate::drivers::controller::Driver;
 use crate::error::Result;
 use crate::flow::NodeSide;
 use crate::made::Made;
-use crate::node_act::Attachment;
 use crate::options::{CephfsOptions, Options};
 use crate::story::Story;
 
@@ -85,7 +85,7 @@ pub(crate) async fn run(
     access: &Access,
 ) -> Result<()> {
     let mut world = CephfsWorld::default();
-    let walked = crate::cephfs_act::walk(story, &mut world, opts, cephfs, access).await;
+    let walked = crate::cephfs::act::walk(story, &mut world, opts, cephfs, access).await;
     if walked.is_err() {
         clean_up(&mut world).await;
     }
@@ -121,7 +121,7 @@ async fn clean_up(world: &mut CephfsWorld) {
             if world.deleted.contains(&made.id) {
                 continue;
             }
-            match crate::cleanup::delete(driver, made).await {
+            match crate::acts::cleanup::delete(driver, made).await {
                 Ok(()) => println!("  deleted {} through CSI", made.label),
                 Err(e) => println!("  could not delete {} through CSI: {e}", made.label),
             }

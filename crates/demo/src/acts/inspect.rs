@@ -3,8 +3,8 @@
 
 use crate::error::{Error, Result};
 use crate::flow::World;
-use crate::images::list_images;
-use crate::journal_view::JournalView;
+use crate::in_ceph::images::list_images;
+use crate::in_ceph::journal_view::JournalView;
 use crate::made::check;
 use crate::options::Options;
 use crate::show::ceph_holdings;

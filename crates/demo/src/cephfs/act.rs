@@ -1,4 +1,4 @@
-//! The CephFS half's steps (see [`crate::cephfs_flow::CEPHFS_PLAN`]), as the provisioner,
+//! The CephFS half's steps (see [`crate::cephfs::flow::CEPHFS_PLAN`]), as the provisioner,
 //! snapshotter, resizer and kubelet make the calls; files are written and read on the node as
 //! the pods would.
 
@@ -11,19 +11,19 @@ use journal::Kind;
 use rig::access::Access;
 use rig::size::{GIB, format_size};
 
-use crate::cephfs_ceph::{CephfsPlace, info_line};
-use crate::cephfs_flow::{CephfsWorld, admin_secrets, shared_capability};
-use crate::driver::{Claim, Driver, Source, Volume, VolumeClass};
+use crate::acts::node_act::{Attachment, GROWN, indent};
+use crate::acts::provision::{K8S_NAMESPACE, claim, made_volume};
+use crate::cephfs::flow::{CephfsWorld, admin_secrets, shared_capability};
+use crate::cephfs::in_ceph::{CephfsPlace, info_line};
+use crate::drivers::controller::{Claim, Driver, Source, Volume, VolumeClass};
+use crate::drivers::kubelet::Kubelet;
+use crate::drivers::node_plugin::NodeDriver;
 use crate::error::{Error, Result};
-use crate::files::{listing, read_text, write_durably};
 use crate::flow::NodeSide;
-use crate::kubelet::Kubelet;
 use crate::made::Made;
-use crate::mounted::{ceph_fuse_processes, df, fs_size, mount_at, mount_table};
-use crate::node_act::{Attachment, GROWN, indent};
-use crate::node_driver::NodeDriver;
+use crate::on_node::files::{listing, read_text, write_durably};
+use crate::on_node::mounted::{ceph_fuse_processes, df, fs_size, mount_at, mount_table};
 use crate::options::{CephfsOptions, Options};
-use crate::provision::{K8S_NAMESPACE, claim, made_volume};
 use crate::show::volume_details;
 use crate::story::Story;
 use crate::table::Table;
@@ -621,7 +621,7 @@ async fn delete_all(
     let mut lines = Vec::new();
     for round in ["", " again (already gone: success)"] {
         for made in made.iter().rev() {
-            crate::cleanup::delete(driver, made).await?;
+            crate::acts::cleanup::delete(driver, made).await?;
             deleted.insert(made.id.clone());
             lines.push(format!("deleted {}{round}", made.label));
         }

@@ -8,7 +8,7 @@ use ceph::{IoCtx, rbd};
 use rig::inventory::Inventory;
 use rig::scratch::wait_for_trash_purge;
 
-use crate::cleanup::delete;
+use crate::acts::cleanup::delete;
 use crate::error::{Error, Result};
 use crate::flow::World;
 use crate::options::Options;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use csi::v1::{ControllerPublishVolumeRequest, ControllerUnpublishVolumeRequest};
 
-use crate::driver::Driver;
+use crate::drivers::controller::Driver;
 use crate::error::{Error, Result};
 
 /// How long a NOT_FOUND node is retried: the node plugin registers right after it starts,

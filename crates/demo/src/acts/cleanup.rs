@@ -8,7 +8,7 @@ use std::time::Duration;
 use journal::Kind;
 use rig::scratch::wait_for_trash_purge;
 
-use crate::driver::Driver;
+use crate::drivers::controller::Driver;
 use crate::error::Result;
 use crate::flow::World;
 use crate::made::Made;

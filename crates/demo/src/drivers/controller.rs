@@ -1,7 +1,7 @@
 //! The CSI calls of the story, shaped like the Kubernetes sidecars send them: StorageClass
 //! parameters plus the PVC/PV names the external-provisioner adds with
 //! `--extra-create-metadata`, VolumeSnapshotClass parameters plus the snapshot names, and the
-//! provisioner Secret in every call. The external-attacher's calls are in [`crate::attacher`].
+//! provisioner Secret in every call. The external-attacher's calls are in [`crate::drivers::attacher`].
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};

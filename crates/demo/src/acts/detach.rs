@@ -5,13 +5,13 @@
 
 use ceph::IoCtx;
 
-use crate::driver::Driver;
+use crate::acts::node_act::Attachment;
+use crate::drivers::controller::Driver;
 use crate::error::{Error, Result};
 use crate::flow::{NodeSide, World};
-use crate::journal_view::{PUBLICATION_PREFIX, published_nodes};
-use crate::mounted::{mount_table, path_exists};
-use crate::node_act::Attachment;
-use crate::node_leftovers::{NodeLeftovers, scan_settled};
+use crate::in_ceph::journal_view::{PUBLICATION_PREFIX, published_nodes};
+use crate::on_node::mounted::{mount_table, path_exists};
+use crate::on_node::node_leftovers::{NodeLeftovers, scan_settled};
 use crate::story::Story;
 use crate::table::Table;
 

@@ -16,8 +16,8 @@ use csi::v1::{
 use rig::csi_call::{mount_capability_with_fs, plugin_info, with_timeout};
 use tonic::transport::Channel;
 
+use crate::drivers::kubelet::VolumePaths;
 use crate::error::{Error, Result};
-use crate::kubelet::VolumePaths;
 
 /// Who the node plugin says it is.
 #[derive(Debug, Clone)]

@@ -4,9 +4,9 @@
 
 use std::path::Path;
 
+use crate::acts::node_act::{Attachment, indent};
 use crate::error::{Error, Result};
-use crate::mounted::{df, loop_devices, mount_table, rbd_fuse_processes};
-use crate::node_act::{Attachment, indent};
+use crate::on_node::mounted::{df, loop_devices, mount_table, rbd_fuse_processes};
 use crate::table::Table;
 
 /// The layers under `attachment`'s target path; kubelet paths are shown relative to

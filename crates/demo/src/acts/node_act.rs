@@ -8,15 +8,15 @@ use std::collections::HashMap;
 use ceph::IoCtx;
 use rig::size::{GIB, format_size};
 
-use crate::driver::{Driver, Volume};
+use crate::drivers::controller::{Driver, Volume};
+use crate::drivers::kubelet::VolumePaths;
+use crate::drivers::node_plugin::NodeVolume;
 use crate::error::{Error, Result};
-use crate::files::{AFTER_SNAPSHOT, BEFORE_SNAPSHOT, listing, read_text, write_durably};
 use crate::flow::NodeSide;
-use crate::journal_view::{PUBLICATION_PREFIX, published_nodes};
-use crate::kubelet::VolumePaths;
-use crate::mounted::{df, fs_size};
-use crate::node_driver::NodeVolume;
-use crate::stack::describe_stack;
+use crate::in_ceph::journal_view::{PUBLICATION_PREFIX, published_nodes};
+use crate::on_node::files::{AFTER_SNAPSHOT, BEFORE_SNAPSHOT, listing, read_text, write_durably};
+use crate::on_node::mounted::{df, fs_size};
+use crate::on_node::stack::describe_stack;
 
 /// A volume the story publishes to the node; what detaching, and clean-up after a failure,
 /// work from. Recorded before the first call, so clean-up undoes a half-done attach too.
