@@ -10,7 +10,7 @@
 use std::path::Path;
 
 use node::NodeError;
-use node::mountinfo;
+use node::mount::mountinfo;
 use node::process::ChildCommand;
 use node::secret::CephAccess;
 

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use cluster_config::{ClusterConfigWatcher, ConfigError};
 use node::NodeError;
-use node::kubelet_paths::KubeletRoot;
+use node::checks::kubelet_paths::KubeletRoot;
 use node::secret::{CephAccess, KeyDir, Secret};
 use node::volume_lock::VolumeLocks;
 

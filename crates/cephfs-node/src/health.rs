@@ -5,14 +5,14 @@
 //! answers ENOTCONN. So the daemon's state is read from /proc first (no call into the mount at
 //! all), and only a daemon that looks alive is asked, with a deadline; a call that misses it
 //! is abandoned, not awaited. Teardown aborts the FUSE connection of a dead or stuck mount
-//! ([`node::fuse_connection`]) before unmounting, so nothing above it hangs.
+//! ([`node::mount::fuse_connection`]) before unmounting, so nothing above it hangs.
 
 use std::path::Path;
 use std::time::Duration;
 
 use node::NodeError;
-use node::fuse_connection::{self, Daemon};
-use node::mountinfo::MountEntry;
+use node::mount::fuse_connection::{self, Daemon};
+use node::mount::mountinfo::MountEntry;
 use node::operation::stats::Usage;
 use node::syscall;
 

@@ -9,7 +9,7 @@
 //! mounted, and a refused one is INVALID_ARGUMENT naming the field and the rule.
 
 use node::NodeError;
-use node::option_rules::{Rule, number_in, one_of};
+use node::checks::option_rules::{Rule, number_in, one_of};
 
 /// Generic per-mount flags every mount kind takes.
 const VFS_FLAGS: [&str; 8] = [

@@ -11,7 +11,7 @@
 use std::path::Path;
 
 use node::NodeError;
-use node::mountinfo::{self, MountEntry};
+use node::mount::mountinfo::{self, MountEntry};
 use node::ownership::not_ours;
 
 use crate::driver::CephfsNode;

@@ -9,10 +9,10 @@ use std::path::PathBuf;
 
 use node::NodeError;
 use node::mount;
-use node::mountinfo;
+use node::mount::mountinfo;
+use node::mount::target::{self, Removal};
 use node::ownership::not_ours;
 use node::stash::AccessKind;
-use node::target::{self, Removal};
 
 use crate::driver::CephfsNode;
 use crate::health;

@@ -12,10 +12,10 @@ use std::time::Instant;
 
 use node::NodeError;
 use node::access::staged_target;
-use node::mountinfo::{self, MountEntry};
+use node::mount::mountinfo::{self, MountEntry};
+use node::mount::target;
 use node::secret::Secret;
 use node::stash::AccessKind;
-use node::target;
 
 use crate::client_mount::{self, MountSpec};
 use crate::driver::CephfsNode;

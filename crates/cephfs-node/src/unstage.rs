@@ -9,9 +9,9 @@ use std::time::Instant;
 use node::NodeError;
 use node::access::staged_target;
 use node::mount;
-use node::mountinfo;
+use node::mount::mountinfo;
+use node::mount::target::{self, Removal};
 use node::ownership::not_ours;
-use node::target::{self, Removal};
 
 use crate::driver::CephfsNode;
 use crate::health;

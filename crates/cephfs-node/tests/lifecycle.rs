@@ -20,7 +20,7 @@ async fn two_pods_share_one_rwx_volume_and_unstage_leaves_nothing() {
     h.stage(&volume).await.unwrap();
     h.stage(&volume).await.unwrap(); // idempotent
     let staged = h.staged_mount(&volume);
-    let entry = node::mountinfo::mount_at(&staged)
+    let entry = node::mount::mountinfo::mount_at(&staged)
         .await
         .unwrap()
         .expect("staged mount");

@@ -2,12 +2,12 @@
 //! make, with a pod's files written and read on the node, a look into Ceph in the middle and
 //! a proof that nothing is left at the end, neither in Ceph nor on the node.
 //!
-//! It runs in six acts, one file each: [`crate::setup`] (steps 1–2), [`crate::provision`]
-//! (3–12, with the node's side in [`crate::node_act`]), [`crate::inspect`] (13–14),
-//! [`crate::detach`] (15–17), [`crate::operator_tool`] (18–19: `sepia inspect` and `sepia
-//! orphans`) and [`crate::teardown`] (20–27). The first failing step ends
-//! the story; [`crate::cleanup`] then unmounts what is mounted, deletes what was made and
-//! removes the namespace. With the CephFS flags, the CephFS half ([`crate::cephfs_flow`])
+//! It runs in six acts, one file each: [`crate::acts::setup`] (steps 1–2), [`crate::acts::provision`]
+//! (3–12, with the node's side in [`crate::acts::node_act`]), [`crate::acts::inspect`] (13–14),
+//! [`crate::acts::detach`] (15–17), [`crate::acts::operator_tool`] (18–19: `sepia inspect` and `sepia
+//! orphans`) and [`crate::acts::teardown`] (20–27). The first failing step ends
+//! the story; [`crate::acts::cleanup`] then unmounts what is mounted, deletes what was made and
+//! removes the namespace. With the CephFS flags, the CephFS half ([`crate::cephfs::flow`])
 //! follows a successful RBD half, numbered on in the same story.
 
 use std::collections::HashSet;
@@ -16,12 +16,12 @@ use ceph::Cluster;
 use rig::access::{Access, default_bed_env};
 use rig::scratch::ScratchNamespace;
 
-use crate::driver::Driver;
+use crate::acts::node_act::Attachment;
+use crate::drivers::controller::Driver;
+use crate::drivers::kubelet::Kubelet;
+use crate::drivers::node_plugin::NodeDriver;
 use crate::error::Result;
-use crate::kubelet::Kubelet;
 use crate::made::Made;
-use crate::node_act::Attachment;
-use crate::node_driver::NodeDriver;
 use crate::options::Options;
 use crate::story::Story;
 
@@ -99,7 +99,7 @@ pub async fn run(opts: &Options) -> Result<bool> {
     let cephfs = opts.cephfs();
     let mut plan = PLAN.to_vec();
     if cephfs.is_some() {
-        plan.extend(crate::cephfs_flow::CEPHFS_PLAN);
+        plan.extend(crate::cephfs::flow::CEPHFS_PLAN);
     }
     let mut story = Story::new(&plan);
     let mut world = World {
@@ -113,12 +113,12 @@ pub async fn run(opts: &Options) -> Result<bool> {
     };
     let walked = walk(&mut story, &mut world, opts, &access).await;
     if walked.is_err() {
-        crate::cleanup::clean_up(&mut world).await;
+        crate::acts::cleanup::clean_up(&mut world).await;
     }
     let walked = match (walked, &cephfs) {
         (Ok(()), Some(cephfs)) => {
             println!("\nCephFS: a volume many pods share");
-            crate::cephfs_flow::run(&mut story, opts, cephfs, &access).await
+            crate::cephfs::flow::run(&mut story, opts, cephfs, &access).await
         }
         (walked, _) => walked,
     };
@@ -127,10 +127,10 @@ pub async fn run(opts: &Options) -> Result<bool> {
 }
 
 async fn walk(story: &mut Story, world: &mut World, opts: &Options, access: &Access) -> Result<()> {
-    let pool_id = crate::setup::setup(story, world, opts, access).await?;
-    crate::provision::provision(story, world).await?;
-    crate::inspect::inspect(story, world, opts, pool_id).await?;
-    crate::detach::detach(story, world).await?;
-    crate::operator_tool::look(story, world, opts, access).await?;
-    crate::teardown::teardown(story, world, opts).await
+    let pool_id = crate::acts::setup::setup(story, world, opts, access).await?;
+    crate::acts::provision::provision(story, world).await?;
+    crate::acts::inspect::inspect(story, world, opts, pool_id).await?;
+    crate::acts::detach::detach(story, world).await?;
+    crate::acts::operator_tool::look(story, world, opts, access).await?;
+    crate::acts::teardown::teardown(story, world, opts).await
 }

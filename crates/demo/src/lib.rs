@@ -6,63 +6,46 @@
 //! node has mounted (`findmnt`, `losetup`, `df`).
 //!
 //! Module map:
-//! - [`options`]: the flags; [`flow`]: the story and its plan, run in six acts —
-//!   [`setup`], [`provision`] (with the node's side in [`node_act`]), [`inspect`],
-//!   [`detach`], [`operator_tool`] (`sepia inspect`, `sepia orphans`), [`teardown`] — with [`cleanup`] after a failure; [`story`]: numbered
-//!   steps, timings, the summary table; [`show`]: the text under a Ceph step.
-//! - [`driver`]: the controller's CSI calls as the provisioner, snapshotter and resizer make
-//!   them; [`attacher`]: ControllerPublish/Unpublish as the external-attacher makes them;
-//!   [`node_driver`]: the node plugin's calls as kubelet makes them, with paths from
-//!   [`kubelet`].
-//! - On the node: [`mounted`]: mount table, loop devices, rbd-fuse processes, `df`;
-//!   [`stack`]: how a published volume sits on the node; [`files`]: what the pods write;
-//!   [`node_leftovers`]: the scan for anything left mounted or mapped; [`bounded`]: every
-//!   file system call and child process, off the async threads and with a deadline.
-//! - In Ceph: [`images`]: the namespace's RBD images; [`journal_view`]: the omap journal,
-//!   decoded through `sepia-journal` and raw; [`hexdump`]: `rados listomapvals` formatting;
-//!   [`ids`]: volume/snapshot IDs taken apart; [`table`]: aligned columns.
+//! - [`options`]: the flags; [`flow`]: the story and its plan, run in six [`acts`] —
+//!   `setup`, `provision` (with the node's side in `node_act`), `inspect`, `detach`,
+//!   `operator_tool` (`sepia inspect`, `sepia orphans`), `teardown` — with `cleanup` after a
+//!   failure; [`story`]: numbered steps, timings, the summary table; [`show`]: the text under
+//!   a Ceph step.
+//! - [`drivers`]: the calls Kubernetes would make — `controller` (the controller's CSI calls
+//!   as the provisioner, snapshotter and resizer make them), `attacher`
+//!   (ControllerPublish/Unpublish as the external-attacher makes them), `node_plugin` (the
+//!   node plugin's calls as kubelet makes them, with paths from `kubelet`).
+//! - [`on_node`]: `mounted` (mount table, loop devices, rbd-fuse processes, `df`), `stack`
+//!   (how a published volume sits on the node), `files` (what the pods write),
+//!   `node_leftovers` (the scan for anything left mounted or mapped). [`bounded`]: every file
+//!   system call and child process, off the async threads and with a deadline.
+//! - [`in_ceph`]: `images` (the namespace's RBD images), `journal_view` (the omap journal,
+//!   decoded through `sepia-journal` and raw), `hexdump` (`rados listomapvals` formatting),
+//!   `ids` (volume/snapshot IDs taken apart). [`table`]: aligned columns.
 //! - [`made`]: what the story created and the checks that Ceph holds exactly that.
-//! - CephFS, after the RBD story when its flags are given: [`cephfs_flow`] (its plan, what
-//!   it holds, clean-up), [`cephfs_act`] (its steps: a volume shared by two pods, snapshot,
-//!   restore retried while the mgr clones, clone, expansion, teardown), [`cephfs_ceph`]
-//!   (`fs subvolume ls/info`, clone status, the journal in the metadata pool).
+//! - [`cephfs`], after the RBD story when its flags are given: `flow` (its plan, what it
+//!   holds, clean-up), `act` (its steps: a volume shared by two pods, snapshot, restore
+//!   retried while the mgr clones, clone, expansion, teardown), `in_ceph` (`fs subvolume
+//!   ls/info`, clone status, the journal in the metadata pool).
 //! - [`error`]: the demo's error enum.
 //!
 //! `scripts/demo.sh` starts the bed, the controller and the node plugin (with a config.json
 //! naming a fresh RBD namespace) and runs the binary; the namespace itself is created and
 //! removed by the demo.
 
-pub mod attacher;
+pub mod acts;
 pub mod bounded;
-pub mod cephfs_act;
-pub mod cephfs_ceph;
-pub mod cephfs_flow;
-pub mod cleanup;
-pub mod detach;
-pub mod driver;
+pub mod cephfs;
+pub mod drivers;
 pub mod error;
-pub mod files;
 pub mod flow;
-pub mod hexdump;
-pub mod ids;
-pub mod images;
-pub mod inspect;
-pub mod journal_view;
-pub mod kubelet;
+pub mod in_ceph;
 pub mod made;
-pub mod mounted;
-pub mod node_act;
-pub mod node_driver;
-pub mod node_leftovers;
-pub mod operator_tool;
+pub mod on_node;
 pub mod options;
-pub mod provision;
-pub mod setup;
 pub mod show;
-pub mod stack;
 pub mod story;
 pub mod table;
-pub mod teardown;
 
 pub use error::{Error, Result};
 pub use flow::run;

@@ -5,8 +5,8 @@
 
 use journal::{CompositeId, Kind};
 
-use crate::images::ImageRow;
-use crate::journal_view::JournalView;
+use crate::in_ceph::images::ImageRow;
+use crate::in_ceph::journal_view::JournalView;
 
 /// A volume or snapshot the story created.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,10 +4,10 @@ use journal::{CompositeId, Kind};
 use rig::inventory::Inventory;
 use rig::size::format_size;
 
-use crate::driver::Volume;
-use crate::ids::{ids_list, ids_table};
-use crate::images::{ImageRow, images_table};
-use crate::journal_view::JournalView;
+use crate::drivers::controller::Volume;
+use crate::in_ceph::ids::{ids_list, ids_table};
+use crate::in_ceph::images::{ImageRow, images_table};
+use crate::in_ceph::journal_view::JournalView;
 use crate::made::Made;
 use crate::options::Options;
 use crate::table::Table;

@@ -7,8 +7,8 @@ use std::panic::AssertUnwindSafe;
 
 use ceph::rbd::{self, CreateOptions, Features};
 use ceph::{Cluster, Credentials, IoCtx, Timeouts};
-use demo::images::{PVC_NAME_KEY, images_table, list_images};
-use demo::journal_view::JournalView;
+use demo::in_ceph::images::{PVC_NAME_KEY, images_table, list_images};
+use demo::in_ceph::journal_view::JournalView;
 use demo::made::{Made, check};
 use futures::FutureExt as _;
 use journal::{CompositeId, Config, Journal, Kind, Request};

@@ -22,76 +22,61 @@
 //! clients through 410 Gone and re-watch paths.
 //!
 //! # Module map
-//! A request flows `server` → `access` → `api` → (`routing`) → `store` +
-//! `mutations`/`list`/`watch`:
+//! A request flows `server` → `access` → `api` → `store` + `mutations`/`list`/`watch`:
 //! - [`standin`]: the public handle — start, `client()`, kubeconfig, identities and clients
 //!   per identity, objects from YAML, test helpers.
 //! - `server`: hyper accept loop, per-connection tasks, pause/shutdown, fault application.
-//! - `access`: authentication then authorization of each request, before routing.
-//! - `identity`: bearer tokens → users and groups (ServiceAccounts, the admin, anonymous).
-//! - `request_info`: a request's verb, group, resource, subresource, namespace and name.
-//! - `rbac`: the RBAC decision (rules, bindings, scopes), pure.
+//! - `access`: authentication then authorization of each request, before routing:
+//!   `identity` (bearer tokens → users and groups: ServiceAccounts, the admin, anonymous),
+//!   `request_info` (a request's verb, group, resource, subresource, namespace and name),
+//!   `rbac` (the RBAC decision: rules, bindings, scopes; pure).
 //! - `api`: per-method handlers; turns HTTP into store calls and results into responses.
-//! - `http_io`: what handlers read from a request (body, query, headers) and JSON responses.
-//! - `routing`: URL path → collection/object/subresource; query parameters.
+//!   With `routing` (URL path → collection/object/subresource; query parameters), `http_io`
+//!   (what handlers read from a request, JSON responses), `metadata_only`
+//!   (PartialObjectMetadata responses), `discovery` (`/version`, `/api`, `/apis` from the
+//!   resource table).
 //! - `resources`: the table of served resources (one line per resource) and CRD registration.
-//! - `store`: objects keyed by (gvr, namespace, name), the global revision, commit.
-//! - `mutations`: create / update (PUT, PATCH, apply, `/status`) / delete on the store.
-//! - `write_rules`: pure rules for stored objects (server metadata, status isolation,
-//!   generation, finalizer rules, resourceVersion precondition).
-//! - `defaults`: field defaults the real server fills in (PVC volumeMode, PV phase, …).
-//! - `patch`: merge patch, JSON patch, strategic (as merge) and apply merge.
-//! - `managed_fields`: simplified server-side-apply field ownership and conflicts.
-//! - `gc`: ownerReference garbage collection, inline.
+//! - `store`: objects keyed by (gvr, namespace, name), the global revision, commit; with
+//!   `history` (the bounded change history, compaction) and `write_log` (every write, for
+//!   tests to assert on).
+//! - `mutations`: create / update (PUT, PATCH, apply, `/status`) / delete on the store; with
+//!   `write_rules` (pure rules for stored objects: server metadata, status isolation,
+//!   generation, finalizer rules, resourceVersion precondition), `defaults` (field defaults the
+//!   real server fills in: PVC volumeMode, PV phase, …), `patch` (merge patch, JSON patch,
+//!   strategic (as merge) and apply merge), `managed_fields` (simplified server-side-apply
+//!   field ownership and conflicts), `gc` (ownerReference garbage collection, inline).
 //! - `list`: selectors + `limit`/`continue` paging.
-//! - `watch`: watch streams from the `history` window, bookmarks, 410 Gone.
-//! - `history`: the bounded change history (compaction).
+//! - `watch`: watch streams from the store's history window, bookmarks, 410 Gone.
 //! - `selectors`: label and field selectors.
-//! - `metadata_only`: PartialObjectMetadata responses.
-//! - `discovery`: `/version`, `/api`, `/apis` from the resource table.
 //! - `status`: failures as `metav1.Status` with the real codes, reasons and wording.
-//! - `faults`, `request_log`, `write_log`: fault injection and what tests assert on.
+//! - `faults`, `request_log`: fault injection and the request record tests assert on.
 //! - `kubeconfig`, `object_meta`, `error`: kubeconfig file, JSON metadata access, error type.
 //! - `yaml`: multi-document YAML as JSON objects.
 
 mod access;
 mod api;
-mod defaults;
-mod discovery;
 mod error;
 mod faults;
-mod gc;
-mod history;
-mod http_io;
-mod identity;
 mod kubeconfig;
 mod list;
-mod managed_fields;
-mod metadata_only;
 mod mutations;
 mod object_meta;
-mod patch;
-mod rbac;
-mod request_info;
 mod request_log;
 mod resources;
-mod routing;
 mod selectors;
 mod server;
 pub mod standin;
 mod status;
 mod store;
 mod watch;
-mod write_log;
-mod write_rules;
 mod yaml;
 
+pub use access::identity::UserInfo;
 pub use error::StandInError;
 pub use faults::{Fault, FaultAction};
-pub use identity::UserInfo;
 pub use request_log::RequestRecord;
 pub use resources::{Gvr, ResourceInfo, StatusPolicy};
 pub use standin::{StandIn, StandInBuilder};
 pub use status::ApiError;
-pub use write_log::{Verb, WriteEffect, WriteRecord};
+pub use store::write_log::{Verb, WriteEffect, WriteRecord};
 pub use yaml::parse_yaml;

@@ -19,10 +19,10 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::access;
+use crate::access::identity::Tokens;
 use crate::api::handle;
+use crate::api::http_io::{ApiRequest, Body, error_response};
 use crate::faults::{FaultAction, Faults};
-use crate::http_io::{ApiRequest, Body, error_response};
-use crate::identity::Tokens;
 use crate::request_log::{RequestLog, RequestRecord};
 use crate::store::Store;
 

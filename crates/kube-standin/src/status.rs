@@ -8,7 +8,7 @@
 use http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::request_info::Attributes;
+use crate::access::request_info::Attributes;
 use crate::resources::ResourceInfo;
 
 /// One API failure: what the real server would answer, as code + reason + message.

@@ -4,8 +4,8 @@
 
 use cluster_config::{ClusterConfigWatcher, ConfigError};
 
+use crate::checks::kubelet_paths::KubeletRoot;
 use crate::error::NodeError;
-use crate::kubelet_paths::KubeletRoot;
 use crate::mapper::{Mappers, Support};
 use crate::operation::stats_gate::StatsGate;
 use crate::recovery::RecoveryBoard;

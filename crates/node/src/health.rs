@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use crate::device::DeviceNumber;
 use crate::error::NodeError;
-use crate::loop_device;
+use crate::mapper::loop_device;
 
 /// The backing file of `device` if it is a loop device.
 fn loop_backing_file(device: DeviceNumber) -> Result<Option<(String, PathBuf)>, NodeError> {

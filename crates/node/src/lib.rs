@@ -3,51 +3,43 @@
 //! Module map (a request flows top to bottom):
 //! - gRPC layer: [`service`] (Identity and Node servers; validation turns CSI messages into
 //!   the domain requests below, and `status` turns [`NodeError`] into a gRPC status). What it
-//!   checks: paths confined to kubelet's root ([`kubelet_paths`]), names ([`names`]), options
-//!   ([`mkfs_options`], [`map_options`], sharing `option_rules`). Beside it: [`kubelet`]
-//!   (the plugin-registration service kubelet dials), [`server`] (sockets,
-//!   shutdown), [`node_registry`] (this node's record in RADOS for the controller).
+//!   checks, [`checks`]: paths confined to kubelet's root, names, `mkfsOptions` and
+//!   `mapOptions`. Beside it: [`kubelet`] (the plugin-registration service kubelet dials),
+//!   [`server`] (sockets, shutdown), [`node_registry`] (this node's record in RADOS for the
+//!   controller).
 //! - Operations, [`operation`]: `stage`, `unstage`, `publish`, `expand`, `stats`, each a plain
 //!   async function over the [`driver::NodeDriver`] state, testable without gRPC. All but
 //!   stage first prove the path is this volume's own ([`ownership`]). [`recovery`] runs once
 //!   at start-up, before Probe answers ready: it re-establishes what a restart cut (rbd-nbd
 //!   re-attach) and reports each staged volume.
 //! - Mapping an image to a block device: [`mapper`] (trait + `krbd`, `nbd`, `fuse` and the
-//!   start-up [`mapper::Support`] probe), [`loop_device`] (losetup/sysfs, for the fuse mapper),
-//!   [`fuse_connection`] (cutting off an rbd-fuse that is gone or stuck).
-//! - Local state and the kernel: [`stash`] (the stage record beside the staging path;
-//!   [`ceph_csi_stash`] reads ceph-csi's, so the volumes it staged can be taken over),
+//!   start-up [`mapper::Support`] probe; `loop_device`, losetup/sysfs for the fuse mapper).
+//! - Local state and the kernel: [`stash`] (the stage record beside the staging path; its
+//!   `ceph_csi` reads ceph-csi's, so the volumes it staged can be taken over),
 //!   [`filesystem`] (blkid probe, mkfs, grow; `operation::prepare` decides what stage does with
-//!   it), [`mount`] + [`mountinfo`], [`target`] (mount targets), [`device`] (sizes and names
-//!   from sysfs), [`health`] (is the device behind a volume alive; `operation::stats_gate`
-//!   keeps one stats measurement per volume in the kernel at a time), [`access`] (capability →
-//!   what to do).
+//!   it), [`mount`] (mount(8)/umount(8), with `mountinfo`, `target` for mount targets and
+//!   `fuse_connection` for cutting off an rbd-fuse or ceph-fuse that is gone or stuck),
+//!   [`device`] (sizes and names from sysfs), [`health`] (is the device behind a volume alive;
+//!   `operation::stats_gate` keeps one stats measurement per volume in the kernel at a time),
+//!   [`access`] (capability → what to do).
 //! - Plumbing: [`process`] (every child process, deadline-bound), [`syscall`] (blocking calls
 //!   off the executor, deadline-bound), [`secret`] (keys, key files and their sweep),
 //!   [`volume_lock`] (one operation per volume), [`settings`], [`error`], [`http_endpoint`]
 //!   (`--http-endpoint`: metrics and probes, for this plugin and the CephFS one).
 
 pub mod access;
-pub mod ceph_csi_stash;
+pub mod checks;
 pub mod device;
 pub mod driver;
 pub mod error;
 pub mod filesystem;
-pub mod fuse_connection;
 pub mod health;
 pub mod http_endpoint;
 pub mod kubelet;
-pub mod kubelet_paths;
-pub mod loop_device;
-pub mod map_options;
 pub mod mapper;
-pub mod mkfs_options;
 pub mod mount;
-pub mod mountinfo;
-pub mod names;
 pub mod node_registry;
 pub mod operation;
-pub mod option_rules;
 pub mod ownership;
 pub mod process;
 pub mod recovery;
@@ -56,9 +48,7 @@ pub mod server;
 pub mod service;
 pub mod settings;
 pub mod stash;
-mod status;
 pub mod syscall;
-pub mod target;
 pub mod volume_lock;
 
 pub use error::NodeError;

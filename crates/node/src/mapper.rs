@@ -2,9 +2,12 @@
 //! [`krbd`] (the kernel client), [`nbd`] (rbd-nbd, librbd in user space behind /dev/nbdX) and
 //! [`fuse`] (rbd-fuse exposing the image as a file, plus a loop device) for kernels with
 //! neither module. `auto` takes the first one this node supports, in that order.
+//! [`loop_device`] is here because it is how the fuse mapper turns rbd-fuse's file into a
+//! device.
 
 pub mod fuse;
 pub mod krbd;
+pub mod loop_device;
 pub mod nbd;
 pub mod support;
 
@@ -108,7 +111,7 @@ pub struct MapRequest<'a> {
     pub access: &'a CephAccess,
     pub read_only: bool,
     /// Options for this mapper from the volume context's `mapOptions` (checked by
-    /// [`crate::map_options`]).
+    /// [`crate::checks::map_options`]).
     pub options: Vec<String>,
 }
 

@@ -3,12 +3,20 @@
 //! The mount commands (not raw mount(2)) because they apply user-space options (`_netdev`),
 //! resolve `-t` helpers and print errors an operator recognises; every call is still bounded
 //! by a deadline like any other child.
+//!
+//! Beside them, everything else about mounts, grouped because each step that mounts or
+//! unmounts uses them together and both node plugins (RBD and CephFS) share them: reading the
+//! mount table ([`mountinfo`]), making and removing the targets ([`target`]), and cutting off a
+//! FUSE mount whose daemon is gone or stuck ([`fuse_connection`]), so an unmount does not hang.
+
+pub mod fuse_connection;
+pub mod mountinfo;
+pub mod target;
 
 use std::path::Path;
 use std::time::Duration;
 
 use crate::error::NodeError;
-use crate::mountinfo;
 use crate::process::ChildCommand;
 
 /// Mounts `device` (a file system of `fs_type`) at `target`.

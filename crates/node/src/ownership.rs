@@ -16,14 +16,14 @@
 use std::path::{Path, PathBuf};
 
 use crate::access::staged_target;
-use crate::ceph_csi_stash::{self, CephCsiStash};
+use crate::checks::map_options;
+use crate::checks::names;
 use crate::device::{self, DeviceNumber, PathKind};
 use crate::driver::NodeDriver;
 use crate::error::NodeError;
-use crate::map_options;
 use crate::mapper::{ImageSpec, MapperKind};
-use crate::mountinfo::{self, MountEntry};
-use crate::names;
+use crate::mount::mountinfo::{self, MountEntry};
+use crate::stash::ceph_csi::{self, CephCsiStash};
 use crate::stash::{self, AccessKind, Record, Stash};
 use crate::syscall;
 
@@ -130,7 +130,7 @@ async fn take_over(
         }
         let (staging, id) = (staging_path.to_path_buf(), volume_id.to_string());
         let named = syscall::blocking("read kubelet's record in", staging_path, move || {
-            ceph_csi_stash::staging_path_names(&staging, &id)
+            ceph_csi::staging_path_names(&staging, &id)
         })
         .await?;
         if !named {

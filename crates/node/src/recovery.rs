@@ -24,7 +24,7 @@ use crate::access::check_volume_id;
 use crate::driver::NodeDriver;
 use crate::error::NodeError;
 use crate::mapper::{MapperKind, RecoverRequest, Recovered};
-use crate::mountinfo::{self, MountEntry};
+use crate::mount::mountinfo::{self, MountEntry};
 use crate::node_registry::read_credentials;
 use crate::ownership;
 use crate::secret::Secret;

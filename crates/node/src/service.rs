@@ -5,6 +5,7 @@ mod capability;
 pub mod fields;
 pub mod identity;
 pub mod node;
+mod status;
 
 pub use identity::IdentityService;
 pub use node::NodeService;

@@ -7,19 +7,22 @@
 //! therefore always means "undo this", never "lost track of a mapping".
 //!
 //! ceph-csi's record has the same name and place; [`read`] tells the two apart and hands
-//! ceph-csi's over as it is ([`crate::ceph_csi_stash`]), for [`crate::ownership`] to read
-//! against the node. Only Sepia's own format is ever written.
+//! ceph-csi's over as it is ([`crate::stash::ceph_csi`]), for [`crate::ownership`] to read
+//! against the node. Only Sepia's own format is ever written. It lives here because it is only
+//! ever read in place of Sepia's own record.
+
+pub mod ceph_csi;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::ceph_csi_stash::{self, CephCsiStash};
 use crate::error::NodeError;
 use crate::filesystem::FsType;
 use crate::mapper::{ImageSpec, MapperKind, Mapping};
 use crate::syscall;
+use ceph_csi::CephCsiStash;
 
 pub const FILE_NAME: &str = "image-meta.json";
 /// Bumped when a field changes meaning; readers reject versions they do not know.
@@ -146,7 +149,7 @@ pub async fn read(path: &Path) -> Result<Option<Record>, NodeError> {
     };
     let value: serde_json::Value =
         serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
-    if ceph_csi_stash::is_ceph_csi(&value) {
+    if ceph_csi::is_ceph_csi(&value) {
         let record = serde_json::from_value(value).map_err(|e| bad(format!("ceph-csi's: {e}")))?;
         return Ok(Some(Record::CephCsi(record)));
     }

@@ -176,7 +176,11 @@ async fn a_stage_cut_short_is_undone_by_the_next_stage() {
         "the old mapping was not undone: {:#?}",
         h.leftovers()
     );
-    assert!(node::mountinfo::is_mount_point(&staged).await.unwrap());
+    assert!(
+        node::mount::mountinfo::is_mount_point(&staged)
+            .await
+            .unwrap()
+    );
     h.unstage(image).await.unwrap();
     h.assert_clean().await;
 }

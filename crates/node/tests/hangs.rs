@@ -196,7 +196,7 @@ async fn a_child_stuck_in_the_kernel_does_not_hold_its_caller() {
         .await
         .unwrap_err();
     assert!(matches!(err, NodeError::CommandTimedOut { .. }), "{err:?}");
-    let stat_of_image = || node::fuse_connection::daemons_serving("stat", &image);
+    let stat_of_image = || node::mount::fuse_connection::daemons_serving("stat", &image);
     let stuck = stat_of_image().await.unwrap();
     assert_eq!(
         stuck.len(),
@@ -204,15 +204,18 @@ async fn a_child_stuck_in_the_kernel_does_not_hold_its_caller() {
         "the stat should still be in the kernel: {stuck:?}"
     );
 
-    let mount = node::mountinfo::mount_at(&dir).await.unwrap().unwrap();
-    node::fuse_connection::abort(&mount, &h.root.join("fusectl"), Duration::from_secs(10))
+    let mount = node::mount::mountinfo::mount_at(&dir)
+        .await
+        .unwrap()
+        .unwrap();
+    node::mount::fuse_connection::abort(&mount, &h.root.join("fusectl"), Duration::from_secs(10))
         .await
         .unwrap();
-    let daemons = node::fuse_connection::daemons_serving("rbd-fuse", &dir)
+    let daemons = node::mount::fuse_connection::daemons_serving("rbd-fuse", &dir)
         .await
         .unwrap();
     assert_eq!(daemons.len(), 1, "{daemons:?}");
-    node::fuse_connection::kill(&daemons);
+    node::mount::fuse_connection::kill(&daemons);
     // A zombie has no command line: gone means freed from the kernel and exited.
     for _ in 0..100 {
         if stat_of_image().await.unwrap().is_empty() {

@@ -397,7 +397,7 @@ async fn mkfs_and_map_options_outside_the_allowlists_are_refused_by_name() {
     }
     h.node.node_stage_volume(request).await.unwrap();
     let staged = h.staging_path("vol").join(h.volume_id("vol"));
-    let device = node::mountinfo::mount_at(&staged)
+    let device = node::mount::mountinfo::mount_at(&staged)
         .await
         .unwrap()
         .unwrap()

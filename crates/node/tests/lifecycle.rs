@@ -28,7 +28,7 @@ async fn filesystem_lifecycle(fs_type: &str, size_mib: u64, grown_mib: u64) {
     let stage_took = started.elapsed();
     h.stage(&image, cap.clone()).await.unwrap(); // idempotent
     let staged = h.staging_path(&image).join(h.volume_id(&image));
-    let mount = node::mountinfo::mount_at(&staged)
+    let mount = node::mount::mountinfo::mount_at(&staged)
         .await
         .unwrap()
         .expect("staged mount");
@@ -300,7 +300,10 @@ async fn reader_only_access_maps_and_mounts_read_only() {
 
     h.stage(image, ro.clone()).await.unwrap();
     h.stage(image, ro.clone()).await.unwrap();
-    let mount = node::mountinfo::mount_at(&staged).await.unwrap().unwrap();
+    let mount = node::mount::mountinfo::mount_at(&staged)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(mount.read_only(), "{mount:?}");
     let err = h.stage(image, rw.clone()).await.unwrap_err();
     assert_eq!(

@@ -1,6 +1,6 @@
 //! CSI Node service: validation and translation around the domain operations. Every field
 //! the node acts on is checked here, before any domain step: the volume ID, paths (confined to
-//! kubelet's root, [`node::kubelet_paths`]), secrets, names ([`crate::names`]) and options
+//! kubelet's root, [`node::checks::kubelet_paths`]), secrets, names ([`crate::names`]) and options
 //! ([`crate::mount_options`]).
 
 use std::collections::HashMap;
@@ -19,8 +19,8 @@ use csi::v1::{
     NodeUnstageVolumeRequest, NodeUnstageVolumeResponse, VolumeCondition,
 };
 use node::NodeError;
-use node::kubelet_paths::Role;
-use node::names::check_user;
+use node::checks::kubelet_paths::Role;
+use node::checks::names::check_user;
 use node::secret::Secret;
 use node::service::fields::{Required, entry, optional};
 use node::service::node::{usage, volume_id};

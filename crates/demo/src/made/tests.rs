@@ -3,8 +3,8 @@ use journal::{CompositeId, Entry, Kind};
 use uuid::Uuid;
 
 use super::*;
-use crate::images::ImageRow;
-use crate::journal_view::JournalView;
+use crate::in_ceph::images::ImageRow;
+use crate::in_ceph::journal_view::JournalView;
 
 const GIB: u64 = 1 << 30;
 const POOL: i64 = 2;

@@ -6,8 +6,8 @@
 use http::{HeaderName, HeaderValue};
 
 use super::StandIn;
+use crate::access::identity::{TokenOwner, UserInfo};
 use crate::error::StandInError;
-use crate::identity::{TokenOwner, UserInfo};
 
 impl StandIn {
     pub(super) fn admin_token(&self) -> String {

@@ -18,18 +18,18 @@ use serde_json::Value;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::access::identity::Tokens;
 use crate::error::StandInError;
 use crate::faults::{Fault, Faults};
-use crate::identity::Tokens;
 use crate::kubeconfig;
+use crate::mutations::write_rules::WriteScope;
 use crate::mutations::{DeleteOptions, UpdateOp};
 use crate::object_meta;
 use crate::request_log::{RequestLog, RequestRecord};
 use crate::resources::{Gvr, ResourceInfo, ResourceTable};
 use crate::server::{self, Config, Shared};
 use crate::store::Store;
-use crate::write_log::{WriteContext, WriteRecord};
-use crate::write_rules::WriteScope;
+use crate::store::write_log::{WriteContext, WriteRecord};
 
 /// Options for a stand-in; [`StandIn::builder`].
 #[derive(Debug, Clone, Default)]

@@ -10,7 +10,7 @@
 //!
 //! An rbd-fuse that stops answering (a user without caps on the pool makes librbd wait
 //! forever; a stopped or killed daemon) would hang everything above it, teardown included: so
-//! teardown first checks the daemon, and cuts a stuck one off ([`crate::fuse_connection`])
+//! teardown first checks the daemon, and cuts a stuck one off ([`crate::mount::fuse_connection`])
 //! before unmounting anything.
 
 use std::path::{Path, PathBuf};
@@ -22,10 +22,10 @@ use super::{
     ImageSpec, MapRequest, Mapper, MapperKind, Mapping, Recovered, conf_arg, connect_timeout_arg,
 };
 use crate::error::NodeError;
-use crate::fuse_connection;
-use crate::loop_device;
+use crate::mapper::loop_device;
 use crate::mount;
-use crate::mountinfo;
+use crate::mount::fuse_connection;
+use crate::mount::mountinfo;
 use crate::process::ChildCommand;
 use crate::secret::KeyDir;
 use crate::settings::NodeSettings;

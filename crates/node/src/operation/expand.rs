@@ -19,7 +19,7 @@ use crate::ownership;
 #[derive(Debug)]
 pub struct ExpandRequest {
     pub volume_id: String,
-    /// Resolved, below kubelet's root ([`crate::kubelet_paths`]).
+    /// Resolved, below kubelet's root ([`crate::checks::kubelet_paths`]).
     pub volume_path: PathBuf,
     /// capacity_range.required_bytes, when the CO sent it.
     pub required_bytes: Option<u64>,

@@ -11,14 +11,14 @@ use crate::access::Access;
 use crate::driver::NodeDriver;
 use crate::error::NodeError;
 use crate::mount;
-use crate::mountinfo;
+use crate::mount::mountinfo;
+use crate::mount::target::{self, Removal};
 use crate::ownership;
-use crate::target::{self, Removal};
 
 #[derive(Debug)]
 pub struct PublishRequest {
     pub volume_id: String,
-    /// Resolved, below kubelet's root ([`crate::kubelet_paths`]), as is `target_path`.
+    /// Resolved, below kubelet's root ([`crate::checks::kubelet_paths`]), as is `target_path`.
     pub staging_path: PathBuf,
     pub target_path: PathBuf,
     pub access: Access,
@@ -28,7 +28,7 @@ pub struct PublishRequest {
 #[derive(Debug)]
 pub struct UnpublishRequest {
     pub volume_id: String,
-    /// Resolved, below kubelet's root ([`crate::kubelet_paths`]).
+    /// Resolved, below kubelet's root ([`crate::checks::kubelet_paths`]).
     pub target_path: PathBuf,
 }
 

@@ -10,25 +10,25 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::access::{Access, staged_target};
+use crate::checks::map_options::MapperOptions;
 use crate::driver::NodeDriver;
 use crate::error::NodeError;
-use crate::map_options::MapperOptions;
 use crate::mapper::{ImageSpec, MapRequest, MapperKind};
 use crate::mount;
-use crate::mountinfo::{self, MountEntry};
+use crate::mount::mountinfo::{self, MountEntry};
+use crate::mount::target;
 use crate::operation::prepare;
 use crate::operation::unstage;
 use crate::ownership;
 use crate::secret::{CephAccess, Secret};
 use crate::stash::{self, AccessKind, Stash};
-use crate::target;
 
-/// NodeStage in domain terms (validated by the gRPC layer: names follow [`crate::names`],
+/// NodeStage in domain terms (validated by the gRPC layer: names follow [`crate::checks::names`],
 /// options the allowlists, the staging path is confined to kubelet's root).
 #[derive(Debug)]
 pub struct StageRequest {
     pub volume_id: String,
-    /// Resolved, below kubelet's root ([`crate::kubelet_paths`]).
+    /// Resolved, below kubelet's root ([`crate::checks::kubelet_paths`]).
     pub staging_path: PathBuf,
     pub access: Access,
     /// Mapped and mounted read-only (reader-only access modes).

@@ -13,15 +13,15 @@ use crate::access::staged_target;
 use crate::driver::NodeDriver;
 use crate::error::NodeError;
 use crate::mount;
-use crate::mountinfo;
+use crate::mount::mountinfo;
+use crate::mount::target::{self, Removal};
 use crate::ownership;
 use crate::stash::{self, Stash};
-use crate::target::{self, Removal};
 
 #[derive(Debug)]
 pub struct UnstageRequest {
     pub volume_id: String,
-    /// Resolved, below kubelet's root ([`crate::kubelet_paths`]).
+    /// Resolved, below kubelet's root ([`crate::checks::kubelet_paths`]).
     pub staging_path: PathBuf,
 }
 

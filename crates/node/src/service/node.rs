@@ -1,7 +1,7 @@
 //! CSI Node service: validation and translation around the domain operations. Every field
 //! the node acts on is checked here, before any domain step: the volume ID, paths (confined to
-//! kubelet's root, [`crate::kubelet_paths`]), names ([`crate::names`]) and options
-//! ([`crate::mkfs_options`], [`crate::map_options`]).
+//! kubelet's root, [`crate::checks::kubelet_paths`]), names ([`crate::checks::names`]) and options
+//! ([`crate::checks::mkfs_options`], [`crate::checks::map_options`]).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -22,9 +22,10 @@ use tonic::{Request, Response, Status};
 use super::capability;
 use super::fields::{Required, entry, optional};
 use crate::access::{Access, check_volume_id};
+use crate::checks::kubelet_paths::Role;
+use crate::checks::{map_options, mkfs_options, names};
 use crate::driver::NodeDriver;
 use crate::error::NodeError;
-use crate::kubelet_paths::Role;
 use crate::mapper::{ImageSpec, MapperKind};
 use crate::operation::expand::{self, ExpandRequest};
 use crate::operation::publish::{self, PublishRequest, UnpublishRequest};
@@ -32,7 +33,6 @@ use crate::operation::stage::{self, StageRequest};
 use crate::operation::stats::{self, StatsRequest, Usage};
 use crate::operation::unstage::{self, UnstageRequest};
 use crate::secret::Secret;
-use crate::{map_options, mkfs_options, names};
 
 /// Capabilities this node plugin implements, all of them for real.
 const CAPABILITIES: [RpcType; 5] = [
