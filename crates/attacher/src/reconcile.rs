@@ -267,12 +267,12 @@ async fn call_publish(
             .into_iter()
             .collect(),
     };
-    let mut client = ctx.csi.controller();
     let answer = ctx
         .csi
-        .observe(
+        .call(
             keys::PUBLISH_METHOD,
-            client.controller_publish_volume(ctx.csi.request(request)),
+            request,
+            |mut client, request| async move { client.controller_publish_volume(request).await },
         )
         .await;
     Ok(answer.map(|r| r.publish_context).map_err(|status| Failure {
@@ -330,12 +330,14 @@ async fn unpublish(
             node_id: node_id.to_owned(),
             secrets: secrets.into_csi(),
         };
-        let mut client = ctx.csi.controller();
         match ctx
             .csi
-            .observe(
+            .call(
                 keys::UNPUBLISH_METHOD,
-                client.controller_unpublish_volume(ctx.csi.request(request)),
+                request,
+                |mut client, request| async move {
+                    client.controller_unpublish_volume(request).await
+                },
             )
             .await
         {

@@ -3,7 +3,6 @@
 
 use csi::SecretMap;
 use csi::v1::{CreateVolumeRequest, DeleteVolumeRequest, Volume};
-use tracing::Instrument as _;
 
 use crate::context::Context;
 use crate::error::ProvisionerError;
@@ -12,20 +11,15 @@ pub async fn create_volume(
     ctx: &Context,
     request: CreateVolumeRequest,
 ) -> Result<Volume, ProvisionerError> {
-    let mut client = ctx.csi.controller();
-    // The client's span of the call: the request carries it as the driver's parent.
-    let span = tracing::info_span!("csi_call", rpc.method = "/csi.v1.Controller/CreateVolume");
-    let response = async {
-        ctx.csi
-            .observe(
-                "/csi.v1.Controller/CreateVolume",
-                client.create_volume(ctx.csi.request(request)),
-            )
-            .await
-    }
-    .instrument(span)
-    .await
-    .map_err(|status| ProvisionerError::csi("CreateVolume", &status))?;
+    let response = ctx
+        .csi
+        .call(
+            "/csi.v1.Controller/CreateVolume",
+            request,
+            |mut client, request| async move { client.create_volume(request).await },
+        )
+        .await
+        .map_err(|status| ProvisionerError::csi("CreateVolume", &status))?;
     response.volume.ok_or_else(|| ProvisionerError::Csi {
         method: "CreateVolume",
         code: tonic::Code::Internal,
@@ -38,21 +32,17 @@ pub async fn delete_volume(
     volume_id: &str,
     secrets: SecretMap,
 ) -> Result<(), ProvisionerError> {
-    let mut client = ctx.csi.controller();
-    let span = tracing::info_span!("csi_call", rpc.method = "/csi.v1.Controller/DeleteVolume");
-    async {
-        ctx.csi
-            .observe(
-                "/csi.v1.Controller/DeleteVolume",
-                client.delete_volume(ctx.csi.request(DeleteVolumeRequest {
-                    volume_id: volume_id.to_owned(),
-                    secrets: secrets.into_csi(),
-                })),
-            )
-            .await
-    }
-    .instrument(span)
-    .await
-    .map(|_| ())
-    .map_err(|status| ProvisionerError::csi("DeleteVolume", &status))
+    let request = DeleteVolumeRequest {
+        volume_id: volume_id.to_owned(),
+        secrets: secrets.into_csi(),
+    };
+    ctx.csi
+        .call(
+            "/csi.v1.Controller/DeleteVolume",
+            request,
+            |mut client, request| async move { client.delete_volume(request).await },
+        )
+        .await
+        .map(|_| ())
+        .map_err(|status| ProvisionerError::csi("DeleteVolume", &status))
 }

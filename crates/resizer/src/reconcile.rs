@@ -176,12 +176,12 @@ async fn expand(
             .and_then(|spec| volume_capability::of_volume(spec, false, "").ok()),
     };
     let started = Instant::now();
-    let mut client = ctx.csi.controller();
     let answer = ctx
         .csi
-        .observe(
+        .call(
             keys::CONTROLLER_EXPAND_METHOD,
-            client.controller_expand_volume(ctx.csi.request(request)),
+            request,
+            |mut client, request| async move { client.controller_expand_volume(request).await },
         )
         .await;
     let took = started.elapsed();

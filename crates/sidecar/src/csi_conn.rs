@@ -24,6 +24,7 @@ use telemetry::prometheus_client::registry::Registry;
 use tokio::time::Instant;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
+use tracing::Instrument as _;
 
 use crate::error::SidecarError;
 
@@ -116,16 +117,41 @@ impl CsiConnection {
 
     /// Wraps a message for a call: `--timeout` as the gRPC deadline and the current trace
     /// context in the metadata, so the driver's spans join ours.
-    pub fn request<M>(&self, message: M) -> tonic::Request<M> {
+    fn request<M>(&self, message: M) -> tonic::Request<M> {
         let mut request = tonic::Request::new(message);
         request.set_timeout(self.timeout);
         telemetry::inject_into_metadata(request.metadata_mut());
         request
     }
 
+    /// One controller RPC as every sidecar makes it: a `csi_call` client span (the request's
+    /// `traceparent` names it, so the driver's server span is its child and the sidecar's
+    /// reconcile span its parent), `--timeout` as deadline, metered as `method`.
+    /// `send` issues the RPC on a fresh client, e.g.
+    /// `|mut client, request| async move { client.create_snapshot(request).await }`.
+    pub async fn call<M, T, F, Fut>(
+        &self,
+        method: &'static str,
+        message: M,
+        send: F,
+    ) -> Result<T, Status>
+    where
+        F: FnOnce(ControllerClient<Channel>, tonic::Request<M>) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<T>, Status>>,
+    {
+        let span = tracing::info_span!("csi_call", rpc.method = method);
+        async {
+            // Made inside the span, so the metadata carries the span's context.
+            let request = self.request(message);
+            self.observe(method, send(self.controller(), request)).await
+        }
+        .instrument(span)
+        .await
+    }
+
     /// Runs one call under `--timeout` (also enforced locally: a wedged driver must not hold a
     /// worker) and records it as `method` (e.g. `/csi.v1.Controller/CreateVolume`).
-    pub async fn observe<T>(
+    async fn observe<T>(
         &self,
         method: &str,
         call: impl Future<Output = Result<tonic::Response<T>, Status>>,

@@ -138,32 +138,28 @@ async fn calls_are_metered_and_bounded_by_the_timeout() {
     let conn = CsiConnection::connect(&endpoint, Duration::from_millis(500), &mut registry)
         .await
         .unwrap();
-    let mut client = conn.controller();
     let method = "/csi.v1.Controller/DeleteVolume";
-    conn.observe(
-        method,
-        client.delete_volume(conn.request(DeleteVolumeRequest {
-            volume_id: "v".into(),
-            secrets: Default::default(),
-        })),
-    )
+    let delete = |volume_id: &str| DeleteVolumeRequest {
+        volume_id: volume_id.into(),
+        secrets: Default::default(),
+    };
+    conn.call(method, delete("v"), |mut client, request| async move {
+        client.delete_volume(request).await
+    })
     .await
     .unwrap();
     let slow = conn
-        .observe(
-            method,
-            client.delete_volume(conn.request(DeleteVolumeRequest {
-                volume_id: "slow".into(),
-                secrets: Default::default(),
-            })),
-        )
+        .call(method, delete("slow"), |mut client, request| async move {
+            client.delete_volume(request).await
+        })
         .await
         .unwrap_err();
     assert_eq!(slow.code(), tonic::Code::DeadlineExceeded);
     let unimplemented = conn
-        .observe(
+        .call(
             "/csi.v1.Controller/CreateVolume",
-            client.create_volume(conn.request(CreateVolumeRequest::default())),
+            CreateVolumeRequest::default(),
+            |mut client, request| async move { client.create_volume(request).await },
         )
         .await
         .unwrap_err();

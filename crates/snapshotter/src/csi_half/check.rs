@@ -162,7 +162,6 @@ impl CsiHalf {
         snapshot_id: &str,
         secrets: SecretMap,
     ) -> std::result::Result<Snapshot, tonic::Status> {
-        let mut client = self.csi.controller();
         let missing = || tonic::Status::not_found(format!("snapshot {snapshot_id} does not exist"));
         match query {
             Query::Get => {
@@ -171,10 +170,9 @@ impl CsiHalf {
                     secrets: secrets.into_csi(),
                 };
                 self.csi
-                    .observe(
-                        query.method(),
-                        client.get_snapshot(self.csi.request(request)),
-                    )
+                    .call(query.method(), request, |mut client, request| async move {
+                        client.get_snapshot(request).await
+                    })
                     .await?
                     .snapshot
                     .filter(|s| s.snapshot_id == snapshot_id)
@@ -187,10 +185,9 @@ impl CsiHalf {
                     ..ListSnapshotsRequest::default()
                 };
                 self.csi
-                    .observe(
-                        query.method(),
-                        client.list_snapshots(self.csi.request(request)),
-                    )
+                    .call(query.method(), request, |mut client, request| async move {
+                        client.list_snapshots(request).await
+                    })
                     .await?
                     .entries
                     .into_iter()

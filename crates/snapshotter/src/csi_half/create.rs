@@ -58,10 +58,11 @@ impl CsiHalf {
         }
 
         let started = Instant::now();
-        let mut client = self.csi.controller();
         let result = self
             .csi
-            .observe(METHOD, client.create_snapshot(self.csi.request(request)))
+            .call(METHOD, request, |mut client, request| async move {
+                client.create_snapshot(request).await
+            })
             .await;
         let took = started.elapsed();
         let snapshot = match result.map(|r| r.snapshot) {

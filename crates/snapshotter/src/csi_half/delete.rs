@@ -53,14 +53,15 @@ impl CsiHalf {
             }
         };
         let started = Instant::now();
-        let mut client = self.csi.controller();
         let request = DeleteSnapshotRequest {
             snapshot_id: snapshot_id.to_owned(),
             secrets: secrets.into_csi(),
         };
         let result = self
             .csi
-            .observe(METHOD, client.delete_snapshot(self.csi.request(request)))
+            .call(METHOD, request, |mut client, request| async move {
+                client.delete_snapshot(request).await
+            })
             .await;
         let took = started.elapsed();
         if let Err(status) = result {
