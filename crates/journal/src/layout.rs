@@ -88,7 +88,7 @@ impl Layout {
 
     /// Attribute object of an entry, e.g. `csi.volume.566a36f5-…`.
     pub fn entry_oid(&self, uuid: &Uuid) -> String {
-        format!("{}{}", self.kind.entry_prefix(), uuid.hyphenated())
+        crate::records::entry_oid(self.kind, uuid)
     }
 
     /// The uuid of an attribute object name, `None` for any other object (the directory,
