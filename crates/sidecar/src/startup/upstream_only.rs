@@ -75,7 +75,7 @@ mod tests {
             values {
                 "master" => master: String = clap::builder::NonEmptyStringValueParser::new(),
                 "capacity-poll-interval" => capacity_poll_interval: std::time::Duration
-                    = crate::go_flag::duration,
+                    = crate::startup::go_flag::duration,
             }
         }
     }
