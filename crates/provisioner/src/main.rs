@@ -5,9 +5,9 @@ use std::process::ExitCode;
 
 use csi::v1::controller_service_capability::rpc::Type as ControllerCap;
 use provisioner::args::Args;
-use provisioner::data_source::SourceRules;
 use provisioner::metrics::ProvisionerMetrics;
 use provisioner::plan::PlanSettings;
+use provisioner::source::data_source::SourceRules;
 use provisioner::watch::{self, Parts};
 use sidecar::leader_election::lease_name;
 use sidecar::{Sidecar, SidecarCommand};

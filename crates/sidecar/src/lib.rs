@@ -54,9 +54,9 @@
 //!
 //! A binary: [`startup::command::parse`] its [`SidecarCommand`] (flattening [`SidecarArgs`]) →
 //! [`launch()`] (telemetry, ignored-flag warning) →
-//! [`startup::command::start`] (its own rules, then [`Sidecar::start`]: kube client, CSI handshake, NATS)
-//! → register its metrics in `sidecar.registry` → [`Sidecar::run`] with its controllers, which
-//! get [`Sidecar::handles`] and build on [`control_loop::watch_cache`] and
+//! [`startup::command::start`] (its own rules, then [`Sidecar::start`]: kube client, CSI
+//! handshake, NATS) → register its metrics in `sidecar.registry` → [`Sidecar::run`] with its
+//! controllers, which get [`Sidecar::handles`] and build on [`control_loop::watch_cache`] and
 //! [`control_loop::watch_queue`].
 
 pub mod control_loop;

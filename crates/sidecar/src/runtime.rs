@@ -1,7 +1,8 @@
 //! [`Sidecar`]: the pieces a sidecar binary wires together, and [`Sidecar::run`], the lifecycle
 //! every sidecar shares — serve `/metrics`, `/healthz` and `/healthz/leader-election`, wait for
 //! the Lease (when `--leader-election`), run the controllers while leading, and stop them
-//! cleanly on a signal or, fail-stop, when the Lease is lost ([`crate::leader_election::leadership`]).
+//! cleanly on a signal or, fail-stop, when the Lease is lost
+//! ([`crate::leader_election::leadership`]).
 
 use std::future::Future;
 use std::sync::Arc;

@@ -2,7 +2,7 @@
 //! runtime cannot delay it) that ends the process once a leader's deadline has passed without
 //! the process having stopped acting on its own.
 //!
-//! A leader's deadline is `S + RD + FAIL_STOP_GRACE` (see [`crate::leader_election::leader`]): `S` is when its
+//! A leader's deadline is `S + RD + FAIL_STOP_GRACE` (see [`super::leader`]): `S` is when its
 //! last successful renewal was sent, read afresh from its [`LeaderStatus`] each time the thread
 //! wakes, so renewals push the deadline out without any signalling. The normal path never
 //! reaches it — the runtime aborts the workers and exits at `S + RD` — and a clean stop

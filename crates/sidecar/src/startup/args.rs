@@ -4,7 +4,7 @@
 //!
 //! Upstream's flags are Go `flag`s: a boolean one is on as `--flag` and takes a value only as
 //! `--flag=true` / `--flag=false` (kustomize bases and upstream docs use both); durations,
-//! listen addresses and maps are read as in [`crate::startup::go_flag`]. Every boolean flag of a Sepia
+//! listen addresses and maps are read as in [`super::go_flag`]. Every boolean flag of a Sepia
 //! sidecar is declared with the same `#[arg]` shape; see [`SidecarArgs::leader_election`].
 //!
 //! Flags Sepia accepts only so upstream command lines start (`--automaxprocs`, `--vmodule`,
@@ -54,7 +54,7 @@ crate::upstream_only_flags! {
 }
 
 /// Shared sidecar flags. Defaults are upstream's except where noted ("beat"); a binary sets
-/// its own upstream default of `--timeout` through [`crate::startup::command::SidecarCommand::DEFAULTS`].
+/// its own upstream default of `--timeout` through [`super::command::SidecarCommand::DEFAULTS`].
 #[derive(Debug, Clone, Args)]
 pub struct SidecarArgs {
     /// The CSI driver's unix socket (`unix:///path` or a plain path).
