@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use clap::Parser;
-use sidecar::command::longer_than_zero;
-use sidecar::go_flag;
+use sidecar::startup::command::longer_than_zero;
+use sidecar::startup::go_flag;
 use sidecar::{Gate, SidecarArgs, SidecarCommand};
 
 /// Attaches and detaches volumes for VolumeAttachments through a CSI driver.
@@ -63,7 +63,7 @@ impl SidecarCommand for Args {
 
 #[cfg(test)]
 mod tests {
-    use sidecar::command::{check_status, parse_from};
+    use sidecar::startup::command::{check_status, parse_from};
 
     use super::*;
 

@@ -2,7 +2,7 @@
 //! external-attacher spells them. An upstream attacher taking over from ours (or ours from
 //! it) must find the same finalizers and annotation.
 
-use sidecar::lease_name::sanitize;
+use sidecar::leader_election::lease_name::sanitize;
 
 /// VA annotation remembering the node id the volume was published to, so detach works even
 /// when the CSINode object (or the whole Node) is gone.

@@ -5,15 +5,15 @@ use std::process::ExitCode;
 use attacher::args::Args;
 use attacher::{AttacherError, watch};
 use csi::v1::controller_service_capability::rpc::Type as ControllerCap;
-use sidecar::lease_name;
+use sidecar::leader_election::lease_name;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    sidecar::launch(sidecar::command::parse::<Args>(), run).await
+    sidecar::launch(sidecar::startup::command::parse::<Args>(), run).await
 }
 
 async fn run(args: Args) -> Result<(), AttacherError> {
-    let sidecar = sidecar::command::start(&args).await?;
+    let sidecar = sidecar::startup::command::start(&args).await?;
     let driver = sidecar.csi.driver_name().to_owned();
     if !sidecar
         .csi

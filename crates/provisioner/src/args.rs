@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use clap::builder::NonEmptyStringValueParser;
-use sidecar::go_flag;
+use sidecar::startup::go_flag;
 use sidecar::{Gate, SidecarArgs, SidecarCommand};
 
 #[derive(Debug, Clone, Parser)]
@@ -134,7 +134,7 @@ impl SidecarCommand for Args {
 
 #[cfg(test)]
 mod tests {
-    use sidecar::command::{check_status, parse_from};
+    use sidecar::startup::command::{check_status, parse_from};
 
     use super::*;
 

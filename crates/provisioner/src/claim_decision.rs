@@ -19,7 +19,7 @@ use crate::keys::{
     ANN_BETA_STORAGE_PROVISIONER, ANN_PROVISIONING, ANN_PROVISIONING_REQUEST,
     ANN_PROVISIONING_SOURCE, ANN_SELECTED_NODE, ANN_STORAGE_PROVISIONER, FINALIZER_PROVISIONING,
 };
-use crate::source_ref::{SourceKind, claim_source};
+use crate::source::source_ref::{SourceKind, claim_source};
 
 /// What the reconcile pass knows about a claim when deciding.
 #[derive(Debug, Clone, Copy)]

@@ -6,9 +6,9 @@ use kube::Client;
 use kube::runtime::reflector::{ObjectRef, Store};
 use sidecar::{CsiConnection, EventRecorder, WorkQueue};
 
-use crate::data_source::SourceRules;
 use crate::metrics::ProvisionerMetrics;
 use crate::plan::PlanSettings;
+use crate::source::data_source::SourceRules;
 
 /// A claim's queue key: namespace and name.
 pub type ClaimKey = (String, String);

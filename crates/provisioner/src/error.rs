@@ -3,9 +3,9 @@
 
 use sidecar::Progress;
 
-use crate::capabilities::CapabilityError;
-use crate::data_source::SourceError;
 use crate::plan::PlanError;
+use crate::plan::capabilities::CapabilityError;
+use crate::source::data_source::SourceError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProvisionerError {

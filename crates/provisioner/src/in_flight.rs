@@ -1,10 +1,17 @@
 //! The durable in-flight record on a claim (see the crate docs): written before the first
 //! CreateVolume, read by the clean-up path, removed when the volume is bound or deleted. It
-//! names the request, its content source and the call itself ([`crate::recorded_call`]); once
+//! names the request, its content source and the call itself ([`recorded_call`]); once
 //! written, the first attempt's call and source stand until the record goes.
 //! Writes are patches conditional on the claim's resourceVersion, so a concurrent change (a
 //! user deleting the claim) makes the write fail and the claim is looked at again rather than
 //! overwritten.
+//!
+//! The record's two users live beside it, since neither means anything without it:
+//! [`recorded_call`] (the CreateVolume it names, repeated as it was made) and [`cleanup`]
+//! (what happens when a claim with a record no longer wants the volume).
+
+pub mod cleanup;
+pub mod recorded_call;
 
 use csi::v1::VolumeContentSource;
 use csi::v1::volume_content_source::{SnapshotSource, Type, VolumeSource};

@@ -31,7 +31,7 @@ pub const FINALIZER_SNAPSHOT_SOURCE_PROTECTION: &str =
 /// mid-call leaks the volume).
 pub const ANN_PROVISIONING: &str = "sepia.io/provisioning";
 /// Sepia addition — PVC: the CreateVolume the first attempt made, without its secrets (JSON of
-/// [`crate::recorded_call::RecordedCall`]): parameters (clusterID, pool, …), size,
+/// [`crate::in_flight::recorded_call::RecordedCall`]): parameters (clusterID, pool, …), size,
 /// capabilities, topology and the provisioner Secret's reference. Every repeat — and the
 /// clean-up of a claim deleted mid-call — sends exactly this, whatever the class says by then.
 pub const ANN_PROVISIONING_REQUEST: &str = "sepia.io/provisioning-request";

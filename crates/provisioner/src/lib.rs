@@ -6,12 +6,12 @@
 //! - [`claim_decision`]: should this claim be provisioned, finished or cleaned up?
 //! - [`volume_decision`]: should this PV's volume be deleted, or its finalizer dropped?
 //! - [`plan`]: claim + class → request name, size, capabilities, parameters, secret refs,
-//!   built from [`class_params`], [`capabilities`], `sidecar::secret_template` (which
-//!   tokens each kind of secret may use) and `sidecar::quantity`.
-//! - [`source_ref`]: which object `dataSource` / `dataSourceRef` names, and whether a claim
-//!   may read it from another namespace (feature gate + ReferenceGrant).
-//! - [`data_source`]: restore and clone source rules (volume mode, size, driver, readiness),
-//!   over `snapshot_api`'s VolumeSnapshot and VolumeSnapshotContent.
+//!   built from [`plan::class_params`], [`plan::capabilities`], `sidecar::secret_template`
+//!   (which tokens each kind of secret may use) and `sidecar::quantity`.
+//! - [`source::source_ref`]: which object `dataSource` / `dataSourceRef` names, and whether a
+//!   claim may read it from another namespace (feature gate + ReferenceGrant).
+//! - [`source::data_source`]: restore and clone source rules (volume mode, size, driver,
+//!   readiness), over `snapshot_api`'s VolumeSnapshot and VolumeSnapshotContent.
 //! - [`pv_builder`]: the PV for a created volume.
 //! - [`keys`]: every annotation, finalizer and parameter key.
 //!
@@ -22,10 +22,12 @@
 //!   (CreateVolume, PV create, the in-flight record), [`reconcile::volume`] on a PV decision
 //!   (DeleteVolume, finalizers).
 //! - [`in_flight`]: the durable in-flight record on the claim (Sepia's leak fix), with
-//!   [`recorded_call`]: the CreateVolume it names, repeated as it was made; and [`cleanup`]:
-//!   what happens when a claim with a record no longer wants the volume.
-//! - [`sources`]: fetching and checking a claim's data source; [`source_protection`]: the
-//!   finalizers on clone and restore sources while they are read.
+//!   [`in_flight::recorded_call`]: the CreateVolume it names, repeated as it was made; and
+//!   [`in_flight::cleanup`]: what happens when a claim with a record no longer wants the volume.
+//! - [`source`]: a claim's data source, both halves — the pure `source_ref` and
+//!   `data_source` above, [`source::sources`]: fetching and checking the source objects, and
+//!   [`source::source_protection`]: the finalizers on clone and restore sources while they are
+//!   read.
 //! - [`topology`]: accessibility requirements from the selected node (topology drivers).
 //! - [`csi_calls`]: CreateVolume / DeleteVolume through the sidecar's metered connection.
 //! - [`context`]: what all workers share (clients, caches, queues, sinks).
@@ -38,7 +40,7 @@
 //! - [`args`] holds the binary's flags, [`error`] the [`ProvisionerError`].
 //!
 //! A claim flows: watch event → claim queue → `reconcile::claim` reads caches → `claim_decision`
-//! → (record intent on the claim) → `plan` + `data_source` → CreateVolume → `pv_builder` →
+//! → (record intent on the claim) → `plan` + `source` → CreateVolume → `pv_builder` →
 //! PV created → intent dropped. A PV flows: watch event → volume queue → `volume_decision` →
 //! DeleteVolume → PV deleted → finalizer dropped.
 //!
@@ -60,13 +62,9 @@
 
 pub mod announce;
 pub mod args;
-pub mod capabilities;
 pub mod claim_decision;
-pub mod class_params;
-pub mod cleanup;
 pub mod context;
 pub mod csi_calls;
-pub mod data_source;
 pub mod error;
 pub mod in_flight;
 pub mod keys;
@@ -74,11 +72,8 @@ pub mod metrics;
 pub mod plan;
 pub mod pv_builder;
 pub mod reconcile;
-pub mod recorded_call;
 pub mod secrets;
-pub mod source_protection;
-pub mod source_ref;
-pub mod sources;
+pub mod source;
 pub mod topology;
 pub mod volume_decision;
 pub mod wakeup;

@@ -5,15 +5,16 @@ use std::process::ExitCode;
 
 use csi::v1::controller_service_capability::rpc::Type as ControllerCap;
 use provisioner::args::Args;
-use provisioner::data_source::SourceRules;
 use provisioner::metrics::ProvisionerMetrics;
 use provisioner::plan::PlanSettings;
+use provisioner::source::data_source::SourceRules;
 use provisioner::watch::{self, Parts};
-use sidecar::{Sidecar, SidecarCommand, lease_name};
+use sidecar::leader_election::lease_name;
+use sidecar::{Sidecar, SidecarCommand};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    sidecar::launch(sidecar::command::parse::<Args>(), run).await
+    sidecar::launch(sidecar::startup::command::parse::<Args>(), run).await
 }
 
 async fn run(args: Args) -> Result<(), sidecar::SidecarError> {

@@ -3,6 +3,14 @@
 //! resolved secret references. Pure; [`crate::reconcile::claim`] adds the secret *values*, the
 //! data source and topology, which need API reads.
 
+//!
+//! The plan's inputs live beside it, since nothing else builds a request: [`class_params`]
+//! (the class's parameters split into the provisioner's and the driver's) and
+//! [`capabilities`] (access modes and volume mode as CSI capabilities).
+
+pub mod capabilities;
+pub mod class_params;
+
 use std::collections::{BTreeMap, HashMap};
 
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
@@ -10,9 +18,9 @@ use k8s_openapi::api::storage::v1::StorageClass;
 use sidecar::quantity::{QuantityError, parse_bytes};
 use sidecar::secret_template::{Scope, SecretRef, TemplateError, resolve};
 
-use crate::capabilities::{CapabilityError, VolumeMode, volume_capabilities};
-use crate::class_params::{self, ClassParamError, SecretKind};
 use crate::keys::{PARAM_PV_NAME, PARAM_PVC_NAME, PARAM_PVC_NAMESPACE};
+use capabilities::{CapabilityError, VolumeMode, volume_capabilities};
+use class_params::{ClassParamError, SecretKind};
 
 /// Settings from the provisioner's flags that shape every request.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -15,12 +15,12 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use sidecar::quantity::format_bytes;
 
-use crate::class_params::SecretKind;
 use crate::keys::{
     ANN_DELETION_SECRET_NAME, ANN_DELETION_SECRET_NAMESPACE, ANN_PROVISIONED_BY,
     ATTR_PROVISIONER_IDENTITY, FINALIZER_PV,
 };
 use crate::plan::VolumePlan;
+use crate::plan::class_params::SecretKind;
 
 /// Builds the PV. `capacity_bytes` is what the driver reported (or the request when it said 0);
 /// `identity` goes to `spec.csi.volumeAttributes[storage.kubernetes.io/csiProvisionerIdentity]`.

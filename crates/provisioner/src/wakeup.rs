@@ -23,7 +23,7 @@ use sidecar::Acted;
 
 use crate::announce::claim_ref;
 use crate::context::{ClaimKey, Context};
-use crate::source_ref::{SourceKind, claim_source};
+use crate::source::source_ref::{SourceKind, claim_source};
 
 pub use matching::{
     Work, cloning_from_volume, is_ours_and_pending, named, note, restoring_from_handle,

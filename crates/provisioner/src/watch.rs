@@ -21,10 +21,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::claim_decision;
 use crate::context::{ClaimKey, Context};
-use crate::data_source::SourceRules;
 use crate::metrics::ProvisionerMetrics;
 use crate::plan::PlanSettings;
 use crate::reconcile;
+use crate::source::data_source::SourceRules;
 use crate::wakeup;
 
 /// Everything the watch loops need from the sidecar runtime and the flags.

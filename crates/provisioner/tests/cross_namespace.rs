@@ -7,9 +7,9 @@
 use csi::v1::volume_content_source::Type;
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 use kube_standin::{Gvr, ResourceInfo, StandIn, StatusPolicy};
-use provisioner::data_source::SourceRules;
 use provisioner::error::ProvisionerError;
-use provisioner::sources::{SourceObject, resolve};
+use provisioner::source::data_source::SourceRules;
+use provisioner::source::sources::{SourceObject, resolve};
 use serde_json::json;
 
 const DRIVER: &str = "rbd.csi.sepia.io";
@@ -68,7 +68,7 @@ fn gate_on() -> SourceRules {
 }
 
 fn refusal(
-    result: Result<Option<provisioner::sources::ResolvedSource>, ProvisionerError>,
+    result: Result<Option<provisioner::source::sources::ResolvedSource>, ProvisionerError>,
 ) -> String {
     match result {
         Err(ProvisionerError::Source(error)) => error.to_string(),

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use clap::Parser;
 use clap::builder::NonEmptyStringValueParser;
-use sidecar::command::longer_than_zero;
-use sidecar::go_flag;
+use sidecar::startup::command::longer_than_zero;
+use sidecar::startup::go_flag;
 use sidecar::{Gate, SidecarArgs, SidecarCommand};
 
 /// Expands PersistentVolumeClaims through a CSI driver's ControllerExpandVolume.
@@ -70,7 +70,7 @@ impl SidecarCommand for Args {
 
 #[cfg(test)]
 mod tests {
-    use sidecar::command::{check_status, parse_from};
+    use sidecar::startup::command::{check_status, parse_from};
 
     use super::*;
 

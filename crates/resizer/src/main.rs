@@ -5,18 +5,18 @@ use std::process::ExitCode;
 use csi::v1::controller_service_capability::rpc::Type as ControllerCap;
 use resizer::args::Args;
 use resizer::{ResizerError, watch};
-use sidecar::lease_name;
+use sidecar::leader_election::lease_name;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    sidecar::launch(sidecar::command::parse::<Args>(), run).await
+    sidecar::launch(sidecar::startup::command::parse::<Args>(), run).await
 }
 
 async fn run(mut args: Args) -> Result<(), ResizerError> {
     if let Some(workers) = args.workers {
         args.sidecar.worker_threads = workers;
     }
-    let sidecar = sidecar::command::start(&args).await?;
+    let sidecar = sidecar::startup::command::start(&args).await?;
     let driver = sidecar.csi.driver_name().to_owned();
     if !sidecar
         .csi

@@ -212,7 +212,8 @@ async fn probe_until_ready(channel: &Channel, timeout: Duration) -> Result<(), S
                 tracing::info!("CSI driver is not ready yet");
             }
             Ok(Err(status))
-                if crate::retry::classify(status.code()) == crate::retry::Progress::InProgress =>
+                if crate::control_loop::retry::classify(status.code())
+                    == crate::control_loop::retry::Progress::InProgress =>
             {
                 tracing::warn!(code = ?status.code(), "CSI Probe failed, retrying");
             }

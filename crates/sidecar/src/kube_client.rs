@@ -2,6 +2,8 @@
 //! throttled by `--kube-api-qps`/`--kube-api-burst`, tagged with a User-Agent naming the
 //! component and replica (so API audit logs, and tests, can tell replicas apart).
 
+pub mod rate_limit;
+
 use std::path::Path;
 
 use http::{HeaderName, HeaderValue};
@@ -10,7 +12,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 
 use crate::error::SidecarError;
-use crate::rate_limit::RateLimitLayer;
+use rate_limit::RateLimitLayer;
 
 /// Reads the client configuration: the kubeconfig file when given (as upstream's
 /// `--kubeconfig`), else the pod's service account.

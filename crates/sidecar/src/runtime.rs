@@ -1,7 +1,8 @@
 //! [`Sidecar`]: the pieces a sidecar binary wires together, and [`Sidecar::run`], the lifecycle
 //! every sidecar shares — serve `/metrics`, `/healthz` and `/healthz/leader-election`, wait for
 //! the Lease (when `--leader-election`), run the controllers while leading, and stop them
-//! cleanly on a signal or, fail-stop, when the Lease is lost ([`crate::leadership`]).
+//! cleanly on a signal or, fail-stop, when the Lease is lost
+//! ([`crate::leader_election::leadership`]).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -14,18 +15,18 @@ use telemetry::{HealthCheck, HealthChecks, MetricsServer, TelemetryGuard};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::args::SidecarArgs;
+use crate::control_loop::retry::Backoff;
+use crate::control_loop::workers::LoopSettings;
 use crate::csi_conn::CsiConnection;
 use crate::error::SidecarError;
 use crate::k8s_events::EventRecorder;
 use crate::kube_client::{load_config, throttled_client};
-use crate::leader::LeaderElector;
-use crate::leadership::{lead, run_unelected};
-use crate::lease_name;
+use crate::leader_election::leader::LeaderElector;
+use crate::leader_election::leadership::{lead, run_unelected};
+use crate::leader_election::lease_name;
 use crate::nats::start_publisher;
-use crate::retry::Backoff;
+use crate::startup::args::SidecarArgs;
 use crate::wakeups::Wakeups;
-use crate::workers::LoopSettings;
 
 /// The named health check upstream's manifests probe (`/healthz/leader-election`).
 pub const LEADER_ELECTION_CHECK: &str = "leader-election";
@@ -141,7 +142,7 @@ impl Sidecar {
 
     /// Runs `controllers` (given a token that is cancelled when they must stop) until a
     /// signal, or — with `--leader-election` — only while holding Lease `lease_name`,
-    /// fail-stop ([`crate::leadership`]).
+    /// fail-stop ([`crate::leader_election::leadership`]).
     ///
     /// # Errors
     /// [`SidecarError::LeadershipLost`] (the binary must exit non-zero at once, so the pod

@@ -9,7 +9,7 @@ use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube_standin::StandIn;
 use sidecar::SidecarError;
-use sidecar::leader::{LeaderElectionConfig, LeaderElector};
+use sidecar::leader_election::leader::{LeaderElectionConfig, LeaderElector};
 use tokio_util::sync::CancellationToken;
 
 const LEASE: Duration = Duration::from_secs(2);

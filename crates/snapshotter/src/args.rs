@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::builder::{BoolishValueParser, NonEmptyStringValueParser};
 use clap::{ArgAction, Args, Parser, Subcommand};
-use sidecar::go_flag;
+use sidecar::startup::go_flag;
 use sidecar::{Gate, SidecarArgs, SidecarCommand};
 
 use crate::create_request::NamingOptions;
@@ -186,7 +186,7 @@ impl SnapshotterArgs {
 
 #[cfg(test)]
 mod tests {
-    use sidecar::command::{check_status, parse_from};
+    use sidecar::startup::command::{check_status, parse_from};
 
     use super::*;
 

@@ -16,7 +16,7 @@ use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
 use kube::Client;
 use kube::runtime::reflector::Store;
 use sidecar::WorkQueue;
-use sidecar::workers::Outcome;
+use sidecar::control_loop::workers::Outcome;
 use snapshot_api::{VolumeSnapshot, VolumeSnapshotClass, VolumeSnapshotContent};
 
 use crate::announce::Announcer;

@@ -2,12 +2,12 @@
 //! in the `--leader-election-namespace`, the namespace rule upstream's controller uses) when
 //! `--leader-election` is on. The binding half is cluster-wide and driver-agnostic: with
 //! several drivers' snapshotters (RBD, CephFS) in one cluster, exactly one of them binds
-//! snapshots. It leads fail-stop like the sidecar itself ([`sidecar::leadership`]): losing this
+//! snapshots. It leads fail-stop like the sidecar itself ([`sidecar::leader_election::leadership`]): losing this
 //! Lease aborts the binding half at once, and the caller then ends the whole process, as
 //! upstream's snapshot-controller exits on a lost Lease.
 
-use sidecar::leader::LeaderElector;
-use sidecar::leadership::lead;
+use sidecar::leader_election::leader::LeaderElector;
+use sidecar::leader_election::leadership::lead;
 use sidecar::{SidecarArgs, SidecarError, kube_client};
 use tokio_util::sync::CancellationToken;
 

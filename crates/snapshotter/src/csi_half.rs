@@ -30,7 +30,7 @@ use crate::kube_writes;
 use crate::metrics::SnapshotMetrics;
 use crate::ready_poll::PollSchedule;
 use crate::snapshot_plan::EventType;
-use sidecar::workers::Outcome;
+use sidecar::control_loop::workers::Outcome;
 
 /// Decisions repeated after a conflict within one sync.
 const ATTEMPTS: usize = 3;

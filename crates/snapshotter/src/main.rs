@@ -5,7 +5,8 @@
 use std::process::ExitCode;
 
 use csi::v1::controller_service_capability::rpc::Type as ControllerCap;
-use sidecar::{SidecarCommand, SidecarError, lease_name};
+use sidecar::leader_election::lease_name;
+use sidecar::{SidecarCommand, SidecarError};
 use snapshotter::SnapshotterError;
 use snapshotter::args::{Cli, Command};
 use snapshotter::metrics::SnapshotMetrics;
@@ -15,7 +16,7 @@ const COMPONENT: &str = Cli::COMPONENT;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli: Cli = sidecar::command::parse();
+    let cli: Cli = sidecar::startup::command::parse();
     if let Some(Command::Crds) = cli.command {
         return print_crds();
     }
@@ -36,7 +37,7 @@ fn print_crds() -> ExitCode {
 }
 
 async fn serve(cli: Cli) -> Result<(), SnapshotterError> {
-    let mut sidecar = sidecar::command::start(&cli).await?;
+    let mut sidecar = sidecar::startup::command::start(&cli).await?;
     let driver = sidecar.csi.driver().clone();
     if !driver.has_controller(ControllerCap::CreateDeleteSnapshot) {
         return Err(SidecarError::DriverUnusable {

@@ -3,7 +3,7 @@ use std::collections::HashMap;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaimSpec, VolumeResourceRequirements};
 
 use super::*;
-use crate::capabilities::VolumeMode;
+use crate::plan::capabilities::VolumeMode;
 use sidecar::secret_template::SecretRef;
 
 fn plan() -> VolumePlan {

@@ -14,19 +14,19 @@ use tracing::Instrument;
 
 use crate::announce;
 use crate::claim_decision::{self, ClaimAction, ClaimFacts, SelectedNode};
-use crate::class_params::SecretKind;
-use crate::cleanup;
 use crate::context::{ClaimKey, Context};
 use crate::csi_calls::{create_volume, delete_volume};
 use crate::error::ProvisionerError;
 use crate::in_flight;
+use crate::in_flight::cleanup;
+use crate::in_flight::recorded_call::RecordedCall;
 use crate::keys::ANN_SELECTED_NODE;
+use crate::plan::class_params::SecretKind;
 use crate::plan::{plan, request_name};
 use crate::pv_builder::build_pv;
-use crate::recorded_call::RecordedCall;
 use crate::secrets;
-use crate::source_protection;
-use crate::sources;
+use crate::source::source_protection;
+use crate::source::sources;
 use crate::topology;
 
 /// What a failed reconcile was about, for the failure event and metrics.
@@ -118,7 +118,7 @@ async fn pass(ctx: &Context, key: &ClaimKey) -> Result<(), (ProvisionerError, Fa
 }
 
 fn source_kind(claim: &PersistentVolumeClaim) -> Option<String> {
-    crate::source_ref::claim_source(claim).map(|s| s.kind)
+    crate::source::source_ref::claim_source(claim).map(|s| s.kind)
 }
 
 pub(crate) async fn finish(
@@ -251,7 +251,9 @@ async fn provision(
 }
 
 /// A record this version cannot use: only a change (or an upgrade) can fix it.
-pub(crate) fn record_error(error: crate::recorded_call::RecordError) -> ProvisionerError {
+pub(crate) fn record_error(
+    error: crate::in_flight::recorded_call::RecordError,
+) -> ProvisionerError {
     ProvisionerError::Claim(error.to_string())
 }
 

@@ -12,12 +12,12 @@ use sidecar::secret_template::{Scope, SecretRef, resolve};
 use tracing::Instrument;
 
 use crate::announce;
-use crate::class_params;
-use crate::class_params::SecretKind;
 use crate::context::Context;
 use crate::csi_calls::delete_volume;
 use crate::error::ProvisionerError;
 use crate::keys::{ANN_DELETION_SECRET_NAME, ANN_DELETION_SECRET_NAMESPACE, FINALIZER_PV};
+use crate::plan::class_params;
+use crate::plan::class_params::SecretKind;
 use crate::secrets;
 use crate::volume_decision::{self, VolumeAction};
 

@@ -9,7 +9,7 @@ use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 
 use crate::keys::{ANN_BETA_STORAGE_PROVISIONER, ANN_STORAGE_PROVISIONER, reason};
 use crate::plan::request_name;
-use crate::source_ref::{SourceKind, claim_source};
+use crate::source::source_ref::{SourceKind, claim_source};
 
 const VOLUME_SNAPSHOT: &str = "VolumeSnapshot";
 const CLAIM: &str = "PersistentVolumeClaim";

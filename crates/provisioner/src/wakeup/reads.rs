@@ -10,7 +10,7 @@ use kube::Client;
 use kube::api::Api;
 use snapshot_api::{VolumeSnapshot, VolumeSnapshotContent};
 
-use crate::source_ref::claim_source;
+use crate::source::source_ref::claim_source;
 
 /// Each read's bound: a slow API server delays a wake-up, never the consumer for long.
 const READ_TIMEOUT: Duration = Duration::from_secs(10);

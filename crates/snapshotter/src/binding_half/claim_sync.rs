@@ -11,7 +11,7 @@ use super::{BindingHalf, BindingKey};
 use crate::claim_protection::{claim_in_use, should_release};
 use crate::kube_writes::{self, finalizers_with};
 use crate::snapshot_plan::content_name_for;
-use sidecar::workers::Outcome;
+use sidecar::control_loop::workers::Outcome;
 
 impl BindingHalf {
     pub(super) async fn sync_claim(&self, namespace: &str, name: &str) -> Outcome {

@@ -14,7 +14,7 @@ use crate::content_binding::{
 use crate::error::Result;
 use crate::kube_writes::{self, finalizers_with};
 use crate::snapshot_plan::EventType;
-use sidecar::workers::Outcome;
+use sidecar::control_loop::workers::Outcome;
 
 impl BindingHalf {
     pub(super) async fn sync_content(&self, name: &str) -> Outcome {

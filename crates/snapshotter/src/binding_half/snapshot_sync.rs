@@ -17,7 +17,7 @@ use crate::error::{Result, SnapshotterError};
 use crate::kube_writes::{self, finalizers_with};
 use crate::metrics::operation;
 use crate::snapshot_plan::{Next, SnapshotAction, SnapshotWorld, content_name_for, plan_snapshot};
-use sidecar::workers::Outcome;
+use sidecar::control_loop::workers::Outcome;
 
 /// Decisions repeated after a conflict within one sync.
 const ATTEMPTS: usize = 3;

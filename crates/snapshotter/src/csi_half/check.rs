@@ -17,7 +17,7 @@ use crate::announce::{SnapshotEvent, failure_key, verbs};
 use crate::content_status::{self, SnapshotAnswer};
 use crate::error::Result;
 use crate::{clock, kube_writes, secrets};
-use sidecar::workers::Outcome;
+use sidecar::control_loop::workers::Outcome;
 
 const FAILED: &str = "SnapshotContentCheckandUpdateFailed";
 

@@ -16,7 +16,7 @@ use crate::create_request::create_snapshot_request;
 use crate::csi_progress::{create_snapshot_progress, is_final};
 use crate::error::{Result, SnapshotterError};
 use crate::{clock, kube_writes, secrets};
-use sidecar::workers::Outcome;
+use sidecar::control_loop::workers::Outcome;
 
 const METHOD: &str = "/csi.v1.Controller/CreateSnapshot";
 const FAILED: &str = "SnapshotCreationFailed";

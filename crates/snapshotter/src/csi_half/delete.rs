@@ -14,7 +14,7 @@ use crate::content_status;
 use crate::error::{Result, SnapshotterError};
 use crate::snapshot_plan::EventType;
 use crate::{kube_writes, secrets};
-use sidecar::workers::Outcome;
+use sidecar::control_loop::workers::Outcome;
 
 const METHOD: &str = "/csi.v1.Controller/DeleteSnapshot";
 const FAILED: &str = "SnapshotDeleteError";

@@ -1,7 +1,7 @@
-//! [`upstream_only_flags!`]: declares a sidecar's flags that exist only so command lines
-//! written for its upstream twin start — each accepted in Go's syntax (booleans bare or with
-//! `=value`, values with `=` or a space), each an `Option` so [`given`](#method.given) can name
-//! the ones on the command line for the start-up warning.
+//! [`upstream_only_flags!`](crate::upstream_only_flags): declares a sidecar's flags that exist
+//! only so command lines written for its upstream twin start — each accepted in Go's syntax
+//! (booleans bare or with `=value`, values with `=` or a space), each an `Option` so
+//! [`given`](#method.given) can name the ones on the command line for the start-up warning.
 
 /// Declares `struct $name` (a `clap::Args` to flatten into a binary's flags) with one
 /// `Option<bool>` per boolean flag and one `Option<T>` per value flag, and `given()`, the
@@ -75,7 +75,7 @@ mod tests {
             values {
                 "master" => master: String = clap::builder::NonEmptyStringValueParser::new(),
                 "capacity-poll-interval" => capacity_poll_interval: std::time::Duration
-                    = crate::go_flag::duration,
+                    = crate::startup::go_flag::duration,
             }
         }
     }

@@ -15,7 +15,7 @@ use parking_lot::Mutex;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use crate::retry::{Backoff, Progress};
+use crate::control_loop::retry::{Backoff, Progress};
 
 /// Shared handle; clones feed the same queue.
 pub struct WorkQueue<K> {

@@ -12,8 +12,8 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::retry::{Backoff, Progress};
-use crate::work_queue::WorkQueue;
+use crate::control_loop::retry::{Backoff, Progress};
+use crate::control_loop::work_queue::WorkQueue;
 
 /// Knobs of a controller loop, from the flags.
 #[derive(Debug, Clone)]

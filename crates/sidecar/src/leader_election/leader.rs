@@ -1,7 +1,7 @@
 //! Lease leader election with client-go's semantics: acquire when the Lease is free or its
 //! holder stopped renewing for a lease duration (judged by when *we* saw the record change, so
 //! clock skew between nodes does not matter); renew every retry period; a leader that cannot
-//! renew within the renew deadline gives up (fail-stop — see [`crate::leadership`] for what
+//! renew within the renew deadline gives up (fail-stop — see [`super::leadership`] for what
 //! stops and when) because after that point another replica may already lead.
 //!
 //! The timings, with `LD` = `--leader-election-lease-duration` (15 s), `RD` =
@@ -12,7 +12,7 @@
 //!   it after it was stored, so never before `S + LD`;
 //! - the leader tries to renew every `RP`; with none succeeding since `S` it gives up at
 //!   `S + RD`, and its workers are aborted and the process exits within
-//!   [`crate::fail_stop::FAIL_STOP_GRACE`] (an OS-thread watchdog aborts the process at
+//!   [`super::fail_stop::FAIL_STOP_GRACE`] (an OS-thread watchdog aborts the process at
 //!   `S + RD + FAIL_STOP_GRACE` if anything hangs);
 //! - so the flags must satisfy `RD + FAIL_STOP_GRACE < LD` (checked at start-up) and the old
 //!   leader has stopped before anyone else may act. `RD > 1.2·RP` is client-go's own rule.

@@ -15,7 +15,7 @@ use snapshot_api::VolumeSnapshot;
 
 use crate::error::ProvisionerError;
 use crate::keys::{FINALIZER_CLONING_PROTECTION, FINALIZER_SNAPSHOT_SOURCE_PROTECTION};
-use crate::sources::{SourceObject, source_object};
+use crate::source::sources::{SourceObject, source_object};
 
 /// Adds the protection finalizer if missing.
 ///

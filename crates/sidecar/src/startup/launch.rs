@@ -7,8 +7,8 @@ use std::error::Error;
 use std::future::Future;
 use std::process::ExitCode;
 
-use crate::command::{SidecarCommand, warn_ignored};
 use crate::runtime::init_telemetry;
+use crate::startup::command::{SidecarCommand, warn_ignored};
 
 /// Installs telemetry from the shared flags of `command`, warns about ignored flags, runs
 /// `run(command)` and turns its result into the exit code, the error logged with its causes

@@ -17,9 +17,9 @@ use crate::context::Context;
 use crate::csi_calls::{create_volume, delete_volume};
 use crate::error::ProvisionerError;
 use crate::in_flight;
+use crate::in_flight::recorded_call::RecordedCall;
 use crate::plan::plan;
 use crate::reconcile::claim::{finish, record_error};
-use crate::recorded_call::RecordedCall;
 use crate::secrets;
 
 /// The claim no longer wants the volume a CreateVolume may have made: repeat that call to a

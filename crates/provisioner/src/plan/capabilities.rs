@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use sidecar::volume_capability::{csi_access_mode, mount};
 
 /// How the volume is consumed. (Serialized in the in-flight record of
-/// [`crate::recorded_call`].)
+/// [`crate::in_flight::recorded_call`].)
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "mode")]
 pub enum VolumeMode {

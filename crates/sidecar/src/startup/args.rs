@@ -4,7 +4,7 @@
 //!
 //! Upstream's flags are Go `flag`s: a boolean one is on as `--flag` and takes a value only as
 //! `--flag=true` / `--flag=false` (kustomize bases and upstream docs use both); durations,
-//! listen addresses and maps are read as in [`crate::go_flag`]. Every boolean flag of a Sepia
+//! listen addresses and maps are read as in [`super::go_flag`]. Every boolean flag of a Sepia
 //! sidecar is declared with the same `#[arg]` shape; see [`SidecarArgs::leader_election`].
 //!
 //! Flags Sepia accepts only so upstream command lines start (`--automaxprocs`, `--vmodule`,
@@ -19,9 +19,9 @@ use clap::{ArgAction, Args, ValueEnum};
 use telemetry::{ListenAddress, TelemetryConfig};
 
 use crate::error::SidecarError;
-use crate::fail_stop::FAIL_STOP_GRACE;
-use crate::go_flag::{self, Endpoint, FeatureGates, LeaseLabels};
-use crate::leader::LeaderElectionConfig;
+use crate::leader_election::fail_stop::FAIL_STOP_GRACE;
+use crate::leader_election::leader::LeaderElectionConfig;
+use crate::startup::go_flag::{self, Endpoint, FeatureGates, LeaseLabels};
 
 /// client-go's `JitterFactor`: the renew deadline must exceed this many retry periods.
 const RENEW_JITTER_FACTOR: f64 = 1.2;
@@ -54,7 +54,7 @@ crate::upstream_only_flags! {
 }
 
 /// Shared sidecar flags. Defaults are upstream's except where noted ("beat"); a binary sets
-/// its own upstream default of `--timeout` through [`crate::command::SidecarCommand::DEFAULTS`].
+/// its own upstream default of `--timeout` through [`super::command::SidecarCommand::DEFAULTS`].
 #[derive(Debug, Clone, Args)]
 pub struct SidecarArgs {
     /// The CSI driver's unix socket (`unix:///path` or a plain path).
@@ -245,7 +245,7 @@ impl SidecarArgs {
         }
         if self.leader_election {
             // client-go's own checks, and fail-stop: a leader that gave up at the renew
-            // deadline must be gone before a standby may act (see crate::leader).
+            // deadline must be gone before a standby may act (see crate::leader_election::leader).
             if self.leader_election_retry_period.is_zero() {
                 return invalid(
                     "leader-election-retry-period",
@@ -298,7 +298,7 @@ impl SidecarArgs {
             namespace: self
                 .leader_election_namespace
                 .clone()
-                .unwrap_or_else(crate::lease_name::default_namespace),
+                .unwrap_or_else(crate::leader_election::lease_name::default_namespace),
             identity: identity.to_owned(),
             lease_duration: self.leader_election_lease_duration,
             renew_deadline: self.leader_election_renew_deadline,

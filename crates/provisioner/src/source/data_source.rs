@@ -1,7 +1,8 @@
 //! Validation of a claim's data source against the objects it names — external-provisioner's
-//! rules for restores (VolumeSnapshot) and clones (PVC). Pure: [`crate::sources`] fetches the
-//! objects (as `snapshot_api`'s types) and passes them in. Whether the claim may read a source in another namespace at
-//! all is [`crate::source_ref`]'s question, answered before these rules run.
+//! rules for restores (VolumeSnapshot) and clones (PVC). Pure: [`super::sources`] fetches the
+//! objects (as `snapshot_api`'s types) and passes them in. Whether the claim may read a source
+//! in another namespace at all is [`super::source_ref`]'s question, answered before these rules
+//! run.
 
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
 use sidecar::quantity::parse_bytes;

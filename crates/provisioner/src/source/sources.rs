@@ -1,6 +1,6 @@
-//! Fetches a claim's data source objects and checks them ([`crate::source_ref`] for the
-//! namespace, [`crate::data_source`] for the rest): the CSI content source for CreateVolume and
-//! which object to protect while it is used.
+//! Fetches a claim's data source objects and checks them ([`super::source_ref`] for the
+//! namespace, [`super::data_source`] for the rest): the CSI content source for CreateVolume
+//! and which object to protect while it is used.
 
 use csi::v1::VolumeContentSource;
 use csi::v1::volume_content_source::{SnapshotSource, Type, VolumeSource};
@@ -9,10 +9,14 @@ use kube::Client;
 use kube::api::{Api, DynamicObject, ListParams};
 use snapshot_api::{VolumeSnapshot, VolumeSnapshotContent};
 
-use crate::data_source::{RestoreRequest, SourceRules, check_claim, check_snapshot, volume_mode};
 use crate::error::ProvisionerError;
 use crate::keys::{FINALIZER_SNAPSHOT_SOURCE_PROTECTION, KIND_PVC, KIND_VOLUME_SNAPSHOT};
-use crate::source_ref::{Grant, SourceKind, claim_source, permit, reference_grant_resource};
+use crate::source::data_source::{
+    RestoreRequest, SourceRules, check_claim, check_snapshot, volume_mode,
+};
+use crate::source::source_ref::{
+    Grant, SourceKind, claim_source, permit, reference_grant_resource,
+};
 
 /// The object a clone or restore reads from, which must not go away meanwhile.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,7 +106,7 @@ pub async fn resolve(
                 source.name
             )))?
             .ok_or_else(|| {
-                ProvisionerError::Source(crate::data_source::SourceError {
+                ProvisionerError::Source(crate::source::data_source::SourceError {
                     kind: "VolumeSnapshot",
                     name: source.name.clone(),
                     rule: "it does not exist".to_owned(),
@@ -158,7 +162,7 @@ pub async fn resolve(
             source.name
         )))?
         .ok_or_else(|| {
-            ProvisionerError::Source(crate::data_source::SourceError {
+            ProvisionerError::Source(crate::source::data_source::SourceError {
                 kind: "PersistentVolumeClaim",
                 name: source.name.clone(),
                 rule: "it does not exist".to_owned(),

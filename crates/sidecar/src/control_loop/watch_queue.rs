@@ -21,11 +21,11 @@ use serde::de::DeserializeOwned;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::last_seen::LastSeen;
-use crate::retry::Backoff;
-use crate::watch_cache::{WatchEvents, cache};
-use crate::work_queue::WorkQueue;
-use crate::workers::{LoopSettings, Outcome, resync, spawn_workers, until_synced};
+use crate::control_loop::last_seen::LastSeen;
+use crate::control_loop::retry::Backoff;
+use crate::control_loop::watch_cache::{WatchEvents, cache};
+use crate::control_loop::work_queue::WorkQueue;
+use crate::control_loop::workers::{LoopSettings, Outcome, resync, spawn_workers, until_synced};
 
 /// One object a watch reported.
 #[derive(Debug)]

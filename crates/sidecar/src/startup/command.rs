@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use crate::args::SidecarArgs;
 use crate::error::SidecarError;
 use crate::runtime::Sidecar;
+use crate::startup::args::SidecarArgs;
 
 /// What Sepia does about one of upstream's feature gates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

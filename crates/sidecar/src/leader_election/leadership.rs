@@ -1,7 +1,7 @@
 //! Running controllers only while holding a Lease, fail-stop: [`lead`]. And [`run_unelected`],
 //! the same lifecycle without an election.
 //!
-//! What happens when (`S`, `RD`, `LD` as in [`crate::leader`]):
+//! What happens when (`S`, `RD`, `LD` as in [`crate::leader_election::leader`]):
 //! - **Lease lost** (no renewal succeeded by `S + RD`): the controllers' task is aborted at
 //!   once — in-flight work is dropped, not drained: a CSI call in flight is cancelled
 //!   (`RST_STREAM`), a worker waiting on one never reaches its next write — and [`lead`]
@@ -21,8 +21,8 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::SidecarError;
-use crate::fail_stop::{FAIL_STOP_GRACE, Watchdog, abort_process};
-use crate::leader::LeaderElector;
+use crate::leader_election::fail_stop::{FAIL_STOP_GRACE, Watchdog, abort_process};
+use crate::leader_election::leader::LeaderElector;
 
 /// How long controllers get to finish in-flight work after a signal. The Lease is renewed
 /// meanwhile, so this is not bounded by the lease duration.

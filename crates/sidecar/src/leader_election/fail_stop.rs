@@ -2,7 +2,7 @@
 //! runtime cannot delay it) that ends the process once a leader's deadline has passed without
 //! the process having stopped acting on its own.
 //!
-//! A leader's deadline is `S + RD + FAIL_STOP_GRACE` (see [`crate::leader`]): `S` is when its
+//! A leader's deadline is `S + RD + FAIL_STOP_GRACE` (see [`super::leader`]): `S` is when its
 //! last successful renewal was sent, read afresh from its [`LeaderStatus`] each time the thread
 //! wakes, so renewals push the deadline out without any signalling. The normal path never
 //! reaches it — the runtime aborts the workers and exits at `S + RD` — and a clean stop
@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
-use crate::leader::LeaderStatus;
+use crate::leader_election::leader::LeaderStatus;
 
 /// How long a leader that gave up at its renew deadline has to abort its workers and exit,
 /// before the watchdog ends the process. `--leader-election-renew-deadline` plus this must stay

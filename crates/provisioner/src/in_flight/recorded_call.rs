@@ -20,10 +20,10 @@ use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 use serde::{Deserialize, Serialize};
 use sidecar::secret_template::SecretRef;
 
-use crate::capabilities::{VolumeMode, capabilities_for};
-use crate::class_params::SecretKind;
 use crate::keys::ANN_PROVISIONING_REQUEST;
 use crate::plan::VolumePlan;
+use crate::plan::capabilities::{VolumeMode, capabilities_for};
+use crate::plan::class_params::SecretKind;
 
 /// One CreateVolume request without its secrets.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
