@@ -6,7 +6,7 @@ use std::time::Duration;
 use cephfs_controller::Driver;
 use clap::Parser;
 use controller::State;
-use controller::settings::flags::{ControllerFlags, run_to_exit};
+use controller::settings::flags::{ControllerFlags, StartError, run_to_exit};
 use tracing::{info, warn};
 
 const COMPONENT: &str = "sepia-cephfs-controller";
@@ -22,27 +22,6 @@ struct Flags {
     /// CSI driver name (ceph-csi's, e.g. rook-ceph.cephfs.csi.ceph.com, to take over its volumes).
     #[arg(long, default_value = "cephfs.csi.sepia.io")]
     driver_name: String,
-}
-
-/// Why `sepia-cephfs-controller` did not start, or stopped serving.
-#[derive(Debug, thiserror::Error)]
-enum StartError {
-    #[error("cannot start the async runtime")]
-    Runtime(#[source] std::io::Error),
-    #[error("--failpoints")]
-    Failpoints(#[source] failpoint::InvalidSpec),
-    #[error("events publisher")]
-    Events(#[source] events::EventsError),
-    #[error("metrics endpoint")]
-    MetricsEndpoint(#[source] telemetry::TelemetryError),
-    #[error("listen socket")]
-    ListenSocket(#[source] csi::Error),
-    #[error("serving {endpoint}")]
-    Serving {
-        endpoint: String,
-        #[source]
-        source: tonic::transport::Error,
-    },
 }
 
 fn main() -> ExitCode {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use clap::Parser;
 use controller::advertised::AlphaCapabilities;
 use controller::settings::TrashPurge;
-use controller::settings::flags::{ControllerFlags, run_to_exit};
+use controller::settings::flags::{ControllerFlags, StartError, run_to_exit};
 use controller::{CloneDepth, Settings, State};
 use tracing::{info, warn};
 
@@ -50,29 +50,6 @@ struct Flags {
     /// Connects in flight at once as one Ceph user (whatever the key).
     #[arg(long, default_value_t = ceph::ConnectLimits::default().per_identity)]
     max_connects_per_user: usize,
-}
-
-/// Why `sepia-controller` did not start, or stopped serving.
-#[derive(Debug, thiserror::Error)]
-enum StartError {
-    #[error("cannot start the async runtime")]
-    Runtime(#[source] std::io::Error),
-    #[error("{rule}")]
-    Flags { rule: String },
-    #[error("--failpoints")]
-    Failpoints(#[source] failpoint::InvalidSpec),
-    #[error("events publisher")]
-    Events(#[source] events::EventsError),
-    #[error("metrics endpoint")]
-    MetricsEndpoint(#[source] telemetry::TelemetryError),
-    #[error("listen socket")]
-    ListenSocket(#[source] csi::Error),
-    #[error("serving {endpoint}")]
-    Serving {
-        endpoint: String,
-        #[source]
-        source: tonic::transport::Error,
-    },
 }
 
 /// The rules between this binary's own flags (the clone depths, the connect limits).

@@ -188,3 +188,27 @@ pub fn run_to_exit<E: Error + 'static>(
     };
     shutdown::exit_code(component, runtime.block_on(run))
 }
+
+/// Why a controller plugin did not start, or stopped serving: one enum for both binaries, so
+/// their start-up failures read alike ([`shutdown::exit_code`] prints the cause chain).
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot start the async runtime")]
+    Runtime(#[source] std::io::Error),
+    #[error("{rule}")]
+    Flags { rule: String },
+    #[error("--failpoints")]
+    Failpoints(#[source] failpoint::InvalidSpec),
+    #[error("events publisher")]
+    Events(#[source] events::EventsError),
+    #[error("metrics endpoint")]
+    MetricsEndpoint(#[source] telemetry::TelemetryError),
+    #[error("listen socket")]
+    ListenSocket(#[source] csi::Error),
+    #[error("serving {endpoint}")]
+    Serving {
+        endpoint: String,
+        #[source]
+        source: tonic::transport::Error,
+    },
+}
