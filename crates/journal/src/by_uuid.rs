@@ -6,8 +6,8 @@ use ceph::WriteOp;
 use crate::attributes::IMAGE_ID;
 use crate::entry::{Entry, Parsed, parse};
 use crate::error::{Error, Result};
+use crate::id::Location;
 use crate::journal::{Journal, ceph_error};
-use crate::layout::Location;
 
 impl Journal {
     /// The entry at `location` (from a decoded volume or snapshot ID).

@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 
 use crate::attributes as key;
 use crate::error::{Error, Result};
+use crate::id::Location;
 use crate::kind::Kind;
-use crate::layout::{Location, decode_pool_id, encode_pool_id};
+use crate::layout::{decode_pool_id, encode_pool_id};
 use crate::request::{Encryption, Request};
 
 /// A complete journal entry, as found in its attribute object.

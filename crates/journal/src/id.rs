@@ -16,7 +16,16 @@ use std::str::FromStr;
 use uuid::Uuid;
 
 use crate::error::Error;
-use crate::layout::Location;
+
+/// Where a journal entry's attribute object (and its image) lives: what an ID's location
+/// field and uuid decode to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Location {
+    /// Pool of the attribute object and the image (the ID's location field for RBD).
+    pub pool_id: i64,
+    /// The entry's uuid.
+    pub uuid: Uuid,
+}
 
 /// The only encoding version ceph-csi has ever written.
 pub const VERSION: u16 = 1;

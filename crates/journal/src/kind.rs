@@ -42,6 +42,12 @@ impl Kind {
         }
     }
 
+    /// The attribute object of an entry (`csi.volume.<uuid>` / `csi.snap.<uuid>`): the one
+    /// spelling of its name, for the journal's layout and Sepia's records alike.
+    pub fn entry_oid(self, uuid: &uuid::Uuid) -> String {
+        format!("{}{}", self.entry_prefix(), uuid.hyphenated())
+    }
+
     /// Attribute key holding the request name.
     pub fn name_key(self) -> &'static str {
         match self {

@@ -10,20 +10,11 @@
 use uuid::Uuid;
 
 use crate::error::Error;
-use crate::id::parse_uuid;
+use crate::id::{Location, parse_uuid};
 use crate::kind::Kind;
 
 /// Instance id ceph-csi uses unless started with `--instanceid`.
 pub const DEFAULT_INSTANCE: &str = "default";
-
-/// Where a journal entry's attribute object (and its image) lives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Location {
-    /// Pool of the attribute object and the image (the ID's location field for RBD).
-    pub pool_id: i64,
-    /// The entry's uuid.
-    pub uuid: Uuid,
-}
 
 /// What a directory value points at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,7 +79,7 @@ impl Layout {
 
     /// Attribute object of an entry, e.g. `csi.volume.566a36f5-…`.
     pub fn entry_oid(&self, uuid: &Uuid) -> String {
-        crate::records::entry_oid(self.kind, uuid)
+        self.kind.entry_oid(uuid)
     }
 
     /// The uuid of an attribute object name, `None` for any other object (the directory,

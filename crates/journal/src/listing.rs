@@ -7,8 +7,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::attributes::JOURNAL_POOL;
 use crate::error::{Error, Result};
+use crate::id::Location;
 use crate::journal::{Journal, ceph_error};
-use crate::layout::{Location, decode_directory_value, decode_pool_id};
+use crate::layout::{decode_directory_value, decode_pool_id};
 
 /// Most directory keys one listing page returns.
 pub const MAX_PAGE: u32 = 1024;

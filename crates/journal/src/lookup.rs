@@ -8,8 +8,9 @@ use tracing::warn;
 use crate::entry::{Entry, Parsed, check_compatible, parse};
 use crate::error::Result;
 use crate::failpoints::Step;
+use crate::id::Location;
 use crate::journal::Journal;
-use crate::layout::{Location, decode_directory_value};
+use crate::layout::decode_directory_value;
 use crate::request::Request;
 
 /// Why a directory key was found stale.

@@ -15,8 +15,8 @@
 use ceph::{Lease, LockKind, LockSpec, Locker};
 
 use crate::error::{Error, Result};
+use crate::id::Location;
 use crate::journal::{Journal, ceph_error};
-use crate::layout::Location;
 
 /// Prefix of the request-name locks on the directory object.
 pub const REQUEST_LOCK_PREFIX: &str = "sepia.request.";

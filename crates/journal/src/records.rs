@@ -27,7 +27,7 @@ pub mod source;
 /// pool, where the records live. Equal to [`crate::Layout::entry_oid`] without needing an
 /// instance id.
 pub fn entry_oid(kind: Kind, uuid: &Uuid) -> String {
-    format!("{}{}", kind.entry_prefix(), uuid.hyphenated())
+    kind.entry_oid(uuid)
 }
 
 #[cfg(test)]

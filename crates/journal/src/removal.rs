@@ -10,8 +10,9 @@ use tracing::info;
 
 use crate::error::{Error, Result};
 use crate::failpoints::Step;
+use crate::id::Location;
 use crate::journal::{Journal, ceph_error};
-use crate::layout::{Location, decode_directory_value};
+use crate::layout::decode_directory_value;
 
 impl Journal {
     /// Rolls back the reservation of `request_name` at `location`: the attribute object (only

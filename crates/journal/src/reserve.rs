@@ -7,8 +7,9 @@ use uuid::Uuid;
 use crate::entry::{Entry, render};
 use crate::error::{Error, Result};
 use crate::failpoints::Step;
+use crate::id::Location;
 use crate::journal::{Journal, ceph_error};
-use crate::layout::{Location, encode_directory_value};
+use crate::layout::encode_directory_value;
 use crate::request::Request;
 
 /// How many random uuids to try before giving up (ceph-csi tries 5 as well); a collision of

@@ -1,4 +1,4 @@
-use journal::layout::Location;
+use journal::Location;
 use journal::{CompositeId, Entry, Kind};
 use uuid::Uuid;
 
