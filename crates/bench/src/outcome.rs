@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use rig::csi_call::code_name;
+use rig::grpc_code::code_name;
 use serde::Serialize;
 
 /// Messages kept per phase, so a failing run shows what went wrong without flooding the table.

@@ -9,7 +9,6 @@ use csi::v1::identity_client::IdentityClient;
 use csi::v1::volume_capability::access_mode::Mode;
 use csi::v1::volume_capability::{AccessMode, AccessType, MountVolume};
 use csi::v1::{GetPluginInfoRequest, ProbeRequest, VolumeCapability};
-use tonic::Code;
 use tonic::transport::Channel;
 
 use crate::error::{Error, Result};
@@ -86,28 +85,5 @@ pub fn mount_capability_with_fs(fs_type: &str) -> VolumeCapability {
             fs_type: fs_type.to_owned(),
             ..Default::default()
         })),
-    }
-}
-
-/// The spec's name of a gRPC code, as the CSI spec and `grpcurl` print it.
-pub fn code_name(code: Code) -> &'static str {
-    match code {
-        Code::Ok => "OK",
-        Code::Cancelled => "CANCELLED",
-        Code::Unknown => "UNKNOWN",
-        Code::InvalidArgument => "INVALID_ARGUMENT",
-        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
-        Code::NotFound => "NOT_FOUND",
-        Code::AlreadyExists => "ALREADY_EXISTS",
-        Code::PermissionDenied => "PERMISSION_DENIED",
-        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
-        Code::FailedPrecondition => "FAILED_PRECONDITION",
-        Code::Aborted => "ABORTED",
-        Code::OutOfRange => "OUT_OF_RANGE",
-        Code::Unimplemented => "UNIMPLEMENTED",
-        Code::Internal => "INTERNAL",
-        Code::Unavailable => "UNAVAILABLE",
-        Code::DataLoss => "DATA_LOSS",
-        Code::Unauthenticated => "UNAUTHENTICATED",
     }
 }

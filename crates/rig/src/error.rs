@@ -62,7 +62,7 @@ impl Error {
     pub fn rpc(rpc: &'static str, status: &tonic::Status) -> Error {
         Error::Rpc {
             rpc,
-            code: crate::csi_call::code_name(status.code()),
+            code: crate::grpc_code::code_name(status.code()),
             message: status.message().to_owned(),
         }
     }
