@@ -27,10 +27,11 @@ use crate::listing::{list_snapshots, list_volumes};
 use crate::params::{CapacityParams, SnapshotParams, VolumeParams};
 use crate::snapshot::create::{CreateSnapshot, SnapshotInfo, create_snapshot};
 use crate::snapshot::delete::delete_snapshot;
-use crate::volume::create::{CreateRequest, create_volume};
+use crate::volume::create::create_volume;
 use crate::volume::delete::delete_volume;
 use crate::volume::expand::expand_volume;
 use crate::volume::get::{get_volume, validate};
+use crate::volume::request::CreateRequest;
 
 /// The RPCs this controller serves (no publish: CephFS needs no attach).
 const CAPABILITIES: [rpc::Type; 9] = [

@@ -232,6 +232,29 @@ impl Error {
         }
     }
 
+    /// Whether a failure should undo the attempt: not a simulated crash (a crashed process cleans
+    /// nothing), not a timeout or lost cluster (the call may still land; the retry repairs), and
+    /// not a lost lock (another request may own the name's images now).
+    pub fn should_roll_back(&self) -> bool {
+        if self.is_injected() {
+            return false;
+        }
+        let may_land_or_not_ours = |c: &ceph::Error| c.is_timed_out() || c.is_not_locked();
+        match self {
+            Error::Deadline { .. }
+            | Error::ClusterUnreachable { .. }
+            | Error::InProgress { .. }
+            | Error::LockLost(_) => false,
+            // Refusals before anything was made for this attempt.
+            Error::VolumeConflict { .. }
+            | Error::NameConflict(_)
+            | Error::FlattenPending { .. } => false,
+            Error::Ceph { source, .. } => !may_land_or_not_ours(source),
+            Error::Journal(journal::Error::Ceph { source, .. }) => !may_land_or_not_ours(source),
+            _ => true,
+        }
+    }
+
     /// Builds [`Error::Ceph`].
     pub fn ceph(step: &'static str, object: impl Into<String>, source: ceph::Error) -> Error {
         Error::Ceph {

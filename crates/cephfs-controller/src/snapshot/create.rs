@@ -8,7 +8,6 @@
 
 use controller::error::{Error, Result};
 use controller::locks::{self, EntryLock, Local};
-use controller::volume::create::should_roll_back;
 use csi::SecretMap;
 use csi::quote::quote;
 use tracing::{info, warn};
@@ -112,7 +111,7 @@ pub async fn create_snapshot(driver: &Driver, req: CreateSnapshot) -> Result<Sna
             })
         }
         Err(e) => {
-            if reservation.fresh && should_roll_back(&e) {
+            if reservation.fresh && e.should_roll_back() {
                 if let Err(e) = fs.snapshot_remove(parent, snap).await {
                     warn!(error = %e, "rollback: cannot remove the snapshot");
                 } else if let Err(e) = fs.snapshots.undo(&req.name, &entry.location).await {

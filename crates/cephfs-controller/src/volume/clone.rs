@@ -11,7 +11,6 @@
 
 use controller::error::{Error, Result};
 use controller::locks::{self, EntryLock, Local};
-use controller::volume::create::should_roll_back;
 use journal::Entry;
 use tracing::{info, warn};
 
@@ -22,7 +21,7 @@ use crate::lookup::{self, Found};
 use crate::mgr::CloneState;
 use crate::secrets::Creds;
 use crate::volume::clone_watch;
-use crate::volume::create::CreateRequest;
+use crate::volume::request::CreateRequest;
 
 /// A restore: clone the snapshot's subvolume snapshot.
 pub async fn from_snapshot(
@@ -88,7 +87,7 @@ pub async fn from_volume(
     let target = &entry.image_name;
     // The temporary snapshot is named after the clone, as ceph-csi names it.
     let temp = target;
-    let outcome = async {
+    let outcome: Result<u64> = async {
         if fs.clone_status(target).await?.is_none() {
             fs.snapshot_create(parent, temp).await?;
             state.failpoint(points::AFTER_TEMP_SNAPSHOT).await?;
@@ -104,7 +103,7 @@ pub async fn from_volume(
     }
     .await;
     if let Err(e) = &outcome
-        && should_roll_back(e)
+        && e.should_roll_back()
     {
         // The caller removes the clone and the reservation; the snapshot is ours to remove.
         let _ = fs.clone_cancel(target).await;

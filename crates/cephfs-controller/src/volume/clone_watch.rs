@@ -14,7 +14,7 @@ use events::{Event, EventsError, Outcome};
 use crate::driver::Driver;
 use crate::fs::Fs;
 use crate::mgr::CloneState;
-use crate::volume::create::CreateRequest;
+use crate::volume::request::CreateRequest;
 
 /// Who waits on the clone `req` started.
 pub fn waiter(req: &CreateRequest) -> Waiter {

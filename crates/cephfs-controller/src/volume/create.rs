@@ -11,9 +11,6 @@ use std::collections::HashMap;
 use controller::capabilities::{AccessType, Capability};
 use controller::error::{Error, Result};
 use controller::locks::{self, Local};
-use controller::size::Capacity;
-use controller::volume::create::should_roll_back;
-use csi::SecretMap;
 use csi::quote::quote;
 use journal::Entry;
 use journal::records::source::ContentSource;
@@ -22,21 +19,10 @@ use tracing::{info, warn};
 use crate::driver::Driver;
 use crate::failpoints;
 use crate::fs::{self, Fs, Which};
-use crate::params::VolumeParams;
 use crate::secrets::Creds;
 use crate::volume::clone;
 use crate::volume::context::volume_context;
-
-/// A validated CreateVolume.
-#[derive(Debug, Clone)]
-pub struct CreateRequest {
-    pub name: String,
-    pub capacity: Capacity,
-    pub capabilities: Vec<Capability>,
-    pub params: VolumeParams,
-    pub source: Option<ContentSource>,
-    pub secrets: SecretMap,
-}
+use crate::volume::request::CreateRequest;
 
 /// What CreateVolume answers.
 #[derive(Debug, Clone)]
@@ -106,7 +92,7 @@ pub async fn create_volume(driver: &Driver, req: CreateRequest) -> Result<Create
             }
             // Only the attempt that reserved the name made everything there is to undo; a
             // later attempt leaves its failure to the next one, which repairs it.
-            if reservation.fresh && should_roll_back(&e) {
+            if reservation.fresh && e.should_roll_back() {
                 rollback(&fs, &req, &entry).await;
             }
             Err(e)

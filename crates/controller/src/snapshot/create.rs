@@ -36,7 +36,6 @@ use crate::snapshot::announce;
 use crate::snapshot::prepare::{flatten_if_deep, prepare};
 use crate::snapshot::record;
 use crate::state::State;
-use crate::volume::create::should_roll_back;
 use journal::records::snapshot::Record;
 
 /// A validated CreateSnapshot.
@@ -116,7 +115,7 @@ pub async fn create_snapshot(state: &Arc<State>, req: CreateSnapshot) -> Result<
         )
         .await;
         if let Err(e) = &outcome
-            && should_roll_back(e)
+            && e.should_roll_back()
         {
             undo_uncut(pool, journal, &req.name, entry, &src).await;
         }

@@ -29,7 +29,6 @@ use crate::secrets::Source;
 use crate::state::State;
 use crate::volume::create::{
     CreateRequest, Created, Tail, created, finish_content_volume, journal_request, rollback,
-    should_roll_back,
 };
 use crate::volume::source;
 use journal::records::source::ContentSource;
@@ -102,7 +101,7 @@ pub async fn clone_volume(
     match build(state, req, pool, &journal, &entry, &source, size).await {
         Ok(capacity) => created(req, pool, &entry, capacity),
         Err(e) => {
-            if should_roll_back(&e) && !had_image {
+            if e.should_roll_back() && !had_image {
                 drop_source_snapshot(&source, &temp_image_name(&entry.image_name)).await;
                 let temp = temp_image_name(&entry.image_name);
                 rollback(

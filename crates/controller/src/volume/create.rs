@@ -142,7 +142,7 @@ pub(super) async fn create_empty(
             created(req, pool, &entry, capacity)
         }
         Err(e) => {
-            if should_roll_back(&e) && !had_image {
+            if e.should_roll_back() && !had_image {
                 rollback(
                     state,
                     pool,
@@ -363,29 +363,6 @@ async fn store_id(
     }
     journal.record_image_id(entry, id).await?;
     state.failpoint(after).await
-}
-
-/// Whether a failure should undo the attempt: not a simulated crash (a crashed process cleans
-/// nothing), not a timeout or lost cluster (the call may still land; the retry repairs), and
-/// not a lost lock (another request may own the name's images now).
-pub fn should_roll_back(e: &Error) -> bool {
-    if e.is_injected() {
-        return false;
-    }
-    let may_land_or_not_ours = |c: &ceph::Error| c.is_timed_out() || c.is_not_locked();
-    match e {
-        Error::Deadline { .. }
-        | Error::ClusterUnreachable { .. }
-        | Error::InProgress { .. }
-        | Error::LockLost(_) => false,
-        // Refusals before anything was made for this attempt.
-        Error::VolumeConflict { .. } | Error::NameConflict(_) | Error::FlattenPending { .. } => {
-            false
-        }
-        Error::Ceph { source, .. } => !may_land_or_not_ours(source),
-        Error::Journal(journal::Error::Ceph { source, .. }) => !may_land_or_not_ours(source),
-        _ => true,
-    }
 }
 
 /// Removes `images` (clones before their parents) and undoes the reservation. Best effort:

@@ -23,7 +23,6 @@ use crate::snapshot::prepare::prepare;
 use crate::state::State;
 use crate::volume::create::{
     CreateRequest, Created, Tail, created, finish_content_volume, journal_request, rollback,
-    should_roll_back,
 };
 use crate::volume::source;
 use journal::records::source::ContentSource;
@@ -89,7 +88,7 @@ pub async fn restore(
     match outcome {
         Ok(capacity) => created(req, pool, &entry, capacity),
         Err(e) => {
-            if should_roll_back(&e) && !had_image {
+            if e.should_roll_back() && !had_image {
                 rollback(
                     state,
                     pool,
