@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use cluster_config::{ClusterConfig, ClusterConfigWatcher};
 use controller::pool::cluster::{Cluster, Pool};
+use controller::pool::connect;
 use controller::secrets::{Identity, Source};
 use controller::{Settings, State};
 
@@ -28,7 +29,7 @@ impl Context {
         let config = load_config(&shared.cluster_config)?;
         let cluster_id = choose_cluster(&config, shared)?;
         let state = state(config, shared, Settings::default());
-        let cluster = state.cluster(&cluster_id, SOURCE).await?;
+        let cluster = connect::cluster(&state, &cluster_id, SOURCE).await?;
         let kube = match &shared.kubeconfig {
             Some(path) => Some(Kube::connect(path).await?),
             None => None,

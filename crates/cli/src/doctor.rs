@@ -9,6 +9,7 @@ use std::time::Duration;
 use ceph::Timeouts;
 use controller::Settings;
 use controller::pool::cluster::Cluster;
+use controller::pool::connect;
 use serde::Serialize;
 
 use crate::args::DoctorArgs;
@@ -161,7 +162,7 @@ async fn ceph_checks(args: &DoctorArgs, report: &mut Report, reached: &mut kuber
             );
         }
     };
-    let cluster = match state.cluster(&cluster_id, SOURCE).await {
+    let cluster = match connect::cluster(&state, &cluster_id, SOURCE).await {
         Ok(cluster) => {
             report.pass("authenticate", format!("client.{user} connected"));
             reached.cluster = Some(std::sync::Arc::clone(&cluster));

@@ -6,6 +6,7 @@ use serde::Deserialize;
 
 use crate::error::{Error, Result};
 use crate::params::CapacityParams;
+use crate::pool::connect;
 use crate::secrets::Source;
 use crate::state::State;
 
@@ -43,8 +44,7 @@ pub async fn available(state: &State, params: &CapacityParams) -> Result<u64> {
             }
         }
     };
-    let cluster = state
-        .cluster(&cluster_id, Source::Standing("GetCapacity"))
+    let cluster = connect::cluster(state, &cluster_id, Source::Standing("GetCapacity"))
         .await
         .map_err(|e| match e {
             Error::UnknownCluster { cluster_id } => Error::parameter(

@@ -20,16 +20,18 @@
 //! - Request inputs: [`params`] (StorageClass parameters), [`capabilities`] (access modes and
 //!   types), [`size`] (ceph-csi rounding), [`secrets`] (who we are towards Ceph).
 //! - Ceph-facing helpers, [`pool`]: what is done to one pool and its images — `cluster`
-//!   (connections, pools; [`reachability`] tells a wrong key from a dead cluster), `lookup` (ID →
+//!   (connections, pools; [`reachability`] tells a wrong key from a dead cluster), `connect` (a
+//!   request to the cluster its id names, as its identity), `lookup` (ID →
 //!   cluster, pool, journal entry), `listing` (paged directory walks), `image`
 //!   (open/close/ids/snapshots), `verified_clone` (clones proven complete before a source
 //!   snapshot goes: used by snapshot preparation, restore and PVC clone), `depth` (clone depth,
 //!   mgr flatten; `flatten_watch` announces the end of a flatten a request waits for, through
 //!   [`background_watch`]), `metadata` (image tags), `trash` (delete via trash and mgr purge).
-//! - Plumbing: [`state`] (everything a request shares: settings, config watcher, connection
-//!   cache, locks, failpoints), [`locks`] (locks that hold across controller processes: request
-//!   names, volume/snapshot ids, preparations, publications — in RADOS, with an in-process fast
-//!   path; the lock design is in its docs), [`failpoints`] (crash points between Ceph writes),
+//! - Plumbing: [`locks`] (locks that hold across controller processes: request names,
+//!   volume/snapshot ids, preparations, publications — in RADOS, with an in-process fast path,
+//!   [`id_locks`] for ids; the lock design is in its docs; they work on what `pool::lookup`
+//!   found), [`state`] (everything a request shares: settings, config watcher, connection cache,
+//!   lock tables, failpoints; below `pool` and `locks`, which take it), [`failpoints`] (crash points between Ceph writes),
 //!   [`error`] (the one error enum), [`server`] (serving on a unix socket), [`settings`],
 //!   [`metrics`] (lock contention and background work, for `/metrics`),
 //!   [`advertised`] (the controller capabilities, alpha ones only when `--alpha-capabilities`
@@ -37,7 +39,7 @@
 //!
 //! Example: CreateVolume → `service::controller::volumes` parses `params`, `capabilities`, `size` and
 //! opens a lock scope → `volume::provision` takes the name lock (here, then in RADOS), resolves the
-//! pool via `state`/`pool::cluster`, reserves the name in the journal (writes fenced by the lock),
+//! pool via `pool::connect`/`pool::cluster`, reserves the name in the journal (writes fenced by the lock),
 //! creates the image, stores its id → the lock is released → the reply carries the ID and the
 //! volume context.
 
@@ -47,6 +49,7 @@ pub mod capabilities;
 pub mod capacity;
 pub mod error;
 pub mod failpoints;
+pub mod id_locks;
 pub mod locks;
 pub mod metrics;
 pub mod node_registry;

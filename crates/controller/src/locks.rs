@@ -11,7 +11,7 @@
 //!   publication records: exclusive `sepia.publish` on `csi.volume.<uuid>`. Entry locks are
 //!   taken only while the entry exists, so no lock ever re-creates a deleted entry.
 //! - **In front, in memory.** Each lock is first taken in this process ([`journal::OperationLocks`]
-//!   for names, [`IdLocks`] for ids): contention inside the process answers at once without a
+//!   for names, [`IdLocks`](crate::id_locks::IdLocks) for ids): contention inside the process answers at once without a
 //!   round trip. A RADOS lock this process is still releasing does not refuse its own next
 //!   request (that one waits the round trip), so a retry right after a deadline goes through.
 //! - **Contention** answers ABORTED at once (CSI's "operation pending"; the sidecars retry with
@@ -30,15 +30,13 @@
 //!   request is then stopped and its journal writes refused, but a librbd call it had already
 //!   sent may land late — the limit of any lease without fencing inside librbd.)
 
-use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use ceph::{Lease, LockKind};
 use journal::{Journal, Kind, Location, LockGuard};
-use parking_lot::Mutex;
 
 use crate::error::{Error, Result};
+use crate::id_locks::IdGuard;
 use crate::metrics::{Holder, Lock};
 use crate::pool::lookup::Found;
 use crate::state::State;
@@ -380,123 +378,9 @@ enum Attempt {
     Busy,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum IdHeld {
-    Exclusive,
-    Shared(usize),
-}
-
-/// The in-process shared/exclusive try-locks keyed by id.
-#[derive(Debug, Clone, Default)]
-pub struct IdLocks {
-    held: Arc<Mutex<HashMap<String, IdHeld>>>,
-}
-
-/// Proof of holding an id in this process; released when dropped.
-#[derive(Debug)]
-#[must_use = "the lock is released as soon as the guard is dropped"]
-pub struct IdGuard {
-    held: Arc<Mutex<HashMap<String, IdHeld>>>,
-    key: String,
-}
-
-impl IdLocks {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Sole holder of `key`, or [`Error::InProgress`] naming `what`.
-    pub fn try_exclusive(&self, key: &str, what: &str) -> Result<IdGuard> {
-        let mut held = self.held.lock();
-        if held.contains_key(key) {
-            return Err(in_progress(what));
-        }
-        held.insert(key.to_owned(), IdHeld::Exclusive);
-        Ok(self.guard(key))
-    }
-
-    /// One of several holders of `key`, or [`Error::InProgress`] while it is held exclusively.
-    pub fn try_shared(&self, key: &str, what: &str) -> Result<IdGuard> {
-        let mut held = self.held.lock();
-        match held.get_mut(key) {
-            Some(IdHeld::Exclusive) => return Err(in_progress(what)),
-            Some(IdHeld::Shared(count)) => *count += 1,
-            None => {
-                held.insert(key.to_owned(), IdHeld::Shared(1));
-            }
-        }
-        Ok(self.guard(key))
-    }
-
-    /// Whether `key` is held in this process.
-    pub fn is_held(&self, key: &str) -> bool {
-        self.held.lock().contains_key(key)
-    }
-
-    fn guard(&self, key: &str) -> IdGuard {
-        IdGuard {
-            held: Arc::clone(&self.held),
-            key: key.to_owned(),
-        }
-    }
-}
-
-impl Drop for IdGuard {
-    fn drop(&mut self) {
-        let mut held = self.held.lock();
-        match held.get_mut(&self.key) {
-            Some(IdHeld::Shared(count)) if *count > 1 => *count -= 1,
-            _ => {
-                held.remove(&self.key);
-            }
-        }
-    }
-}
-
-fn in_progress(what: &str) -> Error {
-    Error::InProgress {
-        what: what.to_owned(),
-    }
-}
-
-/// `<host>/<pid>/<random>`: names this process in every lock cookie, so `rados lock info`
-/// shows who holds what, and two processes (or two controllers in one test process) never
-/// share a cookie.
-pub fn owner_name() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: buffer of buf.len() bytes owned here; gethostname NUL-terminates on success.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    let host = if rc == 0 {
-        let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-        String::from_utf8_lossy(&buf[..end]).into_owned()
-    } else {
-        "unknown-host".to_owned()
-    };
-    let random = uuid::Uuid::new_v4().simple().to_string();
-    format!("{host}/{}/{}", std::process::id(), &random[..8])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn shared_holders_coexist_and_block_an_exclusive_one() {
-        let locks = IdLocks::new();
-        let a = locks.try_shared("v", "volume v").expect("first shared");
-        let b = locks.try_shared("v", "volume v").expect("second shared");
-        assert!(locks.try_exclusive("v", "volume v").is_err());
-        drop(a);
-        assert!(locks.try_exclusive("v", "volume v").is_err());
-        drop(b);
-        let x = locks.try_exclusive("v", "volume v").expect("free again");
-        assert!(matches!(
-            locks.try_shared("v", "volume v"),
-            Err(Error::InProgress { .. })
-        ));
-        drop(x);
-        assert!(locks.try_shared("v", "volume v").is_ok());
-    }
 
     #[test]
     fn entry_locks_have_their_rados_names() {
@@ -510,12 +394,5 @@ mod tests {
             EntryLock::Publish.rados(),
             (PUBLISH_LOCK, LockKind::Exclusive)
         );
-    }
-
-    #[test]
-    fn owners_differ_between_calls() {
-        let (a, b) = (owner_name(), owner_name());
-        assert_ne!(a, b);
-        assert!(a.contains(&format!("/{}/", std::process::id())), "{a}");
     }
 }

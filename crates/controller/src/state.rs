@@ -10,10 +10,9 @@ use cluster_config::ClusterConfigWatcher;
 use failpoint::Failpoints;
 use journal::OperationLocks;
 
-use crate::error::{Error, Result};
-use crate::locks::{self, IdLocks};
-use crate::pool::cluster::Cluster;
-use crate::secrets::{Source, StandingCredentials};
+use crate::error::Result;
+use crate::id_locks::IdLocks;
+use crate::secrets::StandingCredentials;
 use crate::settings::Settings;
 
 /// Shared state of one controller.
@@ -46,7 +45,7 @@ impl State {
             settings.connect_limits,
         );
         let standing = StandingCredentials::new(settings.controller_credentials_dir.clone());
-        let locker = ceph::Locker::new(locks::owner_name(), settings.lock_duration);
+        let locker = ceph::Locker::new(owner_name(), settings.lock_duration);
         let journal = journal::Config {
             instance: settings.instance_id.clone(),
             failpoints: settings.failpoints.clone(),
@@ -84,31 +83,37 @@ impl State {
         }
     }
 
-    /// Connects to `cluster_id` as the identity `source` names. Errors say which cluster and
-    /// which secret key, never the key itself.
-    pub async fn cluster(&self, cluster_id: &str, source: Source<'_>) -> Result<Arc<Cluster>> {
-        let entry = self
-            .config
-            .current()
-            .get(cluster_id)
-            .map_err(|_| Error::UnknownCluster {
-                cluster_id: cluster_id.to_owned(),
-            })?
-            .clone();
-        let identity = self.standing.resolve(source).await?;
-        Cluster::connect(
-            &self.connections,
-            &self.journal,
-            &self.settings.metrics,
-            entry,
-            &identity,
-        )
-        .await
-        .map(Arc::new)
-    }
-
     /// Snapshot of the configured clusters.
     pub fn clusters(&self) -> Arc<cluster_config::ClusterConfig> {
         self.config.current()
+    }
+}
+
+/// `<host>/<pid>/<random>`: names this process in every lock cookie, so `rados lock info`
+/// shows who holds what, and two processes (or two controllers in one test process) never
+/// share a cookie.
+pub fn owner_name() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: buffer of buf.len() bytes owned here; gethostname NUL-terminates on success.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    let host = if rc == 0 {
+        let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+        String::from_utf8_lossy(&buf[..end]).into_owned()
+    } else {
+        "unknown-host".to_owned()
+    };
+    let random = uuid::Uuid::new_v4().simple().to_string();
+    format!("{host}/{}/{}", std::process::id(), &random[..8])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owners_differ_between_calls() {
+        let (a, b) = (owner_name(), owner_name());
+        assert_ne!(a, b);
+        assert!(a.contains(&format!("/{}/", std::process::id())), "{a}");
     }
 }

@@ -14,6 +14,7 @@ use tracing::info;
 
 use crate::error::{Error, Result};
 use crate::pool::cluster::{Cluster, Pool};
+use crate::pool::connect;
 use crate::secrets::Source;
 use crate::state::State;
 
@@ -114,7 +115,7 @@ pub async fn page_all(
     let mut refused = None;
     let mut readable = false;
     for entry in &clusters[first..] {
-        let cluster = state.cluster(&entry.cluster_id, source.clone()).await?;
+        let cluster = connect::cluster(state, &entry.cluster_id, source.clone()).await?;
         for pool_id in pool_ids(&cluster).await? {
             let after = match &start {
                 Some(t) if t.cluster_id == cluster.id && pool_id < t.pool_id => continue,

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use crate::error::{Error, Result};
 use crate::pool::cluster::{Cluster, Pool};
+use crate::pool::connect;
 use crate::secrets::Source;
 use crate::state::State;
 
@@ -94,7 +95,7 @@ pub async fn lookup(state: &State, kind: Kind, id: &str, source: Source<'_>) -> 
         Ok(l) => l,
         Err(why) => return Ok(Lookup::Gone { why }),
     };
-    let cluster = state.cluster(composite.cluster_id(), source).await?;
+    let cluster = connect::cluster(state, composite.cluster_id(), source).await?;
     let pool = match cluster.pool_by_id(location.pool_id).await {
         Ok(pool) => pool,
         Err(e) if e.is_not_found() => {

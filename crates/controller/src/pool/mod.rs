@@ -3,7 +3,8 @@
 //! it against RADOS and RBD. They know pools, journal entries and images, not RPCs, which is why
 //! the CephFS controller and the operator tool (`sepia-cli`) share them.
 //!
-//! - [`cluster`]: a connected cluster and pools in it (in its RBD RADOS namespace);
+//! - [`cluster`]: a connected cluster and pools in it (in its RBD RADOS namespace); [`connect`]:
+//!   a request's connection to the cluster its id names;
 //! - [`lookup`]: from a volume or snapshot ID to its cluster, pool and journal entry;
 //! - [`listing`]: paged walks of the pools' journal directories;
 //! - [`image`]: open, close, ids, snapshots, size of an image;
@@ -13,6 +14,7 @@
 //! - [`trash`]: deleting an image through the trash and the mgr purge.
 
 pub mod cluster;
+pub mod connect;
 pub mod depth;
 pub mod flatten_watch;
 pub mod image;

@@ -8,6 +8,7 @@ use crate::capabilities;
 use crate::error::{Error, Result};
 use crate::locks::{self, Local};
 use crate::pool::cluster::Pool;
+use crate::pool::connect;
 use crate::secrets::Source;
 use crate::state::State;
 use crate::volume::create::{CreateRequest, Created, create_empty};
@@ -34,8 +35,7 @@ pub async fn create_volume(state: &State, req: CreateRequest) -> Result<Created>
 /// The pool the parameters name, in the cluster they name.
 async fn placement(state: &State, req: &CreateRequest) -> Result<Pool> {
     let params = &req.params;
-    let cluster = state
-        .cluster(&params.cluster_id, Source::Request(&req.secrets))
+    let cluster = connect::cluster(state, &params.cluster_id, Source::Request(&req.secrets))
         .await
         .map_err(|e| match e {
             Error::UnknownCluster { cluster_id } => Error::parameter(
