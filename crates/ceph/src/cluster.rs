@@ -11,7 +11,6 @@ use crate::c_text::{c_string, from_buf};
 use crate::connect_config::connect_options;
 use crate::credentials::Credentials;
 use crate::error::{Error, Result};
-use crate::ioctx::IoCtx;
 use crate::timeouts::Timeouts;
 
 /// Owns a `rados_t`; dropping it shuts the handle down (a blocking call: see `ClusterInner`).
@@ -197,15 +196,6 @@ impl Cluster {
                 }
             })
             .await
-    }
-
-    /// An I/O context on `pool`, restricted to RADOS `namespace` ("" = the default namespace).
-    pub async fn ioctx(&self, pool: &str, namespace: &str) -> Result<IoCtx> {
-        IoCtx::open_by_name(self, pool, namespace).await
-    }
-
-    pub async fn ioctx_by_id(&self, pool_id: i64, namespace: &str) -> Result<IoCtx> {
-        IoCtx::open_by_id(self, pool_id, namespace).await
     }
 
     /// The cluster fsid, e.g. to tell clusters apart in logs.

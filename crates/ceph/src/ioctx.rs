@@ -83,6 +83,19 @@ enum PoolRef {
     Id(i64),
 }
 
+/// Opening an I/O context is the cluster's entry point but the I/O context's concern: here, so
+/// the cluster (below it: an `IoCtx` owns an `Arc` of its cluster) does not know the type.
+impl Cluster {
+    /// An I/O context on `pool`, restricted to RADOS `namespace` ("" = the default namespace).
+    pub async fn ioctx(&self, pool: &str, namespace: &str) -> Result<IoCtx> {
+        IoCtx::open_by_name(self, pool, namespace).await
+    }
+
+    pub async fn ioctx_by_id(&self, pool_id: i64, namespace: &str) -> Result<IoCtx> {
+        IoCtx::open_by_id(self, pool_id, namespace).await
+    }
+}
+
 impl IoCtx {
     pub(crate) async fn open_by_name(
         cluster: &Cluster,
