@@ -12,8 +12,9 @@
 //!   taken only while the entry exists, so no lock ever re-creates a deleted entry.
 //! - **In front, in memory.** Each lock is first taken in this process ([`journal::OperationLocks`]
 //!   for names, [`crate::id_locks`] for ids): contention inside the process answers at once
-//!   without a round trip. A RADOS lock this process is still releasing does not refuse its own next
-//!   request (that one waits the round trip), so a retry right after a deadline goes through.
+//!   without a round trip. A RADOS lock this process is still releasing does not refuse its own
+//!   next request (that one waits the round trip), so a retry right after a deadline goes
+//!   through.
 //! - **Contention** answers ABORTED at once (CSI's "operation pending"; the sidecars retry with
 //!   back-off) — except waiting for a snapshot's preparation (restore, DeleteSnapshot,
 //!   DeleteVolume of its source), which lasts about a second: those poll the lock for the
