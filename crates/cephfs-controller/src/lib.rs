@@ -7,7 +7,8 @@
 //! Module map — a request flows top to bottom:
 //! - [`service`]: the gRPC Controller (Identity is the RBD crate's, see [`server`]).
 //! - Domain: [`volume`] (create empty, `clone` from a snapshot or a volume, delete, expand,
-//!   get/validate, `context` = the volume context the node reads), [`snapshot`] (create,
+//!   get/validate, `context` = the volume context the node reads, `request` = the validated
+//!   CreateVolume they share), [`snapshot`] (create,
 //!   delete), [`capacity`] (GetCapacity), [`listing`] (ListVolumes, ListSnapshots).
 //! - Request inputs: [`params`] (StorageClass / VolumeSnapshotClass parameters), [`secrets`]
 //!   (`adminID`/`adminKey`).
