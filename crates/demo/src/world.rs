@@ -1,6 +1,6 @@
-//! What the RBD story holds between its acts: the [`World`] every act takes and clean-up works
-//! from after a failure, the node plugin's side ([`NodeSide`]) and the volumes published to
-//! the node ([`Attachment`]). Its own module so the acts, the flow that runs them, the node's
+//! What the RBD story holds between its acts: the `World` every act takes and clean-up works
+//! from after a failure, the node plugin's side (`NodeSide`) and the volumes published to
+//! the node (`Attachment`). Its own module so the acts, the flow that runs them, the node's
 //! reads and the CephFS half share it without reaching into one another.
 
 use std::collections::{HashMap, HashSet};
