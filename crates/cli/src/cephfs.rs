@@ -1,9 +1,7 @@
-//! CephFS volumes for `inspect` and `orphans`, through the CephFS controller's own code: its
-//! filesystem lookup ([`Fs::open`]: FSCID, metadata pool, journal namespace and subvolume group
-//! of the cluster config), its mgr `volumes` calls, locks and deletes.
-
-pub mod inspect;
-pub mod orphans;
+//! CephFS for `inspect` and `orphans` (their `cephfs` submodules), through the CephFS
+//! controller's own code: its filesystem lookup ([`Fs::open`]: FSCID, metadata pool, journal
+//! namespace and subvolume group of the cluster config) and its driver for deletes. The commands
+//! build on this module, never the other way round.
 
 use std::sync::Arc;
 

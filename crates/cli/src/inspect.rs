@@ -2,7 +2,9 @@
 //! Ceph know about it — the decoded ID, every key of its journal entry (Sepia's own records
 //! decoded), its directory key, the image, trash leftovers and publication records. An ID of a
 //! CephFS volume or snapshot (or a subvolume name with `--fs`) is shown by
-//! [`crate::cephfs::inspect`] instead.
+//! [`cephfs`] instead.
+
+pub mod cephfs;
 
 use std::collections::BTreeMap;
 
@@ -73,16 +75,14 @@ pub struct JournalReport {
 #[serde(untagged)]
 pub enum Inspected {
     Rbd(Box<Report>),
-    CephFs(Box<crate::cephfs::inspect::Report>),
+    CephFs(Box<cephfs::Report>),
 }
 
 pub async fn run(args: &InspectArgs) -> Result<()> {
     let cx = Context::connect(&args.shared).await?;
     match inspect_any(&cx, &args.handle, args.fs.as_deref()).await? {
         Inspected::Rbd(report) => render::print(args.shared.output, &*report, table),
-        Inspected::CephFs(report) => {
-            render::print(args.shared.output, &*report, crate::cephfs::inspect::table)
-        }
+        Inspected::CephFs(report) => render::print(args.shared.output, &*report, cephfs::table),
     }
 }
 
@@ -93,7 +93,7 @@ pub async fn inspect_any(cx: &Context, handle: &str, fs: Option<&str>) -> Result
         Some(volume_id) => volume_id,
         None => handle.to_owned(),
     };
-    if let Some(report) = crate::cephfs::inspect::try_inspect(cx, handle, &resolved, fs).await? {
+    if let Some(report) = cephfs::try_inspect(cx, handle, &resolved, fs).await? {
         return Ok(Inspected::CephFs(Box::new(report)));
     }
     Ok(Inspected::Rbd(Box::new(

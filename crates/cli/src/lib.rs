@@ -5,13 +5,14 @@
 //! - [`args`]: the command line (clap); shared flags; keys only ever from files.
 //! - [`context`]: a connection to one configured cluster through the controller's `State`.
 //! - [`kube`]: optional, read-only Kubernetes access (what references an ID; PVC/PV handles).
-//! - [`inspect`] (+ [`image_info`]): one volume or snapshot, everything known about it.
+//! - [`inspect`] (+ [`image_info`], `inspect::cephfs`): one volume or snapshot, everything known
+//!   about it.
 //! - [`events`]: the NATS JetStream events stream, filtered, followed.
 //! - [`doctor`] (+ `doctor::kubernetes`): setup checks, a fix per failure.
-//! - [`orphans`] (+ `pools`, `trash`, `kubernetes`, `delete`): leftovers in the RBD pools, and their
-//!   removal under the controller's locks.
-//! - [`cephfs`]: CephFS volumes for `inspect` and `orphans --fs`, through the CephFS
-//!   controller's own lookup, mgr calls and deletes.
+//! - [`orphans`] (+ `pools`, `trash`, `kubernetes`, `delete`, `cephfs`): leftovers in the RBD
+//!   pools and CephFS filesystems, and their removal under the controller's locks.
+//! - [`cephfs`]: a cluster's CephFS filesystems, secrets and driver for `inspect::cephfs` and
+//!   `orphans::cephfs`, through the CephFS controller's own lookup; it knows neither command.
 //! - [`render`]: tables for people, JSON for scripts (progress bars live with the scans).
 //! - [`error`]: the one error type.
 

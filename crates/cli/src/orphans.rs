@@ -19,6 +19,7 @@
 //!
 //! Removal is [`delete`]'s.
 
+pub mod cephfs;
 pub mod delete;
 pub mod kubernetes;
 pub mod pools;
@@ -126,7 +127,7 @@ pub async fn run(args: &OrphansArgs) -> Result<()> {
         let mut filesystems = Vec::new();
         for name in &args.filesystems {
             let fs = crate::cephfs::open_named(&cx, name).await?;
-            findings.extend(crate::cephfs::orphans::scan(&fs).await?);
+            findings.extend(cephfs::scan(&fs).await?);
             filesystems.push(fs);
         }
         if let Some(kube) = &cx.kube {
@@ -137,9 +138,7 @@ pub async fn run(args: &OrphansArgs) -> Result<()> {
         }
         report.clusters.push(cluster_id);
         report.pools.extend(pools.iter().map(pool_label));
-        report
-            .pools
-            .extend(filesystems.iter().map(crate::cephfs::orphans::label));
+        report.pools.extend(filesystems.iter().map(cephfs::label));
         report.findings.extend(findings);
         scanned.push(Scanned {
             cx,

@@ -12,22 +12,12 @@
 
 use std::collections::HashSet;
 
-use ceph::Cluster;
 use rig::access::{Access, default_bed_env};
-use rig::scratch::ScratchNamespace;
 
-use crate::acts::node_act::Attachment;
-use crate::drivers::controller::Driver;
-use crate::drivers::kubelet::Kubelet;
-use crate::drivers::node_plugin::NodeDriver;
 use crate::error::Result;
-use crate::made::Made;
 use crate::options::Options;
 use crate::story::Story;
-
-/// The file system of the story's volumes: xfs grows while mounted here, where ext4's online
-/// growth needs CAP_SYS_RESOURCE, which this sandbox withholds.
-pub const FS_TYPE: &str = "xfs";
+use crate::world::World;
 
 /// Every step, in order.
 pub const PLAN: [&str; 27] = [
@@ -59,28 +49,6 @@ pub const PLAN: [&str; 27] = [
     "Check that nothing is left in Ceph",
     "Remove the demo's RBD namespace",
 ];
-
-/// The node plugin and where kubelet's paths are.
-pub(crate) struct NodeSide {
-    pub driver: NodeDriver,
-    /// NodeGetInfo's answer: the node ControllerPublish names.
-    pub node_id: String,
-    pub kubelet: Kubelet,
-}
-
-/// What the story has made and still holds; what clean-up works from after a failure.
-pub(crate) struct World {
-    pub driver: Option<Driver>,
-    pub node: Option<NodeSide>,
-    pub cluster: Option<Cluster>,
-    pub scratch: Option<ScratchNamespace>,
-    /// Volumes and snapshots in creation order: data, data-snap, data-restored, data-clone.
-    pub made: Vec<Made>,
-    /// IDs already deleted through CSI.
-    pub deleted: HashSet<String>,
-    /// Volumes published to the node, in order: data, then data-restored.
-    pub attached: Vec<Attachment>,
-}
 
 /// Runs the demo; `Ok(true)` when every step succeeded. Prints as it goes.
 pub async fn run(opts: &Options) -> Result<bool> {

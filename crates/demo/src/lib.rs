@@ -6,7 +6,8 @@
 //! node has mounted (`findmnt`, `losetup`, `df`).
 //!
 //! Module map:
-//! - [`options`]: the flags; [`flow`]: the story and its plan, run in six [`acts`] —
+//! - [`options`]: the flags; [`flow`]: the story and its plan, run in six [`acts`] over a
+//!   [`world`] (what the story holds: the node side, the attachments) —
 //!   `setup`, `provision` (with the node's side in `node_act`), `inspect`, `detach`,
 //!   `operator_tool` (`sepia inspect`, `sepia orphans`), `teardown` — with `cleanup` after a
 //!   failure; [`story`]: numbered steps, timings, the summary table; [`show`]: the text under
@@ -20,11 +21,12 @@
 //!   `node_leftovers` (the scan for anything left mounted or mapped). [`bounded`]: every file
 //!   system call and child process, off the async threads and with a deadline.
 //! - [`in_ceph`]: `images` (the namespace's RBD images), `journal_view` (the omap journal,
-//!   decoded through `sepia-journal` and raw), `hexdump` (`rados listomapvals` formatting),
-//!   `ids` (volume/snapshot IDs taken apart). [`table`]: aligned columns.
-//! - [`made`]: what the story created and the checks that Ceph holds exactly that.
-//! - [`cephfs`], after the RBD story when its flags are given: `flow` (its plan, what it
-//!   holds, clean-up), `act` (its steps: a volume shared by two pods, snapshot, restore
+//!   decoded through `sepia-journal` and raw), `hexdump` (`rados listomapvals` formatting).
+//!   [`table`]: aligned columns and indented text.
+//! - [`made`]: what the story created and the checks that Ceph holds exactly that; `ids`
+//!   (volume/snapshot IDs taken apart).
+//! - [`cephfs`], after the RBD story when its flags are given: `flow` (its plan and
+//!   clean-up), `world` (what it holds), `act` (its steps: a volume shared by two pods, snapshot, restore
 //!   retried while the mgr clones, clone, expansion, teardown), `in_ceph` (`fs subvolume
 //!   ls/info`, clone status, the journal in the metadata pool).
 //! - [`error`]: the demo's error enum.
@@ -46,6 +48,7 @@ pub mod options;
 pub mod show;
 pub mod story;
 pub mod table;
+pub mod world;
 
 pub use error::{Error, Result};
 pub use flow::run;

@@ -1,7 +1,9 @@
 //! What the story created through CSI, and the checks that Ceph holds exactly that: every ID
 //! decodes to this cluster and pool, every ID leads to a journal entry naming the request and
 //! an image, images have the sizes and parents the story implies, and the journal has no other
-//! key.
+//! key. [`ids`] takes the story's IDs apart for the reader.
+
+pub mod ids;
 
 use journal::{CompositeId, Kind};
 

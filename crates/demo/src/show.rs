@@ -5,10 +5,10 @@ use rig::inventory::Inventory;
 use rig::size::format_size;
 
 use crate::drivers::controller::Volume;
-use crate::in_ceph::ids::{ids_list, ids_table};
 use crate::in_ceph::images::{ImageRow, images_table};
 use crate::in_ceph::journal_view::JournalView;
 use crate::made::Made;
+use crate::made::ids::{ids_list, ids_table};
 use crate::options::Options;
 use crate::table::Table;
 

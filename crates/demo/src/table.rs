@@ -1,4 +1,4 @@
-//! Column-aligned text tables for the demo's output.
+//! Column-aligned text tables, and indented text, for the demo's output.
 
 /// A row of cells, or a free line under the previous row that does not widen any column.
 #[derive(Debug, Clone)]
@@ -77,6 +77,11 @@ impl Table {
         }
         out
     }
+}
+
+/// Indents every line by two spaces, as step details nest text under a heading.
+pub(crate) fn indent(text: &str) -> String {
+    text.lines().map(|l| format!("  {l}\n")).collect()
 }
 
 #[cfg(test)]

@@ -22,29 +22,34 @@
 //! clients through 410 Gone and re-watch paths.
 //!
 //! # Module map
-//! A request flows `server` → `access` → `api` → `store` + `mutations`/`list`/`watch`:
+//! A request flows `server` → `access` → `api` → `store` + `mutations`/`list`/`watch`; what
+//! every step of that flow takes (`shared`, `http_io`, `metadata_only`, `status`,
+//! `selectors`, `resources`) sits below it, and no module reaches back up the flow:
 //! - [`standin`]: the public handle — start, `client()`, kubeconfig, identities and clients
 //!   per identity, objects from YAML, test helpers.
 //! - `server`: hyper accept loop, per-connection tasks, pause/shutdown, fault application.
+//! - `shared`: the state one stand-in shares (store, faults, request record, tokens,
+//!   tunables, pause/shutdown), held by the server, handlers, watches and the handle.
+//! - `http_io`: the request as read (method, path, query parameters, headers, body) and JSON
+//!   responses, handed from the server through `access` to `api` and `watch`.
 //! - `access`: authentication then authorization of each request, before routing:
 //!   `identity` (bearer tokens → users and groups: ServiceAccounts, the admin, anonymous),
 //!   `request_info` (a request's verb, group, resource, subresource, namespace and name),
-//!   `rbac` (the RBAC decision: rules, bindings, scopes; pure).
+//!   `rbac` (the RBAC decision: rules, bindings, scopes; pure); a refusal's 403 wording.
 //! - `api`: per-method handlers; turns HTTP into store calls and results into responses.
-//!   With `routing` (URL path → collection/object/subresource; query parameters), `http_io`
-//!   (what handlers read from a request, JSON responses), `metadata_only`
-//!   (PartialObjectMetadata responses), `discovery` (`/version`, `/api`, `/apis` from the
-//!   resource table).
+//!   With `routing` (URL path → collection/object/subresource), `discovery` (`/version`,
+//!   `/api`, `/apis` from the resource table).
+//! - `metadata_only`: PartialObjectMetadata reductions, for gets, lists and watch events.
 //! - `resources`: the table of served resources (one line per resource) and CRD registration.
 //! - `store`: objects keyed by (gvr, namespace, name), the global revision, commit; with
-//!   `history` (the bounded change history, compaction) and `write_log` (every write, for
-//!   tests to assert on).
+//!   `history` (the bounded change history, compaction), `write_log` (every write, for
+//!   tests to assert on) and `managed_fields` (simplified server-side-apply field ownership
+//!   and conflicts, kept beside each object).
 //! - `mutations`: create / update (PUT, PATCH, apply, `/status`) / delete on the store; with
 //!   `write_rules` (pure rules for stored objects: server metadata, status isolation,
 //!   generation, finalizer rules, resourceVersion precondition), `defaults` (field defaults the
 //!   real server fills in: PVC volumeMode, PV phase, …), `patch` (merge patch, JSON patch,
-//!   strategic (as merge) and apply merge), `managed_fields` (simplified server-side-apply
-//!   field ownership and conflicts), `gc` (ownerReference garbage collection, inline).
+//!   strategic (as merge) and apply merge), `gc` (ownerReference garbage collection, inline).
 //! - `list`: selectors + `limit`/`continue` paging.
 //! - `watch`: watch streams from the store's history window, bookmarks, 410 Gone.
 //! - `selectors`: label and field selectors.
@@ -57,14 +62,17 @@ mod access;
 mod api;
 mod error;
 mod faults;
+mod http_io;
 mod kubeconfig;
 mod list;
+mod metadata_only;
 mod mutations;
 mod object_meta;
 mod request_log;
 mod resources;
 mod selectors;
 mod server;
+mod shared;
 pub mod standin;
 mod status;
 mod store;

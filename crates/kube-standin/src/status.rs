@@ -8,7 +8,6 @@
 use http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::access::request_info::Attributes;
 use crate::resources::ResourceInfo;
 
 /// One API failure: what the real server would answer, as code + reason + message.
@@ -132,70 +131,6 @@ impl ApiError {
     /// A request without valid credentials (unknown token, deleted ServiceAccount).
     pub(crate) fn unauthorized() -> Self {
         Self::new(401, "Unauthorized", "Unauthorized")
-    }
-
-    /// The authorizer's denial, worded as the real server's `Forbidden` response writer words
-    /// it: `<resource>[.<group>] ["<name>"] is forbidden: User "<user>" cannot <verb> resource
-    /// "<resource>[/<sub>]" in API group "<group>" (in the namespace "<ns>" | at the cluster
-    /// scope)[: <reason>]`, or `forbidden: User "<user>" cannot <verb> path "<path>"`.
-    pub(crate) fn forbidden(attributes: &Attributes, user: &str, reason: &str) -> Self {
-        let suffix = if reason.is_empty() {
-            String::new()
-        } else {
-            format!(": {reason}")
-        };
-        let r = match attributes {
-            Attributes::Resource(r) => r,
-            Attributes::NonResource { verb, path } => {
-                let mut error = Self::new(
-                    403,
-                    "Forbidden",
-                    format!("forbidden: User \"{user}\" cannot {verb} path \"{path}\"{suffix}"),
-                );
-                error.details = Some(json!({}));
-                return error;
-            }
-        };
-        let resource = if r.subresource.is_empty() {
-            r.resource.clone()
-        } else {
-            format!("{}/{}", r.resource, r.subresource)
-        };
-        let scope = if r.namespace.is_empty() {
-            "at the cluster scope".to_owned()
-        } else {
-            format!("in the namespace \"{}\"", r.namespace)
-        };
-        let qualified = if r.group.is_empty() {
-            r.resource.clone()
-        } else {
-            format!("{}.{}", r.resource, r.group)
-        };
-        let object = if r.name.is_empty() {
-            qualified
-        } else {
-            format!("{qualified} \"{}\"", r.name)
-        };
-        let mut error = Self::new(
-            403,
-            "Forbidden",
-            format!(
-                "{object} is forbidden: User \"{user}\" cannot {} resource \"{resource}\" in API group \"{}\" {scope}{suffix}",
-                r.verb, r.group
-            ),
-        );
-        let mut details = serde_json::Map::new();
-        for (key, value) in [
-            ("name", &r.name),
-            ("group", &r.group),
-            ("kind", &r.resource),
-        ] {
-            if !value.is_empty() {
-                details.insert(key.to_owned(), Value::String(value.clone()));
-            }
-        }
-        error.details = Some(Value::Object(details));
-        error
     }
 
     pub(crate) fn internal(message: impl Into<String>) -> Self {

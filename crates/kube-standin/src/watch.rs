@@ -25,11 +25,11 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until};
 
-use crate::api::http_io::{ApiRequest, Body};
-use crate::api::metadata_only::to_partial;
+use crate::http_io::{ApiRequest, Body};
+use crate::metadata_only::to_partial;
 use crate::resources::ResourceInfo;
 use crate::selectors::Selectors;
-use crate::server::Shared;
+use crate::shared::Shared;
 use crate::status::ApiError;
 use crate::store::history::{Change, ChangeKind};
 

@@ -48,10 +48,11 @@ pub(super) async fn delete(
             ));
             continue;
         }
-        if let Some(fs) = filesystems.iter().find(|fs| {
-            finding.driver == "cephfs" && crate::cephfs::orphans::label(fs) == finding.pool
-        }) {
-            let outcome = match crate::cephfs::orphans::remove(cx, fs, finding).await {
+        if let Some(fs) = filesystems
+            .iter()
+            .find(|fs| finding.driver == "cephfs" && super::cephfs::label(fs) == finding.pool)
+        {
+            let outcome = match super::cephfs::remove(cx, fs, finding).await {
                 Ok(()) => "removed".to_owned(),
                 Err(e) => format!("not removed: {e}"),
             };

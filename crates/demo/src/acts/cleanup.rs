@@ -10,8 +10,8 @@ use rig::scratch::wait_for_trash_purge;
 
 use crate::drivers::controller::Driver;
 use crate::error::Result;
-use crate::flow::World;
 use crate::made::Made;
+use crate::world::World;
 
 /// How long the mgr gets to purge what the clean-up deletes trashed; leftovers are then
 /// force-removed with the namespace.

@@ -5,15 +5,14 @@
 
 use ceph::IoCtx;
 
-use crate::acts::node_act::Attachment;
 use crate::drivers::controller::Driver;
 use crate::error::{Error, Result};
-use crate::flow::{NodeSide, World};
 use crate::in_ceph::journal_view::{PUBLICATION_PREFIX, published_nodes};
 use crate::on_node::mounted::{mount_table, path_exists};
 use crate::on_node::node_leftovers::{NodeLeftovers, scan_settled};
 use crate::story::Story;
 use crate::table::Table;
+use crate::world::{Attachment, NodeSide, World};
 
 pub(crate) async fn detach(story: &mut Story, world: &mut World) -> Result<()> {
     let (Some(driver), Some(node), Some(io)) = (

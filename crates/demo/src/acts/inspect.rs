@@ -2,13 +2,13 @@
 //! taken apart — and the check that it is exactly what the story made.
 
 use crate::error::{Error, Result};
-use crate::flow::World;
 use crate::in_ceph::images::list_images;
 use crate::in_ceph::journal_view::JournalView;
 use crate::made::check;
 use crate::options::Options;
 use crate::show::ceph_holdings;
 use crate::story::Story;
+use crate::world::World;
 
 pub(crate) async fn inspect(
     story: &mut Story,

@@ -3,76 +3,17 @@
 //! restored volume and reading it, and growing a mounted volume. Each step says where the
 //! volume ended up on this node and what `df` shows.
 
-use std::collections::HashMap;
-
 use ceph::IoCtx;
 use rig::size::{GIB, format_size};
 
-use crate::drivers::controller::{Driver, Volume};
-use crate::drivers::kubelet::VolumePaths;
-use crate::drivers::node_plugin::NodeVolume;
+use crate::drivers::controller::Driver;
 use crate::error::{Error, Result};
-use crate::flow::NodeSide;
 use crate::in_ceph::journal_view::{PUBLICATION_PREFIX, published_nodes};
 use crate::on_node::files::{AFTER_SNAPSHOT, BEFORE_SNAPSHOT, listing, read_text, write_durably};
 use crate::on_node::mounted::{df, fs_size};
 use crate::on_node::stack::describe_stack;
-
-/// A volume the story publishes to the node; what detaching, and clean-up after a failure,
-/// work from. Recorded before the first call, so clean-up undoes a half-done attach too.
-#[derive(Debug, Clone)]
-pub(crate) struct Attachment {
-    /// For the reader: `PVC demo/data`.
-    pub label: String,
-    /// `demo/writer`.
-    pub pod: String,
-    pub volume_id: String,
-    pub volume_context: HashMap<String, String>,
-    pub publish_context: HashMap<String, String>,
-    pub paths: VolumePaths,
-    /// NodeUnpublish, NodeUnstage and ControllerUnpublish all succeeded.
-    pub detached: bool,
-}
-
-impl Attachment {
-    pub(crate) fn new(
-        node: &NodeSide,
-        label: &str,
-        volume: &Volume,
-        pv_name: &str,
-        pod: &str,
-    ) -> Attachment {
-        Attachment {
-            label: label.to_owned(),
-            pod: pod.to_owned(),
-            volume_id: volume.volume_id.clone(),
-            volume_context: volume.context.clone(),
-            publish_context: HashMap::new(),
-            paths: node.kubelet.paths(
-                &volume.volume_id,
-                pv_name,
-                &uuid::Uuid::new_v4().to_string(),
-            ),
-            detached: false,
-        }
-    }
-
-    /// The RBD image, as the volume context names it.
-    pub(crate) fn image_name(&self) -> &str {
-        self.volume_context
-            .get("imageName")
-            .map_or("", String::as_str)
-    }
-
-    pub(crate) fn node_volume(&self) -> NodeVolume<'_> {
-        NodeVolume {
-            volume_id: &self.volume_id,
-            volume_context: &self.volume_context,
-            publish_context: &self.publish_context,
-            paths: &self.paths,
-        }
-    }
-}
+use crate::table::indent;
+use crate::world::{Attachment, NodeSide};
 
 /// ControllerPublishVolume to the node, as the external-attacher does for a VolumeAttachment;
 /// keeps the publish context for the node calls and checks the controller's record in the
@@ -268,8 +209,3 @@ pub(crate) async fn expand(
 
 /// The size the story grows PVC demo/data to.
 pub(crate) const GROWN: u64 = 2 * GIB;
-
-/// Indents every line by two spaces.
-pub(crate) fn indent(text: &str) -> String {
-    text.lines().map(|l| format!("  {l}\n")).collect()
-}

@@ -12,9 +12,9 @@ use sepia_cli::args::{Output, Shared};
 use sepia_cli::context::Context;
 
 use crate::error::{Error, Result};
-use crate::flow::World;
 use crate::options::Options;
 use crate::story::Story;
+use crate::world::World;
 
 /// The tool's `--trash-grace` default: nothing of the story is in the trash yet anyway.
 const TRASH_GRACE: Duration = Duration::from_secs(600);

@@ -6,14 +6,14 @@
 use journal::Kind;
 use rig::size::{GIB, format_size};
 
-use crate::acts::node_act::{self, Attachment, Content, GROWN};
+use crate::acts::node_act::{self, Content, GROWN};
 use crate::drivers::controller::{Claim, Source, Volume};
 use crate::error::{Error, Result};
-use crate::flow::World;
 use crate::made::Made;
 use crate::on_node::files::{AFTER_SNAPSHOT, BEFORE_SNAPSHOT};
 use crate::show::volume_details;
 use crate::story::Story;
+use crate::world::{Attachment, World};
 
 /// The namespace (Kubernetes) of the story's PVCs, snapshots and pods.
 pub(crate) const K8S_NAMESPACE: &str = "demo";

@@ -9,9 +9,13 @@ use crate::drivers::controller::Driver;
 use crate::drivers::kubelet::Kubelet;
 use crate::drivers::node_plugin::NodeDriver;
 use crate::error::{Error, Result};
-use crate::flow::{FS_TYPE, NodeSide, World};
 use crate::options::Options;
 use crate::story::Story;
+use crate::world::{NodeSide, World};
+
+/// The file system of the story's volumes: xfs grows while mounted here, where ext4's online
+/// growth needs CAP_SYS_RESOURCE, which this sandbox withholds.
+pub const FS_TYPE: &str = "xfs";
 
 /// Connects to both plugins and to Ceph and creates the namespace; the pool's id.
 pub(crate) async fn setup(

@@ -10,10 +10,10 @@ use rig::scratch::wait_for_trash_purge;
 
 use crate::acts::cleanup::delete;
 use crate::error::{Error, Result};
-use crate::flow::World;
 use crate::options::Options;
 use crate::show::nothing_left;
 use crate::story::Story;
+use crate::world::World;
 
 /// How long the OSDs may take to trim the snapshot clones of deleted images' objects.
 const SNAP_TRIM_WAIT: Duration = Duration::from_secs(120);

@@ -2,31 +2,34 @@
 //! snapshotter, resizer and kubelet make the calls; files are written and read on the node as
 //! the pods would.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use ceph::Timeouts;
+use csi::v1::VolumeCapability;
+use csi::v1::volume_capability::access_mode::Mode;
+use csi::v1::volume_capability::{AccessMode, AccessType, MountVolume};
 use journal::Kind;
 use rig::access::Access;
 use rig::size::{GIB, format_size};
 
-use crate::acts::node_act::{Attachment, GROWN, indent};
+use crate::acts::node_act::GROWN;
 use crate::acts::provision::{K8S_NAMESPACE, claim, made_volume};
-use crate::cephfs::flow::{CephfsWorld, admin_secrets, shared_capability};
 use crate::cephfs::in_ceph::{CephfsPlace, info_line};
+use crate::cephfs::world::CephfsWorld;
 use crate::drivers::controller::{Claim, Driver, Source, Volume, VolumeClass};
 use crate::drivers::kubelet::Kubelet;
 use crate::drivers::node_plugin::NodeDriver;
 use crate::error::{Error, Result};
-use crate::flow::NodeSide;
 use crate::made::Made;
 use crate::on_node::files::{listing, read_text, write_durably};
 use crate::on_node::mounted::{ceph_fuse_processes, df, fs_size, mount_at, mount_table};
 use crate::options::{CephfsOptions, Options};
 use crate::show::volume_details;
 use crate::story::Story;
-use crate::table::Table;
+use crate::table::{Table, indent};
+use crate::world::{Attachment, NodeSide};
 
 /// Pause between CreateVolume calls while the mgr clones.
 const CLONE_POLL: Duration = Duration::from_secs(1);
@@ -199,6 +202,24 @@ pub(crate) async fn walk(
         }
     ));
     Ok(())
+}
+
+/// A CephFS PV's capability: many pods on many nodes read and write it.
+pub fn shared_capability() -> VolumeCapability {
+    VolumeCapability {
+        access_mode: Some(AccessMode {
+            mode: Mode::MultiNodeMultiWriter as i32,
+        }),
+        access_type: Some(AccessType::Mount(MountVolume::default())),
+    }
+}
+
+/// The provisioner Secret of a CephFS StorageClass (ceph-csi's keys).
+pub(crate) fn admin_secrets(access: &Access) -> HashMap<String, String> {
+    HashMap::from([
+        ("adminID".to_owned(), access.credentials.user.clone()),
+        ("adminKey".to_owned(), access.credentials.key().to_owned()),
+    ])
 }
 
 /// Both plugins answer, as the same driver; Ceph is reachable and the group is new.

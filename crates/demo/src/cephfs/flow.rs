@@ -6,19 +6,10 @@
 //! The first failing step ends the half; [`clean_up`] then unmounts and deletes what it made
 //! and removes the group.
 
-use std::collections::{HashMap, HashSet};
-
-use csi::v1::VolumeCapability;
-use csi::v1::volume_capability::access_mode::Mode;
-use csi::v1::volume_capability::{AccessMode, AccessType, MountVolume};
 use rig::access::Access;
 
-use crate::acts::node_act::Attachment;
-use crate::cephfs::in_ceph::CephfsPlace;
-use crate::drivers::controller::Driver;
+use crate::cephfs::world::CephfsWorld;
 use crate::error::Result;
-use crate::flow::NodeSide;
-use crate::made::Made;
 use crate::options::{CephfsOptions, Options};
 use crate::story::Story;
 
@@ -40,42 +31,6 @@ pub const CEPHFS_PLAN: [&str; 15] = [
     "Check that nothing is left: subvolume, journal key, ceph-fuse process or mount",
     "Remove the demo's subvolume group and journal namespace",
 ];
-
-/// What the CephFS half has made and still holds; what clean-up works from.
-#[derive(Default)]
-pub(crate) struct CephfsWorld {
-    pub driver: Option<Driver>,
-    pub node: Option<NodeSide>,
-    pub place: Option<CephfsPlace>,
-    /// Volumes and snapshots in creation order.
-    pub made: Vec<Made>,
-    /// IDs already deleted through CSI.
-    pub deleted: HashSet<String>,
-    /// Pod publications; those of one volume share its staging path.
-    pub attached: Vec<Attachment>,
-    /// Volume IDs staged and not yet unstaged.
-    pub staged: Vec<String>,
-    /// The group was removed at the end.
-    pub removed: bool,
-}
-
-/// A CephFS PV's capability: many pods on many nodes read and write it.
-pub fn shared_capability() -> VolumeCapability {
-    VolumeCapability {
-        access_mode: Some(AccessMode {
-            mode: Mode::MultiNodeMultiWriter as i32,
-        }),
-        access_type: Some(AccessType::Mount(MountVolume::default())),
-    }
-}
-
-/// The provisioner Secret of a CephFS StorageClass (ceph-csi's keys).
-pub(crate) fn admin_secrets(access: &Access) -> HashMap<String, String> {
-    HashMap::from([
-        ("adminID".to_owned(), access.credentials.user.clone()),
-        ("adminKey".to_owned(), access.credentials.key().to_owned()),
-    ])
-}
 
 /// Runs the CephFS steps; cleans up after a failure.
 pub(crate) async fn run(

@@ -5,9 +5,9 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::acts::node_act::Attachment;
 use crate::error::Result;
 use crate::on_node::mounted::{loop_devices, mount_table, rbd_fuse_processes};
+use crate::world::Attachment;
 
 /// How long an rbd-fuse daemon may take to exit after its mount is gone.
 const FUSE_EXIT_GRACE: Duration = Duration::from_secs(10);

@@ -4,10 +4,10 @@
 
 use std::path::Path;
 
-use crate::acts::node_act::{Attachment, indent};
 use crate::error::{Error, Result};
 use crate::on_node::mounted::{df, loop_devices, mount_table, rbd_fuse_processes};
-use crate::table::Table;
+use crate::table::{Table, indent};
+use crate::world::Attachment;
 
 /// The layers under `attachment`'s target path; kubelet paths are shown relative to
 /// `kubelet_root`. Fails when the target or the staged file system is not mounted.

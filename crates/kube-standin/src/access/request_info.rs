@@ -11,7 +11,7 @@
 
 use http::Method;
 
-use crate::api::routing::Query;
+use crate::http_io::Query;
 use crate::selectors::FieldSelector;
 
 /// A request on a resource.

@@ -3,13 +3,11 @@
 //! Reads and writes lock the store only for their synchronous part; watches run as their own
 //! task feeding a streamed body.
 //!
-//! The HTTP side every handler shares is here too: [`routing`] (URL path and query → route),
-//! [`http_io`] (what a handler reads from a request, JSON responses), [`metadata_only`]
-//! (PartialObjectMetadata responses) and [`discovery`] (`/version`, `/api`, `/apis`).
+//! The HTTP side only handlers need is here too: [`routing`] (URL path → route) and
+//! [`discovery`] (`/version`, `/api`, `/apis`); the request itself and JSON responses are
+//! [`crate::http_io`]'s, PartialObjectMetadata reductions [`crate::metadata_only`]'s.
 
 pub(crate) mod discovery;
-pub(crate) mod http_io;
-pub(crate) mod metadata_only;
 pub(crate) mod routing;
 
 use std::sync::Arc;
@@ -19,16 +17,17 @@ use serde_json::Value;
 
 use crate::access;
 use crate::access::identity::UserInfo;
+use crate::http_io::{ApiRequest, Body, json_response};
 use crate::list::{ListRequest, list};
+use crate::metadata_only;
 use crate::mutations::patch::PatchKind;
 use crate::mutations::write_rules::WriteScope;
 use crate::mutations::{DeleteOptions, Deleted, UpdateOp};
 use crate::resources::ResourceInfo;
-use crate::server::Shared;
+use crate::shared::Shared;
 use crate::status::ApiError;
 use crate::store::write_log::Verb;
 use crate::watch;
-use http_io::{ApiRequest, Body, json_response};
 use routing::{Route, route};
 
 /// Serve one request.
@@ -37,7 +36,7 @@ pub(crate) async fn handle(
     req: ApiRequest,
     user: UserInfo,
 ) -> Result<Response<Body>, ApiError> {
-    access::authorize_request(&shared, &user, &req)?;
+    access::authorize_request(&shared.store, &user, &req)?;
     let routed = route(&shared.store.lock().table, &req.path)?;
     serve(&shared, &req, &user, routed).await
 }
@@ -224,7 +223,7 @@ fn patch(
     let creates =
         verb == Verb::Apply && !status && shared.store.lock().get(info, namespace, name).is_err();
     if creates {
-        access::authorize_create_on_update(shared, user, req)?;
+        access::authorize_create_on_update(&shared.store, user, req)?;
     }
     let updated = shared
         .store

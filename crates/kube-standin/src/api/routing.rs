@@ -1,11 +1,9 @@
-//! URL paths and query parameters, parsed the way the real server's REST mapper reads them.
+//! URL paths, parsed the way the real server's REST mapper reads them.
 //!
 //! `/api/v1/...` is the core group, `/apis/{group}/{version}/...` every other group; a
 //! collection may be cluster-wide (`/api/v1/persistentvolumeclaims`, also for namespaced kinds,
 //! which is how an all-namespaces watcher lists) or in a namespace
 //! (`/api/v1/namespaces/{ns}/persistentvolumeclaims`).
-
-use std::collections::HashMap;
 
 use crate::resources::{ResourceInfo, ResourceTable};
 use crate::status::ApiError;
@@ -94,41 +92,6 @@ pub(crate) fn route(table: &ResourceTable, path: &str) -> Result<Route, ApiError
                 _ => Err(not_found()),
             }
         }
-    }
-}
-
-/// Query parameters (last value wins, as Go's `url.Values.Get` returns the first — the clients
-/// we serve never repeat one).
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Query(HashMap<String, String>);
-
-impl Query {
-    pub(crate) fn parse(query: Option<&str>) -> Self {
-        Self(
-            form_urlencoded::parse(query.unwrap_or("").as_bytes())
-                .into_owned()
-                .collect(),
-        )
-    }
-
-    pub(crate) fn get(&self, key: &str) -> Option<&str> {
-        self.0
-            .get(key)
-            .map(String::as_str)
-            .filter(|v| !v.is_empty())
-    }
-
-    pub(crate) fn flag(&self, key: &str) -> bool {
-        self.get(key) == Some("true") || self.get(key) == Some("1")
-    }
-
-    pub(crate) fn number(&self, key: &str) -> Result<Option<u64>, ApiError> {
-        self.get(key)
-            .map(|v| {
-                v.parse()
-                    .map_err(|_| ApiError::bad_request(format!("{key}: invalid value {v:?}")))
-            })
-            .transpose()
     }
 }
 

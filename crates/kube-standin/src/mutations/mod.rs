@@ -7,12 +7,12 @@
 //! What that one path applies lives beside it: [`write_rules`] (server metadata, status
 //! isolation, generation, finalizers, the resourceVersion precondition) with the field
 //! [`defaults`] the real server fills in, [`patch`] (merge, JSON, strategic-as-merge and apply
-//! merge), [`managed_fields`] (server-side apply ownership and conflicts) and [`gc`]
-//! (ownerReference garbage collection, run inline after a delete).
+//! merge) and [`gc`] (ownerReference garbage collection, run inline after a delete).
+//! Server-side apply ownership and conflicts are the store's
+//! ([`crate::store::managed_fields`]), kept beside each object; this path records into them.
 
 pub(crate) mod defaults;
 pub(crate) mod gc;
-pub(crate) mod managed_fields;
 pub(crate) mod patch;
 pub(crate) mod write_rules;
 
@@ -22,9 +22,9 @@ use crate::object_meta::{self, finalizers, is_deleting};
 use crate::resources::ResourceInfo;
 use crate::status::{self, ApiError};
 use crate::store::history::ChangeKind;
+use crate::store::managed_fields::{ManagedFields, dotted};
 use crate::store::write_log::WriteContext;
 use crate::store::{ObjectKey, Store};
-use managed_fields::{ManagedFields, dotted};
 use patch::{PatchKind, apply_merge, json_patch, merge_patch};
 use write_rules::{
     WriteScope, check_resource_version, compose_update, mark_deleting, prepare_create,

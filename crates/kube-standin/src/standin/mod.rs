@@ -27,7 +27,8 @@ use crate::mutations::{DeleteOptions, UpdateOp};
 use crate::object_meta;
 use crate::request_log::{RequestLog, RequestRecord};
 use crate::resources::{Gvr, ResourceInfo, ResourceTable};
-use crate::server::{self, Config, Shared};
+use crate::server;
+use crate::shared::{Config, Shared};
 use crate::store::Store;
 use crate::store::write_log::{WriteContext, WriteRecord};
 

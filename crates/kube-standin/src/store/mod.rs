@@ -1,13 +1,15 @@
-//! The object store: every object as JSON, one global revision counter, the change history
-//! and the write log.
+//! The object store: every object as JSON with its field ownership, one global revision
+//! counter, the change history and the write log.
 //!
 //! One mutex guards it all (held only for the synchronous part of a request), which gives the
 //! same guarantee as etcd behind the real server: changes are totally ordered by revision, and a
 //! watch that starts at revision N sees exactly the changes after N. The change history
-//! ([`history`]) and the write log ([`write_log`]) are here because they are written under
-//! that same mutex, in the same commit as the object.
+//! ([`history`]), the write log ([`write_log`]) and each object's field ownership
+//! ([`managed_fields`]) are here because they are written under that same mutex, in the same
+//! commit as the object; `mutations` decides what they record.
 
 pub(crate) mod history;
+pub(crate) mod managed_fields;
 pub(crate) mod write_log;
 
 use std::collections::BTreeMap;
@@ -16,11 +18,11 @@ use std::sync::Arc;
 use serde_json::Value;
 use tokio::sync::watch;
 
-use crate::mutations::managed_fields::ManagedFields;
 use crate::object_meta::{self, meta_mut};
 use crate::resources::{Gvr, ResourceInfo, ResourceTable};
 use crate::status::ApiError;
 use history::{Change, ChangeKind, History};
+use managed_fields::ManagedFields;
 use write_log::{WriteContext, WriteEffect, WriteRecord};
 
 /// Where an object lives. Ordered like the real server's storage keys, so lists come out sorted

@@ -1,7 +1,8 @@
 //! Metadata-only responses (`Accept: application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1`).
 //!
 //! kube's `Api<PartialObjectMeta<K>>` and metadata watchers ask for these; the real server
-//! answers with `PartialObjectMetadata` objects and a `PartialObjectMetadataList`.
+//! answers with `PartialObjectMetadata` objects and a `PartialObjectMetadataList`. Gets and
+//! lists (in `api`) and watch events (in `watch`) are reduced alike, so this sits below both.
 
 use serde_json::{Value, json};
 

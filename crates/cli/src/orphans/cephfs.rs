@@ -15,9 +15,9 @@ use cephfs_controller::fs::Fs;
 use controller::locks::{self, Local};
 use journal::{Journal, Kind, Location};
 
+use super::{Finding, What, driver_image, listed_locations, since};
 use crate::context::{Context, object_exists_in};
 use crate::error::{Error, Result};
-use crate::orphans::{Finding, What, driver_image, listed_locations, since};
 
 /// `fs/group`, as CephFS findings name their place.
 pub fn label(fs: &Fs) -> String {
@@ -186,8 +186,8 @@ pub async fn remove(cx: &Context, fs: &Fs, finding: &Finding) -> Result<()> {
                 Err(journal::Error::NotFound { .. }) => return Ok(()),
                 Err(e) => return Err(e.into()),
             };
-            let secrets = super::secrets(cx).await?;
-            let driver = super::driver(cx);
+            let secrets = crate::cephfs::secrets(cx).await?;
+            let driver = crate::cephfs::driver(cx);
             match kind {
                 Kind::Volume => {
                     if fs.info(&entry.image_name).await?.is_some() {

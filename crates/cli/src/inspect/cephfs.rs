@@ -7,11 +7,9 @@ use journal::{CompositeId, Kind};
 use serde::Serialize;
 use uuid::Uuid;
 
+use super::{IdReport, JournalReport, directory_in, id_rows, journal_rows, kube_rows, read_entry};
 use crate::context::{Context, object_exists_in};
 use crate::error::Result;
-use crate::inspect::{
-    IdReport, JournalReport, directory_in, id_rows, journal_rows, kube_rows, read_entry,
-};
 use crate::kube::References;
 use crate::render::Table;
 
@@ -65,7 +63,7 @@ pub async fn try_inspect(
         if composite.cluster_id() != cx.cluster.id || rbd_entry_exists(cx, &composite).await? {
             return Ok(None);
         }
-        let Some(fs) = super::open(cx, Which::Id(composite.location_id())).await? else {
+        let Some(fs) = crate::cephfs::open(cx, Which::Id(composite.location_id())).await? else {
             return Ok(None);
         };
         let uuid = composite.uuid();
@@ -84,7 +82,7 @@ pub async fn try_inspect(
     let Some(fs_name) = fs else {
         return Ok(None);
     };
-    let fs = super::open_named(cx, fs_name).await?;
+    let fs = crate::cephfs::open_named(cx, fs_name).await?;
     let (kind, uuid) =
         crate::orphans::driver_image(resolved).ok_or_else(|| crate::error::Error::Usage {
             what: format!(

@@ -1,5 +1,8 @@
-//! The HTTP side of a request: what handlers read from it, and JSON responses.
+//! The HTTP side of a request: what is read from it (method, path, query parameters, headers,
+//! body) and JSON responses. The request is read once by the server and then handed down the
+//! whole path — the access gate, the handlers, watches — so it sits below all of them.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 
 use bytes::Bytes;
@@ -9,8 +12,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use serde_json::Value;
 
-use crate::api::metadata_only;
-use crate::api::routing::Query;
+use crate::metadata_only;
 use crate::selectors::{FieldSelector, LabelSelector, Selectors};
 use crate::status::ApiError;
 use crate::store::write_log::{Verb, WriteContext};
@@ -111,4 +113,39 @@ pub(crate) fn json_response(code: StatusCode, value: &Value) -> Response<Body> {
 
 pub(crate) fn error_response(err: &ApiError) -> Response<Body> {
     json_response(err.http_status(), &err.to_status())
+}
+
+/// Query parameters (last value wins, as Go's `url.Values.Get` returns the first — the clients
+/// we serve never repeat one).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Query(HashMap<String, String>);
+
+impl Query {
+    pub(crate) fn parse(query: Option<&str>) -> Self {
+        Self(
+            form_urlencoded::parse(query.unwrap_or("").as_bytes())
+                .into_owned()
+                .collect(),
+        )
+    }
+
+    pub(crate) fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .get(key)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    pub(crate) fn flag(&self, key: &str) -> bool {
+        self.get(key) == Some("true") || self.get(key) == Some("1")
+    }
+
+    pub(crate) fn number(&self, key: &str) -> Result<Option<u64>, ApiError> {
+        self.get(key)
+            .map(|v| {
+                v.parse()
+                    .map_err(|_| ApiError::bad_request(format!("{key}: invalid value {v:?}")))
+            })
+            .transpose()
+    }
 }

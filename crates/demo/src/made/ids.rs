@@ -1,7 +1,7 @@
-//! Volume and snapshot IDs taken apart, field by field, as docs/architecture.md §5 describes them:
+//! The story's volume and snapshot IDs taken apart, field by field, as docs/architecture.md §5 describes them:
 //! `VVVV-LLLL-<clusterID>-<16 hex pool id>-<uuid>`.
 
-use crate::made::Made;
+use super::Made;
 use crate::table::Table;
 
 /// The IDs as CSI returned them, one per line.
