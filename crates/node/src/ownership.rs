@@ -15,6 +15,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::access::AccessKind;
 use crate::access::staged_target;
 use crate::checks::map_options;
 use crate::checks::names;
@@ -24,7 +25,7 @@ use crate::error::NodeError;
 use crate::mapper::{ImageSpec, MapperKind};
 use crate::mount::mountinfo::{self, MountEntry};
 use crate::stash::ceph_csi::{self, CephCsiStash};
-use crate::stash::{self, AccessKind, Record, Stash};
+use crate::stash::{self, Record, Stash};
 use crate::syscall;
 
 /// A volume this plugin staged, as found on the node.

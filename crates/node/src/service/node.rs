@@ -30,9 +30,10 @@ use crate::mapper::{ImageSpec, MapperKind};
 use crate::operation::expand::{self, ExpandRequest};
 use crate::operation::publish::{self, PublishRequest, UnpublishRequest};
 use crate::operation::stage::{self, StageRequest};
-use crate::operation::stats::{self, StatsRequest, Usage};
+use crate::operation::stats::{self, StatsRequest};
 use crate::operation::unstage::{self, UnstageRequest};
 use crate::secret::Secret;
+use crate::stats_gate::Usage;
 
 /// Capabilities this node plugin implements, all of them for real.
 const CAPABILITIES: [RpcType; 5] = [
