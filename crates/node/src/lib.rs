@@ -15,6 +15,8 @@
 //!   holds for them ([`recovery_board`], what recovery found; [`stats_gate`]) lives below it.
 //! - Mapping an image to a block device: [`mapper`] (trait + `krbd`, `nbd`, `fuse` and the
 //!   start-up [`mapper::Support`] probe; `loop_device`, losetup/sysfs for the fuse mapper).
+//!   The mappers' names and the `--mapper` choice are plain values in [`mapper_kind`], below
+//!   [`settings`] and the stage record, which name a mapper without using one.
 //! - Local state and the kernel: [`stash`] (the stage record beside the staging path; its
 //!   `ceph_csi` reads ceph-csi's, so the volumes it staged can be taken over),
 //!   [`filesystem`] (blkid probe, mkfs, grow; `operation::prepare` decides what stage does with
@@ -39,6 +41,7 @@ pub mod health;
 pub mod http_endpoint;
 pub mod kubelet;
 pub mod mapper;
+pub mod mapper_kind;
 pub mod mount;
 pub mod node_registry;
 pub mod operation;

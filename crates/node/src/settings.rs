@@ -6,7 +6,7 @@ pub mod flags;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::mapper::MapperChoice;
+use crate::mapper_kind::MapperChoice;
 
 /// How long each kind of child may run before it is killed.
 #[derive(Debug, Clone)]

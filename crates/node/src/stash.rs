@@ -21,7 +21,8 @@ use serde::{Deserialize, Serialize};
 use crate::access::AccessKind;
 use crate::error::NodeError;
 use crate::filesystem::FsType;
-use crate::mapper::{ImageSpec, MapperKind, Mapping};
+use crate::mapper::{ImageSpec, Mapping};
+use crate::mapper_kind::MapperKind;
 use crate::syscall;
 use ceph_csi::CephCsiStash;
 

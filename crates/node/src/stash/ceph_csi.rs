@@ -24,7 +24,7 @@ use sha2::{Digest, Sha256};
 
 use crate::access::AccessKind;
 use crate::filesystem::FsType;
-use crate::mapper::MapperKind;
+use crate::mapper_kind::MapperKind;
 use crate::mount::mountinfo::MountEntry;
 use crate::stash::{self, Origin, Stash};
 
