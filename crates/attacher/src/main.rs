@@ -13,7 +13,7 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> Result<(), AttacherError> {
-    let sidecar = sidecar::startup::command::start(&args).await?;
+    let sidecar = sidecar::runtime::launch::start(&args).await?;
     let driver = sidecar.csi.driver_name().to_owned();
     if !sidecar
         .csi

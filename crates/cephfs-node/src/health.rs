@@ -13,7 +13,7 @@ use std::time::Duration;
 use node::NodeError;
 use node::mount::fuse_connection::{self, Daemon};
 use node::mount::mountinfo::MountEntry;
-use node::operation::stats::Usage;
+use node::stats_gate::Usage;
 use node::syscall;
 
 use crate::driver::CephfsNode;

@@ -8,11 +8,11 @@
 use std::path::PathBuf;
 
 use node::NodeError;
+use node::access::AccessKind;
 use node::mount;
 use node::mount::mountinfo;
 use node::mount::target::{self, Removal};
 use node::ownership::not_ours;
-use node::stash::AccessKind;
 
 use crate::driver::CephfsNode;
 use crate::health;

@@ -11,11 +11,11 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use node::NodeError;
+use node::access::AccessKind;
 use node::access::staged_target;
 use node::mount::mountinfo::{self, MountEntry};
 use node::mount::target;
 use node::secret::Secret;
-use node::stash::AccessKind;
 
 use crate::client_mount::{self, MountSpec};
 use crate::driver::CephfsNode;

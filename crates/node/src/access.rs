@@ -3,9 +3,19 @@
 
 use std::path::{Path, PathBuf};
 
+use serde::{Deserialize, Serialize};
+
 use crate::error::NodeError;
 use crate::filesystem::FsType;
-use crate::stash::AccessKind;
+
+/// How the volume is presented to the pod: the [`Access`] reduced to its kind, as the stage
+/// record keeps it and a mount target is made for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccessKind {
+    Mount,
+    Block,
+}
 
 /// The access type of a capability.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,10 +7,10 @@ use cluster_config::{ClusterConfigWatcher, ConfigError};
 use crate::checks::kubelet_paths::KubeletRoot;
 use crate::error::NodeError;
 use crate::mapper::{Mappers, Support};
-use crate::operation::stats_gate::StatsGate;
-use crate::recovery::RecoveryBoard;
+use crate::recovery_board::RecoveryBoard;
 use crate::secret::{CephAccess, Secret};
 use crate::settings::NodeSettings;
+use crate::stats_gate::StatsGate;
 use crate::volume_lock::VolumeLocks;
 
 #[derive(Debug)]
@@ -21,9 +21,9 @@ pub struct NodeDriver {
     pub clusters: ClusterConfigWatcher,
     pub mappers: Mappers,
     pub locks: VolumeLocks,
-    /// What start-up recovery found ([`crate::recovery`]).
+    /// What start-up recovery found ([`crate::recovery`] fills it).
     pub recovery: RecoveryBoard,
-    /// One stats measurement in flight per volume ([`crate::operation::stats_gate`]).
+    /// One stats measurement in flight per volume ([`crate::stats_gate`]).
     pub stats_gate: StatsGate,
 }
 

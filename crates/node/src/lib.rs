@@ -11,17 +11,21 @@
 //!   async function over the [`driver::NodeDriver`] state, testable without gRPC. All but
 //!   stage first prove the path is this volume's own ([`ownership`]). [`recovery`] runs once
 //!   at start-up, before Probe answers ready: it re-establishes what a restart cut (rbd-nbd
-//!   re-attach) and reports each staged volume.
+//!   re-attach) and reports each staged volume. The driver is below all of them: what it
+//!   holds for them ([`recovery_board`], what recovery found; [`stats_gate`]) lives below it.
 //! - Mapping an image to a block device: [`mapper`] (trait + `krbd`, `nbd`, `fuse` and the
 //!   start-up [`mapper::Support`] probe; `loop_device`, losetup/sysfs for the fuse mapper).
+//!   The mappers' names and the `--mapper` choice are plain values in [`mapper_kind`], below
+//!   [`settings`] and the stage record, which name a mapper without using one.
 //! - Local state and the kernel: [`stash`] (the stage record beside the staging path; its
 //!   `ceph_csi` reads ceph-csi's, so the volumes it staged can be taken over),
 //!   [`filesystem`] (blkid probe, mkfs, grow; `operation::prepare` decides what stage does with
 //!   it), [`mount`] (mount(8)/umount(8), with `mountinfo`, `target` for mount targets and
 //!   `fuse_connection` for cutting off an rbd-fuse or ceph-fuse that is gone or stuck),
 //!   [`device`] (sizes and names from sysfs), [`health`] (is the device behind a volume alive;
-//!   `operation::stats_gate` keeps one stats measurement per volume in the kernel at a time),
-//!   [`access`] (capability → what to do).
+//!   [`stats_gate`] keeps one stats measurement per volume in the kernel at a time, and the
+//!   last one that came back), [`access`] (capability → what to do, and the access kind the
+//!   stage record keeps and mount targets are made for).
 //! - Plumbing: [`process`] (every child process, deadline-bound), [`syscall`] (blocking calls
 //!   off the executor, deadline-bound), [`secret`] (keys, key files and their sweep),
 //!   [`volume_lock`] (one operation per volume), [`settings`], [`error`], [`http_endpoint`]
@@ -37,17 +41,20 @@ pub mod health;
 pub mod http_endpoint;
 pub mod kubelet;
 pub mod mapper;
+pub mod mapper_kind;
 pub mod mount;
 pub mod node_registry;
 pub mod operation;
 pub mod ownership;
 pub mod process;
 pub mod recovery;
+pub mod recovery_board;
 pub mod secret;
 pub mod server;
 pub mod service;
 pub mod settings;
 pub mod stash;
+pub mod stats_gate;
 pub mod syscall;
 pub mod volume_lock;
 

@@ -12,77 +12,13 @@ pub mod nbd;
 pub mod support;
 
 use std::path::PathBuf;
-use std::str::FromStr;
-
-use serde::{Deserialize, Serialize};
 
 use crate::error::NodeError;
+use crate::mapper_kind::{MapperChoice, MapperKind};
 use crate::secret::{CephAccess, KeyDir};
 use crate::settings::NodeSettings;
 
 pub use support::Support;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum MapperKind {
-    Krbd,
-    Nbd,
-    Fuse,
-}
-
-impl MapperKind {
-    pub const ALL: [MapperKind; 3] = [MapperKind::Krbd, MapperKind::Nbd, MapperKind::Fuse];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            MapperKind::Krbd => "krbd",
-            MapperKind::Nbd => "nbd",
-            MapperKind::Fuse => "fuse",
-        }
-    }
-
-    /// The volume context's `mounter` as ceph-csi names it (`rbd`, `rbd-nbd`), plus ours.
-    pub fn from_mounter(mounter: &str) -> Result<Self, NodeError> {
-        match mounter {
-            "rbd" | "krbd" => Ok(MapperKind::Krbd),
-            "rbd-nbd" | "nbd" => Ok(MapperKind::Nbd),
-            "rbd-fuse" | "fuse" => Ok(MapperKind::Fuse),
-            other => Err(NodeError::invalid(
-                "volume_context.mounter",
-                format!(
-                    "{} is not rbd, rbd-nbd or rbd-fuse",
-                    csi::quote::quote(other)
-                ),
-            )),
-        }
-    }
-}
-
-impl std::fmt::Display for MapperKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// The `--mapper` flag.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MapperChoice {
-    Auto,
-    Only(MapperKind),
-}
-
-impl FromStr for MapperChoice {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "auto" => Ok(MapperChoice::Auto),
-            "krbd" => Ok(MapperChoice::Only(MapperKind::Krbd)),
-            "nbd" => Ok(MapperChoice::Only(MapperKind::Nbd)),
-            "fuse" => Ok(MapperChoice::Only(MapperKind::Fuse)),
-            other => Err(format!("{other:?} is not auto, krbd, nbd or fuse")),
-        }
-    }
-}
 
 /// pool / RADOS namespace / image.
 #[derive(Debug, Clone, PartialEq, Eq)]

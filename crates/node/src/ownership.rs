@@ -15,16 +15,18 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::access::AccessKind;
 use crate::access::staged_target;
 use crate::checks::map_options;
 use crate::checks::names;
 use crate::device::{self, DeviceNumber, PathKind};
 use crate::driver::NodeDriver;
 use crate::error::NodeError;
-use crate::mapper::{ImageSpec, MapperKind};
+use crate::mapper::ImageSpec;
+use crate::mapper_kind::MapperKind;
 use crate::mount::mountinfo::{self, MountEntry};
 use crate::stash::ceph_csi::{self, CephCsiStash};
-use crate::stash::{self, AccessKind, Record, Stash};
+use crate::stash::{self, Record, Stash};
 use crate::syscall;
 
 /// A volume this plugin staged, as found on the node.

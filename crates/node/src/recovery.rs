@@ -9,21 +9,19 @@
 //! plugin process died; after a container restart the daemons are gone, and rbd-nbd is
 //! re-attached to the same device (the kernel keeps it waiting for the reattach timeout),
 //! while an rbd-fuse volume stays lost. Each outcome is logged, and a lost volume is kept on
-//! the [`RecoveryBoard`] so NodeGetVolumeStats reports it abnormal until it is unstaged or
+//! the [`RecoveryBoard`](crate::recovery_board::RecoveryBoard) so NodeGetVolumeStats reports it abnormal until it is unstaged or
 //! staged again.
 
-use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
-use parking_lot::Mutex;
 use tokio::sync::Semaphore;
 
 use crate::access::check_volume_id;
 use crate::driver::NodeDriver;
 use crate::error::NodeError;
-use crate::mapper::{MapperKind, RecoverRequest, Recovered};
+use crate::mapper::{RecoverRequest, Recovered};
+use crate::mapper_kind::MapperKind;
 use crate::mount::mountinfo::{self, MountEntry};
 use crate::node_registry::read_credentials;
 use crate::ownership;
@@ -36,46 +34,6 @@ const CSI_STAGING_DIR: &str = "plugins/kubernetes.io/csi";
 /// Volumes recovered at once: re-attaches connect to the cluster, and all must finish within
 /// the reattach timeout, so they run side by side, but not hundreds of daemons at one moment.
 const PARALLEL: usize = 8;
-
-/// Whether recovery is still running, and which volumes it could not recover.
-#[derive(Debug, Default)]
-pub struct RecoveryBoard {
-    pending: AtomicBool,
-    lost: Mutex<HashMap<String, String>>,
-}
-
-impl RecoveryBoard {
-    /// Marks recovery as running: Probe answers "not ready" until [`run`] ends.
-    pub fn begin(&self) {
-        self.pending.store(true, Ordering::SeqCst);
-    }
-
-    pub fn is_pending(&self) -> bool {
-        self.pending.load(Ordering::SeqCst)
-    }
-
-    /// Why `volume_id` was not recovered at start-up, if it was not.
-    pub fn lost(&self, volume_id: &str) -> Option<String> {
-        self.lost.lock().get(volume_id).cloned()
-    }
-
-    /// The volume was staged or unstaged since: what recovery found no longer holds.
-    pub fn forget(&self, volume_id: &str) {
-        self.lost.lock().remove(volume_id);
-    }
-
-    fn record(&self, volume_id: &str, outcome: &Recovered) {
-        let mut lost = self.lost.lock();
-        match outcome {
-            Recovered::Lost(why) => {
-                lost.insert(volume_id.to_string(), why.clone());
-            }
-            _ => {
-                lost.remove(volume_id);
-            }
-        }
-    }
-}
 
 /// What recovery found for one volume.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,7 +88,7 @@ pub async fn run(driver: Arc<NodeDriver>, credentials_dir: Option<PathBuf>) -> V
             Err(error) => tracing::error!(%error, "a volume's recovery task failed"),
         }
     }
-    driver.recovery.pending.store(false, Ordering::SeqCst);
+    driver.recovery.end();
     let lost = recovered
         .iter()
         .filter(|v| matches!(v.outcome, Recovered::Lost(_)))
@@ -395,22 +353,5 @@ mod tests {
         assert_eq!(cluster_of(Some("bed"), id).unwrap(), "bed");
         assert_eq!(cluster_of(None, id).unwrap(), "rook-ceph");
         assert!(cluster_of(None, "static-image").is_err());
-    }
-
-    #[test]
-    fn the_board_keeps_lost_volumes_until_forgotten() {
-        let board = RecoveryBoard::default();
-        assert!(!board.is_pending());
-        board.begin();
-        assert!(board.is_pending());
-        board.record("v1", &Recovered::Lost("gone".into()));
-        board.record("v2", &Recovered::Reattached);
-        assert_eq!(board.lost("v1").as_deref(), Some("gone"));
-        assert_eq!(board.lost("v2"), None);
-        board.record("v1", &Recovered::DaemonAlive);
-        assert_eq!(board.lost("v1"), None);
-        board.record("v1", &Recovered::Lost("gone".into()));
-        board.forget("v1");
-        assert_eq!(board.lost("v1"), None);
     }
 }

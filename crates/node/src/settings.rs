@@ -6,7 +6,7 @@ pub mod flags;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::mapper::MapperChoice;
+use crate::mapper_kind::MapperChoice;
 
 /// How long each kind of child may run before it is killed.
 #[derive(Debug, Clone)]
@@ -26,7 +26,7 @@ pub struct Deadlines {
     /// `resize2fs` / `xfs_growfs`.
     pub resize: Duration,
     /// Everything quick: mount, umount, blkid, losetup; and a stats measurement
-    /// ([`crate::operation::stats_gate`]).
+    /// ([`crate::stats_gate`]).
     pub command: Duration,
     /// rbd-nbd's `--reattach-timeout`: how long the kernel keeps an nbd device whose daemon
     /// died waiting for a new one (I/O waits meanwhile instead of failing). A restarted plugin

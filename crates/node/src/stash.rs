@@ -18,23 +18,17 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::access::AccessKind;
 use crate::error::NodeError;
 use crate::filesystem::FsType;
-use crate::mapper::{ImageSpec, MapperKind, Mapping};
+use crate::mapper::{ImageSpec, Mapping};
+use crate::mapper_kind::MapperKind;
 use crate::syscall;
 use ceph_csi::CephCsiStash;
 
 pub const FILE_NAME: &str = "image-meta.json";
 /// Bumped when a field changes meaning; readers reject versions they do not know.
 pub const VERSION: u32 = 1;
-
-/// How the volume is presented to the pod.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum AccessKind {
-    Mount,
-    Block,
-}
 
 /// Who wrote a stage record.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -1,11 +1,20 @@
 //! The provisioner's one error type, and what each failure means for the retry: whether a
-//! CreateVolume may still be running ([`ProvisionerError::progress`]).
+//! CreateVolume may still be running ([`ProvisionerError::progress`]). With it, [`SourceError`]:
+//! both halves of `source` (its pure rules and its fetches) report it, so it sits below them.
 
 use sidecar::Progress;
 
 use crate::plan::PlanError;
 use crate::plan::capabilities::CapabilityError;
-use crate::source::data_source::SourceError;
+
+/// Why a claim's data source cannot be used (yet). Retried with backoff and reported as ProvisioningFailed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("data source {kind} {name:?}: {rule}")]
+pub struct SourceError {
+    pub kind: &'static str,
+    pub name: String,
+    pub rule: String,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProvisionerError {

@@ -6,11 +6,10 @@
 //! user deleting the claim) makes the write fail and the claim is looked at again rather than
 //! overwritten.
 //!
-//! The record's two users live beside it, since neither means anything without it:
-//! [`recorded_call`] (the CreateVolume it names, repeated as it was made) and [`cleanup`]
-//! (what happens when a claim with a record no longer wants the volume).
+//! [`recorded_call`] lives beside it, since it means nothing without it: the CreateVolume the
+//! record names, repeated as it was made. Acting on a record is the reconciler's
+//! ([`crate::reconcile::cleanup`]); this module only keeps it.
 
-pub mod cleanup;
 pub mod recorded_call;
 
 use csi::v1::VolumeContentSource;
@@ -18,12 +17,14 @@ use csi::v1::volume_content_source::{SnapshotSource, Type, VolumeSource};
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 use kube::Client;
 use kube::api::Api;
+use kube::runtime::reflector::Store;
 use sidecar::patch::{self, Part};
 
 use crate::error::ProvisionerError;
 use crate::keys::{
     ANN_PROVISIONING, ANN_PROVISIONING_REQUEST, ANN_PROVISIONING_SOURCE, FINALIZER_PROVISIONING,
 };
+use crate::source::{source_protection, sources};
 
 /// The content source as recorded in [`ANN_PROVISIONING_SOURCE`].
 pub fn encode_source(source: Option<&VolumeContentSource>) -> Option<String> {
@@ -188,6 +189,23 @@ pub async fn current_with_record(
     Ok(current.filter(|c| {
         c.metadata.uid == claim.metadata.uid && crate::claim_decision::has_in_flight_record(c)
     }))
+}
+
+/// The claim is done with what it held while in flight (its PV exists, or the volume it no
+/// longer wants was deleted): the source's protection, if no other pending claim reads it, then
+/// the record itself.
+///
+/// # Errors
+/// A write failed; the caller retries.
+pub async fn finish(
+    client: &Client,
+    claims: &Store<PersistentVolumeClaim>,
+    claim: &PersistentVolumeClaim,
+) -> Result<(), ProvisionerError> {
+    if let Some(object) = sources::source_object(claim) {
+        source_protection::release(client, &object, claims, claim).await?;
+    }
+    clear(client, claim).await
 }
 
 /// Drops the record (the PV exists, or the volume was deleted). A claim that is already gone

@@ -19,11 +19,11 @@
 //! - [`watch`]: watches, caches and the two work queues (claims, PVs), run while leading (two
 //!   `sidecar::WatchQueue`s).
 //! - [`reconcile`]: one pass over a queued key — [`reconcile::claim`] acts on a claim decision
-//!   (CreateVolume, PV create, the in-flight record), [`reconcile::volume`] on a PV decision
-//!   (DeleteVolume, finalizers).
+//!   (CreateVolume, PV create, the in-flight record), [`reconcile::cleanup`] when a claim with a
+//!   record no longer wants the volume, [`reconcile::volume`] on a PV decision (DeleteVolume,
+//!   finalizers).
 //! - [`in_flight`]: the durable in-flight record on the claim (Sepia's leak fix), with
-//!   [`in_flight::recorded_call`]: the CreateVolume it names, repeated as it was made; and
-//!   [`in_flight::cleanup`]: what happens when a claim with a record no longer wants the volume.
+//!   [`in_flight::recorded_call`]: the CreateVolume it names, repeated as it was made.
 //! - [`source`]: a claim's data source, both halves — the pure `source_ref` and
 //!   `data_source` above, [`source::sources`]: fetching and checking the source objects, and
 //!   [`source::source_protection`]: the finalizers on clone and restore sources while they are

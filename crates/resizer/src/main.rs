@@ -16,7 +16,7 @@ async fn run(mut args: Args) -> Result<(), ResizerError> {
     if let Some(workers) = args.workers {
         args.sidecar.worker_threads = workers;
     }
-    let sidecar = sidecar::startup::command::start(&args).await?;
+    let sidecar = sidecar::runtime::launch::start(&args).await?;
     let driver = sidecar.csi.driver_name().to_owned();
     if !sidecar
         .csi

@@ -3,15 +3,13 @@
 //! sidecar watches.
 //!
 //! Module map:
-//! - [`startup`]: how a binary starts. [`startup::args`]: [`SidecarArgs`], the shared flags
-//!   with upstream's names (`--csi-address`, `--leader-election*`, `--kube-api-qps`,
-//!   `--http-endpoint`, `--retry-interval-*`, ...), read in Go's syntaxes
+//! - [`startup`]: how a binary starts, its command line. [`startup::args`]: [`SidecarArgs`],
+//!   the shared flags with upstream's names (`--csi-address`, `--leader-election*`,
+//!   `--kube-api-qps`, `--http-endpoint`, `--retry-interval-*`, ...), read in Go's syntaxes
 //!   ([`startup::go_flag`]); [`startup::command`]: [`SidecarCommand`], a binary's whole
 //!   command line (its upstream defaults, no-op flags and feature gates),
-//!   [`startup::command::parse`], the parse-only `--check-args` and [`startup::command::start`]
-//!   (own rules, then [`Sidecar::start`]); [`startup::upstream_only`]: `upstream_only_flags!`,
-//!   a binary's flags kept only for upstream's command lines; [`launch()`]: the `main` of every
-//!   sidecar binary (telemetry, run, exit code).
+//!   [`startup::command::parse`] and the parse-only `--check-args`; [`startup::upstream_only`]:
+//!   `upstream_only_flags!`, a binary's flags kept only for upstream's command lines.
 //! - [`kube_client`]: kube clients from `--kubeconfig` or in-cluster, behind a token bucket
 //!   ([`kube_client::rate_limit`], `--kube-api-qps`/`--kube-api-burst`).
 //! - [`leader_election`]: which replica may act, fail-stop. [`leader_election::lease_name`]:
@@ -30,7 +28,9 @@
 //! - [`wakeups`]: the leader's NATS consumer of the controller's background-work events
 //!   (snapshot prepared or its preparation failed), handed to the binary once each to requeue waiters.
 //! - [`runtime`]: [`Sidecar`], which wires the above and runs the controllers while leading;
-//!   [`Handles`], what a watch loop calls through (kube client, driver, event outlets).
+//!   [`Handles`], what a watch loop calls through (kube client, driver, event outlets);
+//!   [`runtime::launch`]: [`launch()`], the `main` of every sidecar binary (telemetry, run, exit
+//!   code), and [`runtime::launch::start`] (own rules, then [`Sidecar::start`]).
 //! - [`error`] holds [`SidecarError`].
 //!
 //! The pieces of a controller loop (what runs while leading), [`control_loop`]:
@@ -54,7 +54,7 @@
 //!
 //! A binary: [`startup::command::parse`] its [`SidecarCommand`] (flattening [`SidecarArgs`]) →
 //! [`launch()`] (telemetry, ignored-flag warning) →
-//! [`startup::command::start`] (its own rules, then [`Sidecar::start`]: kube client, CSI
+//! [`runtime::launch::start`] (its own rules, then [`Sidecar::start`]: kube client, CSI
 //! handshake, NATS) → register its metrics in `sidecar.registry` → [`Sidecar::run`] with its
 //! controllers, which get [`Sidecar::handles`] and build on [`control_loop::watch_cache`] and
 //! [`control_loop::watch_queue`].
@@ -83,8 +83,8 @@ pub use control_loop::workers::{LoopSettings, Outcome};
 pub use csi_conn::{CsiConnection, DriverInfo};
 pub use error::SidecarError;
 pub use k8s_events::EventRecorder;
+pub use runtime::launch::launch;
 pub use runtime::{Handles, Sidecar};
 pub use startup::args::SidecarArgs;
 pub use startup::command::{Gate, SidecarCommand};
-pub use startup::launch::launch;
 pub use wakeups::{Acted, Wakeups};

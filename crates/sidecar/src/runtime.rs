@@ -4,6 +4,8 @@
 //! cleanly on a signal or, fail-stop, when the Lease is lost
 //! ([`crate::leader_election::leadership`]).
 
+pub mod launch;
+
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +13,7 @@ use std::time::Duration;
 use events::Publisher;
 use kube::Client;
 use telemetry::prometheus_client::registry::Registry;
-use telemetry::{HealthCheck, HealthChecks, MetricsServer, TelemetryGuard};
+use telemetry::{HealthCheck, HealthChecks, MetricsServer};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -32,14 +34,6 @@ use crate::wakeups::Wakeups;
 pub const LEADER_ELECTION_CHECK: &str = "leader-election";
 /// How long queued NATS events may take to leave at shutdown.
 const NATS_FLUSH: Duration = Duration::from_secs(5);
-
-/// Installs logging and (with `--otlp-endpoint`) trace export for the process.
-///
-/// # Errors
-/// A bad `--log-filter`, or telemetry already installed.
-pub fn init_telemetry(args: &SidecarArgs, component: &str) -> Result<TelemetryGuard, SidecarError> {
-    Ok(telemetry::init(&args.telemetry_config(component))?)
-}
 
 /// What a sidecar's watch loop calls through: cloned out of the [`Sidecar`] before
 /// [`Sidecar::run`] consumes it, and moved into the loop.

@@ -6,41 +6,39 @@
 //! Lease aborts the binding half at once, and the caller then ends the whole process, as
 //! upstream's snapshot-controller exits on a lost Lease.
 
+use std::future::Future;
+
 use sidecar::leader_election::leader::LeaderElector;
 use sidecar::leader_election::leadership::lead;
 use sidecar::{SidecarArgs, SidecarError, kube_client};
 use tokio_util::sync::CancellationToken;
 
-use crate::watch::{BindingInbox, RunParts, SharedStores, run_binding_half};
-
 /// upstream snapshot-controller's Lease (the name is upstream's: Kubernetes sees it).
 pub const BINDING_LEASE: &str = "snapshot-controller-leader";
 
-/// The binding half until `stop`, under `snapshot-controller-leader` when leader election
-/// is on.
+/// `binding_half` (the binding half's loop, run until the token it is given is cancelled) until
+/// `stop`, under `snapshot-controller-leader` when leader election is on. The loop comes in
+/// as a value: the Lease is the watch loops' to use, and knows nothing of them.
 ///
 /// # Errors
 /// [`SidecarError::LeadershipLost`] (the half was aborted; the process must exit), or no
 /// client for the election.
-pub(crate) async fn run(
-    parts: &RunParts,
-    shared: SharedStores,
-    inbox: BindingInbox,
+pub(crate) async fn run<F, Fut>(
+    sidecar_args: &SidecarArgs,
+    identity: &str,
+    binding_half: F,
     stop: CancellationToken,
-) -> Result<(), SidecarError> {
-    let sidecar_args = &parts.args.sidecar;
+) -> Result<(), SidecarError>
+where
+    F: FnOnce(CancellationToken) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     if !sidecar_args.leader_election {
-        run_binding_half(parts, shared, inbox, stop).await;
+        binding_half(stop).await;
         return Ok(());
     }
-    let mut elector = binding_elector(sidecar_args, &parts.identity).await?;
-    let parts = parts.clone();
-    lead(
-        &mut elector,
-        move |leading| async move { run_binding_half(&parts, shared, inbox, leading).await },
-        &stop,
-    )
-    .await
+    let mut elector = binding_elector(sidecar_args, identity).await?;
+    lead(&mut elector, binding_half, &stop).await
 }
 
 async fn binding_elector(

@@ -37,7 +37,7 @@ fn print_crds() -> ExitCode {
 }
 
 async fn serve(cli: Cli) -> Result<(), SnapshotterError> {
-    let mut sidecar = sidecar::startup::command::start(&cli).await?;
+    let mut sidecar = sidecar::runtime::launch::start(&cli).await?;
     let driver = sidecar.csi.driver().clone();
     if !driver.has_controller(ControllerCap::CreateDeleteSnapshot) {
         return Err(SidecarError::DriverUnusable {

@@ -44,7 +44,7 @@ impl RunParts {
 }
 
 /// Where content changes are passed to the binding half while it runs.
-pub(crate) type BindingInbox = Arc<Mutex<Option<WorkQueue<BindingKey>>>>;
+type BindingInbox = Arc<Mutex<Option<WorkQueue<BindingKey>>>>;
 
 /// Runs both halves until `stop`.
 pub async fn run(parts: RunParts, stop: CancellationToken) {
@@ -156,7 +156,17 @@ pub async fn run(parts: RunParts, stop: CancellationToken) {
     let binding = async {
         if parts.args.enable_snapshot_controller {
             let shared = SharedStores { contents, classes };
-            binding_lease::run(&parts, shared, inbox.clone(), stop.clone()).await
+            let (half_parts, inbox) = (parts.clone(), inbox.clone());
+            let binding_half = move |leading| async move {
+                run_binding_half(&half_parts, shared, inbox, leading).await;
+            };
+            binding_lease::run(
+                &parts.args.sidecar,
+                &parts.identity,
+                binding_half,
+                stop.clone(),
+            )
+            .await
         } else {
             stop.cancelled().await;
             Ok(())
@@ -180,13 +190,13 @@ pub async fn run(parts: RunParts, stop: CancellationToken) {
 
 /// Stores the two halves share.
 #[derive(Clone)]
-pub(crate) struct SharedStores {
+struct SharedStores {
     contents: kube::runtime::reflector::Store<VolumeSnapshotContent>,
     classes: kube::runtime::reflector::Store<VolumeSnapshotClass>,
 }
 
 /// The binding half's watch loop, until `stop`.
-pub(crate) async fn run_binding_half(
+async fn run_binding_half(
     parts: &RunParts,
     shared: SharedStores,
     inbox: BindingInbox,

@@ -13,7 +13,7 @@ use csi::quote::quote;
 
 use crate::checks::option_rules::{Rule, number_in, one_of};
 use crate::error::NodeError;
-use crate::mapper::MapperKind;
+use crate::mapper_kind::MapperKind;
 
 /// Options per mapper, each checked.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

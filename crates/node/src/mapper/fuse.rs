@@ -18,11 +18,10 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use super::{
-    ImageSpec, MapRequest, Mapper, MapperKind, Mapping, Recovered, conf_arg, connect_timeout_arg,
-};
+use super::{ImageSpec, MapRequest, Mapper, Mapping, Recovered, conf_arg, connect_timeout_arg};
 use crate::error::NodeError;
 use crate::mapper::loop_device;
+use crate::mapper_kind::MapperKind;
 use crate::mount;
 use crate::mount::fuse_connection;
 use crate::mount::mountinfo;

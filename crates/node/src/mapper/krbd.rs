@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::{ImageSpec, MapRequest, Mapper, MapperKind, Mapping, conf_arg, connect_timeout_arg};
+use super::{ImageSpec, MapRequest, Mapper, Mapping, conf_arg, connect_timeout_arg};
 use crate::error::NodeError;
+use crate::mapper_kind::MapperKind;
 use crate::process::ChildCommand;
 use crate::secret::KeyDir;
 use crate::settings::NodeSettings;

@@ -25,10 +25,9 @@ use tokio::time::Instant;
 
 use serde::Deserialize;
 
-use super::{
-    ImageSpec, MapRequest, Mapper, MapperKind, Mapping, Recovered, conf_arg, connect_timeout_arg,
-};
+use super::{ImageSpec, MapRequest, Mapper, Mapping, Recovered, conf_arg, connect_timeout_arg};
 use crate::error::NodeError;
+use crate::mapper_kind::MapperKind;
 use crate::process::ChildCommand;
 use crate::secret::{CephAccess, KeyDir};
 use crate::settings::NodeSettings;

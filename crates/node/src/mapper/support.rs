@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::MapperKind;
+use crate::mapper_kind::MapperKind;
 
 /// Why each mapper cannot work here (`None` = it can).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -159,16 +159,6 @@ fn fuse_dir_is_the_volume_id_or_a_digest() {
     assert_ne!(fuse::dir_name(".."), "..");
 }
 
-#[test]
-fn mounter_names_follow_ceph_csi() {
-    assert_eq!(MapperKind::from_mounter("rbd").unwrap(), MapperKind::Krbd);
-    assert_eq!(
-        MapperKind::from_mounter("rbd-nbd").unwrap(),
-        MapperKind::Nbd
-    );
-    assert!(MapperKind::from_mounter("kernel").is_err());
-}
-
 fn fuse_only() -> Support {
     Support::from_reasons(
         Some("no rbd module".into()),
@@ -236,14 +226,4 @@ fn support_detection_reads_the_kernel_tree_and_path() {
     std::fs::write(root.path().join("sys/bus/rbd/add_single_major"), "").unwrap();
     let support = Support::detect_in(root.path(), bin.as_os_str());
     assert_eq!(support.first_supported(), Some(MapperKind::Krbd));
-}
-
-#[test]
-fn choice_parses_flag_values() {
-    assert_eq!("auto".parse::<MapperChoice>().unwrap(), MapperChoice::Auto);
-    assert_eq!(
-        "fuse".parse::<MapperChoice>().unwrap(),
-        MapperChoice::Only(MapperKind::Fuse)
-    );
-    assert!("rbd-fuse".parse::<MapperChoice>().is_err());
 }

@@ -7,8 +7,8 @@
 
 use std::path::Path;
 
+use crate::access::AccessKind;
 use crate::error::NodeError;
-use crate::stash::AccessKind;
 use crate::syscall;
 
 /// Creates the target for `kind` (and its parents); an existing one of the right kind is fine.

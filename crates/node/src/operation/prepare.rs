@@ -8,19 +8,20 @@ use std::time::Instant;
 use crate::driver::NodeDriver;
 use crate::error::NodeError;
 use crate::filesystem::{self, Content, FsType};
-use crate::operation::stage::StageRequest;
 
 /// mkfs only on a device with no signature at all; a device holding something else than the
-/// capability asks for is refused rather than reformatted.
+/// capability asks for is refused rather than reformatted. `read_only` and `mkfs_options` are
+/// the stage request's (its `mkfsOptions`, checked).
 pub async fn prepare_filesystem(
     driver: &NodeDriver,
     device: &str,
     fs_type: FsType,
-    request: &StageRequest,
+    read_only: bool,
+    mkfs_options: Option<&[String]>,
 ) -> Result<(), NodeError> {
     let deadlines = &driver.settings.deadlines;
     match filesystem::probe(device, deadlines.command).await? {
-        Content::Blank if request.read_only => Err(NodeError::FilesystemMismatch {
+        Content::Blank if read_only => Err(NodeError::FilesystemMismatch {
             device: device.to_string(),
             found: "nothing (a blank device cannot be formatted read-only)".into(),
             wanted: fs_type.name().into(),
@@ -28,14 +29,14 @@ pub async fn prepare_filesystem(
         Content::Blank => {
             let started = Instant::now();
             fs_type
-                .mkfs_command(device, request.mkfs_options.as_deref(), deadlines.mkfs)
+                .mkfs_command(device, mkfs_options, deadlines.mkfs)
                 .run()
                 .await?;
             tracing::info!(%device, fs_type = fs_type.name(), took = ?started.elapsed(), "file system created");
             Ok(())
         }
         Content::Filesystem(found) if found == fs_type.name() => {
-            if fs_type == FsType::Ext4 && !request.read_only {
+            if fs_type == FsType::Ext4 && !read_only {
                 grow_ext4_offline(driver, device).await?;
             }
             Ok(())

@@ -9,11 +9,12 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::access::{Access, staged_target};
+use crate::access::{Access, AccessKind, staged_target};
 use crate::checks::map_options::MapperOptions;
 use crate::driver::NodeDriver;
 use crate::error::NodeError;
-use crate::mapper::{ImageSpec, MapRequest, MapperKind};
+use crate::mapper::{ImageSpec, MapRequest};
+use crate::mapper_kind::MapperKind;
 use crate::mount;
 use crate::mount::mountinfo::{self, MountEntry};
 use crate::mount::target;
@@ -21,7 +22,7 @@ use crate::operation::prepare;
 use crate::operation::unstage;
 use crate::ownership;
 use crate::secret::{CephAccess, Secret};
-use crate::stash::{self, AccessKind, Stash};
+use crate::stash::{self, Stash};
 
 /// NodeStage in domain terms (validated by the gRPC layer: names follow [`crate::checks::names`],
 /// options the allowlists, the staging path is confined to kubelet's root).
@@ -179,7 +180,14 @@ async fn stage_steps(
 
     match &request.access {
         Access::Mount { fs_type, flags } => {
-            prepare::prepare_filesystem(driver, &device, *fs_type, request).await?;
+            prepare::prepare_filesystem(
+                driver,
+                &device,
+                *fs_type,
+                request.read_only,
+                request.mkfs_options.as_deref(),
+            )
+            .await?;
             target::create(target, AccessKind::Mount).await?;
             let mut options: Vec<String> = fs_type
                 .mount_options()

@@ -4,7 +4,7 @@
 //! ([`crate::ownership`]): anything else is NOT_FOUND, never `stat`ed or reported on.
 //!
 //! The measurement (every call that can block in the kernel on a dead mount) runs as one
-//! blocking task, at most one per volume at a time ([`crate::operation::stats_gate`]): a call that finds
+//! blocking task, at most one per volume at a time ([`crate::stats_gate`]): a call that finds
 //! one still in the kernel, or whose own misses the deadline, answers from the last
 //! measurement that came back, abnormal.
 
@@ -14,39 +14,14 @@ use crate::device::{self, PathKind};
 use crate::driver::NodeDriver;
 use crate::error::NodeError;
 use crate::health;
-use crate::operation::stats_gate::{Admission, Hung, Ticket};
 use crate::ownership;
+use crate::stats_gate::{Admission, Hung, Ticket, Usage, VolumeStats};
 use crate::syscall;
 
 #[derive(Debug)]
 pub struct StatsRequest {
     pub volume_id: String,
     pub volume_path: PathBuf,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Usage {
-    pub total: u64,
-    pub available: u64,
-    pub used: u64,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct VolumeStats {
-    /// Bytes; for a block volume only `total` is known (no file system to ask).
-    pub bytes: Option<Usage>,
-    pub inodes: Option<Usage>,
-    /// `Some(message)` when the volume is not healthy.
-    pub abnormal: Option<String>,
-}
-
-impl VolumeStats {
-    fn abnormal(message: String) -> Self {
-        Self {
-            abnormal: Some(message),
-            ..Self::default()
-        }
-    }
 }
 
 #[tracing::instrument(skip_all, fields(volume_id = %request.volume_id, path = %request.volume_path.display()))]

@@ -26,13 +26,15 @@ use crate::checks::kubelet_paths::Role;
 use crate::checks::{map_options, mkfs_options, names};
 use crate::driver::NodeDriver;
 use crate::error::NodeError;
-use crate::mapper::{ImageSpec, MapperKind};
+use crate::mapper::ImageSpec;
+use crate::mapper_kind::MapperKind;
 use crate::operation::expand::{self, ExpandRequest};
 use crate::operation::publish::{self, PublishRequest, UnpublishRequest};
 use crate::operation::stage::{self, StageRequest};
-use crate::operation::stats::{self, StatsRequest, Usage};
+use crate::operation::stats::{self, StatsRequest};
 use crate::operation::unstage::{self, UnstageRequest};
 use crate::secret::Secret;
+use crate::stats_gate::Usage;
 
 /// Capabilities this node plugin implements, all of them for real.
 const CAPABILITIES: [RpcType; 5] = [

@@ -22,10 +22,11 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::access::AccessKind;
 use crate::filesystem::FsType;
-use crate::mapper::MapperKind;
+use crate::mapper_kind::MapperKind;
 use crate::mount::mountinfo::MountEntry;
-use crate::stash::{self, AccessKind, Origin, Stash};
+use crate::stash::{self, Origin, Stash};
 
 /// The newest record version ceph-csi writes; earlier ones lack fields, which default.
 pub const NEWEST_VERSION: u32 = 3;

@@ -17,7 +17,8 @@ use csi::v1::volume_capability::{AccessMode, AccessType, BlockVolume, MountVolum
 use csi::v1::*;
 use node::driver::NodeDriver;
 use node::error::NodeError;
-use node::mapper::{MapperChoice, Support};
+use node::mapper::Support;
+use node::mapper_kind::MapperChoice;
 use node::server::{ServeOptions, serve};
 use node::settings::{Deadlines, NodeSettings};
 use sepia_testbed::{Bed, Process};

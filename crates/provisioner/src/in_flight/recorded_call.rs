@@ -20,6 +20,7 @@ use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 use serde::{Deserialize, Serialize};
 use sidecar::secret_template::SecretRef;
 
+use crate::error::ProvisionerError;
 use crate::keys::ANN_PROVISIONING_REQUEST;
 use crate::plan::VolumePlan;
 use crate::plan::capabilities::{VolumeMode, capabilities_for};
@@ -52,6 +53,11 @@ pub struct RecordedTopology {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("annotation {ANN_PROVISIONING_REQUEST}: {0}")]
 pub struct RecordError(String);
+
+/// A record this version cannot use: only a change (or an upgrade) can fix it.
+pub(crate) fn record_error(error: RecordError) -> ProvisionerError {
+    ProvisionerError::Claim(error.to_string())
+}
 
 impl RecordedCall {
     /// The call `plan` (with `requirement`) makes.

@@ -18,12 +18,12 @@ use crate::context::{ClaimKey, Context};
 use crate::csi_calls::{create_volume, delete_volume};
 use crate::error::ProvisionerError;
 use crate::in_flight;
-use crate::in_flight::cleanup;
-use crate::in_flight::recorded_call::RecordedCall;
+use crate::in_flight::recorded_call::{RecordedCall, record_error};
 use crate::keys::ANN_SELECTED_NODE;
 use crate::plan::class_params::SecretKind;
 use crate::plan::{plan, request_name};
 use crate::pv_builder::build_pv;
+use crate::reconcile::cleanup;
 use crate::secrets;
 use crate::source::source_protection;
 use crate::source::sources;
@@ -107,7 +107,7 @@ async fn pass(ctx: &Context, key: &ClaimKey) -> Result<(), (ProvisionerError, Fa
             Ok(())
         }
         ClaimAction::Fail(why) => Err(ProvisionerError::Claim(why)),
-        ClaimAction::Finish => finish(ctx, &claim).await,
+        ClaimAction::Finish => in_flight::finish(&ctx.client, &ctx.claims, &claim).await,
         ClaimAction::CleanUp => cleanup::clean_up(ctx, &claim, class.as_ref(), &pv_name).await,
         ClaimAction::Provision => match class {
             Some(class) => provision(ctx, &claim, &class).await,
@@ -119,16 +119,6 @@ async fn pass(ctx: &Context, key: &ClaimKey) -> Result<(), (ProvisionerError, Fa
 
 fn source_kind(claim: &PersistentVolumeClaim) -> Option<String> {
     crate::source::source_ref::claim_source(claim).map(|s| s.kind)
-}
-
-pub(crate) async fn finish(
-    ctx: &Context,
-    claim: &PersistentVolumeClaim,
-) -> Result<(), ProvisionerError> {
-    if let Some(object) = sources::source_object(claim) {
-        source_protection::release(&ctx.client, &object, &ctx.claims, claim).await?;
-    }
-    in_flight::clear(&ctx.client, claim).await
 }
 
 async fn provision(
@@ -187,7 +177,7 @@ async fn provision(
                 // No call is running and nothing was made: drop the record and the source
                 // protection, so a claim whose class or secret then goes can be deleted. The
                 // next attempt records again before it calls.
-                if let Err(cleanup) = finish(ctx, &claim).await {
+                if let Err(cleanup) = in_flight::finish(&ctx.client, &ctx.claims, &claim).await {
                     tracing::warn!(%cleanup, "dropping the in-flight record after a final error failed");
                 }
             }
@@ -247,14 +237,7 @@ async fn provision(
             took: started.elapsed(),
         },
     );
-    finish(ctx, &claim).await
-}
-
-/// A record this version cannot use: only a change (or an upgrade) can fix it.
-pub(crate) fn record_error(
-    error: crate::in_flight::recorded_call::RecordError,
-) -> ProvisionerError {
-    ProvisionerError::Claim(error.to_string())
+    in_flight::finish(&ctx.client, &ctx.claims, &claim).await
 }
 
 fn selected_node(claim: &PersistentVolumeClaim) -> Option<String> {

@@ -8,16 +8,8 @@ use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
 use sidecar::quantity::parse_bytes;
 use snapshot_api::{VolumeSnapshot, VolumeSnapshotContent};
 
+use crate::error::SourceError;
 use crate::keys::ANN_ALLOW_VOLUME_MODE_CHANGE;
-
-/// Why a source cannot be used (yet). Retried with backoff and reported as ProvisioningFailed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("data source {kind} {name:?}: {rule}")]
-pub struct SourceError {
-    pub kind: &'static str,
-    pub name: String,
-    pub rule: String,
-}
 
 /// The flags that shape the source rules (`--prevent-volume-mode-conversion`,
 /// `--feature-gates=CrossNamespaceVolumeDataSource=…`); `Default` is upstream's defaults.

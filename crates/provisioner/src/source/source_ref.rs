@@ -9,8 +9,8 @@ use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
 use serde_json::Value;
 
+use crate::error::SourceError;
 use crate::keys::{KIND_PVC, KIND_VOLUME_SNAPSHOT, SNAPSHOT_GROUP};
-use crate::source::data_source::SourceError;
 
 /// The Gateway API group and the ReferenceGrant version upstream reads.
 pub const GATEWAY_GROUP: &str = "gateway.networking.k8s.io";

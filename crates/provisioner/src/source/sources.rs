@@ -9,7 +9,7 @@ use kube::Client;
 use kube::api::{Api, DynamicObject, ListParams};
 use snapshot_api::{VolumeSnapshot, VolumeSnapshotContent};
 
-use crate::error::ProvisionerError;
+use crate::error::{ProvisionerError, SourceError};
 use crate::keys::{FINALIZER_SNAPSHOT_SOURCE_PROTECTION, KIND_PVC, KIND_VOLUME_SNAPSHOT};
 use crate::source::data_source::{
     RestoreRequest, SourceRules, check_claim, check_snapshot, volume_mode,
@@ -106,7 +106,7 @@ pub async fn resolve(
                 source.name
             )))?
             .ok_or_else(|| {
-                ProvisionerError::Source(crate::source::data_source::SourceError {
+                ProvisionerError::Source(SourceError {
                     kind: "VolumeSnapshot",
                     name: source.name.clone(),
                     rule: "it does not exist".to_owned(),
@@ -162,7 +162,7 @@ pub async fn resolve(
             source.name
         )))?
         .ok_or_else(|| {
-            ProvisionerError::Source(crate::source::data_source::SourceError {
+            ProvisionerError::Source(SourceError {
                 kind: "PersistentVolumeClaim",
                 name: source.name.clone(),
                 rule: "it does not exist".to_owned(),

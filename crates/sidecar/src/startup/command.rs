@@ -2,8 +2,8 @@
 //! the shared flags (its upstream defaults, its own rules, its no-op flags, its upstream's
 //! feature gates), [`parse`] reads `argv` with those defaults and runs the parse-only mode
 //! (`--check-args` / `SEPIA_CHECK_ARGS=1`), and [`warn_ignored`] is the one start-up warning
-//! naming every flag that was accepted but does nothing. [`start`] begins every binary's run:
-//! its own rules checked, then the runtime started from the shared flags.
+//! naming every flag that was accepted but does nothing. Running what was parsed is the
+//! runtime's ([`crate::runtime::launch`]).
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -11,8 +11,6 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use crate::error::SidecarError;
-use crate::runtime::Sidecar;
 use crate::startup::args::SidecarArgs;
 
 /// What Sepia does about one of upstream's feature gates.
@@ -172,18 +170,6 @@ pub fn warn_ignored<C: SidecarCommand>(command: &C) {
             C::COMPONENT
         );
     }
-}
-
-/// Checks `command`'s own rules, then starts the runtime ([`Sidecar::start`], which checks
-/// the shared ones) from its shared flags as `C::COMPONENT`.
-///
-/// # Errors
-/// [`SidecarError::InvalidArguments`] naming the broken rule, or [`Sidecar::start`]'s.
-pub async fn start<C: SidecarCommand>(command: &C) -> Result<Sidecar, SidecarError> {
-    command
-        .validate_own()
-        .map_err(|rule| SidecarError::InvalidArguments { rule })?;
-    Sidecar::start(command.shared().clone(), C::COMPONENT).await
 }
 
 /// The exit status a parse-only run of `argv` ends with (for the binaries' tests).

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use super::*;
-use crate::mapper::MapperChoice;
+use crate::mapper_kind::MapperChoice;
 use crate::secret::Secret;
 use crate::settings::Deadlines;
 

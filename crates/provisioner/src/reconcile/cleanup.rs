@@ -17,9 +17,8 @@ use crate::context::Context;
 use crate::csi_calls::{create_volume, delete_volume};
 use crate::error::ProvisionerError;
 use crate::in_flight;
-use crate::in_flight::recorded_call::RecordedCall;
+use crate::in_flight::recorded_call::{RecordedCall, record_error};
 use crate::plan::plan;
-use crate::reconcile::claim::{finish, record_error};
 use crate::secrets;
 
 /// The claim no longer wants the volume a CreateVolume may have made: repeat that call to a
@@ -41,7 +40,7 @@ pub async fn clean_up(
         .await
         .map_err(|e| ProvisionerError::kube(format!("reading PV {pv_name}"), e))?;
     if pv.is_some() {
-        return finish(ctx, claim).await;
+        return in_flight::finish(&ctx.client, &ctx.claims, claim).await;
     }
     let started = Instant::now();
     let call = match RecordedCall::from_claim(claim).map_err(record_error)? {
@@ -89,5 +88,5 @@ pub async fn clean_up(
                 "in-flight CreateVolume ended without a volume");
         }
     }
-    finish(ctx, claim).await
+    in_flight::finish(&ctx.client, &ctx.claims, claim).await
 }

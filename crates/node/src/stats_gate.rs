@@ -1,4 +1,6 @@
-//! One measurement in flight per volume for NodeGetVolumeStats.
+//! One measurement in flight per volume for NodeGetVolumeStats, and what a measurement is
+//! ([`VolumeStats`]): the gate keeps each volume's last one, so the type lives here, below
+//! `operation::stats` (which measures) and the driver (which holds the gate).
 //!
 //! `statvfs`, and the `stat` of an rbd-fuse image file behind a loop device, block in the
 //! kernel when the mount's daemon or device is dead or stopped, and a blocked thread cannot be
@@ -17,7 +19,33 @@ use std::time::SystemTime;
 
 use parking_lot::Mutex;
 
-use crate::operation::stats::VolumeStats;
+/// One quantity of a volume (bytes or inodes), as statvfs or a device size tells it; the
+/// CephFS node plugin reports the same.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub total: u64,
+    pub available: u64,
+    pub used: u64,
+}
+
+/// One measurement of a volume, as NodeGetVolumeStats answers it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VolumeStats {
+    /// Bytes; for a block volume only `total` is known (no file system to ask).
+    pub bytes: Option<Usage>,
+    pub inodes: Option<Usage>,
+    /// `Some(message)` when the volume is not healthy.
+    pub abnormal: Option<String>,
+}
+
+impl VolumeStats {
+    pub(crate) fn abnormal(message: String) -> Self {
+        Self {
+            abnormal: Some(message),
+            ..Self::default()
+        }
+    }
+}
 
 #[derive(Debug, Clone, Default)]
 pub struct StatsGate {
@@ -157,7 +185,6 @@ impl Drop for Ticket {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::operation::stats::Usage;
 
     fn measured(total: u64) -> VolumeStats {
         VolumeStats {
