@@ -11,9 +11,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use node::NodeError;
+use node::health::stats_gate::Usage;
 use node::mount::fuse_connection::{self, Daemon};
 use node::mount::mountinfo::MountEntry;
-use node::stats_gate::Usage;
 use node::syscall;
 
 use crate::driver::CephfsNode;

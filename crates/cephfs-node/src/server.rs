@@ -1,5 +1,5 @@
 //! Serving: the CSI socket (Identity + Node) and, unless a node-driver-registrar sidecar does
-//! it, kubelet's registration socket ([`node::kubelet::KubeletRegistration`]), until shutdown
+//! it, kubelet's registration socket ([`node::registration::kubelet::KubeletRegistration`]), until shutdown
 //! or a rejection. Socket files are removed when serving stops (the csi crate's guards).
 
 use std::path::PathBuf;
@@ -9,7 +9,7 @@ use csi::registration::registration_server::RegistrationServer;
 use csi::v1::identity_server::IdentityServer;
 use csi::v1::node_server::NodeServer;
 use node::NodeError;
-use node::kubelet::KubeletRegistration;
+use node::registration::kubelet::KubeletRegistration;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Server;
 

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use node::NodeError;
 
 use crate::driver::CephfsNode;
-use node::stats_gate::Usage;
+use node::health::stats_gate::Usage;
 
 use crate::health::{self, Probe};
 use crate::ownership;

@@ -21,7 +21,7 @@ use node::driver::NodeDriver;
 use node::error::NodeError;
 use node::mapper::Support;
 use node::mapper_kind::MapperChoice;
-use node::node_registry::{NodeRegistrar, RegistrarSettings};
+use node::registration::node_registry::{NodeRegistrar, RegistrarSettings};
 use node::server::{ServeOptions, serve};
 use node::settings::{Deadlines, NodeSettings};
 use sepia_testbed::Bed;

@@ -6,11 +6,11 @@ use cluster_config::{ClusterConfigWatcher, ConfigError};
 
 use crate::checks::kubelet_paths::KubeletRoot;
 use crate::error::NodeError;
+use crate::health::stats_gate::StatsGate;
 use crate::mapper::{Mappers, Support};
 use crate::recovery_board::RecoveryBoard;
 use crate::secret::{CephAccess, Secret};
 use crate::settings::NodeSettings;
-use crate::stats_gate::StatsGate;
 use crate::volume_lock::VolumeLocks;
 
 #[derive(Debug)]
@@ -23,7 +23,7 @@ pub struct NodeDriver {
     pub locks: VolumeLocks,
     /// What start-up recovery found ([`crate::recovery`] fills it).
     pub recovery: RecoveryBoard,
-    /// One stats measurement in flight per volume ([`crate::stats_gate`]).
+    /// One stats measurement in flight per volume ([`crate::health::stats_gate`]).
     pub stats_gate: StatsGate,
 }
 

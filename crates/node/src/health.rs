@@ -1,8 +1,10 @@
 //! Is the device behind a volume still alive? For a loop device over rbd-fuse the answer is in
 //! the backing file: when rbd-fuse dies, stat on it fails with ENOTCONN, long before the file
 //! system on top notices. Used by stats (VolumeCondition), inside its one measurement per
-//! volume ([`crate::stats_gate`]): these calls block (a `stat` on a stopped rbd-fuse does not
+//! volume ([`stats_gate`]): these calls block (a `stat` on a stopped rbd-fuse does not
 //! return), so they run on the calling thread, which must be off the executor.
+
+pub mod stats_gate;
 
 use std::path::PathBuf;
 

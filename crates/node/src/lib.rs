@@ -4,15 +4,15 @@
 //! - gRPC layer: [`service`] (Identity and Node servers; validation turns CSI messages into
 //!   the domain requests below, and `status` turns [`NodeError`] into a gRPC status). What it
 //!   checks, [`checks`]: paths confined to kubelet's root, names, `mkfsOptions` and
-//!   `mapOptions`. Beside it: [`kubelet`] (the plugin-registration service kubelet dials),
-//!   [`server`] (sockets, shutdown), [`node_registry`] (this node's record in RADOS for the
-//!   controller).
+//!   `mapOptions`. Beside it: [`server`] (sockets, shutdown) and [`registration`]: `kubelet`
+//!   (the plugin-registration service kubelet dials) and `node_registry` (this node's record
+//!   in RADOS for the controller).
 //! - Operations, [`operation`]: `stage`, `unstage`, `publish`, `expand`, `stats`, each a plain
 //!   async function over the [`driver::NodeDriver`] state, testable without gRPC. All but
 //!   stage first prove the path is this volume's own ([`ownership`]). [`recovery`] runs once
 //!   at start-up, before Probe answers ready: it re-establishes what a restart cut (rbd-nbd
 //!   re-attach) and reports each staged volume. The driver is below all of them: what it
-//!   holds for them ([`recovery_board`], what recovery found; [`stats_gate`]) lives below it.
+//!   holds for them ([`recovery_board`], what recovery found; `health::stats_gate`) lives below it.
 //! - Mapping an image to a block device: [`mapper`] (trait + `krbd`, `nbd`, `fuse` and the
 //!   start-up [`mapper::Support`] probe; `loop_device`, losetup/sysfs for the fuse mapper).
 //!   The mappers' names and the `--mapper` choice are plain values in [`mapper_kind`], below
@@ -23,7 +23,7 @@
 //!   it), [`mount`] (mount(8)/umount(8), with `mountinfo`, `target` for mount targets and
 //!   `fuse_connection` for cutting off an rbd-fuse or ceph-fuse that is gone or stuck),
 //!   [`device`] (sizes and names from sysfs), [`health`] (is the device behind a volume alive;
-//!   [`stats_gate`] keeps one stats measurement per volume in the kernel at a time, and the
+//!   its `stats_gate` keeps one stats measurement per volume in the kernel at a time, and the
 //!   last one that came back), [`access`] (capability → what to do, and the access kind the
 //!   stage record keeps and mount targets are made for).
 //! - Plumbing: [`process`] (every child process, deadline-bound), [`syscall`] (blocking calls
@@ -39,22 +39,20 @@ pub mod error;
 pub mod filesystem;
 pub mod health;
 pub mod http_endpoint;
-pub mod kubelet;
 pub mod mapper;
 pub mod mapper_kind;
 pub mod mount;
-pub mod node_registry;
 pub mod operation;
 pub mod ownership;
 pub mod process;
 pub mod recovery;
 pub mod recovery_board;
+pub mod registration;
 pub mod secret;
 pub mod server;
 pub mod service;
 pub mod settings;
 pub mod stash;
-pub mod stats_gate;
 pub mod syscall;
 pub mod volume_lock;
 

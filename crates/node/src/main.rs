@@ -11,7 +11,7 @@ use node::NodeError;
 use node::driver::NodeDriver;
 use node::mapper::Support;
 use node::mapper_kind::MapperChoice;
-use node::node_registry::{NodeRegistrar, RegistrarSettings};
+use node::registration::node_registry::{NodeRegistrar, RegistrarSettings};
 use node::server::{ServeOptions, serve_with_metrics};
 use node::settings::flags::{NodeFlags, Started, run_to_exit};
 use node::settings::{Deadlines, NodeSettings};

@@ -13,7 +13,7 @@ use tonic::transport::Server;
 
 use crate::driver::NodeDriver;
 use crate::error::NodeError;
-use crate::kubelet::KubeletRegistration;
+use crate::registration::kubelet::KubeletRegistration;
 use crate::service::{IdentityService, NodeService};
 
 #[derive(Debug, Clone)]

@@ -26,7 +26,7 @@ pub struct Deadlines {
     /// `resize2fs` / `xfs_growfs`.
     pub resize: Duration,
     /// Everything quick: mount, umount, blkid, losetup; and a stats measurement
-    /// ([`crate::stats_gate`]).
+    /// ([`crate::health::stats_gate`]).
     pub command: Duration,
     /// rbd-nbd's `--reattach-timeout`: how long the kernel keeps an nbd device whose daemon
     /// died waiting for a new one (I/O waits meanwhile instead of failing). A restarted plugin

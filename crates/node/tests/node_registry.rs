@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use cluster_config::ClusterConfigWatcher;
 use journal::records::node_registry::{NodeRecord, object_name};
-use node::node_registry::{NodeRegistrar, RegistrarSettings, read_credentials};
+use node::registration::node_registry::{NodeRegistrar, RegistrarSettings, read_credentials};
 use sepia_testbed::Bed;
 use tokio_util::sync::CancellationToken;
 

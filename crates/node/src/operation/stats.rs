@@ -4,7 +4,7 @@
 //! ([`crate::ownership`]): anything else is NOT_FOUND, never `stat`ed or reported on.
 //!
 //! The measurement (every call that can block in the kernel on a dead mount) runs as one
-//! blocking task, at most one per volume at a time ([`crate::stats_gate`]): a call that finds
+//! blocking task, at most one per volume at a time ([`crate::health::stats_gate`]): a call that finds
 //! one still in the kernel, or whose own misses the deadline, answers from the last
 //! measurement that came back, abnormal.
 
@@ -14,8 +14,8 @@ use crate::device::{self, PathKind};
 use crate::driver::NodeDriver;
 use crate::error::NodeError;
 use crate::health;
+use crate::health::stats_gate::{Admission, Hung, Ticket, Usage, VolumeStats};
 use crate::ownership;
-use crate::stats_gate::{Admission, Hung, Ticket, Usage, VolumeStats};
 use crate::syscall;
 
 #[derive(Debug)]

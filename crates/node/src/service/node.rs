@@ -26,6 +26,7 @@ use crate::checks::kubelet_paths::Role;
 use crate::checks::{map_options, mkfs_options, names};
 use crate::driver::NodeDriver;
 use crate::error::NodeError;
+use crate::health::stats_gate::Usage;
 use crate::mapper::ImageSpec;
 use crate::mapper_kind::MapperKind;
 use crate::operation::expand::{self, ExpandRequest};
@@ -34,7 +35,6 @@ use crate::operation::stage::{self, StageRequest};
 use crate::operation::stats::{self, StatsRequest};
 use crate::operation::unstage::{self, UnstageRequest};
 use crate::secret::Secret;
-use crate::stats_gate::Usage;
 
 /// Capabilities this node plugin implements, all of them for real.
 const CAPABILITIES: [RpcType; 5] = [
