@@ -236,7 +236,7 @@ async fn resolve_id(
         .map_err(|e| Error::ceph(format!("open pool id {}", location.pool_id), e))?;
     let mut kind = Kind::Volume;
     for candidate in [Kind::Volume, Kind::Snapshot] {
-        let oid = journal::records::entry_oid(candidate, &location.uuid);
+        let oid = candidate.entry_oid(&location.uuid);
         let exists = crate::context::object_exists(&pool, &oid).await?;
         if exists {
             kind = candidate;

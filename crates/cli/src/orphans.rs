@@ -413,7 +413,7 @@ async fn image_findings(
     let bar = progress(candidates.len(), "images");
     for (name, kind, uuid) in candidates {
         bar.inc(1);
-        let oid = controller::pool::lookup::entry_oid(kind, &uuid);
+        let oid = kind.entry_oid(&uuid);
         let exists = crate::context::object_exists(pool, &oid).await?;
         if exists {
             continue;

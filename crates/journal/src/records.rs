@@ -14,25 +14,16 @@
 //! `ceph::lock_scope`, the scope's locks on the object (a caller that lost its lock cannot
 //! write). When to write and under which lock is the caller's decision.
 
-use uuid::Uuid;
-
-use crate::kind::Kind;
-
 pub mod node_registry;
 pub mod publication;
 pub mod snapshot;
 pub mod source;
 
-/// The attribute object of an entry (`csi.volume.<uuid>` / `csi.snap.<uuid>`) in the image's
-/// pool, where the records live. Equal to [`crate::Layout::entry_oid`] without needing an
-/// instance id.
-pub fn entry_oid(kind: Kind, uuid: &Uuid) -> String {
-    kind.entry_oid(uuid)
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use uuid::Uuid;
+
+    use crate::kind::Kind;
     use crate::layout::Layout;
 
     #[test]
@@ -40,10 +31,10 @@ mod tests {
         let uuid = Uuid::from_u128(0x566a_36f5_0000_4000_8000_0000_0000_0001);
         for kind in [Kind::Volume, Kind::Snapshot] {
             let layout = Layout::new(kind, "default").unwrap();
-            assert_eq!(entry_oid(kind, &uuid), layout.entry_oid(&uuid));
+            assert_eq!(kind.entry_oid(&uuid), layout.entry_oid(&uuid));
         }
         assert_eq!(
-            entry_oid(Kind::Snapshot, &uuid),
+            Kind::Snapshot.entry_oid(&uuid),
             "csi.snap.566a36f5-0000-4000-8000-000000000001"
         );
     }

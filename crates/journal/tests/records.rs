@@ -10,7 +10,6 @@ use std::time::{Duration, SystemTime};
 use ceph::lock_scope::scoped;
 use ceph::{LockKind, Locker};
 use common::Ns;
-use journal::records::entry_oid;
 use journal::records::node_registry::{self, NodeRecord};
 use journal::records::publication::{self, Publication};
 use journal::records::snapshot::{self, Record};
@@ -30,7 +29,7 @@ async fn volume_records_are_stored_as_documented_next_to_ceph_csi_keys() {
     let volumes = ns.journal(Kind::Volume, &Config::default());
     let entry = volumes.reserve(&Request::new("pvc-1")).await.unwrap().entry;
     let uuid = entry.location.uuid;
-    let oid = entry_oid(Kind::Volume, &uuid);
+    let oid = Kind::Volume.entry_oid(&uuid);
 
     let from = ContentSource::Snapshot("0001-0004-bed1-0000000000000001-x".to_owned());
     assert_eq!(source::read(&ns.io, &uuid).await.unwrap(), None);
@@ -83,7 +82,7 @@ async fn snapshot_records_round_trip_through_rados() {
     };
     assert_eq!(snapshot::read(&ns.io, &uuid).await.unwrap(), None);
     snapshot::write(&ns.io, &uuid, &record).await.unwrap();
-    let oid = entry_oid(Kind::Snapshot, &uuid);
+    let oid = Kind::Snapshot.entry_oid(&uuid);
     let raw = &ns.state().await[&oid];
     assert_eq!(raw[snapshot::CREATED], b"1700000000.000000005");
     assert_eq!(raw[snapshot::SIZE], b"1073741824");
@@ -133,7 +132,7 @@ async fn a_publication_whose_lock_is_gone_is_refused() {
     let volumes = ns.journal(Kind::Volume, &Config::default());
     let entry = volumes.reserve(&Request::new("pvc-1")).await.unwrap().entry;
     let location: Location = entry.location;
-    let oid = entry_oid(Kind::Volume, &location.uuid);
+    let oid = Kind::Volume.entry_oid(&location.uuid);
     let locker = Locker::new("a", Duration::from_secs(30));
     let outcome = scoped(async {
         let _lease = volumes

@@ -104,7 +104,7 @@ async fn rbd_entry_exists(cx: &Context, composite: &CompositeId) -> Result<bool>
         Err(e) => return Err(crate::error::Error::ceph("open pool by id", e)),
     };
     for kind in [Kind::Volume, Kind::Snapshot] {
-        let oid = controller::pool::lookup::entry_oid(kind, &location.uuid);
+        let oid = kind.entry_oid(&location.uuid);
         if object_exists_in(&pool.io, &oid).await? {
             return Ok(true);
         }

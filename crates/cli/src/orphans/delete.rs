@@ -138,7 +138,7 @@ async fn delete_one(
             journal.undo(request_name, &location).await?;
         }
         What::ImageWithoutEntry => {
-            let oid = controller::pool::lookup::entry_oid(kind, &location.uuid);
+            let oid = kind.entry_oid(&location.uuid);
             if crate::context::object_exists(pool, &oid).await? {
                 return Err(Error::Usage {
                     what: format!("its entry {oid} exists now"),

@@ -48,7 +48,7 @@ pub async fn findings(
         if due.is_none_or(|due| due > now) {
             continue;
         }
-        let oid = controller::pool::lookup::entry_oid(kind, &uuid);
+        let oid = kind.entry_oid(&uuid);
         if object_exists(pool, &oid).await? {
             continue;
         }
@@ -175,7 +175,7 @@ async fn remove_one(pool: &Pool, finding: &Finding) -> Result<()> {
     } else {
         journal::Kind::Volume
     };
-    let oid = controller::pool::lookup::entry_oid(kind, &location.uuid);
+    let oid = kind.entry_oid(&location.uuid);
     if object_exists(pool, &oid).await? {
         return Err(Error::Usage {
             what: format!("its journal entry {oid} exists now"),

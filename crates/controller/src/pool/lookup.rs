@@ -215,6 +215,3 @@ pub fn compose(cluster_id: &str, pool_id: i64, uuid: Uuid) -> Result<String> {
         .map(|id| id.encode())
         .map_err(|e| Error::invalid("clusterID", e.to_string()))
 }
-
-/// Kept at its old path for branches in flight (crates/cli); the journal owns it.
-pub use journal::records::entry_oid;

@@ -4,7 +4,6 @@
 
 use csi::SecretMap;
 
-use journal::records::entry_oid;
 use journal::{Kind, Listed, Location};
 
 use crate::error::{Error, Result};
@@ -101,7 +100,7 @@ async fn resolve(
     let Some(pool) = directory.sibling_if_exists(location.pool_id).await? else {
         return Ok(None);
     };
-    let Some(keys) = listing::entry_keys(&pool, &entry_oid(Kind::Snapshot, &location.uuid)).await?
+    let Some(keys) = listing::entry_keys(&pool, &Kind::Snapshot.entry_oid(&location.uuid)).await?
     else {
         return Ok(None);
     };

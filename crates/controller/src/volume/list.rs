@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use journal::records::{entry_oid, publication};
+use journal::records::publication;
 use journal::{Kind, Listed};
 
 use crate::error::Result;
@@ -53,7 +53,7 @@ async fn resolve(directory: &Pool, listed: &Listed) -> Result<Option<ListedVolum
     let Some(pool) = directory.sibling_if_exists(location.pool_id).await? else {
         return Ok(None);
     };
-    let Some(keys) = listing::entry_keys(&pool, &entry_oid(Kind::Volume, &location.uuid)).await?
+    let Some(keys) = listing::entry_keys(&pool, &Kind::Volume.entry_oid(&location.uuid)).await?
     else {
         return Ok(None);
     };

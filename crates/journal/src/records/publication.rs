@@ -14,7 +14,6 @@ use uuid::Uuid;
 use crate::error::{Error, Result};
 use crate::journal::ceph_error;
 use crate::kind::Kind;
-use crate::records::entry_oid;
 
 /// Prefix of the record keys, completed by the node id.
 pub const KEY_PREFIX: &str = "sepia.publish.";
@@ -48,7 +47,7 @@ pub fn nodes_in(keys: &BTreeMap<String, Vec<u8>>) -> Vec<String> {
 /// Every publication record of the volume `uuid` (entry object in `io`), by node id; none
 /// when the object is gone.
 pub async fn read_all(io: &IoCtx, uuid: &Uuid) -> Result<BTreeMap<String, Publication>> {
-    let oid = entry_oid(Kind::Volume, uuid);
+    let oid = Kind::Volume.entry_oid(uuid);
     let mut records = BTreeMap::new();
     let mut after = String::new();
     loop {
@@ -81,7 +80,7 @@ pub async fn read_all(io: &IoCtx, uuid: &Uuid) -> Result<BTreeMap<String, Public
 
 /// Records that `node_id` holds the volume `uuid`, on its existing entry object.
 pub async fn write(io: &IoCtx, uuid: &Uuid, node_id: &str, record: &Publication) -> Result<()> {
-    let oid = entry_oid(Kind::Volume, uuid);
+    let oid = Kind::Volume.entry_oid(uuid);
     let key = key(node_id);
     let value = serde_json::to_vec(record).map_err(|e| Error::BadRecord {
         what: "publication record",
@@ -99,7 +98,7 @@ pub async fn remove(io: &IoCtx, uuid: &Uuid, node_ids: &[String]) -> Result<()> 
     if node_ids.is_empty() {
         return Ok(());
     }
-    let oid = entry_oid(Kind::Volume, uuid);
+    let oid = Kind::Volume.entry_oid(uuid);
     let keys: Vec<String> = node_ids.iter().map(|n| key(n)).collect();
     let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
     match io.omap_remove_keys(&oid, &keys).await {

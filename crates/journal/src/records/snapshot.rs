@@ -14,7 +14,6 @@ use uuid::Uuid;
 use crate::error::Result;
 use crate::journal::ceph_error;
 use crate::kind::Kind;
-use crate::records::entry_oid;
 
 /// Key of the cut time.
 pub const CREATED: &str = "sepia.snapshot.created";
@@ -56,7 +55,7 @@ impl Record {
 
 /// The record of snapshot `uuid` (entry object in `io`), if written.
 pub async fn read(io: &IoCtx, uuid: &Uuid) -> Result<Option<Record>> {
-    let oid = entry_oid(Kind::Snapshot, uuid);
+    let oid = Kind::Snapshot.entry_oid(uuid);
     match io.omap_get_by_keys(&oid, &[CREATED, SIZE]).await {
         Ok(found) => Ok(decode_map(&found)),
         Err(e) if e.is_not_found() => Ok(None),
@@ -72,7 +71,7 @@ pub fn decode_map(keys: &BTreeMap<String, Vec<u8>>) -> Option<Record> {
 
 /// Writes `record` on the existing entry object of snapshot `uuid`, both keys in one op.
 pub async fn write(io: &IoCtx, uuid: &Uuid, record: &Record) -> Result<()> {
-    let oid = entry_oid(Kind::Snapshot, uuid);
+    let oid = Kind::Snapshot.entry_oid(uuid);
     let (created, size) = record.encode();
     io.omap_set(
         &oid,

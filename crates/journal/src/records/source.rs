@@ -12,7 +12,6 @@ use uuid::Uuid;
 use crate::error::Result;
 use crate::journal::ceph_error;
 use crate::kind::Kind;
-use crate::records::entry_oid;
 
 /// The omap key of the record.
 pub const KEY: &str = "sepia.volume.source";
@@ -57,7 +56,7 @@ impl fmt::Display for ContentSource {
 /// The recorded source of the volume `uuid` (entry object in `io`), if any. A missing object
 /// or an unreadable value reads as no record.
 pub async fn read(io: &IoCtx, uuid: &Uuid) -> Result<Option<ContentSource>> {
-    let oid = entry_oid(Kind::Volume, uuid);
+    let oid = Kind::Volume.entry_oid(uuid);
     match io.omap_get_by_keys(&oid, &[KEY]).await {
         Ok(found) => Ok(found
             .get(KEY)
@@ -70,7 +69,7 @@ pub async fn read(io: &IoCtx, uuid: &Uuid) -> Result<Option<ContentSource>> {
 
 /// Records `source` on the existing entry object of volume `uuid`.
 pub async fn write(io: &IoCtx, uuid: &Uuid, source: &ContentSource) -> Result<()> {
-    let oid = entry_oid(Kind::Volume, uuid);
+    let oid = Kind::Volume.entry_oid(uuid);
     let value = source.encode();
     io.omap_set(&oid, &[(KEY, value.as_bytes())])
         .await
