@@ -106,8 +106,9 @@ impl CsiConnection {
         self.timeout
     }
 
-    /// A controller client on the shared channel.
-    pub fn controller(&self) -> ControllerClient<Channel> {
+    /// A controller client on the shared channel; private, so every controller RPC goes
+    /// through [`CsiConnection::call`] (span, deadline, metrics).
+    fn controller(&self) -> ControllerClient<Channel> {
         ControllerClient::new(self.channel.clone())
     }
 
